@@ -1,0 +1,310 @@
+//! The detection file format: what a detection engineer writes in `detections/**/*.yaml`.
+//!
+//! These types are the single source of truth for the format: serde reads files into them and
+//! schemars turns them into `detections/schema.json`, which editors use to validate and complete
+//! catalogue files. Doc comments here become the schema's descriptions.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::duration::Duration;
+
+/// One detection: a reviewed piece of content that rulecast compiles into every target.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionFile {
+    /// Stable identifier (a UUID). Never change it: SIEMs track deployed rules by this id.
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    pub id: String,
+    /// Content version, a positive integer. Bumped by one whenever the rendered content changes
+    /// (`rulecast lock` does it for you).
+    #[schemars(range(min = 1))]
+    pub version: u32,
+    /// Short name shown to analysts, e.g. as the Sentinel rule name.
+    #[schemars(length(min = 1, max = 256))]
+    pub title: String,
+    pub status: Status,
+    /// What the detection finds, why it matters and which data it needs, in your own words.
+    #[schemars(length(min = 1, max = 5000))]
+    pub description: String,
+    /// Keys of the rows of Microsoft's PIM security-operations guide this detection implements
+    /// (see detections/guide.yaml).
+    #[schemars(length(min = 1))]
+    pub guide_rows: Vec<String>,
+    /// The risk level the guide gives the row.
+    pub risk: Risk,
+    /// Alert severity in the SIEM.
+    pub severity: Severity,
+    pub attack: Attack,
+    /// Name of the log source (a file in detections/logsources/).
+    pub logsource: String,
+    /// Sigma-style detection logic: named selections and a condition over them.
+    pub detection: DetectionLogic,
+    /// Alert only when enough matching events happen close together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<Threshold>,
+    /// Labels for selections, reported in the alert when the selection matched (for example which
+    /// requirement a settings change weakened).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub findings: IndexMap<String, String>,
+    pub schedule: Schedule,
+    pub entities: Entities,
+    /// Extra fields shown with the alert: output column name to log-source field.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub custom_details: IndexMap<String, String>,
+    /// Known benign causes, for the analyst.
+    #[schemars(length(min = 1))]
+    pub false_positives: Vec<String>,
+    /// Links that back the logic.
+    #[schemars(length(min = 1))]
+    pub references: Vec<String>,
+    /// Who wrote the detection.
+    pub author: String,
+    /// Date the detection was first written (YYYY-MM-DD).
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    pub date: String,
+    /// Date of the last change to the logic (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    pub modified: Option<String>,
+    /// Required when status is deprecated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecation: Option<Deprecation>,
+    /// Events that must and must not raise an alert (run by `rulecast test`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestCase>,
+}
+
+/// Maturity of the detection, as in Sigma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Experimental,
+    Test,
+    Stable,
+    Deprecated,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Experimental, Status::Test, Status::Stable, Status::Deprecated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Experimental => "experimental",
+            Status::Test => "test",
+            Status::Stable => "stable",
+            Status::Deprecated => "deprecated",
+        }
+    }
+}
+
+/// The guide's risk levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+}
+
+/// Alert severity, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Informational, Severity::Low, Severity::Medium, Severity::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+/// MITRE ATT&CK mapping.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attack {
+    /// Tactic names in Sentinel's CamelCase form, e.g. PrivilegeEscalation.
+    #[schemars(length(min = 1))]
+    pub tactics: Vec<String>,
+    /// Technique ids, e.g. T1098 or T1098.003.
+    #[schemars(length(min = 1))]
+    pub techniques: Vec<String>,
+}
+
+/// The logic, in Sigma's shape: every key but `condition` is a named selection.
+///
+/// A selection is a map (every field must match: AND) or a list of maps (any map may match: OR).
+/// A field key is `Field` or `Field|modifier|modifier`; its value is a scalar or a list (any
+/// value may match; with the `all` modifier every value must match).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DetectionLogic {
+    pub condition: String,
+    #[serde(flatten)]
+    pub selections: IndexMap<String, Value>,
+}
+
+impl JsonSchema for DetectionLogic {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DetectionLogic".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let scalar = serde_json::json!({ "type": ["string", "number", "boolean", "null"] });
+        let values = serde_json::json!({ "anyOf": [scalar, { "type": "array", "items": scalar }] });
+        let field_map = serde_json::json!({
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": { "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*(\|[a-z0-9]+)*$" },
+            "additionalProperties": values,
+        });
+        schemars::json_schema!({
+            "description": "Sigma-style logic: named selections plus a condition such as `selection and not filter` or `1 of selection_*`.",
+            "type": "object",
+            "required": ["condition"],
+            "properties": {
+                "condition": {
+                    "description": "Boolean expression over selection names: and, or, not, parentheses, `1 of name*`, `all of name*`, `1 of them`.",
+                    "type": "string",
+                    "minLength": 1
+                }
+            },
+            "propertyNames": { "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$" },
+            "additionalProperties": {
+                "description": "A selection: a map of field matches (all must match) or a list of such maps (any may match).",
+                "anyOf": [field_map, { "type": "array", "minItems": 1, "items": field_map }]
+            }
+        })
+    }
+}
+
+/// Alert when at least `count` matching events share the group-by values within a sliding window.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// Events needed in one window (the default tier).
+    #[schemars(range(min = 2, max = 10000))]
+    pub count: u32,
+    /// Length of the sliding window, e.g. 60m.
+    pub window: Duration,
+    /// Fields whose values define one group, e.g. [Actor].
+    #[schemars(length(min = 1, max = 4))]
+    pub group_by: Vec<String>,
+    /// Lower counts for groups on a list, e.g. privileged accounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<Tier>,
+}
+
+/// A threshold tier: groups whose `field` value is on `list` need only `count` events.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Name shown in the alert, e.g. privileged.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub name: String,
+    /// One of the group-by fields.
+    pub field: String,
+    /// Name of a list defined in detections/rulecast.yaml.
+    pub list: String,
+    #[schemars(range(min = 1, max = 10000))]
+    pub count: u32,
+}
+
+/// How often the rule runs and how far back it looks.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// How often the query runs, e.g. 1h (Sentinel allows 5m to 14d).
+    pub frequency: Duration,
+    /// How much data each run reads, e.g. 2h. Must cover the frequency plus any threshold window.
+    pub lookback: Duration,
+}
+
+/// Which log-source fields identify the entities of an alert.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Entities {
+    /// Who did it (an account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// The account the change was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_user: Option<String>,
+    /// The role concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Where the actor came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// An Azure resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+impl Entities {
+    /// The entity slots in a fixed order, for stable output.
+    pub fn slots(&self) -> [(&'static str, Option<&str>); 5] {
+        [
+            ("actor", self.actor.as_deref()),
+            ("target_user", self.target_user.as_deref()),
+            ("role", self.role.as_deref()),
+            ("ip", self.ip.as_deref()),
+            ("resource", self.resource.as_deref()),
+        ]
+    }
+}
+
+/// Why a detection was retired, and what replaces it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deprecation {
+    #[schemars(length(min = 1))]
+    pub reason: String,
+    /// Date of deprecation (YYYY-MM-DD).
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    pub date: String,
+    /// Id of the detection that replaces this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+}
+
+/// A test case: events in the Log Analytics row shape and whether they must raise an alert.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// What the case shows, e.g. "burst of four by one admin".
+    pub name: String,
+    /// true: the events must raise an alert; false: a near miss that must not.
+    pub expect_alert: bool,
+    /// Number of alerts expected when expect_alert is true (default: at least one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<u32>,
+    /// Events, inline. Each is one AuditLogs/AzureActivity row as Log Analytics returns it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Value>,
+    /// Alternatively, a JSON-lines file next to the detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_file: Option<String>,
+}

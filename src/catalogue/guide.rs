@@ -1,0 +1,47 @@
+//! The guide being implemented: `detections/guide.yaml` lists the monitoring rows of Microsoft's
+//! "Microsoft Entra security operations for Privileged Identity Management" with a stable key
+//! each. Detections name the keys they implement, and the catalogue fails to load when a row has
+//! no detection, so coverage of the guide is checked, not hoped for.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::detection::Risk;
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuideFile {
+    pub title: String,
+    pub url: String,
+    pub sections: Vec<GuideSection>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuideSection {
+    /// Folder name under detections/ for this section's detections.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"))]
+    pub key: String,
+    pub title: String,
+    pub rows: Vec<GuideRow>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuideRow {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"))]
+    pub key: String,
+    /// What to monitor, as the guide says it.
+    pub title: String,
+    pub risk: Risk,
+}
+
+impl GuideFile {
+    pub fn rows(&self) -> impl Iterator<Item = (&GuideSection, &GuideRow)> {
+        self.sections.iter().flat_map(|s| s.rows.iter().map(move |r| (s, r)))
+    }
+
+    pub fn row(&self, key: &str) -> Option<(&GuideSection, &GuideRow)> {
+        self.rows().find(|(_, r)| r.key == key)
+    }
+}

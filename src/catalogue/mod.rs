@@ -1,0 +1,216 @@
+//! The catalogue: everything under `detections/`, loaded and validated.
+//!
+//! Loading happens in stages, each collecting every problem it finds before the next runs:
+//!
+//! 1. parse each YAML file into a value with source positions ([`crate::yaml`]);
+//! 2. check it against the format's JSON Schema ([`crate::schema`]): unknown keys, wrong types,
+//!    missing keys, all at once and located;
+//! 3. read it into the typed model with serde;
+//! 4. check what a schema cannot: references between files, field names against the log
+//!    source, the condition language, Sentinel's schedule limits, guide coverage
+//!    ([`validate`]).
+//!
+//! The result is a [`Catalogue`] every target can trust, or the full list of diagnostics.
+
+pub mod attack;
+pub mod config;
+pub mod detection;
+pub mod duration;
+pub mod guide;
+pub mod logsource;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::logic::{Condition, Selection};
+use crate::schema::{self, SchemaKind};
+use crate::yaml::{self, Document};
+
+pub use config::CatalogueConfig;
+pub use detection::DetectionFile;
+pub use guide::GuideFile;
+pub use logsource::LogSourceFile;
+
+/// File names with a fixed role in the catalogue folder.
+pub const CONFIG_FILE: &str = "rulecast.yaml";
+pub const GUIDE_FILE: &str = "guide.yaml";
+pub const LOGSOURCE_DIR: &str = "logsources";
+
+/// A loaded, validated catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    pub root: PathBuf,
+    pub config: CatalogueConfig,
+    pub guide: GuideFile,
+    /// By id, in id order.
+    pub logsources: IndexMap<String, LogSourceFile>,
+    /// In (section, slug) order: the order of every generated listing.
+    pub detections: Vec<Detection>,
+    /// Warnings found while loading (errors make loading fail).
+    pub warnings: Diagnostics,
+}
+
+/// One detection with its logic compiled.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub meta: DetectionFile,
+    /// Path relative to the catalogue root.
+    pub path: PathBuf,
+    /// Guide section, the detection's folder.
+    pub section: String,
+    /// File stem: the name of every artifact generated for this detection.
+    pub slug: String,
+    pub selections: Vec<Selection>,
+    /// The condition as written.
+    pub condition: Condition,
+    /// The condition with `1 of x*` patterns expanded to selection names.
+    pub expanded: Condition,
+    /// The parsed source, for diagnostics found after loading (lock, tests).
+    pub document: Document,
+}
+
+impl Detection {
+    pub fn selection(&self, name: &str) -> Option<&Selection> {
+        self.selections.iter().find(|s| s.name == name)
+    }
+
+    pub fn is_deprecated(&self) -> bool {
+        self.meta.status == detection::Status::Deprecated
+    }
+}
+
+impl Catalogue {
+    pub fn logsource(&self, detection: &Detection) -> &LogSourceFile {
+        // Validation guarantees every detection names a loaded log source.
+        &self.logsources[&detection.meta.logsource]
+    }
+
+    pub fn detection_by_id(&self, id: &str) -> Option<&Detection> {
+        self.detections.iter().find(|d| d.meta.id.eq_ignore_ascii_case(id))
+    }
+
+    /// Loads and validates the catalogue in `root`.
+    pub fn load(root: &Path) -> Result<Catalogue, Diagnostics> {
+        let mut diagnostics = Diagnostics::new();
+        if !root.is_dir() {
+            diagnostics.push(Diagnostic::error(format!("catalogue folder `{}` does not exist", root.display()))
+                .with_help("run rulecast from the repository root, or pass --catalogue DIR"));
+            return Err(diagnostics);
+        }
+
+        let config: Option<(CatalogueConfig, Document)> = load_typed(root, Path::new(CONFIG_FILE), SchemaKind::Config, &mut diagnostics);
+        let guide: Option<(GuideFile, Document)> = load_typed(root, Path::new(GUIDE_FILE), SchemaKind::Guide, &mut diagnostics);
+
+        let mut logsources = Vec::new();
+        let mut detections = Vec::new();
+        for relative in catalogue_files(root, &mut diagnostics) {
+            if relative.starts_with(LOGSOURCE_DIR) {
+                if let Some(loaded) = load_typed::<LogSourceFile>(root, &relative, SchemaKind::Logsource, &mut diagnostics) {
+                    logsources.push(loaded);
+                }
+            } else if let Some(loaded) = load_typed::<DetectionFile>(root, &relative, SchemaKind::Detection, &mut diagnostics) {
+                detections.push(loaded);
+            }
+        }
+
+        let (Some((config, config_doc)), Some((guide, guide_doc))) = (config, guide) else {
+            return Err(diagnostics.sorted());
+        };
+        let catalogue = validate::validate(root, config, config_doc, guide, guide_doc, logsources, detections, &mut diagnostics);
+        if diagnostics.has_errors() {
+            return Err(diagnostics.sorted());
+        }
+        let mut catalogue = catalogue;
+        catalogue.warnings = diagnostics.sorted();
+        Ok(catalogue)
+    }
+}
+
+/// YAML files of the catalogue (detections and log sources), relative to `root`, sorted.
+fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                diagnostics.push(Diagnostic::error(format!("cannot read the catalogue folder: {e}")));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(relative) = entry.path().strip_prefix(root) else { continue };
+        let is_yaml = matches!(relative.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        if !is_yaml {
+            continue;
+        }
+        if relative == Path::new(CONFIG_FILE) || relative == Path::new(GUIDE_FILE) {
+            continue;
+        }
+        if relative.components().count() == 1 {
+            diagnostics.push(
+                Diagnostic::error("a detection file must be in the folder of its guide section")
+                    .in_file(crate::catalogue::display(root, relative))
+                    .with_help("move it to detections/<section>/, where <section> is a section key of detections/guide.yaml"),
+            );
+            continue;
+        }
+        files.push(relative.to_path_buf());
+    }
+    files
+}
+
+/// How a catalogue path is shown: relative to the working directory when possible.
+pub fn display(root: &Path, relative: &Path) -> PathBuf {
+    root.join(relative)
+}
+
+/// Parses, schema-checks and deserialises one file. Problems go to `diagnostics`.
+fn load_typed<T: DeserializeOwned>(root: &Path, relative: &Path, kind: SchemaKind, diagnostics: &mut Diagnostics) -> Option<(T, Document)> {
+    let shown = display(root, relative);
+    let document = match yaml::load_file(&root.join(relative), &shown) {
+        Ok(d) => d,
+        Err(e) => {
+            diagnostics.push(e);
+            return None;
+        }
+    };
+    let violations = schema::check(&schema::schema(kind), &document.value);
+    if !violations.is_empty() {
+        for v in violations {
+            let d = if v.at_key { document.error_at_key(&v.pointer, v.message) } else { document.error_at(&v.pointer, v.message) };
+            diagnostics.push(match v.help {
+                Some(help) => d.with_help(help),
+                None => d,
+            });
+        }
+        return None;
+    }
+    match serde_path_to_error::deserialize::<_, T>(document.value.clone()) {
+        Ok(value) => Some((value, document)),
+        Err(e) => {
+            let pointer = json_pointer(e.path());
+            diagnostics.push(document.error_at(&pointer, e.into_inner().to_string()));
+            None
+        }
+    }
+}
+
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => out.push_str(&format!("/{}", yaml::pointer_segment(key))),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,509 @@
+//! Checks that need more than one file, or more than a schema: references between files,
+//! fields against log sources, the condition language, Sentinel's limits, guide coverage.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use regex::Regex;
+
+use super::attack;
+use super::detection::{DetectionFile, Status};
+use super::duration::Duration;
+use super::logsource::{ColumnType, FieldValue, LogSourceFile};
+use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
+use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics, Position};
+use crate::logic::{self, condition};
+use crate::yaml::{pointer_segment, Document};
+
+/// Sentinel's scheduled-rule limits, which every target is held to so one catalogue deploys everywhere.
+pub const MIN_SCHEDULE: Duration = Duration::from_minutes(5);
+pub const MAX_SCHEDULE: Duration = Duration::from_minutes(14 * 1440);
+/// Sentinel allows at most this many custom details.
+pub const MAX_CUSTOM_DETAILS: usize = 20;
+
+fn identifier() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap())
+}
+
+fn slug_re() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn validate(
+    root: &Path,
+    config: CatalogueConfig,
+    config_doc: Document,
+    guide: GuideFile,
+    guide_doc: Document,
+    logsources: Vec<(LogSourceFile, Document)>,
+    detections: Vec<(DetectionFile, Document)>,
+    out: &mut Diagnostics,
+) -> Catalogue {
+    check_guide(&guide, &guide_doc, out);
+    check_config(&config, &config_doc, out);
+
+    let mut sources: IndexMap<String, LogSourceFile> = IndexMap::new();
+    for (source, doc) in logsources {
+        check_logsource(&source, &doc, out);
+        if sources.contains_key(&source.id) {
+            out.push(doc.error_at("/id", format!("log source `{}` is defined twice", source.id)));
+            continue;
+        }
+        sources.insert(source.id.clone(), source);
+    }
+    sources.sort_keys();
+
+    let mut compiled = Vec::new();
+    let mut ids: HashMap<String, (PathBuf, Option<Position>)> = HashMap::new();
+    let mut titles: HashMap<String, PathBuf> = HashMap::new();
+    for (meta, doc) in detections {
+        let relative = doc.path.strip_prefix(root).unwrap_or(&doc.path).to_path_buf();
+        let id_key = meta.id.to_ascii_lowercase();
+        if let Some((first, pos)) = ids.get(&id_key) {
+            let at = pos.map(|p| format!(":{}:{}", p.line, p.column)).unwrap_or_default();
+            out.push(doc.error_at("/id", format!("duplicate id `{}`", meta.id)).with_help(format!(
+                "first used by {}{at}; every detection needs its own UUID (generate one with `uuidgen`)",
+                crate::diagnostic::display_path(first)
+            )));
+        } else {
+            ids.insert(id_key, (doc.path.clone(), doc.position("/id")));
+        }
+        let title_key = meta.title.to_lowercase();
+        if let Some(first) = titles.get(&title_key) {
+            out.push(doc.error_at("/title", format!("the title `{}` is already used", meta.title)).with_help(format!(
+                "first used by {}; titles name Splunk saved searches and must be unique",
+                crate::diagnostic::display_path(first)
+            )));
+        } else {
+            titles.insert(title_key, doc.path.clone());
+        }
+        if let Some(d) = check_detection(meta, doc, &relative, &config, &guide, &sources, out) {
+            compiled.push(d);
+        }
+    }
+    compiled.sort_by(|a: &Detection, b: &Detection| (&a.section, &a.slug).cmp(&(&b.section, &b.slug)));
+
+    check_replacements(&compiled, out);
+    check_coverage(&guide, &guide_doc, &compiled, out);
+
+    Catalogue { root: root.to_path_buf(), config, guide, logsources: sources, detections: compiled, warnings: Diagnostics::new() }
+}
+
+fn check_guide(guide: &GuideFile, doc: &Document, out: &mut Diagnostics) {
+    let mut seen = HashSet::new();
+    for (si, section) in guide.sections.iter().enumerate() {
+        for (ri, row) in section.rows.iter().enumerate() {
+            if !seen.insert(row.key.as_str()) {
+                out.push(doc.error_at(&format!("/sections/{si}/rows/{ri}/key"), format!("guide row key `{}` is used twice", row.key)));
+            }
+        }
+    }
+}
+
+fn check_config(config: &CatalogueConfig, doc: &Document, out: &mut Diagnostics) {
+    for (name, list) in &config.lists {
+        for (i, value) in list.inline.iter().enumerate() {
+            if value.trim().is_empty() {
+                out.push(doc.error_at(&format!("/lists/{}/inline/{i}", pointer_segment(name)), "an inline list value must not be empty"));
+            }
+        }
+    }
+}
+
+fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics) {
+    let stem = doc.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if stem != source.id {
+        out.push(doc.error_at("/id", format!("log source id `{}` does not match its file name `{stem}`", source.id))
+            .with_help(format!("rename the file to {LOGSOURCE_DIR}/{}.yaml or change the id", source.id)));
+    }
+    let mut sigma_names: HashMap<&str, &str> = HashMap::new();
+    for (name, field) in &source.fields {
+        let pointer = format!("/fields/{}", pointer_segment(name));
+        if !identifier().is_match(name) {
+            out.push(doc.error_at_key(&pointer, format!("field name `{name}` is not an identifier"))
+                .with_help("field names become KQL columns and SPL fields: letters, digits and _"));
+        }
+        if let Some(column) = source.columns.get(name) {
+            if field.value.as_plain_column() != Some(name.as_str()) {
+                let _ = column;
+                out.push(doc.error_at_key(&pointer, format!("field `{name}` has the name of a column but a different value"))
+                    .with_help("give derived fields their own names so the column stays reachable"));
+            }
+        }
+        check_field_value(source, &field.value, &format!("{pointer}/value"), doc, out);
+        let sigma = source.sigma_name(name);
+        if let Some(other) = sigma_names.insert(sigma, name) {
+            out.push(doc.error_at_key(&pointer, format!("fields `{other}` and `{name}` both map to the Sigma field `{sigma}`")));
+        }
+    }
+}
+
+fn check_field_value(source: &LogSourceFile, value: &FieldValue, pointer: &str, doc: &Document, out: &mut Diagnostics) {
+    let mut need = |column: &str, dynamic: bool, at: &str| match source.columns.get(column) {
+        None => {
+            let help = did_you_mean(column, source.columns.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "declare it under `columns:`".to_owned());
+            out.push(doc.error_at(at, format!("unknown column `{column}`")).with_help(help));
+        }
+        Some(c) if dynamic && c.kind != ColumnType::Dynamic => {
+            out.push(doc.error_at(at, format!("column `{column}` is not dynamic, so it has no inner path or elements")));
+        }
+        _ => {}
+    };
+    match value {
+        FieldValue::Column { column, path } => need(column, path.is_some(), &format!("{pointer}/column")),
+        FieldValue::Element { element } => need(&element.column, true, &format!("{pointer}/element/column")),
+        FieldValue::At { at } => need(&at.column, true, &format!("{pointer}/at/column")),
+        FieldValue::ModifiedProperty { modified_property } => need(&modified_property.column, true, &format!("{pointer}/modified_property/column")),
+        FieldValue::Text { text } => need(text, true, &format!("{pointer}/text")),
+        FieldValue::FirstOf { first_of } => {
+            if first_of.len() < 2 {
+                out.push(doc.error_at(pointer, "first_of needs at least two values"));
+            }
+            for (i, v) in first_of.iter().enumerate() {
+                if matches!(v, FieldValue::FirstOf { .. }) {
+                    out.push(doc.error_at(&format!("{pointer}/first_of/{i}"), "first_of cannot nest another first_of; list the values in one"));
+                }
+                check_field_value(source, v, &format!("{pointer}/first_of/{i}"), doc, out);
+            }
+        }
+    }
+}
+
+fn check_detection(
+    meta: DetectionFile,
+    doc: Document,
+    relative: &Path,
+    config: &CatalogueConfig,
+    guide: &GuideFile,
+    sources: &IndexMap<String, LogSourceFile>,
+    out: &mut Diagnostics,
+) -> Option<Detection> {
+    let before = out.error_count();
+    let slug = relative.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let section = relative.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let in_file = |d: Diagnostic| d.in_file(&doc.path);
+
+    if !slug_re().is_match(&slug) {
+        out.push(in_file(Diagnostic::error(format!("file name `{slug}` is not a valid detection name")))
+            .with_help("use lower-case letters, digits and hyphens; the name becomes the name of every generated file"));
+    }
+    if relative.components().count() != 2 {
+        out.push(in_file(Diagnostic::error("a detection file must be directly inside its section folder")));
+    }
+    let section_keys: Vec<&str> = guide.sections.iter().map(|s| s.key.as_str()).collect();
+    if !section_keys.contains(&section.as_str()) {
+        let help = did_you_mean(&section, section_keys.iter().copied())
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_else(|| format!("sections: {}", section_keys.join(", ")));
+        out.push(in_file(Diagnostic::error(format!("`{section}` is not a guide section"))).with_help(help));
+    }
+
+    match uuid::Uuid::parse_str(&meta.id) {
+        Ok(u) if u.hyphenated().to_string() == meta.id => {}
+        Ok(u) => out.push(doc.error_at("/id", format!("write the id in lower-case hyphenated form: {}", u.hyphenated()))),
+        Err(_) => out.push(doc.error_at("/id", format!("`{}` is not a UUID", meta.id)).with_help("generate one with `uuidgen`, e.g. 0b3a6f2e-8a4e-4c1b-9f55-3f1c2d4e5a6b")),
+    }
+
+    let mut seen_rows = HashSet::new();
+    let mut in_section = false;
+    for (i, key) in meta.guide_rows.iter().enumerate() {
+        let pointer = format!("/guide_rows/{i}");
+        if !seen_rows.insert(key) {
+            out.push(doc.error_at(&pointer, format!("guide row `{key}` is listed twice")));
+        }
+        match guide.row(key) {
+            Some((s, row)) => {
+                in_section |= s.key == section;
+                if row.risk != meta.risk {
+                    out.push(doc.warning_at("/risk", format!(
+                        "the guide rates row `{key}` {} risk, this detection says {}",
+                        row.risk.as_str(),
+                        meta.risk.as_str()
+                    )));
+                }
+            }
+            None => {
+                let help = did_you_mean(key, guide.rows().map(|(_, r)| r.key.as_str()))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "row keys are listed in detections/guide.yaml".to_owned());
+                out.push(doc.error_at(&pointer, format!("`{key}` is not a row of the guide")).with_help(help));
+            }
+        }
+    }
+    if !in_section && section_keys.contains(&section.as_str()) && !meta.guide_rows.is_empty() {
+        out.push(in_file(Diagnostic::warning(format!("none of this detection's guide rows is in the `{section}` section"))));
+    }
+
+    check_attack(&meta, &doc, out);
+
+    let Some(source) = sources.get(&meta.logsource) else {
+        let help = did_you_mean(&meta.logsource, sources.keys().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_else(|| format!("log sources: {}", sources.keys().cloned().collect::<Vec<_>>().join(", ")));
+        out.push(doc.error_at("/logsource", format!("unknown log source `{}`", meta.logsource)).with_help(help));
+        return None;
+    };
+    let known_field = |name: &str, pointer: &str, key: bool, out: &mut Diagnostics| {
+        if !source.fields.contains_key(name) {
+            let help = did_you_mean(name, source.fields.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| format!("fields of `{}`: {}", source.id, source.fields.keys().cloned().collect::<Vec<_>>().join(", ")));
+            let message = format!("`{name}` is not a field of log source `{}`", source.id);
+            let d = if key { doc.error_at_key(pointer, message) } else { doc.error_at(pointer, message) };
+            out.push(d.with_help(help));
+        }
+    };
+
+    // Selections.
+    let mut selections = Vec::new();
+    for (name, value) in &meta.detection.selections {
+        let pointer = format!("/detection/{}", pointer_segment(name));
+        match logic::parse_selection(name, value, &pointer) {
+            Ok(sel) => {
+                for m in sel.fields() {
+                    known_field(&m.field, &m.pointer, true, out);
+                }
+                selections.push(sel);
+            }
+            Err(errors) => {
+                for e in errors {
+                    let d = if e.at_key { doc.error_at_key(&e.pointer, e.message) } else { doc.error_at(&e.pointer, e.message) };
+                    out.push(match e.help {
+                        Some(h) => d.with_help(h),
+                        None => d,
+                    });
+                }
+            }
+        }
+    }
+    let names: Vec<String> = meta.detection.selections.keys().cloned().collect();
+
+    // Condition.
+    let condition = match condition::parse(&meta.detection.condition) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            out.push(condition_error(&doc, &meta.detection.condition, e.offset, e.message));
+            None
+        }
+    };
+    let mut used = HashSet::new();
+    if let Some(c) = &condition {
+        for (reference, is_pattern) in c.references() {
+            if is_pattern {
+                let matched: Vec<&String> = names.iter().filter(|n| condition::name_matches(reference, n)).collect();
+                if matched.is_empty() {
+                    out.push(doc.error_at("/detection/condition", format!("`{reference}` matches no selection"))
+                        .with_help(format!("selections: {}", names.join(", "))));
+                }
+                used.extend(matched.into_iter().cloned());
+            } else if names.iter().any(|n| n == reference) {
+                used.insert(reference.to_owned());
+            } else {
+                let help = did_you_mean(reference, names.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!("selections: {}", names.join(", ")));
+                let offset = meta.detection.condition.find(reference).unwrap_or(0);
+                out.push(condition_error(&doc, &meta.detection.condition, offset, format!("the condition names `{reference}`, which is not a selection")).with_help(help));
+            }
+        }
+        for name in &names {
+            if !used.contains(name) {
+                out.push(doc.diagnostic_at(Diagnostic::warning(format!("selection `{name}` is not used by the condition")), &format!("/detection/{}", pointer_segment(name)), true));
+            }
+        }
+    }
+    for (i, (name, _)) in meta.findings.iter().enumerate() {
+        let _ = i;
+        if !names.contains(name) {
+            let help = did_you_mean(name, names.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
+            let d = doc.error_at_key(&format!("/findings/{}", pointer_segment(name)), format!("finding `{name}` does not name a selection"));
+            out.push(match help {
+                Some(h) => d.with_help(h),
+                None => d,
+            });
+        }
+    }
+
+    // Threshold and schedule.
+    let schedule = &meta.schedule;
+    for (key, value) in [("frequency", schedule.frequency), ("lookback", schedule.lookback)] {
+        if value < MIN_SCHEDULE || value > MAX_SCHEDULE {
+            out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of 5m to 14d")));
+        }
+    }
+    if schedule.lookback < schedule.frequency {
+        out.push(doc.error_at("/schedule/lookback", format!(
+            "lookback {} is shorter than the frequency {}, so events between runs would never be read",
+            schedule.lookback, schedule.frequency
+        )));
+    }
+    if schedule.lookback >= Duration::from_minutes(2 * 1440) && schedule.frequency < Duration::from_minutes(60) {
+        out.push(doc.error_at("/schedule/frequency", "Sentinel requires a frequency of at least 1h when the lookback is 2d or more"));
+    }
+    if let Some(t) = &meta.threshold {
+        for (i, f) in t.group_by.iter().enumerate() {
+            known_field(f, &format!("/threshold/group_by/{i}"), false, out);
+        }
+        let needed = Duration::from_minutes(schedule.frequency.minutes() + t.window.minutes());
+        if schedule.lookback < needed {
+            out.push(doc.error_at("/schedule/lookback", format!(
+                "lookback {} is shorter than frequency + window ({}): a burst that straddles two runs would be missed",
+                schedule.lookback, needed
+            )).with_help(format!("set lookback to at least {needed}")));
+        }
+        for (i, tier) in t.tiers.iter().enumerate() {
+            let pointer = format!("/threshold/tiers/{i}");
+            if !t.group_by.contains(&tier.field) {
+                out.push(doc.error_at(&format!("{pointer}/field"), format!("tier field `{}` is not one of the group_by fields", tier.field)));
+            }
+            if !config.lists.contains_key(&tier.list) {
+                let help = did_you_mean(&tier.list, config.lists.keys().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "define it under `lists:` in detections/rulecast.yaml".to_owned());
+                out.push(doc.error_at(&format!("{pointer}/list"), format!("unknown list `{}`", tier.list)).with_help(help));
+            }
+            if tier.count > t.count {
+                out.push(doc.warning_at(&format!("{pointer}/count"), format!("tier `{}` needs more events ({}) than the default ({})", tier.name, tier.count, t.count)));
+            }
+        }
+        if t.tiers.iter().map(|t| &t.name).collect::<HashSet<_>>().len() != t.tiers.len() {
+            out.push(doc.error_at("/threshold/tiers", "tier names must be unique"));
+        }
+    }
+
+    // Entities and custom details.
+    let mut any_entity = false;
+    for (slot, field) in meta.entities.slots() {
+        if let Some(f) = field {
+            any_entity = true;
+            known_field(f, &format!("/entities/{slot}"), false, out);
+        }
+    }
+    if !any_entity {
+        out.push(doc.error_at("/entities", "name at least one entity field").with_help("Sentinel needs at least one entity mapping, e.g. actor: Actor"));
+    }
+    if meta.custom_details.len() > MAX_CUSTOM_DETAILS {
+        out.push(doc.error_at("/custom_details", format!("{} custom details; Sentinel allows at most {MAX_CUSTOM_DETAILS}", meta.custom_details.len())));
+    }
+    for (name, field) in &meta.custom_details {
+        let pointer = format!("/custom_details/{}", pointer_segment(name));
+        if !identifier().is_match(name) || name.len() > 20 {
+            out.push(doc.error_at_key(&pointer, format!("custom detail name `{name}` must be an identifier of at most 20 characters")));
+        }
+        known_field(field, &pointer, false, out);
+    }
+
+    // Deprecation.
+    match (meta.status, &meta.deprecation) {
+        (Status::Deprecated, None) => out.push(doc.error_at("/status", "a deprecated detection needs a `deprecation:` block")
+            .with_help("add deprecation: { reason: ..., date: YYYY-MM-DD, replaced_by: <id> }")),
+        (status, Some(_)) if status != Status::Deprecated => out.push(doc.error_at_key("/deprecation", "only a deprecated detection may have a `deprecation:` block")
+            .with_help("set status: deprecated, or remove the block")),
+        _ => {}
+    }
+
+    for (i, case) in meta.tests.iter().enumerate() {
+        let pointer = format!("/tests/{i}");
+        match (&case.events_file, case.events.is_empty()) {
+            (None, true) => out.push(doc.error_at(&pointer, format!("test `{}` has no events", case.name)).with_help("give `events:` inline or an `events_file:` next to the detection")),
+            (Some(_), false) => out.push(doc.error_at(&pointer, format!("test `{}` has both `events` and `events_file`", case.name))),
+            (Some(file), true) => {
+                let bad = file.contains("..") || Path::new(file).is_absolute() || file.contains('\\');
+                let full = doc.path.parent().map(|p| p.join(file));
+                if bad {
+                    out.push(doc.error_at(&format!("{pointer}/events_file"), "events_file must be a plain path next to the detection"));
+                } else if !full.as_ref().is_some_and(|p| p.is_file()) {
+                    out.push(doc.error_at(&format!("{pointer}/events_file"), format!("`{file}` does not exist next to the detection")));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    if out.error_count() > before {
+        return None;
+    }
+    let condition = condition?;
+    let expanded = condition.expand(&names);
+    Some(Detection { meta, path: relative.to_path_buf(), section, slug, selections, condition, expanded, document: doc })
+}
+
+fn check_attack(meta: &DetectionFile, doc: &Document, out: &mut Diagnostics) {
+    let mut tactics = Vec::new();
+    for (i, tactic) in meta.attack.tactics.iter().enumerate() {
+        if attack::is_tactic(tactic) {
+            tactics.push(tactic.as_str());
+        } else {
+            let help = did_you_mean(tactic, attack::TACTICS.iter().map(|(t, _)| *t))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| format!("tactics: {}", attack::TACTICS.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ")));
+            out.push(doc.error_at(&format!("/attack/tactics/{i}"), format!("`{tactic}` is not an ATT&CK tactic")).with_help(help));
+        }
+    }
+    for (i, technique) in meta.attack.techniques.iter().enumerate() {
+        let pointer = format!("/attack/techniques/{i}");
+        if !attack::is_technique_id(technique) {
+            out.push(doc.error_at(&pointer, format!("`{technique}` is not an ATT&CK technique id")).with_help("write T1234 or T1234.001"));
+            continue;
+        }
+        match attack::tactics_of(technique) {
+            Some(of) if !of.iter().any(|t| tactics.contains(t)) && tactics.len() == meta.attack.tactics.len() => {
+                out.push(doc.error_at(&pointer, format!("{technique} belongs to none of the listed tactics"))
+                    .with_help(format!("{} belongs to: {}; Sentinel rejects a technique outside the rule's tactics", attack::parent(technique), of.join(", "))));
+            }
+            None => out.push(doc.warning_at(&pointer, format!("{technique} is not in rulecast's ATT&CK table, so its tactics cannot be checked"))),
+            _ => {}
+        }
+    }
+}
+
+/// An error inside the condition string, placed on the offending character when the string is a
+/// single-line scalar.
+fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -> Diagnostic {
+    let message = format!("invalid condition: {message}");
+    let Some(pos) = doc.position("/detection/condition") else {
+        return doc.error_at("/detection/condition", message);
+    };
+    let line = doc.source.lines().nth(pos.line - 1).unwrap_or_default();
+    let rest: String = line.chars().skip(pos.column - 1).collect();
+    let quoted = rest.starts_with('"') || rest.starts_with('\'');
+    let inline = rest.trim_start_matches(['"', '\'']).starts_with(text.chars().take(8).collect::<String>().as_str());
+    let column = if inline { pos.column + offset + quoted as usize } else { pos.column };
+    Diagnostic::error(message).in_file(&doc.path).at(&doc.source, Position::new(pos.line, column))
+}
+
+fn check_replacements(detections: &[Detection], out: &mut Diagnostics) {
+    let ids: HashSet<String> = detections.iter().map(|d| d.meta.id.to_ascii_lowercase()).collect();
+    for d in detections {
+        if let Some(replacement) = d.meta.deprecation.as_ref().and_then(|x| x.replaced_by.as_ref()) {
+            if replacement.eq_ignore_ascii_case(&d.meta.id) {
+                out.push(d.document.error_at("/deprecation/replaced_by", "a detection cannot replace itself"));
+            } else if !ids.contains(&replacement.to_ascii_lowercase()) {
+                out.push(d.document.error_at("/deprecation/replaced_by", format!("no detection has the id `{replacement}`")));
+            }
+        }
+    }
+}
+
+fn check_coverage(guide: &GuideFile, guide_doc: &Document, detections: &[Detection], out: &mut Diagnostics) {
+    let mut covered: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in detections.iter().filter(|d| !d.is_deprecated()) {
+        for row in &d.meta.guide_rows {
+            *covered.entry(row.as_str()).or_default() += 1;
+        }
+    }
+    for (si, section) in guide.sections.iter().enumerate() {
+        for (ri, row) in section.rows.iter().enumerate() {
+            if !covered.contains_key(row.key.as_str()) {
+                out.push(guide_doc.error_at(&format!("/sections/{si}/rows/{ri}/key"), format!("guide row `{}` is not implemented by any active detection", row.key))
+                    .with_help("add a detection that lists this key under guide_rows"));
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Diagnostics: every problem rulecast reports about a catalogue.
+//!
+//! A catalogue is edited by many people, so an error has to point at the exact place that is wrong
+//! (file, line, column, with the offending line shown) and say how to fix it. Loading and
+//! validation never stop at the first problem: they push into a [`Diagnostics`] list so a run
+//! reports everything it found at once.
+
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// A position in a source file, 1-based like editors show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Position {
+    pub fn new(line: usize, column: usize) -> Self {
+        Position { line, column }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding, with enough context to render a snippet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: Option<PathBuf>,
+    pub position: Option<Position>,
+    pub message: String,
+    /// How to fix it, when rulecast can tell.
+    pub help: Option<String>,
+    /// The source line the position points into, captured when the diagnostic is created so
+    /// rendering never has to re-read the file.
+    pub source_line: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            file: None,
+            position: None,
+            message: message.into(),
+            help: None,
+            source_line: None,
+        }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+    }
+
+    pub fn in_file(mut self, file: impl AsRef<Path>) -> Self {
+        self.file = Some(file.as_ref().to_path_buf());
+        self
+    }
+
+    /// Points the diagnostic at `position` in `source`, keeping the line for the snippet.
+    pub fn at(mut self, source: &str, position: Position) -> Self {
+        self.source_line = source.lines().nth(position.line.saturating_sub(1)).map(str::to_owned);
+        self.position = Some(position);
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// `path:line:column` as editors and CI annotations understand it.
+    pub fn location(&self) -> String {
+        let mut out = String::new();
+        if let Some(file) = &self.file {
+            out.push_str(&display_path(file));
+            if let Some(p) = self.position {
+                let _ = write!(out, ":{}:{}", p.line, p.column);
+            }
+        }
+        out
+    }
+}
+
+/// Paths are shown with forward slashes so messages (and their snapshots) read the same on
+/// every platform.
+pub fn display_path(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{label}: {}", self.message)?;
+        let location = self.location();
+        if !location.is_empty() {
+            writeln!(f, "  --> {location}")?;
+        }
+        if let (Some(line), Some(pos)) = (&self.source_line, self.position) {
+            let number = pos.line.to_string();
+            let gutter = " ".repeat(number.len());
+            writeln!(f, "{gutter} |")?;
+            writeln!(f, "{number} | {}", line.replace('\t', " "))?;
+            let caret_pad = " ".repeat(line.chars().take(pos.column.saturating_sub(1)).count());
+            writeln!(f, "{gutter} | {caret_pad}^")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An ordered collection of diagnostics.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.items.len() - self.error_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    /// Sorted by file and position, so output is stable whatever order files were read in.
+    pub fn sorted(mut self) -> Self {
+        self.items.sort_by(|a, b| {
+            (&a.file, a.position, a.severity, &a.message).cmp(&(&b.file, b.position, b.severity, &b.message))
+        });
+        self.items.dedup();
+        self
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.items.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+/// The closest candidate to `input`, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = input.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
