@@ -1,1 +1,314 @@
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The command-line interface: a thin layer over the library.
+//!
+//! Exit codes (also in `--help`):
+//!   0  success
+//!   1  the catalogue, the output or the tests are not right (findings were printed)
+//!   2  the command line is wrong
+//!   3  an I/O error stopped the command
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::build;
+use crate::catalogue::Catalogue;
+use crate::diagnostic::{display_path, Diagnostics};
+use crate::output;
+use crate::render::Templates;
+use crate::schema::{self, SchemaKind};
+use crate::targets;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  findings: invalid catalogue, generated/ out of date, failed tests, lock problems
+  2  invalid command line
+  3  I/O error";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rulecast",
+    version,
+    about = "Compile one reviewed YAML catalogue of detections into Sentinel, Splunk, Sigma and Azure Monitor content",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// The catalogue folder.
+    #[arg(long, global = true, default_value = "detections", value_name = "DIR")]
+    pub catalogue: PathBuf,
+    /// The output folder.
+    #[arg(long, global = true, default_value = "generated", value_name = "DIR")]
+    pub output: PathBuf,
+    /// A folder of templates that override the built-in ones by name (e.g. DIR/sentinel/rule.yaml.tera).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Do not print warnings.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render the catalogue into the output folder (atomically; stale files are removed).
+    #[command(after_help = EXIT_CODES)]
+    Build,
+    /// Validate the catalogue and fail when the output folder is not what the catalogue renders to.
+    /// This is the gate a pull request runs. It never writes anything.
+    #[command(after_help = EXIT_CODES)]
+    Check,
+    /// List the detections, their guide rows and targets.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print the JSON Schema of a catalogue file format (committed under detections/).
+    Schema {
+        #[arg(long, value_enum, default_value_t = SchemaKind::Detection)]
+        kind: SchemaKind,
+        /// Write every schema to its committed place in the catalogue folder instead of printing.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
+    match &cli.command {
+        Command::Build => build_command(cli),
+        Command::Check => check_command(cli),
+        Command::List { format } => list_command(cli, *format),
+        Command::Schema { kind, write } => schema_command(cli, *kind, *write),
+    }
+}
+
+fn report(diagnostics: &Diagnostics, quiet: bool) {
+    let mut stderr = std::io::stderr().lock();
+    for d in diagnostics.iter() {
+        if quiet && !d.is_error() {
+            continue;
+        }
+        let _ = writeln!(stderr, "{d}");
+    }
+}
+
+fn summary_line(diagnostics: &Diagnostics) -> String {
+    let (e, w) = (diagnostics.error_count(), diagnostics.warning_count());
+    format!("{e} error{}, {w} warning{}", if e == 1 { "" } else { "s" }, if w == 1 { "" } else { "s" })
+}
+
+/// Loads the catalogue and templates, or prints why not.
+fn load(cli: &Cli) -> Result<(Catalogue, Templates), ExitCode> {
+    let catalogue = Catalogue::load(&cli.catalogue);
+    let templates = Templates::load(cli.templates.as_deref());
+    match (catalogue, templates) {
+        (Ok(c), Ok(t)) => {
+            report(&c.warnings, cli.quiet);
+            Ok((c, t))
+        }
+        (c, t) => {
+            let mut all = Diagnostics::new();
+            if let Err(d) = c {
+                all.extend(d);
+            }
+            if let Err(d) = t {
+                all.extend(d);
+            }
+            report(&all, false);
+            eprintln!("rulecast: the catalogue has problems ({}); nothing was written", summary_line(&all));
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+fn render(cli: &Cli, catalogue: &Catalogue, templates: &Templates) -> Result<build::Rendered, ExitCode> {
+    let versions = |d: &crate::catalogue::Detection| d.meta.version;
+    match build::render(catalogue, templates, &targets::all(), &versions, crate::PACK_VERSION_DEFAULT) {
+        Ok(r) => {
+            report(&r.warnings, cli.quiet);
+            Ok(r)
+        }
+        Err(d) => {
+            report(&d, false);
+            eprintln!("rulecast: rendering failed ({}); nothing was written", summary_line(&d));
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+fn build_command(cli: &Cli) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match load(cli) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let rendered = match render(cli, &catalogue, &templates) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    output::write_atomic(&cli.output, &rendered.tree)?;
+    eprintln!(
+        "rulecast: wrote {} files for {} detections to {}",
+        rendered.tree.len(),
+        catalogue.detections.len(),
+        display_path(&cli.output)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_command(cli: &Cli) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match load(cli) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let mut failed = false;
+    for kind in SchemaKind::ALL {
+        let path = cli.catalogue.join(kind.committed_path());
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current != schema::schema_text(kind) {
+            eprintln!("error: {} is not the current schema\n  = help: run `rulecast schema --write`", display_path(&path));
+            failed = true;
+        }
+    }
+    let rendered = match render(cli, &catalogue, &templates) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let drift = output::compare(&cli.output, &rendered.tree)?;
+    if !drift.is_clean() {
+        eprint!("{}", drift.summary(&cli.output, 12));
+        eprintln!("error: {} is not what the catalogue renders to\n  = help: run `rulecast build` and commit the result; never edit generated files by hand", display_path(&cli.output));
+        failed = true;
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("rulecast: {} detections valid; {} matches the catalogue", catalogue.detections.len(), display_path(&cli.output));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
+    let catalogue = match Catalogue::load(&cli.catalogue) {
+        Ok(c) => c,
+        Err(d) => {
+            report(&d, false);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let target_names: Vec<&str> = targets::all().iter().map(|t| t.name()).collect();
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let items: Vec<serde_json::Value> = catalogue
+                .detections
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "id": d.meta.id,
+                        "title": d.meta.title,
+                        "version": d.meta.version,
+                        "status": d.meta.status.as_str(),
+                        "severity": d.meta.severity.as_str(),
+                        "section": d.section,
+                        "name": d.slug,
+                        "path": display_path(&catalogue.root.join(&d.path)),
+                        "guide_rows": d.meta.guide_rows,
+                        "logsource": d.meta.logsource,
+                        "threshold": d.meta.threshold.is_some(),
+                        "targets": target_names,
+                    })
+                })
+                .collect();
+            let rows: Vec<serde_json::Value> = catalogue
+                .guide
+                .rows()
+                .map(|(section, row)| {
+                    let by: Vec<&str> = catalogue.detections.iter().filter(|d| d.meta.guide_rows.contains(&row.key)).map(|d| d.slug.as_str()).collect();
+                    serde_json::json!({ "key": row.key, "section": section.key, "title": row.title, "risk": row.risk.as_str(), "detections": by })
+                })
+                .collect();
+            let doc = serde_json::json!({ "detections": items, "guide_rows": rows });
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+        }
+        Format::Table => {
+            let header = ["DETECTION", "STATUS", "SEVERITY", "VERSION", "GUIDE ROWS"];
+            let rows: Vec<[String; 5]> = catalogue
+                .detections
+                .iter()
+                .map(|d| {
+                    [
+                        format!("{}/{}", d.section, d.slug),
+                        d.meta.status.as_str().to_owned(),
+                        d.meta.severity.as_str().to_owned(),
+                        d.meta.version.to_string(),
+                        d.meta.guide_rows.join(", "),
+                    ]
+                })
+                .collect();
+            let mut widths = header.map(str::len);
+            for r in &rows {
+                for (i, c) in r.iter().enumerate() {
+                    widths[i] = widths[i].max(c.chars().count());
+                }
+            }
+            let line = |cells: &[String]| {
+                cells.iter().enumerate().map(|(i, c)| if i + 1 == cells.len() { c.clone() } else { format!("{c:<w$}", w = widths[i]) }).collect::<Vec<_>>().join("  ")
+            };
+            writeln!(stdout, "{}", line(&header.map(str::to_owned)))?;
+            for r in &rows {
+                writeln!(stdout, "{}", line(r))?;
+            }
+            writeln!(stdout)?;
+            writeln!(stdout, "{} detections; every one renders to: {}", rows.len(), target_names.join(", "))?;
+            let uncovered: Vec<&str> = catalogue
+                .guide
+                .rows()
+                .filter(|(_, r)| !catalogue.detections.iter().any(|d| d.meta.guide_rows.contains(&r.key)))
+                .map(|(_, r)| r.key.as_str())
+                .collect();
+            let total = catalogue.guide.rows().count();
+            writeln!(stdout, "guide rows covered: {} of {total}", total - uncovered.len())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schema_command(cli: &Cli, kind: SchemaKind, write: bool) -> std::io::Result<ExitCode> {
+    if write {
+        for kind in SchemaKind::ALL {
+            let path = cli.catalogue.join(kind.committed_path());
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&path, schema::schema_text(kind))?;
+            eprintln!("wrote {}", display_path(&path));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", schema::schema_text(kind));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Path helper for tests and callers that resolve catalogue-relative paths.
+pub fn catalogue_path(cli: &Cli, relative: &Path) -> PathBuf {
+    cli.catalogue.join(relative)
+}

@@ -18,6 +18,7 @@
 //!
 //! The binary in `src/main.rs` is a thin shell over [`cli`].
 
+pub mod build;
 pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
@@ -28,3 +29,6 @@ pub mod render;
 pub mod schema;
 pub mod targets;
 pub mod yaml;
+
+/// Content-pack version used when no release version is given.
+pub const PACK_VERSION_DEFAULT: &str = "1.0.0";

@@ -212,6 +212,7 @@ fn check_detection(
 
     let mut seen_rows = HashSet::new();
     let mut in_section = false;
+    let mut highest = None;
     for (i, key) in meta.guide_rows.iter().enumerate() {
         let pointer = format!("/guide_rows/{i}");
         if !seen_rows.insert(key) {
@@ -220,13 +221,7 @@ fn check_detection(
         match guide.row(key) {
             Some((s, row)) => {
                 in_section |= s.key == section;
-                if row.risk != meta.risk {
-                    out.push(doc.warning_at("/risk", format!(
-                        "the guide rates row `{key}` {} risk, this detection says {}",
-                        row.risk.as_str(),
-                        meta.risk.as_str()
-                    )));
-                }
+                highest = highest.max(Some(row.risk));
             }
             None => {
                 let help = did_you_mean(key, guide.rows().map(|(_, r)| r.key.as_str()))
@@ -234,6 +229,15 @@ fn check_detection(
                     .unwrap_or_else(|| "row keys are listed in detections/guide.yaml".to_owned());
                 out.push(doc.error_at(&pointer, format!("`{key}` is not a row of the guide")).with_help(help));
             }
+        }
+    }
+    if let Some(highest) = highest {
+        if highest != meta.risk {
+            out.push(doc.warning_at("/risk", format!(
+                "the guide rates the rows of this detection {} risk at most, this detection says {}",
+                highest.as_str(),
+                meta.risk.as_str()
+            )));
         }
     }
     if !in_section && section_keys.contains(&section.as_str()) && !meta.guide_rows.is_empty() {
@@ -312,14 +316,14 @@ fn check_detection(
                 out.push(condition_error(&doc, &meta.detection.condition, offset, format!("the condition names `{reference}`, which is not a selection")).with_help(help));
             }
         }
+        used.extend(meta.findings.keys().cloned());
         for name in &names {
             if !used.contains(name) {
                 out.push(doc.diagnostic_at(Diagnostic::warning(format!("selection `{name}` is not used by the condition")), &format!("/detection/{}", pointer_segment(name)), true));
             }
         }
     }
-    for (i, (name, _)) in meta.findings.iter().enumerate() {
-        let _ = i;
+    for name in meta.findings.keys() {
         if !names.contains(name) {
             let help = did_you_mean(name, names.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
             let d = doc.error_at_key(&format!("/findings/{}", pointer_segment(name)), format!("finding `{name}` does not name a selection"));

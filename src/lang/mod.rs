@@ -1,1 +1,161 @@
-//! placeholder
+//! Query compilers, one per query language, all fed by the same detection model.
+//!
+//! [`kql`] (Sentinel and Azure Monitor), [`spl`] (Splunk) and [`sigma`] each own the escaping
+//! of literals in their language: a value from the catalogue only ever reaches query text
+//! through the literal function of the language it is written in.
+//!
+//! This module holds what the compilers share: the boolean [`Expr`] a detection's condition
+//! becomes, the list of fields a query needs, and a sound pre-filter (a condition over plain
+//! columns implied by the full condition) so queries can filter cheaply before they parse JSON.
+
+pub mod kql;
+pub mod sigma;
+pub mod spl;
+
+use crate::catalogue::logsource::LogSourceFile;
+use crate::catalogue::{Catalogue, Detection};
+use crate::logic::{Condition, FieldMatch};
+
+/// A boolean expression over field matches.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr<'a> {
+    Match(&'a FieldMatch),
+    And(Vec<Expr<'a>>),
+    Or(Vec<Expr<'a>>),
+    Not(Box<Expr<'a>>),
+}
+
+impl<'a> Expr<'a> {
+    /// The expression of a whole condition (already expanded).
+    pub fn from_condition(detection: &'a Detection, condition: &Condition) -> Expr<'a> {
+        match condition {
+            Condition::Selection(name) => Expr::selection(detection, name),
+            Condition::Not(c) => Expr::Not(Box::new(Expr::from_condition(detection, c))),
+            Condition::And(cs) => Expr::And(cs.iter().map(|c| Expr::from_condition(detection, c)).collect()),
+            Condition::Or(cs) => Expr::Or(cs.iter().map(|c| Expr::from_condition(detection, c)).collect()),
+            Condition::OfPattern { .. } => unreachable!("conditions are expanded before compilation"),
+        }
+    }
+
+    /// The expression of one named selection.
+    pub fn selection(detection: &'a Detection, name: &str) -> Expr<'a> {
+        let selection = detection.selection(name).expect("validated: the condition names existing selections");
+        let mut alternatives: Vec<Expr<'a>> = selection
+            .alternatives
+            .iter()
+            .map(|fields| {
+                let mut items: Vec<Expr<'a>> = fields.iter().map(Expr::Match).collect();
+                if items.len() == 1 { items.pop().unwrap() } else { Expr::And(items) }
+            })
+            .collect();
+        if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives) }
+    }
+
+    /// The detection's full condition.
+    pub fn of(detection: &'a Detection) -> Expr<'a> {
+        Expr::from_condition(detection, &detection.expanded)
+    }
+
+    /// A condition over plain columns only that every event satisfying `self` satisfies, or
+    /// `None` when no such restriction can be derived. Applying it first never changes results.
+    pub fn necessary_plain(&self, source: &LogSourceFile) -> Option<Expr<'a>> {
+        match self {
+            Expr::Match(m) => source
+                .fields
+                .get(&m.field)
+                .and_then(|f| f.value.as_plain_column())
+                .map(|_| Expr::Match(m)),
+            Expr::And(items) => {
+                let mut parts: Vec<Expr<'a>> = items.iter().filter_map(|e| e.necessary_plain(source)).collect();
+                match parts.len() {
+                    0 => None,
+                    1 => parts.pop(),
+                    _ => Some(Expr::And(parts)),
+                }
+            }
+            Expr::Or(items) => {
+                let parts: Option<Vec<Expr<'a>>> = items.iter().map(|e| e.necessary_plain(source)).collect();
+                parts.map(|mut p| if p.len() == 1 { p.pop().unwrap() } else { Expr::Or(p) })
+            }
+            Expr::Not(_) => None,
+        }
+    }
+}
+
+/// A column of a query's output and the role it plays in the alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub role: ColumnRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnRole {
+    Time,
+    Entity(&'static str),
+    Detail,
+    Summary,
+}
+
+/// Names of the fixed columns every compiled query outputs.
+pub mod columns {
+    /// Labels of the findings (selections) that matched.
+    pub const FINDINGS: &str = "Findings";
+    pub const START_TIME: &str = "StartTime";
+    pub const END_TIME: &str = "EndTime";
+    pub const EVENT_COUNT: &str = "EventCount";
+    pub const REQUIRED_COUNT: &str = "RequiredCount";
+    pub const TIER: &str = "Tier";
+}
+
+/// Prefix of helper columns and variables; stripped from the output.
+pub const HELPER_PREFIX: &str = "_rc_";
+
+/// The fields a detection's query reads, in a stable order: logic first, then threshold
+/// grouping, entities and custom details.
+pub fn needed_fields(detection: &Detection) -> Vec<&str> {
+    let logic = detection.selections.iter().flat_map(|s| s.fields()).map(|m| m.field.as_str());
+    let group = detection.meta.threshold.iter().flat_map(|t| t.group_by.iter().map(String::as_str));
+    let entities = detection.meta.entities.slots().into_iter().filter_map(|(_, f)| f);
+    let details = detection.meta.custom_details.values().map(String::as_str);
+    let mut out: Vec<&str> = Vec::new();
+    for f in logic.chain(group).chain(entities).chain(details) {
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The window rule shared by every target and the evaluator (it is pySigma's: an event counts
+/// towards the window that ends at a later event when it is at most `window` older; events
+/// without a value for a group-by field never count).
+pub const WINDOW_IS_INCLUSIVE: bool = true;
+
+/// The fields a threshold alert reports besides its group-by fields: entities and custom
+/// details (logic-only fields are the same for every event of a burst, or meaningless per group).
+pub fn summary_fields(detection: &Detection) -> Vec<&str> {
+    let group: &[String] = detection.meta.threshold.as_ref().map(|t| t.group_by.as_slice()).unwrap_or_default();
+    let entities = detection.meta.entities.slots().into_iter().filter_map(|(_, f)| f);
+    let details = detection.meta.custom_details.values().map(String::as_str);
+    let mut out: Vec<&str> = Vec::new();
+    for f in entities.chain(details) {
+        if !out.contains(&f) && !group.iter().any(|g| g == f) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// The entity columns of a detection: (entity slot, field), in slot order.
+pub fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> {
+    detection.meta.entities.slots().into_iter().filter_map(|(slot, f)| f.map(|f| (slot, f))).collect()
+}
+
+/// Which catalogue list a tier reads, and the lower-cased inline values of it.
+pub fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
+    let mut values: Vec<String> = catalogue.config.lists.get(list).map(|l| l.inline.iter().map(|v| v.to_lowercase()).collect()).unwrap_or_default();
+    values.sort();
+    values.dedup();
+    values
+}

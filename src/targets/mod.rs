@@ -1,1 +1,203 @@
+//! Targets: the SIEM content rulecast writes, one module per target.
 //!
+//! A target turns the validated catalogue into files under `generated/<target>/`, through its
+//! Tera templates, and records per detection the canonical text that represents the detection
+//! in that target (its rule file, or its stanza of a shared file). Those fragments are what the
+//! version lock hashes, so a detection's version moves only when its output does.
+//!
+//! Adding a target means adding a module here and a line in [`all`]; nothing else changes.
+
+pub mod azure_monitor;
+pub mod sentinel;
+pub mod sigma;
+pub mod splunk;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::catalogue::{Catalogue, Detection};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::render::Templates;
+
+/// Everything a target needs to render.
+pub struct RenderContext<'a> {
+    pub catalogue: &'a Catalogue,
+    pub templates: &'a Templates,
+    /// Version to render each detection with (the lock hashes output rendered at version 0 so
+    /// the hash does not depend on the version itself).
+    pub versions: &'a (dyn Fn(&Detection) -> u32 + Sync),
+    /// Content-pack version stamped on pack-level artifacts (app version, combined templates).
+    pub pack_version: &'a str,
+}
+
+/// What a target produced.
+#[derive(Debug, Default)]
+pub struct Artifacts {
+    /// Path relative to the target's folder -> content.
+    pub files: BTreeMap<PathBuf, String>,
+    /// Detection id -> canonical text of the detection in this target.
+    pub fragments: BTreeMap<String, String>,
+    /// What the target could not express, per detection, as warnings.
+    pub warnings: Diagnostics,
+}
+
+impl Artifacts {
+    pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
+        self.files.insert(path.into(), content);
+    }
+
+    /// Records that `detection` cannot be fully expressed in `target`.
+    pub fn limitation(&mut self, target: &str, detection: &Detection, what: &str) {
+        self.warnings.push(
+            Diagnostic::warning(format!("{target}: `{}` {what}", detection.slug)).in_file(&detection.document.path),
+        );
+    }
+}
+
+/// A content target.
+pub trait Target: Sync {
+    /// Folder name under `generated/` and the name users select it by.
+    fn name(&self) -> &'static str;
+    /// One-line description for `rulecast list`/`--help`.
+    fn description(&self) -> &'static str;
+    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics>;
+}
+
+/// Every target, in output order.
+pub fn all() -> Vec<&'static dyn Target> {
+    vec![&sentinel::Sentinel, &splunk::Splunk, &sigma::Sigma, &azure_monitor::AzureMonitor]
+}
+
+pub fn by_name(name: &str) -> Option<&'static dyn Target> {
+    all().into_iter().find(|t| t.name() == name)
+}
+
+/// Renders a template, attaching the detection to any error.
+pub fn render_template<T: Serialize>(
+    templates: &Templates,
+    name: &str,
+    context: &T,
+    detection: Option<&Detection>,
+) -> Result<String, Diagnostic> {
+    let context = tera::Context::from_serialize(context).map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))?;
+    templates.render(name, &context).map_err(|d| match detection {
+        Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message, det.slug)).in_file(&det.document.path),
+        None => d,
+    })
+}
+
+/// Parses rendered JSON and writes it back in one canonical layout (two-space indent, keys in
+/// template order, final newline). A broken template override fails the build here instead of
+/// shipping an undeployable file.
+pub fn pretty_json(path: &str, text: &str) -> Result<String, Diagnostic> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))?;
+    let mut out = serde_json::to_string_pretty(&value).expect("a parsed value serialises");
+    out.push('\n');
+    Ok(out)
+}
+
+/// ARM `contentVersion` of pack-level templates (four numeric parts).
+pub fn content_version(pack_version: &str) -> String {
+    let mut parts: Vec<&str> = pack_version.split(['.', '-', '+']).take(4).collect();
+    while parts.len() < 4 {
+        parts.push("0");
+    }
+    if parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) { parts.join(".") } else { "1.0.0.0".to_owned() }
+}
+
+/// Checks that rendered YAML parses (every document of a multi-document file).
+pub fn ensure_yaml(path: &str, text: &str) -> Result<(), Diagnostic> {
+    serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(text)
+        .map(|_| ())
+        .map_err(|e| Diagnostic::error(format!("template produced invalid YAML for {path}: {}", e.without_snippet())))
+}
+
+/// The `X.Y.Z` form of a detection version (Sentinel requires three parts).
+pub fn semver(version: u32) -> String {
+    format!("{version}.0.0")
+}
+
+/// Detections in output order.
+pub fn detections(catalogue: &Catalogue) -> impl Iterator<Item = &Detection> {
+    catalogue.detections.iter()
+}
+
+/// The detection facts every template may show, already in display form.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectionView {
+    pub id: String,
+    pub slug: String,
+    pub section: String,
+    pub title: String,
+    /// The description, followed by target-specific notes (limitations, deprecation).
+    pub description: String,
+    pub status: &'static str,
+    pub severity: &'static str,
+    pub risk: &'static str,
+    pub version: u32,
+    pub semver: String,
+    pub guide_rows: Vec<String>,
+    pub tactics: Vec<String>,
+    pub techniques: Vec<String>,
+    pub author: String,
+    pub date: String,
+    pub modified: String,
+    pub references: Vec<String>,
+    pub false_positives: Vec<String>,
+    pub deprecated: bool,
+    pub deprecation_reason: String,
+    pub replaced_by: String,
+}
+
+impl DetectionView {
+    pub fn new(detection: &Detection, version: u32, notes: &[String]) -> DetectionView {
+        let meta = &detection.meta;
+        let mut description = meta.description.trim_end().to_owned();
+        let deprecation = meta.deprecation.as_ref();
+        if let Some(dep) = deprecation {
+            description.push_str(&format!("\n\nDeprecated on {}: {}", dep.date, dep.reason.trim_end()));
+            if let Some(r) = &dep.replaced_by {
+                description.push_str(&format!(" Replaced by {r}."));
+            }
+        }
+        for note in notes {
+            description.push_str("\n\n");
+            description.push_str(note);
+        }
+        DetectionView {
+            id: meta.id.clone(),
+            slug: detection.slug.clone(),
+            section: detection.section.clone(),
+            title: if deprecation.is_some() { format!("[Deprecated] {}", meta.title) } else { meta.title.clone() },
+            description,
+            status: meta.status.as_str(),
+            severity: meta.severity.as_str(),
+            risk: meta.risk.as_str(),
+            version,
+            semver: semver(version),
+            guide_rows: meta.guide_rows.clone(),
+            tactics: meta.attack.tactics.clone(),
+            techniques: meta.attack.techniques.clone(),
+            author: meta.author.clone(),
+            date: meta.date.clone(),
+            modified: meta.modified.clone().unwrap_or_else(|| meta.date.clone()),
+            references: meta.references.clone(),
+            false_positives: meta.false_positives.clone(),
+            deprecated: deprecation.is_some(),
+            deprecation_reason: deprecation.map(|d| d.reason.clone()).unwrap_or_default(),
+            replaced_by: deprecation.and_then(|d| d.replaced_by.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Sentinel's capitalised severity.
+pub fn title_case(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}

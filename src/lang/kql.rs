@@ -1,0 +1,535 @@
+//! KQL: the query language of Microsoft Sentinel and Azure Monitor log alerts.
+//!
+//! A compiled query has four stages:
+//!
+//! 1. a cheap `where` on plain columns implied by the condition (so JSON is only parsed for
+//!    candidate rows);
+//! 2. field extraction: `extend` for columns and paths, one `mv-apply` per array column for
+//!    element and modified-property lookups (arrays are padded with an empty element so a row
+//!    is never dropped by an empty array);
+//! 3. the full condition;
+//! 4. for thresholds, an exact sliding window: with events of a group sorted by time, the
+//!    `n`-th event closes a window of `n` when the event `n-1` places earlier is at most `window`
+//!    older (`prev()`), which needs no fixed buckets and no self-join.
+//!
+//! Literals only reach the text through [`string`].
+
+use std::fmt::Write as _;
+
+use super::{columns, entity_fields, inline_values, needed_fields, ColumnRole, Expr, OutputColumn, HELPER_PREFIX};
+use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
+use crate::catalogue::{Catalogue, Detection};
+use crate::logic::{FieldMatch, Matcher, Shape};
+
+/// How a catalogue list (e.g. privileged accounts) is read by the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListBinding {
+    /// Through a Sentinel watchlist (`_GetWatchlist`).
+    Watchlist,
+    /// Values inlined into the query (Azure Monitor cannot read watchlists).
+    Inline,
+}
+
+/// A compiled query and the columns it outputs.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub text: String,
+    pub columns: Vec<OutputColumn>,
+}
+
+/// A KQL string literal that denotes exactly `value`.
+///
+/// Verbatim literals (`@"..."`, only `"` is doubled) keep regular expressions readable; text
+/// with control characters uses an escaped literal instead.
+pub fn string(value: &str) -> String {
+    let has_control = value.chars().any(|c| c.is_control());
+    if value.contains('\\') && !has_control {
+        return format!("@\"{}\"", value.replace('"', "\"\""));
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A column or variable name, bracket-quoted when it is not a plain identifier or is a word
+/// KQL reserves.
+pub fn name(identifier: &str) -> String {
+    const RESERVED: [&str; 12] = ["and", "or", "not", "in", "by", "on", "with", "as", "let", "set", "true", "false"];
+    let plain = identifier.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && identifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&identifier.to_ascii_lowercase().as_str());
+    if plain {
+        identifier.to_owned()
+    } else {
+        format!("[{}]", string(identifier))
+    }
+}
+
+/// `base.a.b` with bracket access for segments that are not identifiers.
+fn path(base: &str, dotted: &str) -> String {
+    let mut out = base.to_owned();
+    for segment in dotted.split('.') {
+        let plain = segment.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if plain {
+            let _ = write!(out, ".{segment}");
+        } else {
+            let _ = write!(out, "[{}]", string(segment));
+        }
+    }
+    out
+}
+
+/// Expression that pads an array so `mv-apply` always sees at least one (empty) element.
+fn padded(array: &str) -> String {
+    format!("array_concat(iff(array_length({array}) > 0, {array}, dynamic([])), dynamic([{{}}]))")
+}
+
+fn list_variable(list: &str) -> String {
+    format!("{HELPER_PREFIX}list_{list}")
+}
+
+/// Compiles a detection to KQL.
+pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBinding) -> Query {
+    let source = catalogue.logsource(detection);
+    let mut extraction = Extraction::new(source);
+    let needed = needed_fields(detection);
+    let fields: Vec<(&str, Option<String>)> = needed
+        .iter()
+        .map(|f| {
+            let value = &source.fields[*f].value;
+            if value.as_plain_column() == Some(*f) {
+                (*f, None)
+            } else {
+                (*f, Some(extraction.expression(value)))
+            }
+        })
+        .collect();
+
+    let time = name(&source.kql.time_column);
+    let condition = Expr::of(detection);
+    let mut text = String::new();
+
+    // Lists used by threshold tiers.
+    let tiers = detection.meta.threshold.as_ref().map(|t| t.tiers.as_slice()).unwrap_or_default();
+    let mut declared = Vec::new();
+    for tier in tiers {
+        if declared.contains(&&tier.list) {
+            continue;
+        }
+        declared.push(&tier.list);
+        let list = &catalogue.config.lists[&tier.list];
+        let value = match binding {
+            ListBinding::Watchlist => {
+                let column = &list.sentinel_watchlist.column;
+                let item = if column == "SearchKey" { "SearchKey".to_owned() } else { path("WatchlistItem", column) };
+                format!(
+                    "toscalar(_GetWatchlist({}) | summarize make_set(tolower(tostring({item}))))",
+                    string(&list.sentinel_watchlist.alias)
+                )
+            }
+            ListBinding::Inline => {
+                let values = inline_values(catalogue, &tier.list);
+                format!("dynamic([{}])", values.iter().map(|v| string(v)).collect::<Vec<_>>().join(", "))
+            }
+        };
+        let _ = writeln!(text, "let {} = {value};", list_variable(&tier.list));
+    }
+
+    let mut pipeline = String::new();
+    let _ = write!(pipeline, "{}", name(&source.kql.table));
+    if let Some(pre) = condition.necessary_plain(source) {
+        let _ = write!(pipeline, "\n| where {}", render(&pre, &|f| column_ref(source, f), true));
+    }
+    pipeline.push_str(&extraction.stages());
+    let derived: Vec<String> = fields
+        .iter()
+        .filter_map(|(f, expr)| expr.as_ref().map(|e| format!("{} = {e}", name(f))))
+        .collect();
+    if !derived.is_empty() {
+        let _ = write!(pipeline, "\n| extend {}", derived.join(",\n    "));
+    }
+    let field_ref = |f: &str| name(f);
+    let _ = write!(pipeline, "\n| where {}", render(&condition, &field_ref, true));
+
+    let findings: Vec<(String, String)> = detection
+        .meta
+        .findings
+        .iter()
+        .map(|(selection, label)| (render(&Expr::selection(detection, selection), &field_ref, false), label.clone()))
+        .collect();
+    if !findings.is_empty() {
+        let parts: Vec<String> = findings
+            .iter()
+            .map(|(expr, label)| format!("iff({expr}, {}, \"\")", string(&format!("{label}; "))))
+            .collect();
+        let _ = write!(pipeline, "\n| extend {} = trim_end(@\"; \", strcat({}))", columns::FINDINGS, parts.join(", "));
+    }
+
+    let mut output = Vec::new();
+    match &detection.meta.threshold {
+        None => {
+            let mut project = vec![time.clone()];
+            output.push(OutputColumn { name: source.kql.time_column.clone(), role: ColumnRole::Time });
+            for f in &needed {
+                project.push(name(f));
+                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+            }
+            if !findings.is_empty() {
+                project.push(columns::FINDINGS.to_owned());
+                output.push(OutputColumn { name: columns::FINDINGS.to_owned(), role: ColumnRole::Detail });
+            }
+            let _ = write!(pipeline, "\n| project {}", project.join(", "));
+            text.push_str(&pipeline);
+        }
+        Some(threshold) => {
+            let group: Vec<String> = threshold.group_by.iter().map(|f| name(f)).collect();
+            // Events without a value for a group-by field never count (as in pySigma).
+            let _ = write!(pipeline, "\n| where {}", group.iter().map(|g| format!("isnotempty({g})")).collect::<Vec<_>>().join(" and "));
+            let mut counts: Vec<(Option<String>, u32, String)> = Vec::new();
+            for tier in &threshold.tiers {
+                let field = name(&tier.field);
+                counts.push((
+                    Some(format!("set_has_element({}, tolower({field}))", list_variable(&tier.list))),
+                    tier.count,
+                    tier.name.clone(),
+                ));
+            }
+            counts.push((None, threshold.count, "default".to_owned()));
+            let case = |pick: &dyn Fn(&(Option<String>, u32, String)) -> String| -> String {
+                if counts.len() == 1 {
+                    return pick(&counts[0]);
+                }
+                let mut args: Vec<String> = Vec::new();
+                for c in &counts {
+                    match &c.0 {
+                        Some(cond) => {
+                            args.push(cond.clone());
+                            args.push(pick(c));
+                        }
+                        None => args.push(pick(c)),
+                    }
+                }
+                format!("case({})", args.join(", "))
+            };
+            let tier_expr = case(&|c| string(&c.2));
+            let required_expr = case(&|c| c.1.to_string());
+            let _ = write!(pipeline, "\n| extend {HELPER_PREFIX}tier = {tier_expr}, {HELPER_PREFIX}required = {required_expr}");
+            let _ = writeln!(text, "let {HELPER_PREFIX}matches = {pipeline};");
+
+            let mut distinct: Vec<u32> = counts.iter().map(|c| c.1).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let same_group = |k: u32| group.iter().map(|g| format!("prev({g}, {}) == {g}", k - 1)).collect::<Vec<_>>().join(" and ");
+            let starts: Vec<String> = distinct
+                .iter()
+                .map(|k| format!("{HELPER_PREFIX}start_{k} = iff({}, prev({time}, {}), datetime(null))", same_group(*k), k - 1))
+                .collect();
+            let start_expr = if distinct.len() == 1 {
+                format!("{HELPER_PREFIX}start_{}", distinct[0])
+            } else {
+                let mut args = Vec::new();
+                for k in &distinct[..distinct.len() - 1] {
+                    args.push(format!("{HELPER_PREFIX}required == {k}"));
+                    args.push(format!("{HELPER_PREFIX}start_{k}"));
+                }
+                args.push(format!("{HELPER_PREFIX}start_{}", distinct[distinct.len() - 1]));
+                format!("case({})", args.join(", "))
+            };
+            let by = group.join(", ");
+            let _ = writeln!(
+                text,
+                "let {p}windows = {p}matches\n| sort by {sort}, {time} asc\n| extend {starts}\n| extend {p}start = {start_expr}\n| where isnotnull({p}start) and {time} - {p}start <= {window}\n| summarize {p}first = min({p}start), {p}last = max({time}) by {by};",
+                p = HELPER_PREFIX,
+                sort = group.iter().map(|g| format!("{g} asc")).collect::<Vec<_>>().join(", "),
+                starts = starts.join(",\n    "),
+                window = threshold.window.kql(),
+            );
+            let others = super::summary_fields(detection);
+            let mut aggregates = vec![
+                format!("{} = min({time})", columns::START_TIME),
+                format!("{} = max({time})", columns::END_TIME),
+                format!("{} = count()", columns::EVENT_COUNT),
+            ];
+            if !others.is_empty() {
+                aggregates.push(format!("arg_max({time}, {})", others.iter().map(|f| name(f)).collect::<Vec<_>>().join(", ")));
+                for f in &others {
+                    aggregates.push(format!("{} = make_set({}, 100)", all_name(f), name(f)));
+                }
+            } else {
+                aggregates.push(format!("{time} = max({time})"));
+            }
+            if !findings.is_empty() {
+                aggregates.push(format!("All{} = make_set({}, 100)", columns::FINDINGS, columns::FINDINGS));
+            }
+            let _ = write!(
+                text,
+                "{p}windows\n| join kind=inner ({p}matches) on {by}\n| where {time} between ({p}first .. {p}last)\n| summarize {aggregates}\n    by {by}, {tier} = {p}tier, {required} = {p}required",
+                p = HELPER_PREFIX,
+                aggregates = aggregates.join(",\n    "),
+                tier = columns::TIER,
+                required = columns::REQUIRED_COUNT,
+            );
+            let mut project = vec![time.clone()];
+            output.push(OutputColumn { name: source.kql.time_column.clone(), role: ColumnRole::Time });
+            for f in &threshold.group_by {
+                project.push(name(f));
+                output.push(OutputColumn { name: f.clone(), role: role_of(detection, f) });
+            }
+            for c in [columns::START_TIME, columns::END_TIME, columns::EVENT_COUNT, columns::REQUIRED_COUNT, columns::TIER] {
+                project.push(c.to_owned());
+                output.push(OutputColumn { name: c.to_owned(), role: ColumnRole::Summary });
+            }
+            for f in &others {
+                project.push(name(f));
+                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+            }
+            for f in &others {
+                project.push(all_name(f));
+                output.push(OutputColumn { name: all_name(f), role: ColumnRole::Summary });
+            }
+            if !findings.is_empty() {
+                let all = format!("All{}", columns::FINDINGS);
+                project.push(all.clone());
+                output.push(OutputColumn { name: all, role: ColumnRole::Detail });
+            }
+            let _ = write!(text, "\n| project {}", project.join(", "));
+        }
+    }
+    Query { text, columns: output }
+}
+
+/// Name of the column listing every value of `field` in a threshold alert.
+pub fn all_name(field: &str) -> String {
+    format!("All{field}")
+}
+
+fn role_of(detection: &Detection, field: &str) -> ColumnRole {
+    entity_fields(detection)
+        .into_iter()
+        .find(|(_, f)| *f == field)
+        .map(|(slot, _)| ColumnRole::Entity(slot))
+        .unwrap_or(ColumnRole::Detail)
+}
+
+/// Reference to a plain field through its column (used before fields are extended).
+fn column_ref(source: &LogSourceFile, field: &str) -> String {
+    let column = source.fields[field].value.as_plain_column().unwrap_or(field);
+    match source.columns.get(column).map(|c| c.kind) {
+        Some(ColumnType::Dynamic) => format!("tostring({})", name(column)),
+        _ => name(column),
+    }
+}
+
+/// Collects the extraction stages (mv-apply per array column) a query needs.
+struct Extraction<'a> {
+    source: &'a LogSourceFile,
+    arrays: Vec<ArrayLookups>,
+    counter: usize,
+}
+
+struct ArrayLookups {
+    column: String,
+    with_properties: bool,
+    aggregates: Vec<(String, String)>,
+}
+
+impl<'a> Extraction<'a> {
+    fn new(source: &'a LogSourceFile) -> Self {
+        Extraction { source, arrays: Vec::new(), counter: 0 }
+    }
+
+    fn temp(&mut self) -> String {
+        self.counter += 1;
+        format!("{HELPER_PREFIX}v{}", self.counter)
+    }
+
+    fn group(&mut self, column: &str) -> &mut ArrayLookups {
+        if let Some(i) = self.arrays.iter().position(|a| a.column == column) {
+            return &mut self.arrays[i];
+        }
+        self.arrays.push(ArrayLookups { column: column.to_owned(), with_properties: false, aggregates: Vec::new() });
+        self.arrays.last_mut().unwrap()
+    }
+
+    /// The scalar KQL expression of a field value, registering any array lookups it needs.
+    fn expression(&mut self, value: &FieldValue) -> String {
+        match value {
+            FieldValue::Column { column, path: None } => match self.source.columns[column].kind {
+                ColumnType::Dynamic => format!("tostring({})", name(column)),
+                _ => name(column),
+            },
+            FieldValue::Column { column, path: Some(p) } => format!("tostring({})", path(&name(column), p)),
+            FieldValue::At { at } => format!("tostring({})", path(&format!("{}[{}]", name(&at.column), at.index), &at.path)),
+            FieldValue::Text { text } => format!("tostring({})", name(text)),
+            FieldValue::Element { element } => {
+                let conditions: Vec<String> = element
+                    .matching
+                    .iter()
+                    .map(|(k, v)| format!("tostring({}) =~ {}", path(&format!("{HELPER_PREFIX}item"), k), string(v)))
+                    .collect();
+                let aggregate = format!(
+                    "take_anyif(tostring({}), {})",
+                    path(&format!("{HELPER_PREFIX}item"), &element.path),
+                    conditions.join(" and ")
+                );
+                let temp = self.temp();
+                self.group(&element.column).aggregates.push((temp.clone(), aggregate));
+                temp
+            }
+            FieldValue::ModifiedProperty { modified_property: m } => {
+                let aggregate = format!(
+                    "take_anyif(tostring({p}prop.{side}), tostring({p}prop.displayName) =~ {name})",
+                    p = HELPER_PREFIX,
+                    side = m.side.key(),
+                    name = string(&m.name)
+                );
+                let temp = self.temp();
+                let group = self.group(&m.column);
+                group.with_properties = true;
+                group.aggregates.push((temp.clone(), aggregate));
+                // Entra stores these values JSON-encoded ("\"Global Administrator\"").
+                format!("iff({temp} matches regex @'^\".*\"$', tostring(parse_json({temp})), {temp})")
+            }
+            FieldValue::FirstOf { first_of } => {
+                let parts: Vec<String> = first_of.iter().map(|v| self.expression(v)).collect();
+                format!("coalesce({})", parts.join(", "))
+            }
+        }
+    }
+
+    /// The `mv-apply` stages, one per array column.
+    fn stages(&self) -> String {
+        let mut out = String::new();
+        for array in &self.arrays {
+            let p = HELPER_PREFIX;
+            let _ = write!(out, "\n| mv-apply {p}item = {} on (\n    ", padded(&name(&array.column)));
+            if array.with_properties {
+                let _ = write!(out, "extend {p}props = {}\n    | mv-expand {p}prop = {p}props\n    | ", padded(&format!("{p}item.modifiedProperties")));
+            }
+            let aggregates: Vec<String> = array.aggregates.iter().map(|(t, a)| format!("{t} = {a}")).collect();
+            let _ = write!(out, "summarize {}\n    )", aggregates.join(",\n        "));
+        }
+        out
+    }
+}
+
+/// Renders an expression; `top` leaves the outermost level unparenthesised.
+fn render(expr: &Expr, field: &dyn Fn(&str) -> String, top: bool) -> String {
+    let wrap = |s: String| if top { s } else { format!("({s})") };
+    match expr {
+        Expr::Match(m) => {
+            let s = field_match(m, field);
+            if top || !s.contains(" or ") && !s.contains(" and ") { s } else { format!("({s})") }
+        }
+        Expr::And(items) => wrap(items.iter().map(|e| render(e, field, false)).collect::<Vec<_>>().join(" and ")),
+        Expr::Or(items) => wrap(items.iter().map(|e| render(e, field, false)).collect::<Vec<_>>().join(" or ")),
+        Expr::Not(inner) => format!("not({})", render(inner, field, true)),
+    }
+}
+
+fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
+    let f = field(&m.field);
+    let mut parts: Vec<String> = Vec::new();
+    // Exact, case-insensitive values combine into one `in~`.
+    let exact: Vec<String> = if m.all {
+        Vec::new()
+    } else {
+        m.matchers
+            .iter()
+            .filter_map(|x| match x {
+                Matcher::Pattern { pattern, cased: false } => match pattern.shape() {
+                    Shape::Exact(s) if !s.is_empty() => Some(s),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    };
+    if exact.len() > 1 {
+        parts.push(format!("{f} in~ ({})", exact.iter().map(|s| string(s)).collect::<Vec<_>>().join(", ")));
+    }
+    for x in &m.matchers {
+        if exact.len() > 1 {
+            if let Matcher::Pattern { pattern, cased: false } = x {
+                if matches!(pattern.shape(), Shape::Exact(ref s) if !s.is_empty()) {
+                    continue;
+                }
+            }
+        }
+        parts.push(matcher(&f, x));
+    }
+    let joiner = if m.all { " and " } else { " or " };
+    parts.join(joiner)
+}
+
+fn matcher(f: &str, m: &Matcher) -> String {
+    match m {
+        Matcher::Pattern { pattern, cased } => {
+            let cs = if *cased { "_cs" } else { "" };
+            match pattern.shape() {
+                Shape::Exact(s) if s.is_empty() => format!("isempty({f})"),
+                Shape::Exact(s) => format!("{f} {} {}", if *cased { "==" } else { "=~" }, string(&s)),
+                Shape::Contains(s) => format!("{f} contains{cs} {}", string(&s)),
+                Shape::StartsWith(s) => format!("{f} startswith{cs} {}", string(&s)),
+                Shape::EndsWith(s) => format!("{f} endswith{cs} {}", string(&s)),
+                Shape::Anything => format!("isnotempty({f})"),
+                Shape::Complex => {
+                    let flag = if *cased { "" } else { "(?i)" };
+                    format!("{f} matches regex {}", string(&format!("{flag}{}", pattern.to_regex())))
+                }
+            }
+        }
+        Matcher::Regex { regex, case_insensitive } => {
+            let flag = if *case_insensitive { "(?i)" } else { "" };
+            format!("{f} matches regex {}", string(&format!("{flag}{regex}")))
+        }
+        Matcher::Empty => format!("isempty({f})"),
+        Matcher::Exists(true) => format!("isnotempty({f})"),
+        Matcher::Exists(false) => format!("isempty({f})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_what_kql_needs() {
+        assert_eq!(string("plain"), "\"plain\"");
+        assert_eq!(string("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(string(r"C:\temp"), "@\"C:\\temp\"");
+        assert_eq!(string("a\"b\\c"), "@\"a\"\"b\\c\"");
+        assert_eq!(string("line\nnext\ttab\r"), "\"line\\nnext\\ttab\\r\"");
+        assert_eq!(string("bell\u{7}"), "\"bell\\u0007\"");
+        assert_eq!(string("a\\b\nc"), "\"a\\\\b\\nc\"");
+        assert_eq!(string("{{ x }} | $y 'z' é"), "\"{{ x }} | $y 'z' é\"");
+    }
+
+    #[test]
+    fn names_are_quoted_when_needed() {
+        assert_eq!(name("Actor"), "Actor");
+        assert_eq!(name("on"), "[\"on\"]");
+        assert_eq!(name("a-b"), "[\"a-b\"]");
+    }
+
+    #[test]
+    fn paths_use_brackets_for_odd_segments() {
+        assert_eq!(path("InitiatedBy", "user.userPrincipalName"), "InitiatedBy.user.userPrincipalName");
+        assert_eq!(path("x", "claims.http://a/b"), "x.claims[\"http://a/b\"]");
+    }
+}

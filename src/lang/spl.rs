@@ -1,0 +1,398 @@
+//! SPL: Splunk searches over the `azure:monitor:aad` diagnostic records.
+//!
+//! The search reads the source macro, filters on plain fields, extracts JSON with `spath` (an
+//! array is read element by element with `mvmap`/`mvfind`, because Splunk's flattened
+//! `targetResources{}.displayName` drops elements that lack the key and so misaligns positions),
+//! normalises every field to a string (missing = ""), then applies the condition with `where`,
+//! which, unlike `search`, has no wildcard or term semantics to escape.
+//!
+//! Thresholds use `streamstats` windows per group over time-sorted events: the `n`-th event
+//! closes a window when the first of the last `n` events is at most `window` older.
+//!
+//! Literals only reach the text through [`string`].
+
+use std::fmt::Write as _;
+
+use super::{columns, needed_fields, ColumnRole, Expr, OutputColumn, HELPER_PREFIX};
+use crate::catalogue::logsource::{FieldValue, LogSourceFile};
+use crate::catalogue::{Catalogue, Detection};
+use crate::logic::{FieldMatch, Matcher, Shape};
+
+/// A compiled search and the fields it outputs.
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub text: String,
+    pub columns: Vec<OutputColumn>,
+    /// Macros the search calls: (name, number of arguments).
+    pub macros: Vec<(String, usize)>,
+    /// Lookups the search calls.
+    pub lookups: Vec<String>,
+}
+
+/// An SPL eval string expression that denotes exactly `value`.
+///
+/// Quotes and backslashes are escaped inside `"..."`. Characters that cannot appear literally
+/// are produced with `urldecode()`: control characters (a `.conf` value is one line) and the
+/// backtick (Splunk expands macros between backticks even inside quoted strings).
+pub fn string(value: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let flush = |current: &mut String, parts: &mut Vec<String>| {
+        if !current.is_empty() {
+            parts.push(format!("\"{}\"", std::mem::take(current)));
+        }
+    };
+    for c in value.chars() {
+        match c {
+            '"' => current.push_str("\\\""),
+            '\\' => current.push_str("\\\\"),
+            c if c.is_control() || c == '`' => {
+                flush(&mut current, &mut parts);
+                let mut buf = [0u8; 4];
+                let encoded: String = c.encode_utf8(&mut buf).bytes().map(|b| format!("%{b:02X}")).collect();
+                parts.push(format!("urldecode(\"{encoded}\")"));
+            }
+            c => current.push(c),
+        }
+    }
+    flush(&mut current, &mut parts);
+    match parts.len() {
+        0 => "\"\"".to_owned(),
+        1 => parts.pop().unwrap(),
+        _ => parts.join("."),
+    }
+}
+
+/// A field reference in `eval`/`where`: bare when it is an identifier, otherwise single-quoted.
+pub fn field(name: &str) -> String {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("'{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+/// Name of the per-detection tuning macro that every search ends with.
+pub fn filter_macro(catalogue: &Catalogue, detection: &Detection) -> String {
+    format!("{}_{}_filter", catalogue.config.splunk.app_id, detection.slug.replace('-', "_"))
+}
+
+/// Compiles a detection to SPL.
+pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
+    let source = catalogue.logsource(detection);
+    let needed = needed_fields(detection);
+    let condition = Expr::of(detection);
+    let mut extraction = Extraction::new(source);
+    let values: Vec<(&str, String)> = needed.iter().map(|f| (*f, extraction.expression(&source.fields[*f].value))).collect();
+
+    let mut macros = vec![(source.splunk.macro_name.clone(), 0)];
+    let mut lookups = Vec::new();
+    let mut text = format!("`{}`", source.splunk.macro_name);
+    if let Some(pre) = condition.necessary_plain(source) {
+        let raw = |f: &str| field(&diagnostic_path(source, f));
+        let _ = write!(text, "\n| where {}", render(&pre, &|f| format!("coalesce({}, \"\")", raw(f)), true));
+    }
+    text.push_str(&extraction.stages());
+    let evals: Vec<String> = values.iter().map(|(f, e)| format!("{}=coalesce({e}, \"\")", field(f))).collect();
+    let _ = write!(text, "\n| eval {}", evals.join(",\n    "));
+    let _ = write!(text, "\n| where {}", render(&condition, &|f| field(f), true));
+
+    let findings: Vec<String> = detection
+        .meta
+        .findings
+        .iter()
+        .map(|(selection, label)| format!("if({}, {}, null())", render(&Expr::selection(detection, selection), &|f| field(f), true), string(label)))
+        .collect();
+    if !findings.is_empty() {
+        let _ = write!(text, "\n| eval {}=coalesce(mvjoin(mvappend({}), \"; \"), \"\")", columns::FINDINGS, findings.join(", "));
+    }
+
+    let mut output = vec![OutputColumn { name: "_time".to_owned(), role: ColumnRole::Time }];
+    match &detection.meta.threshold {
+        None => {
+            let mut table = vec!["_time".to_owned()];
+            for f in &needed {
+                table.push(field(f));
+                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+            }
+            if !findings.is_empty() {
+                table.push(columns::FINDINGS.to_owned());
+                output.push(OutputColumn { name: columns::FINDINGS.to_owned(), role: ColumnRole::Detail });
+            }
+            let _ = write!(text, "\n| table {}", table.join(" "));
+        }
+        Some(threshold) => {
+            let group: Vec<String> = threshold.group_by.iter().map(|f| field(f)).collect();
+            let by = group.join(" ");
+            let _ = write!(text, "\n| where {}", group.iter().map(|g| format!("{g}!=\"\"")).collect::<Vec<_>>().join(" AND "));
+            let p = HELPER_PREFIX;
+            let mut tier_cases = Vec::new();
+            let mut required_cases = Vec::new();
+            for tier in &threshold.tiers {
+                let lookup = &catalogue.config.lists[&tier.list].splunk_lookup;
+                let flag = format!("{p}on_{}", tier.list);
+                if !lookups.contains(&lookup.name) {
+                    lookups.push(lookup.name.clone());
+                }
+                let _ = write!(
+                    text,
+                    "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
+                    lookup.name,
+                    lookup.field,
+                    field(&tier.field),
+                    lookup.field
+                );
+                tier_cases.push(format!("isnotnull({flag}), {}", string(&tier.name)));
+                required_cases.push(format!("isnotnull({flag}), {}", tier.count));
+            }
+            tier_cases.push("true(), \"default\"".to_owned());
+            required_cases.push(format!("true(), {}", threshold.count));
+            let _ = write!(text, "\n| eval {p}tier=case({}), {p}required=case({})", tier_cases.join(", "), required_cases.join(", "));
+            let _ = write!(text, "\n| sort 0 _time");
+            let mut counts: Vec<u32> = threshold.tiers.iter().map(|t| t.count).chain([threshold.count]).collect();
+            counts.sort_unstable();
+            counts.dedup();
+            for k in &counts {
+                let _ = write!(text, "\n| streamstats current=t window={k} global=f min(_time) AS {p}start_{k} count AS {p}n_{k} BY {by}");
+            }
+            let start_cases: Vec<String> = counts
+                .iter()
+                .map(|k| format!("{p}required=={k} AND {p}n_{k}>={k}, {p}start_{k}"))
+                .collect();
+            let _ = write!(
+                text,
+                "\n| eval {p}start=case({}), {p}hit_start=if(isnotnull({p}start) AND _time-{p}start<={}, {p}start, null()), {p}hit_end=if(isnotnull({p}hit_start), _time, null())",
+                start_cases.join(", "),
+                threshold.window.seconds()
+            );
+            let _ = write!(text, "\n| eventstats min({p}hit_start) AS {p}first max({p}hit_end) AS {p}last BY {by}");
+            let _ = write!(text, "\n| where isnotnull({p}first) AND _time>={p}first AND _time<={p}last");
+            let others = super::summary_fields(detection);
+            let mut stats = vec![
+                format!("min(_time) AS {}", columns::START_TIME),
+                format!("max(_time) AS {}", columns::END_TIME),
+                format!("count AS {}", columns::EVENT_COUNT),
+            ];
+            for f in &others {
+                stats.push(format!("latest({0}) AS {0}", field(f)));
+                stats.push(format!("values({}) AS {}", field(f), super::kql::all_name(f)));
+            }
+            if !findings.is_empty() {
+                stats.push(format!("values({0}) AS All{0}", columns::FINDINGS));
+            }
+            let _ = write!(text, "\n| stats {} BY {by} {p}tier {p}required", stats.join(" "));
+            let _ = write!(text, "\n| rename {p}tier AS {} {p}required AS {}", columns::TIER, columns::REQUIRED_COUNT);
+            let _ = write!(text, "\n| eval _time={}", columns::END_TIME);
+            let mut table = vec!["_time".to_owned()];
+            for f in &threshold.group_by {
+                table.push(field(f));
+                output.push(OutputColumn { name: f.clone(), role: role_of(detection, f) });
+            }
+            for c in [columns::START_TIME, columns::END_TIME, columns::EVENT_COUNT, columns::REQUIRED_COUNT, columns::TIER] {
+                table.push(c.to_owned());
+                output.push(OutputColumn { name: c.to_owned(), role: ColumnRole::Summary });
+            }
+            for f in &others {
+                table.push(field(f));
+                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+            }
+            for f in &others {
+                table.push(super::kql::all_name(f));
+                output.push(OutputColumn { name: super::kql::all_name(f), role: ColumnRole::Summary });
+            }
+            if !findings.is_empty() {
+                let all = format!("All{}", columns::FINDINGS);
+                table.push(all.clone());
+                output.push(OutputColumn { name: all, role: ColumnRole::Detail });
+            }
+            let _ = write!(text, "\n| table {}", table.join(" "));
+        }
+    }
+    let filter = filter_macro(catalogue, detection);
+    let _ = write!(text, "\n| `{filter}`");
+    macros.push((filter, 0));
+    Search { text, columns: output, macros, lookups }
+}
+
+fn role_of(detection: &Detection, name: &str) -> ColumnRole {
+    super::entity_fields(detection)
+        .into_iter()
+        .find(|(_, f)| *f == name)
+        .map(|(slot, _)| ColumnRole::Entity(slot))
+        .unwrap_or(ColumnRole::Detail)
+}
+
+/// Diagnostic-record path of a plain field.
+fn diagnostic_path(source: &LogSourceFile, name: &str) -> String {
+    let column = source.fields[name].value.as_plain_column().unwrap_or(name);
+    source.columns[column].diagnostic.clone()
+}
+
+/// The `spath` stages a search needs and the expressions of field values.
+struct Extraction<'a> {
+    source: &'a LogSourceFile,
+    stages: Vec<String>,
+    arrays: Vec<(String, String)>,
+    /// Element lookups, evaluated once into helper fields after the `spath` stages.
+    lookups: Vec<(String, String)>,
+    counter: usize,
+}
+
+impl<'a> Extraction<'a> {
+    fn new(source: &'a LogSourceFile) -> Self {
+        Extraction { source, stages: Vec::new(), arrays: Vec::new(), lookups: Vec::new(), counter: 0 }
+    }
+
+    fn temp(&mut self) -> String {
+        self.counter += 1;
+        format!("{HELPER_PREFIX}v{}", self.counter)
+    }
+
+    /// A multivalue field holding each element of the array at `spath` as JSON text, and a
+    /// parallel multivalue of each element's `keys` (joined by `|`) for `mvfind`.
+    fn array(&mut self, spath: String, keys: &[&str]) -> (String, String) {
+        let id = format!("{spath}\u{0}{}", keys.join("\u{0}"));
+        if let Some((_, var)) = self.arrays.iter().find(|(k, _)| *k == id) {
+            return (var.clone(), format!("{var}_key"));
+        }
+        self.counter += 1;
+        let var = format!("{HELPER_PREFIX}a{}", self.counter);
+        let key = keys
+            .iter()
+            .map(|k| format!("coalesce(spath({var}, {}), \"\")", string(k)))
+            .collect::<Vec<_>>()
+            .join(".\"|\".");
+        self.stages.push(format!("spath output={var} path={spath}"));
+        self.stages.push(format!("eval {var}_key=mvmap({var}, {key})"));
+        self.arrays.push((id, var.clone()));
+        (var.clone(), format!("{var}_key"))
+    }
+
+    fn expression(&mut self, value: &FieldValue) -> String {
+        let columns = &self.source.columns;
+        match value {
+            FieldValue::Column { column, path: None } => field(&columns[column].diagnostic),
+            FieldValue::Column { column, path: Some(p) } => field(&format!("{}.{p}", columns[column].diagnostic)),
+            FieldValue::At { at } => {
+                let temp = self.temp();
+                // spath counts array positions from 1.
+                self.stages.push(format!("spath output={temp} path={}{{{}}}.{}", columns[&at.column].diagnostic, at.index + 1, at.path));
+                temp
+            }
+            FieldValue::Text { text } => {
+                let temp = self.temp();
+                self.stages.push(format!("spath output={temp} path={}", columns[text].diagnostic));
+                temp
+            }
+            FieldValue::Element { element } => {
+                let base = columns[&element.column].diagnostic.clone();
+                let names: Vec<&str> = element.matching.keys().map(String::as_str).collect();
+                let (var, keys) = self.array(format!("{base}{{}}"), &names);
+                let wanted: Vec<String> = element.matching.values().map(|v| regex::escape(v)).collect();
+                let regex = format!("(?i)^{}$", wanted.join("\\|"));
+                self.lookup(format!("spath(mvindex({var}, mvfind({keys}, {})), {})", string(&regex), string(&element.path)))
+            }
+            FieldValue::ModifiedProperty { modified_property: m } => {
+                let base = columns[&m.column].diagnostic.clone();
+                let (var, keys) = self.array(format!("{base}{{}}.modifiedProperties{{}}"), &["displayName"]);
+                let regex = format!("(?i)^{}$", regex::escape(&m.name));
+                let raw = format!("spath(mvindex({var}, mvfind({keys}, {})), {})", string(&regex), string(m.side.key()));
+                // Entra stores these values JSON-encoded ("\"Global Administrator\""): strip the quotes.
+                self.lookup(format!("replace({raw}, {}, {})", string("^\"(.*)\"$"), string("\\1")))
+            }
+            FieldValue::FirstOf { first_of } => {
+                let parts: Vec<String> = first_of
+                    .iter()
+                    .map(|v| {
+                        let e = self.expression(v);
+                        format!("if(len({e})>0, {e}, null())")
+                    })
+                    .collect();
+                format!("coalesce({})", parts.join(", "))
+            }
+        }
+    }
+
+    fn lookup(&mut self, expression: String) -> String {
+        let temp = self.temp();
+        self.lookups.push((temp.clone(), expression));
+        temp
+    }
+
+    fn stages(&self) -> String {
+        let mut out = String::new();
+        for stage in &self.stages {
+            let _ = write!(out, "\n| {stage}");
+        }
+        if !self.lookups.is_empty() {
+            let assignments: Vec<String> = self.lookups.iter().map(|(t, e)| format!("{t}={e}")).collect();
+            let _ = write!(out, "\n| eval {}", assignments.join(",\n    "));
+        }
+        out
+    }
+}
+
+fn render(expr: &Expr, f: &dyn Fn(&str) -> String, top: bool) -> String {
+    let wrap = |s: String| if top { s } else { format!("({s})") };
+    match expr {
+        Expr::Match(m) => {
+            let s = field_match(m, f);
+            if top { s } else { format!("({s})") }
+        }
+        Expr::And(items) => wrap(items.iter().map(|e| render(e, f, false)).collect::<Vec<_>>().join(" AND ")),
+        Expr::Or(items) => wrap(items.iter().map(|e| render(e, f, false)).collect::<Vec<_>>().join(" OR ")),
+        Expr::Not(inner) => format!("NOT ({})", render(inner, f, true)),
+    }
+}
+
+fn field_match(m: &FieldMatch, f: &dyn Fn(&str) -> String) -> String {
+    let v = f(&m.field);
+    let parts: Vec<String> = m.matchers.iter().map(|x| matcher(&v, x)).collect();
+    parts.join(if m.all { " AND " } else { " OR " })
+}
+
+fn matcher(v: &str, m: &Matcher) -> String {
+    match m {
+        Matcher::Pattern { pattern, cased } => {
+            let flag = if *cased { "" } else { "(?i)" };
+            match pattern.shape() {
+                Shape::Exact(s) if s.is_empty() => format!("{v}==\"\""),
+                Shape::Exact(s) if *cased => format!("{v}=={}", string(&s)),
+                Shape::Exact(s) => format!("lower({v})==lower({})", string(&s)),
+                Shape::Anything => format!("{v}!=\"\""),
+                Shape::Contains(s) => format!("match({v}, {})", string(&format!("{flag}{}", regex::escape(&s)))),
+                _ => format!("match({v}, {})", string(&format!("{flag}{}", pattern.to_regex()))),
+            }
+        }
+        Matcher::Regex { regex, case_insensitive } => {
+            let flag = if *case_insensitive { "(?i)" } else { "" };
+            format!("match({v}, {})", string(&format!("{flag}{regex}")))
+        }
+        Matcher::Empty | Matcher::Exists(false) => format!("{v}==\"\""),
+        Matcher::Exists(true) => format!("{v}!=\"\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals() {
+        assert_eq!(string("plain"), "\"plain\"");
+        assert_eq!(string(""), "\"\"");
+        assert_eq!(string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(string("a\nb"), "\"a\".urldecode(\"%0A\").\"b\"");
+        assert_eq!(string("`macro`"), "urldecode(\"%60\").\"macro\".urldecode(\"%60\")");
+        assert_eq!(string("| $x$ {{ y }} é"), "\"| $x$ {{ y }} é\"");
+    }
+
+    #[test]
+    fn field_references() {
+        assert_eq!(field("Actor"), "Actor");
+        assert_eq!(field("properties.category"), "'properties.category'");
+        assert_eq!(field("it's"), "'it\\'s'");
+    }
+}

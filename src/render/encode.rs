@@ -1,0 +1,211 @@
+//! Encoders from a value to its literal in each output file format.
+//!
+//! Templates never print a value raw: every `{{ }}` ends in one of these (registered as Tera
+//! filters), so a description with quotes, newlines, `{{ }}` or a leading `[` comes out as text
+//! in YAML, JSON, ARM and Splunk `.conf` alike.
+
+use std::fmt::Write as _;
+
+/// A YAML scalar: plain when that is unambiguous, otherwise double-quoted with escapes.
+pub fn yaml_scalar(value: &str) -> String {
+    if is_plain_safe(value) {
+        value.to_owned()
+    } else {
+        yaml_double_quoted(value)
+    }
+}
+
+/// A YAML double-quoted scalar.
+pub fn yaml_double_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_yaml_escape(c) => {
+                let code = c as u32;
+                if code <= 0xFF {
+                    let _ = write!(out, "\\x{code:02x}");
+                } else if code <= 0xFFFF {
+                    let _ = write!(out, "\\u{code:04x}");
+                } else {
+                    let _ = write!(out, "\\U{code:08x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters YAML will not carry literally (non-printable, or folded by line-break rules).
+fn needs_yaml_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Plain scalars are used only for text that no YAML 1.1 or 1.2 reader could take for anything
+/// else (a number, boolean, null, date, or a structure).
+fn is_plain_safe(value: &str) -> bool {
+    let Some(first) = value.chars().next() else { return false };
+    if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
+        return false;
+    }
+    if value.ends_with(' ') || value.contains(": ") || value.contains(" #") || value.ends_with(':') {
+        return false;
+    }
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || " _-./()@+,'".contains(c)) {
+        return false;
+    }
+    const AMBIGUOUS: [&str; 22] = [
+        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "nan", "inf", "True", "False", "Yes", "No", "On",
+        "Off", "Null", "NULL", "TRUE", "FALSE", "NaN",
+    ];
+    !AMBIGUOUS.contains(&value) && !value.eq_ignore_ascii_case("y") && !value.eq_ignore_ascii_case("n")
+}
+
+/// A YAML value for a key whose value starts on the same line: a literal block (`|`) for
+/// multi-line text that a block can hold exactly, otherwise a scalar. `indent` is the number of
+/// spaces of the block's lines.
+pub fn yaml_block(value: &str, indent: usize) -> String {
+    let blockable = value.contains('\n')
+        && !value.chars().any(|c| (needs_yaml_escape(c) && c != '\n' && c != '\t') || c == '\r')
+        && !value.starts_with('\n');
+    if !blockable {
+        return yaml_scalar(value);
+    }
+    let trailing = value.len() - value.trim_end_matches('\n').len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    // Clip and keep chomping add back the final newline; the rest are written as lines.
+    let body = if trailing > 0 { &value[..value.len() - 1] } else { value };
+    // An indentation indicator is needed when the first line starts with a space.
+    let indicator = if value.starts_with(' ') { indent.to_string() } else { String::new() };
+    let pad = " ".repeat(indent);
+    let mut out = format!("|{indicator}{chomp}");
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A JSON string.
+pub fn json_string(value: &str) -> String {
+    serde_json::to_string(value).expect("strings always serialise")
+}
+
+/// A JSON string inside an ARM template. ARM evaluates a string that starts with `[` and ends
+/// with `]` as a template expression; a leading `[[` makes it literal again.
+pub fn arm_string(value: &str) -> String {
+    if value.starts_with('[') && value.ends_with(']') {
+        json_string(&format!("[{value}"))
+    } else {
+        json_string(value)
+    }
+}
+
+/// Why a value cannot be written to a Splunk `.conf` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfError(pub String);
+
+/// A Splunk `.conf` value. Lines are joined with `\` continuations, which Splunk reads back as
+/// newlines. Splunk trims a value's ends and has no escape for a backslash that ends a line, so
+/// such values are refused rather than silently changed.
+pub fn conf_value(value: &str) -> Result<String, ConfError> {
+    if value != value.trim_matches(|c: char| c == ' ' || c == '\t') {
+        return Err(ConfError("a .conf value cannot start or end with spaces or tabs".to_owned()));
+    }
+    if value.contains('\r') || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ConfError("a .conf value cannot contain control characters other than newline and tab".to_owned()));
+    }
+    let lines: Vec<&str> = value.split('\n').collect();
+    if lines.iter().any(|l| l.ends_with('\\')) {
+        return Err(ConfError("a .conf value cannot have a line that ends with a backslash".to_owned()));
+    }
+    Ok(lines.join("\\\n"))
+}
+
+/// A `.conf` stanza name.
+pub fn conf_stanza(name: &str) -> Result<String, ConfError> {
+    if name.is_empty() || name.contains(']') || name.contains('[') || name.chars().any(char::is_control) || name != name.trim() {
+        return Err(ConfError(format!("`{name}` cannot be a .conf stanza name (no brackets, control characters or surrounding spaces)")));
+    }
+    Ok(name.to_owned())
+}
+
+/// Text inside a Markdown paragraph or list item: one line, with Markdown and HTML syntax
+/// escaped so a value can neither format nor inject anything.
+pub fn markdown_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!' | '{' | '}' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A CSV field (RFC 4180).
+pub fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml_roundtrip(v: &str) -> String {
+        let doc = format!("k: {}\n", yaml_block(v, 2));
+        let parsed: std::collections::BTreeMap<String, String> = serde_saphyr::from_str(&doc).unwrap_or_else(|e| panic!("{doc}\n{e}"));
+        parsed["k"].clone()
+    }
+
+    #[test]
+    fn yaml_round_trips_hostile_values() {
+        for v in [
+            "plain", "yes", "no", "null", "1.0", "0x1f", "2024-01-01", "a: b", "# c", "- x", "[1]", "{a}", "*x", "&a", "!tag", "'q'",
+            "\"q\"", "\\", "tab\there", "line\nnext", "trail\n", "two\n\n", " lead", "\n", "", "|", ">", "%", "@", "`", "{{ x }}",
+            "{% y %}", "é ü 漢", "\u{7}", "\r\n", "end ", "\u{2028}", "= $", "a\n b\n",
+        ] {
+            assert_eq!(yaml_roundtrip(v), v, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn arm_strings_never_become_expressions() {
+        assert_eq!(arm_string("[concat('a')]"), "\"[[concat('a')]\"");
+        assert_eq!(arm_string("[not an expression"), "\"[not an expression\"");
+        assert_eq!(arm_string("plain \"q\""), "\"plain \\\"q\\\"\"");
+    }
+
+    #[test]
+    fn conf_values_continue_lines_and_refuse_the_unrepresentable() {
+        assert_eq!(conf_value("a\nb").unwrap(), "a\\\nb");
+        assert!(conf_value(" lead").is_err());
+        assert!(conf_value("ends with \\").is_err());
+        assert!(conf_value("a\\\nb").is_err());
+        assert!(conf_value("cr\r").is_err());
+        assert_eq!(conf_value("x = | $y$ {{ z }}").unwrap(), "x = | $y$ {{ z }}");
+    }
+}

@@ -1,0 +1,158 @@
+//! Azure Monitor: one log-search alert rule (`Microsoft.Insights/scheduledQueryRules`, kind
+//! LogAlert) per detection as an ARM template, and one template that deploys them all.
+//!
+//! Azure Monitor cannot read Sentinel watchlists, so lists are inlined into the KQL from the
+//! catalogue settings. Its evaluation frequency and window accept only a fixed set of values;
+//! a schedule outside them is rounded up and reported.
+
+use serde::Serialize;
+
+use super::{render_template, Artifacts, DetectionView, RenderContext, Target};
+use crate::catalogue::detection::Severity;
+use crate::catalogue::duration::Duration;
+use crate::catalogue::{Catalogue, Detection};
+use crate::diagnostic::Diagnostics;
+use crate::lang::kql::{self, ListBinding};
+
+pub struct AzureMonitor;
+
+/// Stable API version of scheduled query rules.
+pub const API_VERSION: &str = "2023-12-01";
+
+/// Values Azure Monitor accepts for evaluationFrequency and windowSize, in minutes.
+const FREQUENCIES: [u64; 14] = [1, 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 720, 1440];
+const WINDOWS: [u64; 15] = [5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 720, 1440, 2880, 0];
+
+#[derive(Serialize)]
+struct AlertView {
+    detection: DetectionView,
+    resource_name: String,
+    severity: u8,
+    query: String,
+    evaluation_frequency: String,
+    window_size: String,
+    enabled: bool,
+    content_version: String,
+}
+
+#[derive(Serialize)]
+struct CombinedView<'a> {
+    alerts: &'a [AlertView],
+    api_version: &'static str,
+    content_version: String,
+}
+
+#[derive(Serialize)]
+struct SingleView<'a> {
+    alert: &'a AlertView,
+    api_version: &'static str,
+}
+
+impl Target for AzureMonitor {
+    fn name(&self) -> &'static str {
+        "azure-monitor"
+    }
+
+    fn description(&self) -> &'static str {
+        "Azure Monitor log search alert rules as ARM templates"
+    }
+
+    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+        let catalogue = context.catalogue;
+        let mut artifacts = Artifacts::default();
+        let mut errors = Diagnostics::new();
+        let mut alerts = Vec::new();
+        for detection in super::detections(catalogue) {
+            let version = (context.versions)(detection);
+            let alert = alert_view(catalogue, detection, version, &mut artifacts);
+            let path = format!("{}.json", detection.slug);
+            match render_template(context.templates, "azure-monitor/alert.json", &SingleView { alert: &alert, api_version: API_VERSION }, Some(detection))
+                .and_then(|t| super::pretty_json(&path, &t))
+            {
+                Ok(text) => {
+                    artifacts.fragments.insert(detection.meta.id.clone(), text.clone());
+                    artifacts.add_file(path, text);
+                }
+                Err(e) => errors.push(e),
+            }
+            alerts.push(alert);
+        }
+        let combined = CombinedView { alerts: &alerts, api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
+        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::pretty_json("azuredeploy.json", &t)) {
+            Ok(text) => artifacts.add_file("azuredeploy.json", text),
+            Err(e) => errors.push(e),
+        }
+        if errors.has_errors() {
+            return Err(errors);
+        }
+        Ok(artifacts)
+    }
+}
+
+/// Azure Monitor severity: 0 critical ... 4 verbose.
+fn severity(severity: Severity) -> u8 {
+    match severity {
+        Severity::High => 1,
+        Severity::Medium => 2,
+        Severity::Low => 3,
+        Severity::Informational => 4,
+    }
+}
+
+/// The smallest allowed value at least `wanted` (0 in the table ends it).
+fn round_up(wanted: Duration, allowed: &[u64]) -> Option<Duration> {
+    allowed.iter().copied().filter(|m| *m > 0).find(|m| *m >= wanted.minutes()).map(Duration::from_minutes)
+}
+
+fn alert_view(catalogue: &Catalogue, detection: &Detection, version: u32, artifacts: &mut Artifacts) -> AlertView {
+    let schedule = &detection.meta.schedule;
+    let mut notes = Vec::new();
+    let frequency = match round_up(schedule.frequency, &FREQUENCIES) {
+        Some(f) if f.minutes() <= schedule.frequency.minutes() => f,
+        _ => {
+            // Run more often rather than less: a shorter frequency never misses events.
+            let f = FREQUENCIES.iter().copied().rev().find(|m| *m <= schedule.frequency.minutes()).map(Duration::from_minutes).unwrap_or(Duration::from_minutes(1));
+            notes.push(format!("Azure Monitor note: runs every {f} because it cannot run every {}.", schedule.frequency));
+            artifacts.limitation("azure-monitor", detection, &format!("runs every {f} instead of {}", schedule.frequency));
+            f
+        }
+    };
+    let window = match round_up(schedule.lookback, &WINDOWS) {
+        Some(w) => {
+            if w != schedule.lookback {
+                notes.push(format!("Azure Monitor note: reads {w} of data because it cannot read exactly {}.", schedule.lookback));
+            }
+            w
+        }
+        None => {
+            let w = Duration::from_minutes(2880);
+            notes.push(format!(
+                "Azure Monitor limitation: a log alert reads at most 2 days of data, but this detection looks back {}. Events older than 2 days are not considered.",
+                schedule.lookback
+            ));
+            artifacts.limitation("azure-monitor", detection, &format!("reads at most 2d of data; the detection looks back {}", schedule.lookback));
+            w
+        }
+    };
+    let tiers = detection.meta.threshold.as_ref().map(|t| t.tiers.as_slice()).unwrap_or_default();
+    for tier in tiers {
+        if crate::lang::inline_values(catalogue, &tier.list).is_empty() {
+            notes.push(format!(
+                "Azure Monitor limitation: the `{}` tier reads list `{}`, which has no inline values in detections/rulecast.yaml, so no account gets the lower threshold of {}.",
+                tier.name, tier.list, tier.count
+            ));
+            artifacts.limitation("azure-monitor", detection, &format!("list `{}` has no inline values, so the `{}` tier never applies", tier.list, tier.name));
+        }
+    }
+    let query = kql::compile(catalogue, detection, ListBinding::Inline);
+    AlertView {
+        detection: DetectionView::new(detection, version, &notes),
+        resource_name: format!("{}-{}", catalogue.config.name, detection.slug),
+        severity: severity(detection.meta.severity),
+        query: query.text,
+        evaluation_frequency: frequency.iso8601(),
+        window_size: window.iso8601(),
+        enabled: !detection.is_deprecated(),
+        content_version: format!("{version}.0.0.0"),
+    }
+}

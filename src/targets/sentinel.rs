@@ -1,0 +1,241 @@
+//! Microsoft Sentinel: analytics-rule templates in the Azure-Sentinel YAML format, one
+//! deployable ARM template per rule, and one ARM template that deploys them all.
+//!
+//! Besides rendering, this target enforces the rules Azure-Sentinel's own CI applies to
+//! templates (lengths, enums, duration ranges, entity-mapping limits, techniques under listed
+//! tactics), so `rulecast check` catches what Sentinel would reject, without Node or Python.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::{render_template, title_case, Artifacts, DetectionView, RenderContext, Target};
+use crate::catalogue::{attack, Catalogue, Detection};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::lang::kql::{self, ListBinding};
+use crate::lang::{columns, ColumnRole};
+
+pub struct Sentinel;
+
+/// Newest stable API version of Microsoft.SecurityInsights alert rules.
+pub const API_VERSION: &str = "2025-09-01";
+pub const MAX_QUERY_LENGTH: usize = 10_000;
+pub const MAX_NAME_LENGTH: usize = 256;
+pub const MAX_DESCRIPTION_LENGTH: usize = 5_000;
+
+#[derive(Serialize)]
+struct EntityMapping {
+    entity_type: &'static str,
+    mappings: Vec<FieldMapping>,
+}
+
+#[derive(Serialize)]
+struct FieldMapping {
+    identifier: &'static str,
+    column: String,
+}
+
+#[derive(Serialize)]
+struct CustomDetail {
+    key: String,
+    column: String,
+}
+
+#[derive(Serialize)]
+struct RuleView {
+    detection: DetectionView,
+    severity: String,
+    connector: String,
+    data_type: String,
+    query_frequency: String,
+    query_period: String,
+    query_frequency_iso: String,
+    query_period_iso: String,
+    query: String,
+    entities: Vec<EntityMapping>,
+    custom_details: Vec<CustomDetail>,
+    /// Parent techniques (the stable ARM API rejects sub-techniques).
+    parent_techniques: Vec<String>,
+    sub_techniques: Vec<String>,
+    tags: Vec<String>,
+    content_version: String,
+    enabled: bool,
+    create_incident: bool,
+}
+
+#[derive(Serialize)]
+struct CombinedView<'a> {
+    rules: &'a [RuleView],
+    api_version: &'static str,
+    content_version: String,
+}
+
+impl Target for Sentinel {
+    fn name(&self) -> &'static str {
+        "sentinel"
+    }
+
+    fn description(&self) -> &'static str {
+        "Microsoft Sentinel analytics rules: Azure-Sentinel YAML templates and ARM templates"
+    }
+
+    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+        let catalogue = context.catalogue;
+        let mut artifacts = Artifacts::default();
+        let mut errors = Diagnostics::new();
+        let mut rules = Vec::new();
+        for detection in super::detections(catalogue) {
+            let version = (context.versions)(detection);
+            let rule = rule_view(catalogue, detection, version);
+            for problem in check_rule(&rule) {
+                errors.push(Diagnostic::error(format!("sentinel: {problem}")).in_file(&detection.document.path));
+            }
+            let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
+            let arm_path = format!("arm/{}.json", detection.slug);
+            let view = ArmView { rule: &rule, api_version: API_VERSION };
+            match (
+                render_template(context.templates, "sentinel/rule.yaml", &RuleContext { rule: &rule }, Some(detection)),
+                render_template(context.templates, "sentinel/rule.arm.json", &view, Some(detection)),
+            ) {
+                (Ok(yaml), Ok(arm)) => {
+                    if let Err(e) = super::ensure_yaml(&yaml_path, &yaml) {
+                        errors.push(e);
+                    }
+                    let arm = match super::pretty_json(&arm_path, &arm) {
+                        Ok(pretty) => pretty,
+                        Err(e) => {
+                            errors.push(e);
+                            arm
+                        }
+                    };
+                    artifacts.fragments.insert(detection.meta.id.clone(), format!("{yaml}\n{arm}"));
+                    artifacts.add_file(yaml_path, yaml);
+                    artifacts.add_file(arm_path, arm);
+                }
+                (a, b) => {
+                    for e in a.err().into_iter().chain(b.err()) {
+                        errors.push(e);
+                    }
+                }
+            }
+            rules.push(rule);
+        }
+        let combined = CombinedView { rules: &rules, api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
+        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None) {
+            Ok(text) => match super::pretty_json("azuredeploy.json", &text) {
+                Ok(pretty) => artifacts.add_file("azuredeploy.json", pretty),
+                Err(e) => errors.push(e),
+            },
+            Err(e) => errors.push(e),
+        }
+        if errors.has_errors() {
+            return Err(errors);
+        }
+        Ok(artifacts)
+    }
+}
+
+#[derive(Serialize)]
+struct RuleContext<'a> {
+    rule: &'a RuleView,
+}
+
+#[derive(Serialize)]
+struct ArmView<'a> {
+    rule: &'a RuleView,
+    api_version: &'static str,
+}
+
+fn rule_view(catalogue: &Catalogue, detection: &Detection, version: u32) -> RuleView {
+    let source = catalogue.logsource(detection);
+    let query = kql::compile(catalogue, detection, ListBinding::Watchlist);
+    let meta = &detection.meta;
+
+    let mut entities = Vec::new();
+    let mut custom_details = Vec::new();
+    for column in &query.columns {
+        match column.role {
+            ColumnRole::Entity(slot) => match slot {
+                "actor" | "target_user" => entities.push(EntityMapping {
+                    entity_type: "Account",
+                    mappings: vec![FieldMapping { identifier: "FullName", column: column.name.clone() }],
+                }),
+                "ip" => entities.push(EntityMapping {
+                    entity_type: "IP",
+                    mappings: vec![FieldMapping { identifier: "Address", column: column.name.clone() }],
+                }),
+                "resource" => entities.push(EntityMapping {
+                    entity_type: "AzureResource",
+                    mappings: vec![FieldMapping { identifier: "ResourceId", column: column.name.clone() }],
+                }),
+                // Sentinel has no role entity; the role is shown as a custom detail.
+                _ => custom_details.push(CustomDetail { key: "Role".to_owned(), column: column.name.clone() }),
+            },
+            ColumnRole::Detail if column.name == columns::FINDINGS || column.name == format!("All{}", columns::FINDINGS) => {
+                custom_details.push(CustomDetail { key: "Findings".to_owned(), column: column.name.clone() })
+            }
+            ColumnRole::Summary if [columns::EVENT_COUNT, columns::REQUIRED_COUNT, columns::TIER, columns::START_TIME].contains(&column.name.as_str()) => {
+                custom_details.push(CustomDetail { key: column.name.clone(), column: column.name.clone() })
+            }
+            _ => {}
+        }
+    }
+    for (key, field) in &meta.custom_details {
+        if !custom_details.iter().any(|c| &c.key == key) {
+            custom_details.push(CustomDetail { key: key.clone(), column: field.clone() });
+        }
+    }
+
+    let parents: BTreeSet<String> = meta.attack.techniques.iter().map(|t| attack::parent(t).to_owned()).collect();
+    let subs: BTreeSet<String> = meta.attack.techniques.iter().filter(|t| t.contains('.')).cloned().collect();
+    let mut tags = vec!["rulecast".to_owned()];
+    tags.extend(meta.guide_rows.iter().map(|r| format!("guide:{r}")));
+    RuleView {
+        detection: DetectionView::new(detection, version, &[]),
+        severity: title_case(meta.severity.as_str()),
+        connector: source.kql.connector.clone(),
+        data_type: source.kql.table.clone(),
+        query_frequency: meta.schedule.frequency.short(),
+        query_period: meta.schedule.lookback.short(),
+        query_frequency_iso: meta.schedule.frequency.iso8601(),
+        query_period_iso: meta.schedule.lookback.iso8601(),
+        query: query.text,
+        entities,
+        custom_details,
+        parent_techniques: parents.into_iter().collect(),
+        sub_techniques: subs.into_iter().collect(),
+        tags,
+        content_version: format!("{version}.0.0.0"),
+        enabled: !detection.is_deprecated(),
+        create_incident: catalogue.config.sentinel.create_incident,
+    }
+}
+
+/// The Azure-Sentinel template rules a rule must satisfy (their CI rejects the rest).
+fn check_rule(rule: &RuleView) -> Vec<String> {
+    let mut problems = Vec::new();
+    let d = &rule.detection;
+    if d.title.chars().count() > MAX_NAME_LENGTH {
+        problems.push(format!("the rule name is longer than {MAX_NAME_LENGTH} characters"));
+    }
+    if d.description.chars().count() > MAX_DESCRIPTION_LENGTH {
+        problems.push(format!("the description (with notes) is longer than {MAX_DESCRIPTION_LENGTH} characters"));
+    }
+    if rule.query.chars().count() > MAX_QUERY_LENGTH {
+        problems.push(format!("the compiled query is {} characters; Sentinel allows {MAX_QUERY_LENGTH}", rule.query.chars().count()));
+    }
+    if rule.entities.is_empty() || rule.entities.len() > 5 {
+        problems.push(format!("{} entity mappings; Sentinel needs 1 to 5", rule.entities.len()));
+    }
+    if rule.custom_details.len() > 20 {
+        problems.push(format!("{} custom details; Sentinel allows 20", rule.custom_details.len()));
+    }
+    for technique in &d.techniques {
+        if let Some(of) = attack::tactics_of(technique) {
+            if !of.iter().any(|t| d.tactics.iter().any(|x| x == t)) {
+                problems.push(format!("technique {technique} belongs to none of the rule's tactics"));
+            }
+        }
+    }
+    problems
+}

@@ -1,0 +1,272 @@
+//! Splunk: an installable app with one scheduled, disabled-by-default saved search per
+//! detection, an overridable source macro per log source, a tuning macro per detection, and a
+//! lookup for each catalogue list (privileged accounts).
+//!
+//! Nothing is scheduled until an admin enables it, and `metadata/default.meta` exports nothing,
+//! so installing the app never changes searches in other apps.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{render_template, Artifacts, DetectionView, RenderContext, Target};
+use crate::catalogue::detection::Severity;
+use crate::catalogue::duration::Duration;
+use crate::catalogue::{Catalogue, Detection};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::lang::spl;
+
+pub struct Splunk;
+
+#[derive(Serialize)]
+struct SearchView {
+    detection: DetectionView,
+    stanza: String,
+    search: String,
+    cron: String,
+    earliest: String,
+    alert_severity: u8,
+    filter_macro: String,
+    enabled_by_default: bool,
+    guide_rows: String,
+    deprecated: bool,
+}
+
+#[derive(Clone, Serialize)]
+struct MacroView {
+    name: String,
+    definition: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct LookupView {
+    name: String,
+    file: String,
+    field: String,
+    values: Vec<String>,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct AppView<'a> {
+    app_id: &'a str,
+    label: &'a str,
+    publisher: &'a str,
+    version: &'a str,
+    description: String,
+    searches: Vec<SearchView>,
+    /// Every macro: the source macros first, then one filter per detection.
+    macros: Vec<MacroView>,
+    source_macros: Vec<MacroView>,
+    lookups: Vec<LookupView>,
+    write_roles: String,
+}
+
+impl Target for Splunk {
+    fn name(&self) -> &'static str {
+        "splunk"
+    }
+
+    fn description(&self) -> &'static str {
+        "Splunk app: scheduled searches over azure:monitor:aad, macros and lookups"
+    }
+
+    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+        let catalogue = context.catalogue;
+        let config = &catalogue.config.splunk;
+        let mut artifacts = Artifacts::default();
+        let mut errors = Diagnostics::new();
+
+        let mut searches = Vec::new();
+        let mut macros = Vec::new();
+        let mut source_macros = Vec::new();
+        for source in catalogue.logsources.values() {
+            source_macros.push(MacroView {
+                name: source.splunk.macro_name.clone(),
+                definition: source.splunk.search.clone(),
+                description: format!(
+                    "Where {} live. Override it in local/macros.conf to add your index, e.g. index=azure {}",
+                    source.title, source.splunk.search
+                ),
+            });
+        }
+        macros.extend(source_macros.iter().cloned());
+        for detection in super::detections(catalogue) {
+            let version = (context.versions)(detection);
+            let search = spl::compile(catalogue, detection);
+            let (cron, exact) = cron(detection.meta.schedule.frequency, &detection.meta.id);
+            let mut notes = Vec::new();
+            if !exact {
+                notes.push(format!(
+                    "Splunk note: cron cannot run exactly every {}; the search runs at {cron}, which is more often, and its window still covers the lookback.",
+                    detection.meta.schedule.frequency
+                ));
+                artifacts.limitation("splunk", detection, &format!("runs on `{cron}` because cron cannot express every {}", detection.meta.schedule.frequency));
+            }
+            let filter_macro = spl::filter_macro(catalogue, detection);
+            macros.push(MacroView {
+                name: filter_macro.clone(),
+                definition: "search *".to_owned(),
+                description: format!("Tuning filter for \"{}\": override in local/macros.conf to exclude known, approved activity.", detection.meta.title),
+            });
+            let view = SearchView {
+                detection: DetectionView::new(detection, version, &notes),
+                stanza: stanza_name(catalogue, detection),
+                search: search.text,
+                cron,
+                earliest: detection.meta.schedule.lookback.splunk_relative(),
+                alert_severity: alert_severity(detection.meta.severity),
+                filter_macro,
+                enabled_by_default: false,
+                guide_rows: detection.meta.guide_rows.join(","),
+                deprecated: detection.is_deprecated(),
+            };
+            if let Err(e) = crate::render::encode::conf_stanza(&view.stanza) {
+                errors.push(Diagnostic::error(format!("splunk: {}", e.0)).in_file(&detection.document.path));
+            }
+            searches.push(view);
+        }
+
+        let mut lookups = Vec::new();
+        for (name, list) in &catalogue.config.lists {
+            let lookup = &list.splunk_lookup;
+            lookups.push(LookupView {
+                name: lookup.name.clone(),
+                file: format!("{}.csv", lookup.name),
+                field: lookup.field.clone(),
+                values: crate::lang::inline_values(catalogue, name),
+                description: list.description.clone(),
+            });
+        }
+
+        let app = AppView {
+            app_id: &config.app_id,
+            label: &config.app_label,
+            publisher: &catalogue.config.publisher,
+            version: context.pack_version,
+            description: catalogue.config.title.clone(),
+            searches,
+            macros,
+            source_macros,
+            lookups,
+            write_roles: config.write_roles.join(", "),
+        };
+
+        let root = config.app_id.clone();
+        let files: [(&str, String); 6] = [
+            ("splunk/app.conf", format!("{root}/default/app.conf")),
+            ("splunk/savedsearches.conf", format!("{root}/default/savedsearches.conf")),
+            ("splunk/macros.conf", format!("{root}/default/macros.conf")),
+            ("splunk/transforms.conf", format!("{root}/default/transforms.conf")),
+            ("splunk/default.meta", format!("{root}/metadata/default.meta")),
+            ("splunk/README.md", format!("{root}/README.md")),
+        ];
+        for (template, path) in files {
+            match render_template(context.templates, template, &app, None) {
+                Ok(text) => artifacts.add_file(path, text),
+                Err(e) => errors.push(e),
+            }
+        }
+        for lookup in &app.lookups {
+            match render_template(context.templates, "splunk/lookup.csv", lookup, None) {
+                Ok(text) => artifacts.add_file(format!("{root}/lookups/{}", lookup.file), text),
+                Err(e) => errors.push(e),
+            }
+        }
+        // A detection's canonical Splunk content is its stanza and its filter macro.
+        let saved = artifacts.files.get(&std::path::PathBuf::from(format!("{root}/default/savedsearches.conf"))).cloned().unwrap_or_default();
+        let stanzas = split_stanzas(&saved);
+        for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
+            let header = format!("[{}]", view.stanza);
+            artifacts.fragments.insert(detection.meta.id.clone(), stanzas.get(&header).cloned().unwrap_or_default());
+        }
+        if errors.has_errors() {
+            return Err(errors);
+        }
+        Ok(artifacts)
+    }
+}
+
+/// Saved-search name: the pack name and the title, unique because titles are.
+fn stanza_name(catalogue: &Catalogue, detection: &Detection) -> String {
+    format!("{} - {}", catalogue.config.splunk.app_label, detection.meta.title)
+}
+
+/// Splunk alert severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe.
+fn alert_severity(severity: Severity) -> u8 {
+    match severity {
+        Severity::Informational => 2,
+        Severity::Low => 3,
+        Severity::Medium => 4,
+        Severity::High => 5,
+    }
+}
+
+/// A cron schedule for a frequency, and whether it is exact. The minute (and hour) offset is
+/// derived from the detection id so a pack's searches do not all start at once.
+pub fn cron(frequency: Duration, id: &str) -> (String, bool) {
+    let seed: u64 = id.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let minutes = frequency.minutes();
+    let minute = seed % 60;
+    if minutes < 60 {
+        let step = (1..=minutes).rev().find(|s| 60 % s == 0).unwrap_or(1);
+        let offset = seed % step;
+        let spec = if step == 1 { "*".to_owned() } else { format!("{offset}-59/{step}") };
+        return (format!("{spec} * * * *"), step == minutes);
+    }
+    if minutes < 1440 {
+        let hours = minutes / 60;
+        let step = (1..=hours).rev().find(|s| 24 % s == 0).unwrap_or(1);
+        let offset = (seed / 60) % step;
+        let spec = if step == 1 { "*".to_owned() } else { format!("{offset}-23/{step}") };
+        return (format!("{minute} {spec} * * *"), step * 60 == minutes);
+    }
+    let hour = (seed / 60) % 24;
+    match minutes / 1440 {
+        1 if minutes == 1440 => (format!("{minute} {hour} * * *"), true),
+        7 if minutes == 7 * 1440 => (format!("{minute} {hour} * * {}", seed % 7), true),
+        _ => (format!("{minute} {hour} * * *"), false),
+    }
+}
+
+/// `[stanza]` header -> the stanza's text, from a rendered .conf file.
+fn split_stanzas(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if line.starts_with('[') && !current.as_ref().is_some_and(|(_, body)| body.ends_with("\\\n")) {
+            if let Some((h, b)) = current.take() {
+                out.insert(h, b);
+            }
+            current = Some((line.to_owned(), format!("{line}\n")));
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if let Some((h, b)) = current {
+        out.insert(h, b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_schedules() {
+        let d = |s: &str| s.parse::<Duration>().unwrap();
+        let (c, exact) = cron(d("1h"), "abc");
+        assert!(exact);
+        assert_eq!(c.split(' ').nth(1), Some("*"));
+        let (c, exact) = cron(d("15m"), "abc");
+        assert!(exact && c.contains("/15"), "{c}");
+        let (_, exact) = cron(d("45m"), "abc");
+        assert!(!exact);
+        let (c, exact) = cron(d("2h"), "abc");
+        assert!(exact && c.contains("/2"), "{c}");
+        assert!(cron(d("1d"), "abc").1);
+    }
+}
