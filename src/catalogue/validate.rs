@@ -88,7 +88,11 @@ pub(super) fn validate(
     compiled.sort_by(|a: &Detection, b: &Detection| (&a.section, &a.slug).cmp(&(&b.section, &b.slug)));
 
     check_replacements(&compiled, out);
-    check_coverage(&guide, &guide_doc, &compiled, out);
+    // Coverage is only meaningful when every detection loaded; otherwise the missing ones would
+    // be reported twice, once for their own error and once as an uncovered row.
+    if !out.has_errors() {
+        check_coverage(&guide, &guide_doc, &compiled, out);
+    }
 
     Catalogue { root: root.to_path_buf(), config, guide, logsources: sources, detections: compiled, warnings: Diagnostics::new() }
 }

@@ -1,0 +1,6 @@
+//! rulecast's integration tests: one test binary, with a fluent builder ([`test::Test`]) that
+//! runs the real CLI against a catalogue in a temporary folder.
+
+mod cli;
+mod snapshots;
+mod test;
