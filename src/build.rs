@@ -38,11 +38,13 @@ pub fn render(
             .collect();
         handles.into_iter().map(|h| h.join().expect("a target panicked")).collect()
     });
+    let by_name: BTreeMap<&str, &&'static dyn Target> = targets.iter().map(|t| (t.name(), t)).collect();
     let mut rendered = Rendered::default();
     let mut errors = Diagnostics::new();
     for (name, result) in results {
         match result {
             Ok(artifacts) => {
+                errors.extend(by_name[name].check(catalogue, &artifacts.files));
                 for (path, content) in artifacts.files {
                     rendered.tree.insert(PathBuf::from(name).join(path), content);
                 }

@@ -63,6 +63,12 @@ pub trait Target: Sync {
     /// One-line description for `rulecast list`/`--help`.
     fn description(&self) -> &'static str;
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics>;
+    /// Checks the rendered files (paths relative to the target folder) the way the target's
+    /// platform would read them. `build` refuses to write, and `check` fails, on any finding.
+    fn check(&self, catalogue: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+        let _ = (catalogue, files);
+        Diagnostics::new()
+    }
 }
 
 /// Every target, in output order.

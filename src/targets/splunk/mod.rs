@@ -5,7 +5,12 @@
 //! Nothing is scheduled until an admin enables it, and `metadata/default.meta` exports nothing,
 //! so installing the app never changes searches in other apps.
 
+mod app_check;
+pub mod conf;
+pub mod spl_check;
+
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -70,6 +75,10 @@ impl Target for Splunk {
 
     fn description(&self) -> &'static str {
         "Splunk app: scheduled searches over azure:monitor:aad, macros and lookups"
+    }
+
+    fn check(&self, catalogue: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+        app_check::check(files, Path::new(&catalogue.config.splunk.app_id))
     }
 
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
@@ -175,7 +184,7 @@ impl Target for Splunk {
             }
         }
         // A detection's canonical Splunk content is its stanza and its filter macro.
-        let saved = artifacts.files.get(&std::path::PathBuf::from(format!("{root}/default/savedsearches.conf"))).cloned().unwrap_or_default();
+        let saved = artifacts.files.get(&PathBuf::from(format!("{root}/default/savedsearches.conf"))).cloned().unwrap_or_default();
         let stanzas = split_stanzas(&saved);
         for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
             let header = format!("[{}]", view.stanza);
