@@ -8,6 +8,9 @@
 //!
 //! The checker implements the subset of JSON Schema that schemars emits for our types.
 
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
 use serde_json::{Map, Value};
 
 use crate::catalogue::config::CatalogueConfig;
@@ -40,8 +43,13 @@ impl SchemaKind {
     }
 }
 
-/// The JSON Schema of one catalogue format.
-pub fn schema(kind: SchemaKind) -> Value {
+/// The JSON Schema of one catalogue format, generated once per process.
+pub fn schema(kind: SchemaKind) -> &'static Value {
+    static CACHE: [OnceLock<Value>; 4] = [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    CACHE[kind as usize].get_or_init(|| generate(kind))
+}
+
+fn generate(kind: SchemaKind) -> Value {
     let (schema, title) = match kind {
         SchemaKind::Detection => (schemars::schema_for!(DetectionFile), "rulecast detection"),
         SchemaKind::Logsource => (schemars::schema_for!(LogSourceFile), "rulecast log source"),
@@ -57,7 +65,7 @@ pub fn schema(kind: SchemaKind) -> Value {
 
 /// The schema as committed: pretty JSON with a trailing newline.
 pub fn schema_text(kind: SchemaKind) -> String {
-    let mut text = serde_json::to_string_pretty(&schema(kind)).expect("schema serialises");
+    let mut text = serde_json::to_string_pretty(schema(kind)).expect("schema serialises");
     text.push('\n');
     text
 }
@@ -204,7 +212,7 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
-            let matches = regex::Regex::new(pattern).map(|re| re.is_match(text)).unwrap_or(true);
+            let matches = compiled(pattern).map(|re| re.is_match(text)).unwrap_or(true);
             if !matches {
                 out.push(Violation {
                     pointer: pointer.to_owned(),
@@ -274,7 +282,7 @@ impl<'a> Checker<'a> {
             .get("propertyNames")
             .and_then(|p| p.get("pattern"))
             .and_then(Value::as_str)
-            .and_then(|p| regex::Regex::new(p).ok());
+            .and_then(compiled);
         for (key, value) in map {
             let child = format!("{pointer}/{}", pointer_segment(key));
             if let Some(re) = &name_pattern {
@@ -335,6 +343,19 @@ fn check_number(s: &Map<String, Value>, n: &serde_json::Number, pointer: &str, o
             });
         }
     }
+}
+
+/// Schema patterns compiled once: a catalogue of thousands of files checks the same few dozen.
+fn compiled(pattern: &str) -> Option<&'static regex::Regex> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Option<&'static regex::Regex>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return *found;
+    }
+    // Schemas hold a fixed, small set of patterns: compiling each once for the process is the point.
+    let regex = regex::Regex::new(pattern).ok().map(|r| &*Box::leak(Box::new(r)));
+    cache.write().unwrap_or_else(|e| e.into_inner()).insert(pattern.to_owned(), regex);
+    regex
 }
 
 fn description(s: &Map<String, Value>) -> Option<String> {
@@ -402,7 +423,7 @@ mod tests {
 
     #[test]
     fn reports_every_problem_with_suggestions() {
-        let s = schema(SchemaKind::Detection);
+        let s = schema(SchemaKind::Detection).clone();
         let v = json!({"id": "x", "severty": "high", "status": "stabel", "attack": {"tactics": [], "techniques": ["T1098"]}});
         let errs = check(&s, &v);
         let messages: Vec<String> = errs.iter().map(|e| format!("{} {}", e.pointer, e.message)).collect();
@@ -418,10 +439,8 @@ mod tests {
     fn untagged_values_report_the_intended_branch() {
         let s = schema(SchemaKind::Logsource);
         let v = json!({"element": {"column": "TargetResources", "where": {"type": "Role"}, "pth": "displayName"}});
-        let field_value = s.pointer("/$defs/FieldValue").unwrap().clone();
         let mut root = s.clone();
         root.as_object_mut().unwrap().insert("$ref".into(), json!("#/$defs/FieldValue"));
-        let _ = field_value;
         let errs = check(&root, &v);
         assert!(errs.iter().any(|e| e.message == "unknown key `pth`"), "{errs:#?}");
     }

@@ -9,12 +9,9 @@
 //! file) fails with a clear error instead of exhausting memory.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::Spanned;
 
 use crate::diagnostic::{Diagnostic, Position};
 
@@ -70,17 +67,36 @@ impl Document {
 }
 
 /// JSON pointer (RFC 6901) to source position, for values and for the keys that name them.
+///
+/// Positions are recorded for every node while parsing but looked up only to report a
+/// problem, so they are kept as plain lists and indexed on the first lookup.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    values: HashMap<String, Position>,
-    keys: HashMap<String, Position>,
+    values: Vec<(String, Position)>,
+    keys: Vec<(String, Position)>,
+    index: std::sync::OnceLock<(HashMap<String, Position>, HashMap<String, Position>)>,
 }
 
 impl SourceMap {
+    fn index(&self) -> &(HashMap<String, Position>, HashMap<String, Position>) {
+        self.index.get_or_init(|| {
+            let build = |list: &[(String, Position)]| {
+                let mut map = HashMap::with_capacity(list.len());
+                for (pointer, position) in list {
+                    // The first position recorded for a pointer is where the node starts.
+                    map.entry(pointer.clone()).or_insert(*position);
+                }
+                map
+            };
+            (build(&self.values), build(&self.keys))
+        })
+    }
+
     pub fn value_position(&self, pointer: &str) -> Option<Position> {
+        let values = &self.index().0;
         let mut p = pointer;
         loop {
-            if let Some(pos) = self.values.get(p) {
+            if let Some(pos) = values.get(p) {
                 return Some(*pos);
             }
             match p.rfind('/') {
@@ -91,7 +107,7 @@ impl SourceMap {
     }
 
     pub fn key_position(&self, pointer: &str) -> Option<Position> {
-        self.keys.get(pointer).copied()
+        self.index().1.get(pointer).copied()
     }
 }
 
@@ -130,210 +146,258 @@ pub fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
         ))
         .in_file(display));
     }
-    let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_nodes: MAX_NODES,
-            max_depth: MAX_DEPTH,
-        },
-    };
-    let parsed: Result<Spanned<Node>, _> = serde_saphyr::from_str_with_options(source, options);
-    let root = parsed.map_err(|e| yaml_error(&e, source, display))?;
-    let mut map = SourceMap::default();
-    let value = to_json(&root, String::new(), &mut map);
-    if let Value::Null = value {
+    let mut builder = Builder::new(true);
+    let mut documents = builder.run(source).map_err(|e| e.into_diagnostic(source, display))?;
+    if documents.len() > 1 {
+        return Err(Diagnostic::error("a catalogue file holds one YAML document; this one holds several (`---`)").in_file(display));
+    }
+    let value = documents.pop().unwrap_or(Value::Null);
+    if value.is_null() {
         return Err(Diagnostic::error("the file is empty").in_file(display)
             .with_help("a catalogue file holds one YAML mapping; see detections/schema.json"));
     }
-    Ok(Document { path: display.to_path_buf(), source: source.to_owned(), value, map })
+    Ok(Document { path: display.to_path_buf(), source: source.to_owned(), value, map: builder.map })
 }
 
-fn yaml_error(error: &serde_saphyr::Error, source: &str, display: &Path) -> Diagnostic {
-    // serde-saphyr's Display renders its own snippet; ours renders one too, so keep only the
-    // first line of its message and strip its "line X column Y:" prefix, which we show ourselves.
-    let rendered = error.without_snippet().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
-    let first = first.strip_prefix("error:").unwrap_or(first).trim();
-    let message = match first.find(": ") {
-        Some(i) if first[..i].starts_with("line ") => &first[i + 2..],
-        _ => first,
-    };
-    let (message, help) = explain_yaml_error(message);
-    let mut d = Diagnostic::error(format!("invalid YAML: {message}")).in_file(display);
-    if let Some(loc) = error.location() {
-        if loc.line() > 0 {
-            d = d.at(source, Position::new(loc.line() as usize, loc.column() as usize));
+/// Parses every document of a YAML stream into values, without positions: for checking what
+/// rulecast itself wrote.
+pub fn parse_documents(source: &str) -> Result<Vec<Value>, String> {
+    Builder::new(false).run(source).map_err(|e| format!("line {} column {}: {}", e.position.line, e.position.column, e.message))
+}
+
+/// A parse failure with its position.
+struct ParseError {
+    position: Position,
+    message: String,
+    help: Option<String>,
+}
+
+impl ParseError {
+    fn into_diagnostic(self, source: &str, display: &Path) -> Diagnostic {
+        let d = Diagnostic::error(format!("invalid YAML: {}", self.message)).in_file(display).at(source, self.position);
+        match self.help {
+            Some(h) => d.with_help(h),
+            None => d,
         }
     }
-    if let Some(help) = help {
-        d = d.with_help(help);
-    }
-    d
 }
 
-/// Turns parser wording into advice where we know the usual cause.
-fn explain_yaml_error(message: &str) -> (String, Option<String>) {
-    if message.starts_with("budget breached") {
-        return (
-            "the document expands to too many nodes or nests too deeply (is it an alias bomb?)".to_owned(),
-            Some(format!(
-                "catalogue files are limited to {MAX_NODES} nodes after alias expansion and {MAX_DEPTH} levels of nesting"
-            )),
-        );
-    }
-    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(',').next().unwrap_or(rest).trim();
-        return (format!("the key `{key}` appears twice in the same mapping"), Some("remove or rename one of them".to_owned()));
-    }
-    if message.contains("mapping values are not allowed") || message.contains("illegal placement of ':'") {
-        return (
-            message.to_owned(),
-            Some("a value containing ': ' must be quoted, e.g. title: \"a: b\"".to_owned()),
-        );
-    }
-    (message.to_owned(), None)
+/// Builds JSON values from the parser's event stream, recording where every key and value is.
+///
+/// The catalogue format needs only YAML's data model (maps, lists, scalars of the core schema),
+/// so the tree is built directly from events: this keeps positions exact, rejects duplicate
+/// keys, and bounds alias expansion and nesting, at a fraction of the cost of a general
+/// deserializer.
+struct Builder {
+    positions: bool,
+    map: SourceMap,
+    /// Anchor id -> the anchored value and its node count.
+    anchors: HashMap<usize, (Value, usize)>,
+    nodes: usize,
 }
 
-/// The spanned YAML tree, as serde-saphyr hands it to us.
-#[derive(Debug)]
-enum Node {
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Node>>),
-    Map(Vec<(Spanned<String>, Spanned<Node>)>),
+enum Frame {
+    Seq { items: Vec<Value>, pointer: String, anchor: usize, start: usize },
+    Map { object: Map<String, Value>, pointer: String, key: Option<(String, Position)>, anchor: usize, start: usize },
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
+impl Builder {
+    fn new(positions: bool) -> Builder {
+        Builder { positions, map: SourceMap::default(), anchors: HashMap::new(), nodes: 0 }
     }
-}
 
-struct NodeVisitor;
+    fn error(position: Position, message: impl Into<String>) -> ParseError {
+        ParseError { position, message: message.into(), help: None }
+    }
 
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a YAML value")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::UInt(v))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::Float(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::Str(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
-        Ok(Node::Str(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
-            items.push(item);
-        }
-        Ok(Node::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<KeyString>>()? {
-            let value = map.next_value::<Spanned<Node>>()?;
-            entries.push((Spanned { value: key.value.0, referenced: key.referenced, defined: key.defined }, value));
-        }
-        Ok(Node::Map(entries))
-    }
-}
-
-/// Mapping keys are read as text whatever their YAML type (`1: x` has key "1"), because every
-/// key in the catalogue format is a name.
-struct KeyString(String);
-
-impl<'de> Deserialize<'de> for KeyString {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyString;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a scalar mapping key")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_owned()))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyString, E> {
-                Ok(KeyString(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<KeyString, E> {
-                Ok(KeyString("null".to_owned()))
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
-fn position_of<T>(node: &Spanned<T>) -> Option<Position> {
-    let loc = node.referenced;
-    (loc.line() > 0).then(|| Position::new(loc.line() as usize, loc.column() as usize))
-}
-
-fn to_json(node: &Spanned<Node>, pointer: String, map: &mut SourceMap) -> Value {
-    if let Some(pos) = position_of(node) {
-        map.values.insert(pointer.clone(), pos);
-    }
-    match &node.value {
-        Node::Null => Value::Null,
-        Node::Bool(b) => Value::Bool(*b),
-        Node::Int(i) => Value::Number((*i).into()),
-        Node::UInt(u) => Value::Number((*u).into()),
-        Node::Float(f) => Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
-        Node::Str(s) => Value::String(s.clone()),
-        Node::Seq(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| to_json(item, format!("{pointer}/{i}"), map))
-                .collect(),
-        ),
-        Node::Map(entries) => {
-            let mut object = Map::new();
-            for (key, value) in entries {
-                let child = format!("{pointer}/{}", pointer_segment(&key.value));
-                if let Some(pos) = position_of(key) {
-                    map.keys.insert(child.clone(), pos);
+    fn run(&mut self, source: &str) -> Result<Vec<Value>, ParseError> {
+        use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
+        let mut documents = Vec::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut root: Option<Value> = None;
+        for item in Parser::new_from_str(source) {
+            let (event, span) = item.map_err(|e| {
+                let mark = e.marker();
+                let message = e.info();
+                let help = if message.contains("mapping values are not allowed") || message.contains("':'") {
+                    Some("a value containing ': ' must be quoted, e.g. title: \"a: b\"".to_owned())
+                } else {
+                    None
+                };
+                ParseError { position: Position::new(mark.line(), mark.col() + 1), message, help }
+            })?;
+            let at = Position::new(span.start.line(), span.start.col() + 1);
+            let (value, anchor, size) = match event {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) => continue,
+                Event::DocumentEnd => {
+                    documents.push(root.take().unwrap_or(Value::Null));
+                    self.anchors.clear();
+                    continue;
                 }
-                object.insert(key.value.clone(), to_json(value, child, map));
+                Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
+                    if let Some(tag) = tag {
+                        if !tag.is_yaml_core_schema() {
+                            return Err(Self::error(at, format!("the tag `!{}` is not supported; catalogue files use plain YAML", tag.suffix())));
+                        }
+                    }
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(ParseError {
+                            position: at,
+                            message: "the document nests too deeply".to_owned(),
+                            help: Some(format!("catalogue files are limited to {MAX_DEPTH} levels of nesting")),
+                        });
+                    }
+                    let pointer = self.child_pointer(&stack, at)?;
+                    self.count(1, at)?;
+                    let is_seq = matches!(event, Event::SequenceStart(..));
+                    let start = self.nodes;
+                    stack.push(if is_seq {
+                        Frame::Seq { items: Vec::new(), pointer, anchor, start }
+                    } else {
+                        Frame::Map { object: Map::new(), pointer, key: None, anchor, start }
+                    });
+                    continue;
+                }
+                Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                    Some(Frame::Seq { items, anchor, start, .. }) => (Value::Array(items), anchor, self.nodes - start + 1),
+                    Some(Frame::Map { object, anchor, start, .. }) => (Value::Object(object), anchor, self.nodes - start + 1),
+                    None => continue,
+                },
+                Event::Scalar(text, style, anchor, tag) => {
+                    let plain = matches!(style, ScalarStyle::Plain);
+                    let value = match tag {
+                        Some(tag) if tag.is_yaml_core_schema() && tag.suffix() == "str" => Value::String(text.into_owned()),
+                        Some(tag) if !tag.is_yaml_core_schema() || !["int", "float", "bool", "null"].contains(&tag.suffix()) => {
+                            return Err(Self::error(at, format!("the tag `!{}` is not supported; catalogue files use plain YAML", tag.suffix())));
+                        }
+                        _ if plain => resolve_plain(&text),
+                        _ => Value::String(text.into_owned()),
+                    };
+                    self.count(1, at)?;
+                    // A scalar in key position is a mapping key.
+                    if let Some(Frame::Map { key: key @ None, object, pointer, .. }) = stack.last_mut() {
+                        let name = match &value {
+                            Value::String(s) => s.clone(),
+                            Value::Null => "null".to_owned(),
+                            other => other.to_string(),
+                        };
+                        if name == "<<" && plain {
+                            return Err(Self::error(at, "merge keys (`<<`) are not supported; write the keys out"));
+                        }
+                        if object.contains_key(&name) {
+                            return Err(ParseError {
+                                position: at,
+                                message: format!("the key `{name}` appears twice in the same mapping"),
+                                help: Some("remove or rename one of them".to_owned()),
+                            });
+                        }
+                        if self.positions {
+                            self.map.keys.push((format!("{pointer}/{}", pointer_segment(&name)), at));
+                        }
+                        *key = Some((name, at));
+                        if anchor != 0 {
+                            self.anchors.insert(anchor, (value, 1));
+                        }
+                        continue;
+                    }
+                    self.child_pointer(&stack, at)?;
+                    (value, anchor, 1)
+                }
+                Event::Alias(id) => {
+                    let Some((value, size)) = self.anchors.get(&id).cloned() else {
+                        return Err(Self::error(at, "this alias has no anchor"));
+                    };
+                    // Expansion counts against the node budget: an alias bomb stops here.
+                    self.count(size, at)?;
+                    self.child_pointer(&stack, at)?;
+                    (value, 0, size)
+                }
+                _ => continue,
+            };
+            if anchor != 0 {
+                self.anchors.insert(anchor, (value.clone(), size));
             }
-            Value::Object(object)
+            match stack.last_mut() {
+                Some(Frame::Seq { items, .. }) => items.push(value),
+                Some(Frame::Map { object, key, .. }) => {
+                    let (name, _) = key.take().expect("a value follows its key");
+                    object.insert(name, value);
+                }
+                None => root = Some(value),
+            }
+        }
+        if let Some(v) = root.take() {
+            documents.push(v);
+        }
+        Ok(documents)
+    }
+
+    fn count(&mut self, nodes: usize, at: Position) -> Result<(), ParseError> {
+        self.nodes += nodes;
+        if self.nodes > MAX_NODES {
+            return Err(ParseError {
+                position: at,
+                message: "the document expands to too many nodes (is it an alias bomb?)".to_owned(),
+                help: Some(format!("catalogue files are limited to {MAX_NODES} nodes after alias expansion")),
+            });
+        }
+        Ok(())
+    }
+
+    /// The JSON pointer of the next child of the innermost collection, recording its position.
+    fn child_pointer(&mut self, stack: &[Frame], at: Position) -> Result<String, ParseError> {
+        let pointer = match stack.last() {
+            None => String::new(),
+            Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
+            Some(Frame::Map { key: Some((name, _)), pointer, .. }) => format!("{pointer}/{}", pointer_segment(name)),
+            Some(Frame::Map { key: None, .. }) => {
+                return Err(Self::error(at, "a mapping key must be text, not a list or a mapping"));
+            }
+        };
+        if self.positions {
+            self.map.values.push((pointer.clone(), at));
+        }
+        Ok(pointer)
+    }
+}
+
+/// YAML 1.2 core-schema resolution of a plain scalar.
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::Number(i.into());
+        }
+        if let Ok(u) = text.parse::<u64>() {
+            return Value::Number(u.into());
         }
     }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Number(i.into());
+        }
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Number(i.into());
+        }
+    }
+    let looks_float = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'E' || b == b'-' || b == b'+')
+        && digits.bytes().any(|b| b.is_ascii_digit());
+    if looks_float {
+        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    // .inf and .nan have no JSON form; no catalogue field takes them, so they stay text.
+    Value::String(text.to_owned())
 }
 
 #[cfg(test)]

@@ -105,15 +105,25 @@ impl Catalogue {
         let config: Option<(CatalogueConfig, Document)> = load_typed(root, Path::new(CONFIG_FILE), SchemaKind::Config, &mut diagnostics);
         let guide: Option<(GuideFile, Document)> = load_typed(root, Path::new(GUIDE_FILE), SchemaKind::Guide, &mut diagnostics);
 
+        // Files are independent until validation, so they are read and checked in parallel.
+        let files = catalogue_files(root, &mut diagnostics);
+        let loaded = parallel_map(&files, |relative| {
+            let mut local = Diagnostics::new();
+            let file = if relative.starts_with(LOGSOURCE_DIR) {
+                load_typed::<LogSourceFile>(root, relative, SchemaKind::Logsource, &mut local).map(|l| Loaded::LogSource(Box::new(l)))
+            } else {
+                load_typed::<DetectionFile>(root, relative, SchemaKind::Detection, &mut local).map(|d| Loaded::Detection(Box::new(d)))
+            };
+            (file, local)
+        });
         let mut logsources = Vec::new();
         let mut detections = Vec::new();
-        for relative in catalogue_files(root, &mut diagnostics) {
-            if relative.starts_with(LOGSOURCE_DIR) {
-                if let Some(loaded) = load_typed::<LogSourceFile>(root, &relative, SchemaKind::Logsource, &mut diagnostics) {
-                    logsources.push(loaded);
-                }
-            } else if let Some(loaded) = load_typed::<DetectionFile>(root, &relative, SchemaKind::Detection, &mut diagnostics) {
-                detections.push(loaded);
+        for (file, local) in loaded {
+            diagnostics.extend(local);
+            match file {
+                Some(Loaded::LogSource(l)) => logsources.push(*l),
+                Some(Loaded::Detection(d)) => detections.push(*d),
+                None => {}
             }
         }
 
@@ -128,6 +138,24 @@ impl Catalogue {
         catalogue.warnings = diagnostics.sorted();
         Ok(catalogue)
     }
+}
+
+enum Loaded {
+    LogSource(Box<(LogSourceFile, Document)>),
+    Detection(Box<(DetectionFile, Document)>),
+}
+
+/// `f` over `items` on every core, results in input order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a loader thread panicked")).collect()
+    })
 }
 
 /// YAML files of the catalogue (detections and log sources), relative to `root`, sorted.
@@ -181,7 +209,7 @@ fn load_typed<T: DeserializeOwned>(root: &Path, relative: &Path, kind: SchemaKin
             return None;
         }
     };
-    let violations = schema::check(&schema::schema(kind), &document.value);
+    let violations = schema::check(schema::schema(kind), &document.value);
     if !violations.is_empty() {
         for v in violations {
             let d = if v.at_key { document.error_at_key(&v.pointer, v.message) } else { document.error_at(&v.pointer, v.message) };
@@ -192,8 +220,13 @@ fn load_typed<T: DeserializeOwned>(root: &Path, relative: &Path, kind: SchemaKin
         }
         return None;
     }
-    match serde_path_to_error::deserialize::<_, T>(document.value.clone()) {
-        Ok(value) => Some((value, document)),
+    match serde_path_to_error::deserialize::<_, T>(&document.value) {
+        Ok(value) => {
+            // The typed model is what the rest of rulecast reads; keep positions, drop the tree.
+            let mut document = document;
+            document.value = serde_json::Value::Null;
+            Some((value, document))
+        }
         Err(e) => {
             let pointer = json_pointer(e.path());
             diagnostics.push(document.error_at(&pointer, e.into_inner().to_string()));

@@ -66,6 +66,23 @@ impl Selection {
     }
 }
 
+/// Why `pattern` is not a valid regular expression, if it is not. Results are cached: a large
+/// catalogue repeats the same few expressions in many detections, and compiling is costly.
+fn regex_problem(pattern: &str) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    static CACHE: OnceLock<RwLock<HashMap<String, Option<String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return found.clone();
+    }
+    let problem = regex::Regex::new(pattern)
+        .err()
+        .map(|e| e.to_string().lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ").to_owned());
+    cache.write().unwrap_or_else(|e| e.into_inner()).insert(pattern.to_owned(), problem.clone());
+    problem
+}
+
 /// Parses one selection. `pointer` is the selection's JSON pointer in the file.
 pub fn parse_selection(name: &str, value: &Value, pointer: &str) -> Result<Selection, Vec<LogicError>> {
     let mut errors = Vec::new();
@@ -192,10 +209,9 @@ fn parse_entry(key: &str, value: &Value, pointer: &str, errors: &mut Vec<LogicEr
         };
         if re {
             let pattern = if insensitive { format!("(?i){text}") } else { text.clone() };
-            match regex::Regex::new(&pattern) {
-                Ok(_) => matchers.push(Matcher::Regex { regex: text, case_insensitive: insensitive }),
-                Err(e) => {
-                    let reason = e.to_string().lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ").to_owned();
+            match regex_problem(&pattern) {
+                None => matchers.push(Matcher::Regex { regex: text, case_insensitive: insensitive }),
+                Some(reason) => {
                     errors.push(value_error(
                         format!("invalid regular expression: {reason}"),
                         Some("rulecast accepts the RE2 syntax that KQL, Splunk and Sigma backends all understand".to_owned()),

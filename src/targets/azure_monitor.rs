@@ -36,8 +36,7 @@ struct AlertView {
 }
 
 #[derive(Serialize)]
-struct CombinedView<'a> {
-    alerts: &'a [AlertView],
+struct CombinedView {
     api_version: &'static str,
     content_version: String,
 }
@@ -61,7 +60,6 @@ impl Target for AzureMonitor {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        let mut alerts = Vec::new();
         for detection in super::detections(catalogue) {
             let version = (context.versions)(detection);
             let alert = alert_view(catalogue, detection, version, &mut artifacts);
@@ -75,10 +73,10 @@ impl Target for AzureMonitor {
                 }
                 Err(e) => errors.push(e),
             }
-            alerts.push(alert);
         }
-        let combined = CombinedView { alerts: &alerts, api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::pretty_json("azuredeploy.json", &t)) {
+        let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
+        let singles: Vec<&str> = catalogue.detections.iter().filter_map(|d| artifacts.files.get(&std::path::PathBuf::from(format!("{}.json", d.slug))).map(String::as_str)).collect();
+        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::combine_arm("azuredeploy.json", &t, &singles)) {
             Ok(text) => artifacts.add_file("azuredeploy.json", text),
             Err(e) => errors.push(e),
         }

@@ -105,6 +105,29 @@ pub fn pretty_json(path: &str, text: &str) -> Result<String, Diagnostic> {
     Ok(out)
 }
 
+/// Builds a combined ARM template: the rendered `skeleton` (parameters, metadata, an empty
+/// `resources` list) with every per-detection template's resources appended, in order.
+/// Resources are taken from the already rendered and checked per-detection templates, so the
+/// combined file deploys exactly what the single files do and nothing is rendered twice.
+pub fn combine_arm(path: &str, skeleton: &str, singles: &[&str]) -> Result<String, Diagnostic> {
+    let mut combined: serde_json::Value =
+        serde_json::from_str(skeleton).map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))?;
+    let mut resources = Vec::new();
+    for single in singles {
+        let parsed: serde_json::Value = serde_json::from_str(single).map_err(|e| Diagnostic::error(format!("invalid JSON while combining {path}: {e}")))?;
+        if let Some(items) = parsed.get("resources").and_then(serde_json::Value::as_array) {
+            resources.extend(items.iter().cloned());
+        }
+    }
+    match combined.get_mut("resources") {
+        Some(serde_json::Value::Array(list)) => list.extend(resources),
+        _ => return Err(Diagnostic::error(format!("the template of {path} must have a `resources` list"))),
+    }
+    let mut out = serde_json::to_string_pretty(&combined).expect("a parsed value serialises");
+    out.push('\n');
+    Ok(out)
+}
+
 /// ARM `contentVersion` of pack-level templates (four numeric parts).
 pub fn content_version(pack_version: &str) -> String {
     let mut parts: Vec<&str> = pack_version.split(['.', '-', '+']).take(4).collect();
@@ -116,9 +139,9 @@ pub fn content_version(pack_version: &str) -> String {
 
 /// Checks that rendered YAML parses (every document of a multi-document file).
 pub fn ensure_yaml(path: &str, text: &str) -> Result<(), Diagnostic> {
-    serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(text)
+    crate::yaml::parse_documents(text)
         .map(|_| ())
-        .map_err(|e| Diagnostic::error(format!("template produced invalid YAML for {path}: {}", e.without_snippet())))
+        .map_err(|e| Diagnostic::error(format!("template produced invalid YAML for {path}: {e}")))
 }
 
 /// The `X.Y.Z` form of a detection version (Sentinel requires three parts).

@@ -6,6 +6,9 @@
 //! finding labels (Sigma matches, it does not compute), and a threshold tier that reads a list
 //! when the list has no inline values.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -78,6 +81,16 @@ impl Target for Sigma {
         "Sigma rules (specification v2) with correlation rules, and pySigma pipelines"
     }
 
+    fn check(&self, _: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+        let mut out = Diagnostics::new();
+        for (path, text) in files {
+            if let Err(e) = super::ensure_yaml(&format!("generated/sigma/{}", path.to_string_lossy()), text) {
+                out.push(e);
+            }
+        }
+        out
+    }
+
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
@@ -95,21 +108,13 @@ impl Target for Sigma {
             }
             let text = parts.join("---\n");
             let path = format!("rules/{}/{}", detection.section, file_name(catalogue, detection));
-            if let Err(e) = super::ensure_yaml(&path, &text) {
-                errors.push(e);
-            }
             artifacts.fragments.insert(detection.meta.id.clone(), text.clone());
             artifacts.add_file(path, text);
         }
         for (backend, file) in [("kusto", "pipelines/rulecast_kusto.yml"), ("splunk", "pipelines/rulecast_splunk.yml")] {
             let view = pipeline(catalogue, backend);
             match render_template(context.templates, &format!("sigma/pipeline_{backend}.yml"), &view, None) {
-                Ok(text) => {
-                    if let Err(e) = super::ensure_yaml(file, &text) {
-                        errors.push(e);
-                    }
-                    artifacts.add_file(file, text);
-                }
+                Ok(text) => artifacts.add_file(file, text),
                 Err(e) => errors.push(e),
             }
         }

@@ -64,8 +64,7 @@ struct RuleView {
 }
 
 #[derive(Serialize)]
-struct CombinedView<'a> {
-    rules: &'a [RuleView],
+struct CombinedView {
     api_version: &'static str,
     content_version: String,
 }
@@ -83,13 +82,13 @@ impl Target for Sentinel {
         let mut out = Diagnostics::new();
         for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
             let shown = format!("generated/sentinel/{}", path.to_string_lossy().replace('\\', "/"));
-            match serde_saphyr::from_str::<serde_json::Value>(text) {
+            match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default()) {
                 Ok(template) => {
                     for problem in template_rules::check(&template) {
                         out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
                     }
                 }
-                Err(e) => out.push(Diagnostic::error(format!("sentinel: {shown} is not valid YAML: {}", e.without_snippet()))),
+                Err(e) => out.push(Diagnostic::error(format!("sentinel: {shown} is not valid YAML: {e}"))),
             }
         }
         out
@@ -99,7 +98,6 @@ impl Target for Sentinel {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        let mut rules = Vec::new();
         for detection in super::detections(catalogue) {
             let version = (context.versions)(detection);
             let rule = rule_view(catalogue, detection, version);
@@ -111,9 +109,6 @@ impl Target for Sentinel {
                 render_template(context.templates, "sentinel/rule.arm.json", &view, Some(detection)),
             ) {
                 (Ok(yaml), Ok(arm)) => {
-                    if let Err(e) = super::ensure_yaml(&yaml_path, &yaml) {
-                        errors.push(e);
-                    }
                     let arm = match super::pretty_json(&arm_path, &arm) {
                         Ok(pretty) => pretty,
                         Err(e) => {
@@ -131,14 +126,11 @@ impl Target for Sentinel {
                     }
                 }
             }
-            rules.push(rule);
         }
-        let combined = CombinedView { rules: &rules, api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None) {
-            Ok(text) => match super::pretty_json("azuredeploy.json", &text) {
-                Ok(pretty) => artifacts.add_file("azuredeploy.json", pretty),
-                Err(e) => errors.push(e),
-            },
+        let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
+        let singles: Vec<&str> = catalogue.detections.iter().filter_map(|d| artifacts.files.get(&PathBuf::from(format!("arm/{}.json", d.slug))).map(String::as_str)).collect();
+        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None).and_then(|skeleton| super::combine_arm("azuredeploy.json", &skeleton, &singles)) {
+            Ok(text) => artifacts.add_file("azuredeploy.json", text),
             Err(e) => errors.push(e),
         }
         if errors.has_errors() {
