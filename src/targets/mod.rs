@@ -25,11 +25,21 @@ use crate::render::Templates;
 pub struct RenderContext<'a> {
     pub catalogue: &'a Catalogue,
     pub templates: &'a Templates,
-    /// Version to render each detection with (the lock hashes output rendered at version 0 so
-    /// the hash does not depend on the version itself).
-    pub versions: &'a (dyn Fn(&Detection) -> u32 + Sync),
+    /// What each detection is stamped with (the lock hashes output rendered with a neutral stamp
+    /// so the hash does not depend on the version itself).
+    pub stamps: &'a (dyn Fn(&Detection) -> Stamp + Sync),
     /// Content-pack version stamped on pack-level artifacts (app version, combined templates).
     pub pack_version: &'a str,
+}
+
+/// The facts about a detection that its artifacts carry but its logic does not decide: the
+/// version (in the detection file) and the date of the last content change (in the lock). They
+/// are passed separately so the lock can hash the output without them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub version: u32,
+    /// YYYY-MM-DD.
+    pub modified: String,
 }
 
 /// What a target produced.
@@ -153,7 +163,8 @@ pub struct DetectionView {
 }
 
 impl DetectionView {
-    pub fn new(detection: &Detection, version: u32, notes: &[String]) -> DetectionView {
+    pub fn new(detection: &Detection, stamp: &Stamp, notes: &[String]) -> DetectionView {
+        let version = stamp.version;
         let meta = &detection.meta;
         let mut description = meta.description.trim_end().to_owned();
         let deprecation = meta.deprecation.as_ref();
@@ -183,7 +194,7 @@ impl DetectionView {
             techniques: meta.attack.techniques.clone(),
             author: meta.author.clone(),
             date: meta.date.clone(),
-            modified: meta.modified.clone().unwrap_or_else(|| meta.date.clone()),
+            modified: stamp.modified.clone(),
             references: meta.references.clone(),
             false_positives: meta.false_positives.clone(),
             deprecated: deprecation.is_some(),

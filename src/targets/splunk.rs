@@ -93,7 +93,7 @@ impl Target for Splunk {
         }
         macros.extend(source_macros.iter().cloned());
         for detection in super::detections(catalogue) {
-            let version = (context.versions)(detection);
+            let stamp = (context.stamps)(detection);
             let search = spl::compile(catalogue, detection);
             let (cron, exact) = cron(detection.meta.schedule.frequency, &detection.meta.id);
             let mut notes = Vec::new();
@@ -104,6 +104,11 @@ impl Target for Splunk {
                 ));
                 artifacts.limitation("splunk", detection, &format!("runs on `{cron}` because cron cannot express every {}", detection.meta.schedule.frequency));
             }
+            if detection.is_deprecated() {
+                // Enabling a search in Splunk Web writes only `disabled = 0` to local/, so the
+                // shipped `enableSched = 0` still stops a deprecated search that was enabled.
+                notes.push("Splunk note: deprecated, so this search is not scheduled (enableSched = 0) even where it was enabled; it stays in the app so upgrades switch it off.".to_owned());
+            }
             let filter_macro = spl::filter_macro(catalogue, detection);
             macros.push(MacroView {
                 name: filter_macro.clone(),
@@ -111,7 +116,7 @@ impl Target for Splunk {
                 description: format!("Tuning filter for \"{}\": override in local/macros.conf to exclude known, approved activity.", detection.meta.title),
             });
             let view = SearchView {
-                detection: DetectionView::new(detection, version, &notes),
+                detection: DetectionView::new(detection, &stamp, &notes),
                 stanza: stanza_name(catalogue, detection),
                 search: search.text,
                 cron,
