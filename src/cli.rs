@@ -68,6 +68,10 @@ pub enum Command {
     /// Bump the version of every changed detection by one and update the version lock.
     #[command(after_help = EXIT_CODES)]
     Lock(crate::lock::command::LockArgs),
+    /// Compare the catalogue with the one at a git ref: added, changed, deprecated and removed
+    /// detections, version moves and risky changes, as Markdown for a pull-request comment.
+    #[command(after_help = EXIT_CODES)]
+    Diff(crate::diff::command::DiffArgs),
     /// List the detections, their guide rows and targets.
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -107,6 +111,7 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Build { pack } => build_command(cli, pack),
         Command::Check { pack } => check_command(cli, pack),
         Command::Lock(args) => crate::lock::command::run(cli, args),
+        Command::Diff(args) => crate::diff::command::run(cli, args),
         Command::List { format } => list_command(cli, *format),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }

@@ -22,6 +22,8 @@ pub mod build;
 pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
+pub mod diff;
+pub mod git;
 pub mod lang;
 pub mod lock;
 pub mod logic;
