@@ -72,6 +72,10 @@ pub enum Command {
     /// detections, version moves and risky changes, as Markdown for a pull-request comment.
     #[command(after_help = EXIT_CODES)]
     Diff(crate::diff::command::DiffArgs),
+    /// Write the release files of a content-pack version: Sentinel zip, Splunk app .tgz, Sigma
+    /// zip, Azure Monitor template, manifest.json, CHANGELOG.md and SHA256SUMS (reproducible).
+    #[command(after_help = EXIT_CODES)]
+    Release(crate::release::command::ReleaseArgs),
     /// List the detections, their guide rows and targets.
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -112,6 +116,7 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Check { pack } => check_command(cli, pack),
         Command::Lock(args) => crate::lock::command::run(cli, args),
         Command::Diff(args) => crate::diff::command::run(cli, args),
+        Command::Release(args) => crate::release::command::run(cli, args),
         Command::List { format } => list_command(cli, *format),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }

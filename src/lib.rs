@@ -29,6 +29,7 @@ pub mod lock;
 pub mod logic;
 pub mod output;
 pub mod pack;
+pub mod release;
 pub mod render;
 pub mod schema;
 pub mod targets;
