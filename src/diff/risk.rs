@@ -33,10 +33,10 @@ pub fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
                 out.push(format!("threshold loosened: window shortened from {} to {}", o.window, n.window));
             }
             for tier in &n.tiers {
-                if let Some(before) = o.tiers.iter().find(|t| t.name == tier.name) {
-                    if tier.count > before.count {
-                        out.push(format!("threshold loosened: the `{}` tier's count raised from {} to {}", tier.name, before.count, tier.count));
-                    }
+                if let Some(before) = o.tiers.iter().find(|t| t.name == tier.name)
+                    && tier.count > before.count
+                {
+                    out.push(format!("threshold loosened: the `{}` tier's count raised from {} to {}", tier.name, before.count, tier.count));
                 }
             }
             for tier in &o.tiers {

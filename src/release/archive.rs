@@ -105,9 +105,9 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names.len(), 3);
-        for i in 0..archive.len() {
+        for (i, name) in sorted.iter().enumerate() {
             let file = archive.by_index(i).unwrap();
-            assert_eq!(file.name().unwrap(), sorted[i]);
+            assert_eq!(&file.name().unwrap(), name);
             assert_eq!(file.last_modified(), Some(DateTime::DEFAULT));
             assert_eq!(file.unix_mode().map(|m| m & 0o777), Some(0o644));
         }

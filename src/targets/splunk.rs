@@ -235,14 +235,19 @@ pub fn cron(frequency: Duration, id: &str) -> (String, bool) {
     }
 }
 
-/// `[stanza]` header -> the stanza's text, from a rendered .conf file.
+/// `[stanza]` header -> the stanza's text, from a rendered .conf file. Blank lines between
+/// stanzas belong to none of them, so a stanza's text (and the lock's hash of it) does not
+/// depend on whether another stanza follows it.
 fn split_stanzas(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    let mut finish = |header: String, body: String| {
+        out.insert(header, format!("{}\n", body.trim_end_matches('\n')));
+    };
     let mut current: Option<(String, String)> = None;
     for line in text.lines() {
         if line.starts_with('[') && !current.as_ref().is_some_and(|(_, body)| body.ends_with("\\\n")) {
             if let Some((h, b)) = current.take() {
-                out.insert(h, b);
+                finish(h, b);
             }
             current = Some((line.to_owned(), format!("{line}\n")));
         } else if let Some((_, body)) = current.as_mut() {
@@ -251,7 +256,7 @@ fn split_stanzas(text: &str) -> BTreeMap<String, String> {
         }
     }
     if let Some((h, b)) = current {
-        out.insert(h, b);
+        finish(h, b);
     }
     out
 }
@@ -259,6 +264,14 @@ fn split_stanzas(text: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stanza_is_the_same_last_or_not() {
+        let alone = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n");
+        let followed = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n\n[b]\ny = 2\n");
+        assert_eq!(alone["[a]"], followed["[a]"]);
+        assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]\n");
+    }
 
     #[test]
     fn cron_schedules() {
