@@ -5,6 +5,16 @@
 //! in that target (its rule file, or its stanza of a shared file). Those fragments are what the
 //! version lock hashes, so a detection's version moves only when its output does.
 //!
+//! A deprecated detection is never dropped from a full pack: deployments that had it must
+//! receive the update that switches it off. Every target gets the deprecation date, reason and
+//! replacement appended to the description, and:
+//!
+//! * Sentinel: name prefixed `[Deprecated] `, template `status: Deprecated`, ARM `enabled: false`;
+//! * Splunk: `disabled = 1` (like every search) and `enableSched = 0`, which still applies where
+//!   an admin enabled the search (Splunk Web writes only `disabled = 0` to local/);
+//! * Sigma: `status: deprecated`;
+//! * Azure Monitor: display name prefixed `[Deprecated] `, `enabled: false`.
+//!
 //! Adding a target means adding a module here and a line in [`all`]; nothing else changes.
 
 pub mod azure_monitor;
