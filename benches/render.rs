@@ -26,8 +26,8 @@ fn main() {
     let catalogue = Catalogue::load(&catalogue_dir).unwrap_or_else(|d| panic!("{d}"));
     let loaded = start.elapsed();
     let templates = Templates::load(None).unwrap_or_else(|d| panic!("{d}"));
-    let versions = |d: &rulecast::catalogue::Detection| d.meta.version;
-    let rendered = rulecast::build::render(&catalogue, &templates, &rulecast::targets::all(), &versions, "1.0.0").unwrap_or_else(|d| panic!("{d}"));
+    let stamps = |d: &rulecast::catalogue::Detection| rulecast::targets::Stamp { version: d.meta.version, modified: d.meta.date.clone() };
+    let rendered = rulecast::build::render(&catalogue, &templates, &rulecast::targets::all(), &stamps, "1.0.0").unwrap_or_else(|d| panic!("{d}"));
     let rendered_at = start.elapsed();
     rulecast::output::write_atomic(&dir.path().join("generated"), &rendered.tree).expect("write");
     let written = start.elapsed();

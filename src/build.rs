@@ -7,7 +7,7 @@ use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::output::Tree;
 use crate::render::Templates;
-use crate::targets::{Artifacts, RenderContext, Target};
+use crate::targets::{Artifacts, RenderContext, Stamp, Target};
 
 /// The result of rendering.
 #[derive(Debug, Default)]
@@ -25,14 +25,14 @@ pub fn render(
     catalogue: &Catalogue,
     templates: &Templates,
     targets: &[&'static dyn Target],
-    versions: &(dyn Fn(&Detection) -> u32 + Sync),
+    stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
     pack_version: &str,
 ) -> Result<Rendered, Diagnostics> {
     let results: Vec<(&'static str, Result<Artifacts, Diagnostics>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
             .map(|target| {
-                let context = RenderContext { catalogue, templates, versions, pack_version };
+                let context = RenderContext { catalogue, templates, stamps, pack_version };
                 scope.spawn(move || (target.name(), target.render(&context)))
             })
             .collect();

@@ -54,11 +54,28 @@ pub struct Cli {
 pub enum Command {
     /// Render the catalogue into the output folder (atomically; stale files are removed).
     #[command(after_help = EXIT_CODES)]
-    Build,
-    /// Validate the catalogue and fail when the output folder is not what the catalogue renders to.
-    /// This is the gate a pull request runs. It never writes anything.
+    Build {
+        #[command(flatten)]
+        pack: crate::pack::Selection,
+    },
+    /// Validate the catalogue and the version lock, and fail when the output folder is not what
+    /// the catalogue renders to. This is the gate a pull request runs. It never writes anything.
     #[command(after_help = EXIT_CODES)]
-    Check,
+    Check {
+        #[command(flatten)]
+        pack: crate::pack::Selection,
+    },
+    /// Bump the version of every changed detection by one and update the version lock.
+    #[command(after_help = EXIT_CODES)]
+    Lock(crate::lock::command::LockArgs),
+    /// Compare the catalogue with the one at a git ref: added, changed, deprecated and removed
+    /// detections, version moves and risky changes, as Markdown for a pull-request comment.
+    #[command(after_help = EXIT_CODES)]
+    Diff(crate::diff::command::DiffArgs),
+    /// Write the release files of a content-pack version: Sentinel zip, Splunk app .tgz, Sigma
+    /// zip, Azure Monitor template, manifest.json, CHANGELOG.md and SHA256SUMS (reproducible).
+    #[command(after_help = EXIT_CODES)]
+    Release(crate::release::command::ReleaseArgs),
     /// List the detections, their guide rows and targets.
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -95,14 +112,17 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
     match &cli.command {
-        Command::Build => build_command(cli),
-        Command::Check => check_command(cli),
+        Command::Build { pack } => build_command(cli, pack),
+        Command::Check { pack } => check_command(cli, pack),
+        Command::Lock(args) => crate::lock::command::run(cli, args),
+        Command::Diff(args) => crate::diff::command::run(cli, args),
+        Command::Release(args) => crate::release::command::run(cli, args),
         Command::List { format } => list_command(cli, *format),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
 }
 
-fn report(diagnostics: &Diagnostics, quiet: bool) {
+pub(crate) fn report(diagnostics: &Diagnostics, quiet: bool) {
     let mut stderr = std::io::stderr().lock();
     for d in diagnostics.iter() {
         if quiet && !d.is_error() {
@@ -112,13 +132,13 @@ fn report(diagnostics: &Diagnostics, quiet: bool) {
     }
 }
 
-fn summary_line(diagnostics: &Diagnostics) -> String {
+pub(crate) fn summary_line(diagnostics: &Diagnostics) -> String {
     let (e, w) = (diagnostics.error_count(), diagnostics.warning_count());
     format!("{e} error{}, {w} warning{}", if e == 1 { "" } else { "s" }, if w == 1 { "" } else { "s" })
 }
 
 /// Loads the catalogue and templates, or prints why not.
-fn load(cli: &Cli) -> Result<(Catalogue, Templates), ExitCode> {
+pub(crate) fn load(cli: &Cli) -> Result<(Catalogue, Templates), ExitCode> {
     let catalogue = Catalogue::load(&cli.catalogue);
     let templates = Templates::load(cli.templates.as_deref());
     match (catalogue, templates) {
@@ -141,9 +161,19 @@ fn load(cli: &Cli) -> Result<(Catalogue, Templates), ExitCode> {
     }
 }
 
-fn render(cli: &Cli, catalogue: &Catalogue, templates: &Templates) -> Result<build::Rendered, ExitCode> {
-    let versions = |d: &crate::catalogue::Detection| d.meta.version;
-    match build::render(catalogue, templates, &targets::all(), &versions, crate::PACK_VERSION_DEFAULT) {
+/// Reads the version lock, or prints why not. A catalogue without one renders with its own
+/// versions and creation dates (and `check` says to create it).
+pub(crate) fn read_lock(cli: &Cli) -> Result<Option<crate::lock::LockFile>, ExitCode> {
+    crate::lock::read(&cli.catalogue).map_err(|d| {
+        eprintln!("{d}");
+        ExitCode::from(1)
+    })
+}
+
+/// Renders the selected detections, stamped from the lock, at `pack_version`.
+pub(crate) fn render(cli: &Cli, catalogue: &Catalogue, templates: &Templates, lock: &crate::lock::Lock, pack_version: &str) -> Result<build::Rendered, ExitCode> {
+    let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
+    match build::render(catalogue, templates, &targets::all(), &stamps, pack_version) {
         Ok(r) => {
             report(&r.warnings, cli.quiet);
             Ok(r)
@@ -156,12 +186,17 @@ fn render(cli: &Cli, catalogue: &Catalogue, templates: &Templates) -> Result<bui
     }
 }
 
-fn build_command(cli: &Cli) -> std::io::Result<ExitCode> {
+fn build_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<ExitCode> {
     let (catalogue, templates) = match load(cli) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let rendered = match render(cli, &catalogue, &templates) {
+    let lock = match read_lock(cli) {
+        Ok(l) => l.map(|l| l.lock).unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT)),
+        Err(code) => return Ok(code),
+    };
+    let catalogue = pack.apply(&catalogue);
+    let rendered = match render(cli, &catalogue, &templates, &lock, &lock.pack_version) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -175,12 +210,25 @@ fn build_command(cli: &Cli) -> std::io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_command(cli: &Cli) -> std::io::Result<ExitCode> {
+fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<ExitCode> {
     let (catalogue, templates) = match load(cli) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let mut failed = false;
+    let lock_file = match read_lock(cli) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    // The lock covers the whole catalogue, whatever pack is being checked.
+    let mut failed = match crate::lock::command::check(&catalogue, &templates, lock_file.as_ref()) {
+        Ok(problems) => {
+            report(&problems, false);
+            problems.has_errors()
+        }
+        Err(code) => return Ok(code),
+    };
+    let lock = lock_file.map(|l| l.lock).unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
+    let catalogue = pack.apply(&catalogue);
     // Committed schemas (optional in a catalogue) must be current, or editors validate against
     // a stale format.
     for kind in SchemaKind::ALL {
@@ -191,7 +239,7 @@ fn check_command(cli: &Cli) -> std::io::Result<ExitCode> {
             failed = true;
         }
     }
-    let rendered = match render(cli, &catalogue, &templates) {
+    let rendered = match render(cli, &catalogue, &templates, &lock, &lock.pack_version) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -204,7 +252,7 @@ fn check_command(cli: &Cli) -> std::io::Result<ExitCode> {
     if failed {
         return Ok(ExitCode::from(1));
     }
-    eprintln!("rulecast: {} detections valid; {} matches the catalogue", catalogue.detections.len(), display_path(&cli.output));
+    eprintln!("rulecast: {} detections valid and locked; {} matches the catalogue", catalogue.detections.len(), display_path(&cli.output));
     Ok(ExitCode::SUCCESS)
 }
 

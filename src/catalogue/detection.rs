@@ -65,10 +65,6 @@ pub struct DetectionFile {
     /// Date the detection was first written (YYYY-MM-DD).
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub date: String,
-    /// Date of the last change to the logic (YYYY-MM-DD).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
-    pub modified: Option<String>,
     /// Required when status is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecation: Option<Deprecation>,

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{render_template, Artifacts, DetectionView, RenderContext, Target};
+use super::{render_template, Artifacts, DetectionView, RenderContext, Stamp, Target};
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
@@ -61,8 +61,8 @@ impl Target for AzureMonitor {
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
         for detection in super::detections(catalogue) {
-            let version = (context.versions)(detection);
-            let alert = alert_view(catalogue, detection, version, &mut artifacts);
+            let stamp = (context.stamps)(detection);
+            let alert = alert_view(catalogue, detection, &stamp, &mut artifacts);
             let path = format!("{}.json", detection.slug);
             match render_template(context.templates, "azure-monitor/alert.json", &SingleView { alert: &alert, api_version: API_VERSION }, Some(detection))
                 .and_then(|t| super::pretty_json(&path, &t))
@@ -102,7 +102,7 @@ fn round_up(wanted: Duration, allowed: &[u64]) -> Option<Duration> {
     allowed.iter().copied().filter(|m| *m > 0).find(|m| *m >= wanted.minutes()).map(Duration::from_minutes)
 }
 
-fn alert_view(catalogue: &Catalogue, detection: &Detection, version: u32, artifacts: &mut Artifacts) -> AlertView {
+fn alert_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifacts: &mut Artifacts) -> AlertView {
     let schedule = &detection.meta.schedule;
     let mut notes = Vec::new();
     let frequency = match round_up(schedule.frequency, &FREQUENCIES) {
@@ -144,13 +144,13 @@ fn alert_view(catalogue: &Catalogue, detection: &Detection, version: u32, artifa
     }
     let query = kql::compile(catalogue, detection, ListBinding::Inline);
     AlertView {
-        detection: DetectionView::new(detection, version, &notes),
+        detection: DetectionView::new(detection, stamp, &notes),
         resource_name: format!("{}-{}", catalogue.config.name, detection.slug),
         severity: severity(detection.meta.severity),
         query: query.text,
         evaluation_frequency: frequency.iso8601(),
         window_size: window.iso8601(),
         enabled: !detection.is_deprecated(),
-        content_version: format!("{version}.0.0.0"),
+        content_version: format!("{}.0.0.0", stamp.version),
     }
 }

@@ -5,6 +5,16 @@
 //! in that target (its rule file, or its stanza of a shared file). Those fragments are what the
 //! version lock hashes, so a detection's version moves only when its output does.
 //!
+//! A deprecated detection is never dropped from a full pack: deployments that had it must
+//! receive the update that switches it off. Every target gets the deprecation date, reason and
+//! replacement appended to the description, and:
+//!
+//! * Sentinel: name prefixed `[Deprecated] `, template `status: Deprecated`, ARM `enabled: false`;
+//! * Splunk: `disabled = 1` (like every search) and `enableSched = 0`, which still applies where
+//!   an admin enabled the search (Splunk Web writes only `disabled = 0` to local/);
+//! * Sigma: `status: deprecated`;
+//! * Azure Monitor: display name prefixed `[Deprecated] `, `enabled: false`.
+//!
 //! Adding a target means adding a module here and a line in [`all`]; nothing else changes.
 
 pub mod azure_monitor;
@@ -25,11 +35,21 @@ use crate::render::Templates;
 pub struct RenderContext<'a> {
     pub catalogue: &'a Catalogue,
     pub templates: &'a Templates,
-    /// Version to render each detection with (the lock hashes output rendered at version 0 so
-    /// the hash does not depend on the version itself).
-    pub versions: &'a (dyn Fn(&Detection) -> u32 + Sync),
+    /// What each detection is stamped with (the lock hashes output rendered with a neutral stamp
+    /// so the hash does not depend on the version itself).
+    pub stamps: &'a (dyn Fn(&Detection) -> Stamp + Sync),
     /// Content-pack version stamped on pack-level artifacts (app version, combined templates).
     pub pack_version: &'a str,
+}
+
+/// The facts about a detection that its artifacts carry but its logic does not decide: the
+/// version (in the detection file) and the date of the last content change (in the lock). They
+/// are passed separately so the lock can hash the output without them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub version: u32,
+    /// YYYY-MM-DD.
+    pub modified: String,
 }
 
 /// What a target produced.
@@ -182,7 +202,8 @@ pub struct DetectionView {
 }
 
 impl DetectionView {
-    pub fn new(detection: &Detection, version: u32, notes: &[String]) -> DetectionView {
+    pub fn new(detection: &Detection, stamp: &Stamp, notes: &[String]) -> DetectionView {
+        let version = stamp.version;
         let meta = &detection.meta;
         let mut description = meta.description.trim_end().to_owned();
         let deprecation = meta.deprecation.as_ref();
@@ -212,7 +233,7 @@ impl DetectionView {
             techniques: meta.attack.techniques.clone(),
             author: meta.author.clone(),
             date: meta.date.clone(),
-            modified: meta.modified.clone().unwrap_or_else(|| meta.date.clone()),
+            modified: stamp.modified.clone(),
             references: meta.references.clone(),
             false_positives: meta.false_positives.clone(),
             deprecated: deprecation.is_some(),

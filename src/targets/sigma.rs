@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{render_template, Artifacts, DetectionView, RenderContext, Target};
+use super::{render_template, Artifacts, DetectionView, RenderContext, Stamp, Target};
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{attack, Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
@@ -96,8 +96,8 @@ impl Target for Sigma {
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
         for detection in super::detections(catalogue) {
-            let version = (context.versions)(detection);
-            let docs = documents(catalogue, detection, version, &mut artifacts);
+            let stamp = (context.stamps)(detection);
+            let docs = documents(catalogue, detection, &stamp, &mut artifacts);
             let mut parts = Vec::new();
             for doc in &docs {
                 let template = if doc.correlation.is_some() { "sigma/correlation.yml" } else { "sigma/rule.yml" };
@@ -149,12 +149,13 @@ fn tags(detection: &Detection) -> Vec<String> {
     tags
 }
 
-fn documents(catalogue: &Catalogue, detection: &Detection, version: u32, artifacts: &mut Artifacts) -> Vec<RuleDoc> {
+fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifacts: &mut Artifacts) -> Vec<RuleDoc> {
     let source = catalogue.logsource(detection);
     let meta = &detection.meta;
     let mut notes = vec![format!(
-        "rulecast detection {} version {version}; guide rows: {}.",
+        "rulecast detection {} version {}; guide rows: {}.",
         meta.id,
+        stamp.version,
         meta.guide_rows.join(", ")
     )];
     let derived: Vec<&str> = crate::lang::needed_fields(detection)
@@ -184,7 +185,7 @@ fn documents(catalogue: &Catalogue, detection: &Detection, version: u32, artifac
     let selections = compile::selections(catalogue, detection);
     let condition = compile::condition_text(&detection.condition);
     let mk = |id: String, title: String, name: String, selections: Vec<SelectionView>, condition: String, correlation: Option<CorrelationView>, notes: &[String]| RuleDoc {
-        detection: DetectionView::new(detection, version, notes),
+        detection: DetectionView::new(detection, stamp, notes),
         id,
         title,
         name,

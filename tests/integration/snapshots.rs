@@ -11,8 +11,9 @@ use crate::test::repo;
 fn every_detection_in_every_target() {
     let catalogue = Catalogue::load(&repo().join("detections")).unwrap_or_else(|d| panic!("{d}"));
     let templates = Templates::load(None).unwrap_or_else(|d| panic!("{d}"));
-    let versions = |d: &rulecast::catalogue::Detection| d.meta.version;
-    let rendered = rulecast::build::render(&catalogue, &templates, &rulecast::targets::all(), &versions, rulecast::PACK_VERSION_DEFAULT)
+    let lock = rulecast::lock::read(&catalogue.root).unwrap_or_else(|d| panic!("{d}")).expect("the shipped catalogue is locked").lock;
+    let stamps = |d: &rulecast::catalogue::Detection| lock.stamp(d);
+    let rendered = rulecast::build::render(&catalogue, &templates, &rulecast::targets::all(), &stamps, &lock.pack_version)
         .unwrap_or_else(|d| panic!("{d}"));
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);

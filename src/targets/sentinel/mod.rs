@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{render_template, title_case, Artifacts, DetectionView, RenderContext, Target};
+use super::{render_template, title_case, Artifacts, DetectionView, RenderContext, Stamp, Target};
 use crate::catalogue::{attack, Catalogue, Detection};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
@@ -99,8 +99,8 @@ impl Target for Sentinel {
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
         for detection in super::detections(catalogue) {
-            let version = (context.versions)(detection);
-            let rule = rule_view(catalogue, detection, version);
+            let stamp = (context.stamps)(detection);
+            let rule = rule_view(catalogue, detection, &stamp);
             let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
             let arm_path = format!("arm/{}.json", detection.slug);
             let view = ArmView { rule: &rule, api_version: API_VERSION };
@@ -151,7 +151,7 @@ struct ArmView<'a> {
     api_version: &'static str,
 }
 
-fn rule_view(catalogue: &Catalogue, detection: &Detection, version: u32) -> RuleView {
+fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> RuleView {
     let source = catalogue.logsource(detection);
     let query = kql::compile(catalogue, detection, ListBinding::Watchlist);
     let meta = &detection.meta;
@@ -196,7 +196,7 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, version: u32) -> Rule
     let mut tags = vec!["rulecast".to_owned()];
     tags.extend(meta.guide_rows.iter().map(|r| format!("guide:{r}")));
     RuleView {
-        detection: DetectionView::new(detection, version, &[]),
+        detection: DetectionView::new(detection, stamp, &[]),
         severity: title_case(meta.severity.as_str()),
         connector: source.kql.connector.clone(),
         data_type: source.kql.table.clone(),
@@ -210,7 +210,7 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, version: u32) -> Rule
         parent_techniques: parents.into_iter().collect(),
         sub_techniques: subs.into_iter().collect(),
         tags,
-        content_version: format!("{version}.0.0.0"),
+        content_version: format!("{}.0.0.0", stamp.version),
         enabled: !detection.is_deprecated(),
         create_incident: catalogue.config.sentinel.create_incident,
     }

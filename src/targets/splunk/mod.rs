@@ -102,7 +102,7 @@ impl Target for Splunk {
         }
         macros.extend(source_macros.iter().cloned());
         for detection in super::detections(catalogue) {
-            let version = (context.versions)(detection);
+            let stamp = (context.stamps)(detection);
             let search = spl::compile(catalogue, detection);
             let (cron, exact) = cron(detection.meta.schedule.frequency, &detection.meta.id);
             let mut notes = Vec::new();
@@ -113,6 +113,11 @@ impl Target for Splunk {
                 ));
                 artifacts.limitation("splunk", detection, &format!("runs on `{cron}` because cron cannot express every {}", detection.meta.schedule.frequency));
             }
+            if detection.is_deprecated() {
+                // Enabling a search in Splunk Web writes only `disabled = 0` to local/, so the
+                // shipped `enableSched = 0` still stops a deprecated search that was enabled.
+                notes.push("Splunk note: deprecated, so this search is not scheduled (enableSched = 0) even where it was enabled; it stays in the app so upgrades switch it off.".to_owned());
+            }
             let filter_macro = spl::filter_macro(catalogue, detection);
             macros.push(MacroView {
                 name: filter_macro.clone(),
@@ -120,7 +125,7 @@ impl Target for Splunk {
                 description: format!("Tuning filter for \"{}\": override in local/macros.conf to exclude known, approved activity.", detection.meta.title),
             });
             let view = SearchView {
-                detection: DetectionView::new(detection, version, &notes),
+                detection: DetectionView::new(detection, &stamp, &notes),
                 stanza: stanza_name(catalogue, detection),
                 search: search.text,
                 cron,
@@ -239,14 +244,19 @@ pub fn cron(frequency: Duration, id: &str) -> (String, bool) {
     }
 }
 
-/// `[stanza]` header -> the stanza's text, from a rendered .conf file.
+/// `[stanza]` header -> the stanza's text, from a rendered .conf file. Blank lines between
+/// stanzas belong to none of them, so a stanza's text (and the lock's hash of it) does not
+/// depend on whether another stanza follows it.
 fn split_stanzas(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
+    let mut finish = |header: String, body: String| {
+        out.insert(header, format!("{}\n", body.trim_end_matches('\n')));
+    };
     let mut current: Option<(String, String)> = None;
     for line in text.lines() {
         if line.starts_with('[') && !current.as_ref().is_some_and(|(_, body)| body.ends_with("\\\n")) {
             if let Some((h, b)) = current.take() {
-                out.insert(h, b);
+                finish(h, b);
             }
             current = Some((line.to_owned(), format!("{line}\n")));
         } else if let Some((_, body)) = current.as_mut() {
@@ -255,7 +265,7 @@ fn split_stanzas(text: &str) -> BTreeMap<String, String> {
         }
     }
     if let Some((h, b)) = current {
-        out.insert(h, b);
+        finish(h, b);
     }
     out
 }
@@ -263,6 +273,14 @@ fn split_stanzas(text: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stanza_is_the_same_last_or_not() {
+        let alone = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n");
+        let followed = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n\n[b]\ny = 2\n");
+        assert_eq!(alone["[a]"], followed["[a]"]);
+        assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]\n");
+    }
 
     #[test]
     fn cron_schedules() {

@@ -1,0 +1,51 @@
+//! `rulecast diff <ref>`.
+
+use std::process::ExitCode;
+
+use super::{base, report, State};
+use crate::cli::{self, Cli};
+use crate::git::Repo;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The git ref to compare the working tree with, e.g. origin/main (in a shallow CI clone,
+    /// fetch it first: `git fetch --depth=1 origin main`).
+    pub base: String,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
+    pub format: DiffFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// For a pull-request comment.
+    Markdown,
+    Json,
+}
+
+pub fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match cli::load(cli) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let loaded = Repo::discover(&cli.catalogue).and_then(|repo| base::load(&repo, &args.base, &cli.catalogue)).and_then(|b| b.state(&templates));
+    let base_state = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let head_state = match crate::lock::fingerprint::fingerprints(&catalogue, &templates) {
+        Ok(hashes) => State::new(&catalogue, &hashes),
+        Err(d) => {
+            cli::report(&d, false);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let diff = super::compare(&args.base, &base_state, &head_state);
+    match args.format {
+        DiffFormat::Markdown => print!("{}", report::markdown(&diff)),
+        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&diff).expect("the report serialises")),
+    }
+    Ok(ExitCode::SUCCESS)
+}

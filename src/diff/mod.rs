@@ -1,0 +1,158 @@
+//! `rulecast diff <ref>`: what a change does to the content pack, for the pull-request comment.
+//!
+//! A YAML diff shows what an author typed; a reviewer needs what ships: which detections are
+//! added, changed, deprecated or removed, which fields and which targets' artifacts moved, how
+//! versions move, and which edits could make a detection miss attacks ([`risk`]). The base side
+//! is read from git without a checkout ([`base`]); its artifact hashes come from its lock, which
+//! is what was deployed from it.
+
+pub mod base;
+pub mod command;
+pub mod fields;
+pub mod report;
+pub mod risk;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalogue::detection::Status;
+use crate::catalogue::{Catalogue, DetectionFile};
+use crate::lock::fingerprint::Fingerprints;
+
+/// One side of a comparison: every detection by id.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub detections: BTreeMap<String, Item>,
+}
+
+/// A detection as one side has it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub section: String,
+    pub slug: String,
+    pub file: DetectionFile,
+    /// Target -> SHA-256 of its artifact.
+    pub sha256: BTreeMap<String, String>,
+}
+
+impl Item {
+    fn name(&self) -> String {
+        format!("{}/{}", self.section, self.slug)
+    }
+}
+
+impl State {
+    /// The state of `catalogue` with the given artifact hashes.
+    pub fn new(catalogue: &Catalogue, hashes: &Fingerprints) -> State {
+        let detections = catalogue
+            .detections
+            .iter()
+            .map(|d| {
+                let item = Item {
+                    section: d.section.clone(),
+                    slug: d.slug.clone(),
+                    file: d.meta.clone(),
+                    sha256: hashes.get(&d.meta.id).cloned().unwrap_or_default(),
+                };
+                (d.meta.id.clone(), item)
+            })
+            .collect();
+        State { detections }
+    }
+}
+
+/// The comparison, in the shape both output formats print.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The git ref compared against.
+    pub base: String,
+    pub added: Vec<Entry>,
+    pub changed: Vec<Entry>,
+    pub deprecated: Vec<Entry>,
+    pub removed: Vec<Entry>,
+    /// Risky changes, across all detections.
+    pub risks: Vec<Risk>,
+}
+
+/// One detection in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: String,
+    /// `section/slug`.
+    pub name: String,
+    pub title: String,
+    pub old_version: Option<u32>,
+    pub new_version: Option<u32>,
+    /// Changed fields of the detection file (`threshold.count`), plus `file` when it moved.
+    pub fields: Vec<String>,
+    /// Targets whose artifact for this detection changed.
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Risk {
+    pub id: String,
+    pub name: String,
+    pub message: String,
+}
+
+impl Report {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.deprecated.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Compares `base` (at git ref `base_ref`) with `head`.
+pub fn compare(base_ref: &str, base: &State, head: &State) -> Report {
+    let mut report = Report { base: base_ref.to_owned(), added: vec![], changed: vec![], deprecated: vec![], removed: vec![], risks: vec![] };
+    for (id, new) in &head.detections {
+        let Some(old) = base.detections.get(id) else {
+            report.added.push(entry(id, None, Some(new)));
+            continue;
+        };
+        let e = entry(id, Some(old), Some(new));
+        for message in risk::risks(&old.file, &new.file) {
+            report.risks.push(Risk { id: id.clone(), name: new.name(), message });
+        }
+        if new.file.status == Status::Deprecated && old.file.status != Status::Deprecated {
+            report.deprecated.push(e);
+        } else if !e.fields.is_empty() || !e.targets.is_empty() || e.old_version != e.new_version {
+            report.changed.push(e);
+        }
+    }
+    for (id, old) in &base.detections {
+        if !head.detections.contains_key(id) {
+            report.removed.push(entry(id, Some(old), None));
+            report.risks.push(Risk { id: id.clone(), name: old.name(), message: "removed: SIEMs that deployed it keep running the last version; deprecate it instead".to_owned() });
+        }
+    }
+    for list in [&mut report.added, &mut report.changed, &mut report.deprecated, &mut report.removed] {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    report.risks.sort_by(|a, b| a.name.cmp(&b.name));
+    report
+}
+
+fn entry(id: &str, old: Option<&Item>, new: Option<&Item>) -> Entry {
+    let shown = new.or(old).expect("an entry has a side");
+    let mut fields = Vec::new();
+    let mut targets = Vec::new();
+    if let (Some(o), Some(n)) = (old, new) {
+        if o.name() != n.name() {
+            fields.push(format!("file ({} -> {})", o.name(), n.name()));
+        }
+        fields.extend(fields::changed(&o.file, &n.file));
+        let all: std::collections::BTreeSet<&String> = o.sha256.keys().chain(n.sha256.keys()).collect();
+        targets = all.into_iter().filter(|t| o.sha256.get(*t) != n.sha256.get(*t)).cloned().collect();
+    }
+    Entry {
+        id: id.to_owned(),
+        name: shown.name(),
+        title: shown.file.title.clone(),
+        old_version: old.map(|i| i.file.version),
+        new_version: new.map(|i| i.file.version),
+        fields,
+        targets,
+    }
+}

@@ -1,0 +1,113 @@
+//! The command-line side of the lock: `rulecast lock`, and the lock part of `rulecast check`.
+
+use std::process::ExitCode;
+
+use super::fingerprint;
+use crate::catalogue::Catalogue;
+use crate::cli::{self, Cli};
+use crate::diagnostic::{display_path, Diagnostics};
+use crate::render::Templates;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct LockArgs {
+    /// Date recorded as the last content change of bumped detections (YYYY-MM-DD; default:
+    /// SOURCE_DATE_EPOCH, else today in UTC).
+    #[arg(long, value_name = "DATE", value_parser = super::date::parse)]
+    pub date: Option<String>,
+    /// Set the content-pack version (X.Y.Z) that `build` stamps and `release` must be given.
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_pack_version)]
+    pub pack_version: Option<String>,
+}
+
+/// A release version: three numbers.
+pub fn parse_pack_version(text: &str) -> Result<String, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'));
+    if parts.len() == 3 && parts.iter().all(numeric) { Ok(text.to_owned()) } else { Err(format!("`{text}` is not a version of the form X.Y.Z, e.g. 1.4.0")) }
+}
+
+/// The lock problems of `catalogue`, for `check`.
+pub fn check(catalogue: &Catalogue, templates: &Templates, lock: Option<&super::LockFile>) -> Result<Diagnostics, ExitCode> {
+    let fingerprints = fingerprints(catalogue, templates)?;
+    Ok(super::verify::check(catalogue, lock, &fingerprints))
+}
+
+fn fingerprints(catalogue: &Catalogue, templates: &Templates) -> Result<fingerprint::Fingerprints, ExitCode> {
+    fingerprint::fingerprints(catalogue, templates).map_err(|d| {
+        cli::report(&d, false);
+        eprintln!("rulecast: rendering failed ({})", cli::summary_line(&d));
+        ExitCode::from(1)
+    })
+}
+
+/// `rulecast lock`.
+pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match cli::load(cli) {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let existing = match cli::read_lock(cli) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let today = match &args.date {
+        Some(d) => d.clone(),
+        None => match super::date::today() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let fingerprints = match fingerprints(&catalogue, &templates) {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
+    let pack_version = args
+        .pack_version
+        .clone()
+        .or_else(|| existing.as_ref().map(|l| l.lock.pack_version.clone()))
+        .unwrap_or_else(|| crate::PACK_VERSION_DEFAULT.to_owned());
+    let update = match super::update::update(&catalogue, existing.as_ref(), &fingerprints, &today, &pack_version) {
+        Ok(u) => u,
+        Err(problems) => {
+            cli::report(&problems, false);
+            eprintln!("rulecast: the lock cannot be updated ({}); nothing was written", cli::summary_line(&problems));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for (path, text) in &update.files {
+        std::fs::write(path, text)?;
+    }
+    let path = super::path(&catalogue.root);
+    let unchanged = existing.as_ref().is_some_and(|l| l.lock == update.lock);
+    if !unchanged {
+        super::write(&catalogue.root, &update.lock)?;
+    }
+    for action in &update.actions {
+        println!("{action}");
+    }
+    if existing.as_ref().is_some_and(|l| l.lock.pack_version != update.lock.pack_version) {
+        println!("pack version {}", update.lock.pack_version);
+    }
+    if unchanged {
+        eprintln!("rulecast: {} is up to date", display_path(&path));
+    } else {
+        eprintln!("rulecast: wrote {}; run `rulecast build` and commit the catalogue, the lock and {}", display_path(&path), display_path(&cli.output));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_versions() {
+        assert!(parse_pack_version("1.4.0").is_ok());
+        for bad in ["1.4", "1.4.0-rc1", "v1.4.0", "01.2.3", "1..3"] {
+            assert!(parse_pack_version(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Fingerprints: a SHA-256 per target of what each detection renders to.
+//!
+//! The fingerprint is taken from the rendered output, not from the YAML, because the version
+//! must move when the *deployed* content moves: reformatting a detection file or reordering its
+//! keys changes nothing deployed, while a template or compiler change in rulecast does.
+//!
+//! Rendering uses a neutral stamp (version 0, the creation date as `modified`), so bumping the
+//! version or recording a new modified date does not change the fingerprint it was bumped for,
+//! and the pack version is fixed for the same reason.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::build;
+use crate::catalogue::{Catalogue, Detection};
+use crate::diagnostic::Diagnostics;
+use crate::render::Templates;
+use crate::targets::{self, Stamp};
+
+/// Pack version used while fingerprinting (pack-level files are not part of a fingerprint).
+const NEUTRAL_PACK_VERSION: &str = "0.0.0";
+
+/// Detection id -> target -> SHA-256 (hex).
+pub type Fingerprints = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The stamp every detection is fingerprinted with.
+pub fn neutral_stamp(detection: &Detection) -> Stamp {
+    Stamp { version: 0, modified: detection.meta.date.clone() }
+}
+
+/// Fingerprints every detection of `catalogue` in every target.
+pub fn fingerprints(catalogue: &Catalogue, templates: &Templates) -> Result<Fingerprints, Diagnostics> {
+    let rendered = build::render(catalogue, templates, &targets::all(), &neutral_stamp, NEUTRAL_PACK_VERSION)?;
+    let mut out = Fingerprints::new();
+    for (target, fragments) in &rendered.fragments {
+        for (id, text) in fragments {
+            out.entry(id.clone()).or_default().insert((*target).to_owned(), sha256_hex(text.as_bytes()));
+        }
+    }
+    Ok(out)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn fixture() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
+        for entry in walkdir::WalkDir::new(&from) {
+            let entry = entry.unwrap();
+            let target = dir.path().join(entry.path().strip_prefix(&from).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn prints(root: &Path) -> Fingerprints {
+        let catalogue = Catalogue::load(root).unwrap_or_else(|d| panic!("{d}"));
+        fingerprints(&catalogue, &Templates::load(None).unwrap()).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    const FILE: &str = "entra-roles/pim-alert-disabled.yaml";
+
+    #[test]
+    fn reformatting_the_yaml_changes_nothing() {
+        let dir = fixture();
+        let before = prints(dir.path());
+        let path = dir.path().join(FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Comments, blank lines, flow style and key order are formatting, not content.
+        let mut lines: Vec<&str> = text.lines().collect();
+        let title = lines.iter().position(|l| l.starts_with("title:")).unwrap();
+        let moved = lines.remove(title);
+        lines.push(moved);
+        let reformatted = format!("# reviewed\n\n{}\n", lines.join("\n")).replace("severity: high", "severity:   \"high\"   # quoted");
+        assert_ne!(reformatted, text);
+        std::fs::write(&path, reformatted).unwrap();
+        assert_eq!(prints(dir.path()), before);
+    }
+
+    #[test]
+    fn the_version_is_not_part_of_the_fingerprint_but_content_is() {
+        let dir = fixture();
+        let before = prints(dir.path());
+        let path = dir.path().join(FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("version: 1", "version: 7", 1)).unwrap();
+        assert_eq!(prints(dir.path()), before, "a bump alone changed the fingerprint");
+        std::fs::write(&path, text.replacen("severity: high", "severity: medium", 1)).unwrap();
+        let after = prints(dir.path());
+        let id = after.iter().find(|(id, _)| before[*id] != after[*id]).map(|(id, _)| id.clone()).expect("a content change changes a fingerprint");
+        assert_eq!(after[&id].len(), 4, "one fingerprint per target");
+        assert!(after[&id].iter().all(|(t, h)| before[&id][t] != *h), "severity shows in every target");
+    }
+}
