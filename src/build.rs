@@ -44,7 +44,7 @@ pub fn render(
     for (name, result) in results {
         match result {
             Ok(artifacts) => {
-                errors.extend(by_name[name].check(catalogue, &artifacts.files));
+                errors.extend(by_name[name].check(&artifacts.files));
                 for (path, content) in artifacts.files {
                     rendered.tree.insert(PathBuf::from(name).join(path), content);
                 }

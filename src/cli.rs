@@ -76,6 +76,13 @@ pub enum Command {
     /// zip, Azure Monitor template, manifest.json, CHANGELOG.md and SHA256SUMS (reproducible).
     #[command(after_help = EXIT_CODES)]
     Release(crate::release::command::ReleaseArgs),
+    /// Check a generated tree on disk the way each platform reads it (Sentinel template rules,
+    /// Splunk .conf and SPL structure, YAML and JSON syntax). Needs no catalogue.
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        /// The tree to check (default: the output folder).
+        dir: Option<PathBuf>,
+    },
     /// List the detections, their guide rows and targets.
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -117,6 +124,7 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Lock(args) => crate::lock::command::run(cli, args),
         Command::Diff(args) => crate::diff::command::run(cli, args),
         Command::Release(args) => crate::release::command::run(cli, args),
+        Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output)),
         Command::List { format } => list_command(cli, *format),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
@@ -253,6 +261,40 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         return Ok(ExitCode::from(1));
     }
     eprintln!("rulecast: {} detections valid and locked; {} matches the catalogue", catalogue.detections.len(), display_path(&cli.output));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_command(dir: &std::path::Path) -> std::io::Result<ExitCode> {
+    let tree = output::read_tree(dir)?;
+    let targets = targets::all();
+    let mut findings = Diagnostics::new();
+    let mut checked = Vec::new();
+    for target in &targets {
+        let files: std::collections::BTreeMap<PathBuf, String> = tree
+            .iter()
+            .filter_map(|(path, text)| path.strip_prefix(target.name()).ok().map(|rel| (rel.to_path_buf(), text.clone())))
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        checked.push(format!("{} ({} files)", target.name(), files.len()));
+        findings.extend(target.check(&files));
+    }
+    for path in tree.keys() {
+        if !targets.iter().any(|t| path.starts_with(t.name())) {
+            findings.push(crate::diagnostic::Diagnostic::error(format!("{} belongs to no rulecast target", display_path(&dir.join(path)))));
+        }
+    }
+    report(&findings, false);
+    if checked.is_empty() {
+        eprintln!("rulecast: {} holds no generated content", display_path(dir));
+        return Ok(ExitCode::from(1));
+    }
+    if findings.has_errors() {
+        eprintln!("rulecast: {} has problems ({})", display_path(dir), summary_line(&findings));
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("rulecast: verified {}", checked.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 

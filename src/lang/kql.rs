@@ -106,20 +106,7 @@ fn list_variable(list: &str) -> String {
 /// Compiles a detection to KQL.
 pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBinding) -> Query {
     let source = catalogue.logsource(detection);
-    let mut extraction = Extraction::new(source);
     let needed = needed_fields(detection);
-    let fields: Vec<(&str, Option<String>)> = needed
-        .iter()
-        .map(|f| {
-            let value = &source.fields[*f].value;
-            if value.as_plain_column() == Some(*f) {
-                (*f, None)
-            } else {
-                (*f, Some(extraction.expression(value)))
-            }
-        })
-        .collect();
-
     let time = name(&source.kql.time_column);
     let condition = Expr::of(detection);
     let mut text = String::new();
@@ -155,14 +142,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     if let Some(pre) = condition.necessary_plain(source) {
         let _ = write!(pipeline, "\n| where {}", render(&pre, &|f| column_ref(source, f), true));
     }
-    pipeline.push_str(&extraction.stages());
-    let derived: Vec<String> = fields
-        .iter()
-        .filter_map(|(f, expr)| expr.as_ref().map(|e| format!("{} = {e}", name(f))))
-        .collect();
-    if !derived.is_empty() {
-        let _ = write!(pipeline, "\n| extend {}", derived.join(",\n    "));
-    }
+    pipeline.push_str(&prelude(source, &needed));
     let field_ref = |f: &str| name(f);
     let _ = write!(pipeline, "\n| where {}", render(&condition, &field_ref, true));
 
@@ -311,6 +291,23 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         }
     }
     Query { text, columns: output }
+}
+
+/// The stages that make `fields` columns of the table's rows: one `mv-apply` per array column
+/// for element lookups, then an `extend` for every field that is not a column of its own name.
+/// Starts with a newline; empty when every field is a plain column.
+pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
+    let mut extraction = Extraction::new(source);
+    let derived: Vec<String> = fields
+        .iter()
+        .filter(|f| source.fields[**f].value.as_plain_column() != Some(**f))
+        .map(|f| format!("{} = {}", name(f), extraction.expression(&source.fields[*f].value)))
+        .collect();
+    let mut out = extraction.stages();
+    if !derived.is_empty() {
+        let _ = write!(out, "\n| extend {}", derived.join(",\n    "));
+    }
+    out
 }
 
 /// Name of the column listing every value of `field` in a threshold alert.

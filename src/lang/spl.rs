@@ -84,9 +84,6 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
     let condition = Expr::of(detection);
-    let mut extraction = Extraction::new(source);
-    let values: Vec<(&str, String)> = needed.iter().map(|f| (*f, extraction.expression(&source.fields[*f].value))).collect();
-
     let mut macros = vec![(source.splunk.macro_name.clone(), 0)];
     let mut lookups = Vec::new();
     let mut text = format!("`{}`", source.splunk.macro_name);
@@ -94,9 +91,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
         let raw = |f: &str| field(&diagnostic_path(source, f));
         let _ = write!(text, "\n| where {}", render(&pre, &|f| format!("coalesce({}, \"\")", raw(f)), true));
     }
-    text.push_str(&extraction.stages());
-    let evals: Vec<String> = values.iter().map(|(f, e)| format!("{}=coalesce({e}, \"\")", field(f))).collect();
-    let _ = write!(text, "\n| eval {}", evals.join(",\n    "));
+    text.push_str(&prelude(source, &needed));
     let _ = write!(text, "\n| where {}", render(&condition, &|f| field(f), true));
 
     let findings: Vec<String> = detection
@@ -214,6 +209,18 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
     let _ = write!(text, "\n| `{filter}`");
     macros.push((filter, 0));
     Search { text, columns: output, macros, lookups }
+}
+
+/// The stages that give every one of `fields` a string value under its own name (missing = ""):
+/// `spath` for arrays, one `eval` of element lookups, one `eval` of the fields. Starts with a
+/// newline.
+pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
+    let mut extraction = Extraction::new(source);
+    let values: Vec<(&str, String)> = fields.iter().map(|f| (*f, extraction.expression(&source.fields[*f].value))).collect();
+    let mut out = extraction.stages();
+    let evals: Vec<String> = values.iter().map(|(f, e)| format!("{}=coalesce({e}, \"\")", field(f))).collect();
+    let _ = write!(out, "\n| eval {}", evals.join(",\n    "));
+    out
 }
 
 fn role_of(detection: &Detection, name: &str) -> ColumnRole {

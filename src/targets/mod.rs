@@ -83,10 +83,11 @@ pub trait Target: Sync {
     /// One-line description for `rulecast list`/`--help`.
     fn description(&self) -> &'static str;
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics>;
-    /// Checks the rendered files (paths relative to the target folder) the way the target's
-    /// platform would read them. `build` refuses to write, and `check` fails, on any finding.
-    fn check(&self, catalogue: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
-        let _ = (catalogue, files);
+    /// Checks rendered files (paths relative to the target folder) the way the target's
+    /// platform would read them. It needs nothing but the files, so it also verifies a tree on
+    /// disk (`rulecast verify`). `build` refuses to write, and `check` fails, on any finding.
+    fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+        let _ = files;
         Diagnostics::new()
     }
 }
@@ -194,6 +195,8 @@ pub struct DetectionView {
     pub author: String,
     pub date: String,
     pub modified: String,
+    /// The content changed after the detection was written (Sigma shows `modified` only then).
+    pub modified_later: bool,
     pub references: Vec<String>,
     pub false_positives: Vec<String>,
     pub deprecated: bool,
@@ -233,6 +236,7 @@ impl DetectionView {
             techniques: meta.attack.techniques.clone(),
             author: meta.author.clone(),
             date: meta.date.clone(),
+            modified_later: stamp.modified > meta.date,
             modified: stamp.modified.clone(),
             references: meta.references.clone(),
             false_positives: meta.false_positives.clone(),

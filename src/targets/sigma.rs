@@ -13,7 +13,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{render_template, Artifacts, DetectionView, RenderContext, Stamp, Target};
-use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{attack, Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::lang::sigma::{self as compile, SelectionView};
@@ -22,6 +21,18 @@ pub struct Sigma;
 
 /// Namespace for the ids of documents rulecast derives from a detection (correlations, tiers).
 const DERIVED_NAMESPACE: Uuid = Uuid::from_u128(0x6f1f_5b1e_8a3c_4f4e_9b4e_2c7d_0e5a_1b3c);
+
+#[cfg(test)]
+mod tests {
+    use super::title_case;
+
+    #[test]
+    fn titles_follow_sigmahq_case() {
+        assert_eq!(title_case("Burst of eligible role assignments by one account"), "Burst of Eligible Role Assignments by One Account");
+        assert_eq!(title_case("PIM alert raised: The organization doesn't have P2"), "PIM Alert Raised: The Organization Doesn't Have P2");
+        assert_eq!(title_case("of course"), "Of Course");
+    }
+}
 
 #[derive(Serialize)]
 struct RuleDoc {
@@ -57,19 +68,24 @@ struct PipelineView {
 
 #[derive(Serialize)]
 struct PipelineSource {
-    id: String,
+    fields_id: String,
+    unknown_id: String,
+    unknown_message: String,
+    query_id: String,
     product: String,
     service: String,
-    table: String,
-    macro_name: String,
-    fields: Vec<PipelineField>,
+    /// The pySigma (Jinja) query template: the extraction prefix, then `{{ query }}`.
+    query_template: String,
+    /// Sigma name -> rulecast field, where they differ.
+    renames: Vec<PipelineField>,
+    /// Every field the log source defines.
+    known: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct PipelineField {
     sigma: String,
-    kusto: String,
-    splunk: String,
+    field: String,
 }
 
 impl Target for Sigma {
@@ -81,7 +97,7 @@ impl Target for Sigma {
         "Sigma rules (specification v2) with correlation rules, and pySigma pipelines"
     }
 
-    fn check(&self, _: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+    fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         let mut out = Diagnostics::new();
         for (path, text) in files {
             if let Err(e) = super::ensure_yaml(&format!("generated/sigma/{}", path.to_string_lossy()), text) {
@@ -125,10 +141,36 @@ impl Target for Sigma {
     }
 }
 
-/// SigmaHQ names cloud rules `<product>_<name>.yml`.
+/// SigmaHQ's file names: `<product>_<name>.yml`, and a `correlation_` prefix for a file that
+/// holds correlation rules (a threshold detection's base rules and correlations).
 fn file_name(catalogue: &Catalogue, detection: &Detection) -> String {
     let source = catalogue.logsource(detection);
-    format!("{}_{}.yml", source.sigma.product, detection.slug.replace('-', "_"))
+    let prefix = if detection.meta.threshold.is_some() { "correlation_" } else { "" };
+    let name = detection.slug.replace('-', "_");
+    let product = format!("{}_", source.sigma.product);
+    if name.starts_with(&product) { format!("{prefix}{name}.yml") } else { format!("{prefix}{product}{name}.yml") }
+}
+
+/// SigmaHQ wants titles in Title Case: every word capitalised but short joining words.
+pub fn title_case(title: &str) -> String {
+    const SMALL: [&str; 20] = [
+        "a", "an", "and", "as", "at", "by", "for", "from", "in", "new", "of", "on", "or", "over", "the", "through", "to", "via", "with", "without",
+    ];
+    title
+        .split(' ')
+        .enumerate()
+        .map(|(i, word)| {
+            if i > 0 && SMALL.contains(&word) {
+                return word.to_owned();
+            }
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn derived_id(detection: &Detection, what: &str) -> String {
@@ -187,7 +229,7 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     let mk = |id: String, title: String, name: String, selections: Vec<SelectionView>, condition: String, correlation: Option<CorrelationView>, notes: &[String]| RuleDoc {
         detection: DetectionView::new(detection, stamp, notes),
         id,
-        title,
+        title: title_case(&title),
         name,
         level,
         tags: tags(detection),
@@ -228,7 +270,7 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
         let rule_name = format!("{base_name}_{}", tier.name);
         tier_docs.push(mk(
             derived_id(detection, &format!("tier/{}", tier.name)),
-            format!("{} ({} accounts)", meta.title, tier.name),
+            format!("{} - {} Accounts", meta.title, tier.name),
             rule_name.clone(),
             tier_selections,
             format!("({condition}) and {selection_name}"),
@@ -237,7 +279,7 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
         ));
         tier_docs.push(mk(
             derived_id(detection, &format!("correlation/{}", tier.name)),
-            format!("{} ({} accounts, {} in {})", meta.title, tier.name, tier.count, threshold.window),
+            format!("{} - {} in {} - {} Accounts", meta.title, tier.count, threshold.window, tier.name),
             format!("{rule_name}_correlation"),
             Vec::new(),
             String::new(),
@@ -249,7 +291,7 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     docs.push(mk(meta.id.clone(), meta.title.clone(), base_name.clone(), default_selections, default_condition, None, &notes));
     docs.push(mk(
         derived_id(detection, "correlation/default"),
-        format!("{} ({} in {})", meta.title, threshold.count, threshold.window),
+        format!("{} - {} in {}", meta.title, threshold.count, threshold.window),
         format!("{base_name}_correlation"),
         Vec::new(),
         String::new(),
@@ -260,47 +302,40 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     docs
 }
 
-/// The pipeline of a backend: every log source's Sigma fields mapped to that backend.
+/// The pipeline of a backend. Rules use rulecast's field names, so a pipeline maps a field
+/// only where its Sigma name differs, refuses fields the log source does not define, and
+/// prefixes the converted query with the same extraction the native target uses (the KQL
+/// `mv-apply`/`extend` or the SPL `spath`/`eval` prelude), so every field means in a Sigma
+/// conversion exactly what it means in the Sentinel or Splunk content.
 fn pipeline(catalogue: &Catalogue, backend: &'static str) -> PipelineView {
     let sources = catalogue
         .logsources
         .values()
-        .map(|source| PipelineSource {
-            id: source.id.clone(),
-            product: source.sigma.product.clone(),
-            service: source.sigma.service.clone(),
-            table: source.kql.table.clone(),
-            macro_name: source.splunk.macro_name.clone(),
-            fields: source
-                .fields
-                .iter()
-                .filter_map(|(name, field)| {
-                    plain_mapping(source, &field.value).map(|(kusto, splunk)| PipelineField { sigma: source.sigma_name(name).to_owned(), kusto, splunk })
-                })
-                .collect(),
+        .map(|source| {
+            let fields: Vec<&str> = source.fields.keys().map(String::as_str).collect();
+            let (head, prelude) = match backend {
+                "kusto" => (crate::lang::kql::name(&source.kql.table), crate::lang::kql::prelude(source, &fields)),
+                _ => (format!("`{}`", source.splunk.macro_name), crate::lang::spl::prelude(source, &fields)),
+            };
+            let filter = if backend == "kusto" { "where" } else { "search" };
+            PipelineSource {
+                fields_id: format!("rulecast_{}_fields", source.id),
+                unknown_id: format!("rulecast_{}_unknown_fields", source.id),
+                unknown_message: format!("The rulecast pipeline does not define this field for {}.", source.id),
+                query_id: format!("rulecast_{}_query", source.id),
+                product: source.sigma.product.clone(),
+                service: source.sigma.service.clone(),
+                // pySigma renders this with Jinja: the prefix is raw text, then the converted query.
+                query_template: format!("{{% raw %}}{head}{prelude}\n| {filter} {{% endraw %}}{{{{ query }}}}"),
+                renames: source
+                    .fields
+                    .keys()
+                    .filter(|f| source.sigma_name(f) != f.as_str())
+                    .map(|f| PipelineField { sigma: source.sigma_name(f).to_owned(), field: f.clone() })
+                    .collect(),
+                known: source.fields.keys().cloned().collect(),
+            }
         })
         .collect();
     PipelineView { name: format!("rulecast {} ({backend})", catalogue.config.name), backend, priority: 20, sources }
-}
-
-/// Kusto and Splunk names of a field that is a column or a path inside one.
-fn plain_mapping(source: &LogSourceFile, value: &FieldValue) -> Option<(String, String)> {
-    match value {
-        FieldValue::Column { column, path } => {
-            let c = source.columns.get(column)?;
-            let kusto = match path {
-                Some(p) => format!("{column}.{p}"),
-                None => column.clone(),
-            };
-            let splunk = match path {
-                Some(p) => format!("{}.{p}", c.diagnostic),
-                None => c.diagnostic.clone(),
-            };
-            if c.kind == ColumnType::Dynamic && path.is_none() {
-                return None;
-            }
-            Some((kusto, splunk))
-        }
-        _ => None,
-    }
 }

@@ -11,7 +11,7 @@ fn build_writes_every_target_and_is_deterministic() {
         "generated/sentinel/azuredeploy.json",
         "generated/splunk/test_pack/default/savedsearches.conf",
         "generated/splunk/test_pack/lookups/test_privileged_accounts.csv",
-        "generated/sigma/rules/entra-roles/azure_eligible_assignment_burst.yml",
+        "generated/sigma/rules/entra-roles/correlation_azure_eligible_assignment_burst.yml",
         "generated/sigma/pipelines/rulecast_kusto.yml",
         "generated/azure-monitor/eligible-assignment-burst.json",
         "generated/azure-monitor/azuredeploy.json",

@@ -115,7 +115,7 @@ fn add_change_deprecate_and_release() {
     assert!(read("generated/sentinel/rules/entra-roles/pim-alert-disabled.yaml").contains("status: Deprecated"));
     assert!(read("generated/sigma/rules/entra-roles/azure_pim_alert_disabled.yml").contains("status: deprecated"));
     let sigma = read("generated/sigma/rules/entra-roles/azure_pim_alert_disabled.yml");
-    assert!(sigma.contains("modified: \"2026-02-01\"") && sigma.contains("rulecast:\n    version: 2"), "{sigma}");
+    assert!(sigma.contains("modified: \"2026-02-01\"") && sigma.contains("version 2;"), "{sigma}");
     let splunk = read("generated/splunk/test_pack/default/savedsearches.conf");
     let stanza = &splunk[splunk.find("PIM alert disabled]").unwrap()..];
     assert!(stanza.contains("enableSched = 0") && stanza.contains("disabled = 1") && stanza.contains("not scheduled"), "{stanza}");

@@ -78,12 +78,19 @@ impl Target for Sentinel {
         "Microsoft Sentinel analytics rules: Azure-Sentinel YAML templates and ARM templates"
     }
 
-    fn check(&self, _: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+    fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         let mut out = Diagnostics::new();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
             let shown = format!("generated/sentinel/{}", path.to_string_lossy().replace('\\', "/"));
             match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default()) {
                 Ok(template) => {
+                    // Sentinel identifies a template by its id: two files with one id overwrite each other.
+                    if let Some(id) = template.get("id").and_then(serde_json::Value::as_str) {
+                        if let Some(first) = ids.insert(id.to_lowercase(), shown.clone()) {
+                            out.push(Diagnostic::error(format!("sentinel: {shown}: id {id} is also used by {first}")));
+                        }
+                    }
                     for problem in template_rules::check(&template) {
                         out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
                     }

@@ -77,8 +77,15 @@ impl Target for Splunk {
         "Splunk app: scheduled searches over azure:monitor:aad, macros and lookups"
     }
 
-    fn check(&self, catalogue: &Catalogue, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
-        app_check::check(files, Path::new(&catalogue.config.splunk.app_id))
+    fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
+        // The app is the one folder of the target; its name must match the app's id.
+        let apps: std::collections::BTreeSet<&Path> = files.keys().filter_map(|p| p.iter().next().map(Path::new)).collect();
+        let mut out = Diagnostics::new();
+        match apps.len() {
+            1 => out.extend(app_check::check(files, apps.into_iter().next().expect("one app"))),
+            n => out.push(crate::diagnostic::Diagnostic::error(format!("splunk: expected one app folder, found {n}"))),
+        }
+        out
     }
 
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {

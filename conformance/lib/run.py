@@ -1,0 +1,647 @@
+#!/usr/bin/env python3
+"""Orchestrator of the rulecast conformance suite: run every checker on every
+artifact of a generated/ tree and print a summary table.
+
+Runs on the system python3 (standard library only), so that it can still report
+*which* tools are missing when the tools' venvs are not installed. The checkers
+themselves run inside the pinned tool environments made by conformance/install.
+
+Exit status: 0 only if every tool is present with its pinned version, every
+checker checked at least one artifact, and nothing failed.
+
+Usage: run.py GENERATED_DIR [--json SUMMARY.json] [--keep-work DIR]
+"""
+import argparse
+import concurrent.futures
+import gzip
+import io
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent.parent  # conformance/
+LIB = HERE / "lib"
+VENDOR = HERE / "vendor"
+TOOLS = pathlib.Path(os.environ.get("RULECAST_TOOLS") or pathlib.Path.home() / ".cache" / "rulecast-tools")
+SIGMA_VENV = TOOLS / "sigma" / "bin"
+APPINSPECT_VENV = TOOLS / "appinspect" / "bin"
+NODE_MODULES = TOOLS / "node" / "node_modules"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# ------------------------------------------------------------------ plumbing
+
+def rulecast_binary():
+    """The rulecast binary: $RULECAST_BIN, else the cargo build in this repository, else PATH."""
+    explicit = os.environ.get("RULECAST_BIN")
+    if explicit:
+        return pathlib.Path(explicit)
+    for profile in ("release", "debug"):
+        candidate = HERE.parent / "target" / profile / "rulecast"
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("rulecast")
+    return pathlib.Path(found) if found else None
+
+
+class Row:
+    """One line of the summary table."""
+
+    def __init__(self, checker, tool, version="", what="artifacts"):
+        self.checker, self.tool, self.version, self.what = checker, tool, version, what
+        self.artifacts = 0
+        self.failures = 0
+        self.missing = None  # reason the tool could not run
+        self.seconds = 0.0
+
+    @property
+    def ok(self):
+        return self.missing is None and self.artifacts > 0 and self.failures == 0
+
+    def status(self):
+        if self.missing:
+            return "MISSING"
+        if self.artifacts == 0:
+            return "FAIL (0 checked)"
+        return "ok" if self.failures == 0 else "FAIL"
+
+
+def run(cmd, env=None, cwd=None):
+    """Run a command, return CompletedProcess with text output (never raises)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=full_env, cwd=cwd)
+    except OSError as e:
+        return subprocess.CompletedProcess(cmd, 127, "", f"{cmd[0]}: {e}")
+
+
+def echo(text, prefix=""):
+    for line in text.splitlines():
+        if line.strip():
+            print(prefix + line)
+
+
+def files_under(root, *patterns):
+    out = set()
+    for pattern in patterns:
+        out.update(p for p in root.glob(pattern) if p.is_file())
+    return sorted(out)
+
+
+def pins(in_file):
+    """name -> version from a requirements .in file (name==version lines)."""
+    result = {}
+    for line in (HERE / "requirements" / in_file).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            result[name.strip()] = version.strip()
+    return result
+
+
+def installed_versions(python, names):
+    code = ("import importlib.metadata as m, json, sys\n"
+            "out = {}\n"
+            "for n in sys.argv[1:]:\n"
+            "    try: out[n] = m.version(n)\n"
+            "    except m.PackageNotFoundError: out[n] = None\n"
+            "print(json.dumps(out))")
+    proc = run([python, "-c", code, *names])
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {n: None for n in names}
+
+
+# ------------------------------------------------------------------ the suite
+
+class Suite:
+    def __init__(self, gen, work):
+        self.gen = gen
+        self.work = work
+        self.rows = {}
+        self.notes = []
+        self.versions = {}
+        self.missing = {}
+
+    def row(self, checker, tool, what="artifacts"):
+        """Start a summary row; its time runs until the next row starts (or stop_clock)."""
+        self.stop_clock()
+        self.rows[checker] = Row(checker, tool, what=what)
+        self._clock = (self.rows[checker], time.monotonic())
+        return self.rows[checker]
+
+    def stop_clock(self):
+        if getattr(self, "_clock", None):
+            row, t0 = self._clock
+            row.seconds += time.monotonic() - t0
+            self._clock = None
+
+    def rel(self, path):
+        try:
+            return str(pathlib.Path(path).resolve().relative_to(self.gen.resolve()))
+        except ValueError:
+            return str(path)
+
+    # ---------------------------------------------------------- tools present?
+    def discover_tools(self):
+        """Record tool versions; return {env: reason} for missing environments."""
+        missing = {}
+        # Node + Kusto.Language
+        kusto_pkg = NODE_MODULES / "@kusto" / "language-service-next" / "package.json"
+        if not shutil.which("node"):
+            missing["node"] = "node is not on PATH"
+        elif not kusto_pkg.exists() or not (NODE_MODULES / "js-yaml").exists():
+            missing["node"] = f"node modules not installed in {NODE_MODULES}: run conformance/install"
+        else:
+            want = json.loads((HERE / "package.json").read_text())["dependencies"]["@kusto/language-service-next"]
+            have = json.loads(kusto_pkg.read_text())["version"]
+            self.versions["kusto"] = have
+            if have != want:
+                missing["node"] = f"@kusto/language-service-next {have} installed, {want} pinned: run conformance/install"
+        # The sigma venv (sigma-cli, backends, validators, check-jsonschema, ksconf)
+        expected = pins("sigma.in")
+        if not (SIGMA_VENV / "python").exists():
+            missing["sigma"] = f"venv {SIGMA_VENV.parent} missing: run conformance/install"
+        else:
+            have = installed_versions(SIGMA_VENV / "python", list(expected))
+            self.versions.update({k.lower(): v for k, v in have.items()})
+            wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
+            if wrong:
+                missing["sigma"] = "wrong versions in the sigma venv: " + ", ".join(wrong) + ": run conformance/install"
+        # splunk-appinspect venv
+        expected = pins("appinspect.in")
+        if not (APPINSPECT_VENV / "splunk-appinspect").exists():
+            missing["appinspect"] = f"venv {APPINSPECT_VENV.parent} missing: run conformance/install"
+        else:
+            have = installed_versions(APPINSPECT_VENV / "python", list(expected))
+            self.versions.update({k.lower(): v for k, v in have.items()})
+            wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
+            if wrong:
+                missing["appinspect"] = "wrong versions: " + ", ".join(wrong) + ": run conformance/install"
+        return missing
+
+    def v(self, name):
+        return self.versions.get(name.lower()) or "?"
+
+    # ---------------------------------------------------------- KQL
+    def check_kql(self):
+        kql = self.row("kql", "Kusto.Language (@kusto/language-service-next)", "queries")
+        kql.version = self.v("kusto")
+        out = self.work / "kql.json"
+        proc = run(["node", LIB / "kql_check.js", "--modules", NODE_MODULES, "--tables",
+                    VENDOR / "kql-tables.json", "--json", out, self.gen])
+        echo(proc.stdout)
+        cols = self.row("kql-columns", "Kusto.Language result columns", "rules")  # same run
+        cols.version = kql.version
+        if not out.exists():
+            echo(proc.stderr, "kql: ")
+            kql.failures += 1
+            kql.artifacts = max(kql.artifacts, 1)
+            return
+        data = json.loads(out.read_text())
+        kql.artifacts, kql.failures = data["queries"], data["query_failures"]
+        cols.artifacts, cols.failures = data["column_checks"], data["column_failures"]
+        if data["warnings"]:
+            self.notes.append(f"kql: {data['warnings']} warning(s) reported above (not fatal)")
+
+    # ---------------------------------------------------------- rulecast verify
+    def check_rulecast(self):
+        """rulecast's own checks (Sentinel template rules; Splunk .conf and SPL structure,
+        macros and lookups; YAML/JSON syntax), the same Rust code `rulecast check` runs."""
+        row = self.row("rulecast-verify", "rulecast verify (template rules, SPL structure)", "files")
+        binary = rulecast_binary()
+        if binary is None:
+            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
+            return
+        version = run([binary, "--version"])
+        row.version = version.stdout.strip().split()[-1] if version.returncode == 0 else "?"
+        proc = run([binary, "verify", self.gen])
+        echo(proc.stderr, "rulecast: ")
+        row.artifacts = sum(1 for p in self.gen.rglob("*") if p.is_file())
+        row.failures = sum(1 for line in proc.stderr.splitlines() if line.startswith("error:"))
+        if proc.returncode != 0 and row.failures == 0:
+            row.failures = 1
+
+    # ---------------------------------------------------------- ARM
+    def check_arm(self):
+        schema = self.row("arm-schema", "check-jsonschema + ARM schemas", "templates")
+        schema.version = self.v("check-jsonschema")
+        # arm-lint comes out of the same run as arm-schema; its time is counted there.
+        lint = Row("arm-lint", "ours: ARM durations/limits", what="resources")
+        lint.version = "-"
+        self.rows["arm-lint"] = lint
+        files = files_under(self.gen, "sentinel/**/*.json", "azure-monitor/**/*.json")
+        local = self.work / "arm-schemas"
+        proc = run([sys.executable, LIB / "arm_localize.py", VENDOR / "arm-schemas", local])
+        if proc.returncode != 0:
+            echo(proc.stdout + proc.stderr, "arm-schema: ")
+            schema.failures = lint.failures = 1
+            return
+        out = self.work / "arm.json"
+        proc = run([SIGMA_VENV / "python", LIB / "arm_check.py", "--check-jsonschema",
+                    SIGMA_VENV / "check-jsonschema", "--schemas", local, "--json", out, "--root", self.gen, *files])
+        echo(proc.stdout)
+        if not out.exists():
+            echo(proc.stderr, "arm: ")
+            schema.failures, schema.artifacts = 1, len(files)
+            return
+        data = json.loads(out.read_text())
+        schema.artifacts, schema.failures = data["arm-schema"]["artifacts"], data["arm-schema"]["failures"]
+        lint.artifacts, lint.failures = data["arm-lint"]["artifacts"], data["arm-lint"]["failures"]
+
+    # ---------------------------------------------------------- Sigma
+    def sigma_env(self):
+        """HOME for sigma-cli: a scratch dir whose SigmaHQ cache holds the vendored data."""
+        home = self.work / "home"
+        if not home.exists():
+            proc = run([SIGMA_VENV / "python", LIB / "seed_sigmahq_cache.py", VENDOR / "sigma-offline-data",
+                        home / ".cache" / "pysigma" / "sigmahq"])
+            if proc.returncode != 0:
+                echo(proc.stdout + proc.stderr, "sigma seed: ")
+        return {"HOME": str(home), "NO_COLOR": "1"}
+
+    def check_sigma(self):
+        rules = files_under(self.gen, "sigma/rules/**/*.yml", "sigma/rules/**/*.yaml")
+        env = self.sigma_env()
+        self._sigma_check(rules, env)
+        docs = self._sigma_schema(rules)
+        pipelines = self._sigma_pipelines()
+        self._sigma_convert_splunk(rules, pipelines.get("splunk", []), env)
+        self._sigma_convert_kusto([d for d in docs if d["kind"] == "rule"], pipelines.get("kusto", []), env)
+
+    def _sigma_check(self, rules, env):
+        row = self.row("sigma-check", "sigma check + SigmaHQ validators", "rule files")
+        row.version = f"cli {self.v('sigma-cli')} / pySigma {self.v('pySigma')} / sigmahq {self.v('pySigma-validators-sigmahq')}"
+        row.artifacts = len(rules)
+        if not rules:
+            return
+        # Explicit file list: with a directory, sigma check would skip *.yaml silently.
+        proc = run([SIGMA_VENV / "sigma", "check", "--fail-on-issues", "-c", HERE / "sigma-check.yml", *rules], env=env)
+        text = ANSI.sub("", proc.stdout + proc.stderr)
+        m = re.search(r"Found (\d+) errors, (\d+) condition errors and (\d+) issues", text)
+        if not m:
+            echo(text, "sigma-check: ")
+            row.failures = max(1, row.failures)
+            return
+        problems = sum(map(int, m.groups()))
+        row.failures = problems
+        if problems or proc.returncode != 0:
+            for line in text.splitlines():
+                if line.startswith("issue=") or " in /" in line or line.startswith("Condition error"):
+                    # Issue lines embed whole parsed rules: keep them readable.
+                    line = line.replace(str(self.gen) + "/", "")
+                    print("FAIL [sigma-check] " + (line if len(line) < 400 else line[:400] + " ..."))
+            if proc.returncode != 0 and problems == 0:
+                echo(text, "sigma-check: ")
+                row.failures = 1
+
+    def _sigma_schema(self, rules):
+        row = self.row("sigma-schema", "check-jsonschema + Sigma schemas", "documents")
+        row.version = self.v("check-jsonschema")
+        if not rules:
+            return []
+        split_dir, manifest = self.work / "sigma-docs", self.work / "sigma-docs.json"
+        proc = run([SIGMA_VENV / "python", LIB / "sigma_split.py", split_dir, manifest, *rules])
+        if proc.returncode != 0 or not manifest.exists():
+            echo(proc.stdout + proc.stderr, "sigma-schema: ")
+            row.failures, row.artifacts = 1, len(rules)
+            return []
+        docs = json.loads(manifest.read_text())
+        row.artifacts = len(docs)
+        schema_of = {
+            "rule": "sigma-detection-rule-schema.json",
+            "correlation": "sigma-correlation-rules-schema.json",
+            "filter": "sigma-filters-schema.json",
+        }
+        for d in docs:
+            if d["kind"] == "invalid":
+                row.failures += 1
+                print(f"FAIL [sigma-schema] {self.rel(d['source'])}: document {d['doc']} is not a YAML mapping {d.get('error', '')}")
+        for kind, schema in schema_of.items():
+            group = [d for d in docs if d["kind"] == kind]
+            if not group:
+                continue
+            proc = run([SIGMA_VENV / "check-jsonschema", "--output-format", "json", "--schemafile",
+                        VENDOR / "sigma-schemas" / schema, *[d["path"] for d in group]])
+            try:
+                report = json.loads(proc.stdout)
+            except json.JSONDecodeError:
+                echo(proc.stdout + proc.stderr, "sigma-schema: ")
+                row.failures += len(group)
+                continue
+            source = {d["path"]: f"{self.rel(d['source'])} (document {d['doc']}, {kind})" for d in group}
+            bad = set()
+            for err in report.get("errors", []) + report.get("parse_errors", []):
+                bad.add(err["filename"])
+                msg = err.get("message", "")
+                leaf = err.get("best_deep_match") or {}
+                if leaf.get("message") and len(msg) > 200:
+                    msg = f"{leaf.get('path')}: {leaf['message']}"
+                print(f"FAIL [sigma-schema] {source.get(err['filename'], err['filename'])}: {err.get('path', '')} {msg[:400]}")
+            row.failures += len(bad)
+        return docs
+
+    def _sigma_pipelines(self):
+        """backend -> [pipeline files] from sigma/pipelines/ (by allowed_backends, else file name)."""
+        files = files_under(self.gen, "sigma/pipelines/*.yml", "sigma/pipelines/*.yaml")
+        result = {"splunk": [], "kusto": []}
+        if not files:
+            return result
+        code = ("import json, sys, yaml\n"
+                "print(json.dumps({f: (yaml.safe_load(open(f)) or {}).get('allowed_backends') for f in sys.argv[1:]}))")
+        proc = run([SIGMA_VENV / "python", "-c", code, *files])
+        try:
+            allowed = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            echo(proc.stderr, "sigma pipelines: ")
+            allowed = {}
+        for f in files:
+            backends = allowed.get(str(f)) or []
+            if not backends:  # no allowed_backends: fall back to the file name
+                name = f.name.lower()
+                backends = ["splunk"] if "splunk" in name else ["kusto"] if re.search(r"kusto|kql|sentinel|azure", name) else []
+            used = [b for b in backends if b in result]
+            for b in used:
+                result[b].append(f)
+            if not used:
+                self.notes.append(f"sigma: pipeline {self.rel(f)} names no backend the suite converts with (splunk, kusto)")
+        return result
+
+    def _convert(self, row, target, pipelines, inputs, names, env, ext, per_file=True):
+        """sigma convert every input file on its own (in parallel), writing <stem><ext>.
+
+        One process per file when the queries are needed one by one (kusto: each is
+        parsed afterwards): a batch run writes all queries into one stream, and the
+        batch mode that writes one file per rule (-od/--output-dir) is broken in
+        sigma-cli 3.1.0: it skips the pipeline's query postprocessing (so no table
+        prefix) and turns conversion errors into a warning with exit status 0.
+        With per_file=False (splunk) one batch run with --fail-unsupported proves
+        that every rule converts (~1 s per rule faster); only if it fails are the
+        files converted one by one to name the culprits.
+        """
+        row.artifacts = len(inputs)
+        if not inputs:
+            return None
+        if not pipelines:
+            row.failures = len(inputs)
+            print(f"FAIL [{row.checker}] no {target} pipeline under sigma/pipelines/ (allowed_backends: [{target}])")
+            return None
+        out_dir = self.work / f"convert-{target}"
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(parents=True)
+        pipe_args = [a for p in pipelines for a in ("-p", p)]
+
+        def convert(src):
+            out = out_dir / (pathlib.Path(src).stem + ext)
+            proc = run([SIGMA_VENV / "sigma", "convert", "-t", target, *pipe_args, "--fail-unsupported",
+                        "-o", out, src], env=env)
+            if proc.returncode != 0:
+                err = [line for line in ANSI.sub("", proc.stderr + proc.stdout).splitlines()
+                       if line.strip() and "Parsing Sigma rules" not in line]
+                return f"{' '.join(err)[-600:]}"
+            if not out.exists() or not out.read_text().strip():
+                return "produced no query"
+            return None
+
+        if not per_file:
+            batch = out_dir / ("all" + ext)
+            proc = run([SIGMA_VENV / "sigma", "convert", "-t", target, *pipe_args, "--fail-unsupported",
+                        "-o", batch, *inputs], env=env)
+            if proc.returncode == 0 and batch.exists() and batch.read_text().strip():
+                return out_dir
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            results = list(pool.map(convert, inputs))
+        for src, err in zip(inputs, results):
+            if err:
+                err = err.replace(str(src), names[src])
+                row.failures += 1
+                print(f"FAIL [{row.checker}] {names[src]}: {err}")
+        return out_dir
+
+    def _sigma_convert_splunk(self, rules, pipelines, env):
+        row = self.row("sigma-splunk", "sigma convert -t splunk", "rule files")
+        row.version = f"backend-splunk {self.v('pysigma-backend-splunk')}"
+        # Copy to unique names: -od names outputs by file stem, and sections may repeat a stem.
+        src_dir = self.work / "sigma-src"
+        src_dir.mkdir(exist_ok=True)
+        inputs, names = [], {}
+        for n, f in enumerate(rules):
+            copy = src_dir / f"{n:04d}_{f.stem}.yml"
+            shutil.copyfile(f, copy)
+            inputs.append(copy)
+            names[copy] = self.rel(f)
+        self._convert(row, "splunk", pipelines, inputs, names, env, ".spl", per_file=False)
+
+    def _sigma_convert_kusto(self, docs, pipelines, env):
+        row = self.row("sigma-kusto", "sigma convert -t kusto", "base rules")
+        row.version = f"backend-kusto {self.v('pySigma-backend-kusto')}"
+        self.notes.append("sigma-kusto: correlation documents are converted with splunk only "
+                          "(the Kusto backend refuses correlation rules); their base rules are converted with both")
+        names = {pathlib.Path(d["path"]): f"{self.rel(d['source'])} (document {d['doc']})" for d in docs}
+        out_dir = self._convert(row, "kusto", pipelines, list(names), names, env, ".kql")
+        kql = self.row("sigma-kusto-kql", "Kusto.Language on sigma->kusto output", "queries")
+        kql.version = self.v("kusto")
+        if "node" in self.missing:
+            kql.missing = self.missing["node"]
+            return
+        if out_dir is None or not any(out_dir.glob("*.kql")):
+            return
+        out = self.work / "kql-sigma.json"
+        proc = run(["node", LIB / "kql_check.js", "--modules", NODE_MODULES, "--tables",
+                    VENDOR / "kql-tables.json", "--json", out, "--queries", out_dir])
+        text = re.sub(r"^kql: ", "sigma-kusto-kql: ", proc.stdout.replace("FAIL [kql]", "FAIL [sigma-kusto-kql]"), flags=re.M)
+        for src, name in names.items():  # name the Sigma source, not our scratch file
+            text = text.replace(pathlib.Path(src).stem + ".kql:", f"{name} converted:")
+        echo(text)
+        if not out.exists():
+            echo(proc.stderr, "sigma-kusto-kql: ")
+            kql.failures = kql.artifacts = 1
+            return
+        data = json.loads(out.read_text())
+        kql.artifacts, kql.failures = data["queries"], data["query_failures"]
+
+    # ---------------------------------------------------------- Splunk
+    def check_appinspect(self):
+        apps = sorted(p.parent.parent for p in self.gen.glob("splunk/*/default/app.conf"))
+        self._appinspect(apps)
+        for d in sorted(self.gen.glob("splunk/*/")):
+            if d.is_dir() and d not in apps:
+                print(f"FAIL [appinspect] {self.rel(d)}: folder under splunk/ without default/app.conf")
+                self.rows["appinspect"].failures += 1
+
+    def check_ksconf(self):
+        self._ksconf()
+
+    def _package(self, app):
+        """Deterministic .tgz of the app folder (sorted, owner 0, mtime 0, fixed modes)."""
+        target = self.work / "apps" / f"{app.name}.tgz"
+        target.parent.mkdir(exist_ok=True)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path in [app, *sorted(app.rglob("*"))]:
+                info = tar.gettarinfo(str(path), arcname=str(path.relative_to(app.parent)))
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = 0
+                info.mode = 0o755 if path.is_dir() else 0o644
+                if path.is_file():
+                    with open(path, "rb") as fh:
+                        tar.addfile(info, fh)
+                else:
+                    tar.addfile(info)
+        with open(target, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+            gz.write(buf.getvalue())
+        return target
+
+    def _appinspect(self, apps):
+        row = self.row("appinspect", "splunk-appinspect --mode precert", "apps")
+        row.version = self.v("splunk-appinspect")
+        row.artifacts = len(apps)
+        for app in apps:
+            pkg = self._package(app)
+            report = self.work / "apps" / f"{app.name}.json"
+            proc = run([APPINSPECT_VENV / "splunk-appinspect", "inspect", pkg, "--mode", "precert",
+                        "--skip-trusted-libraries-update", "--ci", "--max-messages", "all",
+                        "--output-file", report, "--data-format", "json"])
+            try:
+                data = json.loads(report.read_text())
+            except (OSError, json.JSONDecodeError):
+                row.failures += 1
+                print(f"FAIL [appinspect] {self.rel(app)}: no report (exit {proc.returncode})")
+                echo((proc.stderr or proc.stdout)[-3000:], "appinspect: ")
+                continue
+            bad = 0
+            for report_ in data.get("reports", []):
+                for group in report_.get("groups", []):
+                    for check in group.get("checks", []):
+                        result = check.get("result")
+                        if result in ("failure", "error", "warning", "future_failure"):
+                            bad += 1
+                            msgs = [m.get("message", "") for m in check.get("messages", [])] or [check.get("description", "")]
+                            for m in msgs:
+                                where = next((f" ({x.get('message_filename')}:{x.get('message_line')})"
+                                              for x in check.get("messages", []) if x.get("message_filename")), "")
+                                print(f"FAIL [appinspect] {self.rel(app)}: {result} {check.get('name')}{where}: {' '.join(m.split())[:500]}")
+            if bad == 0 and proc.returncode != 0:
+                bad = 1
+                print(f"FAIL [appinspect] {self.rel(app)}: exit {proc.returncode} although the report lists no problem")
+            summary = (data.get("summary") or {})
+            if summary.get("manual_check"):
+                self.notes.append(f"appinspect: {self.rel(app)} has {summary['manual_check']} manual check(s) (informational)")
+            row.failures += 1 if bad else 0
+
+    def _ksconf(self):
+        row = self.row("ksconf", "ksconf check", ".conf files")
+        row.version = self.v("ksconf")
+        files = files_under(self.gen, "splunk/**/*.conf", "splunk/**/*.meta")
+        row.artifacts = len(files)
+        if not files:
+            return
+        proc = run([SIGMA_VENV / "ksconf", "check", *files])
+        text = proc.stdout + proc.stderr
+        m = re.search(r"(\d+) files failed", text)
+        row.failures = int(m.group(1)) if m else (0 if proc.returncode == 0 else 1)
+        if proc.returncode != 0:
+            for line in text.splitlines():
+                if line.startswith("Error in file"):
+                    print(f"FAIL [ksconf] {line.replace(str(self.gen) + '/', '')}")
+            if not m:
+                echo(text, "ksconf: ")
+
+
+# ------------------------------------------------------------------ main
+
+def print_table(rows):
+    headers = ["checker", "tool", "version", "checked", "failures", "time", "status"]
+    lines = [[r.checker, r.tool, r.version or "?", f"{r.artifacts} {r.what}", str(r.failures),
+              f"{r.seconds:.1f}s", r.status()] for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+
+    def fmt(cells):
+        return " | ".join(c.ljust(w) for c, w in zip(cells, widths))
+
+    print(fmt(headers))
+    print("-+-".join("-" * w for w in widths))
+    for line in lines:
+        print(fmt(line))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="rulecast conformance suite")
+    ap.add_argument("generated", type=pathlib.Path, help="the generated/ directory rulecast wrote")
+    ap.add_argument("--json", type=pathlib.Path, help="also write the summary as JSON here")
+    ap.add_argument("--keep-work", type=pathlib.Path, help="keep intermediate files (packages, conversions) here")
+    args = ap.parse_args()
+    gen = args.generated.resolve()
+    if not gen.is_dir():
+        sys.exit(f"run: {args.generated} is not a directory")
+
+    work = args.keep_work.resolve() if args.keep_work else pathlib.Path(tempfile.mkdtemp(prefix="rulecast-conformance-"))
+    work.mkdir(parents=True, exist_ok=True)
+    suite = Suite(gen, work)
+    started = time.monotonic()
+    print(f"rulecast conformance: checking {gen}")
+    print(f"tools: {TOOLS}")
+    missing = suite.missing = suite.discover_tools()
+
+    # (checker function, environments it needs, rows it fills)
+    plan = [
+        (suite.check_kql, ["node"], [("kql", "Kusto.Language (@kusto/language-service-next)"), ("kql-columns", "Kusto.Language result columns")]),
+        (suite.check_rulecast, [], [("rulecast-verify", "rulecast verify (template rules, SPL structure)")]),
+        (suite.check_arm, ["sigma"], [("arm-schema", "check-jsonschema + ARM schemas"), ("arm-lint", "ours: ARM durations/limits")]),
+        (suite.check_sigma, ["sigma"], [("sigma-check", "sigma check + SigmaHQ validators"),
+                                                ("sigma-schema", "check-jsonschema + Sigma schemas"),
+                                                ("sigma-splunk", "sigma convert -t splunk"),
+                                                ("sigma-kusto", "sigma convert -t kusto"),
+                                                ("sigma-kusto-kql", "Kusto.Language on sigma->kusto output")]),
+        (suite.check_appinspect, ["appinspect"], [("appinspect", "splunk-appinspect --mode precert")]),
+        (suite.check_ksconf, ["sigma"], [("ksconf", "ksconf check")]),
+    ]
+    try:
+        for func, envs, rows in plan:
+            absent = [missing[e] for e in envs if e in missing]
+            if absent:
+                for checker, tool in rows:
+                    r = suite.row(checker, tool)
+                    r.missing = "; ".join(absent)
+                continue
+            func()
+            suite.stop_clock()
+    finally:
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
+
+    rows = list(suite.rows.values())
+    print()
+    print_table(rows)
+    for reason in dict.fromkeys(r.missing for r in rows if r.missing):
+        print(f"MISSING ({', '.join(r.checker for r in rows if r.missing == reason)}): {reason}")
+    for note in dict.fromkeys(suite.notes):
+        print(f"note: {note}")
+    failed = [r for r in rows if not r.ok]
+    total = time.monotonic() - started
+    print(f"total time {total:.1f}s")
+    # Alone on its line, in the form CI runners recognise.
+    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "ok": not failed,
+            "seconds": round(total, 1),
+            "rows": [{"checker": r.checker, "tool": r.tool, "version": r.version, "artifacts": r.artifacts,
+                      "failures": r.failures, "missing": r.missing, "status": r.status()} for r in rows],
+        }, indent=1))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
