@@ -157,11 +157,22 @@ fn yaml_error(error: &serde_saphyr::Error, source: &str, display: &Path) -> Diag
         Some(i) if first[..i].starts_with("line ") => &first[i + 2..],
         _ => first,
     };
-    let (message, help) = explain_yaml_error(message);
+    // Some messages end by repeating the position, which the diagnostic already shows.
+    let message = match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(", column ") => &message[..i],
+        _ => message,
+    };
+    let (message, mut help) = explain_yaml_error(message);
     let mut d = Diagnostic::error(format!("invalid YAML: {message}")).in_file(display);
     if let Some(loc) = error.location() {
         if loc.line() > 0 {
-            d = d.at(source, Position::new(loc.line() as usize, loc.column() as usize));
+            let position = Position::new(loc.line() as usize, loc.column() as usize);
+            d = d.at(source, position);
+            // The parser notices an unclosed `[` or `{` only where the text stops making sense,
+            // often lines later; name the bracket, which is the real mistake.
+            if let Some(open) = unclosed_flow(source, position) {
+                help = Some(format!("the `{}` at line {}, column {} is never closed", open.0, open.1.line, open.1.column));
+            }
         }
     }
     if let Some(help) = help {
@@ -170,14 +181,47 @@ fn yaml_error(error: &serde_saphyr::Error, source: &str, display: &Path) -> Diag
     d
 }
 
+/// The innermost flow bracket (`[` or `{`) still open at `at`, if it was opened on an earlier
+/// line: a flow collection spanning lines is rare in a catalogue, an unclosed one is the usual
+/// cause. Quoted text and comments are skipped.
+fn unclosed_flow(source: &str, at: Position) -> Option<(char, Position)> {
+    let mut open: Vec<(char, Position)> = Vec::new();
+    for (index, line) in source.lines().enumerate().take(at.line.saturating_sub(1)) {
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (column, c) in line.chars().enumerate() {
+            let after_space = previous.is_whitespace();
+            // A quote opens a quoted scalar only where a value starts (`It's` is plain text).
+            let starts_value = after_space || matches!(previous, '[' | '{' | ',');
+            previous = c;
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') if starts_value => quote = Some(c),
+                (None, '#') if after_space => break,
+                (None, '[' | '{') => open.push((c, Position::new(index + 1, column + 1))),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    open.pop()
+}
+
 /// Turns parser wording into advice where we know the usual cause.
 fn explain_yaml_error(message: &str) -> (String, Option<String>) {
+    if message.starts_with("budget breached: Depth") {
+        return (
+            format!("the document nests more than {MAX_DEPTH} levels deep"),
+            Some("a catalogue file needs a few levels of nesting; flatten the structure".to_owned()),
+        );
+    }
     if message.starts_with("budget breached") {
         return (
-            "the document expands to too many nodes or nests too deeply (is it an alias bomb?)".to_owned(),
-            Some(format!(
-                "catalogue files are limited to {MAX_NODES} nodes after alias expansion and {MAX_DEPTH} levels of nesting"
-            )),
+            "the document expands to too many values (is it an alias bomb?)".to_owned(),
+            Some(format!("catalogue files are limited to {MAX_NODES} values after aliases are expanded; write the values out instead of repeating aliases")),
         );
     }
     if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
@@ -358,6 +402,13 @@ mod tests {
     }
 
     #[test]
+    fn an_unclosed_bracket_is_named() {
+        let err = parse_str("a: [1, 2\n# [ignored]\nb: \"[\"\nc: 3\n", Path::new("t.yaml")).unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("the `[` at line 1, column 4 is never closed"), "{err}");
+        assert!(!err.message.contains(" at line "), "the position is not repeated: {}", err.message);
+    }
+
+    #[test]
     fn duplicate_keys_are_rejected() {
         let err = parse_str("a: 1\na: 2\n", Path::new("t.yaml")).unwrap_err();
         assert!(err.message.contains("`a` appears twice"), "{}", err.message);
@@ -377,6 +428,6 @@ mod tests {
     fn deep_nesting_is_stopped() {
         let src = format!("a: {}{}\n", "[".repeat(200), "]".repeat(200));
         let err = parse_str(&src, Path::new("deep.yaml")).unwrap_err();
-        assert!(err.message.contains("too deeply"), "{}", err.message);
+        assert!(err.message.contains("nests more than 32 levels"), "{}", err.message);
     }
 }

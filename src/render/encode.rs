@@ -124,14 +124,14 @@ pub struct ConfError(pub String);
 /// such values are refused rather than silently changed.
 pub fn conf_value(value: &str) -> Result<String, ConfError> {
     if value != value.trim_matches(|c: char| c == ' ' || c == '\t') {
-        return Err(ConfError("a .conf value cannot start or end with spaces or tabs".to_owned()));
+        return Err(ConfError("a .conf value cannot start or end with spaces or tabs: Splunk trims them".to_owned()));
     }
     if value.contains('\r') || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(ConfError("a .conf value cannot contain control characters other than newline and tab".to_owned()));
     }
     let lines: Vec<&str> = value.split('\n').collect();
     if lines.iter().any(|l| l.ends_with('\\')) {
-        return Err(ConfError("a .conf value cannot have a line that ends with a backslash".to_owned()));
+        return Err(ConfError("a .conf value cannot have a line that ends with a backslash: Splunk reads it as a line continuation".to_owned()));
     }
     Ok(lines.join("\\\n"))
 }
