@@ -2,5 +2,6 @@
 //! runs the real CLI against a catalogue in a temporary folder.
 
 mod cli;
+mod diagnostics;
 mod snapshots;
 mod test;
