@@ -2,6 +2,8 @@
 //! runs the real CLI against a catalogue in a temporary folder.
 
 mod cli;
+mod decode;
 mod diagnostics;
+mod escaping;
 mod snapshots;
 mod test;
