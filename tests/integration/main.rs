@@ -5,5 +5,6 @@ mod cli;
 mod decode;
 mod diagnostics;
 mod escaping;
+mod properties;
 mod snapshots;
 mod test;
