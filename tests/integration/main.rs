@@ -6,5 +6,6 @@ mod decode;
 mod diagnostics;
 mod escaping;
 mod properties;
+mod safe_output;
 mod snapshots;
 mod test;
