@@ -22,6 +22,8 @@ pub mod build;
 pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod lang;
 pub mod logic;
 pub mod output;

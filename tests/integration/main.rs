@@ -5,6 +5,7 @@ mod cli;
 mod decode;
 mod diagnostics;
 mod escaping;
+mod fuzz_seeds;
 mod properties;
 mod safe_output;
 mod snapshots;
