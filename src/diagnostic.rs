@@ -104,20 +104,22 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         writeln!(f, "{label}: {}", self.message)?;
+        // The arrow, the bars and the help line up with the line number, as in rustc's output,
+        // so the eye runs straight down the gutter.
+        let snippet = self.source_line.as_ref().zip(self.position);
+        let gutter = " ".repeat(snippet.map_or(1, |(_, pos)| pos.line.to_string().len()));
         let location = self.location();
         if !location.is_empty() {
-            writeln!(f, "  --> {location}")?;
+            writeln!(f, "{gutter}--> {location}")?;
         }
-        if let (Some(line), Some(pos)) = (&self.source_line, self.position) {
-            let number = pos.line.to_string();
-            let gutter = " ".repeat(number.len());
+        if let Some((line, pos)) = snippet {
             writeln!(f, "{gutter} |")?;
-            writeln!(f, "{number} | {}", line.replace('\t', " "))?;
+            writeln!(f, "{} | {}", pos.line, line.replace('\t', " "))?;
             let caret_pad = " ".repeat(line.chars().take(pos.column.saturating_sub(1)).count());
             writeln!(f, "{gutter} | {caret_pad}^")?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "{gutter} = help: {help}")?;
         }
         Ok(())
     }

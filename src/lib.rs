@@ -23,6 +23,8 @@ pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
 pub mod diff;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod git;
 pub mod lang;
 pub mod lock;

@@ -4,7 +4,9 @@
 //! in `generated/`, so a half-written folder is worse than a failed build. Every file is
 //! rendered in memory first; then the tree is written to a temporary folder beside the output
 //! and swapped in with two renames, rolled back if the second fails. A crash before the swap
-//! leaves the previous output untouched; leftovers are removed by the next build.
+//! leaves the previous output untouched. A crash between the two renames leaves the previous
+//! output complete beside its place; the next build puts it back before anything else, then
+//! removes every leftover.
 //!
 //! Check mode compares the rendered tree with the folder and writes nothing.
 
@@ -42,12 +44,15 @@ pub fn write_atomic(dest: &Path, tree: &Tree) -> io::Result<()> {
     };
     fs::create_dir_all(&parent)?;
     let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("generated").to_owned();
-    remove_leftovers(&parent, &name);
+    recover(dest, &parent, &name)?;
 
     let tmp = parent.join(format!("{TMP_PREFIX}{name}-{}", std::process::id()));
     let result = (|| {
         fs::create_dir_all(&tmp)?;
-        for (path, content) in tree {
+        for (i, (path, content)) in tree.iter().enumerate() {
+            if i == tree.len() / 2 {
+                crash_point("writing");
+            }
             let full = tmp.join(path);
             if let Some(dir) = full.parent() {
                 fs::create_dir_all(dir)?;
@@ -72,6 +77,7 @@ fn swap_in(tmp: &Path, dest: &Path, parent: &Path, name: &str) -> io::Result<()>
     }
     let old = parent.join(format!("{OLD_PREFIX}{name}-{}", std::process::id()));
     fs::rename(dest, &old)?;
+    crash_point("swapping");
     if let Err(e) = fs::rename(tmp, dest) {
         // Put the previous output back before reporting.
         fs::rename(&old, dest)?;
@@ -80,14 +86,32 @@ fn swap_in(tmp: &Path, dest: &Path, parent: &Path, name: &str) -> io::Result<()>
     fs::remove_dir_all(&old)
 }
 
-fn remove_leftovers(parent: &Path, name: &str) {
-    let Ok(entries) = fs::read_dir(parent) else { return };
+/// Cleans up after an interrupted build: a previous output that was moved aside but never
+/// replaced goes back to its place; half-written folders are removed.
+fn recover(dest: &Path, parent: &Path, name: &str) -> io::Result<()> {
+    let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
+    let mut leftovers: Vec<PathBuf> = Vec::new();
     for entry in entries.flatten() {
         let file = entry.file_name();
         let file = file.to_string_lossy();
-        if file.starts_with(&format!("{TMP_PREFIX}{name}-")) || file.starts_with(&format!("{OLD_PREFIX}{name}-")) {
-            let _ = fs::remove_dir_all(entry.path());
+        if file.starts_with(&format!("{OLD_PREFIX}{name}-")) && !dest.exists() {
+            fs::rename(entry.path(), dest)?;
+        } else if file.starts_with(&format!("{TMP_PREFIX}{name}-")) || file.starts_with(&format!("{OLD_PREFIX}{name}-")) {
+            leftovers.push(entry.path());
         }
+    }
+    for leftover in leftovers {
+        let _ = fs::remove_dir_all(leftover);
+    }
+    Ok(())
+}
+
+/// Test builds die here, like a killed process (no cleanup), when `RULECAST_TEST_CRASH_AT`
+/// names the point: the only way to reach the moments between two file-system calls reliably.
+/// Release builds have no such hook.
+fn crash_point(point: &str) {
+    if cfg!(debug_assertions) && std::env::var("RULECAST_TEST_CRASH_AT").is_ok_and(|p| p == point) {
+        std::process::abort();
     }
 }
 
@@ -214,6 +238,21 @@ mod tests {
         let err = write_atomic(&out, &tree(&[("a", "file"), ("a/b", "child")]));
         assert!(err.is_err());
         assert_eq!(read_tree(&out).unwrap(), tree(&[("keep.txt", "old")]));
+    }
+
+    #[test]
+    fn an_output_moved_aside_by_a_crash_is_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("generated");
+        write_atomic(&out, &tree(&[("keep.txt", "old")])).unwrap();
+        // The state a crash between the two renames leaves.
+        fs::rename(&out, dir.path().join(format!("{OLD_PREFIX}generated-1"))).unwrap();
+        fs::create_dir_all(dir.path().join(format!("{TMP_PREFIX}generated-1/half"))).unwrap();
+        // A build that then fails still finds the previous output where it belongs.
+        assert!(write_atomic(&out, &tree(&[("a", "file"), ("a/b", "child")])).is_err());
+        assert_eq!(read_tree(&out).unwrap(), tree(&[("keep.txt", "old")]));
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("generated")], "leftovers are removed");
     }
 
     #[test]

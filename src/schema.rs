@@ -214,11 +214,20 @@ impl<'a> Checker<'a> {
         if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
             let matches = compiled(pattern).map(|re| re.is_match(text)).unwrap_or(true);
             if !matches {
+                // `patternErrorMessage` is the keyword editors (VS Code, the YAML language server)
+                // show instead of a bare regex; the checker says the same thing the editor does.
+                let help = match s.get("patternErrorMessage").and_then(Value::as_str) {
+                    Some(advice) => advice.to_owned(),
+                    None => match description(s) {
+                        Some(d) => format!("{d} (expected form: {pattern})"),
+                        None => format!("expected form: {pattern}"),
+                    },
+                };
                 out.push(Violation {
                     pointer: pointer.to_owned(),
                     at_key: false,
-                    message: format!("`{text}` does not have the expected form ({pattern})"),
-                    help: description(s),
+                    message: format!("`{text}` is not in the expected form"),
+                    help: Some(help),
                 });
             }
         }
@@ -250,9 +259,18 @@ impl<'a> Checker<'a> {
 
     fn check_object(&self, s: &'a Map<String, Value>, map: &Map<String, Value>, pointer: &str, out: &mut Vec<Violation>) {
         let properties = s.get("properties").and_then(Value::as_object);
+        let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+        let closed = matches!(s.get("additionalProperties"), Some(Value::Bool(false)));
+        // A misspelt required key is one mistake, reported once: as the unknown key, with the
+        // suggestion, not again as a missing key.
+        let misspelt: Vec<&str> = if closed {
+            map.keys().filter(|k| !known.contains(&k.as_str())).filter_map(|k| did_you_mean(k, known.iter().copied())).collect()
+        } else {
+            Vec::new()
+        };
         if let Some(required) = s.get("required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {
-                if !map.contains_key(key) {
+                if !map.contains_key(key) && !misspelt.contains(&key) {
                     let help = properties
                         .and_then(|p| p.get(key))
                         .map(|p| self.resolve(p))
@@ -302,7 +320,6 @@ impl<'a> Checker<'a> {
             }
             match s.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
-                    let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                     let help = match did_you_mean(key, known.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("known keys: {}", known.join(", ")),
@@ -432,6 +449,7 @@ mod tests {
         assert!(messages.iter().any(|m| m == "/status `stabel` is not an allowed value"), "{messages:#?}");
         assert!(messages.iter().any(|m| m == "/attack/tactics must not be an empty list"), "{messages:#?}");
         assert!(messages.iter().any(|m| m == " missing required key `title`"), "{messages:#?}");
+        assert!(!messages.iter().any(|m| m == " missing required key `severity`"), "the typo is reported once: {messages:#?}");
         assert!(errs.len() > 8, "all problems are reported, not just the first: {messages:#?}");
     }
 

@@ -182,6 +182,35 @@ impl ParseError {
     }
 }
 
+/// The innermost flow bracket (`[` or `{`) still open at `at`, if it was opened on an earlier
+/// line: a flow collection spanning lines is rare in a catalogue, an unclosed one is the usual
+/// cause. Quoted text and comments are skipped.
+fn unclosed_flow(source: &str, at: Position) -> Option<(char, Position)> {
+    let mut open: Vec<(char, Position)> = Vec::new();
+    for (index, line) in source.lines().enumerate().take(at.line.saturating_sub(1)) {
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (column, c) in line.chars().enumerate() {
+            let after_space = previous.is_whitespace();
+            // A quote opens a quoted scalar only where a value starts (`It's` is plain text).
+            let starts_value = after_space || matches!(previous, '[' | '{' | ',');
+            previous = c;
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') if starts_value => quote = Some(c),
+                (None, '#') if after_space => break,
+                (None, '[' | '{') => open.push((c, Position::new(index + 1, column + 1))),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    open.pop()
+}
+
 /// Builds JSON values from the parser's event stream, recording where every key and value is.
 ///
 /// The catalogue format needs only YAML's data model (maps, lists, scalars of the core schema),
@@ -218,13 +247,19 @@ impl Builder {
         for item in Parser::new_from_str(source) {
             let (event, span) = item.map_err(|e| {
                 let mark = e.marker();
+                let position = Position::new(mark.line(), mark.col() + 1);
                 let message = e.info();
-                let help = if message.contains("mapping values are not allowed") || message.contains("':'") {
+                let mut help = if message.contains("mapping values are not allowed") || message.contains("':'") {
                     Some("a value containing ': ' must be quoted, e.g. title: \"a: b\"".to_owned())
                 } else {
                     None
                 };
-                ParseError { position: Position::new(mark.line(), mark.col() + 1), message, help }
+                // The parser notices an unclosed `[` or `{` only where the text stops making
+                // sense, often lines later; name the bracket, which is the real mistake.
+                if let Some(open) = unclosed_flow(source, position) {
+                    help = Some(format!("the `{}` at line {}, column {} is never closed", open.0, open.1.line, open.1.column));
+                }
+                ParseError { position, message, help }
             })?;
             let at = Position::new(span.start.line(), span.start.col() + 1);
             let (value, anchor, size) = match event {
@@ -243,8 +278,8 @@ impl Builder {
                     if stack.len() >= MAX_DEPTH {
                         return Err(ParseError {
                             position: at,
-                            message: "the document nests too deeply".to_owned(),
-                            help: Some(format!("catalogue files are limited to {MAX_DEPTH} levels of nesting")),
+                            message: format!("the document nests more than {MAX_DEPTH} levels deep"),
+                            help: Some("a catalogue file needs a few levels of nesting; flatten the structure".to_owned()),
                         });
                     }
                     let pointer = self.child_pointer(&stack, at)?;
@@ -337,8 +372,8 @@ impl Builder {
         if self.nodes > MAX_NODES {
             return Err(ParseError {
                 position: at,
-                message: "the document expands to too many nodes (is it an alias bomb?)".to_owned(),
-                help: Some(format!("catalogue files are limited to {MAX_NODES} nodes after alias expansion")),
+                message: "the document expands to too many values (is it an alias bomb?)".to_owned(),
+                help: Some(format!("catalogue files are limited to {MAX_NODES} values after aliases are expanded; write the values out instead of repeating aliases")),
             });
         }
         Ok(())
@@ -441,6 +476,6 @@ mod tests {
     fn deep_nesting_is_stopped() {
         let src = format!("a: {}{}\n", "[".repeat(200), "]".repeat(200));
         let err = parse_str(&src, Path::new("deep.yaml")).unwrap_err();
-        assert!(err.message.contains("too deeply"), "{}", err.message);
+        assert!(err.message.contains("levels deep"), "{}", err.message);
     }
 }

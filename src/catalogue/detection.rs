@@ -17,6 +17,7 @@ use super::duration::Duration;
 pub struct DetectionFile {
     /// Stable identifier (a UUID). Never change it: SIEMs track deployed rules by this id.
     #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    #[schemars(extend("patternErrorMessage" = "not a UUID: generate one with `uuidgen`, e.g. 0b3a6f2e-8a4e-4c1b-9f55-3f1c2d4e5a6b"))]
     pub id: String,
     /// Content version, a positive integer. Bumped by one whenever the rendered content changes
     /// (`rulecast lock` does it for you).
@@ -64,6 +65,7 @@ pub struct DetectionFile {
     pub author: String,
     /// Date the detection was first written (YYYY-MM-DD).
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(extend("patternErrorMessage" = "write the date as YYYY-MM-DD, e.g. 2026-01-31"))]
     pub date: String,
     /// Required when status is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,6 +282,7 @@ pub struct Deprecation {
     pub reason: String,
     /// Date of deprecation (YYYY-MM-DD).
     #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(extend("patternErrorMessage" = "write the date as YYYY-MM-DD, e.g. 2026-01-31"))]
     pub date: String,
     /// Id of the detection that replaces this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

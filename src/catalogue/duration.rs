@@ -117,7 +117,8 @@ impl JsonSchema for Duration {
         schemars::json_schema!({
             "description": "A whole number of minutes (m), hours (h) or days (d), e.g. 60m, 2h, 14d.",
             "type": "string",
-            "pattern": "^[1-9][0-9]*[mhd]$"
+            "pattern": "^[1-9][0-9]*[mhd]$",
+            "patternErrorMessage": "write a whole number and a unit: m (minutes), h (hours) or d (days), e.g. 30m, 1h, 14d"
         })
     }
 }

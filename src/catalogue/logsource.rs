@@ -61,6 +61,9 @@ pub struct SplunkSource {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigmaSource {
+    /// Sigma product, e.g. azure. It also names the rule files (`<product>_<name>.yml`).
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
+    #[schemars(extend("patternErrorMessage" = "a Sigma product is a lower-case name such as azure or m365 (letters, digits, _ and -)"))]
     pub product: String,
     pub service: String,
 }

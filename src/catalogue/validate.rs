@@ -215,6 +215,7 @@ fn check_detection(
     }
 
     let mut seen_rows = HashSet::new();
+    let mut unknown_rows = false;
     let mut in_section = false;
     let mut highest = None;
     for (i, key) in meta.guide_rows.iter().enumerate() {
@@ -228,6 +229,7 @@ fn check_detection(
                 highest = highest.max(Some(row.risk));
             }
             None => {
+                unknown_rows = true;
                 let help = did_you_mean(key, guide.rows().map(|(_, r)| r.key.as_str()))
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| "row keys are listed in detections/guide.yaml".to_owned());
@@ -244,16 +246,29 @@ fn check_detection(
             )));
         }
     }
-    if !in_section && section_keys.contains(&section.as_str()) && !meta.guide_rows.is_empty() {
+    // With a misspelt row, "no row in this section" would only repeat that error.
+    if !in_section && !unknown_rows && section_keys.contains(&section.as_str()) && !meta.guide_rows.is_empty() {
         out.push(in_file(Diagnostic::warning(format!("none of this detection's guide rows is in the `{section}` section"))));
     }
 
     check_attack(&meta, &doc, out);
 
     let Some(source) = sources.get(&meta.logsource) else {
+        // A log source whose file exists but did not load has its own errors; repeating them as
+        // "unknown log source" in every detection that reads it would bury them.
+        let root = doc.path.ancestors().nth(relative.components().count());
+        if root.is_some_and(|r| r.join(LOGSOURCE_DIR).join(format!("{}.yaml", meta.logsource)).is_file()) && out.has_errors() {
+            return None;
+        }
         let help = did_you_mean(&meta.logsource, sources.keys().map(String::as_str))
             .map(|c| format!("did you mean `{c}`?"))
-            .unwrap_or_else(|| format!("log sources: {}", sources.keys().cloned().collect::<Vec<_>>().join(", ")));
+            .unwrap_or_else(|| {
+                if sources.is_empty() {
+                    format!("no log source loaded; each is a file in detections/{LOGSOURCE_DIR}/")
+                } else {
+                    format!("log sources: {}", sources.keys().cloned().collect::<Vec<_>>().join(", "))
+                }
+            });
         out.push(doc.error_at("/logsource", format!("unknown log source `{}`", meta.logsource)).with_help(help));
         return None;
     };
@@ -342,17 +357,19 @@ fn check_detection(
     let schedule = &meta.schedule;
     for (key, value) in [("frequency", schedule.frequency), ("lookback", schedule.lookback)] {
         if value < MIN_SCHEDULE || value > MAX_SCHEDULE {
-            out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of 5m to 14d")));
+            out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of 5m to 14d"))
+                .with_help("every target is held to Sentinel's limits so one catalogue deploys everywhere; use a value from 5m to 14d"));
         }
     }
     if schedule.lookback < schedule.frequency {
         out.push(doc.error_at("/schedule/lookback", format!(
             "lookback {} is shorter than the frequency {}, so events between runs would never be read",
             schedule.lookback, schedule.frequency
-        )));
+        )).with_help(format!("set lookback to at least {}", schedule.frequency)));
     }
     if schedule.lookback >= Duration::from_minutes(2 * 1440) && schedule.frequency < Duration::from_minutes(60) {
-        out.push(doc.error_at("/schedule/frequency", "Sentinel requires a frequency of at least 1h when the lookback is 2d or more"));
+        out.push(doc.error_at("/schedule/frequency", "Sentinel requires a frequency of at least 1h when the lookback is 2d or more")
+            .with_help("raise the frequency to 1h or more, or shorten the lookback below 2d"));
     }
     if let Some(t) = &meta.threshold {
         for (i, f) in t.group_by.iter().enumerate() {
@@ -368,7 +385,8 @@ fn check_detection(
         for (i, tier) in t.tiers.iter().enumerate() {
             let pointer = format!("/threshold/tiers/{i}");
             if !t.group_by.contains(&tier.field) {
-                out.push(doc.error_at(&format!("{pointer}/field"), format!("tier field `{}` is not one of the group_by fields", tier.field)));
+                out.push(doc.error_at(&format!("{pointer}/field"), format!("tier field `{}` is not one of the group_by fields", tier.field))
+                    .with_help(format!("a tier lowers the count of a group, so its field must be one of: {}", t.group_by.join(", "))));
             }
             if !config.lists.contains_key(&tier.list) {
                 let help = did_you_mean(&tier.list, config.lists.keys().map(String::as_str))
@@ -402,7 +420,8 @@ fn check_detection(
     for (name, field) in &meta.custom_details {
         let pointer = format!("/custom_details/{}", pointer_segment(name));
         if !identifier().is_match(name) || name.len() > 20 {
-            out.push(doc.error_at_key(&pointer, format!("custom detail name `{name}` must be an identifier of at most 20 characters")));
+            out.push(doc.error_at_key(&pointer, format!("custom detail name `{name}` must be an identifier of at most 20 characters"))
+                .with_help("the name becomes a Sentinel custom-detail key: letters, digits and _, not starting with a digit, e.g. RoleName"));
         }
         known_field(field, &pointer, false, out);
     }
@@ -475,15 +494,16 @@ fn check_attack(meta: &DetectionFile, doc: &Document, out: &mut Diagnostics) {
 /// single-line scalar.
 fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -> Diagnostic {
     let message = format!("invalid condition: {message}");
+    let help = "a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`";
     let Some(pos) = doc.position("/detection/condition") else {
-        return doc.error_at("/detection/condition", message);
+        return doc.error_at("/detection/condition", message).with_help(help);
     };
     let line = doc.source.lines().nth(pos.line - 1).unwrap_or_default();
     let rest: String = line.chars().skip(pos.column - 1).collect();
     let quoted = rest.starts_with('"') || rest.starts_with('\'');
     let inline = rest.trim_start_matches(['"', '\'']).starts_with(text.chars().take(8).collect::<String>().as_str());
     let column = if inline { pos.column + offset + quoted as usize } else { pos.column };
-    Diagnostic::error(message).in_file(&doc.path).at(&doc.source, Position::new(pos.line, column))
+    Diagnostic::error(message).in_file(&doc.path).at(&doc.source, Position::new(pos.line, column)).with_help(help)
 }
 
 fn check_replacements(detections: &[Detection], out: &mut Diagnostics) {

@@ -127,6 +127,17 @@ pub fn parse(text: &str) -> Result<Condition, ConditionError> {
     Ok(condition)
 }
 
+/// `(a or b) or c` is `a or b or c`: an operand of the same operator is merged into it, so a
+/// condition has one tree however it is parenthesised, and printing it gives that tree back
+/// (fuzzing found `(a or b) or c` printed as `a or b or c` and read back as another tree).
+fn merge(items: &mut Vec<Condition>, item: Condition, or: bool) {
+    match item {
+        Condition::Or(inner) if or => items.extend(inner),
+        Condition::And(inner) if !or => items.extend(inner),
+        other => items.push(other),
+    }
+}
+
 struct Parser {
     tokens: Vec<(usize, Token)>,
     pos: usize,
@@ -147,19 +158,21 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Condition, ConditionError> {
-        let mut items = vec![self.and()?];
+        let mut items = Vec::new();
+        merge(&mut items, self.and()?, true);
         while self.peek() == Some(&Token::Or) {
             self.pos += 1;
-            items.push(self.and()?);
+            merge(&mut items, self.and()?, true);
         }
         Ok(if items.len() == 1 { items.pop().unwrap() } else { Condition::Or(items) })
     }
 
     fn and(&mut self) -> Result<Condition, ConditionError> {
-        let mut items = vec![self.not()?];
+        let mut items = Vec::new();
+        merge(&mut items, self.not()?, false);
         while self.peek() == Some(&Token::And) {
             self.pos += 1;
-            items.push(self.not()?);
+            merge(&mut items, self.not()?, false);
         }
         Ok(if items.len() == 1 { items.pop().unwrap() } else { Condition::And(items) })
     }
@@ -331,6 +344,15 @@ mod tests {
         );
         assert_eq!(p("(a or b) and c").to_string(), "(a or b) and c");
         assert_eq!(p("not (a and b)").to_string(), "not (a and b)");
+    }
+
+    #[test]
+    fn redundant_parentheses_give_the_same_tree() {
+        assert_eq!(p("(a or b) or c"), p("a or b or c"));
+        assert_eq!(p("a and (b and c)"), p("a and b and c"));
+        let c = p("(a or a or anndd)or a or annd");
+        assert_eq!(p(&c.to_string()), c, "printing gives the tree back");
+        assert_eq!(p("(a or b) and c").to_string(), "(a or b) and c");
     }
 
     #[test]

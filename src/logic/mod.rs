@@ -140,7 +140,10 @@ fn parse_entry(key: &str, value: &Value, pointer: &str, errors: &mut Vec<LogicEr
         match modifier {
             "contains" | "startswith" | "endswith" => {
                 if let Some(previous) = wrap {
-                    errors.push(key_error(format!("`{modifier}` cannot be combined with `{previous}`"), None));
+                    errors.push(key_error(
+                        format!("`{modifier}` cannot be combined with `{previous}`"),
+                        Some("keep one of them; for other shapes write `*` wildcards in the value, e.g. `Field: 'start*end'`".to_owned()),
+                    ));
                 }
                 wrap = Some(modifier);
             }

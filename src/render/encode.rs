@@ -123,15 +123,17 @@ pub struct ConfError(pub String);
 /// newlines. Splunk trims a value's ends and has no escape for a backslash that ends a line, so
 /// such values are refused rather than silently changed.
 pub fn conf_value(value: &str) -> Result<String, ConfError> {
-    if value != value.trim_matches(|c: char| c == ' ' || c == '\t') {
-        return Err(ConfError("a .conf value cannot start or end with spaces or tabs".to_owned()));
+    // Any Unicode whitespace, not just spaces and tabs: a .conf reader may trim more than Splunk
+    // does, and a value that comes back shorter has been altered.
+    if value != value.trim() {
+        return Err(ConfError("a .conf value cannot start or end with spaces, tabs or other whitespace: Splunk trims them".to_owned()));
     }
     if value.contains('\r') || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(ConfError("a .conf value cannot contain control characters other than newline and tab".to_owned()));
     }
     let lines: Vec<&str> = value.split('\n').collect();
     if lines.iter().any(|l| l.ends_with('\\')) {
-        return Err(ConfError("a .conf value cannot have a line that ends with a backslash".to_owned()));
+        return Err(ConfError("a .conf value cannot have a line that ends with a backslash: Splunk reads it as a line continuation".to_owned()));
     }
     Ok(lines.join("\\\n"))
 }
@@ -203,6 +205,7 @@ mod tests {
     fn conf_values_continue_lines_and_refuse_the_unrepresentable() {
         assert_eq!(conf_value("a\nb").unwrap(), "a\\\nb");
         assert!(conf_value(" lead").is_err());
+        assert!(conf_value("no-break space\u{a0}").is_err());
         assert!(conf_value("ends with \\").is_err());
         assert!(conf_value("a\\\nb").is_err());
         assert!(conf_value("cr\r").is_err());

@@ -202,7 +202,9 @@ fn register_filters(tera: &mut Tera) {
     tera.register_filter("arm", |value: &str, _: Kwargs, _: &State| encode::arm_string(value));
     tera.register_filter("conf", |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
         let text = as_text(&value).ok_or_else(|| tera::Error::message("the conf filter takes a string"))?;
-        encode::conf_value(&text).map_err(|e| tera::Error::message(e.0))
+        // Name the value: this error has no detection attached to say which one it was.
+        let shown: String = text.chars().take(40).collect();
+        encode::conf_value(&text).map_err(|e| tera::Error::message(format!("{} (the value {shown:?}{})", e.0, if shown.len() < text.len() { "..." } else { "" })))
     });
     tera.register_filter("csv", |value: &str, _: Kwargs, _: &State| encode::csv_field(value));
     tera.register_filter("md", |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {

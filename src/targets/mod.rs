@@ -208,10 +208,12 @@ impl DetectionView {
     pub fn new(detection: &Detection, stamp: &Stamp, notes: &[String]) -> DetectionView {
         let version = stamp.version;
         let meta = &detection.meta;
-        let mut description = meta.description.trim_end().to_owned();
+        // Only the line break a YAML block scalar adds is dropped: other whitespace is the
+        // author's, and a target that cannot hold it fails rather than trims it.
+        let mut description = meta.description.trim_end_matches('\n').to_owned();
         let deprecation = meta.deprecation.as_ref();
         if let Some(dep) = deprecation {
-            description.push_str(&format!("\n\nDeprecated on {}: {}", dep.date, dep.reason.trim_end()));
+            description.push_str(&format!("\n\nDeprecated on {}: {}", dep.date, dep.reason.trim_end_matches('\n')));
             if let Some(r) = &dep.replaced_by {
                 description.push_str(&format!(" Replaced by {r}."));
             }

@@ -2,6 +2,12 @@
 //! runs the real CLI against a catalogue in a temporary folder.
 
 mod cli;
+mod decode;
+mod diagnostics;
+mod escaping;
+mod fuzz_seeds;
+mod properties;
+mod safe_output;
 mod snapshots;
 mod test;
 mod workflow;

@@ -18,8 +18,9 @@ use super::{render_template, Artifacts, DetectionView, RenderContext, Target};
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostics;
 use crate::lang::spl;
+use crate::render::encode::{conf_stanza, conf_value};
 
 pub struct Splunk;
 
@@ -143,10 +144,20 @@ impl Target for Splunk {
                 guide_rows: detection.meta.guide_rows.join(","),
                 deprecated: detection.is_deprecated(),
             };
-            if let Err(e) = crate::render::encode::conf_stanza(&view.stanza) {
-                errors.push(Diagnostic::error(format!("splunk: {}", e.0)).in_file(&detection.document.path));
+            // A value Splunk cannot hold is reported at the detection's own line, instead of as
+            // an anonymous failure of the shared savedsearches.conf template.
+            if let Err(e) = conf_stanza(&view.stanza) {
+                errors.push(detection.document.error_at("/title", format!("splunk: the title cannot name a saved search: {}", e.0))
+                    .with_help("a Splunk stanza name cannot hold brackets, control characters or surrounding spaces"));
+            }
+            if let Err(e) = conf_value(&view.detection.description) {
+                errors.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {}", e.0))
+                    .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
             }
             searches.push(view);
+        }
+        if errors.has_errors() {
+            return Err(errors);
         }
 
         let mut lookups = Vec::new();
