@@ -23,12 +23,15 @@ pub struct DetectionFile {
     /// (`rulecast lock` does it for you).
     #[schemars(range(min = 1))]
     pub version: u32,
-    /// Short name shown to analysts, e.g. as the Sentinel rule name.
-    #[schemars(length(min = 1, max = 256))]
+    /// Short name shown to analysts, e.g. as the Sentinel rule name. At most 120 characters and
+    /// no final full stop, as Sigma requires.
+    #[schemars(length(min = 1, max = 120), regex(pattern = r"[^.]$"))]
+    #[schemars(extend("patternErrorMessage" = "a title does not end with a full stop"))]
     pub title: String,
     pub status: Status,
-    /// What the detection finds, why it matters and which data it needs, in your own words.
-    #[schemars(length(min = 1, max = 5000))]
+    /// What the detection finds, why it matters and which data it needs, in your own words
+    /// (at least 16 characters, as Sigma requires).
+    #[schemars(length(min = 16, max = 5000))]
     pub description: String,
     /// Keys of the rows of Microsoft's PIM security-operations guide this detection implements
     /// (see detections/guide.yaml).
@@ -55,8 +58,10 @@ pub struct DetectionFile {
     /// Extra fields shown with the alert: output column name to log-source field.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub custom_details: IndexMap<String, String>,
-    /// Known benign causes, for the analyst.
+    /// Known benign causes, for the analyst: sentences of at least 2 characters that do not
+    /// start with a lower-case letter (Sigma's rules for `falsepositives`).
     #[schemars(length(min = 1))]
+    #[schemars(extend("items" = { "type": "string", "minLength": 2, "pattern": "^[^\\p{Ll}]", "patternErrorMessage": "start a false positive with a capital letter" }))]
     pub false_positives: Vec<String>,
     /// Links that back the logic.
     #[schemars(length(min = 1))]

@@ -173,6 +173,16 @@ pub fn title_case(title: &str) -> String {
         .join(" ")
 }
 
+/// Whether any text in a selection contains a line break.
+fn has_line_break(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains(['\n', '\r']),
+        serde_json::Value::Array(items) => items.iter().any(has_line_break),
+        serde_json::Value::Object(map) => map.values().any(has_line_break),
+        _ => false,
+    }
+}
+
 fn derived_id(detection: &Detection, what: &str) -> String {
     let base = Uuid::parse_str(&detection.meta.id).unwrap_or(DERIVED_NAMESPACE);
     Uuid::new_v5(&base, what.as_bytes()).to_string()
@@ -209,6 +219,13 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
             "Fields {} are extracted from nested JSON; convert with the rulecast pipelines shipped beside this rule (pipelines/), which define them for Kusto and Splunk.",
             derived.join(", ")
         ));
+    }
+    // The rule carries such values correctly; pySigma's Kusto backend writes them into KQL
+    // strings unescaped, so a conversion would not parse. Say so where it matters.
+    let has_control = meta.detection.selections.values().any(has_line_break);
+    if has_control {
+        notes.push("Some values contain line breaks: pySigma's Kusto backend (1.0.x) writes them into KQL strings unescaped, so check a Kusto conversion of this rule; the rulecast Sentinel and Azure Monitor queries are not affected.".to_owned());
+        artifacts.limitation("sigma", detection, "has values with line breaks, which pySigma's Kusto backend converts to invalid KQL");
     }
     if !meta.findings.is_empty() {
         notes.push(format!(
