@@ -60,14 +60,17 @@ impl Target for AzureMonitor {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
+        let mut resources = Vec::new();
         for detection in super::detections(catalogue) {
             let stamp = (context.stamps)(detection);
             let alert = alert_view(catalogue, detection, &stamp, &mut artifacts);
             let path = format!("{}.json", detection.slug);
             match render_template(context.templates, "azure-monitor/alert.json", &SingleView { alert: &alert, api_version: API_VERSION }, Some(detection))
-                .and_then(|t| super::pretty_json(&path, &t))
+                .and_then(|t| super::parse_json(&path, &t))
             {
-                Ok(text) => {
+                Ok(parsed) => {
+                    resources.extend(super::arm_resources(&parsed));
+                    let text = super::pretty(&parsed);
                     artifacts.fragments.insert(detection.meta.id.clone(), text.clone());
                     artifacts.add_file(path, text);
                 }
@@ -75,8 +78,7 @@ impl Target for AzureMonitor {
             }
         }
         let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        let singles: Vec<&str> = catalogue.detections.iter().filter_map(|d| artifacts.files.get(&std::path::PathBuf::from(format!("{}.json", d.slug))).map(String::as_str)).collect();
-        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::combine_arm("azuredeploy.json", &t, &singles)) {
+        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::combine_arm("azuredeploy.json", &t, resources)) {
             Ok(text) => artifacts.add_file("azuredeploy.json", text),
             Err(e) => errors.push(e),
         }

@@ -115,38 +115,40 @@ pub fn render_template<T: Serialize>(
     })
 }
 
-/// Parses rendered JSON and writes it back in one canonical layout (two-space indent, keys in
-/// template order, final newline). A broken template override fails the build here instead of
-/// shipping an undeployable file.
-pub fn pretty_json(path: &str, text: &str) -> Result<String, Diagnostic> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))?;
-    let mut out = serde_json::to_string_pretty(&value).expect("a parsed value serialises");
+/// Parses rendered JSON. A broken template override fails the build here instead of shipping
+/// an undeployable file.
+pub fn parse_json(path: &str, text: &str) -> Result<serde_json::Value, Diagnostic> {
+    serde_json::from_str(text).map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))
+}
+
+/// JSON in one canonical layout: two-space indent, keys in template order, final newline.
+pub fn pretty(value: &serde_json::Value) -> String {
+    let mut out = serde_json::to_string_pretty(value).expect("a parsed value serialises");
     out.push('\n');
-    Ok(out)
+    out
+}
+
+/// Rendered JSON, parsed and written back canonically.
+pub fn pretty_json(path: &str, text: &str) -> Result<String, Diagnostic> {
+    parse_json(path, text).map(|v| pretty(&v))
+}
+
+/// The `resources` of a parsed ARM template.
+pub fn arm_resources(template: &serde_json::Value) -> Vec<serde_json::Value> {
+    template.get("resources").and_then(serde_json::Value::as_array).cloned().unwrap_or_default()
 }
 
 /// Builds a combined ARM template: the rendered `skeleton` (parameters, metadata, an empty
 /// `resources` list) with every per-detection template's resources appended, in order.
-/// Resources are taken from the already rendered and checked per-detection templates, so the
+/// Resources come from the already rendered and checked per-detection templates, so the
 /// combined file deploys exactly what the single files do and nothing is rendered twice.
-pub fn combine_arm(path: &str, skeleton: &str, singles: &[&str]) -> Result<String, Diagnostic> {
-    let mut combined: serde_json::Value =
-        serde_json::from_str(skeleton).map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))?;
-    let mut resources = Vec::new();
-    for single in singles {
-        let parsed: serde_json::Value = serde_json::from_str(single).map_err(|e| Diagnostic::error(format!("invalid JSON while combining {path}: {e}")))?;
-        if let Some(items) = parsed.get("resources").and_then(serde_json::Value::as_array) {
-            resources.extend(items.iter().cloned());
-        }
-    }
+pub fn combine_arm(path: &str, skeleton: &str, resources: Vec<serde_json::Value>) -> Result<String, Diagnostic> {
+    let mut combined = parse_json(path, skeleton)?;
     match combined.get_mut("resources") {
         Some(serde_json::Value::Array(list)) => list.extend(resources),
         _ => return Err(Diagnostic::error(format!("the template of {path} must have a `resources` list"))),
     }
-    let mut out = serde_json::to_string_pretty(&combined).expect("a parsed value serialises");
-    out.push('\n');
-    Ok(out)
+    Ok(pretty(&combined))
 }
 
 /// ARM `contentVersion` of pack-level templates (four numeric parts).

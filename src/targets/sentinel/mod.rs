@@ -105,6 +105,7 @@ impl Target for Sentinel {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
+        let mut resources = Vec::new();
         for detection in super::detections(catalogue) {
             let stamp = (context.stamps)(detection);
             let rule = rule_view(catalogue, detection, &stamp);
@@ -116,8 +117,11 @@ impl Target for Sentinel {
                 render_template(context.templates, "sentinel/rule.arm.json", &view, Some(detection)),
             ) {
                 (Ok(yaml), Ok(arm)) => {
-                    let arm = match super::pretty_json(&arm_path, &arm) {
-                        Ok(pretty) => pretty,
+                    let arm = match super::parse_json(&arm_path, &arm) {
+                        Ok(parsed) => {
+                            resources.extend(super::arm_resources(&parsed));
+                            super::pretty(&parsed)
+                        }
                         Err(e) => {
                             errors.push(e);
                             arm
@@ -135,8 +139,7 @@ impl Target for Sentinel {
             }
         }
         let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        let singles: Vec<&str> = catalogue.detections.iter().filter_map(|d| artifacts.files.get(&PathBuf::from(format!("arm/{}.json", d.slug))).map(String::as_str)).collect();
-        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None).and_then(|skeleton| super::combine_arm("azuredeploy.json", &skeleton, &singles)) {
+        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None).and_then(|skeleton| super::combine_arm("azuredeploy.json", &skeleton, resources)) {
             Ok(text) => artifacts.add_file("azuredeploy.json", text),
             Err(e) => errors.push(e),
         }
