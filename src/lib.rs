@@ -28,6 +28,7 @@ pub mod output;
 pub mod render;
 pub mod schema;
 pub mod targets;
+pub mod timestamp;
 pub mod yaml;
 
 /// Content-pack version used when no release version is given.

@@ -14,6 +14,7 @@ use crate::catalogue::config::CatalogueConfig;
 use crate::catalogue::detection::DetectionFile;
 use crate::catalogue::guide::GuideFile;
 use crate::catalogue::logsource::LogSourceFile;
+use crate::catalogue::test_file::TestFile;
 use crate::diagnostic::did_you_mean;
 use crate::yaml::pointer_segment;
 
@@ -24,10 +25,11 @@ pub enum SchemaKind {
     Logsource,
     Config,
     Guide,
+    Tests,
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 4] = [SchemaKind::Detection, SchemaKind::Logsource, SchemaKind::Config, SchemaKind::Guide];
+    pub const ALL: [SchemaKind; 5] = [SchemaKind::Detection, SchemaKind::Logsource, SchemaKind::Config, SchemaKind::Guide, SchemaKind::Tests];
 
     /// Where the schema is committed, relative to the catalogue folder.
     pub fn committed_path(self) -> &'static str {
@@ -36,6 +38,7 @@ impl SchemaKind {
             SchemaKind::Logsource => "logsources/schema.json",
             SchemaKind::Config => "rulecast.schema.json",
             SchemaKind::Guide => "guide.schema.json",
+            SchemaKind::Tests => "tests.schema.json",
         }
     }
 }
@@ -47,6 +50,7 @@ pub fn schema(kind: SchemaKind) -> Value {
         SchemaKind::Logsource => (schemars::schema_for!(LogSourceFile), "rulecast log source"),
         SchemaKind::Config => (schemars::schema_for!(CatalogueConfig), "rulecast catalogue settings"),
         SchemaKind::Guide => (schemars::schema_for!(GuideFile), "rulecast guide rows"),
+        SchemaKind::Tests => (schemars::schema_for!(TestFile), "rulecast detection tests"),
     };
     let mut value = serde_json::to_value(schema).expect("a generated schema is valid JSON");
     if let Value::Object(map) = &mut value {

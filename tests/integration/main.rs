@@ -4,3 +4,4 @@
 mod cli;
 mod snapshots;
 mod test;
+mod test_files;
