@@ -15,6 +15,8 @@
 //! * [`targets`] turns detections into each SIEM's files; each target lives in one module.
 //! * [`render`] runs the Tera templates, embedded in the binary and overridable by name.
 //! * [`output`] writes the output folder atomically or compares it (check mode).
+//! * [`eval`] runs the same logic on JSON events, with the queries' semantics: it backs
+//!   `rulecast test` (each detection's test cases) and `rulecast scan` (exported logs).
 //!
 //! The binary in `src/main.rs` is a thin shell over [`cli`].
 
@@ -22,6 +24,7 @@ pub mod build;
 pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
+pub mod eval;
 pub mod lang;
 pub mod logic;
 pub mod output;

@@ -133,6 +133,15 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
         out.push(doc.error_at("/id", format!("log source id `{}` does not match its file name `{stem}`", source.id))
             .with_help(format!("rename the file to {LOGSOURCE_DIR}/{}.yaml or change the id", source.id)));
     }
+    for (pointer, column) in [("/kql/time_column", Some(&source.kql.time_column)), ("/event_id", source.event_id.as_ref())] {
+        let Some(column) = column else { continue };
+        if !source.columns.contains_key(column) {
+            let help = did_you_mean(column, source.columns.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "declare it under `columns:`".to_owned());
+            out.push(doc.error_at(pointer, format!("unknown column `{column}`")).with_help(help));
+        }
+    }
     let mut sigma_names: HashMap<&str, &str> = HashMap::new();
     for (name, field) in &source.fields {
         let pointer = format!("/fields/{}", pointer_segment(name));

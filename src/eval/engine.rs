@@ -1,0 +1,113 @@
+//! The evaluator for a whole catalogue: every log source and detection compiled once, then
+//! events in, hits out, and hits turned into alerts.
+
+use std::collections::HashMap;
+
+use super::alert::Alert;
+use super::compiled::CompiledDetection;
+use super::hit::Hit;
+use super::record::Record;
+use super::source::SourcePlan;
+use super::window::ThresholdRun;
+use crate::catalogue::{Catalogue, Detection};
+
+pub struct Engine<'c> {
+    pub catalogue: &'c Catalogue,
+    /// One per log source, in catalogue order.
+    pub sources: Vec<SourcePlan>,
+    pub detections: Vec<CompiledDetection>,
+    /// For each source, the compiled detections that read it.
+    by_source: Vec<Vec<usize>>,
+    /// Catalogue index of a detection to its compiled index.
+    compiled: HashMap<usize, usize>,
+}
+
+impl<'c> Engine<'c> {
+    /// Compiles the detections `include` accepts.
+    pub fn new(catalogue: &'c Catalogue, include: impl Fn(&Detection) -> bool) -> Engine<'c> {
+        let sources: Vec<SourcePlan> = catalogue.logsources.values().map(SourcePlan::new).collect();
+        let mut detections = Vec::new();
+        let mut by_source = vec![Vec::new(); sources.len()];
+        let mut compiled = HashMap::new();
+        for (index, detection) in catalogue.detections.iter().enumerate().filter(|(_, d)| include(d)) {
+            let source = catalogue.logsources.get_index_of(&detection.meta.logsource).expect("validated: detections name loaded log sources");
+            compiled.insert(index, detections.len());
+            by_source[source].push(detections.len());
+            detections.push(CompiledDetection::new(catalogue, index, source, &sources[source]));
+        }
+        Engine { catalogue, sources, detections, by_source, compiled }
+    }
+
+    /// The compiled form of catalogue detection `index`, if it was included.
+    pub fn compiled(&self, index: usize) -> Option<&CompiledDetection> {
+        self.compiled.get(&index).map(|c| &self.detections[*c])
+    }
+
+    /// Whether any included detection reads source `source`.
+    pub fn reads(&self, source: usize) -> bool {
+        !self.by_source[source].is_empty()
+    }
+
+    /// Evaluates an event of source `source` against every detection reading it, appending the
+    /// hits to `out`. `position` locates the event in its input.
+    pub fn evaluate(&self, source: usize, record: &Record, position: u64, out: &mut Vec<Hit>) {
+        for &d in &self.by_source[source] {
+            let detection = &self.detections[d];
+            if detection.matches(record)
+                && let Some(hit) = detection.hit(record, position)
+            {
+                out.push(hit);
+            }
+        }
+    }
+
+    /// Names of the output fields of catalogue detection `index`.
+    pub fn output_field_names(&self, index: usize) -> Vec<String> {
+        let compiled = self.compiled(index).expect("hits come from included detections");
+        let plan = &self.sources[compiled.source];
+        compiled.output_fields.iter().map(|f| plan.field_name(*f).to_owned()).collect()
+    }
+}
+
+/// Turns a stream of hits into alerts: at once for single events, at the end for thresholds.
+pub struct Alerter<'e, 'c> {
+    engine: &'e Engine<'c>,
+    runs: HashMap<usize, ThresholdRun>,
+    field_names: HashMap<usize, Vec<String>>,
+}
+
+impl<'e, 'c> Alerter<'e, 'c> {
+    pub fn new(engine: &'e Engine<'c>) -> Alerter<'e, 'c> {
+        Alerter { engine, runs: HashMap::new(), field_names: HashMap::new() }
+    }
+
+    /// Takes a hit; returns its alert when the detection has no threshold.
+    pub fn push(&mut self, hit: Hit) -> Option<Alert> {
+        let engine = self.engine;
+        let names = self.field_names.entry(hit.detection).or_insert_with(|| engine.output_field_names(hit.detection));
+        let compiled = engine.compiled(hit.detection).expect("hits come from included detections");
+        match &compiled.threshold {
+            None => Some(Alert::of_event(hit, names)),
+            Some(plan) => {
+                self.runs.entry(hit.detection).or_insert_with(|| ThresholdRun::new(hit.detection, plan.clone())).push(hit);
+                None
+            }
+        }
+    }
+
+    /// The threshold alerts, in catalogue order, and per detection the number of matching events
+    /// that arrived too far out of time order to count.
+    pub fn finish(self) -> (Vec<Alert>, Vec<(usize, u64)>) {
+        let mut runs: Vec<(usize, ThresholdRun)> = self.runs.into_iter().collect();
+        runs.sort_by_key(|(d, _)| *d);
+        let mut alerts = Vec::new();
+        let mut late = Vec::new();
+        for (detection, run) in runs {
+            if run.late() > 0 {
+                late.push((detection, run.late()));
+            }
+            alerts.extend(run.finish(&self.field_names[&detection]));
+        }
+        (alerts, late)
+    }
+}
