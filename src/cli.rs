@@ -19,6 +19,7 @@ use crate::output;
 use crate::render::Templates;
 use crate::schema::{self, SchemaKind};
 use crate::targets;
+use crate::testing;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
@@ -64,6 +65,17 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run every detection's test cases through the evaluator: events that must raise an alert
+    /// and near misses that must not, each as a Log Analytics row and as the diagnostic record
+    /// Splunk receives. Fails when a case fails or a detection lacks either kind of case.
+    #[command(after_help = EXIT_CODES)]
+    Test {
+        /// Only this detection: its name (section/name or name) or id. Repeat for several.
+        #[arg(long = "detection", value_name = "NAME_OR_ID")]
+        detections: Vec<String>,
+        #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+        format: TestFormat,
+    },
     /// Print the JSON Schema of a catalogue file format (committed under detections/).
     Schema {
         #[arg(long, value_enum, default_value_t = SchemaKind::Detection)]
@@ -77,6 +89,13 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Text,
+    Junit,
     Json,
 }
 
@@ -98,6 +117,7 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Build => build_command(cli),
         Command::Check => check_command(cli),
         Command::List { format } => list_command(cli, *format),
+        Command::Test { detections, format } => test_command(cli, detections, *format),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
 }
@@ -292,6 +312,58 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The catalogue indexes of the detections named on the command line (all when none are), or
+/// an error naming the first unknown one.
+fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usize>, String> {
+    if names.is_empty() {
+        return Ok((0..catalogue.detections.len()).collect());
+    }
+    let mut selected = Vec::new();
+    for name in names {
+        let found = catalogue.detections.iter().position(|d| {
+            d.meta.id.eq_ignore_ascii_case(name) || d.slug == *name || format!("{}/{}", d.section, d.slug) == *name
+        });
+        match found {
+            Some(index) if !selected.contains(&index) => selected.push(index),
+            Some(_) => {}
+            None => {
+                let help = crate::diagnostic::did_you_mean(name, catalogue.detections.iter().map(|d| d.slug.as_str()))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
+                return Err(format!("error: no detection is named `{name}`\n  = help: {help}"));
+            }
+        }
+    }
+    Ok(selected)
+}
+
+fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Result<ExitCode> {
+    let catalogue = match Catalogue::load(&cli.catalogue) {
+        Ok(c) => c,
+        Err(d) => {
+            report(&d, false);
+            eprintln!("rulecast: the catalogue has problems ({}); no test was run", summary_line(&d));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    report(&catalogue.warnings, true);
+    let selected = match select_detections(&catalogue, names) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let run = testing::run(&catalogue, &selected);
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        TestFormat::Text => testing::text_report::write(&run, &catalogue, &mut stdout)?,
+        TestFormat::Junit => testing::junit::write(&run, &catalogue, &mut stdout)?,
+        TestFormat::Json => testing::json_report::write(&run, &catalogue, &mut stdout)?,
+    }
+    Ok(if run.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn schema_command(cli: &Cli, kind: SchemaKind, write: bool) -> std::io::Result<ExitCode> {

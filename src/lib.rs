@@ -31,7 +31,11 @@ pub mod output;
 pub mod render;
 pub mod schema;
 pub mod targets;
+pub mod testing;
 pub mod timestamp;
+
+#[cfg(test)]
+mod test_support;
 pub mod yaml;
 
 /// Content-pack version used when no release version is given.

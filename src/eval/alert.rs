@@ -6,7 +6,10 @@
 //! span, with the latest event's values, every distinct value of each field and every finding.
 //! Lists are capped as the queries cap `make_set` (the counts are not).
 
+use serde_json::{json, Map, Value};
+
 use super::hit::{EventRef, Hit};
+use crate::catalogue::Detection;
 use crate::timestamp::Timestamp;
 
 /// How many events, and distinct values per field, an alert lists (KQL's `make_set(x, 100)`).
@@ -56,6 +59,36 @@ impl Alert {
             .find(|(f, _)| f == field)
             .map(|(_, v)| v.as_str())
             .or_else(|| self.fields.iter().find(|(f, _)| f == field).and_then(|(_, v)| v.as_deref()))
+    }
+}
+
+impl Alert {
+    /// The alert as JSON, for `rulecast test --format json` and `rulecast scan --format json`.
+    pub fn to_json(&self, detection: &Detection) -> Value {
+        let pairs = |items: &[(String, Option<String>)]| -> Map<String, Value> {
+            items.iter().map(|(f, v)| (f.clone(), v.as_ref().map_or(Value::Null, |v| Value::String(v.clone())))).collect()
+        };
+        let mut alert = json!({
+            "detection": { "id": detection.meta.id, "name": format!("{}/{}", detection.section, detection.slug), "title": detection.meta.title },
+            "severity": detection.meta.severity.as_str(),
+            "start": self.start.to_string(),
+            "end": self.end.to_string(),
+            "event_count": self.event_count,
+        });
+        let map = alert.as_object_mut().expect("built as an object");
+        if let Some((tier, required)) = &self.tier {
+            let group: Vec<(String, Option<String>)> = self.group.iter().map(|(f, v)| (f.clone(), Some(v.clone()))).collect();
+            map.insert("group".to_owned(), Value::Object(pairs(&group)));
+            map.insert("tier".to_owned(), json!({ "name": tier, "required": required }));
+        }
+        map.insert("fields".to_owned(), Value::Object(pairs(&self.fields)));
+        if !self.all_values.is_empty() {
+            map.insert("all_values".to_owned(), Value::Object(self.all_values.iter().map(|(f, v)| (f.clone(), json!(v))).collect()));
+        }
+        map.insert("findings".to_owned(), json!(self.findings));
+        let events: Vec<Value> = self.events.iter().map(|e| json!({ "position": e.position, "id": e.id, "time": e.time.to_string() })).collect();
+        map.insert("events".to_owned(), Value::Array(events));
+        alert
     }
 }
 

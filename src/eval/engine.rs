@@ -9,7 +9,7 @@ use super::hit::Hit;
 use super::record::Record;
 use super::source::SourcePlan;
 use super::window::ThresholdRun;
-use crate::catalogue::{Catalogue, Detection};
+use crate::catalogue::Catalogue;
 
 pub struct Engine<'c> {
     pub catalogue: &'c Catalogue,
@@ -23,13 +23,13 @@ pub struct Engine<'c> {
 }
 
 impl<'c> Engine<'c> {
-    /// Compiles the detections `include` accepts.
-    pub fn new(catalogue: &'c Catalogue, include: impl Fn(&Detection) -> bool) -> Engine<'c> {
+    /// Compiles the detections whose catalogue index `include` accepts.
+    pub fn new(catalogue: &'c Catalogue, include: impl Fn(usize) -> bool) -> Engine<'c> {
         let sources: Vec<SourcePlan> = catalogue.logsources.values().map(SourcePlan::new).collect();
         let mut detections = Vec::new();
         let mut by_source = vec![Vec::new(); sources.len()];
         let mut compiled = HashMap::new();
-        for (index, detection) in catalogue.detections.iter().enumerate().filter(|(_, d)| include(d)) {
+        for (index, detection) in catalogue.detections.iter().enumerate().filter(|(i, _)| include(*i)) {
             let source = catalogue.logsources.get_index_of(&detection.meta.logsource).expect("validated: detections name loaded log sources");
             compiled.insert(index, detections.len());
             by_source[source].push(detections.len());

@@ -73,7 +73,8 @@ pub struct ColumnLayout {
 struct LayoutNode {
     /// Sorted by key, for binary search.
     children: Vec<(String, LayoutNode)>,
-    column: Option<usize>,
+    /// The columns at this path (several when a log source maps them to one place).
+    columns: Vec<usize>,
 }
 
 impl ColumnLayout {
@@ -92,7 +93,7 @@ impl ColumnLayout {
                 };
                 node = &mut node.children[at].1;
             }
-            node.column = Some(column);
+            node.columns.push(column);
         }
         ColumnLayout { root, columns: paths.len() }
     }
@@ -110,8 +111,8 @@ impl LayoutNode {
         for (key, raw) in &members.0 {
             let Ok(at) = self.children.binary_search_by(|(k, _)| k.as_str().cmp(key)) else { continue };
             let child = &self.children[at].1;
-            if let Some(column) = child.column {
-                found[column] = Some(raw);
+            for column in &child.columns {
+                found[*column] = Some(raw);
             }
             if !child.children.is_empty() && raw.get().starts_with('{') {
                 if let Ok(inner) = serde_json::from_str::<Members<'a>>(raw.get()) {

@@ -1,8 +1,6 @@
 //! The evaluator against small catalogues: field values read from arrays and nested objects,
 //! conditions with `not`, `1 of` and `all of`, and threshold windows at their edges.
 
-use std::path::Path;
-
 use serde_json::{json, Value};
 
 use super::convert::to_diagnostic_record;
@@ -14,22 +12,7 @@ use crate::timestamp::Timestamp;
 
 /// The catalogue of tests/fixtures/minimal plus `extra` files, in a temporary folder.
 fn catalogue(extra: &[(&str, &str)]) -> (tempfile::TempDir, Catalogue) {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
-    for entry in walkdir::WalkDir::new(&fixture) {
-        let entry = entry.unwrap();
-        let target = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-    for (path, text) in extra {
-        std::fs::write(dir.path().join(path), text).unwrap();
-    }
-    let catalogue = Catalogue::load(dir.path()).unwrap_or_else(|d| panic!("{d}"));
-    (dir, catalogue)
+    crate::test_support::catalogue(&[], extra)
 }
 
 /// A detection named `name` over the fixture's log source, with `logic` as its detection block.

@@ -4,4 +4,5 @@
 mod cli;
 mod snapshots;
 mod test;
+mod test_command;
 mod test_files;
