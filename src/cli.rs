@@ -17,6 +17,7 @@ use crate::catalogue::Catalogue;
 use crate::diagnostic::{display_path, Diagnostics};
 use crate::output;
 use crate::render::Templates;
+use crate::scan::output::{AlertWriter, ScanFormat};
 use crate::schema::{self, SchemaKind};
 use crate::targets;
 use crate::testing;
@@ -76,6 +77,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TestFormat::Text)]
         format: TestFormat,
     },
+    /// Run the detections over an exported log and print their alerts. The log may be JSON
+    /// lines, a JSON array, or an object with a `value` array (as the Azure portal and the Log
+    /// Analytics API export it), of Log Analytics rows or diagnostic records; each event goes
+    /// to the log source it belongs to. The exit code does not depend on finding alerts.
+    #[command(after_help = EXIT_CODES)]
+    Scan {
+        /// The log file.
+        #[arg(long, value_name = "FILE")]
+        logs: PathBuf,
+        /// Only this detection: its name (section/name or name) or id. Repeat for several.
+        #[arg(long = "detection", value_name = "NAME_OR_ID")]
+        detections: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+        format: ScanFormat,
+        /// Worker threads (default: one per CPU).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
     /// Print the JSON Schema of a catalogue file format (committed under detections/).
     Schema {
         #[arg(long, value_enum, default_value_t = SchemaKind::Detection)]
@@ -118,6 +137,7 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Check => check_command(cli),
         Command::List { format } => list_command(cli, *format),
         Command::Test { detections, format } => test_command(cli, detections, *format),
+        Command::Scan { logs, detections, format, threads } => scan_command(cli, logs, detections, *format, *threads),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
 }
@@ -364,6 +384,88 @@ fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Res
         TestFormat::Json => testing::json_report::write(&run, &catalogue, &mut stdout)?,
     }
     Ok(if run.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn scan_command(cli: &Cli, logs: &std::path::Path, names: &[String], format: ScanFormat, threads: Option<usize>) -> std::io::Result<ExitCode> {
+    let catalogue = match Catalogue::load(&cli.catalogue) {
+        Ok(c) => c,
+        Err(d) => {
+            report(&d, false);
+            eprintln!("rulecast: the catalogue has problems ({}); nothing was scanned", summary_line(&d));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    report(&catalogue.warnings, true);
+    let selected = match select_detections(&catalogue, names) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let layout = match crate::scan::input::detect(logs) {
+        Ok(layout) => layout,
+        Err(e) => {
+            eprintln!("error: cannot scan {}: {e}", display_path(logs));
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    let mut writer = AlertWriter::new(format, &catalogue, layout.position_name(), &mut out);
+    let scanned = crate::scan::scan(&engine, logs, threads, &mut |alert| writer.alert(alert)).and_then(|summary| writer.finish(&summary).map(|()| summary));
+    let summary = match scanned.and_then(|summary| out.flush().map(|()| summary)) {
+        Ok(summary) => summary,
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: cannot scan {}: {e}", display_path(logs));
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let position = summary.layout.position_name();
+    let counts = &summary.counts;
+    if counts.unreadable > 0 {
+        let first = counts.first_unreadable.as_ref().map(|(p, e)| format!(" (first: {position} {p}: {e})")).unwrap_or_default();
+        eprintln!("warning: {} not a JSON object and skipped{first}", count_of(counts.unreadable, position));
+    }
+    if counts.unrouted > 0 {
+        let tables: Vec<&str> = catalogue.logsources.values().map(|s| s.kql.table.as_str()).collect();
+        eprintln!("warning: {} of no log source of the catalogue ({}), skipped", count_of(counts.unrouted, "event"), tables.join(", "));
+    }
+    if counts.untimed > 0 {
+        eprintln!("warning: {} on events without a time, which cannot count", count_of(counts.untimed, "match"));
+    }
+    for (detection, late) in &summary.late {
+        eprintln!(
+            "warning: {}: {} more than one window out of time order, not counted; sort the log by time, oldest first",
+            catalogue.detections[*detection].slug,
+            count_of(*late, "matching event")
+        );
+    }
+    if !cli.quiet {
+        let seconds = summary.elapsed.as_secs_f64();
+        let megabytes = summary.bytes as f64 / 1e6;
+        eprintln!(
+            "rulecast: scanned {} ({megabytes:.1} MB) in {seconds:.2} s ({:.0} MB/s) with {}: {}",
+            count_of(counts.events, "event"),
+            megabytes / seconds.max(1e-9),
+            count_of(engine.detections.len() as u64, "detection"),
+            count_of(summary.alerts, "alert"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `1 event`, `2 events`.
+fn count_of(n: u64, thing: &str) -> String {
+    match (n, thing.ends_with('h')) {
+        (1, _) => format!("1 {thing}"),
+        (_, true) => format!("{n} {thing}es"),
+        _ => format!("{n} {thing}s"),
+    }
 }
 
 fn schema_command(cli: &Cli, kind: SchemaKind, write: bool) -> std::io::Result<ExitCode> {

@@ -16,7 +16,8 @@
 //! * [`render`] runs the Tera templates, embedded in the binary and overridable by name.
 //! * [`output`] writes the output folder atomically or compares it (check mode).
 //! * [`eval`] runs the same logic on JSON events, with the queries' semantics: it backs
-//!   `rulecast test` (each detection's test cases) and `rulecast scan` (exported logs).
+//!   [`testing`] (`rulecast test`, each detection's test cases) and [`scan`] (`rulecast scan`,
+//!   exported logs).
 //!
 //! The binary in `src/main.rs` is a thin shell over [`cli`].
 
@@ -29,6 +30,7 @@ pub mod lang;
 pub mod logic;
 pub mod output;
 pub mod render;
+pub mod scan;
 pub mod schema;
 pub mod targets;
 pub mod testing;

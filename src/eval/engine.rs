@@ -49,16 +49,21 @@ impl<'c> Engine<'c> {
     }
 
     /// Evaluates an event of source `source` against every detection reading it, appending the
-    /// hits to `out`. `position` locates the event in its input.
-    pub fn evaluate(&self, source: usize, record: &Record, position: u64, out: &mut Vec<Hit>) {
+    /// hits to `out`. `position` locates the event in its input. Returns how many detections
+    /// matched an event that has no time, which therefore cannot count.
+    pub fn evaluate(&self, source: usize, record: &Record, position: u64, out: &mut Vec<Hit>) -> usize {
+        let mut untimed = 0;
         for &d in &self.by_source[source] {
             let detection = &self.detections[d];
-            if detection.matches(record)
-                && let Some(hit) = detection.hit(record, position)
-            {
-                out.push(hit);
+            if detection.matches(record) {
+                match detection.hit(record, position) {
+                    Some(hit) => out.push(hit),
+                    None if record.time().is_none() => untimed += 1,
+                    None => {}
+                }
             }
         }
+        untimed
     }
 
     /// Names of the output fields of catalogue detection `index`.

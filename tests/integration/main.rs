@@ -2,6 +2,7 @@
 //! runs the real CLI against a catalogue in a temporary folder.
 
 mod cli;
+mod scan_command;
 mod snapshots;
 mod test;
 mod test_command;
