@@ -1,18 +1,33 @@
 //! The evaluator for a whole catalogue: every log source and detection compiled once, then
 //! events in, hits out, and hits turned into alerts.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::alert::Alert;
 use super::compiled::CompiledDetection;
 use super::hit::Hit;
-use super::record::Record;
+use super::key_tree::{Found, KeyTree};
+use super::record::{plain_text, Record};
+use super::shape::Shape;
 use super::source::SourcePlan;
 use super::window::ThresholdRun;
 use crate::catalogue::Catalogue;
 
+/// Slot paths of the keys that tell an event's shape and table apart.
+struct Envelope {
+    time_generated: Vec<usize>,
+    table: Vec<usize>,
+    properties: Vec<usize>,
+    operation_name: Vec<usize>,
+    time: Vec<usize>,
+}
+
 pub struct Engine<'c> {
     pub catalogue: &'c Catalogue,
+    /// Every key any log source reads, in both shapes.
+    keys: KeyTree,
+    envelope: Envelope,
     /// One per log source, in catalogue order.
     pub sources: Vec<SourcePlan>,
     pub detections: Vec<CompiledDetection>,
@@ -25,7 +40,15 @@ pub struct Engine<'c> {
 impl<'c> Engine<'c> {
     /// Compiles the detections whose catalogue index `include` accepts.
     pub fn new(catalogue: &'c Catalogue, include: impl Fn(usize) -> bool) -> Engine<'c> {
-        let sources: Vec<SourcePlan> = catalogue.logsources.values().map(SourcePlan::new).collect();
+        let mut keys = KeyTree::default();
+        let envelope = Envelope {
+            time_generated: keys.insert(&["TimeGenerated"]),
+            table: keys.insert(&["Type"]),
+            properties: keys.insert(&["properties"]),
+            operation_name: keys.insert(&["operationName"]),
+            time: keys.insert(&["time"]),
+        };
+        let sources: Vec<SourcePlan> = catalogue.logsources.values().map(|s| SourcePlan::new(s, &mut keys)).collect();
         let mut detections = Vec::new();
         let mut by_source = vec![Vec::new(); sources.len()];
         let mut compiled = HashMap::new();
@@ -35,7 +58,38 @@ impl<'c> Engine<'c> {
             by_source[source].push(detections.len());
             detections.push(CompiledDetection::new(catalogue, index, source, &sources[source]));
         }
-        Engine { catalogue, sources, detections, by_source, compiled }
+        Engine { catalogue, keys, envelope, sources, detections, by_source, compiled }
+    }
+
+    /// Reads an event (a JSON object), keeping the raw text of every key a log source reads.
+    pub fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
+        self.keys.read(text)
+    }
+
+    /// Tells the shapes apart by their keys: a row has `TimeGenerated`; a diagnostic record has
+    /// `properties` and an `operationName` or `time` envelope.
+    pub fn shape(&self, found: &Found) -> Shape {
+        let has = |path: &[usize]| found.at(&self.keys, path).is_some();
+        if !has(&self.envelope.time_generated) && has(&self.envelope.properties) && (has(&self.envelope.operation_name) || has(&self.envelope.time)) {
+            Shape::Diagnostic
+        } else {
+            Shape::LogAnalytics
+        }
+    }
+
+    /// The table a Log Analytics row names in its `Type` column.
+    pub fn table<'a>(&self, found: &Found<'a>) -> Option<Cow<'a, str>> {
+        found.at(&self.keys, &self.envelope.table).and_then(plain_text)
+    }
+
+    /// The raw value of each column of source `source` in an event read as `shape`.
+    pub fn locate<'a>(&self, found: &Found<'a>, shape: Shape, source: usize) -> Vec<Option<&'a serde_json::value::RawValue>> {
+        self.sources[source].locate(&self.keys, found, shape)
+    }
+
+    /// An event read as `shape`, as an event of source `source`.
+    pub fn record<'a>(&self, found: &Found<'a>, shape: Shape, source: usize) -> Record<'a, '_> {
+        self.sources[source].record(&self.keys, found, shape)
     }
 
     /// The compiled form of catalogue detection `index`, if it was included.

@@ -155,11 +155,6 @@ impl FieldPlan {
             FieldPlan::FirstOf(plans) => plans.iter().find_map(|p| p.resolve(record)),
         }
     }
-
-    /// Whether the field is a plain column (cheap to read for every event).
-    pub fn is_plain(&self) -> bool {
-        matches!(self, FieldPlan::Plain { .. })
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -19,44 +19,8 @@ use super::field::{self, FieldText};
 use super::source::SourcePlan;
 use crate::timestamp::Timestamp;
 
-/// The top-level keys of a JSON object and the raw text of each value, borrowed from the input.
-#[derive(Debug, Default)]
-pub struct Members<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'a> Members<'a> {
-    /// The last value under `key`, as serde_json keeps the last of duplicate keys.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    /// The text of a string member.
-    pub fn text(&self, key: &str) -> Option<Cow<'a, str>> {
-        self.get(key).and_then(plain_text)
-    }
-}
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut members = Vec::with_capacity(32);
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    members.push((key.0, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
-}
-
 /// A JSON string, borrowed from the input unless it had escapes to undo.
-struct Text<'a>(Cow<'a, str>);
+pub struct Text<'a>(pub Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -108,15 +72,6 @@ impl<'a, 'p> Record<'a, 'p> {
         Record { plan, raw, dynamic, fields }
     }
 
-    pub fn plan(&self) -> &'p SourcePlan {
-        self.plan
-    }
-
-    /// Whether column `column` is present at all (even if empty).
-    pub fn has_column(&self, column: usize) -> bool {
-        self.raw[column].is_some_and(|r| r.get() != "null")
-    }
-
     /// The text of a plain column.
     pub fn column_text(&self, column: usize) -> Option<Cow<'a, str>> {
         self.raw[column].and_then(plain_text)
@@ -156,21 +111,17 @@ impl<'a, 'p> Record<'a, 'p> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn strings_are_borrowed_unless_escaped() {
-        let members: Members = serde_json::from_str(r#"{"a":"plain","b":"say \"hi\"","c":5,"d":null,"e":"","f":{"x":[1, 2]}}"#).unwrap();
-        assert!(matches!(members.text("a"), Some(Cow::Borrowed("plain"))));
-        assert_eq!(members.text("b").as_deref(), Some("say \"hi\""));
-        assert_eq!(members.text("c").as_deref(), Some("5"));
-        assert_eq!(members.text("d"), None);
-        assert_eq!(members.text("e"), None);
-        assert_eq!(members.text("f").as_deref(), Some(r#"{"x":[1,2]}"#));
-        assert_eq!(members.text("missing"), None);
+    fn text(json: &str) -> Option<Cow<'_, str>> {
+        plain_text(serde_json::from_str::<&RawValue>(json).unwrap())
     }
 
     #[test]
-    fn only_objects_have_members() {
-        assert!(serde_json::from_str::<Members>("[1]").is_err());
-        assert!(serde_json::from_str::<Members>("{\"a\":").is_err());
+    fn strings_are_borrowed_unless_escaped() {
+        assert!(matches!(text(r#""plain""#), Some(Cow::Borrowed("plain"))));
+        assert_eq!(text(r#""say \"hi\"""#).as_deref(), Some("say \"hi\""));
+        assert_eq!(text("5").as_deref(), Some("5"));
+        assert_eq!(text("null"), None);
+        assert_eq!(text(r#""""#), None);
+        assert_eq!(text(r#"{"x": [1, 2]}"#).as_deref(), Some(r#"{"x":[1,2]}"#));
     }
 }

@@ -5,7 +5,6 @@
 use super::alert::Alert;
 use super::engine::{Alerter, Engine};
 use super::hit::Hit;
-use super::record::Members;
 use super::shape::Shape;
 
 /// What a detection made of the events.
@@ -21,11 +20,10 @@ pub struct Replay {
 /// naming its position.
 pub fn replay(engine: &Engine, detection: usize, shape: Shape, events: &[String]) -> Result<Replay, String> {
     let compiled = engine.compiled(detection).expect("the engine includes the replayed detection");
-    let plan = &engine.sources[compiled.source];
     let mut hits = Vec::new();
     for (i, text) in events.iter().enumerate() {
-        let members: Members = serde_json::from_str(text).map_err(|e| format!("event {} is not a JSON object: {e}", i + 1))?;
-        let record = plan.record(shape, &members);
+        let found = engine.read(text).map_err(|e| format!("event {} is not a JSON object: {e}", i + 1))?;
+        let record = engine.record(&found, shape, compiled.source);
         if compiled.matches(&record) {
             hits.extend(compiled.hit(&record, i as u64 + 1));
         }

@@ -4,8 +4,9 @@
 use serde_json::value::RawValue;
 
 use super::field::FieldPlan;
-use super::record::{Members, Record};
-use super::shape::{path_keys, ColumnLayout, Shape};
+use super::key_tree::{Found, KeyTree};
+use super::record::Record;
+use super::shape::{path_keys, Shape};
 use crate::catalogue::logsource::LogSourceFile;
 
 #[derive(Debug, Clone)]
@@ -16,8 +17,9 @@ pub struct SourcePlan {
     columns: Vec<String>,
     /// Each column's keys in the diagnostic record.
     diagnostic_paths: Vec<Vec<String>>,
-    row_layout: ColumnLayout,
-    diagnostic_layout: ColumnLayout,
+    /// Each column's slot path in the engine's key tree, as a row and as a diagnostic record.
+    row_slots: Vec<Vec<usize>>,
+    diagnostic_slots: Vec<Vec<usize>>,
     time_column: usize,
     event_id_column: Option<usize>,
     fields: Vec<FieldPlan>,
@@ -25,18 +27,17 @@ pub struct SourcePlan {
 }
 
 impl SourcePlan {
-    /// Validation guarantees the time and id columns are declared.
-    pub fn new(source: &LogSourceFile) -> SourcePlan {
+    /// Registers the source's columns, in both shapes, in `keys`. Validation guarantees the
+    /// time and id columns are declared.
+    pub fn new(source: &LogSourceFile, keys: &mut KeyTree) -> SourcePlan {
         let columns: Vec<String> = source.columns.keys().cloned().collect();
         let diagnostic_paths: Vec<Vec<String>> =
             source.columns.values().map(|c| path_keys(&c.diagnostic).into_iter().map(str::to_owned).collect()).collect();
-        let row_paths: Vec<Vec<&str>> = columns.iter().map(|c| vec![c.as_str()]).collect();
-        let diagnostic: Vec<Vec<&str>> = diagnostic_paths.iter().map(|p| p.iter().map(String::as_str).collect()).collect();
         SourcePlan {
             id: source.id.clone(),
             table: source.kql.table.clone(),
-            row_layout: ColumnLayout::new(&row_paths),
-            diagnostic_layout: ColumnLayout::new(&diagnostic),
+            row_slots: columns.iter().map(|c| keys.insert(&[c.as_str()])).collect(),
+            diagnostic_slots: diagnostic_paths.iter().map(|p| keys.insert(&p.iter().map(String::as_str).collect::<Vec<_>>())).collect(),
             time_column: source.columns.get_index_of(&source.kql.time_column).expect("validated: the time column is declared"),
             event_id_column: source.event_id.as_ref().and_then(|c| source.columns.get_index_of(c)),
             fields: source.fields.values().map(|f| FieldPlan::new(&f.value, &source.columns)).collect(),
@@ -79,16 +80,18 @@ impl SourcePlan {
         &self.fields[index]
     }
 
-    /// Where each column is in a record of `shape`.
-    pub fn locate<'a>(&self, shape: Shape, members: &Members<'a>) -> Vec<Option<&'a RawValue>> {
-        match shape {
-            Shape::LogAnalytics => self.row_layout.locate(members),
-            Shape::Diagnostic => self.diagnostic_layout.locate(members),
-        }
+    /// The raw value of each column in an event read as `shape` (`keys`: the tree the source
+    /// was registered in).
+    pub fn locate<'a>(&self, keys: &KeyTree, found: &Found<'a>, shape: Shape) -> Vec<Option<&'a RawValue>> {
+        let slots = match shape {
+            Shape::LogAnalytics => &self.row_slots,
+            Shape::Diagnostic => &self.diagnostic_slots,
+        };
+        slots.iter().map(|path| found.at(keys, path)).collect()
     }
 
-    /// A record of this source read in `shape`.
-    pub fn record<'a>(&self, shape: Shape, members: &Members<'a>) -> Record<'a, '_> {
-        Record::new(self, self.locate(shape, members))
+    /// An event of this source read as `shape`.
+    pub fn record<'a>(&self, keys: &KeyTree, found: &Found<'a>, shape: Shape) -> Record<'a, '_> {
+        Record::new(self, self.locate(keys, found, shape))
     }
 }

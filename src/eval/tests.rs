@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::convert::to_diagnostic_record;
 use super::replay::{replay, Replay};
 use super::window::{ThresholdPlan, ThresholdRun};
-use super::{Engine, EventRef, Hit, Members, Shape};
+use super::{Engine, EventRef, Hit, Shape};
 use crate::catalogue::Catalogue;
 use crate::timestamp::Timestamp;
 
@@ -59,8 +59,8 @@ fn fields(catalogue: &Catalogue, row: &Value, shape: Shape) -> Vec<(String, Opti
         Shape::LogAnalytics => row.to_string(),
         Shape::Diagnostic => to_diagnostic_record(plan, row.as_object().unwrap()).to_string(),
     };
-    let members: Members = serde_json::from_str(&text).unwrap();
-    let record = plan.record(shape, &members);
+    let found = engine.read(&text).unwrap();
+    let record = engine.record(&found, shape, 0);
     (0..plan.field_count()).map(|i| (plan.field_name(i).to_owned(), record.field(i).map(|v| v.as_str().to_owned()))).collect()
 }
 
@@ -166,11 +166,10 @@ fn explanations_name_the_selection_field_and_value() {
     let (_dir, catalogue) = catalogue(&[("entra-roles/explained.yaml", &logic)]);
     let engine = Engine::new(&catalogue, |_| true);
     let compiled = engine.compiled(index(&catalogue, "explained")).unwrap();
-    let plan = &engine.sources[compiled.source];
     let explain = |row: &Value, matched: bool| {
         let text = row.to_string();
-        let members: Members = serde_json::from_str(&text).unwrap();
-        let record = plan.record(Shape::LogAnalytics, &members);
+        let found = engine.read(&text).unwrap();
+        let record = engine.record(&found, Shape::LogAnalytics, compiled.source);
         assert_eq!(compiled.matches(&record), matched);
         if matched { super::explain::why(compiled, &record) } else { super::explain::why_not(compiled, &record) }
     };

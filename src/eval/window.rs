@@ -170,7 +170,8 @@ impl ThresholdRun {
         self.late
     }
 
-    /// Groups and buffered events held now (for tests of the memory bound).
+    /// Groups and buffered events held now.
+    #[cfg(test)]
     pub fn held(&self) -> (usize, usize) {
         (self.groups.len(), self.reorder.len() + self.groups.values().map(|g| g.recent.len()).sum::<usize>())
     }

@@ -183,22 +183,10 @@ fn buffer(free: &Receiver<Vec<u8>>) -> Vec<u8> {
 
 /// Fills `buffer` from `file` up to `until` bytes; returns false at the end of the file.
 fn fill(file: &mut File, buffer: &mut Vec<u8>, until: usize) -> io::Result<bool> {
-    while buffer.len() < until {
-        let start = buffer.len();
-        buffer.resize(until, 0);
-        let read = loop {
-            match file.read(&mut buffer[start..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        let read = read.inspect_err(|_| buffer.truncate(start))?;
-        buffer.truncate(start + read);
-        if read == 0 {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    let wanted = until.saturating_sub(buffer.len());
+    // `read_to_end` reads into the spare capacity without zeroing it first.
+    let read = Read::take(&mut *file, wanted as u64).read_to_end(buffer)?;
+    Ok(read == wanted)
 }
 
 fn read_lines(mut file: File, batches: &SyncSender<Batch>, free: &Receiver<Vec<u8>>) -> io::Result<()> {

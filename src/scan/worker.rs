@@ -3,7 +3,7 @@
 
 use super::input::{Batch, Records};
 use super::route::route;
-use crate::eval::{Engine, Hit, Members, Record, Shape};
+use crate::eval::{Engine, Hit};
 
 /// What a batch held and produced. Hit positions count from 1 within the batch.
 pub struct BatchResult {
@@ -72,24 +72,29 @@ pub fn evaluate(engine: &Engine, batch: Batch) -> BatchResult {
 }
 
 fn evaluate_record(engine: &Engine, text: &[u8], position: u64, hits: &mut Vec<Hit>, counts: &mut Counts) {
-    let members: Members = match serde_json::from_slice(text) {
-        Ok(members) => members,
-        Err(e) => {
-            counts.unreadable += 1;
-            if counts.first_unreadable.is_none() {
-                counts.first_unreadable = Some((position, format!("not a JSON object: {e}")));
-            }
-            return;
+    let mut unreadable = |problem: String| {
+        counts.unreadable += 1;
+        if counts.first_unreadable.is_none() {
+            counts.first_unreadable = Some((position, problem));
         }
     };
+    // One UTF-8 check of the whole line is cheaper than serde_json's check of each value.
+    let text = match std::str::from_utf8(text) {
+        Ok(text) => text,
+        Err(e) => return unreadable(format!("not UTF-8: {e}")),
+    };
+    let found = match engine.read(text) {
+        Ok(found) => found,
+        Err(e) => return unreadable(format!("not a JSON object: {e}")),
+    };
     counts.events += 1;
-    let shape = Shape::of(&members);
-    let Some((source, columns)) = route(&engine.sources, shape, &members) else {
+    let shape = engine.shape(&found);
+    let Some((source, columns)) = route(engine, &found, shape) else {
         counts.unrouted += 1;
         return;
     };
     if engine.reads(source) {
-        let record = Record::new(&engine.sources[source], columns);
+        let record = crate::eval::Record::new(&engine.sources[source], columns);
         counts.untimed += engine.evaluate(source, &record, position, hits) as u64;
     }
 }

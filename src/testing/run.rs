@@ -16,7 +16,7 @@ use crate::eval::explain::{shown, why, why_not};
 use crate::eval::replay::{replay, Replay};
 use crate::eval::source::SourcePlan;
 use crate::eval::window::window_counts;
-use crate::eval::{Alert, Engine, Members, Record, Shape};
+use crate::eval::{Alert, Engine, Record, Shape};
 use crate::lang;
 
 /// The outcome of one case.
@@ -124,7 +124,7 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     let got = row_run.alerts.len();
     let verdict = if case.expect_alert { got >= 1 && case.alerts.is_none_or(|n| got == n as usize) } else { got == 0 };
     if !verdict {
-        let context = Context { compiled, plan, detection, rows: &rows };
+        let context = Context { engine, compiled, plan, detection, rows: &rows };
         match (case.expect_alert, case.alerts) {
             (true, _) if got == 0 => {
                 result.failures.push("no alert".to_owned());
@@ -147,7 +147,7 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
         } else {
             format!("the diagnostic record (Splunk's shape) raises {other} alert{} where the Log Analytics row raises {got}", plural(other))
         });
-        let context = Context { compiled, plan, detection, rows: &rows };
+        let context = Context { engine, compiled, plan, detection, rows: &rows };
         result.failures.extend(context.disagreements(engine.catalogue, &records));
     }
     result.alerts = row_run.alerts;
@@ -165,6 +165,7 @@ fn group_text(group: &[(String, String)]) -> String {
 
 /// What explanations of one case need.
 struct Context<'a> {
+    engine: &'a Engine<'a>,
     compiled: &'a CompiledDetection,
     plan: &'a SourcePlan,
     detection: &'a Detection,
@@ -174,8 +175,8 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn with_record<T>(&self, text: &str, shape: Shape, f: impl FnOnce(&Record) -> T) -> T {
-        let members: Members = serde_json::from_str(text).expect("replayed events are objects");
-        f(&self.plan.record(shape, &members))
+        let found = self.engine.read(text).expect("replayed events are objects");
+        f(&self.engine.record(&found, shape, self.compiled.source))
     }
 
     fn window(&self) -> String {
