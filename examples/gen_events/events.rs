@@ -364,7 +364,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
             let targets = directory_role_targets(rng, role, &user, "oldValue");
             audit!("Remove member from role", "RoleManagement", "Core Directory", "Unassign", "", "MS-PIM", PIM_INITIATOR.to_owned(), targets, "[]".into(), "Directory_")
         }
-        645..=649 => {
+        645 => {
             let role = ROUTINE_ROLES[rng.below(ROUTINE_ROLES.len() as u64) as usize];
             let targets = pim_targets(rng, role, &user);
             audit!("Add eligible member to role in PIM completed (timebound)", "RoleManagement", "PIM", "CreateRequestEligibleRole", "Joiner process", &admin.name, as_admin, targets, ip_details, "PIM_")
