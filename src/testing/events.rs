@@ -22,7 +22,12 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(event)) => events.push(event),
             Ok(_) => return Err(format!("{shown}:{}: an event must be a JSON object (one row per line)", i + 1)),
-            Err(e) => return Err(format!("{shown}:{}:{}: invalid JSON: {e}", i + 1, e.column())),
+            Err(e) => {
+                // serde_json's message ends with the place, which is already in front.
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                return Err(format!("{shown}:{}:{}: invalid JSON: {message}", i + 1, e.column()));
+            }
         }
     }
     if events.is_empty() {

@@ -8,7 +8,7 @@ const PIM_ALERT_TESTS: &str = "detections/entra-roles/pim-alert-disabled.tests.y
 
 #[test]
 fn the_shipped_catalogue_passes_every_case() {
-    let (_t, out) = Test::shipped().args(["test"]).stdout_contains("  ok    ").run();
+    let (_t, out) = Test::shipped().args(["test"]).stdout_contains("  ok    ").stderr_lacks("error").run();
     let summary = out.stdout.lines().last().unwrap();
     assert!(summary.starts_with("21 detections, "), "{summary}");
     assert!(summary.ends_with(" 0 failed; 0 detections lack a case that must alert or one that must not"), "{summary}");
@@ -60,6 +60,26 @@ fn a_detection_without_a_near_miss_fails() {
         .args(["test", "--detection", "eligible-assignment-burst"])
         .status(1)
         .stdout_contains("  FAIL  no case with expect_alert: true (events that must raise an alert)\n")
+        .run();
+}
+
+#[test]
+fn cases_may_be_inline_or_read_from_json_lines() {
+    let inline = "tests:\n  - name: inline positive\n    expect_alert: true\n    events:\n      - { TimeGenerated: \"2025-01-01T10:00:00Z\", Category: RoleManagement, ActivityDisplayName: Disable PIM alert }\n  - name: from a file\n    expect_alert: false\n    events_file: near-misses.jsonl\n";
+    let rows = "{\"TimeGenerated\":\"2025-01-01T10:00:00Z\",\"Category\":\"ResourceManagement\",\"ActivityDisplayName\":\"Disable PIM alert\"}\n\n{\"TimeGenerated\":\"2025-01-01T10:05:00Z\",\"Category\":\"RoleManagement\",\"ActivityDisplayName\":\"Enable PIM alert\"}\n";
+    let (t, _) = Test::minimal()
+        .edit("detections/entra-roles/pim-alert-disabled.yaml", "author: tests\n", &format!("author: tests\n{inline}"))
+        .write("detections/entra-roles/near-misses.jsonl", rows)
+        .args(["test", "--detection", "pim-alert-disabled"])
+        .stdout_contains("  ok    inline positive (1 alert)\n")
+        .stdout_contains("  ok    from a file (no alert)\n")
+        .run();
+    t.then()
+        .write("detections/entra-roles/near-misses.jsonl", "{\"TimeGenerated\":\"2025-01-01T10:00:00Z\"}\n{\"broken\":\n")
+        .args(["test", "--detection", "pim-alert-disabled"])
+        .status(1)
+        .stdout_contains("  FAIL  from a file\n")
+        .stdout_contains("detections/entra-roles/near-misses.jsonl:2:10: invalid JSON: EOF while parsing a value\n")
         .run();
 }
 
