@@ -66,9 +66,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Run every detection's test cases through the evaluator: events that must raise an alert
-    /// and near misses that must not, each as a Log Analytics row and as the diagnostic record
-    /// Splunk receives. Fails when a case fails or a detection lacks either kind of case.
+    /// Run every detection's test cases: events that must alert and near misses that must not.
+    ///
+    /// Each case runs as Log Analytics rows and as the diagnostic records Splunk receives; both
+    /// must raise the same alerts. Fails when a case fails or a detection lacks either kind of
+    /// case (deprecated detections are exempt).
     #[command(after_help = EXIT_CODES)]
     Test {
         /// Only this detection: its name (section/name or name) or id. Repeat for several.
@@ -77,10 +79,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TestFormat::Text)]
         format: TestFormat,
     },
-    /// Run the detections over an exported log and print their alerts. The log may be JSON
-    /// lines, a JSON array, or an object with a `value` array (as the Azure portal and the Log
-    /// Analytics API export it), of Log Analytics rows or diagnostic records; each event goes
-    /// to the log source it belongs to. The exit code does not depend on finding alerts.
+    /// Run the detections over an exported log and print their alerts.
+    ///
+    /// The log may be JSON lines, a JSON array, or an object with a `value` array (as the Azure
+    /// portal and the Log Analytics API export it), of Log Analytics rows or diagnostic records;
+    /// each event goes to the log source it belongs to. Events are expected oldest first. The
+    /// exit code does not depend on finding alerts; an unreadable log exits with 3.
     #[command(after_help = EXIT_CODES)]
     Scan {
         /// The log file.
