@@ -47,7 +47,11 @@ impl CaseSource<'_> {
 
     /// `file:line:column` of the case, as editors and CI annotations understand it.
     pub fn location(&self) -> String {
-        self.document.error_at(&self.pointer(), "").location()
+        let file = crate::diagnostic::display_path(&self.document.path);
+        match self.document.position(&self.pointer()) {
+            Some(p) => format!("{file}:{}:{}", p.line, p.column),
+            None => file,
+        }
     }
 }
 

@@ -13,8 +13,9 @@
 //!   lists' inline values, one alert per group, in [`window`].
 //!
 //! An event is read in either of its two shapes ([`shape`]): the Log Analytics row or the
-//! diagnostic record, through each column's `diagnostic` path. [`convert`] turns the first
-//! into the second, so every test case checks the Splunk mapping as well as the logic.
+//! diagnostic record, through each column's `diagnostic` path; [`key_tree`] finds the columns in
+//! one pass over the JSON. [`convert`] turns the first shape into the second, so every test
+//! case checks the Splunk mapping as well as the logic.
 
 pub mod alert;
 pub mod compiled;

@@ -1,10 +1,11 @@
-//! The two shapes one audit event arrives in, and where each column of a log source sits in them.
+//! The two shapes one audit event arrives in.
 //!
 //! Sentinel and Azure Monitor read Log Analytics rows (`TargetResources` is a column); Splunk
 //! reads the diagnostic record that a diagnostic setting streams to an Event Hub
 //! (`properties.targetResources`). A log source names each column once and gives its path in
 //! the diagnostic record (`diagnostic:`), so the evaluator reads either shape through the same
-//! field definitions, and `rulecast test` can check that both readings agree.
+//! field definitions (the paths are found by [`super::key_tree`]), and `rulecast test` can check
+//! that both readings agree.
 
 /// How an event is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

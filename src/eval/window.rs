@@ -19,8 +19,14 @@ use super::alert::{Alert, Evidence};
 use super::hit::Hit;
 use crate::catalogue::detection::Threshold;
 use crate::catalogue::Catalogue;
-use crate::lang;
+use crate::lang::{self, WINDOW_IS_INCLUSIVE};
 use crate::timestamp::Timestamp;
+
+/// Whether an event at `time` is too old to share a window that ends at `end`.
+fn outside_window(time: Timestamp, end: Timestamp, window_seconds: u64) -> bool {
+    let oldest = end.minus_seconds(window_seconds);
+    if WINDOW_IS_INCLUSIVE { time < oldest } else { time <= oldest }
+}
 
 #[derive(Debug, Clone)]
 pub struct ThresholdPlan {
@@ -95,8 +101,7 @@ impl GroupWindow {
             self.pending.add(&hit);
         }
         self.recent.push_back(hit);
-        let oldest_allowed = time.minus_seconds(window_seconds);
-        while self.recent.front().is_some_and(|h| h.time() < oldest_allowed) {
+        while self.recent.front().is_some_and(|h| outside_window(h.time(), time, window_seconds)) {
             self.recent.pop_front();
         }
         let required = self.required as usize;
@@ -256,7 +261,7 @@ pub fn window_counts(plan: &ThresholdPlan, hits: &[Hit]) -> Vec<GroupCount> {
             let mut most = 0;
             let mut first = 0;
             for (last, t) in times.iter().enumerate() {
-                while times[first] < t.minus_seconds(plan.window_seconds) {
+                while outside_window(times[first], *t, plan.window_seconds) {
                     first += 1;
                 }
                 most = most.max(last + 1 - first);
