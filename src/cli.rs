@@ -17,8 +17,10 @@ use crate::catalogue::Catalogue;
 use crate::diagnostic::{display_path, Diagnostics};
 use crate::output;
 use crate::render::Templates;
+use crate::scan::output::{AlertWriter, ScanFormat};
 use crate::schema::{self, SchemaKind};
 use crate::targets;
+use crate::testing;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
@@ -88,6 +90,39 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run every detection's test cases: events that must alert and near misses that must not.
+    ///
+    /// Each case runs as Log Analytics rows and as the diagnostic records Splunk receives; both
+    /// must raise the same alerts. Fails when a case fails or a detection lacks either kind of
+    /// case (deprecated detections are exempt).
+    #[command(after_help = EXIT_CODES)]
+    Test {
+        /// Only this detection: its name (section/name or name) or id. Repeat for several.
+        #[arg(long = "detection", value_name = "NAME_OR_ID")]
+        detections: Vec<String>,
+        #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+        format: TestFormat,
+    },
+    /// Run the detections over an exported log and print their alerts.
+    ///
+    /// The log may be JSON lines, a JSON array, or an object with a `value` array (as the Azure
+    /// portal and the Log Analytics API export it), of Log Analytics rows or diagnostic records;
+    /// each event goes to the log source it belongs to. Events are expected oldest first. The
+    /// exit code does not depend on finding alerts; an unreadable log exits with 3.
+    #[command(after_help = EXIT_CODES)]
+    Scan {
+        /// The log file.
+        #[arg(long, value_name = "FILE")]
+        logs: PathBuf,
+        /// Only this detection: its name (section/name or name) or id. Repeat for several.
+        #[arg(long = "detection", value_name = "NAME_OR_ID")]
+        detections: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+        format: ScanFormat,
+        /// Worker threads (default: one per CPU).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
     /// Print the JSON Schema of a catalogue file format (committed under detections/).
     Schema {
         #[arg(long, value_enum, default_value_t = SchemaKind::Detection)]
@@ -101,6 +136,13 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Text,
+    Junit,
     Json,
 }
 
@@ -126,6 +168,8 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Release(args) => crate::release::command::run(cli, args),
         Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output)),
         Command::List { format } => list_command(cli, *format),
+        Command::Test { detections, format } => test_command(cli, detections, *format),
+        Command::Scan { logs, detections, format, threads } => scan_command(cli, logs, detections, *format, *threads),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
 }
@@ -382,6 +426,140 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The catalogue indexes of the detections named on the command line (all when none are), or
+/// an error naming the first unknown one.
+fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usize>, String> {
+    if names.is_empty() {
+        return Ok((0..catalogue.detections.len()).collect());
+    }
+    let mut selected = Vec::new();
+    for name in names {
+        let found = catalogue.detections.iter().position(|d| {
+            d.meta.id.eq_ignore_ascii_case(name) || d.slug == *name || format!("{}/{}", d.section, d.slug) == *name
+        });
+        match found {
+            Some(index) if !selected.contains(&index) => selected.push(index),
+            Some(_) => {}
+            None => {
+                let help = crate::diagnostic::did_you_mean(name, catalogue.detections.iter().map(|d| d.slug.as_str()))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
+                return Err(format!("error: no detection is named `{name}`\n  = help: {help}"));
+            }
+        }
+    }
+    Ok(selected)
+}
+
+fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Result<ExitCode> {
+    let catalogue = match Catalogue::load(&cli.catalogue) {
+        Ok(c) => c,
+        Err(d) => {
+            report(&d, false);
+            eprintln!("rulecast: the catalogue has problems ({}); no test was run", summary_line(&d));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    report(&catalogue.warnings, true);
+    let selected = match select_detections(&catalogue, names) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let run = testing::run(&catalogue, &selected);
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        TestFormat::Text => testing::text_report::write(&run, &catalogue, &mut stdout)?,
+        TestFormat::Junit => testing::junit::write(&run, &catalogue, &mut stdout)?,
+        TestFormat::Json => testing::json_report::write(&run, &catalogue, &mut stdout)?,
+    }
+    Ok(if run.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn scan_command(cli: &Cli, logs: &std::path::Path, names: &[String], format: ScanFormat, threads: Option<usize>) -> std::io::Result<ExitCode> {
+    let catalogue = match Catalogue::load(&cli.catalogue) {
+        Ok(c) => c,
+        Err(d) => {
+            report(&d, false);
+            eprintln!("rulecast: the catalogue has problems ({}); nothing was scanned", summary_line(&d));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    report(&catalogue.warnings, true);
+    let selected = match select_detections(&catalogue, names) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let layout = match crate::scan::input::detect(logs) {
+        Ok(layout) => layout,
+        Err(e) => {
+            eprintln!("error: cannot scan {}: {e}", display_path(logs));
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    let mut writer = AlertWriter::new(format, &catalogue, layout.position_name(), &mut out);
+    let scanned = crate::scan::scan(&engine, logs, threads, &mut |alert| writer.alert(alert)).and_then(|summary| writer.finish(&summary).map(|()| summary));
+    let summary = match scanned.and_then(|summary| out.flush().map(|()| summary)) {
+        Ok(summary) => summary,
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: cannot scan {}: {e}", display_path(logs));
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let position = summary.layout.position_name();
+    let counts = &summary.counts;
+    if counts.unreadable > 0 {
+        let first = counts.first_unreadable.as_ref().map(|(p, e)| format!(" (first: {position} {p}: {e})")).unwrap_or_default();
+        eprintln!("warning: {} not a JSON object and skipped{first}", count_of(counts.unreadable, position));
+    }
+    if counts.unrouted > 0 {
+        let tables: Vec<&str> = catalogue.logsources.values().map(|s| s.kql.table.as_str()).collect();
+        eprintln!("warning: {} of no log source of the catalogue ({}), skipped", count_of(counts.unrouted, "event"), tables.join(", "));
+    }
+    if counts.untimed > 0 {
+        eprintln!("warning: {} on events without a time, which cannot count", count_of(counts.untimed, "match"));
+    }
+    for (detection, late) in &summary.late {
+        eprintln!(
+            "warning: {}: {} more than one window out of time order, not counted; sort the log by time, oldest first",
+            catalogue.detections[*detection].slug,
+            count_of(*late, "matching event")
+        );
+    }
+    if !cli.quiet {
+        let seconds = summary.elapsed.as_secs_f64();
+        let megabytes = summary.bytes as f64 / 1e6;
+        eprintln!(
+            "rulecast: scanned {} ({megabytes:.1} MB) in {seconds:.2} s ({:.0} MB/s) with {}: {}",
+            count_of(counts.events, "event"),
+            megabytes / seconds.max(1e-9),
+            count_of(engine.detections.len() as u64, "detection"),
+            count_of(summary.alerts, "alert"),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `1 event`, `2 events`.
+fn count_of(n: u64, thing: &str) -> String {
+    match (n, thing.ends_with('h')) {
+        (1, _) => format!("1 {thing}"),
+        (_, true) => format!("{n} {thing}es"),
+        _ => format!("{n} {thing}s"),
+    }
 }
 
 fn schema_command(cli: &Cli, kind: SchemaKind, write: bool) -> std::io::Result<ExitCode> {

@@ -49,6 +49,7 @@ pub fn catalogue_file(data: &[u8]) {
             SchemaKind::Logsource => drop(serde_json::from_value::<LogSourceFile>(value)),
             SchemaKind::Config => drop(serde_json::from_value::<CatalogueConfig>(value)),
             SchemaKind::Guide => drop(serde_json::from_value::<GuideFile>(value)),
+            SchemaKind::Tests => drop(serde_json::from_value::<crate::catalogue::test_file::TestFile>(value)),
         }
     }
 }

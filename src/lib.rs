@@ -15,6 +15,9 @@
 //! * [`targets`] turns detections into each SIEM's files; each target lives in one module.
 //! * [`render`] runs the Tera templates, embedded in the binary and overridable by name.
 //! * [`output`] writes the output folder atomically or compares it (check mode).
+//! * [`eval`] runs the same logic on JSON events, with the queries' semantics: it backs
+//!   [`testing`] (`rulecast test`, each detection's test cases) and [`scan`] (`rulecast scan`,
+//!   exported logs).
 //!
 //! The binary in `src/main.rs` is a thin shell over [`cli`].
 
@@ -23,6 +26,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
 pub mod diff;
+pub mod eval;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod git;
@@ -33,8 +37,14 @@ pub mod output;
 pub mod pack;
 pub mod release;
 pub mod render;
+pub mod scan;
 pub mod schema;
 pub mod targets;
+pub mod testing;
+pub mod timestamp;
+
+#[cfg(test)]
+mod test_support;
 pub mod yaml;
 
 /// Content-pack version used when no release version is given.

@@ -17,6 +17,7 @@ use crate::catalogue::config::CatalogueConfig;
 use crate::catalogue::detection::DetectionFile;
 use crate::catalogue::guide::GuideFile;
 use crate::catalogue::logsource::LogSourceFile;
+use crate::catalogue::test_file::TestFile;
 use crate::diagnostic::did_you_mean;
 use crate::yaml::pointer_segment;
 
@@ -27,10 +28,11 @@ pub enum SchemaKind {
     Logsource,
     Config,
     Guide,
+    Tests,
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 4] = [SchemaKind::Detection, SchemaKind::Logsource, SchemaKind::Config, SchemaKind::Guide];
+    pub const ALL: [SchemaKind; 5] = [SchemaKind::Detection, SchemaKind::Logsource, SchemaKind::Config, SchemaKind::Guide, SchemaKind::Tests];
 
     /// Where the schema is committed, relative to the catalogue folder.
     pub fn committed_path(self) -> &'static str {
@@ -39,13 +41,14 @@ impl SchemaKind {
             SchemaKind::Logsource => "logsources/schema.json",
             SchemaKind::Config => "rulecast.schema.json",
             SchemaKind::Guide => "guide.schema.json",
+            SchemaKind::Tests => "tests.schema.json",
         }
     }
 }
 
 /// The JSON Schema of one catalogue format, generated once per process.
 pub fn schema(kind: SchemaKind) -> &'static Value {
-    static CACHE: [OnceLock<Value>; 4] = [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static CACHE: [OnceLock<Value>; SchemaKind::ALL.len()] = [const { OnceLock::new() }; SchemaKind::ALL.len()];
     CACHE[kind as usize].get_or_init(|| generate(kind))
 }
 
@@ -55,6 +58,7 @@ fn generate(kind: SchemaKind) -> Value {
         SchemaKind::Logsource => (schemars::schema_for!(LogSourceFile), "rulecast log source"),
         SchemaKind::Config => (schemars::schema_for!(CatalogueConfig), "rulecast catalogue settings"),
         SchemaKind::Guide => (schemars::schema_for!(GuideFile), "rulecast guide rows"),
+        SchemaKind::Tests => (schemars::schema_for!(TestFile), "rulecast detection tests"),
     };
     let mut value = serde_json::to_value(schema).expect("a generated schema is valid JSON");
     if let Value::Object(map) = &mut value {

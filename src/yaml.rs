@@ -211,6 +211,9 @@ fn unclosed_flow(source: &str, at: Position) -> Option<(char, Position)> {
     open.pop()
 }
 
+/// The YAML merge key.
+const MERGE_KEY: &str = "<<";
+
 /// Builds JSON values from the parser's event stream, recording where every key and value is.
 ///
 /// The catalogue format needs only YAML's data model (maps, lists, scalars of the core schema),
@@ -227,7 +230,15 @@ struct Builder {
 
 enum Frame {
     Seq { items: Vec<Value>, pointer: String, anchor: usize, start: usize },
-    Map { object: Map<String, Value>, pointer: String, key: Option<(String, Position)>, anchor: usize, start: usize },
+    Map {
+        object: Map<String, Value>,
+        pointer: String,
+        key: Option<(String, Position)>,
+        anchor: usize,
+        start: usize,
+        /// Mappings merged in with `<<`; their keys apply where the mapping has none of its own.
+        merges: Vec<Map<String, Value>>,
+    },
 }
 
 impl Builder {
@@ -289,13 +300,20 @@ impl Builder {
                     stack.push(if is_seq {
                         Frame::Seq { items: Vec::new(), pointer, anchor, start }
                     } else {
-                        Frame::Map { object: Map::new(), pointer, key: None, anchor, start }
+                        Frame::Map { object: Map::new(), pointer, key: None, anchor, start, merges: Vec::new() }
                     });
                     continue;
                 }
                 Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
                     Some(Frame::Seq { items, anchor, start, .. }) => (Value::Array(items), anchor, self.nodes - start + 1),
-                    Some(Frame::Map { object, anchor, start, .. }) => (Value::Object(object), anchor, self.nodes - start + 1),
+                    Some(Frame::Map { mut object, anchor, start, merges, .. }) => {
+                        for merged in merges {
+                            for (k, v) in merged {
+                                object.entry(k).or_insert(v);
+                            }
+                        }
+                        (Value::Object(object), anchor, self.nodes - start + 1)
+                    }
                     None => continue,
                 },
                 Event::Scalar(text, style, anchor, tag) => {
@@ -316,9 +334,6 @@ impl Builder {
                             Value::Null => "null".to_owned(),
                             other => other.to_string(),
                         };
-                        if name == "<<" && plain {
-                            return Err(Self::error(at, "merge keys (`<<`) are not supported; write the keys out"));
-                        }
                         if object.contains_key(&name) {
                             return Err(ParseError {
                                 position: at,
@@ -354,9 +369,24 @@ impl Builder {
             }
             match stack.last_mut() {
                 Some(Frame::Seq { items, .. }) => items.push(value),
-                Some(Frame::Map { object, key, .. }) => {
-                    let (name, _) = key.take().expect("a value follows its key");
-                    object.insert(name, value);
+                Some(Frame::Map { object, key, merges, .. }) => {
+                    let (name, key_at) = key.take().expect("a value follows its key");
+                    if name == MERGE_KEY {
+                        // YAML's merge key: `<<: *base` or `<<: [*a, *b]` copies in the keys the
+                        // mapping does not set itself (test events share most of their fields).
+                        match value {
+                            Value::Object(m) => merges.push(m),
+                            Value::Array(items) if items.iter().all(Value::is_object) => {
+                                merges.extend(items.into_iter().filter_map(|i| match i {
+                                    Value::Object(m) => Some(m),
+                                    _ => None,
+                                }));
+                            }
+                            _ => return Err(Self::error(key_at, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                        }
+                    } else {
+                        object.insert(name, value);
+                    }
                 }
                 None => root = Some(value),
             }
@@ -460,6 +490,15 @@ mod tests {
     fn duplicate_keys_are_rejected() {
         let err = parse_str("a: 1\na: 2\n", Path::new("t.yaml")).unwrap_err();
         assert!(err.message.contains("`a` appears twice"), "{}", err.message);
+    }
+
+    #[test]
+    fn merge_keys_fill_in_what_the_mapping_lacks() {
+        let doc = parse_str("base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  b: 3\ny: {c: 4, <<: [*b, {d: 5}]}\n", Path::new("m.yaml")).unwrap();
+        assert_eq!(doc.value["x"], serde_json::json!({"b": 3, "a": 1}));
+        assert_eq!(doc.value["y"], serde_json::json!({"c": 4, "a": 1, "b": 2, "d": 5}));
+        let err = parse_str("x:\n  <<: 3\n", Path::new("m.yaml")).unwrap_err();
+        assert!(err.message.contains("merge key"), "{}", err.message);
     }
 
     #[test]

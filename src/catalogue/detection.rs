@@ -305,10 +305,11 @@ pub struct TestCase {
     /// Number of alerts expected when expect_alert is true (default: at least one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<u32>,
-    /// Events, inline. Each is one AuditLogs/AzureActivity row as Log Analytics returns it.
+    /// Events, inline. Each is one AuditLogs/AzureActivity row as Log Analytics returns it
+    /// (column name to value; dynamic columns as JSON).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub events: Vec<Value>,
-    /// Alternatively, a JSON-lines file next to the detection.
+    pub events: Vec<serde_json::Map<String, Value>>,
+    /// Alternatively, a JSON-lines file next to the detection, one row per line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_file: Option<String>,
 }

@@ -28,6 +28,10 @@ pub struct LogSourceFile {
     pub sigma: SigmaSource,
     /// Raw columns of the Log Analytics table that fields are built from.
     pub columns: IndexMap<String, Column>,
+    /// The column that identifies one event (e.g. Id), shown with the events behind an alert
+    /// by `rulecast scan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
     /// The fields detections may use.
     pub fields: IndexMap<String, Field>,
 }

@@ -8,7 +8,7 @@
 //! 3. read it into the typed model with serde;
 //! 4. check what a schema cannot: references between files, field names against the log
 //!    source, the condition language, Sentinel's schedule limits, guide coverage
-//!    ([`validate`]).
+//!    ([`validate`]), and attach each `<slug>.tests.yaml` ([`test_file`]) to its detection.
 //!
 //! The result is a [`Catalogue`] every target can trust, or the full list of diagnostics.
 
@@ -18,6 +18,7 @@ pub mod detection;
 pub mod duration;
 pub mod guide;
 pub mod logsource;
+pub mod test_file;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use config::CatalogueConfig;
 pub use detection::DetectionFile;
 pub use guide::GuideFile;
 pub use logsource::LogSourceFile;
+pub use test_file::{CaseSource, LoadedTestFile, TestFile};
 
 /// File names with a fixed role in the catalogue folder.
 pub const CONFIG_FILE: &str = "rulecast.yaml";
@@ -71,6 +73,8 @@ pub struct Detection {
     pub expanded: Condition,
     /// The parsed source, for diagnostics found after loading (lock, tests).
     pub document: Document,
+    /// The detection's `<slug>.tests.yaml`, when it has one.
+    pub test_file: Option<LoadedTestFile>,
 }
 
 impl Detection {
@@ -80,6 +84,16 @@ impl Detection {
 
     pub fn is_deprecated(&self) -> bool {
         self.meta.status == detection::Status::Deprecated
+    }
+
+    /// Every test case: inline ones first, then those of the test file.
+    pub fn test_cases(&self) -> Vec<CaseSource<'_>> {
+        let inline = self.meta.tests.iter().enumerate().map(|(index, case)| CaseSource { case, document: &self.document, index });
+        let from_file = self
+            .test_file
+            .iter()
+            .flat_map(|t| t.file.tests.iter().enumerate().map(move |(index, case)| CaseSource { case, document: &t.document, index }));
+        inline.chain(from_file).collect()
     }
 }
 
@@ -111,6 +125,9 @@ impl Catalogue {
             let mut local = Diagnostics::new();
             let file = if relative.starts_with(LOGSOURCE_DIR) {
                 load_typed::<LogSourceFile>(root, relative, SchemaKind::Logsource, &mut local).map(|l| Loaded::LogSource(Box::new(l)))
+            } else if test_file::is_test_file(relative) {
+                load_typed::<TestFile>(root, relative, SchemaKind::Tests, &mut local)
+                    .map(|(file, document)| Loaded::Tests(Box::new(LoadedTestFile { file, document })))
             } else {
                 load_typed::<DetectionFile>(root, relative, SchemaKind::Detection, &mut local).map(|d| Loaded::Detection(Box::new(d)))
             };
@@ -118,11 +135,13 @@ impl Catalogue {
         });
         let mut logsources = Vec::new();
         let mut detections = Vec::new();
+        let mut test_files = Vec::new();
         for (file, local) in loaded {
             diagnostics.extend(local);
             match file {
                 Some(Loaded::LogSource(l)) => logsources.push(*l),
                 Some(Loaded::Detection(d)) => detections.push(*d),
+                Some(Loaded::Tests(t)) => test_files.push(*t),
                 None => {}
             }
         }
@@ -130,7 +149,8 @@ impl Catalogue {
         let (Some((config, config_doc)), Some((guide, guide_doc))) = (config, guide) else {
             return Err(diagnostics.sorted());
         };
-        let catalogue = validate::validate(root, config, config_doc, guide, guide_doc, logsources, detections, &mut diagnostics);
+        let sources = validate::Sources { logsources, detections, test_files };
+        let catalogue = validate::validate(root, config, config_doc, guide, guide_doc, sources, &mut diagnostics);
         if diagnostics.has_errors() {
             return Err(diagnostics.sorted());
         }
@@ -143,6 +163,7 @@ impl Catalogue {
 enum Loaded {
     LogSource(Box<(LogSourceFile, Document)>),
     Detection(Box<(DetectionFile, Document)>),
+    Tests(Box<LoadedTestFile>),
 }
 
 /// `f` over `items` on every core, results in input order.
@@ -158,7 +179,7 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
     })
 }
 
-/// YAML files of the catalogue (detections and log sources), relative to `root`, sorted.
+/// YAML files of the catalogue (detections, their test files and log sources), relative to `root`, sorted.
 fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();

@@ -10,7 +10,9 @@ use regex::Regex;
 use super::attack;
 use super::detection::{DetectionFile, Status};
 use super::duration::Duration;
+use super::detection::TestCase;
 use super::logsource::{ColumnType, FieldValue, LogSourceFile};
+use super::test_file::{self, LoadedTestFile};
 use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
 use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics, Position};
 use crate::logic::{self, condition};
@@ -32,17 +34,23 @@ fn slug_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The files of a catalogue that were parsed and schema-checked, ready for the checks across them.
+pub(super) struct Sources {
+    pub logsources: Vec<(LogSourceFile, Document)>,
+    pub detections: Vec<(DetectionFile, Document)>,
+    pub test_files: Vec<LoadedTestFile>,
+}
+
 pub(super) fn validate(
     root: &Path,
     config: CatalogueConfig,
     config_doc: Document,
     guide: GuideFile,
     guide_doc: Document,
-    logsources: Vec<(LogSourceFile, Document)>,
-    detections: Vec<(DetectionFile, Document)>,
+    files: Sources,
     out: &mut Diagnostics,
 ) -> Catalogue {
+    let Sources { logsources, detections, test_files } = files;
     check_guide(&guide, &guide_doc, out);
     check_config(&config, &config_doc, out);
 
@@ -86,6 +94,7 @@ pub(super) fn validate(
         }
     }
     compiled.sort_by(|a: &Detection, b: &Detection| (&a.section, &a.slug).cmp(&(&b.section, &b.slug)));
+    attach_test_files(root, test_files, &mut compiled, &sources, out);
 
     check_replacements(&compiled, out);
     // Coverage is only meaningful when every detection loaded; otherwise the missing ones would
@@ -123,6 +132,15 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
     if stem != source.id {
         out.push(doc.error_at("/id", format!("log source id `{}` does not match its file name `{stem}`", source.id))
             .with_help(format!("rename the file to {LOGSOURCE_DIR}/{}.yaml or change the id", source.id)));
+    }
+    for (pointer, column) in [("/kql/time_column", Some(&source.kql.time_column)), ("/event_id", source.event_id.as_ref())] {
+        let Some(column) = column else { continue };
+        if !source.columns.contains_key(column) {
+            let help = did_you_mean(column, source.columns.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "declare it under `columns:`".to_owned());
+            out.push(doc.error_at(pointer, format!("unknown column `{column}`")).with_help(help));
+        }
     }
     let mut sigma_names: HashMap<&str, &str> = HashMap::new();
     for (name, field) in &source.fields {
@@ -435,7 +453,57 @@ fn check_detection(
         _ => {}
     }
 
-    for (i, case) in meta.tests.iter().enumerate() {
+    check_test_cases(&meta.tests, &doc, source, out);
+
+    if out.error_count() > before {
+        return None;
+    }
+    let condition = condition?;
+    let expanded = condition.expand(&names);
+    Some(Detection { meta, path: relative.to_path_buf(), section, slug, selections, condition, expanded, document: doc, test_file: None })
+}
+
+/// Gives each detection its test file, and reports test files that test nothing.
+fn attach_test_files(root: &Path, test_files: Vec<LoadedTestFile>, detections: &mut [Detection], sources: &IndexMap<String, LogSourceFile>, out: &mut Diagnostics) {
+    for loaded in test_files {
+        let relative = loaded.document.path.strip_prefix(root).unwrap_or(&loaded.document.path).to_path_buf();
+        let tested = test_file::detection_path(&relative);
+        match detections.iter_mut().find(|d| d.path == tested) {
+            Some(detection) => {
+                if let Some(source) = sources.get(&detection.meta.logsource) {
+                    check_test_cases(&loaded.file.tests, &loaded.document, source, out);
+                }
+                detection.test_file = Some(loaded);
+            }
+            // A detection that exists but failed to load has already been reported.
+            None if root.join(&tested).is_file() => {}
+            None => {
+                let folder = tested.parent().map(|p| root.join(p)).unwrap_or_else(|| root.to_path_buf());
+                let siblings: Vec<String> = std::fs::read_dir(&folder)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                    .filter(|n| n.ends_with(".yaml") && !n.ends_with(test_file::TEST_FILE_SUFFIX))
+                    .collect();
+                let expected = tested.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+                let help = match did_you_mean(&expected, siblings.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean to name it after `{close}`? A test file is named <detection>{}", test_file::TEST_FILE_SUFFIX),
+                    None => format!("a test file is named after the detection it tests: <detection>{}, in the same folder", test_file::TEST_FILE_SUFFIX),
+                };
+                out.push(Diagnostic::error(format!("this test file has no detection: `{}` does not exist", crate::diagnostic::display_path(&root.join(&tested))))
+                    .in_file(&loaded.document.path)
+                    .with_help(help));
+            }
+        }
+    }
+}
+
+/// Checks the cases of a detection (inline or in its test file): each has events, from one
+/// place, and every inline event has a time the threshold windows can order it by.
+fn check_test_cases(cases: &[TestCase], doc: &Document, source: &LogSourceFile, out: &mut Diagnostics) {
+    let time_column = &source.kql.time_column;
+    for (i, case) in cases.iter().enumerate() {
         let pointer = format!("/tests/{i}");
         match (&case.events_file, case.events.is_empty()) {
             (None, true) => out.push(doc.error_at(&pointer, format!("test `{}` has no events", case.name)).with_help("give `events:` inline or an `events_file:` next to the detection")),
@@ -451,14 +519,19 @@ fn check_detection(
             }
             _ => {}
         }
+        if case.alerts.is_some() && !case.expect_alert {
+            out.push(doc.error_at(&format!("{pointer}/alerts"), "`alerts` counts the alerts a positive case raises; a case with expect_alert: false raises none"));
+        }
+        for (e, event) in case.events.iter().enumerate() {
+            let event_pointer = format!("{pointer}/events/{e}");
+            match event.get(time_column) {
+                None => out.push(doc.error_at(&event_pointer, format!("the event has no `{time_column}`")).with_help("every event needs its time, so threshold windows can order it")),
+                Some(serde_json::Value::String(text)) if crate::timestamp::Timestamp::parse(text).is_some() => {}
+                Some(_) => out.push(doc.error_at(&format!("{event_pointer}/{}", pointer_segment(time_column)), format!("`{time_column}` is not a date-time"))
+                    .with_help("write it as Log Analytics does, e.g. 2025-01-01T10:00:00Z")),
+            }
+        }
     }
-
-    if out.error_count() > before {
-        return None;
-    }
-    let condition = condition?;
-    let expanded = condition.expand(&names);
-    Some(Detection { meta, path: relative.to_path_buf(), section, slug, selections, condition, expanded, document: doc })
 }
 
 fn check_attack(meta: &DetectionFile, doc: &Document, out: &mut Diagnostics) {

@@ -1,0 +1,33 @@
+//! A hit: one event that matched one detection, reduced to what alerts report, so threshold
+//! windows hold a few strings per event rather than the event.
+
+use crate::timestamp::Timestamp;
+
+/// Which event of the input it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRef {
+    /// 1-based: the line of a JSON-lines file, the element of a JSON array, the event of a test case.
+    pub position: u64,
+    /// The log source's `event_id` column, when it has one and the event fills it.
+    pub id: Option<String>,
+    pub time: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Index of the detection in the catalogue.
+    pub detection: usize,
+    pub event: EventRef,
+    /// Values of the threshold's group-by fields (empty without a threshold).
+    pub group: Vec<String>,
+    /// Values of the detection's output fields, in its order.
+    pub values: Vec<Option<String>>,
+    /// Labels of the findings that matched.
+    pub findings: Vec<String>,
+}
+
+impl Hit {
+    pub fn time(&self) -> Timestamp {
+        self.event.time
+    }
+}

@@ -1,0 +1,252 @@
+//! Field matches compiled for speed, with Sigma's semantics and the compilers' treatment of
+//! empty values.
+//!
+//! * Plain values compare case-insensitively (KQL `=~`, SPL `lower(x)==lower(y)`); `cased`
+//!   makes them exact.
+//! * `contains`, `startswith`, `endswith` and `*`/`?` wildcards follow [`Pattern`]; `*` alone
+//!   means "has a value" (KQL `isnotempty`), so it does not match an empty field.
+//! * `re` is an unanchored Rust regular expression (RE2 syntax, as KQL and Splunk), `i` makes it
+//!   case-insensitive.
+//! * `null` and `exists: false` match a missing or empty field; `exists: true` a non-empty one.
+//! * A list of values matches when any value matches, or every value with `all`.
+//!
+//! A missing field is the empty text for every other test, which is what KQL and SPL see.
+
+use memchr::memmem::Finder;
+use regex::Regex;
+
+use super::field::{lowercase, FieldText};
+use super::record::Record;
+use crate::logic::{FieldMatch, Matcher, Pattern, Shape};
+
+/// One test of a field's value.
+#[derive(Debug, Clone)]
+enum Test {
+    Equals { lower: String },
+    EqualsCased(String),
+    Contains { finder: Box<Finder<'static>>, text: String, cased: bool },
+    StartsWith { text: String, cased: bool },
+    EndsWith { text: String, cased: bool },
+    Glob { pattern: Pattern, cased: bool },
+    Regex { regex: Regex, text: String },
+    Empty,
+    Present,
+}
+
+impl Test {
+    fn new(matcher: &Matcher) -> Test {
+        let fold = |text: String, cased: bool| if cased { text } else { lowercase(&text) };
+        match matcher {
+            Matcher::Pattern { pattern, cased } => match pattern.shape() {
+                Shape::Exact(text) if text.is_empty() => Test::Empty,
+                Shape::Exact(text) if *cased => Test::EqualsCased(text),
+                Shape::Exact(text) => Test::Equals { lower: lowercase(&text) },
+                Shape::Anything => Test::Present,
+                Shape::Contains(text) => {
+                    let text = fold(text, *cased);
+                    Test::Contains { finder: Box::new(Finder::new(text.as_bytes()).into_owned()), text, cased: *cased }
+                }
+                Shape::StartsWith(text) => Test::StartsWith { text: fold(text, *cased), cased: *cased },
+                Shape::EndsWith(text) => Test::EndsWith { text: fold(text, *cased), cased: *cased },
+                Shape::Complex => Test::Glob { pattern: pattern.clone(), cased: *cased },
+            },
+            Matcher::Regex { regex, case_insensitive } => {
+                let flagged = if *case_insensitive { format!("(?i){regex}") } else { regex.clone() };
+                Test::Regex { regex: Regex::new(&flagged).expect("validated: regular expressions compile"), text: regex.clone() }
+            }
+            Matcher::Empty | Matcher::Exists(false) => Test::Empty,
+            Matcher::Exists(true) => Test::Present,
+        }
+    }
+
+    fn matches(&self, value: Option<&FieldText>) -> bool {
+        let text = value.map(FieldText::as_str).unwrap_or_default();
+        let folded = |cased: bool| if cased { text } else { value.map(FieldText::lower).unwrap_or_default() };
+        match self {
+            Test::Equals { lower } => value.is_some_and(|v| {
+                let text = v.as_str();
+                if text.is_ascii() { text.eq_ignore_ascii_case(lower) } else { v.lower() == lower }
+            }),
+            Test::EqualsCased(expected) => text == expected,
+            Test::Contains { finder, cased, .. } => finder.find(folded(*cased).as_bytes()).is_some(),
+            Test::StartsWith { text: prefix, cased } => {
+                if !cased && text.is_ascii() {
+                    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+                } else {
+                    folded(*cased).starts_with(prefix.as_str())
+                }
+            }
+            Test::EndsWith { text: suffix, cased } => folded(*cased).ends_with(suffix.as_str()),
+            Test::Glob { pattern, cased } => pattern.matches(text, *cased),
+            Test::Regex { regex, .. } => regex.is_match(text),
+            Test::Empty => value.is_none(),
+            Test::Present => value.is_some(),
+        }
+    }
+
+    /// How the test reads in an explanation: the phrase before the value, and the value.
+    fn phrase(&self) -> (&'static str, String) {
+        match self {
+            Test::Equals { .. } | Test::EqualsCased(_) => ("", self.value()),
+            Test::Contains { .. } => ("to contain ", self.value()),
+            Test::StartsWith { .. } => ("to start with ", self.value()),
+            Test::EndsWith { .. } => ("to end with ", self.value()),
+            Test::Glob { .. } => ("to match ", self.value()),
+            Test::Regex { .. } => ("to match the regular expression ", self.value()),
+            Test::Empty => ("to be empty", String::new()),
+            Test::Present => ("to have a value", String::new()),
+        }
+    }
+
+    fn value(&self) -> String {
+        match self {
+            Test::Equals { lower } => lower.clone(),
+            Test::EqualsCased(text) | Test::StartsWith { text, .. } | Test::EndsWith { text, .. } | Test::Contains { text, .. } => text.clone(),
+            Test::Glob { pattern, .. } => pattern.to_sigma(),
+            Test::Regex { text, .. } => text.clone(),
+            Test::Empty | Test::Present => String::new(),
+        }
+    }
+}
+
+/// One `Field|modifiers: values` entry of a selection, compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledMatch {
+    /// Index of the field in the log source.
+    pub field: usize,
+    pub field_name: String,
+    /// The values as written, for explanations (compiled tests keep only lower case).
+    written: Vec<String>,
+    tests: Vec<Test>,
+    all: bool,
+}
+
+impl CompiledMatch {
+    pub fn new(entry: &FieldMatch, field: usize) -> CompiledMatch {
+        let written = entry
+            .matchers
+            .iter()
+            .map(|m| match m {
+                Matcher::Pattern { pattern, .. } => match pattern.shape() {
+                    Shape::Exact(text) | Shape::Contains(text) | Shape::StartsWith(text) | Shape::EndsWith(text) => text,
+                    Shape::Anything | Shape::Complex => pattern.to_sigma(),
+                },
+                Matcher::Regex { regex, .. } => regex.clone(),
+                Matcher::Empty | Matcher::Exists(_) => String::new(),
+            })
+            .collect();
+        CompiledMatch { field, field_name: entry.field.clone(), written, tests: entry.matchers.iter().map(Test::new).collect(), all: entry.all }
+    }
+
+    pub fn matches(&self, record: &Record) -> bool {
+        let value = record.field(self.field);
+        if self.all { self.tests.iter().all(|t| t.matches(value)) } else { self.tests.iter().any(|t| t.matches(value)) }
+    }
+
+    /// What the field had to be: `expected one of Global Administrator, Security Administrator`.
+    pub fn expectation(&self) -> String {
+        let phrases: Vec<(&str, String)> = self
+            .tests
+            .iter()
+            .zip(&self.written)
+            .map(|(t, written)| {
+                let (phrase, value) = t.phrase();
+                // Show the value as written, not folded to lower case.
+                (phrase, if value.is_empty() { value } else { written.clone() })
+            })
+            .collect();
+        let quantifier = if self.all { "all of " } else { "one of " };
+        let same_phrase = phrases.iter().all(|(p, _)| *p == phrases[0].0);
+        if same_phrase && !phrases[0].1.is_empty() {
+            let values: Vec<&str> = phrases.iter().map(|(_, v)| v.as_str()).collect();
+            let quantifier = if values.len() > 1 { quantifier } else { "" };
+            return format!("expected {}{quantifier}{}", phrases[0].0, values.join(", "));
+        }
+        let each: Vec<String> = phrases.iter().map(|(p, v)| format!("{p}{v}")).collect();
+        format!("expected {}", each.join(if self.all { " and " } else { " or " }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logic::parse_selection;
+    use serde_json::json;
+    use std::borrow::Cow;
+
+    /// Runs a one-entry selection against a value (`None`: the field is missing).
+    fn check(entry: serde_json::Value, value: Option<&str>) -> bool {
+        let selection = parse_selection("s", &entry, "/s").unwrap();
+        let compiled = CompiledMatch::new(&selection.alternatives[0][0], 0);
+        let text = value.filter(|v| !v.is_empty()).map(|v| FieldText::new(Cow::Borrowed(v)));
+        if compiled.all { compiled.tests.iter().all(|t| t.matches(text.as_ref())) } else { compiled.tests.iter().any(|t| t.matches(text.as_ref())) }
+    }
+
+    #[test]
+    fn equality_ignores_case_unless_cased() {
+        assert!(check(json!({"F": "Global Administrator"}), Some("global ADMINISTRATOR")));
+        assert!(check(json!({"F": "Ärger"}), Some("äRGER")));
+        assert!(!check(json!({"F": "Global Administrator"}), Some("Global Administrator ")));
+        assert!(check(json!({"F|cased": "Owner"}), Some("Owner")));
+        assert!(!check(json!({"F|cased": "Owner"}), Some("owner")));
+        assert!(check(json!({"F": ["a", "b"]}), Some("B")));
+        assert!(check(json!({"F": 5}), Some("5")));
+    }
+
+    #[test]
+    fn substring_modifiers() {
+        assert!(check(json!({"F|contains": "MFA on activation"}), Some("Setting changes: mfa ON activation requirement disabled.")));
+        assert!(!check(json!({"F|contains|cased": "MFA on activation"}), Some("mfa on activation")));
+        assert!(check(json!({"F|startswith": "Add "}), Some("add eligible member")));
+        assert!(check(json!({"F|startswith": "Über"}), Some("über alles")));
+        assert!(!check(json!({"F|startswith": "Add "}), Some("Ad")));
+        assert!(check(json!({"F|endswith": "(permanent)"}), Some("completed (PERMANENT)")));
+        assert!(!check(json!({"F|endswith": "(permanent)"}), Some("completed (timebound)")));
+        assert!(check(json!({"F|contains|all": ["MFA", "disabled"]}), Some("MFA on activation requirement disabled")));
+        assert!(!check(json!({"F|contains|all": ["MFA", "disabled"]}), Some("MFA on activation requirement enabled")));
+    }
+
+    #[test]
+    fn wildcards_and_regular_expressions() {
+        assert!(check(json!({"F": "Add * member*"}), Some("add eligible member to role")));
+        assert!(check(json!({"F": "a?c"}), Some("ABC")));
+        assert!(!check(json!({"F": "a?c"}), Some("ac")));
+        assert!(check(json!({"F": r"50\*"}), Some("50*")));
+        assert!(!check(json!({"F": r"50\*"}), Some("500")));
+        assert!(check(json!({"F|re": r"duration updated to (09|1\d):"}), Some("Maximum activation duration updated to 10:00:00")));
+        assert!(!check(json!({"F|re": "approval disabled"}), Some("Approval disabled")));
+        assert!(check(json!({"F|re|i": "approval disabled"}), Some("Approval disabled")));
+    }
+
+    #[test]
+    fn missing_and_empty_fields_are_absent() {
+        for absent in [None, Some("")] {
+            assert!(check(json!({"F": null}), absent));
+            assert!(check(json!({"F|exists": false}), absent));
+            assert!(!check(json!({"F|exists": true}), absent));
+            assert!(!check(json!({"F": "*"}), absent), "`*` needs a value");
+            assert!(!check(json!({"F": "x"}), absent));
+            assert!(!check(json!({"F|contains": "x"}), absent));
+            // The empty text is what a regular expression sees.
+            assert!(check(json!({"F|re": "^$"}), absent));
+        }
+        assert!(!check(json!({"F": null}), Some("x")));
+        assert!(check(json!({"F|exists": true}), Some("x")));
+        assert!(check(json!({"F": "*"}), Some("x")));
+    }
+
+    #[test]
+    fn expectations_read_like_the_rule() {
+        let expectation = |entry: serde_json::Value| {
+            let selection = parse_selection("s", &entry, "/s").unwrap();
+            CompiledMatch::new(&selection.alternatives[0][0], 0).expectation()
+        };
+        assert_eq!(expectation(json!({"RoleName": ["Global Administrator", "Privileged Role Administrator"]})), "expected one of Global Administrator, Privileged Role Administrator");
+        assert_eq!(expectation(json!({"Result": "success"})), "expected success");
+        assert_eq!(expectation(json!({"T|contains": ["A", "B"]})), "expected to contain one of A, B");
+        assert_eq!(expectation(json!({"T|contains|all": ["A", "B"]})), "expected to contain all of A, B");
+        assert_eq!(expectation(json!({"A|exists": true})), "expected to have a value");
+        assert_eq!(expectation(json!({"A": ["x", null]})), "expected x or to be empty");
+        assert_eq!(expectation(json!({"A|re|i": "a.b"})), "expected to match the regular expression a.b");
+    }
+}

@@ -1,0 +1,127 @@
+//! One event, read lazily.
+//!
+//! Most events of a real log match no detection, and the plain columns (`Category`,
+//! `ActivityDisplayName`) are enough to tell. So a record keeps each column as the raw JSON
+//! text it came in and decodes only what a detection asks for: plain text borrowed from the
+//! input where it has no escapes, dynamic columns (`TargetResources`) parsed once and only for
+//! events that pass the cheap checks. Field values are cached, so twenty detections reading
+//! `ActivityDisplayName` decode it once.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::field::{self, FieldText};
+use super::source::SourcePlan;
+use crate::timestamp::Timestamp;
+
+/// A JSON string, borrowed from the input unless it had escapes to undo.
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// The text of a scalar column: strings as they are, numbers and booleans written out, objects
+/// and arrays as compact JSON (as KQL's `tostring()` does); `None` for null and "".
+pub fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let json = raw.get();
+    if json.starts_with('"') {
+        let text = serde_json::from_str::<Text>(json).ok()?.0;
+        return (!text.is_empty()).then_some(text);
+    }
+    let value: Value = serde_json::from_str(json).ok()?;
+    field::scalar_text(&value).map(|t| Cow::Owned(t.into_owned()))
+}
+
+/// One event of a log source, with lazily decoded columns and fields.
+pub struct Record<'a, 'p> {
+    plan: &'p SourcePlan,
+    raw: Vec<Option<&'a RawValue>>,
+    dynamic: Vec<OnceCell<Option<Value>>>,
+    fields: Vec<OnceCell<Option<FieldText<'a>>>>,
+}
+
+impl<'a, 'p> Record<'a, 'p> {
+    /// `raw[i]` is the raw JSON of column `i` of the plan's log source.
+    pub fn new(plan: &'p SourcePlan, raw: Vec<Option<&'a RawValue>>) -> Record<'a, 'p> {
+        let dynamic = (0..raw.len()).map(|_| OnceCell::new()).collect();
+        let fields = (0..plan.field_count()).map(|_| OnceCell::new()).collect();
+        Record { plan, raw, dynamic, fields }
+    }
+
+    /// The text of a plain column.
+    pub fn column_text(&self, column: usize) -> Option<Cow<'a, str>> {
+        self.raw[column].and_then(plain_text)
+    }
+
+    /// A dynamic column as JSON. Log Analytics exports and the query API deliver dynamic
+    /// columns as JSON text inside a string; that text is parsed too.
+    pub fn dynamic(&self, column: usize) -> Option<&Value> {
+        self.dynamic[column]
+            .get_or_init(|| {
+                let value: Value = serde_json::from_str(self.raw[column]?.get()).ok()?;
+                match value {
+                    Value::String(text) if text.trim_start().starts_with(['[', '{']) => Some(serde_json::from_str(&text).unwrap_or(Value::String(text))),
+                    value => Some(value),
+                }
+            })
+            .as_ref()
+    }
+
+    /// The value of field `index` (of the log source's fields), `None` when missing or empty.
+    pub fn field(&self, index: usize) -> Option<&FieldText<'a>> {
+        self.fields[index].get_or_init(|| self.plan.field_plan(index).resolve(self).map(FieldText::new)).as_ref()
+    }
+
+    /// The event's time, from the log source's time column.
+    pub fn time(&self) -> Option<Timestamp> {
+        Timestamp::parse(&self.column_text(self.plan.time_column())?)
+    }
+
+    /// The event's id, from the log source's `event_id` column.
+    pub fn event_id(&self) -> Option<String> {
+        self.column_text(self.plan.event_id_column()?).map(Cow::into_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(json: &str) -> Option<Cow<'_, str>> {
+        plain_text(serde_json::from_str::<&RawValue>(json).unwrap())
+    }
+
+    #[test]
+    fn strings_are_borrowed_unless_escaped() {
+        assert!(matches!(text(r#""plain""#), Some(Cow::Borrowed("plain"))));
+        assert_eq!(text(r#""say \"hi\"""#).as_deref(), Some("say \"hi\""));
+        assert_eq!(text("5").as_deref(), Some("5"));
+        assert_eq!(text("null"), None);
+        assert_eq!(text(r#""""#), None);
+        assert_eq!(text(r#"{"x": [1, 2]}"#).as_deref(), Some(r#"{"x":[1,2]}"#));
+    }
+}

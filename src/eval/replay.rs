@@ -1,0 +1,36 @@
+//! Replaying a few events through one detection, as `rulecast test` does for each case: every
+//! event is read in the given shape, matching events become hits, and the hits are fed to the
+//! alerting in time order (a test case lists its events in any order).
+
+use super::alert::Alert;
+use super::engine::{Alerter, Engine};
+use super::hit::Hit;
+use super::shape::Shape;
+
+/// What a detection made of the events.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The matching events that count (in time order).
+    pub hits: Vec<Hit>,
+    pub alerts: Vec<Alert>,
+}
+
+/// Replays `events` (JSON texts, each one event in `shape`) through catalogue detection
+/// `detection`, which `engine` must include. An event that is not a JSON object is an error
+/// naming its position.
+pub fn replay(engine: &Engine, detection: usize, shape: Shape, events: &[String]) -> Result<Replay, String> {
+    let compiled = engine.compiled(detection).expect("the engine includes the replayed detection");
+    let mut hits = Vec::new();
+    for (i, text) in events.iter().enumerate() {
+        let found = engine.read(text).map_err(|e| format!("event {} is not a JSON object: {e}", i + 1))?;
+        let record = engine.record(&found, shape, compiled.source);
+        if compiled.matches(&record) {
+            hits.extend(compiled.hit(&record, i as u64 + 1));
+        }
+    }
+    hits.sort_by_key(|h| (h.time(), h.event.position));
+    let mut alerter = Alerter::new(engine);
+    let mut alerts: Vec<Alert> = hits.iter().cloned().filter_map(|h| alerter.push(h)).collect();
+    alerts.extend(alerter.finish().0);
+    Ok(Replay { hits, alerts })
+}

@@ -1,0 +1,283 @@
+//! Threshold windows, computed as the compiled queries compute them, one event at a time.
+//!
+//! The rule (shared by every target, see [`crate::lang::WINDOW_IS_INCLUSIVE`]): with a group's
+//! events in time order, the `n`-th event closes a window when the event `n-1` places earlier
+//! is at most `window` older. The group alerts from the start of its first window to the end of
+//! its last, and counts every event of the group in that span. Events without a value for a
+//! group-by field never count. A group whose tier field (lower-cased) is on a tier's list needs
+//! that tier's count instead of the default.
+//!
+//! Streaming needs only the events of the last `window` per group, plus a running summary of a
+//! group's alert span, so memory follows the windows, not the input. Input is expected in time
+//! order; events up to one window out of order are put back in order by a small buffer, and
+//! later ones are counted as late and reported instead of silently skewing a window.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+use super::alert::{Alert, Evidence};
+use super::hit::Hit;
+use crate::catalogue::detection::Threshold;
+use crate::catalogue::Catalogue;
+use crate::lang::{self, WINDOW_IS_INCLUSIVE};
+use crate::timestamp::Timestamp;
+
+/// Whether an event at `time` is too old to share a window that ends at `end`.
+fn outside_window(time: Timestamp, end: Timestamp, window_seconds: u64) -> bool {
+    let oldest = end.minus_seconds(window_seconds);
+    if WINDOW_IS_INCLUSIVE { time < oldest } else { time <= oldest }
+}
+
+#[derive(Debug, Clone)]
+pub struct ThresholdPlan {
+    pub count: u32,
+    pub window_seconds: u64,
+    /// Field indexes of the group-by fields.
+    pub group_by: Vec<usize>,
+    pub group_names: Vec<String>,
+    pub tiers: Vec<TierPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TierPlan {
+    pub name: String,
+    /// Position of the tier's field among the group-by fields.
+    position: usize,
+    /// The list's inline values, lower-cased (what Azure Monitor and Sigma compile in).
+    values: HashSet<String>,
+    pub count: u32,
+}
+
+impl ThresholdPlan {
+    pub fn new(catalogue: &Catalogue, threshold: &Threshold, field: &dyn Fn(&str) -> usize) -> ThresholdPlan {
+        ThresholdPlan {
+            count: threshold.count,
+            window_seconds: threshold.window.seconds(),
+            group_by: threshold.group_by.iter().map(|f| field(f)).collect(),
+            group_names: threshold.group_by.clone(),
+            tiers: threshold
+                .tiers
+                .iter()
+                .map(|t| TierPlan {
+                    name: t.name.clone(),
+                    position: threshold.group_by.iter().position(|g| *g == t.field).expect("validated: a tier field is a group-by field"),
+                    values: lang::inline_values(catalogue, &t.list).into_iter().collect(),
+                    count: t.count,
+                })
+                .collect(),
+        }
+    }
+
+    /// The tier of a group and the events it needs: the first tier whose list holds the
+    /// group's value, else the default.
+    pub fn tier(&self, group: &[String]) -> (&str, u32) {
+        self.tiers
+            .iter()
+            .find(|t| t.values.contains(&super::field::lowercase(&group[t.position])))
+            .map(|t| (t.name.as_str(), t.count))
+            .unwrap_or(("default", self.count))
+    }
+}
+
+/// One group's window state.
+#[derive(Debug)]
+struct GroupWindow {
+    required: u32,
+    tier: String,
+    /// The group's events of the last `window`, oldest first.
+    recent: VecDeque<Hit>,
+    /// From the first window's start to the last window's end.
+    span: Option<(Timestamp, Timestamp, Evidence)>,
+    /// Events after the span's end: they join it if a later window closes.
+    pending: Evidence,
+    newest: Timestamp,
+}
+
+impl GroupWindow {
+    fn push(&mut self, hit: Hit, window_seconds: u64) {
+        let time = hit.time();
+        self.newest = time;
+        if self.span.is_some() {
+            self.pending.add(&hit);
+        }
+        self.recent.push_back(hit);
+        while self.recent.front().is_some_and(|h| outside_window(h.time(), time, window_seconds)) {
+            self.recent.pop_front();
+        }
+        let required = self.required as usize;
+        if self.recent.len() < required {
+            return;
+        }
+        match &mut self.span {
+            Some((_, end, evidence)) => {
+                *end = time;
+                evidence.merge(std::mem::take(&mut self.pending));
+            }
+            None => {
+                let start = self.recent[self.recent.len() - required].time();
+                let mut evidence = Evidence::default();
+                // Ties with the window's first event are inside the span too.
+                for h in self.recent.iter().filter(|h| h.time() >= start) {
+                    evidence.add(h);
+                }
+                self.span = Some((start, time, evidence));
+            }
+        }
+    }
+}
+
+/// The threshold of one detection over a stream of its hits.
+#[derive(Debug)]
+pub struct ThresholdRun {
+    /// Index of the detection in the catalogue.
+    detection: usize,
+    plan: ThresholdPlan,
+    groups: HashMap<Vec<String>, GroupWindow>,
+    /// Hits not yet released to their group, ordered by (time, arrival).
+    reorder: BinaryHeap<Reverse<(Timestamp, u64, OrderedHit)>>,
+    arrivals: u64,
+    newest: Timestamp,
+    released: Option<Timestamp>,
+    late: u64,
+}
+
+/// A hit ordered only by its position in the heap key.
+#[derive(Debug)]
+struct OrderedHit(Hit);
+
+impl PartialEq for OrderedHit {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for OrderedHit {}
+impl PartialOrd for OrderedHit {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrderedHit {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// Idle groups are dropped every this many hits.
+const SWEEP_EVERY: u64 = 4096;
+
+impl ThresholdRun {
+    pub fn new(detection: usize, plan: ThresholdPlan) -> ThresholdRun {
+        ThresholdRun { detection, plan, groups: HashMap::new(), reorder: BinaryHeap::new(), arrivals: 0, newest: Timestamp(i64::MIN), released: None, late: 0 }
+    }
+
+    /// Matching events that arrived more than one window out of time order and were not counted.
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+
+    /// Groups and buffered events held now.
+    #[cfg(test)]
+    pub fn held(&self) -> (usize, usize) {
+        (self.groups.len(), self.reorder.len() + self.groups.values().map(|g| g.recent.len()).sum::<usize>())
+    }
+
+    pub fn push(&mut self, hit: Hit) {
+        if self.released.is_some_and(|r| hit.time() < r) {
+            self.late += 1;
+            return;
+        }
+        self.arrivals += 1;
+        self.newest = self.newest.max(hit.time());
+        self.reorder.push(Reverse((hit.time(), self.arrivals, OrderedHit(hit))));
+        let settled = self.newest.minus_seconds(self.plan.window_seconds);
+        while self.reorder.peek().is_some_and(|Reverse((t, _, _))| *t < settled) {
+            self.release_one();
+        }
+        if self.arrivals % SWEEP_EVERY == 0 {
+            self.sweep();
+        }
+    }
+
+    fn release_one(&mut self) {
+        let Some(Reverse((time, _, OrderedHit(hit)))) = self.reorder.pop() else { return };
+        self.released = Some(time);
+        let plan = &self.plan;
+        let group = self.groups.entry(hit.group.clone()).or_insert_with(|| {
+            let (tier, required) = plan.tier(&hit.group);
+            GroupWindow { required, tier: tier.to_owned(), recent: VecDeque::new(), span: None, pending: Evidence::default(), newest: time }
+        });
+        group.push(hit, plan.window_seconds);
+    }
+
+    /// Drops groups that have no alert span and whose last event is more than a window older
+    /// than anything still to come: no later event can close a window with theirs.
+    fn sweep(&mut self) {
+        let Some(released) = self.released else { return };
+        let idle_before = released.minus_seconds(self.plan.window_seconds);
+        self.groups.retain(|_, g| g.span.is_some() || g.newest >= idle_before);
+    }
+
+    /// Releases every buffered hit and returns one alert per group that reached its count,
+    /// ordered by start time, then group.
+    pub fn finish(mut self, field_names: &[String]) -> Vec<Alert> {
+        while !self.reorder.is_empty() {
+            self.release_one();
+        }
+        let mut alerts: Vec<Alert> = Vec::new();
+        for (group, window) in self.groups {
+            let Some((start, end, evidence)) = window.span else { continue };
+            let latest = evidence.latest.map(|(_, values)| values).unwrap_or_default();
+            alerts.push(Alert {
+                detection: self.detection,
+                start,
+                end,
+                event_count: evidence.count,
+                group: self.plan.group_names.iter().cloned().zip(group).collect(),
+                tier: Some((window.tier, window.required)),
+                fields: field_names.iter().cloned().zip(latest.into_iter().chain(std::iter::repeat(None))).collect(),
+                all_values: field_names.iter().cloned().zip(evidence.all_values.into_iter().chain(std::iter::repeat(Vec::new()))).collect(),
+                findings: evidence.findings,
+                events: evidence.events,
+            });
+        }
+        alerts.sort_by(|a, b| (a.start, &a.group).cmp(&(b.start, &b.group)));
+        alerts
+    }
+}
+
+/// Per group: how many matching events, and the most within any one window (for explaining
+/// why a threshold did not fire). Events must be in time order.
+pub fn window_counts(plan: &ThresholdPlan, hits: &[Hit]) -> Vec<GroupCount> {
+    let mut groups: Vec<(Vec<String>, Vec<Timestamp>)> = Vec::new();
+    for hit in hits {
+        match groups.iter_mut().find(|(g, _)| *g == hit.group) {
+            Some((_, times)) => times.push(hit.time()),
+            None => groups.push((hit.group.clone(), vec![hit.time()])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, times)| {
+            let mut most = 0;
+            let mut first = 0;
+            for (last, t) in times.iter().enumerate() {
+                while outside_window(times[first], *t, plan.window_seconds) {
+                    first += 1;
+                }
+                most = most.max(last + 1 - first);
+            }
+            let (tier, required) = plan.tier(&group);
+            GroupCount { group: plan.group_names.iter().cloned().zip(group).collect(), events: times.len(), most_in_window: most, tier: tier.to_owned(), required }
+        })
+        .collect()
+}
+
+/// A group's events against its threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCount {
+    pub group: Vec<(String, String)>,
+    pub events: usize,
+    pub most_in_window: usize,
+    pub tier: String,
+    pub required: u32,
+}

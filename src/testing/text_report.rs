@@ -1,0 +1,44 @@
+//! The test report for people: one line per case, and under a failed case where it is and why.
+
+use std::io::{self, Write};
+
+use super::run::TestRun;
+use crate::catalogue::Catalogue;
+
+pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
+    for result in &run.results {
+        let detection = &catalogue.detections[result.detection];
+        writeln!(out, "{}/{}", detection.section, detection.slug)?;
+        for case in &result.cases {
+            let alerts = case.alerts.len();
+            let outcome = if case.expect_alert { format!("{alerts} alert{}", if alerts == 1 { "" } else { "s" }) } else { "no alert".to_owned() };
+            if case.passed() {
+                writeln!(out, "  ok    {} ({outcome})", case.name)?;
+            } else {
+                writeln!(out, "  FAIL  {}", case.name)?;
+                writeln!(out, "        at {}", case.location)?;
+                for failure in &case.failures {
+                    writeln!(out, "        {failure}")?;
+                }
+            }
+        }
+        for missing in &result.missing {
+            let label = if result.exempt.is_some() { "note" } else { "FAIL" };
+            writeln!(out, "  {label}  {missing}")?;
+        }
+        if let Some(exempt) = &result.exempt {
+            writeln!(out, "        {exempt}")?;
+        }
+    }
+    let (cases, failed, incomplete) = run.counts();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} detection{}, {cases} case{}: {} passed, {failed} failed; {incomplete} detection{} lack a case that must alert or one that must not",
+        run.results.len(),
+        if run.results.len() == 1 { "" } else { "s" },
+        if cases == 1 { "" } else { "s" },
+        cases - failed,
+        if incomplete == 1 { "" } else { "s" },
+    )
+}

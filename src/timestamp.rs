@@ -1,0 +1,164 @@
+//! Event times: the `TimeGenerated` of a Log Analytics row or the `time` of a diagnostic record.
+//!
+//! Threshold windows compare times to the nanosecond, so events are ordered by an integer, not by
+//! their text: `2025-01-01T10:00:00Z`, `2025-01-01T10:00:00.0000000Z` and the diagnostic
+//! record's `2025-01-01 10:00:00.000000000` are the same instant. Both shapes and offsets
+//! (`+02:00`) are read; a time without a zone is UTC, as Entra writes it. rulecast needs nothing
+//! else from a calendar library, so this stays a small parser rather than a dependency.
+
+use std::fmt;
+
+/// Nanoseconds since 1970-01-01T00:00:00Z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+impl Timestamp {
+    pub fn from_seconds(seconds: i64) -> Timestamp {
+        Timestamp(seconds * NANOS_PER_SECOND)
+    }
+
+    /// `self - seconds`, saturating.
+    pub fn minus_seconds(self, seconds: u64) -> Timestamp {
+        Timestamp(self.0.saturating_sub((seconds as i64).saturating_mul(NANOS_PER_SECOND)))
+    }
+
+    /// Parses an ISO 8601 date-time (`T` or a space between date and time, optional fraction of
+    /// up to nine digits, `Z`, an offset or no zone). `None` when the text is anything else.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        let b = text.trim().as_bytes();
+        let number = |range: std::ops::Range<usize>| -> Option<i64> {
+            let digits = b.get(range)?;
+            digits.iter().try_fold(0i64, |n, d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+        };
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+        let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut nanos = 0i64;
+        if b.get(i) == Some(&b'.') {
+            let start = i + 1;
+            i = start;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = &b[start..i];
+            if digits.is_empty() {
+                return None;
+            }
+            // Digits beyond nanoseconds cannot change the order of real events; drop them.
+            for (k, d) in digits.iter().take(9).enumerate() {
+                nanos += i64::from(d - b'0') * 10i64.pow(8 - k as u32);
+            }
+        }
+        let offset_seconds = match &b[i..] {
+            [] | [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), rest @ ..] => {
+                let (h, m) = match rest {
+                    [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (two_digits(*h1, *h2)?, two_digits(*m1, *m2)?),
+                    [h1, h2] => (two_digits(*h1, *h2)?, 0),
+                    _ => return None,
+                };
+                let seconds = h * 3600 + m * 60;
+                if *sign == b'+' { seconds } else { -seconds }
+            }
+            _ => return None,
+        };
+        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+        Some(Timestamp(seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)?))
+    }
+}
+
+fn two_digits(a: u8, b: u8) -> Option<i64> {
+    (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// ISO 8601 in UTC, with the fraction only when there is one: `2025-01-01T10:00:00Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0.div_euclid(NANOS_PER_SECOND);
+        let nanos = self.0.rem_euclid(NANOS_PER_SECOND);
+        let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+        let of_day = seconds.rem_euclid(86_400);
+        write!(f, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", of_day / 3600, of_day / 60 % 60, of_day % 60)?;
+        if nanos != 0 {
+            let fraction = format!("{nanos:09}");
+            write!(f, ".{}", fraction.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_shapes_denote_the_same_instant() {
+        let row = Timestamp::parse("2024-12-16T16:32:16.0875540Z").unwrap();
+        let record = Timestamp::parse("2024-12-16 16:32:16.087554000").unwrap();
+        assert_eq!(row, record);
+        assert_eq!(row.to_string(), "2024-12-16T16:32:16.087554Z");
+        assert_eq!(Timestamp::parse("2025-01-01T10:00:00Z").unwrap().to_string(), "2025-01-01T10:00:00Z");
+    }
+
+    #[test]
+    fn offsets_and_epoch() {
+        assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z"), Some(Timestamp(0)));
+        assert_eq!(Timestamp::parse("1970-01-01T02:00:00+02:00"), Some(Timestamp(0)));
+        assert_eq!(Timestamp::parse("1969-12-31T23:00:00-0100"), Some(Timestamp(0)));
+        assert_eq!(Timestamp::parse("2024-02-29T00:00:00Z").unwrap().to_string(), "2024-02-29T00:00:00Z");
+        assert_eq!(Timestamp::parse("1969-12-31T23:59:59.5Z"), Some(Timestamp(-500_000_000)));
+        assert_eq!(Timestamp(-500_000_000).to_string(), "1969-12-31T23:59:59.5Z");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_time() {
+        for bad in ["", "2025-01-01", "2025-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2025-01-01T10:00:00.Z", "2025-01-01T10:00:00 UTC", "yesterday at noon"] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+    }
+}
