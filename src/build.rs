@@ -7,15 +7,30 @@ use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::output::Tree;
 use crate::render::Templates;
-use crate::targets::{Artifacts, RenderContext, Stamp, Target};
+use crate::targets::{RenderContext, Stamp, Target};
+
+/// One target's output once checked, with its fragments reduced to digests.
+struct Checked {
+    files: BTreeMap<PathBuf, String>,
+    digests: BTreeMap<String, String>,
+    findings: Diagnostics,
+    warnings: Diagnostics,
+}
+
+/// SHA-256 of `bytes`, in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The result of rendering.
 #[derive(Debug, Default)]
 pub struct Rendered {
     /// Path under the output folder (`<target>/...`) -> content.
     pub tree: Tree,
-    /// Target -> detection id -> canonical text of the detection in that target.
-    pub fragments: BTreeMap<&'static str, BTreeMap<String, String>>,
+    /// Target -> detection id -> SHA-256 (hex) of the detection's canonical text in that
+    /// target (what the lock records; the text itself is not kept, it is as large as the output).
+    pub digests: BTreeMap<&'static str, BTreeMap<String, String>>,
     /// What targets could not express.
     pub warnings: Diagnostics,
 }
@@ -28,28 +43,36 @@ pub fn render(
     stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
     pack_version: &str,
 ) -> Result<Rendered, Diagnostics> {
-    let results: Vec<(&'static str, Result<Artifacts, Diagnostics>)> = std::thread::scope(|scope| {
+    // Each target renders, checks its own files and hashes its fragments on its own thread.
+    let results: Vec<(&'static str, Result<Checked, Diagnostics>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
             .map(|target| {
                 let context = RenderContext { catalogue, templates, stamps, pack_version };
-                scope.spawn(move || (target.name(), target.render(&context)))
+                scope.spawn(move || {
+                    let checked = target.render(&context).map(|artifacts| Checked {
+                        findings: target.check(&artifacts.files),
+                        digests: artifacts.fragments.iter().map(|(id, text)| (id.clone(), sha256_hex(text.as_bytes()))).collect(),
+                        files: artifacts.files,
+                        warnings: artifacts.warnings,
+                    });
+                    (target.name(), checked)
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a target panicked")).collect()
     });
-    let by_name: BTreeMap<&str, &&'static dyn Target> = targets.iter().map(|t| (t.name(), t)).collect();
     let mut rendered = Rendered::default();
     let mut errors = Diagnostics::new();
     for (name, result) in results {
         match result {
-            Ok(artifacts) => {
-                errors.extend(by_name[name].check(&artifacts.files));
-                for (path, content) in artifacts.files {
+            Ok(checked) => {
+                errors.extend(checked.findings);
+                for (path, content) in checked.files {
                     rendered.tree.insert(PathBuf::from(name).join(path), content);
                 }
-                rendered.fragments.insert(name, artifacts.fragments);
-                rendered.warnings.extend(artifacts.warnings);
+                rendered.digests.insert(name, checked.digests);
+                rendered.warnings.extend(checked.warnings);
             }
             Err(e) => errors.extend(e),
         }

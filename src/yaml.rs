@@ -69,35 +69,25 @@ impl Document {
 /// JSON pointer (RFC 6901) to source position, for values and for the keys that name them.
 ///
 /// Positions are recorded for every node while parsing but looked up only to report a
-/// problem, so they are kept as plain lists and indexed on the first lookup.
+/// problem, a handful of times per file at most, so they are kept as plain lists searched
+/// linearly rather than indexed.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     values: Vec<(String, Position)>,
     keys: Vec<(String, Position)>,
-    index: std::sync::OnceLock<(HashMap<String, Position>, HashMap<String, Position>)>,
 }
 
 impl SourceMap {
-    fn index(&self) -> &(HashMap<String, Position>, HashMap<String, Position>) {
-        self.index.get_or_init(|| {
-            let build = |list: &[(String, Position)]| {
-                let mut map = HashMap::with_capacity(list.len());
-                for (pointer, position) in list {
-                    // The first position recorded for a pointer is where the node starts.
-                    map.entry(pointer.clone()).or_insert(*position);
-                }
-                map
-            };
-            (build(&self.values), build(&self.keys))
-        })
+    fn find(list: &[(String, Position)], pointer: &str) -> Option<Position> {
+        // The first position recorded for a pointer is where the node starts.
+        list.iter().find(|(p, _)| p == pointer).map(|(_, pos)| *pos)
     }
 
     pub fn value_position(&self, pointer: &str) -> Option<Position> {
-        let values = &self.index().0;
         let mut p = pointer;
         loop {
-            if let Some(pos) = values.get(p) {
-                return Some(*pos);
+            if let Some(pos) = Self::find(&self.values, p) {
+                return Some(pos);
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
@@ -107,13 +97,17 @@ impl SourceMap {
     }
 
     pub fn key_position(&self, pointer: &str) -> Option<Position> {
-        self.index().1.get(pointer).copied()
+        Self::find(&self.keys, pointer)
     }
 }
 
 /// Escapes one JSON-pointer segment.
 pub fn pointer_segment(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+    if segment.contains(['~', '/']) {
+        segment.replace('~', "~0").replace('/', "~1")
+    } else {
+        segment.to_owned()
+    }
 }
 
 /// Reads and parses `path`. Errors come back as diagnostics with positions.
@@ -410,18 +404,21 @@ impl Builder {
     }
 
     /// The JSON pointer of the next child of the innermost collection, recording its position.
+    /// Without positions (checking rulecast's own output) no pointer is built at all.
     fn child_pointer(&mut self, stack: &[Frame], at: Position) -> Result<String, ParseError> {
+        if let Some(Frame::Map { key: None, .. }) = stack.last() {
+            return Err(Self::error(at, "a mapping key must be text, not a list or a mapping"));
+        }
+        if !self.positions {
+            return Ok(String::new());
+        }
         let pointer = match stack.last() {
             None => String::new(),
             Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
             Some(Frame::Map { key: Some((name, _)), pointer, .. }) => format!("{pointer}/{}", pointer_segment(name)),
-            Some(Frame::Map { key: None, .. }) => {
-                return Err(Self::error(at, "a mapping key must be text, not a list or a mapping"));
-            }
+            Some(Frame::Map { key: None, .. }) => unreachable!("checked above"),
         };
-        if self.positions {
-            self.map.values.push((pointer.clone(), at));
-        }
+        self.map.values.push((pointer.clone(), at));
         Ok(pointer)
     }
 }

@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::build;
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
@@ -33,17 +31,15 @@ pub fn neutral_stamp(detection: &Detection) -> Stamp {
 pub fn fingerprints(catalogue: &Catalogue, templates: &Templates) -> Result<Fingerprints, Diagnostics> {
     let rendered = build::render(catalogue, templates, &targets::all(), &neutral_stamp, NEUTRAL_PACK_VERSION)?;
     let mut out = Fingerprints::new();
-    for (target, fragments) in &rendered.fragments {
-        for (id, text) in fragments {
-            out.entry(id.clone()).or_default().insert((*target).to_owned(), sha256_hex(text.as_bytes()));
+    for (target, digests) in rendered.digests {
+        for (id, digest) in digests {
+            out.entry(id).or_default().insert(target.to_owned(), digest);
         }
     }
     Ok(out)
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::build::sha256_hex;
 
 #[cfg(test)]
 mod tests {

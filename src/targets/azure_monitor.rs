@@ -69,7 +69,7 @@ impl Target for AzureMonitor {
                 .and_then(|t| super::parse_json(&path, &t))
             {
                 Ok(parsed) => {
-                    resources.extend(super::arm_resources(&parsed));
+                    resources.extend(super::arm_resource_texts(&parsed));
                     let text = super::pretty(&parsed);
                     artifacts.fragments.insert(detection.meta.id.clone(), text.clone());
                     artifacts.add_file(path, text);
@@ -78,7 +78,7 @@ impl Target for AzureMonitor {
             }
         }
         let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::combine_arm("azuredeploy.json", &t, resources)) {
+        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::combine_arm("azuredeploy.json", &t, &resources)) {
             Ok(text) => artifacts.add_file("azuredeploy.json", text),
             Err(e) => errors.push(e),
         }

@@ -133,22 +133,50 @@ pub fn pretty_json(path: &str, text: &str) -> Result<String, Diagnostic> {
     parse_json(path, text).map(|v| pretty(&v))
 }
 
-/// The `resources` of a parsed ARM template.
-pub fn arm_resources(template: &serde_json::Value) -> Vec<serde_json::Value> {
-    template.get("resources").and_then(serde_json::Value::as_array).cloned().unwrap_or_default()
+/// The `resources` of a parsed ARM template, each in the canonical layout.
+pub fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
+    template
+        .get("resources")
+        .and_then(serde_json::Value::as_array)
+        .map(|items| items.iter().map(|r| serde_json::to_string_pretty(r).expect("a parsed value serialises")).collect())
+        .unwrap_or_default()
 }
 
 /// Builds a combined ARM template: the rendered `skeleton` (parameters, metadata, an empty
 /// `resources` list) with every per-detection template's resources appended, in order.
 /// Resources come from the already rendered and checked per-detection templates, so the
-/// combined file deploys exactly what the single files do and nothing is rendered twice.
-pub fn combine_arm(path: &str, skeleton: &str, resources: Vec<serde_json::Value>) -> Result<String, Diagnostic> {
-    let mut combined = parse_json(path, skeleton)?;
-    match combined.get_mut("resources") {
-        Some(serde_json::Value::Array(list)) => list.extend(resources),
-        _ => return Err(Diagnostic::error(format!("the template of {path} must have a `resources` list"))),
+/// combined file deploys exactly what the single files do and nothing is rendered twice. They
+/// are spliced in as text, indented to their place, which gives exactly the canonical layout
+/// of the whole template without holding thousands of parsed resources in memory.
+pub fn combine_arm(path: &str, skeleton: &str, resources: &[String]) -> Result<String, Diagnostic> {
+    let parsed = parse_json(path, skeleton)?;
+    if parsed.get("resources").and_then(serde_json::Value::as_array).is_none_or(|r| !r.is_empty()) {
+        return Err(Diagnostic::error(format!("the template of {path} must have an empty top-level `resources` list")));
     }
-    Ok(pretty(&combined))
+    let text = pretty(&parsed);
+    let marker = "\n  \"resources\": []";
+    let at = text.find(marker).ok_or_else(|| Diagnostic::error(format!("the template of {path} must have a top-level `resources` list")))?;
+    if resources.is_empty() {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + resources.iter().map(|r| r.len() + r.len() / 8).sum::<usize>());
+    out.push_str(&text[..at]);
+    out.push_str("\n  \"resources\": [\n");
+    for (i, resource) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        for (j, line) in resource.split('\n').enumerate() {
+            if j > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(line);
+        }
+    }
+    out.push_str("\n  ]");
+    out.push_str(&text[at + marker.len()..]);
+    Ok(out)
 }
 
 /// ARM `contentVersion` of pack-level templates (four numeric parts).

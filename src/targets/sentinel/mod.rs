@@ -119,7 +119,7 @@ impl Target for Sentinel {
                 (Ok(yaml), Ok(arm)) => {
                     let arm = match super::parse_json(&arm_path, &arm) {
                         Ok(parsed) => {
-                            resources.extend(super::arm_resources(&parsed));
+                            resources.extend(super::arm_resource_texts(&parsed));
                             super::pretty(&parsed)
                         }
                         Err(e) => {
@@ -139,7 +139,7 @@ impl Target for Sentinel {
             }
         }
         let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None).and_then(|skeleton| super::combine_arm("azuredeploy.json", &skeleton, resources)) {
+        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None).and_then(|skeleton| super::combine_arm("azuredeploy.json", &skeleton, &resources)) {
             Ok(text) => artifacts.add_file("azuredeploy.json", text),
             Err(e) => errors.push(e),
         }
