@@ -453,22 +453,31 @@ fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usiz
     Ok(selected)
 }
 
-fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Result<ExitCode> {
+/// The catalogue and the detections named on the command line (all when none are), or the
+/// exit code after reporting why not. `nothing_done` ends the message about a broken catalogue.
+fn load_selected(cli: &Cli, names: &[String], nothing_done: &str) -> Result<(Catalogue, Vec<usize>), ExitCode> {
     let catalogue = match Catalogue::load(&cli.catalogue) {
         Ok(c) => c,
         Err(d) => {
             report(&d, false);
-            eprintln!("rulecast: the catalogue has problems ({}); no test was run", summary_line(&d));
-            return Ok(ExitCode::from(1));
+            eprintln!("rulecast: the catalogue has problems ({}); {nothing_done}", summary_line(&d));
+            return Err(ExitCode::from(1));
         }
     };
     report(&catalogue.warnings, true);
-    let selected = match select_detections(&catalogue, names) {
-        Ok(s) => s,
+    match select_detections(&catalogue, names) {
+        Ok(selected) => Ok((catalogue, selected)),
         Err(message) => {
             eprintln!("{message}");
-            return Ok(ExitCode::from(2));
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Result<ExitCode> {
+    let (catalogue, selected) = match load_selected(cli, names, "no test was run") {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
     };
     let run = testing::run(&catalogue, &selected);
     let mut stdout = std::io::stdout().lock();
@@ -481,21 +490,9 @@ fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Res
 }
 
 fn scan_command(cli: &Cli, logs: &std::path::Path, names: &[String], format: ScanFormat, threads: Option<usize>) -> std::io::Result<ExitCode> {
-    let catalogue = match Catalogue::load(&cli.catalogue) {
-        Ok(c) => c,
-        Err(d) => {
-            report(&d, false);
-            eprintln!("rulecast: the catalogue has problems ({}); nothing was scanned", summary_line(&d));
-            return Ok(ExitCode::from(1));
-        }
-    };
-    report(&catalogue.warnings, true);
-    let selected = match select_detections(&catalogue, names) {
-        Ok(s) => s,
-        Err(message) => {
-            eprintln!("{message}");
-            return Ok(ExitCode::from(2));
-        }
+    let (catalogue, selected) = match load_selected(cli, names, "nothing was scanned") {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
     };
     let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
     let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

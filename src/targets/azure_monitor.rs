@@ -36,12 +36,6 @@ struct AlertView {
 }
 
 #[derive(Serialize)]
-struct CombinedView {
-    api_version: &'static str,
-    content_version: String,
-}
-
-#[derive(Serialize)]
 struct SingleView<'a> {
     alert: &'a AlertView,
     api_version: &'static str,
@@ -77,11 +71,7 @@ impl Target for AzureMonitor {
                 Err(e) => errors.push(e),
             }
         }
-        let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        match render_template(context.templates, "azure-monitor/azuredeploy.json", &combined, None).and_then(|t| super::combine_arm("azuredeploy.json", &t, &resources)) {
-            Ok(text) => artifacts.add_file("azuredeploy.json", text),
-            Err(e) => errors.push(e),
-        }
+        super::add_combined_arm(&mut artifacts, &mut errors, context.templates, "azure-monitor/azuredeploy.json", context.pack_version, API_VERSION, &resources);
         if errors.has_errors() {
             return Err(errors);
         }

@@ -179,6 +179,21 @@ pub fn combine_arm(path: &str, skeleton: &str, resources: &[String]) -> Result<S
     Ok(out)
 }
 
+/// Renders a combined ARM template's skeleton with `template` and splices `resources` into it
+/// as `azuredeploy.json` of the target.
+pub fn add_combined_arm(artifacts: &mut Artifacts, errors: &mut Diagnostics, templates: &Templates, template: &str, pack_version: &str, api_version: &str, resources: &[String]) {
+    #[derive(Serialize)]
+    struct CombinedView<'a> {
+        api_version: &'a str,
+        content_version: String,
+    }
+    let view = CombinedView { api_version, content_version: content_version(pack_version) };
+    match render_template(templates, template, &view, None).and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, resources)) {
+        Ok(text) => artifacts.add_file("azuredeploy.json", text),
+        Err(e) => errors.push(e),
+    }
+}
+
 /// ARM `contentVersion` of pack-level templates (four numeric parts).
 pub fn content_version(pack_version: &str) -> String {
     let mut parts: Vec<&str> = pack_version.split(['.', '-', '+']).take(4).collect();

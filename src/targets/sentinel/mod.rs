@@ -63,12 +63,6 @@ struct RuleView {
     create_incident: bool,
 }
 
-#[derive(Serialize)]
-struct CombinedView {
-    api_version: &'static str,
-    content_version: String,
-}
-
 impl Target for Sentinel {
     fn name(&self) -> &'static str {
         "sentinel"
@@ -138,11 +132,7 @@ impl Target for Sentinel {
                 }
             }
         }
-        let combined = CombinedView { api_version: API_VERSION, content_version: super::content_version(context.pack_version) };
-        match render_template(context.templates, "sentinel/azuredeploy.json", &combined, None).and_then(|skeleton| super::combine_arm("azuredeploy.json", &skeleton, &resources)) {
-            Ok(text) => artifacts.add_file("azuredeploy.json", text),
-            Err(e) => errors.push(e),
-        }
+        super::add_combined_arm(&mut artifacts, &mut errors, context.templates, "sentinel/azuredeploy.json", context.pack_version, API_VERSION, &resources);
         if errors.has_errors() {
             return Err(errors);
         }
