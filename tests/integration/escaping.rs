@@ -250,13 +250,19 @@ fn sigma_says_exactly_each_value() {
             }
         }
     }
-    // A list's values are literal text: every wildcard character in them is escaped.
+    // A list's values are literal text: every wildcard character in them is escaped, and they
+    // keep the catalogue's spelling (Sigma compares case-insensitively; SQLite folds ASCII only).
     let file = read("sigma/rules/hostile/correlation_azure_hostile_list.yml");
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&file).unwrap();
     let tier = docs.iter().find_map(|doc| doc["detection"].get("rulecast_tier_hostile")).expect("a tier selection");
     let decoded: Vec<Pattern> = as_list(&tier["Actor"]).iter().map(|v| sigma::pattern(text(v))).collect();
-    let meant: Vec<Pattern> = inline_values().iter().map(|v| Pattern::literal(v)).collect();
+    let config = source("rulecast.yaml");
+    let mut written: Vec<String> = config["lists"]["hostile_accounts"]["inline"].as_array().unwrap().iter().map(|v| text(v).to_owned()).collect();
+    written.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
+    written.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
+    let meant: Vec<Pattern> = written.iter().map(|v| Pattern::literal(v)).collect();
     assert_eq!(decoded, meant);
+    assert!(as_list(&tier["Actor"]).iter().any(|v| text(v).starts_with('É')), "the list keeps its spelling: {tier:?}");
 }
 
 fn as_list(value: &Value) -> Vec<Value> {
