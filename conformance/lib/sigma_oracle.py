@@ -120,13 +120,12 @@ def show_ms(ms):
 class SigmaPlan:
     """A detection's Sigma file converted with the SQLite backend."""
 
-    def __init__(self, path, text):
+    def __init__(self, path, text, backend=sqliteBackend):
         self.path = path
         docs = list(yaml.safe_load_all(text))
         self.name = docs[0].get("name")
         collection = SigmaCollection.from_yaml(text)
-        backend = sqliteBackend()
-        queries = backend.convert(collection)
+        queries = backend().convert(collection)
         correlations = [r for r in collection if isinstance(r, SigmaCorrelationRule)]
         self.rules = []          # plain rule: list of SELECTs
         self.correlations = []   # per tier: dict
@@ -142,13 +141,13 @@ class SigmaPlan:
                 raise ValueError(f"correlation type {corr.get('type')} is not one the oracle reads")
             (base_name,) = corr["rules"]
             # The tier's own base rule on its own: the events a window may count.
-            base_sql = sqliteBackend().convert(SigmaCollection.from_dicts([by_name[base_name]]))
+            base_sql = backend().convert(SigmaCollection.from_dicts([by_name[base_name]]))
             stem = doc.get("name", "").removesuffix("_correlation")
             tier = "default" if stem == self.name else stem.removeprefix(f"{self.name}_")
             self.correlations.append({
                 "name": doc.get("name"), "tier": tier, "required": int(corr["condition"]["gte"]),
                 "group_by": list(corr["group-by"]), "timespan": corr["timespan"],
-                "seconds": rule.timespan.seconds, "sql": sql, "base_sql": base_sql,
+                "seconds": rule.timespan.seconds, "sql": sql, "base_sql": base_sql, "table": backend().table,
             })
 
 
