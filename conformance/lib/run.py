@@ -9,7 +9,7 @@ themselves run inside the pinned tool environments made by conformance/install.
 Exit status: 0 only if every tool is present with its pinned version, every
 checker checked at least one artifact, and nothing failed.
 
-Usage: run.py GENERATED_DIR [--json SUMMARY.json] [--keep-work DIR]
+Usage: run.py GENERATED_DIR [--catalogue DIR] [--json SUMMARY.json] [--keep-work DIR]
 """
 import argparse
 import concurrent.futures
@@ -32,6 +32,7 @@ VENDOR = HERE / "vendor"
 TOOLS = pathlib.Path(os.environ.get("RULECAST_TOOLS") or pathlib.Path.home() / ".cache" / "rulecast-tools")
 SIGMA_VENV = TOOLS / "sigma" / "bin"
 APPINSPECT_VENV = TOOLS / "appinspect" / "bin"
+SQLITE_VENV = TOOLS / "sqlite" / "bin"
 NODE_MODULES = TOOLS / "node" / "node_modules"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -134,8 +135,9 @@ def installed_versions(python, names):
 # ------------------------------------------------------------------ the suite
 
 class Suite:
-    def __init__(self, gen, work, allowed_issues=()):
+    def __init__(self, gen, work, allowed_issues=(), catalogue=None):
         self.gen = gen
+        self.catalogue = catalogue
         self.work = work
         # SigmaHQ issue types accepted for this run (--allow-sigma-issue), e.g. the heuristics
         # that flag deliberately hostile values; each accepted issue is still printed.
@@ -200,6 +202,17 @@ class Suite:
             wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
             if wrong:
                 missing["appinspect"] = "wrong versions: " + ", ".join(wrong) + ": run conformance/install"
+        # The sqlite venv (pysigma-backend-sqlite for the Sigma oracle), only with --catalogue.
+        if self.catalogue is not None:
+            expected = {**pins("sqlite.in"), "pySigma": pins("sqlite.txt")["pySigma"]}
+            if not (SQLITE_VENV / "python").exists():
+                missing["sqlite"] = f"venv {SQLITE_VENV.parent} missing: run conformance/install"
+            else:
+                have = installed_versions(SQLITE_VENV / "python", list(expected))
+                self.versions.update({f"sqlite:{k.lower()}": v for k, v in have.items()})
+                wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
+                if wrong:
+                    missing["sqlite"] = "wrong versions in the sqlite venv: " + ", ".join(wrong) + ": run conformance/install"
         return missing
 
     def v(self, name):
@@ -488,6 +501,30 @@ class Suite:
         data = json.loads(out.read_text())
         kql.artifacts, kql.failures = data["queries"], data["query_failures"]
 
+    # ---------------------------------------------------------- Sigma oracle
+    def check_oracle(self):
+        """The generated Sigma rules, run by pySigma's SQLite backend on the catalogue's test
+        cases, must raise the alerts `rulecast test` raises (lib/sigma_oracle.py)."""
+        row = self.row("sigma-oracle", "pySigma SQLite backend vs rulecast test", "cases")
+        row.version = f"backend-sqlite {self.v('sqlite:pysigma-backend-sqlite')} / pySigma {self.v('sqlite:pysigma')}"
+        binary = rulecast_binary()
+        if binary is None:
+            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
+            return
+        out = self.work / "oracle.json"
+        proc = run([SQLITE_VENV / "python", LIB / "sigma_oracle.py", self.catalogue, self.gen, "--json", out],
+                   env={"RULECAST_BIN": str(binary)})
+        for line in proc.stdout.splitlines():
+            if line.startswith("FAIL [") or line.startswith("    "):
+                print(line)
+        if not out.exists():
+            echo(proc.stdout[-3000:] + proc.stderr[-3000:], "sigma-oracle: ")
+            row.failures = row.artifacts = 1
+            return
+        data = json.loads(out.read_text())
+        row.artifacts = data["cases"]
+        row.failures = data["disagreements"] + (0 if data["ok"] or data["disagreements"] else 1)
+
     # ---------------------------------------------------------- Splunk
     def check_appinspect(self):
         apps = sorted(p.parent.parent for p in self.gen.glob("splunk/*/default/app.conf"))
@@ -597,6 +634,8 @@ def print_table(rows):
 def main():
     ap = argparse.ArgumentParser(description="rulecast conformance suite")
     ap.add_argument("generated", type=pathlib.Path, help="the generated/ directory rulecast wrote")
+    ap.add_argument("--catalogue", type=pathlib.Path,
+                    help="the catalogue GENERATED_DIR was built from: also run the Sigma oracle on its test cases")
     ap.add_argument("--json", type=pathlib.Path, help="also write the summary as JSON here")
     ap.add_argument("--keep-work", type=pathlib.Path, help="keep intermediate files (packages, conversions) here")
     ap.add_argument("--allow-sigma-issue", action="append", default=[], metavar="TYPE",
@@ -610,7 +649,10 @@ def main():
 
     work = args.keep_work.resolve() if args.keep_work else pathlib.Path(tempfile.mkdtemp(prefix="rulecast-conformance-"))
     work.mkdir(parents=True, exist_ok=True)
-    suite = Suite(gen, work, args.allow_sigma_issue)
+    catalogue = args.catalogue.resolve() if args.catalogue else None
+    if catalogue is not None and not catalogue.is_dir():
+        sys.exit(f"run: {args.catalogue} is not a directory")
+    suite = Suite(gen, work, args.allow_sigma_issue, catalogue)
     started = time.monotonic()
     print(f"rulecast conformance: checking {gen}")
     print(f"tools: {TOOLS}")
@@ -629,6 +671,11 @@ def main():
         (suite.check_appinspect, ["appinspect"], [("appinspect", "splunk-appinspect --mode precert")]),
         (suite.check_ksconf, ["sigma"], [("ksconf", "ksconf check")]),
     ]
+    if catalogue is not None:
+        plan.append((suite.check_oracle, ["sqlite"], [("sigma-oracle", "pySigma SQLite backend vs rulecast test")]))
+    else:
+        suite.notes.append("sigma-oracle: not run (pass --catalogue DIR to run the Sigma oracle on the catalogue's "
+                           "test cases, or run conformance/oracle CATALOGUE_DIR GENERATED_DIR)")
     try:
         for func, envs, rows in plan:
             absent = [missing[e] for e in envs if e in missing]

@@ -48,11 +48,23 @@ fn scalar(value: &Value) -> ScalarView {
     ScalarView { is_null: value.is_null(), value: value.clone() }
 }
 
+/// The values of one entry. A plain `""` means "no value" in the catalogue (missing, null or
+/// empty, as KQL `isempty` and the evaluator read it), while Sigma's `''` only matches an
+/// empty string and `null` only a missing field: a plain `""` is written as both.
+fn entry(source: &LogSourceFile, key: &str, values: &[Value], is_list: bool) -> EntryView {
+    let mut scalars: Vec<ScalarView> = values.iter().map(scalar).collect();
+    let plain = !key.contains('|');
+    if plain && values.iter().any(|v| v.as_str() == Some("")) && !values.iter().any(Value::is_null) {
+        scalars.push(scalar(&Value::Null));
+    }
+    EntryView { key: sigma_key(source, key), is_list: is_list || scalars.len() > 1, values: scalars }
+}
+
 fn entries(source: &LogSourceFile, map: &serde_json::Map<String, Value>) -> Vec<EntryView> {
     map.iter()
         .map(|(key, value)| match value {
-            Value::Array(items) => EntryView { key: sigma_key(source, key), is_list: true, values: items.iter().map(scalar).collect() },
-            single => EntryView { key: sigma_key(source, key), is_list: false, values: vec![scalar(single)] },
+            Value::Array(items) => entry(source, key, items, true),
+            single => entry(source, key, std::slice::from_ref(single), false),
         })
         .collect()
 }

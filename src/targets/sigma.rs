@@ -269,7 +269,7 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     let mut default_condition = format!("({condition})");
     let mut tier_docs = Vec::new();
     for tier in &threshold.tiers {
-        let values = crate::lang::inline_values(catalogue, &tier.list);
+        let values = list_values(catalogue, &tier.list);
         if values.is_empty() {
             notes.push(format!(
                 "Not expressible in Sigma: the `{}` tier ({} events for {} on the list `{}`) reads a watchlist or lookup; the list has no inline values, so this rule applies the default threshold of {} to everyone.",
@@ -317,6 +317,17 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     ));
     docs.extend(tier_docs);
     docs
+}
+
+/// A list's inline values as the catalogue spells them, one per value ignoring case. Sigma
+/// compares case-insensitively, so the lower-casing the KQL and SPL lookups need would only
+/// lose the spelling, and backends that fold ASCII letters only (SQLite's NOCASE and LIKE)
+/// would then miss a non-ASCII value written in capitals, as the events spell it.
+fn list_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
+    let mut values: Vec<String> = catalogue.config.lists.get(list).map(|l| l.inline.clone()).unwrap_or_default();
+    values.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
+    values.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
+    values
 }
 
 /// The pipeline of a backend. Rules use rulecast's field names, so a pipeline maps a field
