@@ -26,6 +26,8 @@ import tarfile
 import tempfile
 import time
 
+from rulecast_bin import rulecast_binary
+
 HERE = pathlib.Path(__file__).resolve().parent.parent  # conformance/
 LIB = HERE / "lib"
 VENDOR = HERE / "vendor"
@@ -39,17 +41,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # ------------------------------------------------------------------ plumbing
 
-def rulecast_binary():
-    """The rulecast binary: $RULECAST_BIN, else the cargo build in this repository, else PATH."""
-    explicit = os.environ.get("RULECAST_BIN")
-    if explicit:
-        return pathlib.Path(explicit)
-    for profile in ("release", "debug"):
-        candidate = HERE.parent / "target" / profile / "rulecast"
-        if candidate.is_file():
-            return candidate
-    found = shutil.which("rulecast")
-    return pathlib.Path(found) if found else None
 
 
 class Row:

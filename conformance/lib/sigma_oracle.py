@@ -53,6 +53,8 @@ import sys
 import tempfile
 import time
 
+from rulecast_bin import rulecast_binary
+
 import yaml
 from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
@@ -300,18 +302,6 @@ def verdict(count, case):
 
 
 # ------------------------------------------------------------------ the run
-
-def rulecast_binary():
-    explicit = os.environ.get("RULECAST_BIN")
-    if explicit:
-        return pathlib.Path(explicit)
-    for profile in ("release", "debug"):
-        candidate = HERE.parent / "target" / profile / "rulecast"
-        if candidate.is_file():
-            return candidate
-    found = shutil.which("rulecast")
-    return pathlib.Path(found) if found else None
-
 
 def rulecast_report(catalogue, generated, detections=()):
     binary = rulecast_binary()
