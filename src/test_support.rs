@@ -7,17 +7,7 @@ use crate::catalogue::Catalogue;
 /// A copy of tests/fixtures/minimal with `edits` applied ((file, from, to): replace the first
 /// `from`, which must be there) and `extra` files written, loaded.
 pub fn catalogue(edits: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> (tempfile::TempDir, Catalogue) {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
-    for entry in walkdir::WalkDir::new(&fixture) {
-        let entry = entry.unwrap();
-        let target = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    let dir = minimal_fixture();
     for (file, from, to) in edits {
         let path = dir.path().join(file);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -29,4 +19,20 @@ pub fn catalogue(edits: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> (tempf
     }
     let catalogue = Catalogue::load(dir.path()).unwrap_or_else(|d| panic!("{d}"));
     (dir, catalogue)
+}
+
+/// A fresh copy of tests/fixtures/minimal in a temporary folder, not yet loaded.
+pub fn minimal_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
+    for entry in walkdir::WalkDir::new(&fixture) {
+        let entry = entry.unwrap();
+        let target = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    dir
 }

@@ -91,8 +91,6 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Experimental, Status::Test, Status::Stable, Status::Deprecated];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Experimental => "experimental",

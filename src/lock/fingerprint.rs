@@ -46,21 +46,6 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn fixture() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
-        for entry in walkdir::WalkDir::new(&from) {
-            let entry = entry.unwrap();
-            let target = dir.path().join(entry.path().strip_prefix(&from).unwrap());
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&target).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
-        dir
-    }
-
     fn prints(root: &Path) -> Fingerprints {
         let catalogue = Catalogue::load(root).unwrap_or_else(|d| panic!("{d}"));
         fingerprints(&catalogue, &Templates::load(None).unwrap()).unwrap_or_else(|d| panic!("{d}"))
@@ -70,7 +55,7 @@ mod tests {
 
     #[test]
     fn reformatting_the_yaml_changes_nothing() {
-        let dir = fixture();
+        let dir = crate::test_support::minimal_fixture();
         let before = prints(dir.path());
         let path = dir.path().join(FILE);
         let text = std::fs::read_to_string(&path).unwrap();
@@ -87,7 +72,7 @@ mod tests {
 
     #[test]
     fn the_version_is_not_part_of_the_fingerprint_but_content_is() {
-        let dir = fixture();
+        let dir = crate::test_support::minimal_fixture();
         let before = prints(dir.path());
         let path = dir.path().join(FILE);
         let text = std::fs::read_to_string(&path).unwrap();
