@@ -20,26 +20,54 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let catalogue_dir = dir.path().join("detections");
-    let count = synthesise(Path::new(env!("CARGO_MANIFEST_DIR")).join("detections").as_path(), &catalogue_dir);
+    let count = synthesise(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("detections")
+            .as_path(),
+        &catalogue_dir,
+    );
 
     let start = Instant::now();
     let catalogue = Catalogue::load(&catalogue_dir).unwrap_or_else(|d| panic!("{d}"));
     let loaded = start.elapsed();
     let templates = Templates::load(None).unwrap_or_else(|d| panic!("{d}"));
-    let stamps = |d: &rulecast::catalogue::Detection| rulecast::targets::Stamp { version: d.meta.version, modified: d.meta.date.clone() };
-    let rendered = rulecast::build::render(&catalogue, &templates, &rulecast::targets::all(), &stamps, "1.0.0").unwrap_or_else(|d| panic!("{d}"));
+    let stamps = |d: &rulecast::catalogue::Detection| rulecast::targets::Stamp {
+        version: d.meta.version,
+        modified: d.meta.date.clone(),
+    };
+    let rendered = rulecast::build::render(
+        &catalogue,
+        &templates,
+        &rulecast::targets::all(),
+        &stamps,
+        "1.0.0",
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
     let rendered_at = start.elapsed();
     rulecast::output::write_atomic(&dir.path().join("generated"), &rendered.tree).expect("write");
     let written = start.elapsed();
 
     let bytes: usize = rendered.tree.values().map(String::len).sum();
     println!("detections: {count}");
-    println!("files: {} ({:.1} MB)", rendered.tree.len(), bytes as f64 / 1e6);
+    println!(
+        "files: {} ({:.1} MB)",
+        rendered.tree.len(),
+        bytes as f64 / 1e6
+    );
     println!("load + validate: {:.0} ms", loaded.as_secs_f64() * 1e3);
-    println!("render (4 targets): {:.0} ms", (rendered_at - loaded).as_secs_f64() * 1e3);
-    println!("write (atomic swap): {:.0} ms", (written - rendered_at).as_secs_f64() * 1e3);
+    println!(
+        "render (4 targets): {:.0} ms",
+        (rendered_at - loaded).as_secs_f64() * 1e3
+    );
+    println!(
+        "write (atomic swap): {:.0} ms",
+        (written - rendered_at).as_secs_f64() * 1e3
+    );
     println!("total: {:.0} ms", written.as_secs_f64() * 1e3);
-    println!("rules per second (all 4 targets): {:.0}", count as f64 / written.as_secs_f64());
+    println!(
+        "rules per second (all 4 targets): {:.0}",
+        count as f64 / written.as_secs_f64()
+    );
     if let Some(peak) = peak_rss_mb() {
         println!("peak RSS: {peak:.0} MB");
     }
@@ -51,20 +79,38 @@ fn synthesise(shipped: &Path, out: &Path) -> usize {
     for name in ["rulecast.yaml", "guide.yaml"] {
         std::fs::copy(shipped.join(name), out.join(name)).unwrap();
     }
-    for entry in std::fs::read_dir(shipped.join("logsources")).unwrap().flatten() {
+    for entry in std::fs::read_dir(shipped.join("logsources"))
+        .unwrap()
+        .flatten()
+    {
         if entry.path().extension().is_some_and(|e| e == "yaml") {
             std::fs::copy(entry.path(), out.join("logsources").join(entry.file_name())).unwrap();
         }
     }
     let mut sources = Vec::new();
-    for entry in walkdir::WalkDir::new(shipped).min_depth(2).sort_by_file_name().into_iter().flatten() {
+    for entry in walkdir::WalkDir::new(shipped)
+        .min_depth(2)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
         let path = entry.path();
         let is_detection = path.extension().is_some_and(|e| e == "yaml")
             && !path.starts_with(shipped.join("logsources"))
             && !path.to_string_lossy().ends_with(".tests.yaml");
         if is_detection {
-            let section = path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
-            sources.push((section, path.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(path).unwrap()));
+            let section = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            sources.push((
+                section,
+                path.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(path).unwrap(),
+            ));
         }
     }
     for i in 0..DETECTIONS {
@@ -73,7 +119,11 @@ fn synthesise(shipped: &Path, out: &Path) -> usize {
         let title_line = text.lines().find(|l| l.starts_with("title: ")).unwrap();
         let text = text
             .replacen(id_line, &format!("id: {}", uuid_for(i)), 1)
-            .replacen(title_line, &format!("title: \"synthetic {i}: {}\"", slug), 1);
+            .replacen(
+                title_line,
+                &format!("title: \"synthetic {i}: {}\"", slug),
+                1,
+            );
         let folder = out.join(section);
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join(format!("{slug}-{i:05}.yaml")), text).unwrap();

@@ -22,13 +22,19 @@ use rulecast::catalogue::Catalogue;
 use rulecast::eval::Engine;
 
 fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The process's peak resident memory in kB, from /proc (Linux).
 fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn main() {
@@ -40,18 +46,23 @@ fn main() {
     let started = Instant::now();
     let generated = {
         let mut writer = BufWriter::with_capacity(1 << 20, file.as_file());
-        let generated = events::write_events(&mut writer, count, 20_250_601).expect("write the events");
+        let generated =
+            events::write_events(&mut writer, count, 20_250_601).expect("write the events");
         writer.flush().expect("write the events");
         generated
     };
     let generation = started.elapsed().as_secs_f64();
     let megabytes = generated.bytes as f64 / 1e6;
-    println!("generated {} events, {megabytes:.1} MB, in {generation:.2} s; planted:", generated.events);
+    println!(
+        "generated {} events, {megabytes:.1} MB, in {generation:.2} s; planted:",
+        generated.events
+    );
     for (attack, planted) in &generated.attacks {
         println!("  {planted:>3} x {attack}");
     }
 
-    let catalogue = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap_or_else(|d| panic!("{d}"));
+    let catalogue = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections"))
+        .unwrap_or_else(|d| panic!("{d}"));
     let engine = Engine::new(&catalogue, |_| true);
     let mut alerts = 0u64;
     let started = Instant::now();
@@ -61,7 +72,10 @@ fn main() {
     })
     .expect("scan");
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!(summary.counts.events, generated.events, "every generated event was read");
+    assert_eq!(
+        summary.counts.events, generated.events,
+        "every generated event was read"
+    );
     println!(
         "scanned {} events, {megabytes:.1} MB, with {} detections on {threads} worker thread{} ({cpus} CPU{}): {seconds:.2} s, {:.0} MB/s, {:.0} events/s, {alerts} alerts",
         summary.counts.events,

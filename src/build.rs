@@ -20,7 +20,10 @@ struct Checked {
 /// SHA-256 of `bytes`, in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The result of rendering.
@@ -48,11 +51,20 @@ pub fn render(
         let handles: Vec<_> = targets
             .iter()
             .map(|target| {
-                let context = RenderContext { catalogue, templates, stamps, pack_version };
+                let context = RenderContext {
+                    catalogue,
+                    templates,
+                    stamps,
+                    pack_version,
+                };
                 scope.spawn(move || {
                     let checked = target.render(&context).map(|artifacts| Checked {
                         findings: target.check(&artifacts.files),
-                        digests: artifacts.fragments.iter().map(|(id, text)| (id.clone(), sha256_hex(text.as_bytes()))).collect(),
+                        digests: artifacts
+                            .fragments
+                            .iter()
+                            .map(|(id, text)| (id.clone(), sha256_hex(text.as_bytes())))
+                            .collect(),
                         files: artifacts.files,
                         warnings: artifacts.warnings,
                     });
@@ -60,7 +72,10 @@ pub fn render(
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a target panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a target panicked"))
+            .collect()
     });
     let mut rendered = Rendered::default();
     let mut errors = Diagnostics::new();
@@ -69,7 +84,9 @@ pub fn render(
             Ok(checked) => {
                 errors.extend(checked.findings);
                 for (path, content) in checked.files {
-                    rendered.tree.insert(PathBuf::from(name).join(path), content);
+                    rendered
+                        .tree
+                        .insert(PathBuf::from(name).join(path), content);
                 }
                 rendered.digests.insert(name, checked.digests);
                 rendered.warnings.extend(checked.warnings);

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::build;
 use crate::catalogue::Catalogue;
-use crate::diagnostic::{display_path, Diagnostics};
+use crate::diagnostic::{Diagnostics, display_path};
 use crate::output;
 use crate::render::Templates;
 use crate::scan::output::{AlertWriter, ScanFormat};
@@ -169,7 +169,12 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
         Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output)),
         Command::List { format } => list_command(cli, *format),
         Command::Test { detections, format } => test_command(cli, detections, *format),
-        Command::Scan { logs, detections, format, threads } => scan_command(cli, logs, detections, *format, *threads),
+        Command::Scan {
+            logs,
+            detections,
+            format,
+            threads,
+        } => scan_command(cli, logs, detections, *format, *threads),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
 }
@@ -186,7 +191,11 @@ pub(crate) fn report(diagnostics: &Diagnostics, quiet: bool) {
 
 pub(crate) fn summary_line(diagnostics: &Diagnostics) -> String {
     let (e, w) = (diagnostics.error_count(), diagnostics.warning_count());
-    format!("{e} error{}, {w} warning{}", if e == 1 { "" } else { "s" }, if w == 1 { "" } else { "s" })
+    format!(
+        "{e} error{}, {w} warning{}",
+        if e == 1 { "" } else { "s" },
+        if w == 1 { "" } else { "s" }
+    )
 }
 
 /// Loads the catalogue and templates, or prints why not.
@@ -207,7 +216,10 @@ pub(crate) fn load(cli: &Cli) -> Result<(Catalogue, Templates), ExitCode> {
                 all.extend(d);
             }
             report(&all, false);
-            eprintln!("rulecast: the catalogue has problems ({}); nothing was written", summary_line(&all));
+            eprintln!(
+                "rulecast: the catalogue has problems ({}); nothing was written",
+                summary_line(&all)
+            );
             Err(ExitCode::from(1))
         }
     }
@@ -223,7 +235,13 @@ pub(crate) fn read_lock(cli: &Cli) -> Result<Option<crate::lock::LockFile>, Exit
 }
 
 /// Renders the selected detections, stamped from the lock, at `pack_version`.
-pub(crate) fn render(cli: &Cli, catalogue: &Catalogue, templates: &Templates, lock: &crate::lock::Lock, pack_version: &str) -> Result<build::Rendered, ExitCode> {
+pub(crate) fn render(
+    cli: &Cli,
+    catalogue: &Catalogue,
+    templates: &Templates,
+    lock: &crate::lock::Lock,
+    pack_version: &str,
+) -> Result<build::Rendered, ExitCode> {
     let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
     match build::render(catalogue, templates, &targets::all(), &stamps, pack_version) {
         Ok(r) => {
@@ -232,7 +250,10 @@ pub(crate) fn render(cli: &Cli, catalogue: &Catalogue, templates: &Templates, lo
         }
         Err(d) => {
             report(&d, false);
-            eprintln!("rulecast: rendering failed ({}); nothing was written", summary_line(&d));
+            eprintln!(
+                "rulecast: rendering failed ({}); nothing was written",
+                summary_line(&d)
+            );
             Err(ExitCode::from(1))
         }
     }
@@ -244,7 +265,9 @@ fn build_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         Err(code) => return Ok(code),
     };
     let lock = match read_lock(cli) {
-        Ok(l) => l.map(|l| l.lock).unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT)),
+        Ok(l) => l
+            .map(|l| l.lock)
+            .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT)),
         Err(code) => return Ok(code),
     };
     let catalogue = pack.apply(&catalogue);
@@ -279,15 +302,22 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         }
         Err(code) => return Ok(code),
     };
-    let lock = lock_file.map(|l| l.lock).unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
+    let lock = lock_file
+        .map(|l| l.lock)
+        .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
     let catalogue = pack.apply(&catalogue);
     // Committed schemas (optional in a catalogue) must be current, or editors validate against
     // a stale format.
     for kind in SchemaKind::ALL {
         let path = cli.catalogue.join(kind.committed_path());
-        let Ok(current) = std::fs::read_to_string(&path) else { continue };
+        let Ok(current) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         if current != schema::schema_text(kind) {
-            eprintln!("error: {} is not the current schema\n  = help: run `rulecast schema --write`", display_path(&path));
+            eprintln!(
+                "error: {} is not the current schema\n  = help: run `rulecast schema --write`",
+                display_path(&path)
+            );
             failed = true;
         }
     }
@@ -298,13 +328,20 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
     let drift = output::compare(&cli.output, &rendered.tree)?;
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 12));
-        eprintln!("error: {} is not what the catalogue renders to\n  = help: run `rulecast build` and commit the result; never edit generated files by hand", display_path(&cli.output));
+        eprintln!(
+            "error: {} is not what the catalogue renders to\n  = help: run `rulecast build` and commit the result; never edit generated files by hand",
+            display_path(&cli.output)
+        );
         failed = true;
     }
     if failed {
         return Ok(ExitCode::from(1));
     }
-    eprintln!("rulecast: {} detections valid and locked; {} matches the catalogue", catalogue.detections.len(), display_path(&cli.output));
+    eprintln!(
+        "rulecast: {} detections valid and locked; {} matches the catalogue",
+        catalogue.detections.len(),
+        display_path(&cli.output)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,7 +353,11 @@ fn verify_command(dir: &std::path::Path) -> std::io::Result<ExitCode> {
     for target in &targets {
         let files: std::collections::BTreeMap<PathBuf, String> = tree
             .iter()
-            .filter_map(|(path, text)| path.strip_prefix(target.name()).ok().map(|rel| (rel.to_path_buf(), text.clone())))
+            .filter_map(|(path, text)| {
+                path.strip_prefix(target.name())
+                    .ok()
+                    .map(|rel| (rel.to_path_buf(), text.clone()))
+            })
             .collect();
         if files.is_empty() {
             continue;
@@ -326,7 +367,10 @@ fn verify_command(dir: &std::path::Path) -> std::io::Result<ExitCode> {
     }
     for path in tree.keys() {
         if !targets.iter().any(|t| path.starts_with(t.name())) {
-            findings.push(crate::diagnostic::Diagnostic::error(format!("{} belongs to no rulecast target", display_path(&dir.join(path)))));
+            findings.push(crate::diagnostic::Diagnostic::error(format!(
+                "{} belongs to no rulecast target",
+                display_path(&dir.join(path))
+            )));
         }
     }
     report(&findings, false);
@@ -335,7 +379,11 @@ fn verify_command(dir: &std::path::Path) -> std::io::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     if findings.has_errors() {
-        eprintln!("rulecast: {} has problems ({})", display_path(dir), summary_line(&findings));
+        eprintln!(
+            "rulecast: {} has problems ({})",
+            display_path(dir),
+            summary_line(&findings)
+        );
         return Ok(ExitCode::from(1));
     }
     eprintln!("rulecast: verified {}", checked.join(", "));
@@ -383,7 +431,11 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
                 })
                 .collect();
             let doc = serde_json::json!({ "detections": items, "guide_rows": rows });
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+            writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            )?;
         }
         Format::Table => {
             let header = ["DETECTION", "STATUS", "SEVERITY", "VERSION", "GUIDE ROWS"];
@@ -407,22 +459,47 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
                 }
             }
             let line = |cells: &[String]| {
-                cells.iter().enumerate().map(|(i, c)| if i + 1 == cells.len() { c.clone() } else { format!("{c:<w$}", w = widths[i]) }).collect::<Vec<_>>().join("  ")
+                cells
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i + 1 == cells.len() {
+                            c.clone()
+                        } else {
+                            format!("{c:<w$}", w = widths[i])
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("  ")
             };
             writeln!(stdout, "{}", line(&header.map(str::to_owned)))?;
             for r in &rows {
                 writeln!(stdout, "{}", line(r))?;
             }
             writeln!(stdout)?;
-            writeln!(stdout, "{} detections; every one renders to: {}", rows.len(), target_names.join(", "))?;
+            writeln!(
+                stdout,
+                "{} detections; every one renders to: {}",
+                rows.len(),
+                target_names.join(", ")
+            )?;
             let uncovered: Vec<&str> = catalogue
                 .guide
                 .rows()
-                .filter(|(_, r)| !catalogue.detections.iter().any(|d| d.meta.guide_rows.contains(&r.key)))
+                .filter(|(_, r)| {
+                    !catalogue
+                        .detections
+                        .iter()
+                        .any(|d| d.meta.guide_rows.contains(&r.key))
+                })
                 .map(|(_, r)| r.key.as_str())
                 .collect();
             let total = catalogue.guide.rows().count();
-            writeln!(stdout, "guide rows covered: {} of {total}", total - uncovered.len())?;
+            writeln!(
+                stdout,
+                "guide rows covered: {} of {total}",
+                total - uncovered.len()
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -437,16 +514,23 @@ fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usiz
     let mut selected = Vec::new();
     for name in names {
         let found = catalogue.detections.iter().position(|d| {
-            d.meta.id.eq_ignore_ascii_case(name) || d.slug == *name || format!("{}/{}", d.section, d.slug) == *name
+            d.meta.id.eq_ignore_ascii_case(name)
+                || d.slug == *name
+                || format!("{}/{}", d.section, d.slug) == *name
         });
         match found {
             Some(index) if !selected.contains(&index) => selected.push(index),
             Some(_) => {}
             None => {
-                let help = crate::diagnostic::did_you_mean(name, catalogue.detections.iter().map(|d| d.slug.as_str()))
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
-                return Err(format!("error: no detection is named `{name}`\n  = help: {help}"));
+                let help = crate::diagnostic::did_you_mean(
+                    name,
+                    catalogue.detections.iter().map(|d| d.slug.as_str()),
+                )
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
+                return Err(format!(
+                    "error: no detection is named `{name}`\n  = help: {help}"
+                ));
             }
         }
     }
@@ -455,12 +539,19 @@ fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usiz
 
 /// The catalogue and the detections named on the command line (all when none are), or the
 /// exit code after reporting why not. `nothing_done` ends the message about a broken catalogue.
-fn load_selected(cli: &Cli, names: &[String], nothing_done: &str) -> Result<(Catalogue, Vec<usize>), ExitCode> {
+fn load_selected(
+    cli: &Cli,
+    names: &[String],
+    nothing_done: &str,
+) -> Result<(Catalogue, Vec<usize>), ExitCode> {
     let catalogue = match Catalogue::load(&cli.catalogue) {
         Ok(c) => c,
         Err(d) => {
             report(&d, false);
-            eprintln!("rulecast: the catalogue has problems ({}); {nothing_done}", summary_line(&d));
+            eprintln!(
+                "rulecast: the catalogue has problems ({}); {nothing_done}",
+                summary_line(&d)
+            );
             return Err(ExitCode::from(1));
         }
     };
@@ -486,16 +577,27 @@ fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Res
         TestFormat::Junit => testing::junit::write(&run, &catalogue, &mut stdout)?,
         TestFormat::Json => testing::json_report::write(&run, &catalogue, &mut stdout)?,
     }
-    Ok(if run.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if run.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn scan_command(cli: &Cli, logs: &std::path::Path, names: &[String], format: ScanFormat, threads: Option<usize>) -> std::io::Result<ExitCode> {
+fn scan_command(
+    cli: &Cli,
+    logs: &std::path::Path,
+    names: &[String],
+    format: ScanFormat,
+    threads: Option<usize>,
+) -> std::io::Result<ExitCode> {
     let (catalogue, selected) = match load_selected(cli, names, "nothing was scanned") {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let layout = match crate::scan::input::detect(logs) {
         Ok(layout) => layout,
         Err(e) => {
@@ -506,7 +608,8 @@ fn scan_command(cli: &Cli, logs: &std::path::Path, names: &[String], format: Sca
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
     let mut writer = AlertWriter::new(format, &catalogue, layout.position_name(), &mut out);
-    let scanned = crate::scan::scan(&engine, logs, threads, &mut |alert| writer.alert(alert)).and_then(|summary| writer.finish(&summary).map(|()| summary));
+    let scanned = crate::scan::scan(&engine, logs, threads, &mut |alert| writer.alert(alert))
+        .and_then(|summary| writer.finish(&summary).map(|()| summary));
     let summary = match scanned.and_then(|summary| out.flush().map(|()| summary)) {
         Ok(summary) => summary,
         // A closed pipe (`| head`) is the reader's choice, not a failure.
@@ -519,15 +622,33 @@ fn scan_command(cli: &Cli, logs: &std::path::Path, names: &[String], format: Sca
     let position = summary.layout.position_name();
     let counts = &summary.counts;
     if counts.unreadable > 0 {
-        let first = counts.first_unreadable.as_ref().map(|(p, e)| format!(" (first: {position} {p}: {e})")).unwrap_or_default();
-        eprintln!("warning: {} not a JSON object and skipped{first}", count_of(counts.unreadable, position));
+        let first = counts
+            .first_unreadable
+            .as_ref()
+            .map(|(p, e)| format!(" (first: {position} {p}: {e})"))
+            .unwrap_or_default();
+        eprintln!(
+            "warning: {} not a JSON object and skipped{first}",
+            count_of(counts.unreadable, position)
+        );
     }
     if counts.unrouted > 0 {
-        let tables: Vec<&str> = catalogue.logsources.values().map(|s| s.kql.table.as_str()).collect();
-        eprintln!("warning: {} of no log source of the catalogue ({}), skipped", count_of(counts.unrouted, "event"), tables.join(", "));
+        let tables: Vec<&str> = catalogue
+            .logsources
+            .values()
+            .map(|s| s.kql.table.as_str())
+            .collect();
+        eprintln!(
+            "warning: {} of no log source of the catalogue ({}), skipped",
+            count_of(counts.unrouted, "event"),
+            tables.join(", ")
+        );
     }
     if counts.untimed > 0 {
-        eprintln!("warning: {} on events without a time, which cannot count", count_of(counts.untimed, "match"));
+        eprintln!(
+            "warning: {} on events without a time, which cannot count",
+            count_of(counts.untimed, "match")
+        );
     }
     for (detection, late) in &summary.late {
         eprintln!(

@@ -54,7 +54,10 @@ impl Diagnostic {
     }
 
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message)
+        }
     }
 
     pub fn in_file(mut self, file: impl AsRef<Path>) -> Self {
@@ -64,7 +67,10 @@ impl Diagnostic {
 
     /// Points the diagnostic at `position` in `source`, keeping the line for the snippet.
     pub fn at(mut self, source: &str, position: Position) -> Self {
-        self.source_line = source.lines().nth(position.line.saturating_sub(1)).map(str::to_owned);
+        self.source_line = source
+            .lines()
+            .nth(position.line.saturating_sub(1))
+            .map(str::to_owned);
         self.position = Some(position);
         self
     }
@@ -167,7 +173,8 @@ impl Diagnostics {
     /// Sorted by file and position, so output is stable whatever order files were read in.
     pub fn sorted(mut self) -> Self {
         self.items.sort_by(|a, b| {
-            (&a.file, a.position, a.severity, &a.message).cmp(&(&b.file, b.position, b.severity, &b.message))
+            (&a.file, a.position, a.severity, &a.message)
+                .cmp(&(&b.file, b.position, b.severity, &b.message))
         });
         self.items.dedup();
         self
@@ -199,7 +206,10 @@ impl IntoIterator for Diagnostics {
 }
 
 /// The closest candidate to `input`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = input.to_ascii_lowercase();
     candidates
         .into_iter()

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-
 use crate::catalogue::{Catalogue, CatalogueConfig, DetectionFile, GuideFile, LogSourceFile};
 use crate::logic::{self, condition};
 use crate::render::Templates;
@@ -19,7 +18,9 @@ use crate::yaml;
 /// of the formats), the typed read, the selections and condition of a detection, and every
 /// diagnostic rendered with its snippet.
 pub fn catalogue_file(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let document = match yaml::parse_str(text, Path::new("fuzz.yaml")) {
         Ok(d) => d,
         Err(diagnostic) => {
@@ -30,7 +31,11 @@ pub fn catalogue_file(data: &[u8]) {
     for kind in SchemaKind::ALL {
         let violations = schema::check(schema::schema(kind), &document.value);
         for v in &violations {
-            let d = if v.at_key { document.error_at_key(&v.pointer, &v.message) } else { document.error_at(&v.pointer, &v.message) };
+            let d = if v.at_key {
+                document.error_at_key(&v.pointer, &v.message)
+            } else {
+                document.error_at(&v.pointer, &v.message)
+            };
             let _ = d.to_string();
         }
         if !violations.is_empty() {
@@ -41,7 +46,8 @@ pub fn catalogue_file(data: &[u8]) {
             SchemaKind::Detection => {
                 if let Ok(detection) = serde_json::from_value::<DetectionFile>(value) {
                     for (name, selection) in &detection.detection.selections {
-                        let _ = logic::parse_selection(name, selection, &format!("/detection/{name}"));
+                        let _ =
+                            logic::parse_selection(name, selection, &format!("/detection/{name}"));
                     }
                     condition_text(&detection.detection.condition);
                 }
@@ -49,7 +55,9 @@ pub fn catalogue_file(data: &[u8]) {
             SchemaKind::Logsource => drop(serde_json::from_value::<LogSourceFile>(value)),
             SchemaKind::Config => drop(serde_json::from_value::<CatalogueConfig>(value)),
             SchemaKind::Guide => drop(serde_json::from_value::<GuideFile>(value)),
-            SchemaKind::Tests => drop(serde_json::from_value::<crate::catalogue::test_file::TestFile>(value)),
+            SchemaKind::Tests => drop(serde_json::from_value::<
+                crate::catalogue::test_file::TestFile,
+            >(value)),
         }
     }
 }
@@ -62,11 +70,18 @@ pub fn condition(data: &[u8]) {
 }
 
 fn condition_text(text: &str) {
-    let Ok(parsed) = condition::parse(text) else { return };
+    let Ok(parsed) = condition::parse(text) else {
+        return;
+    };
     let printed = parsed.to_string();
-    let reparsed = condition::parse(&printed).unwrap_or_else(|e| panic!("{printed:?} does not parse back: {e}"));
+    let reparsed = condition::parse(&printed)
+        .unwrap_or_else(|e| panic!("{printed:?} does not parse back: {e}"));
     assert_eq!(reparsed, parsed, "{printed:?} parses back differently");
-    let names: Vec<String> = parsed.references().into_iter().map(|(name, _)| name.to_owned()).collect();
+    let names: Vec<String> = parsed
+        .references()
+        .into_iter()
+        .map(|(name, _)| name.to_owned())
+        .collect();
     let _ = parsed.expand(&names);
 }
 
@@ -76,8 +91,17 @@ pub fn detection_in_catalogue(root: &Path, data: &[u8]) {
     let file = root.join("entra-roles").join("fuzzed.yaml");
     std::fs::write(&file, data).expect("the fuzzing folder is writable");
     if let Ok(catalogue) = Catalogue::load(root) {
-        let stamps = |d: &crate::catalogue::Detection| crate::targets::Stamp { version: d.meta.version, modified: d.meta.date.clone() };
-        let _ = crate::build::render(&catalogue, templates(), &crate::targets::all(), &stamps, crate::PACK_VERSION_DEFAULT);
+        let stamps = |d: &crate::catalogue::Detection| crate::targets::Stamp {
+            version: d.meta.version,
+            modified: d.meta.date.clone(),
+        };
+        let _ = crate::build::render(
+            &catalogue,
+            templates(),
+            &crate::targets::all(),
+            &stamps,
+            crate::PACK_VERSION_DEFAULT,
+        );
     }
     let _ = std::fs::remove_file(file);
 }
@@ -85,5 +109,7 @@ pub fn detection_in_catalogue(root: &Path, data: &[u8]) {
 // Built once: parsing templates costs more than most inputs.
 fn templates() -> &'static Templates {
     static TEMPLATES: OnceLock<Templates> = OnceLock::new();
-    TEMPLATES.get_or_init(|| Templates::load(None).unwrap_or_else(|d| panic!("built-in templates load: {d}")))
+    TEMPLATES.get_or_init(|| {
+        Templates::load(None).unwrap_or_else(|d| panic!("built-in templates load: {d}"))
+    })
 }

@@ -18,29 +18,69 @@ pub struct Repo {
 impl Repo {
     /// The repository that contains `dir`.
     pub fn discover(dir: &Path) -> Result<Repo, String> {
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let out = run(dir, &["rev-parse", "--show-toplevel"]).map_err(|e| format!("{e} (is {} in a git repository?)", dir.display()))?;
-        Ok(Repo { top: PathBuf::from(String::from_utf8_lossy(&out).trim()) })
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let out = run(dir, &["rev-parse", "--show-toplevel"])
+            .map_err(|e| format!("{e} (is {} in a git repository?)", dir.display()))?;
+        Ok(Repo {
+            top: PathBuf::from(String::from_utf8_lossy(&out).trim()),
+        })
     }
 
     /// `path` relative to the top of the working tree, with forward slashes, as git names it.
     pub fn relative(&self, path: &Path) -> Result<String, String> {
-        let absolute = path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
-        let top = self.top.canonicalize().map_err(|e| format!("{}: {e}", self.top.display()))?;
-        let relative = absolute.strip_prefix(&top).map_err(|_| format!("{} is outside the repository {}", path.display(), top.display()))?;
+        let absolute = path
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let top = self
+            .top
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", self.top.display()))?;
+        let relative = absolute.strip_prefix(&top).map_err(|_| {
+            format!(
+                "{} is outside the repository {}",
+                path.display(),
+                top.display()
+            )
+        })?;
         Ok(relative.to_string_lossy().replace('\\', "/"))
     }
 
     /// Files under `prefix` at `rev`, relative to `prefix`, sorted.
     pub fn files(&self, rev: &str, prefix: &str) -> Result<Vec<String>, String> {
         self.commit(rev)?;
-        let spec = if prefix.is_empty() { ".".to_owned() } else { prefix.to_owned() };
-        let out = run(&self.top, &["ls-tree", "-r", "-z", "--name-only", "--full-tree", rev, "--", &spec])?;
+        let spec = if prefix.is_empty() {
+            ".".to_owned()
+        } else {
+            prefix.to_owned()
+        };
+        let out = run(
+            &self.top,
+            &[
+                "ls-tree",
+                "-r",
+                "-z",
+                "--name-only",
+                "--full-tree",
+                rev,
+                "--",
+                &spec,
+            ],
+        )?;
         let mut files: Vec<String> = out
             .split(|b| *b == 0)
             .filter(|p| !p.is_empty())
             .map(|p| String::from_utf8_lossy(p).into_owned())
-            .filter_map(|p| if prefix.is_empty() { Some(p) } else { p.strip_prefix(&format!("{prefix}/")).map(str::to_owned) })
+            .filter_map(|p| {
+                if prefix.is_empty() {
+                    Some(p)
+                } else {
+                    p.strip_prefix(&format!("{prefix}/")).map(str::to_owned)
+                }
+            })
             .collect();
         files.sort();
         Ok(files)
@@ -50,7 +90,11 @@ impl Repo {
     pub fn read(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
         self.commit(rev)?;
         let object = format!("{rev}:{path}");
-        let exists = Command::new("git").args(["cat-file", "-e", &object]).current_dir(&self.top).output().map_err(|e| format!("cannot run git: {e}"))?;
+        let exists = Command::new("git")
+            .args(["cat-file", "-e", &object])
+            .current_dir(&self.top)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))?;
         if !exists.status.success() {
             return Ok(None);
         }
@@ -66,27 +110,45 @@ impl Repo {
 
     /// Paths with uncommitted changes or untracked files, as `git status` shows them.
     pub fn dirty(&self) -> Result<Vec<String>, String> {
-        let out = run(&self.top, &["status", "--porcelain", "--untracked-files=all"])?;
-        Ok(String::from_utf8_lossy(&out).lines().map(|l| l.get(3..).unwrap_or(l).to_owned()).collect())
+        let out = run(
+            &self.top,
+            &["status", "--porcelain", "--untracked-files=all"],
+        )?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .map(|l| l.get(3..).unwrap_or(l).to_owned())
+            .collect())
     }
 
     /// Tags whose name matches `pattern` (a git glob).
     pub fn tags(&self, pattern: &str) -> Result<Vec<String>, String> {
         let out = run(&self.top, &["tag", "--list", pattern])?;
-        Ok(String::from_utf8_lossy(&out).lines().map(str::to_owned).collect())
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::to_owned)
+            .collect())
     }
 
     /// The commit id of HEAD.
     pub fn head(&self) -> Result<String, String> {
-        run(&self.top, &["rev-parse", "HEAD"]).map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+        run(&self.top, &["rev-parse", "HEAD"])
+            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
     }
 }
 
 fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
-    let out = Command::new("git").args(args).current_dir(dir).output().map_err(|e| format!("cannot run git: {e}"))?;
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
-        Err(format!("`git {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "`git {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }

@@ -25,11 +25,18 @@ const OLD_PREFIX: &str = ".rulecast-old-";
 
 /// Refuses any path that could leave the output folder.
 pub fn check_relative(path: &Path) -> io::Result<()> {
-    let ok = !path.as_os_str().is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    let ok = !path.as_os_str().is_empty()
+        && path.components().all(|c| matches!(c, Component::Normal(_)));
     if ok {
         Ok(())
     } else {
-        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("refusing to write outside the output folder: {}", display_path(path))))
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "refusing to write outside the output folder: {}",
+                display_path(path)
+            ),
+        ))
     }
 }
 
@@ -43,7 +50,11 @@ pub fn write_atomic(dest: &Path, tree: &Tree) -> io::Result<()> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent)?;
-    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("generated").to_owned();
+    let name = dest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("generated")
+        .to_owned();
     recover(dest, &parent, &name)?;
 
     let tmp = parent.join(format!("{TMP_PREFIX}{name}-{}", std::process::id()));
@@ -89,14 +100,18 @@ fn swap_in(tmp: &Path, dest: &Path, parent: &Path, name: &str) -> io::Result<()>
 /// Cleans up after an interrupted build: a previous output that was moved aside but never
 /// replaced goes back to its place; half-written folders are removed.
 fn recover(dest: &Path, parent: &Path, name: &str) -> io::Result<()> {
-    let Ok(entries) = fs::read_dir(parent) else { return Ok(()) };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Ok(());
+    };
     let mut leftovers: Vec<PathBuf> = Vec::new();
     for entry in entries.flatten() {
         let file = entry.file_name();
         let file = file.to_string_lossy();
         if file.starts_with(&format!("{OLD_PREFIX}{name}-")) && !dest.exists() {
             fs::rename(entry.path(), dest)?;
-        } else if file.starts_with(&format!("{TMP_PREFIX}{name}-")) || file.starts_with(&format!("{OLD_PREFIX}{name}-")) {
+        } else if file.starts_with(&format!("{TMP_PREFIX}{name}-"))
+            || file.starts_with(&format!("{OLD_PREFIX}{name}-"))
+        {
             leftovers.push(entry.path());
         }
     }
@@ -124,7 +139,11 @@ pub fn read_tree(dir: &Path) -> io::Result<Tree> {
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(io::Error::other)?;
         if entry.file_type().is_file() {
-            let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path()).to_path_buf();
+            let relative = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap_or(entry.path())
+                .to_path_buf();
             let bytes = fs::read(entry.path())?;
             tree.insert(relative, String::from_utf8_lossy(&bytes).into_owned());
         }
@@ -203,7 +222,10 @@ mod tests {
     use super::*;
 
     fn tree(items: &[(&str, &str)]) -> Tree {
-        items.iter().map(|(p, c)| (PathBuf::from(p), (*c).to_owned())).collect()
+        items
+            .iter()
+            .map(|(p, c)| (PathBuf::from(p), (*c).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -213,7 +235,11 @@ mod tests {
         write_atomic(&out, &tree(&[("a/x.txt", "1"), ("stale.txt", "s")])).unwrap();
         write_atomic(&out, &tree(&[("a/x.txt", "2")])).unwrap();
         assert_eq!(read_tree(&out).unwrap(), tree(&[("a/x.txt", "2")]));
-        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     }
 
@@ -225,7 +251,11 @@ mod tests {
         for bad in ["../escape.txt", "/abs.txt", "a/../../b"] {
             assert!(write_atomic(&out, &tree(&[(bad, "x")])).is_err(), "{bad}");
         }
-        assert_eq!(read_tree(&out).unwrap(), tree(&[("ok.txt", "1")]), "the previous output is intact");
+        assert_eq!(
+            read_tree(&out).unwrap(),
+            tree(&[("ok.txt", "1")]),
+            "the previous output is intact"
+        );
         assert!(!dir.path().join("escape.txt").exists());
     }
 
@@ -251,19 +281,39 @@ mod tests {
         // A build that then fails still finds the previous output where it belongs.
         assert!(write_atomic(&out, &tree(&[("a", "file"), ("a/b", "child")])).is_err());
         assert_eq!(read_tree(&out).unwrap(), tree(&[("keep.txt", "old")]));
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("generated")], "leftovers are removed");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("generated")],
+            "leftovers are removed"
+        );
     }
 
     #[test]
     fn compare_reports_each_kind_of_drift() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("g");
-        write_atomic(&out, &tree(&[("same", "s"), ("edited", "a\nb\n"), ("stale", "x")])).unwrap();
-        let drift = compare(&out, &tree(&[("same", "s"), ("edited", "a\nc\n"), ("new", "n")])).unwrap();
+        write_atomic(
+            &out,
+            &tree(&[("same", "s"), ("edited", "a\nb\n"), ("stale", "x")]),
+        )
+        .unwrap();
+        let drift = compare(
+            &out,
+            &tree(&[("same", "s"), ("edited", "a\nc\n"), ("new", "n")]),
+        )
+        .unwrap();
         assert_eq!(drift.missing, vec![PathBuf::from("new")]);
         assert_eq!(drift.extra, vec![PathBuf::from("stale")]);
         assert_eq!(drift.changed.len(), 1);
-        assert!(drift.changed[0].1.contains("-b\n+c"), "{}", drift.changed[0].1);
+        assert!(
+            drift.changed[0].1.contains("-b\n+c"),
+            "{}",
+            drift.changed[0].1
+        );
     }
 }

@@ -55,7 +55,11 @@ impl Selection {
         if let Some(s) = self.min_severity {
             parts.push(format!("severity >= {}", s.as_str()));
         }
-        if parts.is_empty() { "full pack".to_owned() } else { parts.join(", ") }
+        if parts.is_empty() {
+            "full pack".to_owned()
+        } else {
+            parts.join(", ")
+        }
     }
 }
 
@@ -63,14 +67,18 @@ fn parse_status(text: &str) -> Result<Status, String> {
     [Status::Experimental, Status::Test, Status::Stable]
         .into_iter()
         .find(|s| s.as_str() == text)
-        .ok_or_else(|| format!("`{text}` is not a status to select by; use experimental, test or stable"))
+        .ok_or_else(|| {
+            format!("`{text}` is not a status to select by; use experimental, test or stable")
+        })
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
     Severity::ALL
         .into_iter()
         .find(|s| s.as_str() == text)
-        .ok_or_else(|| format!("`{text}` is not a severity; use informational, low, medium or high"))
+        .ok_or_else(|| {
+            format!("`{text}` is not a severity; use informational, low, medium or high")
+        })
 }
 
 #[cfg(test)]
@@ -80,8 +88,15 @@ mod tests {
     #[test]
     fn the_orders_are_the_documented_ones() {
         assert!(Status::Experimental < Status::Test && Status::Test < Status::Stable);
-        assert!(Severity::Informational < Severity::Low && Severity::Low < Severity::Medium && Severity::Medium < Severity::High);
-        assert!(parse_status("deprecated").is_err(), "deprecated is not a maturity");
+        assert!(
+            Severity::Informational < Severity::Low
+                && Severity::Low < Severity::Medium
+                && Severity::Medium < Severity::High
+        );
+        assert!(
+            parse_status("deprecated").is_err(),
+            "deprecated is not a maturity"
+        );
         assert_eq!(parse_severity("medium"), Ok(Severity::Medium));
     }
 
@@ -90,14 +105,36 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("detections");
         let catalogue = Catalogue::load(&root).unwrap_or_else(|d| panic!("{d}"));
         // The shipped detections are all new, hence experimental: select by severity.
-        let high = Selection { min_status: Some(Status::Experimental), min_severity: Some(Severity::High) };
+        let high = Selection {
+            min_status: Some(Status::Experimental),
+            min_severity: Some(Severity::High),
+        };
         let picked = high.apply(&catalogue);
-        assert!(!picked.detections.is_empty() && picked.detections.len() < catalogue.detections.len());
-        assert!(picked.detections.iter().all(|d| d.meta.severity == Severity::High));
-        let stable = Selection { min_status: Some(Status::Stable), min_severity: None };
-        assert!(stable.apply(&catalogue).detections.iter().all(|d| d.meta.status == Status::Stable));
+        assert!(
+            !picked.detections.is_empty() && picked.detections.len() < catalogue.detections.len()
+        );
+        assert!(
+            picked
+                .detections
+                .iter()
+                .all(|d| d.meta.severity == Severity::High)
+        );
+        let stable = Selection {
+            min_status: Some(Status::Stable),
+            min_severity: None,
+        };
+        assert!(
+            stable
+                .apply(&catalogue)
+                .detections
+                .iter()
+                .all(|d| d.meta.status == Status::Stable)
+        );
         let full = Selection::default();
         assert!(full.is_full());
-        assert_eq!(full.apply(&catalogue).detections.len(), catalogue.detections.len());
+        assert_eq!(
+            full.apply(&catalogue).detections.len(),
+            catalogue.detections.len()
+        );
     }
 }

@@ -32,7 +32,13 @@ pub enum SchemaKind {
 }
 
 impl SchemaKind {
-    pub const ALL: [SchemaKind; 5] = [SchemaKind::Detection, SchemaKind::Logsource, SchemaKind::Config, SchemaKind::Guide, SchemaKind::Tests];
+    pub const ALL: [SchemaKind; 5] = [
+        SchemaKind::Detection,
+        SchemaKind::Logsource,
+        SchemaKind::Config,
+        SchemaKind::Guide,
+        SchemaKind::Tests,
+    ];
 
     /// Where the schema is committed, relative to the catalogue folder.
     pub fn committed_path(self) -> &'static str {
@@ -48,7 +54,8 @@ impl SchemaKind {
 
 /// The JSON Schema of one catalogue format, generated once per process.
 pub fn schema(kind: SchemaKind) -> &'static Value {
-    static CACHE: [OnceLock<Value>; SchemaKind::ALL.len()] = [const { OnceLock::new() }; SchemaKind::ALL.len()];
+    static CACHE: [OnceLock<Value>; SchemaKind::ALL.len()] =
+        [const { OnceLock::new() }; SchemaKind::ALL.len()];
     CACHE[kind as usize].get_or_init(|| generate(kind))
 }
 
@@ -56,7 +63,10 @@ fn generate(kind: SchemaKind) -> Value {
     let (schema, title) = match kind {
         SchemaKind::Detection => (schemars::schema_for!(DetectionFile), "rulecast detection"),
         SchemaKind::Logsource => (schemars::schema_for!(LogSourceFile), "rulecast log source"),
-        SchemaKind::Config => (schemars::schema_for!(CatalogueConfig), "rulecast catalogue settings"),
+        SchemaKind::Config => (
+            schemars::schema_for!(CatalogueConfig),
+            "rulecast catalogue settings",
+        ),
         SchemaKind::Guide => (schemars::schema_for!(GuideFile), "rulecast guide rows"),
         SchemaKind::Tests => (schemars::schema_for!(TestFile), "rulecast detection tests"),
     };
@@ -118,7 +128,11 @@ impl<'a> Checker<'a> {
         let schema = self.resolve(schema);
         let Value::Object(s) = schema else { return };
 
-        if let Some(branches) = s.get("anyOf").or_else(|| s.get("oneOf")).and_then(Value::as_array) {
+        if let Some(branches) = s
+            .get("anyOf")
+            .or_else(|| s.get("oneOf"))
+            .and_then(Value::as_array)
+        {
             self.check_any_of(branches, instance, pointer, out);
         }
 
@@ -127,7 +141,11 @@ impl<'a> Checker<'a> {
                 out.push(Violation {
                     pointer: pointer.to_owned(),
                     at_key: false,
-                    message: format!("expected {}, found {}", describe_types(expected), describe_value(instance)),
+                    message: format!(
+                        "expected {}, found {}",
+                        describe_types(expected),
+                        describe_value(instance)
+                    ),
                     help: description(s),
                 });
                 return;
@@ -137,9 +155,15 @@ impl<'a> Checker<'a> {
         if let Some(Value::Array(allowed)) = s.get("enum") {
             if !allowed.contains(instance) {
                 let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-                let shown = instance.as_str().map(str::to_owned).unwrap_or_else(|| instance.to_string());
+                let shown = instance
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| instance.to_string());
                 let mut help = format!("use one of: {}", names.join(", "));
-                if let Some(close) = instance.as_str().and_then(|i| did_you_mean(i, names.iter().copied())) {
+                if let Some(close) = instance
+                    .as_str()
+                    .and_then(|i| did_you_mean(i, names.iter().copied()))
+                {
                     help = format!("did you mean `{close}`? ({help})");
                 }
                 out.push(Violation {
@@ -170,7 +194,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_any_of(&self, branches: &'a [Value], instance: &Value, pointer: &str, out: &mut Vec<Violation>) {
+    fn check_any_of(
+        &self,
+        branches: &'a [Value],
+        instance: &Value,
+        pointer: &str,
+        out: &mut Vec<Violation>,
+    ) {
         let mut results: Vec<(usize, Vec<Violation>)> = Vec::new();
         for (i, branch) in branches.iter().enumerate() {
             let mut errs = Vec::new();
@@ -186,7 +216,9 @@ impl<'a> Checker<'a> {
             let branch = self.resolve(&branches[*i]);
             let type_ok = branch.get("type").is_none_or(|t| type_matches(t, instance)) as i64;
             let overlap = match (instance, branch.get("properties")) {
-                (Value::Object(m), Some(Value::Object(p))) => m.keys().filter(|k| p.contains_key(*k)).count() as i64,
+                (Value::Object(m), Some(Value::Object(p))) => {
+                    m.keys().filter(|k| p.contains_key(*k)).count() as i64
+                }
                 _ => 0,
             };
             let depth = errs.iter().map(|e| e.pointer.len()).max().unwrap_or(0) as i64;
@@ -197,12 +229,27 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_string(&self, s: &Map<String, Value>, text: &str, pointer: &str, out: &mut Vec<Violation>) {
+    fn check_string(
+        &self,
+        s: &Map<String, Value>,
+        text: &str,
+        pointer: &str,
+        out: &mut Vec<Violation>,
+    ) {
         let length = text.chars().count() as u64;
         if let Some(min) = s.get("minLength").and_then(Value::as_u64) {
             if length < min {
-                let message = if min == 1 { "must not be empty".to_owned() } else { format!("must be at least {min} characters long") };
-                out.push(Violation { pointer: pointer.to_owned(), at_key: false, message, help: description(s) });
+                let message = if min == 1 {
+                    "must not be empty".to_owned()
+                } else {
+                    format!("must be at least {min} characters long")
+                };
+                out.push(Violation {
+                    pointer: pointer.to_owned(),
+                    at_key: false,
+                    message,
+                    help: description(s),
+                });
             }
         }
         if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
@@ -216,7 +263,9 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
-            let matches = compiled(pattern).map(|re| re.is_match(text)).unwrap_or(true);
+            let matches = compiled(pattern)
+                .map(|re| re.is_match(text))
+                .unwrap_or(true);
             if !matches {
                 // `patternErrorMessage` is the keyword editors (VS Code, the YAML language server)
                 // show instead of a bare regex; the checker says the same thing the editor does.
@@ -237,11 +286,26 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_array(&self, s: &'a Map<String, Value>, items: &[Value], pointer: &str, out: &mut Vec<Violation>) {
+    fn check_array(
+        &self,
+        s: &'a Map<String, Value>,
+        items: &[Value],
+        pointer: &str,
+        out: &mut Vec<Violation>,
+    ) {
         if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
             if (items.len() as u64) < min {
-                let message = if min == 1 { "must not be an empty list".to_owned() } else { format!("needs at least {min} items") };
-                out.push(Violation { pointer: pointer.to_owned(), at_key: false, message, help: description(s) });
+                let message = if min == 1 {
+                    "must not be an empty list".to_owned()
+                } else {
+                    format!("needs at least {min} items")
+                };
+                out.push(Violation {
+                    pointer: pointer.to_owned(),
+                    at_key: false,
+                    message,
+                    help: description(s),
+                });
             }
         }
         if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
@@ -261,14 +325,25 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_object(&self, s: &'a Map<String, Value>, map: &Map<String, Value>, pointer: &str, out: &mut Vec<Violation>) {
+    fn check_object(
+        &self,
+        s: &'a Map<String, Value>,
+        map: &Map<String, Value>,
+        pointer: &str,
+        out: &mut Vec<Violation>,
+    ) {
         let properties = s.get("properties").and_then(Value::as_object);
-        let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+        let known: Vec<&str> = properties
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
         let closed = matches!(s.get("additionalProperties"), Some(Value::Bool(false)));
         // A misspelt required key is one mistake, reported once: as the unknown key, with the
         // suggestion, not again as a missing key.
         let misspelt: Vec<&str> = if closed {
-            map.keys().filter(|k| !known.contains(&k.as_str())).filter_map(|k| did_you_mean(k, known.iter().copied())).collect()
+            map.keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .filter_map(|k| did_you_mean(k, known.iter().copied()))
+                .collect()
         } else {
             Vec::new()
         };
@@ -342,7 +417,12 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn check_number(s: &Map<String, Value>, n: &serde_json::Number, pointer: &str, out: &mut Vec<Violation>) {
+fn check_number(
+    s: &Map<String, Value>,
+    n: &serde_json::Number,
+    pointer: &str,
+    out: &mut Vec<Violation>,
+) {
     let Some(v) = n.as_f64() else { return };
     if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
         if v < min {
@@ -368,25 +448,36 @@ fn check_number(s: &Map<String, Value>, n: &serde_json::Number, pointer: &str, o
 
 /// Schema patterns compiled once: a catalogue of thousands of files checks the same few dozen.
 fn compiled(pattern: &str) -> Option<&'static regex::Regex> {
-    static CACHE: OnceLock<RwLock<HashMap<String, Option<&'static regex::Regex>>>> = OnceLock::new();
+    static CACHE: OnceLock<RwLock<HashMap<String, Option<&'static regex::Regex>>>> =
+        OnceLock::new();
     let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
     if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
         return *found;
     }
     // Schemas hold a fixed, small set of patterns: compiling each once for the process is the point.
-    let regex = regex::Regex::new(pattern).ok().map(|r| &*Box::leak(Box::new(r)));
-    cache.write().unwrap_or_else(|e| e.into_inner()).insert(pattern.to_owned(), regex);
+    let regex = regex::Regex::new(pattern)
+        .ok()
+        .map(|r| &*Box::leak(Box::new(r)));
+    cache
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pattern.to_owned(), regex);
     regex
 }
 
 fn description(s: &Map<String, Value>) -> Option<String> {
-    s.get("description").and_then(Value::as_str).map(|d| d.split("\n\n").next().unwrap_or(d).replace('\n', " "))
+    s.get("description")
+        .and_then(Value::as_str)
+        .map(|d| d.split("\n\n").next().unwrap_or(d).replace('\n', " "))
 }
 
 fn type_matches(expected: &Value, instance: &Value) -> bool {
     match expected {
         Value::String(t) => single_type_matches(t, instance),
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| single_type_matches(t, instance)),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|t| single_type_matches(t, instance)),
         _ => true,
     }
 }
@@ -447,14 +538,48 @@ mod tests {
         let s = schema(SchemaKind::Detection).clone();
         let v = json!({"id": "x", "severty": "high", "status": "stabel", "attack": {"tactics": [], "techniques": ["T1098"]}});
         let errs = check(&s, &v);
-        let messages: Vec<String> = errs.iter().map(|e| format!("{} {}", e.pointer, e.message)).collect();
-        assert!(messages.iter().any(|m| m == "/severty unknown key `severty`"), "{messages:#?}");
-        assert!(errs.iter().any(|e| e.help.as_deref() == Some("did you mean `severity`?")));
-        assert!(messages.iter().any(|m| m == "/status `stabel` is not an allowed value"), "{messages:#?}");
-        assert!(messages.iter().any(|m| m == "/attack/tactics must not be an empty list"), "{messages:#?}");
-        assert!(messages.iter().any(|m| m == " missing required key `title`"), "{messages:#?}");
-        assert!(!messages.iter().any(|m| m == " missing required key `severity`"), "the typo is reported once: {messages:#?}");
-        assert!(errs.len() > 8, "all problems are reported, not just the first: {messages:#?}");
+        let messages: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{} {}", e.pointer, e.message))
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m == "/severty unknown key `severty`"),
+            "{messages:#?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.help.as_deref() == Some("did you mean `severity`?"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m == "/status `stabel` is not an allowed value"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m == "/attack/tactics must not be an empty list"),
+            "{messages:#?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m == " missing required key `title`"),
+            "{messages:#?}"
+        );
+        assert!(
+            !messages
+                .iter()
+                .any(|m| m == " missing required key `severity`"),
+            "the typo is reported once: {messages:#?}"
+        );
+        assert!(
+            errs.len() > 8,
+            "all problems are reported, not just the first: {messages:#?}"
+        );
     }
 
     #[test]
@@ -462,8 +587,13 @@ mod tests {
         let s = schema(SchemaKind::Logsource);
         let v = json!({"element": {"column": "TargetResources", "where": {"type": "Role"}, "pth": "displayName"}});
         let mut root = s.clone();
-        root.as_object_mut().unwrap().insert("$ref".into(), json!("#/$defs/FieldValue"));
+        root.as_object_mut()
+            .unwrap()
+            .insert("$ref".into(), json!("#/$defs/FieldValue"));
         let errs = check(&root, &v);
-        assert!(errs.iter().any(|e| e.message == "unknown key `pth`"), "{errs:#?}");
+        assert!(
+            errs.iter().any(|e| e.message == "unknown key `pth`"),
+            "{errs:#?}"
+        );
     }
 }

@@ -6,7 +6,10 @@ use crate::catalogue::Catalogue;
 
 /// A copy of tests/fixtures/minimal with `edits` applied ((file, from, to): replace the first
 /// `from`, which must be there) and `extra` files written, loaded.
-pub fn catalogue(edits: &[(&str, &str, &str)], extra: &[(&str, &str)]) -> (tempfile::TempDir, Catalogue) {
+pub fn catalogue(
+    edits: &[(&str, &str, &str)],
+    extra: &[(&str, &str)],
+) -> (tempfile::TempDir, Catalogue) {
     let dir = minimal_fixture();
     for (file, from, to) in edits {
         let path = dir.path().join(file);
@@ -27,7 +30,9 @@ pub fn minimal_fixture() -> tempfile::TempDir {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
     for entry in walkdir::WalkDir::new(&fixture) {
         let entry = entry.unwrap();
-        let target = dir.path().join(entry.path().strip_prefix(&fixture).unwrap());
+        let target = dir
+            .path()
+            .join(entry.path().strip_prefix(&fixture).unwrap());
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&target).unwrap();
         } else {

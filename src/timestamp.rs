@@ -21,7 +21,10 @@ impl Timestamp {
 
     /// `self - seconds`, saturating.
     pub fn minus_seconds(self, seconds: u64) -> Timestamp {
-        Timestamp(self.0.saturating_sub((seconds as i64).saturating_mul(NANOS_PER_SECOND)))
+        Timestamp(
+            self.0
+                .saturating_sub((seconds as i64).saturating_mul(NANOS_PER_SECOND)),
+        )
     }
 
     /// Parses an ISO 8601 date-time (`T` or a space between date and time, optional fraction of
@@ -30,14 +33,28 @@ impl Timestamp {
         let b = text.trim().as_bytes();
         let number = |range: std::ops::Range<usize>| -> Option<i64> {
             let digits = b.get(range)?;
-            digits.iter().try_fold(0i64, |n, d| d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0')))
+            digits.iter().try_fold(0i64, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+            })
         };
-        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        if b.len() < 19
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
             return None;
         }
         let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
         let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
             return None;
         }
         let mut i = 19;
@@ -61,7 +78,9 @@ impl Timestamp {
             [] | [b'Z' | b'z'] => 0,
             [sign @ (b'+' | b'-'), rest @ ..] => {
                 let (h, m) = match rest {
-                    [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (two_digits(*h1, *h2)?, two_digits(*m1, *m2)?),
+                    [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                        (two_digits(*h1, *h2)?, two_digits(*m1, *m2)?)
+                    }
                     [h1, h2] => (two_digits(*h1, *h2)?, 0),
                     _ => return None,
                 };
@@ -70,13 +89,18 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-        Some(Timestamp(seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)?))
+        let seconds =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+                - offset_seconds;
+        Some(Timestamp(
+            seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)?,
+        ))
     }
 }
 
 fn two_digits(a: u8, b: u8) -> Option<i64> {
-    (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
 }
 
 fn is_leap(year: i64) -> bool {
@@ -124,7 +148,13 @@ impl fmt::Display for Timestamp {
         let nanos = self.0.rem_euclid(NANOS_PER_SECOND);
         let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
         let of_day = seconds.rem_euclid(86_400);
-        write!(f, "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", of_day / 3600, of_day / 60 % 60, of_day % 60)?;
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            of_day / 3600,
+            of_day / 60 % 60,
+            of_day % 60
+        )?;
         if nanos != 0 {
             let fraction = format!("{nanos:09}");
             write!(f, ".{}", fraction.trim_end_matches('0'))?;
@@ -143,22 +173,52 @@ mod tests {
         let record = Timestamp::parse("2024-12-16 16:32:16.087554000").unwrap();
         assert_eq!(row, record);
         assert_eq!(row.to_string(), "2024-12-16T16:32:16.087554Z");
-        assert_eq!(Timestamp::parse("2025-01-01T10:00:00Z").unwrap().to_string(), "2025-01-01T10:00:00Z");
+        assert_eq!(
+            Timestamp::parse("2025-01-01T10:00:00Z")
+                .unwrap()
+                .to_string(),
+            "2025-01-01T10:00:00Z"
+        );
     }
 
     #[test]
     fn offsets_and_epoch() {
         assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z"), Some(Timestamp(0)));
-        assert_eq!(Timestamp::parse("1970-01-01T02:00:00+02:00"), Some(Timestamp(0)));
-        assert_eq!(Timestamp::parse("1969-12-31T23:00:00-0100"), Some(Timestamp(0)));
-        assert_eq!(Timestamp::parse("2024-02-29T00:00:00Z").unwrap().to_string(), "2024-02-29T00:00:00Z");
-        assert_eq!(Timestamp::parse("1969-12-31T23:59:59.5Z"), Some(Timestamp(-500_000_000)));
-        assert_eq!(Timestamp(-500_000_000).to_string(), "1969-12-31T23:59:59.5Z");
+        assert_eq!(
+            Timestamp::parse("1970-01-01T02:00:00+02:00"),
+            Some(Timestamp(0))
+        );
+        assert_eq!(
+            Timestamp::parse("1969-12-31T23:00:00-0100"),
+            Some(Timestamp(0))
+        );
+        assert_eq!(
+            Timestamp::parse("2024-02-29T00:00:00Z")
+                .unwrap()
+                .to_string(),
+            "2024-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::parse("1969-12-31T23:59:59.5Z"),
+            Some(Timestamp(-500_000_000))
+        );
+        assert_eq!(
+            Timestamp(-500_000_000).to_string(),
+            "1969-12-31T23:59:59.5Z"
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_time() {
-        for bad in ["", "2025-01-01", "2025-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2025-01-01T10:00:00.Z", "2025-01-01T10:00:00 UTC", "yesterday at noon"] {
+        for bad in [
+            "",
+            "2025-01-01",
+            "2025-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2025-01-01T10:00:00.Z",
+            "2025-01-01T10:00:00 UTC",
+            "yesterday at noon",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

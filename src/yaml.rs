@@ -39,7 +39,9 @@ impl Document {
 
     /// Position of the key that introduces `pointer` (for "unknown key" errors).
     pub fn key_position(&self, pointer: &str) -> Option<Position> {
-        self.map.key_position(pointer).or_else(|| self.map.value_position(pointer))
+        self.map
+            .key_position(pointer)
+            .or_else(|| self.map.value_position(pointer))
     }
 
     /// An error pointing at the value at `pointer`.
@@ -57,7 +59,11 @@ impl Document {
     }
 
     pub fn diagnostic_at(&self, diagnostic: Diagnostic, pointer: &str, key: bool) -> Diagnostic {
-        let position = if key { self.key_position(pointer) } else { self.position(pointer) };
+        let position = if key {
+            self.key_position(pointer)
+        } else {
+            self.position(pointer)
+        };
         let diagnostic = diagnostic.in_file(&self.path);
         match position {
             Some(p) => diagnostic.at(&self.source, p),
@@ -121,7 +127,9 @@ pub fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
             MAX_FILE_BYTES
         ))
         .in_file(display)
-        .with_help("split the content into several files; a detection never needs this much text"));
+        .with_help(
+            "split the content into several files; a detection never needs this much text",
+        ));
     }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(display))?;
@@ -141,22 +149,38 @@ pub fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
         .in_file(display));
     }
     let mut builder = Builder::new(true);
-    let mut documents = builder.run(source).map_err(|e| e.into_diagnostic(source, display))?;
+    let mut documents = builder
+        .run(source)
+        .map_err(|e| e.into_diagnostic(source, display))?;
     if documents.len() > 1 {
-        return Err(Diagnostic::error("a catalogue file holds one YAML document; this one holds several (`---`)").in_file(display));
+        return Err(Diagnostic::error(
+            "a catalogue file holds one YAML document; this one holds several (`---`)",
+        )
+        .in_file(display));
     }
     let value = documents.pop().unwrap_or(Value::Null);
     if value.is_null() {
-        return Err(Diagnostic::error("the file is empty").in_file(display)
+        return Err(Diagnostic::error("the file is empty")
+            .in_file(display)
             .with_help("a catalogue file holds one YAML mapping; see detections/schema.json"));
     }
-    Ok(Document { path: display.to_path_buf(), source: source.to_owned(), value, map: builder.map })
+    Ok(Document {
+        path: display.to_path_buf(),
+        source: source.to_owned(),
+        value,
+        map: builder.map,
+    })
 }
 
 /// Parses every document of a YAML stream into values, without positions: for checking what
 /// rulecast itself wrote.
 pub fn parse_documents(source: &str) -> Result<Vec<Value>, String> {
-    Builder::new(false).run(source).map_err(|e| format!("line {} column {}: {}", e.position.line, e.position.column, e.message))
+    Builder::new(false).run(source).map_err(|e| {
+        format!(
+            "line {} column {}: {}",
+            e.position.line, e.position.column, e.message
+        )
+    })
 }
 
 /// A parse failure with its position.
@@ -168,7 +192,9 @@ struct ParseError {
 
 impl ParseError {
     fn into_diagnostic(self, source: &str, display: &Path) -> Diagnostic {
-        let d = Diagnostic::error(format!("invalid YAML: {}", self.message)).in_file(display).at(source, self.position);
+        let d = Diagnostic::error(format!("invalid YAML: {}", self.message))
+            .in_file(display)
+            .at(source, self.position);
         match self.help {
             Some(h) => d.with_help(h),
             None => d,
@@ -223,7 +249,12 @@ struct Builder {
 }
 
 enum Frame {
-    Seq { items: Vec<Value>, pointer: String, anchor: usize, start: usize },
+    Seq {
+        items: Vec<Value>,
+        pointer: String,
+        anchor: usize,
+        start: usize,
+    },
     Map {
         object: Map<String, Value>,
         pointer: String,
@@ -237,11 +268,20 @@ enum Frame {
 
 impl Builder {
     fn new(positions: bool) -> Builder {
-        Builder { positions, map: SourceMap::default(), anchors: HashMap::new(), nodes: 0 }
+        Builder {
+            positions,
+            map: SourceMap::default(),
+            anchors: HashMap::new(),
+            nodes: 0,
+        }
     }
 
     fn error(position: Position, message: impl Into<String>) -> ParseError {
-        ParseError { position, message: message.into(), help: None }
+        ParseError {
+            position,
+            message: message.into(),
+            help: None,
+        }
     }
 
     fn run(&mut self, source: &str) -> Result<Vec<Value>, ParseError> {
@@ -254,7 +294,9 @@ impl Builder {
                 let mark = e.marker();
                 let position = Position::new(mark.line(), mark.col() + 1);
                 let message = e.info();
-                let mut help = if message.contains("mapping values are not allowed") || message.contains("':'") {
+                let mut help = if message.contains("mapping values are not allowed")
+                    || message.contains("':'")
+                {
                     Some("a value containing ': ' must be quoted, e.g. title: \"a: b\"".to_owned())
                 } else {
                     None
@@ -262,9 +304,16 @@ impl Builder {
                 // The parser notices an unclosed `[` or `{` only where the text stops making
                 // sense, often lines later; name the bracket, which is the real mistake.
                 if let Some(open) = unclosed_flow(source, position) {
-                    help = Some(format!("the `{}` at line {}, column {} is never closed", open.0, open.1.line, open.1.column));
+                    help = Some(format!(
+                        "the `{}` at line {}, column {} is never closed",
+                        open.0, open.1.line, open.1.column
+                    ));
                 }
-                ParseError { position, message, help }
+                ParseError {
+                    position,
+                    message,
+                    help,
+                }
             })?;
             let at = Position::new(span.start.line(), span.start.col() + 1);
             let (value, anchor, size) = match event {
@@ -274,10 +323,17 @@ impl Builder {
                     self.anchors.clear();
                     continue;
                 }
-                Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
+                Event::SequenceStart(_, anchor, ref tag)
+                | Event::MappingStart(_, anchor, ref tag) => {
                     if let Some(tag) = tag {
                         if !tag.is_yaml_core_schema() {
-                            return Err(Self::error(at, format!("the tag `!{}` is not supported; catalogue files use plain YAML", tag.suffix())));
+                            return Err(Self::error(
+                                at,
+                                format!(
+                                    "the tag `!{}` is not supported; catalogue files use plain YAML",
+                                    tag.suffix()
+                                ),
+                            ));
                         }
                     }
                     if stack.len() >= MAX_DEPTH {
@@ -292,15 +348,38 @@ impl Builder {
                     let is_seq = matches!(event, Event::SequenceStart(..));
                     let start = self.nodes;
                     stack.push(if is_seq {
-                        Frame::Seq { items: Vec::new(), pointer, anchor, start }
+                        Frame::Seq {
+                            items: Vec::new(),
+                            pointer,
+                            anchor,
+                            start,
+                        }
                     } else {
-                        Frame::Map { object: Map::new(), pointer, key: None, anchor, start, merges: Vec::new() }
+                        Frame::Map {
+                            object: Map::new(),
+                            pointer,
+                            key: None,
+                            anchor,
+                            start,
+                            merges: Vec::new(),
+                        }
                     });
                     continue;
                 }
                 Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                    Some(Frame::Seq { items, anchor, start, .. }) => (Value::Array(items), anchor, self.nodes - start + 1),
-                    Some(Frame::Map { mut object, anchor, start, merges, .. }) => {
+                    Some(Frame::Seq {
+                        items,
+                        anchor,
+                        start,
+                        ..
+                    }) => (Value::Array(items), anchor, self.nodes - start + 1),
+                    Some(Frame::Map {
+                        mut object,
+                        anchor,
+                        start,
+                        merges,
+                        ..
+                    }) => {
                         for merged in merges {
                             for (k, v) in merged {
                                 object.entry(k).or_insert(v);
@@ -313,16 +392,33 @@ impl Builder {
                 Event::Scalar(text, style, anchor, tag) => {
                     let plain = matches!(style, ScalarStyle::Plain);
                     let value = match tag {
-                        Some(tag) if tag.is_yaml_core_schema() && tag.suffix() == "str" => Value::String(text.into_owned()),
-                        Some(tag) if !tag.is_yaml_core_schema() || !["int", "float", "bool", "null"].contains(&tag.suffix()) => {
-                            return Err(Self::error(at, format!("the tag `!{}` is not supported; catalogue files use plain YAML", tag.suffix())));
+                        Some(tag) if tag.is_yaml_core_schema() && tag.suffix() == "str" => {
+                            Value::String(text.into_owned())
+                        }
+                        Some(tag)
+                            if !tag.is_yaml_core_schema()
+                                || !["int", "float", "bool", "null"].contains(&tag.suffix()) =>
+                        {
+                            return Err(Self::error(
+                                at,
+                                format!(
+                                    "the tag `!{}` is not supported; catalogue files use plain YAML",
+                                    tag.suffix()
+                                ),
+                            ));
                         }
                         _ if plain => resolve_plain(&text),
                         _ => Value::String(text.into_owned()),
                     };
                     self.count(1, at)?;
                     // A scalar in key position is a mapping key.
-                    if let Some(Frame::Map { key: key @ None, object, pointer, .. }) = stack.last_mut() {
+                    if let Some(Frame::Map {
+                        key: key @ None,
+                        object,
+                        pointer,
+                        ..
+                    }) = stack.last_mut()
+                    {
                         let name = match &value {
                             Value::String(s) => s.clone(),
                             Value::Null => "null".to_owned(),
@@ -331,12 +427,16 @@ impl Builder {
                         if object.contains_key(&name) {
                             return Err(ParseError {
                                 position: at,
-                                message: format!("the key `{name}` appears twice in the same mapping"),
+                                message: format!(
+                                    "the key `{name}` appears twice in the same mapping"
+                                ),
                                 help: Some("remove or rename one of them".to_owned()),
                             });
                         }
                         if self.positions {
-                            self.map.keys.push((format!("{pointer}/{}", pointer_segment(&name)), at));
+                            self.map
+                                .keys
+                                .push((format!("{pointer}/{}", pointer_segment(&name)), at));
                         }
                         *key = Some((name, at));
                         if anchor != 0 {
@@ -363,7 +463,12 @@ impl Builder {
             }
             match stack.last_mut() {
                 Some(Frame::Seq { items, .. }) => items.push(value),
-                Some(Frame::Map { object, key, merges, .. }) => {
+                Some(Frame::Map {
+                    object,
+                    key,
+                    merges,
+                    ..
+                }) => {
                     let (name, key_at) = key.take().expect("a value follows its key");
                     if name == MERGE_KEY {
                         // YAML's merge key: `<<: *base` or `<<: [*a, *b]` copies in the keys the
@@ -376,7 +481,12 @@ impl Builder {
                                     _ => None,
                                 }));
                             }
-                            _ => return Err(Self::error(key_at, "a merge key (`<<`) takes a mapping or a list of mappings")),
+                            _ => {
+                                return Err(Self::error(
+                                    key_at,
+                                    "a merge key (`<<`) takes a mapping or a list of mappings",
+                                ));
+                            }
                         }
                     } else {
                         object.insert(name, value);
@@ -396,8 +506,11 @@ impl Builder {
         if self.nodes > MAX_NODES {
             return Err(ParseError {
                 position: at,
-                message: "the document expands to too many values (is it an alias bomb?)".to_owned(),
-                help: Some(format!("catalogue files are limited to {MAX_NODES} values after aliases are expanded; write the values out instead of repeating aliases")),
+                message: "the document expands to too many values (is it an alias bomb?)"
+                    .to_owned(),
+                help: Some(format!(
+                    "catalogue files are limited to {MAX_NODES} values after aliases are expanded; write the values out instead of repeating aliases"
+                )),
             });
         }
         Ok(())
@@ -407,7 +520,10 @@ impl Builder {
     /// Without positions (checking rulecast's own output) no pointer is built at all.
     fn child_pointer(&mut self, stack: &[Frame], at: Position) -> Result<String, ParseError> {
         if let Some(Frame::Map { key: None, .. }) = stack.last() {
-            return Err(Self::error(at, "a mapping key must be text, not a list or a mapping"));
+            return Err(Self::error(
+                at,
+                "a mapping key must be text, not a list or a mapping",
+            ));
         }
         if !self.positions {
             return Ok(String::new());
@@ -415,7 +531,11 @@ impl Builder {
         let pointer = match stack.last() {
             None => String::new(),
             Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
-            Some(Frame::Map { key: Some((name, _)), pointer, .. }) => format!("{pointer}/{}", pointer_segment(name)),
+            Some(Frame::Map {
+                key: Some((name, _)),
+                pointer,
+                ..
+            }) => format!("{pointer}/{}", pointer_segment(name)),
             Some(Frame::Map { key: None, .. }) => unreachable!("checked above"),
         };
         self.map.values.push((pointer.clone(), at));
@@ -451,7 +571,9 @@ fn resolve_plain(text: &str) -> Value {
         }
     }
     let looks_float = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'E' || b == b'-' || b == b'+')
+        && digits.bytes().all(|b| {
+            b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'E' || b == b'-' || b == b'+'
+        })
         && digits.bytes().any(|b| b.is_ascii_digit());
     if looks_float {
         if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
@@ -468,7 +590,11 @@ mod tests {
 
     #[test]
     fn keeps_positions_of_keys_and_values() {
-        let doc = parse_str("id: abc\nlist:\n  - a: 1\n    b: [x, y]\n", Path::new("t.yaml")).unwrap();
+        let doc = parse_str(
+            "id: abc\nlist:\n  - a: 1\n    b: [x, y]\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
         assert_eq!(doc.position("/id"), Some(Position::new(1, 5)));
         assert_eq!(doc.key_position("/list/0/b"), Some(Position::new(4, 5)));
         assert_eq!(doc.position("/list/0/b/1"), Some(Position::new(4, 12)));
@@ -491,9 +617,16 @@ mod tests {
 
     #[test]
     fn merge_keys_fill_in_what_the_mapping_lacks() {
-        let doc = parse_str("base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  b: 3\ny: {c: 4, <<: [*b, {d: 5}]}\n", Path::new("m.yaml")).unwrap();
+        let doc = parse_str(
+            "base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  b: 3\ny: {c: 4, <<: [*b, {d: 5}]}\n",
+            Path::new("m.yaml"),
+        )
+        .unwrap();
         assert_eq!(doc.value["x"], serde_json::json!({"b": 3, "a": 1}));
-        assert_eq!(doc.value["y"], serde_json::json!({"c": 4, "a": 1, "b": 2, "d": 5}));
+        assert_eq!(
+            doc.value["y"],
+            serde_json::json!({"c": 4, "a": 1, "b": 2, "d": 5})
+        );
         let err = parse_str("x:\n  <<: 3\n", Path::new("m.yaml")).unwrap_err();
         assert!(err.message.contains("merge key"), "{}", err.message);
     }
@@ -501,8 +634,14 @@ mod tests {
     #[test]
     fn alias_bomb_is_stopped() {
         let mut src = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
-        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g"].iter().zip(["b", "c", "d", "e", "f", "g", "h"]) {
-            src.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 10].join(",")));
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h"])
+        {
+            src.push_str(&format!(
+                "{name}: &{name} [{}]\n",
+                vec![format!("*{prev}"); 10].join(",")
+            ));
         }
         let err = parse_str(&src, Path::new("bomb.yaml")).unwrap_err();
         assert!(err.message.contains("alias bomb"), "{}", err.message);

@@ -13,11 +13,17 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(out), Some(count)) = (args.first(), args.get(1).and_then(|c| c.parse::<u64>().ok())) else {
+    let (Some(out), Some(count)) = (
+        args.first(),
+        args.get(1).and_then(|c| c.parse::<u64>().ok()),
+    ) else {
         eprintln!("usage: gen_events OUT COUNT [SEED]");
         return ExitCode::from(2);
     };
-    let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_250_601);
+    let seed = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_250_601);
     let written = std::fs::File::create(out).and_then(|file| {
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         let generated = events::write_events(&mut writer, count, seed)?;
@@ -26,7 +32,11 @@ fn main() -> ExitCode {
     });
     match written {
         Ok(generated) => {
-            eprintln!("wrote {} events ({:.1} MB) to {out}", generated.events, generated.bytes as f64 / 1e6);
+            eprintln!(
+                "wrote {} events ({:.1} MB) to {out}",
+                generated.events,
+                generated.bytes as f64 / 1e6
+            );
             for (attack, planted) in generated.attacks {
                 eprintln!("  {planted:>3} x {attack}");
             }

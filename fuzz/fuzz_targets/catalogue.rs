@@ -7,11 +7,26 @@ use std::sync::OnceLock;
 
 /// The minimal fixture, embedded so the target runs from any folder.
 const FIXTURE: [(&str, &str); 5] = [
-    ("rulecast.yaml", include_str!("../../tests/fixtures/minimal/rulecast.yaml")),
-    ("guide.yaml", include_str!("../../tests/fixtures/minimal/guide.yaml")),
-    ("logsources/entra_auditlogs.yaml", include_str!("../../tests/fixtures/minimal/logsources/entra_auditlogs.yaml")),
-    ("entra-roles/eligible-assignment-burst.yaml", include_str!("../../tests/fixtures/minimal/entra-roles/eligible-assignment-burst.yaml")),
-    ("entra-roles/pim-alert-disabled.yaml", include_str!("../../tests/fixtures/minimal/entra-roles/pim-alert-disabled.yaml")),
+    (
+        "rulecast.yaml",
+        include_str!("../../tests/fixtures/minimal/rulecast.yaml"),
+    ),
+    (
+        "guide.yaml",
+        include_str!("../../tests/fixtures/minimal/guide.yaml"),
+    ),
+    (
+        "logsources/entra_auditlogs.yaml",
+        include_str!("../../tests/fixtures/minimal/logsources/entra_auditlogs.yaml"),
+    ),
+    (
+        "entra-roles/eligible-assignment-burst.yaml",
+        include_str!("../../tests/fixtures/minimal/entra-roles/eligible-assignment-burst.yaml"),
+    ),
+    (
+        "entra-roles/pim-alert-disabled.yaml",
+        include_str!("../../tests/fixtures/minimal/entra-roles/pim-alert-disabled.yaml"),
+    ),
 ];
 
 fn root() -> &'static PathBuf {

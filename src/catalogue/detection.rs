@@ -16,7 +16,9 @@ use super::duration::Duration;
 #[serde(deny_unknown_fields)]
 pub struct DetectionFile {
     /// Stable identifier (a UUID). Never change it: SIEMs track deployed rules by this id.
-    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
     #[schemars(extend("patternErrorMessage" = "not a UUID: generate one with `uuidgen`, e.g. 0b3a6f2e-8a4e-4c1b-9f55-3f1c2d4e5a6b"))]
     pub id: String,
     /// Content version, a positive integer. Bumped by one whenever the rendered content changes
@@ -81,7 +83,9 @@ pub struct DetectionFile {
 }
 
 /// Maturity of the detection, as in Sigma.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Experimental,
@@ -102,7 +106,9 @@ impl Status {
 }
 
 /// The guide's risk levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Risk {
     Low,
@@ -121,7 +127,9 @@ impl Risk {
 }
 
 /// Alert severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Informational,
@@ -131,7 +139,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Informational, Severity::Low, Severity::Medium, Severity::High];
+    pub const ALL: [Severity; 4] = [
+        Severity::Informational,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

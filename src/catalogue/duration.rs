@@ -79,7 +79,11 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || DurationError(format!("`{s}` is not a duration; write a whole number and a unit: 30m, 1h, 14d"));
+        let bad = || {
+            DurationError(format!(
+                "`{s}` is not a duration; write a whole number and a unit: 30m, 1h, 14d"
+            ))
+        };
         let unit = s.chars().last().ok_or_else(bad)?;
         let number: u64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
         let factor = match unit {
@@ -89,9 +93,14 @@ impl FromStr for Duration {
             _ => return Err(bad()),
         };
         if number == 0 {
-            return Err(DurationError(format!("`{s}` is zero; a duration must be positive")));
+            return Err(DurationError(format!(
+                "`{s}` is zero; a duration must be positive"
+            )));
         }
-        number.checked_mul(factor).map(Duration::from_minutes).ok_or_else(bad)
+        number
+            .checked_mul(factor)
+            .map(Duration::from_minutes)
+            .ok_or_else(bad)
     }
 }
 
@@ -140,7 +149,16 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "m", "5", "5s", "0h", "-1h", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "m",
+            "5",
+            "5s",
+            "0h",
+            "-1h",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert!(bad.parse::<Duration>().is_err(), "{bad}");
         }
     }

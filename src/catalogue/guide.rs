@@ -38,7 +38,9 @@ pub struct GuideRow {
 
 impl GuideFile {
     pub fn rows(&self) -> impl Iterator<Item = (&GuideSection, &GuideRow)> {
-        self.sections.iter().flat_map(|s| s.rows.iter().map(move |r| (s, r)))
+        self.sections
+            .iter()
+            .flat_map(|s| s.rows.iter().map(move |r| (s, r)))
     }
 
     pub fn row(&self, key: &str) -> Option<(&GuideSection, &GuideRow)> {

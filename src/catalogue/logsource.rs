@@ -120,7 +120,9 @@ pub enum FieldValue {
     At { at: IndexLookup },
     /// The old or new value of a named entry in the `modifiedProperties` of any element of an
     /// array column, with its JSON quoting removed.
-    ModifiedProperty { modified_property: ModifiedPropertyLookup },
+    ModifiedProperty {
+        modified_property: ModifiedPropertyLookup,
+    },
     /// A whole column serialised as JSON text, for substring matches.
     Text { text: String },
     /// The first of several values that is present and not empty.
@@ -180,7 +182,9 @@ impl FieldValue {
             FieldValue::At { at } => vec![&at.column],
             FieldValue::ModifiedProperty { modified_property } => vec![&modified_property.column],
             FieldValue::Text { text } => vec![text],
-            FieldValue::FirstOf { first_of } => first_of.iter().flat_map(FieldValue::columns).collect(),
+            FieldValue::FirstOf { first_of } => {
+                first_of.iter().flat_map(FieldValue::columns).collect()
+            }
         }
     }
 
@@ -196,6 +200,9 @@ impl FieldValue {
 impl LogSourceFile {
     /// Field name used in Sigma rules.
     pub fn sigma_name<'a>(&'a self, field: &'a str) -> &'a str {
-        self.fields.get(field).and_then(|f| f.sigma.as_deref()).unwrap_or(field)
+        self.fields
+            .get(field)
+            .and_then(|f| f.sigma.as_deref())
+            .unwrap_or(field)
     }
 }

@@ -88,11 +88,27 @@ impl Detection {
 
     /// Every test case: inline ones first, then those of the test file.
     pub fn test_cases(&self) -> Vec<CaseSource<'_>> {
-        let inline = self.meta.tests.iter().enumerate().map(|(index, case)| CaseSource { case, document: &self.document, index });
-        let from_file = self
-            .test_file
+        let inline = self
+            .meta
+            .tests
             .iter()
-            .flat_map(|t| t.file.tests.iter().enumerate().map(move |(index, case)| CaseSource { case, document: &t.document, index }));
+            .enumerate()
+            .map(|(index, case)| CaseSource {
+                case,
+                document: &self.document,
+                index,
+            });
+        let from_file = self.test_file.iter().flat_map(|t| {
+            t.file
+                .tests
+                .iter()
+                .enumerate()
+                .map(move |(index, case)| CaseSource {
+                    case,
+                    document: &t.document,
+                    index,
+                })
+        });
         inline.chain(from_file).collect()
     }
 }
@@ -104,32 +120,52 @@ impl Catalogue {
     }
 
     pub fn detection_by_id(&self, id: &str) -> Option<&Detection> {
-        self.detections.iter().find(|d| d.meta.id.eq_ignore_ascii_case(id))
+        self.detections
+            .iter()
+            .find(|d| d.meta.id.eq_ignore_ascii_case(id))
     }
 
     /// Loads and validates the catalogue in `root`.
     pub fn load(root: &Path) -> Result<Catalogue, Diagnostics> {
         let mut diagnostics = Diagnostics::new();
         if !root.is_dir() {
-            diagnostics.push(Diagnostic::error(format!("catalogue folder `{}` does not exist", root.display()))
-                .with_help("run rulecast from the repository root, or pass --catalogue DIR"));
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "catalogue folder `{}` does not exist",
+                    root.display()
+                ))
+                .with_help("run rulecast from the repository root, or pass --catalogue DIR"),
+            );
             return Err(diagnostics);
         }
 
-        let config: Option<(CatalogueConfig, Document)> = load_typed(root, Path::new(CONFIG_FILE), SchemaKind::Config, &mut diagnostics);
-        let guide: Option<(GuideFile, Document)> = load_typed(root, Path::new(GUIDE_FILE), SchemaKind::Guide, &mut diagnostics);
+        let config: Option<(CatalogueConfig, Document)> = load_typed(
+            root,
+            Path::new(CONFIG_FILE),
+            SchemaKind::Config,
+            &mut diagnostics,
+        );
+        let guide: Option<(GuideFile, Document)> = load_typed(
+            root,
+            Path::new(GUIDE_FILE),
+            SchemaKind::Guide,
+            &mut diagnostics,
+        );
 
         // Files are independent until validation, so they are read and checked in parallel.
         let files = catalogue_files(root, &mut diagnostics);
         let loaded = parallel_map(&files, |relative| {
             let mut local = Diagnostics::new();
             let file = if relative.starts_with(LOGSOURCE_DIR) {
-                load_typed::<LogSourceFile>(root, relative, SchemaKind::Logsource, &mut local).map(|l| Loaded::LogSource(Box::new(l)))
+                load_typed::<LogSourceFile>(root, relative, SchemaKind::Logsource, &mut local)
+                    .map(|l| Loaded::LogSource(Box::new(l)))
             } else if test_file::is_test_file(relative) {
-                load_typed::<TestFile>(root, relative, SchemaKind::Tests, &mut local)
-                    .map(|(file, document)| Loaded::Tests(Box::new(LoadedTestFile { file, document })))
+                load_typed::<TestFile>(root, relative, SchemaKind::Tests, &mut local).map(
+                    |(file, document)| Loaded::Tests(Box::new(LoadedTestFile { file, document })),
+                )
             } else {
-                load_typed::<DetectionFile>(root, relative, SchemaKind::Detection, &mut local).map(|d| Loaded::Detection(Box::new(d)))
+                load_typed::<DetectionFile>(root, relative, SchemaKind::Detection, &mut local)
+                    .map(|d| Loaded::Detection(Box::new(d)))
             };
             (file, local)
         });
@@ -149,8 +185,20 @@ impl Catalogue {
         let (Some((config, config_doc)), Some((guide, guide_doc))) = (config, guide) else {
             return Err(diagnostics.sorted());
         };
-        let sources = validate::Sources { logsources, detections, test_files };
-        let catalogue = validate::validate(root, config, config_doc, guide, guide_doc, sources, &mut diagnostics);
+        let sources = validate::Sources {
+            logsources,
+            detections,
+            test_files,
+        };
+        let catalogue = validate::validate(
+            root,
+            config,
+            config_doc,
+            guide,
+            guide_doc,
+            sources,
+            &mut diagnostics,
+        );
         if diagnostics.has_errors() {
             return Err(diagnostics.sorted());
         }
@@ -168,34 +216,52 @@ enum Loaded {
 
 /// `f` over `items` on every core, results in input order.
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(items.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().max(1));
     if threads <= 1 {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items.chunks(chunk).map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a loader thread panicked")).collect()
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a loader thread panicked"))
+            .collect()
     })
 }
 
 /// YAML files of the catalogue (detections, their test files and log sources), relative to `root`, sorted.
 fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name();
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                diagnostics.push(Diagnostic::error(format!("cannot read the catalogue folder: {e}")));
+                diagnostics.push(Diagnostic::error(format!(
+                    "cannot read the catalogue folder: {e}"
+                )));
                 continue;
             }
         };
         if !entry.file_type().is_file() {
             continue;
         }
-        let Ok(relative) = entry.path().strip_prefix(root) else { continue };
-        let is_yaml = matches!(relative.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        let Ok(relative) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let is_yaml = matches!(
+            relative.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        );
         if !is_yaml {
             continue;
         }
@@ -221,7 +287,12 @@ pub fn display(root: &Path, relative: &Path) -> PathBuf {
 }
 
 /// Parses, schema-checks and deserialises one file. Problems go to `diagnostics`.
-fn load_typed<T: DeserializeOwned>(root: &Path, relative: &Path, kind: SchemaKind, diagnostics: &mut Diagnostics) -> Option<(T, Document)> {
+fn load_typed<T: DeserializeOwned>(
+    root: &Path,
+    relative: &Path,
+    kind: SchemaKind,
+    diagnostics: &mut Diagnostics,
+) -> Option<(T, Document)> {
     let shown = display(root, relative);
     let document = match yaml::load_file(&root.join(relative), &shown) {
         Ok(d) => d,
@@ -233,7 +304,11 @@ fn load_typed<T: DeserializeOwned>(root: &Path, relative: &Path, kind: SchemaKin
     let violations = schema::check(schema::schema(kind), &document.value);
     if !violations.is_empty() {
         for v in violations {
-            let d = if v.at_key { document.error_at_key(&v.pointer, v.message) } else { document.error_at(&v.pointer, v.message) };
+            let d = if v.at_key {
+                document.error_at_key(&v.pointer, v.message)
+            } else {
+                document.error_at(&v.pointer, v.message)
+            };
             diagnostics.push(match v.help {
                 Some(help) => d.with_help(help),
                 None => d,

@@ -57,12 +57,17 @@ impl CaseSource<'_> {
 
 /// True for a path named like a test file.
 pub fn is_test_file(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(TEST_FILE_SUFFIX))
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(TEST_FILE_SUFFIX))
 }
 
 /// The detection a test file belongs to: `x.tests.yaml` tests `x.yaml` in the same folder.
 pub fn detection_path(test_file: &Path) -> PathBuf {
-    let name = test_file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = test_file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let stem = name.strip_suffix(TEST_FILE_SUFFIX).unwrap_or(name);
     test_file.with_file_name(format!("{stem}.yaml"))
 }
@@ -75,7 +80,12 @@ mod tests {
     fn pairs_a_test_file_with_its_detection() {
         let path = Path::new("entra-roles/pim-alert-disabled.tests.yaml");
         assert!(is_test_file(path));
-        assert!(!is_test_file(Path::new("entra-roles/pim-alert-disabled.yaml")));
-        assert_eq!(detection_path(path), Path::new("entra-roles/pim-alert-disabled.yaml"));
+        assert!(!is_test_file(Path::new(
+            "entra-roles/pim-alert-disabled.yaml"
+        )));
+        assert_eq!(
+            detection_path(path),
+            Path::new("entra-roles/pim-alert-disabled.yaml")
+        );
     }
 }

@@ -8,15 +8,15 @@ use indexmap::IndexMap;
 use regex::Regex;
 
 use super::attack;
+use super::detection::TestCase;
 use super::detection::{DetectionFile, Status};
 use super::duration::Duration;
-use super::detection::TestCase;
 use super::logsource::{ColumnType, FieldValue, LogSourceFile};
 use super::test_file::{self, LoadedTestFile};
 use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
-use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics, Position};
+use crate::diagnostic::{Diagnostic, Diagnostics, Position, did_you_mean};
 use crate::logic::{self, condition};
-use crate::yaml::{pointer_segment, Document};
+use crate::yaml::{Document, pointer_segment};
 
 /// Sentinel's scheduled-rule limits, which every target is held to so one catalogue deploys everywhere.
 pub const MIN_SCHEDULE: Duration = Duration::from_minutes(5);
@@ -50,7 +50,11 @@ pub(super) fn validate(
     files: Sources,
     out: &mut Diagnostics,
 ) -> Catalogue {
-    let Sources { logsources, detections, test_files } = files;
+    let Sources {
+        logsources,
+        detections,
+        test_files,
+    } = files;
     check_guide(&guide, &guide_doc, out);
     check_config(&config, &config_doc, out);
 
@@ -58,7 +62,10 @@ pub(super) fn validate(
     for (source, doc) in logsources {
         check_logsource(&source, &doc, out);
         if sources.contains_key(&source.id) {
-            out.push(doc.error_at("/id", format!("log source `{}` is defined twice", source.id)));
+            out.push(doc.error_at(
+                "/id",
+                format!("log source `{}` is defined twice", source.id),
+            ));
             continue;
         }
         sources.insert(source.id.clone(), source);
@@ -69,10 +76,16 @@ pub(super) fn validate(
     let mut ids: HashMap<String, (PathBuf, Option<Position>)> = HashMap::new();
     let mut titles: HashMap<String, PathBuf> = HashMap::new();
     for (meta, doc) in detections {
-        let relative = doc.path.strip_prefix(root).unwrap_or(&doc.path).to_path_buf();
+        let relative = doc
+            .path
+            .strip_prefix(root)
+            .unwrap_or(&doc.path)
+            .to_path_buf();
         let id_key = meta.id.to_ascii_lowercase();
         if let Some((first, pos)) = ids.get(&id_key) {
-            let at = pos.map(|p| format!(":{}:{}", p.line, p.column)).unwrap_or_default();
+            let at = pos
+                .map(|p| format!(":{}:{}", p.line, p.column))
+                .unwrap_or_default();
             out.push(doc.error_at("/id", format!("duplicate id `{}`", meta.id)).with_help(format!(
                 "first used by {}{at}; every detection needs its own UUID (generate one with `uuidgen`)",
                 crate::diagnostic::display_path(first)
@@ -82,10 +95,16 @@ pub(super) fn validate(
         }
         let title_key = meta.title.to_lowercase();
         if let Some(first) = titles.get(&title_key) {
-            out.push(doc.error_at("/title", format!("the title `{}` is already used", meta.title)).with_help(format!(
-                "first used by {}; titles name Splunk saved searches and must be unique",
-                crate::diagnostic::display_path(first)
-            )));
+            out.push(
+                doc.error_at(
+                    "/title",
+                    format!("the title `{}` is already used", meta.title),
+                )
+                .with_help(format!(
+                    "first used by {}; titles name Splunk saved searches and must be unique",
+                    crate::diagnostic::display_path(first)
+                )),
+            );
         } else {
             titles.insert(title_key, doc.path.clone());
         }
@@ -93,7 +112,8 @@ pub(super) fn validate(
             compiled.push(d);
         }
     }
-    compiled.sort_by(|a: &Detection, b: &Detection| (&a.section, &a.slug).cmp(&(&b.section, &b.slug)));
+    compiled
+        .sort_by(|a: &Detection, b: &Detection| (&a.section, &a.slug).cmp(&(&b.section, &b.slug)));
     attach_test_files(root, test_files, &mut compiled, &sources, out);
 
     check_replacements(&compiled, out);
@@ -103,7 +123,14 @@ pub(super) fn validate(
         check_coverage(&guide, &guide_doc, &compiled, out);
     }
 
-    Catalogue { root: root.to_path_buf(), config, guide, logsources: sources, detections: compiled, warnings: Diagnostics::new() }
+    Catalogue {
+        root: root.to_path_buf(),
+        config,
+        guide,
+        logsources: sources,
+        detections: compiled,
+        warnings: Diagnostics::new(),
+    }
 }
 
 fn check_guide(guide: &GuideFile, doc: &Document, out: &mut Diagnostics) {
@@ -111,7 +138,10 @@ fn check_guide(guide: &GuideFile, doc: &Document, out: &mut Diagnostics) {
     for (si, section) in guide.sections.iter().enumerate() {
         for (ri, row) in section.rows.iter().enumerate() {
             if !seen.insert(row.key.as_str()) {
-                out.push(doc.error_at(&format!("/sections/{si}/rows/{ri}/key"), format!("guide row key `{}` is used twice", row.key)));
+                out.push(doc.error_at(
+                    &format!("/sections/{si}/rows/{ri}/key"),
+                    format!("guide row key `{}` is used twice", row.key),
+                ));
             }
         }
     }
@@ -121,67 +151,124 @@ fn check_config(config: &CatalogueConfig, doc: &Document, out: &mut Diagnostics)
     for (name, list) in &config.lists {
         for (i, value) in list.inline.iter().enumerate() {
             if value.trim().is_empty() {
-                out.push(doc.error_at(&format!("/lists/{}/inline/{i}", pointer_segment(name)), "an inline list value must not be empty"));
+                out.push(doc.error_at(
+                    &format!("/lists/{}/inline/{i}", pointer_segment(name)),
+                    "an inline list value must not be empty",
+                ));
             }
         }
     }
 }
 
 fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics) {
-    let stem = doc.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = doc
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if stem != source.id {
-        out.push(doc.error_at("/id", format!("log source id `{}` does not match its file name `{stem}`", source.id))
-            .with_help(format!("rename the file to {LOGSOURCE_DIR}/{}.yaml or change the id", source.id)));
+        out.push(
+            doc.error_at(
+                "/id",
+                format!(
+                    "log source id `{}` does not match its file name `{stem}`",
+                    source.id
+                ),
+            )
+            .with_help(format!(
+                "rename the file to {LOGSOURCE_DIR}/{}.yaml or change the id",
+                source.id
+            )),
+        );
     }
-    for (pointer, column) in [("/kql/time_column", Some(&source.kql.time_column)), ("/event_id", source.event_id.as_ref())] {
+    for (pointer, column) in [
+        ("/kql/time_column", Some(&source.kql.time_column)),
+        ("/event_id", source.event_id.as_ref()),
+    ] {
         let Some(column) = column else { continue };
         if !source.columns.contains_key(column) {
             let help = did_you_mean(column, source.columns.keys().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| "declare it under `columns:`".to_owned());
-            out.push(doc.error_at(pointer, format!("unknown column `{column}`")).with_help(help));
+            out.push(
+                doc.error_at(pointer, format!("unknown column `{column}`"))
+                    .with_help(help),
+            );
         }
     }
     let mut sigma_names: HashMap<&str, &str> = HashMap::new();
     for (name, field) in &source.fields {
         let pointer = format!("/fields/{}", pointer_segment(name));
         if !identifier().is_match(name) {
-            out.push(doc.error_at_key(&pointer, format!("field name `{name}` is not an identifier"))
-                .with_help("field names become KQL columns and SPL fields: letters, digits and _"));
+            out.push(
+                doc.error_at_key(
+                    &pointer,
+                    format!("field name `{name}` is not an identifier"),
+                )
+                .with_help("field names become KQL columns and SPL fields: letters, digits and _"),
+            );
         }
         if let Some(column) = source.columns.get(name) {
             if field.value.as_plain_column() != Some(name.as_str()) {
                 let _ = column;
-                out.push(doc.error_at_key(&pointer, format!("field `{name}` has the name of a column but a different value"))
-                    .with_help("give derived fields their own names so the column stays reachable"));
+                out.push(
+                    doc.error_at_key(
+                        &pointer,
+                        format!("field `{name}` has the name of a column but a different value"),
+                    )
+                    .with_help("give derived fields their own names so the column stays reachable"),
+                );
             }
         }
         check_field_value(source, &field.value, &format!("{pointer}/value"), doc, out);
         let sigma = source.sigma_name(name);
         if let Some(other) = sigma_names.insert(sigma, name) {
-            out.push(doc.error_at_key(&pointer, format!("fields `{other}` and `{name}` both map to the Sigma field `{sigma}`")));
+            out.push(doc.error_at_key(
+                &pointer,
+                format!("fields `{other}` and `{name}` both map to the Sigma field `{sigma}`"),
+            ));
         }
     }
 }
 
-fn check_field_value(source: &LogSourceFile, value: &FieldValue, pointer: &str, doc: &Document, out: &mut Diagnostics) {
+fn check_field_value(
+    source: &LogSourceFile,
+    value: &FieldValue,
+    pointer: &str,
+    doc: &Document,
+    out: &mut Diagnostics,
+) {
     let mut need = |column: &str, dynamic: bool, at: &str| match source.columns.get(column) {
         None => {
             let help = did_you_mean(column, source.columns.keys().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| "declare it under `columns:`".to_owned());
-            out.push(doc.error_at(at, format!("unknown column `{column}`")).with_help(help));
+            out.push(
+                doc.error_at(at, format!("unknown column `{column}`"))
+                    .with_help(help),
+            );
         }
         Some(c) if dynamic && c.kind != ColumnType::Dynamic => {
-            out.push(doc.error_at(at, format!("column `{column}` is not dynamic, so it has no inner path or elements")));
+            out.push(doc.error_at(
+                at,
+                format!("column `{column}` is not dynamic, so it has no inner path or elements"),
+            ));
         }
         _ => {}
     };
     match value {
-        FieldValue::Column { column, path } => need(column, path.is_some(), &format!("{pointer}/column")),
-        FieldValue::Element { element } => need(&element.column, true, &format!("{pointer}/element/column")),
+        FieldValue::Column { column, path } => {
+            need(column, path.is_some(), &format!("{pointer}/column"))
+        }
+        FieldValue::Element { element } => {
+            need(&element.column, true, &format!("{pointer}/element/column"))
+        }
         FieldValue::At { at } => need(&at.column, true, &format!("{pointer}/at/column")),
-        FieldValue::ModifiedProperty { modified_property } => need(&modified_property.column, true, &format!("{pointer}/modified_property/column")),
+        FieldValue::ModifiedProperty { modified_property } => need(
+            &modified_property.column,
+            true,
+            &format!("{pointer}/modified_property/column"),
+        ),
         FieldValue::Text { text } => need(text, true, &format!("{pointer}/text")),
         FieldValue::FirstOf { first_of } => {
             if first_of.len() < 2 {
@@ -189,7 +276,10 @@ fn check_field_value(source: &LogSourceFile, value: &FieldValue, pointer: &str, 
             }
             for (i, v) in first_of.iter().enumerate() {
                 if matches!(v, FieldValue::FirstOf { .. }) {
-                    out.push(doc.error_at(&format!("{pointer}/first_of/{i}"), "first_of cannot nest another first_of; list the values in one"));
+                    out.push(doc.error_at(
+                        &format!("{pointer}/first_of/{i}"),
+                        "first_of cannot nest another first_of; list the values in one",
+                    ));
                 }
                 check_field_value(source, v, &format!("{pointer}/first_of/{i}"), doc, out);
             }
@@ -207,8 +297,17 @@ fn check_detection(
     out: &mut Diagnostics,
 ) -> Option<Detection> {
     let before = out.error_count();
-    let slug = relative.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-    let section = relative.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let slug = relative
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let section = relative
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
     let in_file = |d: Diagnostic| d.in_file(&doc.path);
 
     if !slug_re().is_match(&slug) {
@@ -216,20 +315,38 @@ fn check_detection(
             .with_help("use lower-case letters, digits and hyphens; the name becomes the name of every generated file"));
     }
     if relative.components().count() != 2 {
-        out.push(in_file(Diagnostic::error("a detection file must be directly inside its section folder")));
+        out.push(in_file(Diagnostic::error(
+            "a detection file must be directly inside its section folder",
+        )));
     }
     let section_keys: Vec<&str> = guide.sections.iter().map(|s| s.key.as_str()).collect();
     if !section_keys.contains(&section.as_str()) {
         let help = did_you_mean(&section, section_keys.iter().copied())
             .map(|c| format!("did you mean `{c}`?"))
             .unwrap_or_else(|| format!("sections: {}", section_keys.join(", ")));
-        out.push(in_file(Diagnostic::error(format!("`{section}` is not a guide section"))).with_help(help));
+        out.push(
+            in_file(Diagnostic::error(format!(
+                "`{section}` is not a guide section"
+            )))
+            .with_help(help),
+        );
     }
 
     match uuid::Uuid::parse_str(&meta.id) {
         Ok(u) if u.hyphenated().to_string() == meta.id => {}
-        Ok(u) => out.push(doc.error_at("/id", format!("write the id in lower-case hyphenated form: {}", u.hyphenated()))),
-        Err(_) => out.push(doc.error_at("/id", format!("`{}` is not a UUID", meta.id)).with_help("generate one with `uuidgen`, e.g. 0b3a6f2e-8a4e-4c1b-9f55-3f1c2d4e5a6b")),
+        Ok(u) => out.push(doc.error_at(
+            "/id",
+            format!(
+                "write the id in lower-case hyphenated form: {}",
+                u.hyphenated()
+            ),
+        )),
+        Err(_) => out.push(
+            doc.error_at("/id", format!("`{}` is not a UUID", meta.id))
+                .with_help(
+                    "generate one with `uuidgen`, e.g. 0b3a6f2e-8a4e-4c1b-9f55-3f1c2d4e5a6b",
+                ),
+        ),
     }
 
     let mut seen_rows = HashSet::new();
@@ -251,7 +368,10 @@ fn check_detection(
                 let help = did_you_mean(key, guide.rows().map(|(_, r)| r.key.as_str()))
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| "row keys are listed in detections/guide.yaml".to_owned());
-                out.push(doc.error_at(&pointer, format!("`{key}` is not a row of the guide")).with_help(help));
+                out.push(
+                    doc.error_at(&pointer, format!("`{key}` is not a row of the guide"))
+                        .with_help(help),
+                );
             }
         }
     }
@@ -265,8 +385,14 @@ fn check_detection(
         }
     }
     // With a misspelt row, "no row in this section" would only repeat that error.
-    if !in_section && !unknown_rows && section_keys.contains(&section.as_str()) && !meta.guide_rows.is_empty() {
-        out.push(in_file(Diagnostic::warning(format!("none of this detection's guide rows is in the `{section}` section"))));
+    if !in_section
+        && !unknown_rows
+        && section_keys.contains(&section.as_str())
+        && !meta.guide_rows.is_empty()
+    {
+        out.push(in_file(Diagnostic::warning(format!(
+            "none of this detection's guide rows is in the `{section}` section"
+        ))));
     }
 
     check_attack(&meta, &doc, out);
@@ -275,7 +401,12 @@ fn check_detection(
         // A log source whose file exists but did not load has its own errors; repeating them as
         // "unknown log source" in every detection that reads it would bury them.
         let root = doc.path.ancestors().nth(relative.components().count());
-        if root.is_some_and(|r| r.join(LOGSOURCE_DIR).join(format!("{}.yaml", meta.logsource)).is_file()) && out.has_errors() {
+        if root.is_some_and(|r| {
+            r.join(LOGSOURCE_DIR)
+                .join(format!("{}.yaml", meta.logsource))
+                .is_file()
+        }) && out.has_errors()
+        {
             return None;
         }
         let help = did_you_mean(&meta.logsource, sources.keys().map(String::as_str))
@@ -284,19 +415,38 @@ fn check_detection(
                 if sources.is_empty() {
                     format!("no log source loaded; each is a file in detections/{LOGSOURCE_DIR}/")
                 } else {
-                    format!("log sources: {}", sources.keys().cloned().collect::<Vec<_>>().join(", "))
+                    format!(
+                        "log sources: {}",
+                        sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
                 }
             });
-        out.push(doc.error_at("/logsource", format!("unknown log source `{}`", meta.logsource)).with_help(help));
+        out.push(
+            doc.error_at(
+                "/logsource",
+                format!("unknown log source `{}`", meta.logsource),
+            )
+            .with_help(help),
+        );
         return None;
     };
     let known_field = |name: &str, pointer: &str, key: bool, out: &mut Diagnostics| {
         if !source.fields.contains_key(name) {
             let help = did_you_mean(name, source.fields.keys().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`?"))
-                .unwrap_or_else(|| format!("fields of `{}`: {}", source.id, source.fields.keys().cloned().collect::<Vec<_>>().join(", ")));
+                .unwrap_or_else(|| {
+                    format!(
+                        "fields of `{}`: {}",
+                        source.id,
+                        source.fields.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                });
             let message = format!("`{name}` is not a field of log source `{}`", source.id);
-            let d = if key { doc.error_at_key(pointer, message) } else { doc.error_at(pointer, message) };
+            let d = if key {
+                doc.error_at_key(pointer, message)
+            } else {
+                doc.error_at(pointer, message)
+            };
             out.push(d.with_help(help));
         }
     };
@@ -314,7 +464,11 @@ fn check_detection(
             }
             Err(errors) => {
                 for e in errors {
-                    let d = if e.at_key { doc.error_at_key(&e.pointer, e.message) } else { doc.error_at(&e.pointer, e.message) };
+                    let d = if e.at_key {
+                        doc.error_at_key(&e.pointer, e.message)
+                    } else {
+                        doc.error_at(&e.pointer, e.message)
+                    };
                     out.push(match e.help {
                         Some(h) => d.with_help(h),
                         None => d,
@@ -329,7 +483,12 @@ fn check_detection(
     let condition = match condition::parse(&meta.detection.condition) {
         Ok(c) => Some(c),
         Err(e) => {
-            out.push(condition_error(&doc, &meta.detection.condition, e.offset, e.message));
+            out.push(condition_error(
+                &doc,
+                &meta.detection.condition,
+                e.offset,
+                e.message,
+            ));
             None
         }
     };
@@ -337,10 +496,18 @@ fn check_detection(
     if let Some(c) = &condition {
         for (reference, is_pattern) in c.references() {
             if is_pattern {
-                let matched: Vec<&String> = names.iter().filter(|n| condition::name_matches(reference, n)).collect();
+                let matched: Vec<&String> = names
+                    .iter()
+                    .filter(|n| condition::name_matches(reference, n))
+                    .collect();
                 if matched.is_empty() {
-                    out.push(doc.error_at("/detection/condition", format!("`{reference}` matches no selection"))
-                        .with_help(format!("selections: {}", names.join(", "))));
+                    out.push(
+                        doc.error_at(
+                            "/detection/condition",
+                            format!("`{reference}` matches no selection"),
+                        )
+                        .with_help(format!("selections: {}", names.join(", "))),
+                    );
                 }
                 used.extend(matched.into_iter().cloned());
             } else if names.iter().any(|n| n == reference) {
@@ -350,20 +517,36 @@ fn check_detection(
                     .map(|c| format!("did you mean `{c}`?"))
                     .unwrap_or_else(|| format!("selections: {}", names.join(", ")));
                 let offset = meta.detection.condition.find(reference).unwrap_or(0);
-                out.push(condition_error(&doc, &meta.detection.condition, offset, format!("the condition names `{reference}`, which is not a selection")).with_help(help));
+                out.push(
+                    condition_error(
+                        &doc,
+                        &meta.detection.condition,
+                        offset,
+                        format!("the condition names `{reference}`, which is not a selection"),
+                    )
+                    .with_help(help),
+                );
             }
         }
         used.extend(meta.findings.keys().cloned());
         for name in &names {
             if !used.contains(name) {
-                out.push(doc.diagnostic_at(Diagnostic::warning(format!("selection `{name}` is not used by the condition")), &format!("/detection/{}", pointer_segment(name)), true));
+                out.push(doc.diagnostic_at(
+                    Diagnostic::warning(format!("selection `{name}` is not used by the condition")),
+                    &format!("/detection/{}", pointer_segment(name)),
+                    true,
+                ));
             }
         }
     }
     for name in meta.findings.keys() {
         if !names.contains(name) {
-            let help = did_you_mean(name, names.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
-            let d = doc.error_at_key(&format!("/findings/{}", pointer_segment(name)), format!("finding `{name}` does not name a selection"));
+            let help = did_you_mean(name, names.iter().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"));
+            let d = doc.error_at_key(
+                &format!("/findings/{}", pointer_segment(name)),
+                format!("finding `{name}` does not name a selection"),
+            );
             out.push(match help {
                 Some(h) => d.with_help(h),
                 None => d,
@@ -373,7 +556,10 @@ fn check_detection(
 
     // Threshold and schedule.
     let schedule = &meta.schedule;
-    for (key, value) in [("frequency", schedule.frequency), ("lookback", schedule.lookback)] {
+    for (key, value) in [
+        ("frequency", schedule.frequency),
+        ("lookback", schedule.lookback),
+    ] {
         if value < MIN_SCHEDULE || value > MAX_SCHEDULE {
             out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of 5m to 14d"))
                 .with_help("every target is held to Sentinel's limits so one catalogue deploys everywhere; use a value from 5m to 14d"));
@@ -385,9 +571,16 @@ fn check_detection(
             schedule.lookback, schedule.frequency
         )).with_help(format!("set lookback to at least {}", schedule.frequency)));
     }
-    if schedule.lookback >= Duration::from_minutes(2 * 1440) && schedule.frequency < Duration::from_minutes(60) {
-        out.push(doc.error_at("/schedule/frequency", "Sentinel requires a frequency of at least 1h when the lookback is 2d or more")
-            .with_help("raise the frequency to 1h or more, or shorten the lookback below 2d"));
+    if schedule.lookback >= Duration::from_minutes(2 * 1440)
+        && schedule.frequency < Duration::from_minutes(60)
+    {
+        out.push(
+            doc.error_at(
+                "/schedule/frequency",
+                "Sentinel requires a frequency of at least 1h when the lookback is 2d or more",
+            )
+            .with_help("raise the frequency to 1h or more, or shorten the lookback below 2d"),
+        );
     }
     if let Some(t) = &meta.threshold {
         for (i, f) in t.group_by.iter().enumerate() {
@@ -403,20 +596,51 @@ fn check_detection(
         for (i, tier) in t.tiers.iter().enumerate() {
             let pointer = format!("/threshold/tiers/{i}");
             if !t.group_by.contains(&tier.field) {
-                out.push(doc.error_at(&format!("{pointer}/field"), format!("tier field `{}` is not one of the group_by fields", tier.field))
-                    .with_help(format!("a tier lowers the count of a group, so its field must be one of: {}", t.group_by.join(", "))));
+                out.push(
+                    doc.error_at(
+                        &format!("{pointer}/field"),
+                        format!(
+                            "tier field `{}` is not one of the group_by fields",
+                            tier.field
+                        ),
+                    )
+                    .with_help(format!(
+                        "a tier lowers the count of a group, so its field must be one of: {}",
+                        t.group_by.join(", ")
+                    )),
+                );
             }
             if !config.lists.contains_key(&tier.list) {
                 let help = did_you_mean(&tier.list, config.lists.keys().map(String::as_str))
                     .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| "define it under `lists:` in detections/rulecast.yaml".to_owned());
-                out.push(doc.error_at(&format!("{pointer}/list"), format!("unknown list `{}`", tier.list)).with_help(help));
+                    .unwrap_or_else(|| {
+                        "define it under `lists:` in detections/rulecast.yaml".to_owned()
+                    });
+                out.push(
+                    doc.error_at(
+                        &format!("{pointer}/list"),
+                        format!("unknown list `{}`", tier.list),
+                    )
+                    .with_help(help),
+                );
             }
             if tier.count > t.count {
-                out.push(doc.warning_at(&format!("{pointer}/count"), format!("tier `{}` needs more events ({}) than the default ({})", tier.name, tier.count, t.count)));
+                out.push(doc.warning_at(
+                    &format!("{pointer}/count"),
+                    format!(
+                        "tier `{}` needs more events ({}) than the default ({})",
+                        tier.name, tier.count, t.count
+                    ),
+                ));
             }
         }
-        if t.tiers.iter().map(|t| &t.name).collect::<HashSet<_>>().len() != t.tiers.len() {
+        if t.tiers
+            .iter()
+            .map(|t| &t.name)
+            .collect::<HashSet<_>>()
+            .len()
+            != t.tiers.len()
+        {
             out.push(doc.error_at("/threshold/tiers", "tier names must be unique"));
         }
     }
@@ -430,10 +654,19 @@ fn check_detection(
         }
     }
     if !any_entity {
-        out.push(doc.error_at("/entities", "name at least one entity field").with_help("Sentinel needs at least one entity mapping, e.g. actor: Actor"));
+        out.push(
+            doc.error_at("/entities", "name at least one entity field")
+                .with_help("Sentinel needs at least one entity mapping, e.g. actor: Actor"),
+        );
     }
     if meta.custom_details.len() > MAX_CUSTOM_DETAILS {
-        out.push(doc.error_at("/custom_details", format!("{} custom details; Sentinel allows at most {MAX_CUSTOM_DETAILS}", meta.custom_details.len())));
+        out.push(doc.error_at(
+            "/custom_details",
+            format!(
+                "{} custom details; Sentinel allows at most {MAX_CUSTOM_DETAILS}",
+                meta.custom_details.len()
+            ),
+        ));
     }
     for (name, field) in &meta.custom_details {
         let pointer = format!("/custom_details/{}", pointer_segment(name));
@@ -446,10 +679,20 @@ fn check_detection(
 
     // Deprecation.
     match (meta.status, &meta.deprecation) {
-        (Status::Deprecated, None) => out.push(doc.error_at("/status", "a deprecated detection needs a `deprecation:` block")
-            .with_help("add deprecation: { reason: ..., date: YYYY-MM-DD, replaced_by: <id> }")),
-        (status, Some(_)) if status != Status::Deprecated => out.push(doc.error_at_key("/deprecation", "only a deprecated detection may have a `deprecation:` block")
-            .with_help("set status: deprecated, or remove the block")),
+        (Status::Deprecated, None) => out.push(
+            doc.error_at(
+                "/status",
+                "a deprecated detection needs a `deprecation:` block",
+            )
+            .with_help("add deprecation: { reason: ..., date: YYYY-MM-DD, replaced_by: <id> }"),
+        ),
+        (status, Some(_)) if status != Status::Deprecated => out.push(
+            doc.error_at_key(
+                "/deprecation",
+                "only a deprecated detection may have a `deprecation:` block",
+            )
+            .with_help("set status: deprecated, or remove the block"),
+        ),
         _ => {}
     }
 
@@ -460,13 +703,34 @@ fn check_detection(
     }
     let condition = condition?;
     let expanded = condition.expand(&names);
-    Some(Detection { meta, path: relative.to_path_buf(), section, slug, selections, condition, expanded, document: doc, test_file: None })
+    Some(Detection {
+        meta,
+        path: relative.to_path_buf(),
+        section,
+        slug,
+        selections,
+        condition,
+        expanded,
+        document: doc,
+        test_file: None,
+    })
 }
 
 /// Gives each detection its test file, and reports test files that test nothing.
-fn attach_test_files(root: &Path, test_files: Vec<LoadedTestFile>, detections: &mut [Detection], sources: &IndexMap<String, LogSourceFile>, out: &mut Diagnostics) {
+fn attach_test_files(
+    root: &Path,
+    test_files: Vec<LoadedTestFile>,
+    detections: &mut [Detection],
+    sources: &IndexMap<String, LogSourceFile>,
+    out: &mut Diagnostics,
+) {
     for loaded in test_files {
-        let relative = loaded.document.path.strip_prefix(root).unwrap_or(&loaded.document.path).to_path_buf();
+        let relative = loaded
+            .document
+            .path
+            .strip_prefix(root)
+            .unwrap_or(&loaded.document.path)
+            .to_path_buf();
         let tested = test_file::detection_path(&relative);
         match detections.iter_mut().find(|d| d.path == tested) {
             Some(detection) => {
@@ -478,7 +742,10 @@ fn attach_test_files(root: &Path, test_files: Vec<LoadedTestFile>, detections: &
             // A detection that exists but failed to load has already been reported.
             None if root.join(&tested).is_file() => {}
             None => {
-                let folder = tested.parent().map(|p| root.join(p)).unwrap_or_else(|| root.to_path_buf());
+                let folder = tested
+                    .parent()
+                    .map(|p| root.join(p))
+                    .unwrap_or_else(|| root.to_path_buf());
                 let siblings: Vec<String> = std::fs::read_dir(&folder)
                     .into_iter()
                     .flatten()
@@ -486,14 +753,29 @@ fn attach_test_files(root: &Path, test_files: Vec<LoadedTestFile>, detections: &
                     .filter_map(|e| e.file_name().to_str().map(str::to_owned))
                     .filter(|n| n.ends_with(".yaml") && !n.ends_with(test_file::TEST_FILE_SUFFIX))
                     .collect();
-                let expected = tested.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+                let expected = tested
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_owned();
                 let help = match did_you_mean(&expected, siblings.iter().map(String::as_str)) {
-                    Some(close) => format!("did you mean to name it after `{close}`? A test file is named <detection>{}", test_file::TEST_FILE_SUFFIX),
-                    None => format!("a test file is named after the detection it tests: <detection>{}, in the same folder", test_file::TEST_FILE_SUFFIX),
+                    Some(close) => format!(
+                        "did you mean to name it after `{close}`? A test file is named <detection>{}",
+                        test_file::TEST_FILE_SUFFIX
+                    ),
+                    None => format!(
+                        "a test file is named after the detection it tests: <detection>{}, in the same folder",
+                        test_file::TEST_FILE_SUFFIX
+                    ),
                 };
-                out.push(Diagnostic::error(format!("this test file has no detection: `{}` does not exist", crate::diagnostic::display_path(&root.join(&tested))))
+                out.push(
+                    Diagnostic::error(format!(
+                        "this test file has no detection: `{}` does not exist",
+                        crate::diagnostic::display_path(&root.join(&tested))
+                    ))
                     .in_file(&loaded.document.path)
-                    .with_help(help));
+                    .with_help(help),
+                );
             }
         }
     }
@@ -501,20 +783,38 @@ fn attach_test_files(root: &Path, test_files: Vec<LoadedTestFile>, detections: &
 
 /// Checks the cases of a detection (inline or in its test file): each has events, from one
 /// place, and every inline event has a time the threshold windows can order it by.
-fn check_test_cases(cases: &[TestCase], doc: &Document, source: &LogSourceFile, out: &mut Diagnostics) {
+fn check_test_cases(
+    cases: &[TestCase],
+    doc: &Document,
+    source: &LogSourceFile,
+    out: &mut Diagnostics,
+) {
     let time_column = &source.kql.time_column;
     for (i, case) in cases.iter().enumerate() {
         let pointer = format!("/tests/{i}");
         match (&case.events_file, case.events.is_empty()) {
-            (None, true) => out.push(doc.error_at(&pointer, format!("test `{}` has no events", case.name)).with_help("give `events:` inline or an `events_file:` next to the detection")),
-            (Some(_), false) => out.push(doc.error_at(&pointer, format!("test `{}` has both `events` and `events_file`", case.name))),
+            (None, true) => out.push(
+                doc.error_at(&pointer, format!("test `{}` has no events", case.name))
+                    .with_help("give `events:` inline or an `events_file:` next to the detection"),
+            ),
+            (Some(_), false) => out.push(doc.error_at(
+                &pointer,
+                format!("test `{}` has both `events` and `events_file`", case.name),
+            )),
             (Some(file), true) => {
-                let bad = file.contains("..") || Path::new(file).is_absolute() || file.contains('\\');
+                let bad =
+                    file.contains("..") || Path::new(file).is_absolute() || file.contains('\\');
                 let full = doc.path.parent().map(|p| p.join(file));
                 if bad {
-                    out.push(doc.error_at(&format!("{pointer}/events_file"), "events_file must be a plain path next to the detection"));
+                    out.push(doc.error_at(
+                        &format!("{pointer}/events_file"),
+                        "events_file must be a plain path next to the detection",
+                    ));
                 } else if !full.as_ref().is_some_and(|p| p.is_file()) {
-                    out.push(doc.error_at(&format!("{pointer}/events_file"), format!("`{file}` does not exist next to the detection")));
+                    out.push(doc.error_at(
+                        &format!("{pointer}/events_file"),
+                        format!("`{file}` does not exist next to the detection"),
+                    ));
                 }
             }
             _ => {}
@@ -525,10 +825,19 @@ fn check_test_cases(cases: &[TestCase], doc: &Document, source: &LogSourceFile, 
         for (e, event) in case.events.iter().enumerate() {
             let event_pointer = format!("{pointer}/events/{e}");
             match event.get(time_column) {
-                None => out.push(doc.error_at(&event_pointer, format!("the event has no `{time_column}`")).with_help("every event needs its time, so threshold windows can order it")),
-                Some(serde_json::Value::String(text)) if crate::timestamp::Timestamp::parse(text).is_some() => {}
-                Some(_) => out.push(doc.error_at(&format!("{event_pointer}/{}", pointer_segment(time_column)), format!("`{time_column}` is not a date-time"))
-                    .with_help("write it as Log Analytics does, e.g. 2025-01-01T10:00:00Z")),
+                None => out.push(
+                    doc.error_at(&event_pointer, format!("the event has no `{time_column}`"))
+                        .with_help("every event needs its time, so threshold windows can order it"),
+                ),
+                Some(serde_json::Value::String(text))
+                    if crate::timestamp::Timestamp::parse(text).is_some() => {}
+                Some(_) => out.push(
+                    doc.error_at(
+                        &format!("{event_pointer}/{}", pointer_segment(time_column)),
+                        format!("`{time_column}` is not a date-time"),
+                    )
+                    .with_help("write it as Log Analytics does, e.g. 2025-01-01T10:00:00Z"),
+                ),
             }
         }
     }
@@ -542,14 +851,35 @@ fn check_attack(meta: &DetectionFile, doc: &Document, out: &mut Diagnostics) {
         } else {
             let help = did_you_mean(tactic, attack::TACTICS.iter().map(|(t, _)| *t))
                 .map(|c| format!("did you mean `{c}`?"))
-                .unwrap_or_else(|| format!("tactics: {}", attack::TACTICS.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ")));
-            out.push(doc.error_at(&format!("/attack/tactics/{i}"), format!("`{tactic}` is not an ATT&CK tactic")).with_help(help));
+                .unwrap_or_else(|| {
+                    format!(
+                        "tactics: {}",
+                        attack::TACTICS
+                            .iter()
+                            .map(|(t, _)| *t)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+            out.push(
+                doc.error_at(
+                    &format!("/attack/tactics/{i}"),
+                    format!("`{tactic}` is not an ATT&CK tactic"),
+                )
+                .with_help(help),
+            );
         }
     }
     for (i, technique) in meta.attack.techniques.iter().enumerate() {
         let pointer = format!("/attack/techniques/{i}");
         if !attack::is_technique_id(technique) {
-            out.push(doc.error_at(&pointer, format!("`{technique}` is not an ATT&CK technique id")).with_help("write T1234 or T1234.001"));
+            out.push(
+                doc.error_at(
+                    &pointer,
+                    format!("`{technique}` is not an ATT&CK technique id"),
+                )
+                .with_help("write T1234 or T1234.001"),
+            );
             continue;
         }
         match attack::tactics_of(technique) {
@@ -569,30 +899,60 @@ fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -
     let message = format!("invalid condition: {message}");
     let help = "a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`";
     let Some(pos) = doc.position("/detection/condition") else {
-        return doc.error_at("/detection/condition", message).with_help(help);
+        return doc
+            .error_at("/detection/condition", message)
+            .with_help(help);
     };
     let line = doc.source.lines().nth(pos.line - 1).unwrap_or_default();
     let rest: String = line.chars().skip(pos.column - 1).collect();
     let quoted = rest.starts_with('"') || rest.starts_with('\'');
-    let inline = rest.trim_start_matches(['"', '\'']).starts_with(text.chars().take(8).collect::<String>().as_str());
-    let column = if inline { pos.column + offset + quoted as usize } else { pos.column };
-    Diagnostic::error(message).in_file(&doc.path).at(&doc.source, Position::new(pos.line, column)).with_help(help)
+    let inline = rest
+        .trim_start_matches(['"', '\''])
+        .starts_with(text.chars().take(8).collect::<String>().as_str());
+    let column = if inline {
+        pos.column + offset + quoted as usize
+    } else {
+        pos.column
+    };
+    Diagnostic::error(message)
+        .in_file(&doc.path)
+        .at(&doc.source, Position::new(pos.line, column))
+        .with_help(help)
 }
 
 fn check_replacements(detections: &[Detection], out: &mut Diagnostics) {
-    let ids: HashSet<String> = detections.iter().map(|d| d.meta.id.to_ascii_lowercase()).collect();
+    let ids: HashSet<String> = detections
+        .iter()
+        .map(|d| d.meta.id.to_ascii_lowercase())
+        .collect();
     for d in detections {
-        if let Some(replacement) = d.meta.deprecation.as_ref().and_then(|x| x.replaced_by.as_ref()) {
+        if let Some(replacement) = d
+            .meta
+            .deprecation
+            .as_ref()
+            .and_then(|x| x.replaced_by.as_ref())
+        {
             if replacement.eq_ignore_ascii_case(&d.meta.id) {
-                out.push(d.document.error_at("/deprecation/replaced_by", "a detection cannot replace itself"));
+                out.push(d.document.error_at(
+                    "/deprecation/replaced_by",
+                    "a detection cannot replace itself",
+                ));
             } else if !ids.contains(&replacement.to_ascii_lowercase()) {
-                out.push(d.document.error_at("/deprecation/replaced_by", format!("no detection has the id `{replacement}`")));
+                out.push(d.document.error_at(
+                    "/deprecation/replaced_by",
+                    format!("no detection has the id `{replacement}`"),
+                ));
             }
         }
     }
 }
 
-fn check_coverage(guide: &GuideFile, guide_doc: &Document, detections: &[Detection], out: &mut Diagnostics) {
+fn check_coverage(
+    guide: &GuideFile,
+    guide_doc: &Document,
+    detections: &[Detection],
+    out: &mut Diagnostics,
+) {
     let mut covered: BTreeMap<&str, usize> = BTreeMap::new();
     for d in detections.iter().filter(|d| !d.is_deprecated()) {
         for row in &d.meta.guide_rows {
@@ -602,8 +962,17 @@ fn check_coverage(guide: &GuideFile, guide_doc: &Document, detections: &[Detecti
     for (si, section) in guide.sections.iter().enumerate() {
         for (ri, row) in section.rows.iter().enumerate() {
             if !covered.contains_key(row.key.as_str()) {
-                out.push(guide_doc.error_at(&format!("/sections/{si}/rows/{ri}/key"), format!("guide row `{}` is not implemented by any active detection", row.key))
-                    .with_help("add a detection that lists this key under guide_rows"));
+                out.push(
+                    guide_doc
+                        .error_at(
+                            &format!("/sections/{si}/rows/{ri}/key"),
+                            format!(
+                                "guide row `{}` is not implemented by any active detection",
+                                row.key
+                            ),
+                        )
+                        .with_help("add a detection that lists this key under guide_rows"),
+                );
             }
         }
     }

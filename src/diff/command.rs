@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{base, report, State};
+use super::{State, base, report};
 use crate::cli::{self, Cli};
 use crate::git::Repo;
 
@@ -27,7 +27,9 @@ pub fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let loaded = Repo::discover(&cli.catalogue).and_then(|repo| base::load(&repo, &args.base, &cli.catalogue)).and_then(|b| b.state(&templates));
+    let loaded = Repo::discover(&cli.catalogue)
+        .and_then(|repo| base::load(&repo, &args.base, &cli.catalogue))
+        .and_then(|b| b.state(&templates));
     let base_state = match loaded {
         Ok(s) => s,
         Err(e) => {
@@ -45,7 +47,10 @@ pub fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
     let diff = super::compare(&args.base, &base_state, &head_state);
     match args.format {
         DiffFormat::Markdown => print!("{}", report::markdown(&diff)),
-        DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&diff).expect("the report serialises")),
+        DiffFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&diff).expect("the report serialises")
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,8 +32,18 @@ fn walk(old: &Value, new: &Value, path: &str, depth: usize, out: &mut Vec<String
             // New keys after the old ones, so the order follows the files.
             let keys = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k)));
             for key in keys {
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                walk(a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null), &child, depth + 1, out);
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                walk(
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    &child,
+                    depth + 1,
+                    out,
+                );
             }
         }
         _ => out.push(path.to_owned()),
@@ -45,7 +55,8 @@ mod tests {
     use super::*;
 
     fn detection(edit: impl FnOnce(&mut Value)) -> DetectionFile {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal/entra-roles/eligible-assignment-burst.yaml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/minimal/entra-roles/eligible-assignment-burst.yaml");
         let mut value = crate::yaml::load_file(&path, &path).unwrap().value;
         edit(&mut value);
         serde_json::from_value(value).unwrap()
@@ -60,7 +71,10 @@ mod tests {
             v["detection"]["selection"]["Category"] = "Other".into();
             v["description"] = "New words.".into();
         });
-        assert_eq!(changed(&old, &new), vec!["description", "detection.selection", "threshold.count"]);
+        assert_eq!(
+            changed(&old, &new),
+            vec!["description", "detection.selection", "threshold.count"]
+        );
         assert!(changed(&old, &detection(|v| v["version"] = 3.into())).is_empty());
     }
 }

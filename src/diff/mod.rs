@@ -99,13 +99,23 @@ pub struct Risk {
 
 impl Report {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.changed.is_empty() && self.deprecated.is_empty() && self.removed.is_empty()
+        self.added.is_empty()
+            && self.changed.is_empty()
+            && self.deprecated.is_empty()
+            && self.removed.is_empty()
     }
 }
 
 /// Compares `base` (at git ref `base_ref`) with `head`.
 pub fn compare(base_ref: &str, base: &State, head: &State) -> Report {
-    let mut report = Report { base: base_ref.to_owned(), added: vec![], changed: vec![], deprecated: vec![], removed: vec![], risks: vec![] };
+    let mut report = Report {
+        base: base_ref.to_owned(),
+        added: vec![],
+        changed: vec![],
+        deprecated: vec![],
+        removed: vec![],
+        risks: vec![],
+    };
     for (id, new) in &head.detections {
         let Some(old) = base.detections.get(id) else {
             report.added.push(entry(id, None, Some(new)));
@@ -113,7 +123,11 @@ pub fn compare(base_ref: &str, base: &State, head: &State) -> Report {
         };
         let e = entry(id, Some(old), Some(new));
         for message in risk::risks(&old.file, &new.file) {
-            report.risks.push(Risk { id: id.clone(), name: new.name(), message });
+            report.risks.push(Risk {
+                id: id.clone(),
+                name: new.name(),
+                message,
+            });
         }
         if new.file.status == Status::Deprecated && old.file.status != Status::Deprecated {
             report.deprecated.push(e);
@@ -127,7 +141,12 @@ pub fn compare(base_ref: &str, base: &State, head: &State) -> Report {
             report.risks.push(Risk { id: id.clone(), name: old.name(), message: "removed: SIEMs that deployed it keep running the last version; deprecate it instead".to_owned() });
         }
     }
-    for list in [&mut report.added, &mut report.changed, &mut report.deprecated, &mut report.removed] {
+    for list in [
+        &mut report.added,
+        &mut report.changed,
+        &mut report.deprecated,
+        &mut report.removed,
+    ] {
         list.sort_by(|a, b| a.name.cmp(&b.name));
     }
     report.risks.sort_by(|a, b| a.name.cmp(&b.name));
@@ -143,8 +162,13 @@ fn entry(id: &str, old: Option<&Item>, new: Option<&Item>) -> Entry {
             fields.push(format!("file ({} -> {})", o.name(), n.name()));
         }
         fields.extend(fields::changed(&o.file, &n.file));
-        let all: std::collections::BTreeSet<&String> = o.sha256.keys().chain(n.sha256.keys()).collect();
-        targets = all.into_iter().filter(|t| o.sha256.get(*t) != n.sha256.get(*t)).cloned().collect();
+        let all: std::collections::BTreeSet<&String> =
+            o.sha256.keys().chain(n.sha256.keys()).collect();
+        targets = all
+            .into_iter()
+            .filter(|t| o.sha256.get(*t) != n.sha256.get(*t))
+            .cloned()
+            .collect();
     }
     Entry {
         id: id.to_owned(),

@@ -10,7 +10,11 @@ use crate::render::encode::markdown_text;
 
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### rulecast: content changes against {}\n", markdown_text(&report.base));
+    let _ = writeln!(
+        out,
+        "### rulecast: content changes against {}\n",
+        markdown_text(&report.base)
+    );
     if report.is_empty() {
         out.push_str("No detection was added, changed, deprecated or removed.\n");
         return out;
@@ -26,7 +30,12 @@ pub fn markdown(report: &Report) -> String {
     if !report.risks.is_empty() {
         out.push_str("#### Risky changes\n\nThese can make a detection miss activity it caught before; approve them knowingly.\n\n");
         for risk in &report.risks {
-            let _ = writeln!(out, "- **{}**: {}", markdown_text(&risk.name), markdown_text(&risk.message));
+            let _ = writeln!(
+                out,
+                "- **{}**: {}",
+                markdown_text(&risk.name),
+                markdown_text(&risk.message)
+            );
         }
         out.push('\n');
     }
@@ -57,8 +66,18 @@ fn table(out: &mut String, heading: &str, entries: &[Entry], detailed: bool) {
         };
         let name = format!("**{}** {}", markdown_text(&e.name), markdown_text(&e.title));
         if detailed {
-            let fields = e.fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
-            let _ = writeln!(out, "| {name} | {version} | {} | {} |", or_none(&fields), or_none(&e.targets.join(", ")));
+            let fields = e
+                .fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                out,
+                "| {name} | {version} | {} | {} |",
+                or_none(&fields),
+                or_none(&e.targets.join(", "))
+            );
         } else {
             let _ = writeln!(out, "| {name} | {version} |");
         }

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::catalogue::detection::Status;
 use crate::catalogue::DetectionFile;
+use crate::catalogue::detection::Status;
 
 /// The risky changes from `old` to `new`, as sentences.
 pub fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
@@ -18,30 +18,53 @@ pub fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
     if new.status == Status::Deprecated && old.status != Status::Deprecated {
         out.push("deprecated: the detection is switched off in every target".to_owned());
     } else if new.status < old.status && new.status != Status::Deprecated {
-        out.push(format!("status lowered from {} to {}", old.status.as_str(), new.status.as_str()));
+        out.push(format!(
+            "status lowered from {} to {}",
+            old.status.as_str(),
+            new.status.as_str()
+        ));
     }
     if new.severity < old.severity {
-        out.push(format!("severity lowered from {} to {}", old.severity.as_str(), new.severity.as_str()));
+        out.push(format!(
+            "severity lowered from {} to {}",
+            old.severity.as_str(),
+            new.severity.as_str()
+        ));
     }
     match (&old.threshold, &new.threshold) {
-        (None, Some(t)) => out.push(format!("threshold added: alerts now need {} events in {} instead of one", t.count, t.window)),
+        (None, Some(t)) => out.push(format!(
+            "threshold added: alerts now need {} events in {} instead of one",
+            t.count, t.window
+        )),
         (Some(o), Some(n)) => {
             if n.count > o.count {
-                out.push(format!("threshold loosened: count raised from {} to {}", o.count, n.count));
+                out.push(format!(
+                    "threshold loosened: count raised from {} to {}",
+                    o.count, n.count
+                ));
             }
             if n.window < o.window {
-                out.push(format!("threshold loosened: window shortened from {} to {}", o.window, n.window));
+                out.push(format!(
+                    "threshold loosened: window shortened from {} to {}",
+                    o.window, n.window
+                ));
             }
             for tier in &n.tiers {
                 if let Some(before) = o.tiers.iter().find(|t| t.name == tier.name)
                     && tier.count > before.count
                 {
-                    out.push(format!("threshold loosened: the `{}` tier's count raised from {} to {}", tier.name, before.count, tier.count));
+                    out.push(format!(
+                        "threshold loosened: the `{}` tier's count raised from {} to {}",
+                        tier.name, before.count, tier.count
+                    ));
                 }
             }
             for tier in &o.tiers {
                 if !n.tiers.iter().any(|t| t.name == tier.name) {
-                    out.push(format!("threshold loosened: the `{}` tier ({} events) was removed", tier.name, tier.count));
+                    out.push(format!(
+                        "threshold loosened: the `{}` tier ({} events) was removed",
+                        tier.name, tier.count
+                    ));
                 }
             }
         }
@@ -53,7 +76,9 @@ pub fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
             Some(after) => {
                 let kept = values(after);
                 for (field, value) in values(before).difference(&kept) {
-                    out.push(format!("selection `{name}`: value {value} removed from `{field}`"));
+                    out.push(format!(
+                        "selection `{name}`: value {value} removed from `{field}`"
+                    ));
                 }
             }
         }
@@ -88,10 +113,12 @@ mod tests {
     use super::*;
 
     fn detection(edit: impl FnOnce(&mut Value)) -> DetectionFile {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal/entra-roles/eligible-assignment-burst.yaml");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/minimal/entra-roles/eligible-assignment-burst.yaml");
         let mut value = crate::yaml::load_file(&path, &path).unwrap().value;
         // Two values, so one can be removed.
-        value["detection"]["selection"]["ActivityDisplayName|startswith"] = serde_json::json!(["Add eligible member", "Remove eligible member"]);
+        value["detection"]["selection"]["ActivityDisplayName|startswith"] =
+            serde_json::json!(["Add eligible member", "Remove eligible member"]);
         edit(&mut value);
         serde_json::from_value(value).unwrap()
     }
@@ -105,12 +132,30 @@ mod tests {
     fn each_loosening_is_named() {
         let old = detection(|_| {});
         let cases: Vec<(fn(&mut Value), &str)> = vec![
-            (|v| v["threshold"]["count"] = 5.into(), "count raised from 4 to 5"),
-            (|v| v["threshold"]["window"] = "30m".into(), "window shortened from 1h to 30m"),
-            (|v| v["threshold"]["tiers"][0]["count"] = 3.into(), "`privileged` tier's count raised from 2 to 3"),
-            (|v| v["threshold"]["tiers"] = Value::Array(vec![]), "`privileged` tier (2 events) was removed"),
-            (|v| v["severity"] = "medium".into(), "severity lowered from high to medium"),
-            (|v| v["status"] = "experimental".into(), "status lowered from test to experimental"),
+            (
+                |v| v["threshold"]["count"] = 5.into(),
+                "count raised from 4 to 5",
+            ),
+            (
+                |v| v["threshold"]["window"] = "30m".into(),
+                "window shortened from 1h to 30m",
+            ),
+            (
+                |v| v["threshold"]["tiers"][0]["count"] = 3.into(),
+                "`privileged` tier's count raised from 2 to 3",
+            ),
+            (
+                |v| v["threshold"]["tiers"] = Value::Array(vec![]),
+                "`privileged` tier (2 events) was removed",
+            ),
+            (
+                |v| v["severity"] = "medium".into(),
+                "severity lowered from high to medium",
+            ),
+            (
+                |v| v["status"] = "experimental".into(),
+                "status lowered from test to experimental",
+            ),
             (
                 |v| {
                     v["status"] = "deprecated".into();
@@ -118,7 +163,15 @@ mod tests {
                 },
                 "deprecated",
             ),
-            (|v| v["detection"]["selection"]["ActivityDisplayName|startswith"].as_array_mut().unwrap().truncate(1), "value \"Remove eligible member\" removed from `ActivityDisplayName|startswith`"),
+            (
+                |v| {
+                    v["detection"]["selection"]["ActivityDisplayName|startswith"]
+                        .as_array_mut()
+                        .unwrap()
+                        .truncate(1)
+                },
+                "value \"Remove eligible member\" removed from `ActivityDisplayName|startswith`",
+            ),
         ];
         for (edit, expected) in cases {
             let found = risks(&old, &detection(edit));
@@ -135,7 +188,12 @@ mod tests {
             |v| v["threshold"]["window"] = "2h".into(),
             |v| v["severity"] = "high".into(),
             |v| v["status"] = "stable".into(),
-            |v| v["detection"]["selection"]["ActivityDisplayName|startswith"].as_array_mut().unwrap().push("Another activity".into()),
+            |v| {
+                v["detection"]["selection"]["ActivityDisplayName|startswith"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push("Another activity".into())
+            },
         ] {
             assert!(risks(&old, &detection(edit)).is_empty());
         }
@@ -143,7 +201,8 @@ mod tests {
 
     #[test]
     fn a_removed_selection_is_named() {
-        let old = detection(|v| v["detection"]["filter"] = serde_json::json!({ "Result": "failure" }));
+        let old =
+            detection(|v| v["detection"]["filter"] = serde_json::json!({ "Result": "failure" }));
         let found = risks(&old, &detection(|_| {}));
         assert_eq!(found, vec!["selection `filter` removed".to_owned()]);
     }

@@ -6,7 +6,7 @@
 //! span, with the latest event's values, every distinct value of each field and every finding.
 //! Lists are capped as the queries cap `make_set` (the counts are not).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::hit::{EventRef, Hit};
 use crate::catalogue::Detection;
@@ -58,7 +58,12 @@ impl Alert {
             .iter()
             .find(|(f, _)| f == field)
             .map(|(_, v)| v.as_str())
-            .or_else(|| self.fields.iter().find(|(f, _)| f == field).and_then(|(_, v)| v.as_deref()))
+            .or_else(|| {
+                self.fields
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .and_then(|(_, v)| v.as_deref())
+            })
     }
 }
 
@@ -66,7 +71,15 @@ impl Alert {
     /// The alert as JSON, for `rulecast test --format json` and `rulecast scan --format json`.
     pub fn to_json(&self, detection: &Detection) -> Value {
         let pairs = |items: &[(String, Option<String>)]| -> Map<String, Value> {
-            items.iter().map(|(f, v)| (f.clone(), v.as_ref().map_or(Value::Null, |v| Value::String(v.clone())))).collect()
+            items
+                .iter()
+                .map(|(f, v)| {
+                    (
+                        f.clone(),
+                        v.as_ref().map_or(Value::Null, |v| Value::String(v.clone())),
+                    )
+                })
+                .collect()
         };
         let mut alert = json!({
             "detection": { "id": detection.meta.id, "name": format!("{}/{}", detection.section, detection.slug), "title": detection.meta.title },
@@ -77,16 +90,35 @@ impl Alert {
         });
         let map = alert.as_object_mut().expect("built as an object");
         if let Some((tier, required)) = &self.tier {
-            let group: Vec<(String, Option<String>)> = self.group.iter().map(|(f, v)| (f.clone(), Some(v.clone()))).collect();
+            let group: Vec<(String, Option<String>)> = self
+                .group
+                .iter()
+                .map(|(f, v)| (f.clone(), Some(v.clone())))
+                .collect();
             map.insert("group".to_owned(), Value::Object(pairs(&group)));
-            map.insert("tier".to_owned(), json!({ "name": tier, "required": required }));
+            map.insert(
+                "tier".to_owned(),
+                json!({ "name": tier, "required": required }),
+            );
         }
         map.insert("fields".to_owned(), Value::Object(pairs(&self.fields)));
         if !self.all_values.is_empty() {
-            map.insert("all_values".to_owned(), Value::Object(self.all_values.iter().map(|(f, v)| (f.clone(), json!(v))).collect()));
+            map.insert(
+                "all_values".to_owned(),
+                Value::Object(
+                    self.all_values
+                        .iter()
+                        .map(|(f, v)| (f.clone(), json!(v)))
+                        .collect(),
+                ),
+            );
         }
         map.insert("findings".to_owned(), json!(self.findings));
-        let events: Vec<Value> = self.events.iter().map(|e| json!({ "position": e.position, "id": e.id, "time": e.time.to_string() })).collect();
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| json!({ "position": e.position, "id": e.id, "time": e.time.to_string() }))
+            .collect();
         map.insert("events".to_owned(), Value::Array(events));
         alert
     }
@@ -138,7 +170,10 @@ impl Evidence {
         {
             self.latest = Some((time, values));
         }
-        self.all_values.resize(self.all_values.len().max(other.all_values.len()), Vec::new());
+        self.all_values.resize(
+            self.all_values.len().max(other.all_values.len()),
+            Vec::new(),
+        );
         for (all, values) in self.all_values.iter_mut().zip(other.all_values) {
             for v in values {
                 if all.len() < LISTED_PER_ALERT && !all.contains(&v) {

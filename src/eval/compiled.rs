@@ -20,7 +20,9 @@ pub struct CompiledSelection {
 
 impl CompiledSelection {
     pub fn matches(&self, record: &Record) -> bool {
-        self.alternatives.iter().any(|all| all.iter().all(|m| m.matches(record)))
+        self.alternatives
+            .iter()
+            .any(|all| all.iter().all(|m| m.matches(record)))
     }
 }
 
@@ -44,23 +46,55 @@ pub struct CompiledDetection {
 }
 
 impl CompiledDetection {
-    pub fn new(catalogue: &Catalogue, index: usize, source: usize, plan: &SourcePlan) -> CompiledDetection {
+    pub fn new(
+        catalogue: &Catalogue,
+        index: usize,
+        source: usize,
+        plan: &SourcePlan,
+    ) -> CompiledDetection {
         let detection = &catalogue.detections[index];
-        let field = |name: &str| plan.field_index(name).expect("validated: detections use fields of their log source");
+        let field = |name: &str| {
+            plan.field_index(name)
+                .expect("validated: detections use fields of their log source")
+        };
         let selections: Vec<CompiledSelection> = detection
             .selections
             .iter()
             .map(|s| CompiledSelection {
                 name: s.name.clone(),
-                alternatives: s.alternatives.iter().map(|all| all.iter().map(|m| CompiledMatch::new(m, field(&m.field))).collect()).collect(),
+                alternatives: s
+                    .alternatives
+                    .iter()
+                    .map(|all| {
+                        all.iter()
+                            .map(|m| CompiledMatch::new(m, field(&m.field)))
+                            .collect()
+                    })
+                    .collect(),
             })
             .collect();
-        let selection = |name: &str| selections.iter().position(|s| s.name == name).expect("validated: the condition names selections");
+        let selection = |name: &str| {
+            selections
+                .iter()
+                .position(|s| s.name == name)
+                .expect("validated: the condition names selections")
+        };
         let condition = condition_tree(&detection.expanded, &selection);
         let source_file = catalogue.logsource(detection);
-        let prefilter = Expr::of(detection).necessary_plain(source_file).map(|e| expression_tree(&e, &field));
-        let findings = detection.meta.findings.iter().map(|(name, label)| (selection(name), label.clone())).collect();
-        let output_names = if detection.meta.threshold.is_some() { lang::summary_fields(detection) } else { lang::needed_fields(detection) };
+        let prefilter = Expr::of(detection)
+            .necessary_plain(source_file)
+            .map(|e| expression_tree(&e, &field));
+        let findings = detection
+            .meta
+            .findings
+            .iter()
+            .map(|(name, label)| (selection(name), label.clone()))
+            .collect();
+        let output_names = if detection.meta.threshold.is_some() {
+            lang::summary_fields(detection)
+        } else {
+            lang::needed_fields(detection)
+        };
         CompiledDetection {
             index,
             source,
@@ -68,7 +102,11 @@ impl CompiledDetection {
             prefilter,
             findings,
             output_fields: output_names.into_iter().map(field).collect(),
-            threshold: detection.meta.threshold.as_ref().map(|t| ThresholdPlan::new(catalogue, t, &field)),
+            threshold: detection
+                .meta
+                .threshold
+                .as_ref()
+                .map(|t| ThresholdPlan::new(catalogue, t, &field)),
             selections,
         }
     }
@@ -79,17 +117,26 @@ impl CompiledDetection {
 
     /// Whether the event meets the plain-column pre-filter (true when there is none).
     pub fn passes_prefilter(&self, record: &Record) -> bool {
-        self.prefilter.as_ref().is_none_or(|p| p.evaluate(&mut |m| m.matches(record)))
+        self.prefilter
+            .as_ref()
+            .is_none_or(|p| p.evaluate(&mut |m| m.matches(record)))
     }
 
     /// Whether the event matches the detection's condition.
     pub fn matches(&self, record: &Record) -> bool {
-        self.passes_prefilter(record) && self.condition.evaluate(&mut |s| self.selections[*s].matches(record))
+        self.passes_prefilter(record)
+            && self
+                .condition
+                .evaluate(&mut |s| self.selections[*s].matches(record))
     }
 
     /// Labels of the findings whose selection matches the event.
     pub fn findings(&self, record: &Record) -> Vec<String> {
-        self.findings.iter().filter(|(s, _)| self.selections[*s].matches(record)).map(|(_, label)| label.clone()).collect()
+        self.findings
+            .iter()
+            .filter(|(s, _)| self.selections[*s].matches(record))
+            .map(|(_, label)| label.clone())
+            .collect()
     }
 
     /// The matching event as a hit, or `None` when it cannot count: it has no time, or (for a
@@ -97,14 +144,26 @@ impl CompiledDetection {
     pub fn hit(&self, record: &Record, position: u64) -> Option<Hit> {
         let time = record.time()?;
         let group = match &self.threshold {
-            Some(t) => t.group_by.iter().map(|f| record.field(*f).map(|v| v.as_str().to_owned())).collect::<Option<Vec<String>>>()?,
+            Some(t) => t
+                .group_by
+                .iter()
+                .map(|f| record.field(*f).map(|v| v.as_str().to_owned()))
+                .collect::<Option<Vec<String>>>()?,
             None => Vec::new(),
         };
         Some(Hit {
             detection: self.index,
-            event: EventRef { position, id: record.event_id(), time },
+            event: EventRef {
+                position,
+                id: record.event_id(),
+                time,
+            },
             group,
-            values: self.output_fields.iter().map(|f| record.field(*f).map(|v| v.as_str().to_owned())).collect(),
+            values: self
+                .output_fields
+                .iter()
+                .map(|f| record.field(*f).map(|v| v.as_str().to_owned()))
+                .collect(),
             findings: self.findings(record),
         })
     }
@@ -114,8 +173,12 @@ fn condition_tree(condition: &Condition, selection: &dyn Fn(&str) -> usize) -> L
     match condition {
         Condition::Selection(name) => LogicTree::Leaf(selection(name)),
         Condition::Not(inner) => LogicTree::Not(Box::new(condition_tree(inner, selection))),
-        Condition::And(items) => LogicTree::And(items.iter().map(|c| condition_tree(c, selection)).collect()),
-        Condition::Or(items) => LogicTree::Or(items.iter().map(|c| condition_tree(c, selection)).collect()),
+        Condition::And(items) => {
+            LogicTree::And(items.iter().map(|c| condition_tree(c, selection)).collect())
+        }
+        Condition::Or(items) => {
+            LogicTree::Or(items.iter().map(|c| condition_tree(c, selection)).collect())
+        }
         Condition::OfPattern { .. } => unreachable!("conditions are expanded before evaluation"),
     }
 }
@@ -124,7 +187,9 @@ fn expression_tree(expr: &Expr, field: &dyn Fn(&str) -> usize) -> LogicTree<Comp
     match expr {
         Expr::Match(m) => LogicTree::Leaf(CompiledMatch::new(m, field(&m.field))),
         Expr::Not(inner) => LogicTree::Not(Box::new(expression_tree(inner, field))),
-        Expr::And(items) => LogicTree::And(items.iter().map(|e| expression_tree(e, field)).collect()),
+        Expr::And(items) => {
+            LogicTree::And(items.iter().map(|e| expression_tree(e, field)).collect())
+        }
         Expr::Or(items) => LogicTree::Or(items.iter().map(|e| expression_tree(e, field)).collect()),
     }
 }

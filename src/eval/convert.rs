@@ -20,7 +20,9 @@ pub fn to_diagnostic_record(plan: &SourcePlan, row: &Map<String, Value>) -> Valu
     for (column, name) in plan.columns().iter().enumerate() {
         let Some(value) = row.get(name) else { continue };
         let value = match value {
-            Value::String(text) if text.trim_start().starts_with(['[', '{']) => serde_json::from_str(text).unwrap_or_else(|_| value.clone()),
+            Value::String(text) if text.trim_start().starts_with(['[', '{']) => {
+                serde_json::from_str(text).unwrap_or_else(|_| value.clone())
+            }
             _ => value.clone(),
         };
         place(&mut record, plan.diagnostic_path(column), value);
@@ -36,7 +38,10 @@ fn place(object: &mut Map<String, Value>, keys: &[String], value: Value) {
         object.insert(key.clone(), value);
         return;
     }
-    if let Value::Object(inner) = object.entry(key.clone()).or_insert_with(|| Value::Object(Map::new())) {
+    if let Value::Object(inner) = object
+        .entry(key.clone())
+        .or_insert_with(|| Value::Object(Map::new()))
+    {
         place(inner, rest, value);
     }
 }

@@ -8,7 +8,7 @@ use super::alert::Alert;
 use super::compiled::CompiledDetection;
 use super::hit::Hit;
 use super::key_tree::{Found, KeyTree};
-use super::record::{plain_text, Record};
+use super::record::{Record, plain_text};
 use super::shape::Shape;
 use super::source::SourcePlan;
 use super::window::ThresholdRun;
@@ -48,17 +48,42 @@ impl<'c> Engine<'c> {
             operation_name: keys.insert(&["operationName"]),
             time: keys.insert(&["time"]),
         };
-        let sources: Vec<SourcePlan> = catalogue.logsources.values().map(|s| SourcePlan::new(s, &mut keys)).collect();
+        let sources: Vec<SourcePlan> = catalogue
+            .logsources
+            .values()
+            .map(|s| SourcePlan::new(s, &mut keys))
+            .collect();
         let mut detections = Vec::new();
         let mut by_source = vec![Vec::new(); sources.len()];
         let mut compiled = HashMap::new();
-        for (index, detection) in catalogue.detections.iter().enumerate().filter(|(i, _)| include(*i)) {
-            let source = catalogue.logsources.get_index_of(&detection.meta.logsource).expect("validated: detections name loaded log sources");
+        for (index, detection) in catalogue
+            .detections
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| include(*i))
+        {
+            let source = catalogue
+                .logsources
+                .get_index_of(&detection.meta.logsource)
+                .expect("validated: detections name loaded log sources");
             compiled.insert(index, detections.len());
             by_source[source].push(detections.len());
-            detections.push(CompiledDetection::new(catalogue, index, source, &sources[source]));
+            detections.push(CompiledDetection::new(
+                catalogue,
+                index,
+                source,
+                &sources[source],
+            ));
         }
-        Engine { catalogue, keys, envelope, sources, detections, by_source, compiled }
+        Engine {
+            catalogue,
+            keys,
+            envelope,
+            sources,
+            detections,
+            by_source,
+            compiled,
+        }
     }
 
     /// Reads an event (a JSON object), keeping the raw text of every key a log source reads.
@@ -70,7 +95,10 @@ impl<'c> Engine<'c> {
     /// `properties` and an `operationName` or `time` envelope.
     pub fn shape(&self, found: &Found) -> Shape {
         let has = |path: &[usize]| found.at(&self.keys, path).is_some();
-        if !has(&self.envelope.time_generated) && has(&self.envelope.properties) && (has(&self.envelope.operation_name) || has(&self.envelope.time)) {
+        if !has(&self.envelope.time_generated)
+            && has(&self.envelope.properties)
+            && (has(&self.envelope.operation_name) || has(&self.envelope.time))
+        {
             Shape::Diagnostic
         } else {
             Shape::LogAnalytics
@@ -79,11 +107,18 @@ impl<'c> Engine<'c> {
 
     /// The table a Log Analytics row names in its `Type` column.
     pub fn table<'a>(&self, found: &Found<'a>) -> Option<Cow<'a, str>> {
-        found.at(&self.keys, &self.envelope.table).and_then(plain_text)
+        found
+            .at(&self.keys, &self.envelope.table)
+            .and_then(plain_text)
     }
 
     /// The raw value of each column of source `source` in an event read as `shape`.
-    pub fn locate<'a>(&self, found: &Found<'a>, shape: Shape, source: usize) -> Vec<Option<&'a serde_json::value::RawValue>> {
+    pub fn locate<'a>(
+        &self,
+        found: &Found<'a>,
+        shape: Shape,
+        source: usize,
+    ) -> Vec<Option<&'a serde_json::value::RawValue>> {
         self.sources[source].locate(&self.keys, found, shape)
     }
 
@@ -105,7 +140,13 @@ impl<'c> Engine<'c> {
     /// Evaluates an event of source `source` against every detection reading it, appending the
     /// hits to `out`. `position` locates the event in its input. Returns how many detections
     /// matched an event that has no time, which therefore cannot count.
-    pub fn evaluate(&self, source: usize, record: &Record, position: u64, out: &mut Vec<Hit>) -> usize {
+    pub fn evaluate(
+        &self,
+        source: usize,
+        record: &Record,
+        position: u64,
+        out: &mut Vec<Hit>,
+    ) -> usize {
         let mut untimed = 0;
         for &d in &self.by_source[source] {
             let detection = &self.detections[d];
@@ -122,9 +163,15 @@ impl<'c> Engine<'c> {
 
     /// Names of the output fields of catalogue detection `index`.
     pub fn output_field_names(&self, index: usize) -> Vec<String> {
-        let compiled = self.compiled(index).expect("hits come from included detections");
+        let compiled = self
+            .compiled(index)
+            .expect("hits come from included detections");
         let plan = &self.sources[compiled.source];
-        compiled.output_fields.iter().map(|f| plan.field_name(*f).to_owned()).collect()
+        compiled
+            .output_fields
+            .iter()
+            .map(|f| plan.field_name(*f).to_owned())
+            .collect()
     }
 }
 
@@ -137,18 +184,30 @@ pub struct Alerter<'e, 'c> {
 
 impl<'e, 'c> Alerter<'e, 'c> {
     pub fn new(engine: &'e Engine<'c>) -> Alerter<'e, 'c> {
-        Alerter { engine, runs: HashMap::new(), field_names: HashMap::new() }
+        Alerter {
+            engine,
+            runs: HashMap::new(),
+            field_names: HashMap::new(),
+        }
     }
 
     /// Takes a hit; returns its alert when the detection has no threshold.
     pub fn push(&mut self, hit: Hit) -> Option<Alert> {
         let engine = self.engine;
-        let names = self.field_names.entry(hit.detection).or_insert_with(|| engine.output_field_names(hit.detection));
-        let compiled = engine.compiled(hit.detection).expect("hits come from included detections");
+        let names = self
+            .field_names
+            .entry(hit.detection)
+            .or_insert_with(|| engine.output_field_names(hit.detection));
+        let compiled = engine
+            .compiled(hit.detection)
+            .expect("hits come from included detections");
         match &compiled.threshold {
             None => Some(Alert::of_event(hit, names)),
             Some(plan) => {
-                self.runs.entry(hit.detection).or_insert_with(|| ThresholdRun::new(hit.detection, plan.clone())).push(hit);
+                self.runs
+                    .entry(hit.detection)
+                    .or_insert_with(|| ThresholdRun::new(hit.detection, plan.clone()))
+                    .push(hit);
                 None
             }
         }

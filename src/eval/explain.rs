@@ -16,13 +16,20 @@ const SHOWN_CHARS: usize = 120;
 pub fn shown(value: Option<&str>) -> String {
     match value {
         None => "empty".to_owned(),
-        Some(v) if v.chars().count() > SHOWN_CHARS => format!("{:?}", format!("{}…", v.chars().take(SHOWN_CHARS).collect::<String>())),
+        Some(v) if v.chars().count() > SHOWN_CHARS => format!(
+            "{:?}",
+            format!("{}…", v.chars().take(SHOWN_CHARS).collect::<String>())
+        ),
         Some(v) => format!("{v:?}"),
     }
 }
 
 fn was(m: &CompiledMatch, record: &Record) -> String {
-    format!("{} was {}", m.field_name, shown(record.field(m.field).map(|v| v.as_str())))
+    format!(
+        "{} was {}",
+        m.field_name,
+        shown(record.field(m.field).map(|v| v.as_str()))
+    )
 }
 
 /// Why the event does not match the detection (it must not).
@@ -43,7 +50,12 @@ fn holds(tree: &LogicTree<usize>, detection: &CompiledDetection, record: &Record
     tree.evaluate(&mut |s| detection.selections[*s].matches(record))
 }
 
-fn failures(tree: &LogicTree<usize>, detection: &CompiledDetection, record: &Record, out: &mut Vec<String>) {
+fn failures(
+    tree: &LogicTree<usize>,
+    detection: &CompiledDetection,
+    record: &Record,
+    out: &mut Vec<String>,
+) {
     match tree {
         LogicTree::Leaf(s) => out.push(selection_failure(&detection.selections[*s], record)),
         LogicTree::And(items) | LogicTree::Or(items) => {
@@ -59,7 +71,12 @@ fn failures(tree: &LogicTree<usize>, detection: &CompiledDetection, record: &Rec
     }
 }
 
-fn successes(tree: &LogicTree<usize>, detection: &CompiledDetection, record: &Record, out: &mut Vec<String>) {
+fn successes(
+    tree: &LogicTree<usize>,
+    detection: &CompiledDetection,
+    record: &Record,
+    out: &mut Vec<String>,
+) {
     match tree {
         LogicTree::Leaf(s) => out.push(selection_success(&detection.selections[*s], record)),
         LogicTree::And(items) | LogicTree::Or(items) => {
@@ -81,7 +98,11 @@ fn selection_failure(selection: &CompiledSelection, record: &Record) -> String {
         .alternatives
         .iter()
         .map(|all| {
-            all.iter().filter(|m| !m.matches(record)).map(|m| format!("{}, {}", was(m, record), m.expectation())).collect::<Vec<_>>().join(" and ")
+            all.iter()
+                .filter(|m| !m.matches(record))
+                .map(|m| format!("{}, {}", was(m, record), m.expectation()))
+                .collect::<Vec<_>>()
+                .join(" and ")
         })
         .collect();
     format!("{}: {}", selection.name, alternatives.join("; or "))
@@ -93,7 +114,12 @@ fn selection_success(selection: &CompiledSelection, record: &Record) -> String {
         .alternatives
         .iter()
         .find(|all| all.iter().all(|m| m.matches(record)))
-        .map(|all| all.iter().map(|m| was(m, record)).collect::<Vec<_>>().join(", "))
+        .map(|all| {
+            all.iter()
+                .map(|m| was(m, record))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default();
     format!("{} matched ({values})", selection.name)
 }

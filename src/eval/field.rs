@@ -33,7 +33,10 @@ pub struct FieldText<'a> {
 
 impl<'a> FieldText<'a> {
     pub fn new(text: Cow<'a, str>) -> FieldText<'a> {
-        FieldText { text, lower: OnceCell::new() }
+        FieldText {
+            text,
+            lower: OnceCell::new(),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -48,12 +51,20 @@ impl<'a> FieldText<'a> {
 
 /// Lower case as Sigma compares: character by character.
 pub fn lowercase(text: &str) -> String {
-    if text.is_ascii() { text.to_ascii_lowercase() } else { text.chars().flat_map(char::to_lowercase).collect() }
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.chars().flat_map(char::to_lowercase).collect()
+    }
 }
 
 /// Case-insensitive equality, as KQL's `=~`.
 pub fn equal_ignoring_case(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() { a.eq_ignore_ascii_case(b) } else { lowercase(a) == lowercase(b) }
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        lowercase(a) == lowercase(b)
+    }
 }
 
 /// The text of a JSON value as KQL's `tostring()` gives it; `None` for null and "".
@@ -82,7 +93,8 @@ pub fn unquote(text: &str) -> Cow<'_, str> {
 }
 
 fn at_path<'v>(value: &'v Value, keys: &[String]) -> Option<&'v Value> {
-    keys.iter().try_fold(value, |v, key| v.as_object()?.get(key))
+    keys.iter()
+        .try_fold(value, |v, key| v.as_object()?.get(key))
 }
 
 fn keys(path: &str) -> Vec<String> {
@@ -93,33 +105,83 @@ fn keys(path: &str) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub enum FieldPlan {
     /// A string or datetime column.
-    Plain { column: usize },
+    Plain {
+        column: usize,
+    },
     /// A dynamic column, or a path inside it; the whole column as compact JSON when `path` is empty.
-    Dynamic { column: usize, path: Vec<String> },
-    Element { column: usize, matching: Vec<(Vec<String>, String)>, path: Vec<String> },
-    At { column: usize, index: usize, path: Vec<String> },
-    ModifiedProperty { column: usize, name: String, side: &'static str },
+    Dynamic {
+        column: usize,
+        path: Vec<String>,
+    },
+    Element {
+        column: usize,
+        matching: Vec<(Vec<String>, String)>,
+        path: Vec<String>,
+    },
+    At {
+        column: usize,
+        index: usize,
+        path: Vec<String>,
+    },
+    ModifiedProperty {
+        column: usize,
+        name: String,
+        side: &'static str,
+    },
     FirstOf(Vec<FieldPlan>),
 }
 
 impl FieldPlan {
     /// Validation guarantees every column a field names is declared.
     pub fn new(value: &FieldValue, columns: &IndexMap<String, Column>) -> FieldPlan {
-        let index = |name: &str| columns.get_index_of(name).expect("validated: fields name declared columns");
+        let index = |name: &str| {
+            columns
+                .get_index_of(name)
+                .expect("validated: fields name declared columns")
+        };
         match value {
-            FieldValue::Column { column, path: None } if columns[column].kind != ColumnType::Dynamic => FieldPlan::Plain { column: index(column) },
-            FieldValue::Column { column, path } => FieldPlan::Dynamic { column: index(column), path: path.as_deref().map(keys).unwrap_or_default() },
-            FieldValue::Text { text } => FieldPlan::Dynamic { column: index(text), path: Vec::new() },
+            FieldValue::Column { column, path: None }
+                if columns[column].kind != ColumnType::Dynamic =>
+            {
+                FieldPlan::Plain {
+                    column: index(column),
+                }
+            }
+            FieldValue::Column { column, path } => FieldPlan::Dynamic {
+                column: index(column),
+                path: path.as_deref().map(keys).unwrap_or_default(),
+            },
+            FieldValue::Text { text } => FieldPlan::Dynamic {
+                column: index(text),
+                path: Vec::new(),
+            },
             FieldValue::Element { element } => FieldPlan::Element {
                 column: index(&element.column),
-                matching: element.matching.iter().map(|(k, v)| (keys(k), v.clone())).collect(),
+                matching: element
+                    .matching
+                    .iter()
+                    .map(|(k, v)| (keys(k), v.clone()))
+                    .collect(),
                 path: keys(&element.path),
             },
-            FieldValue::At { at } => FieldPlan::At { column: index(&at.column), index: at.index as usize, path: keys(&at.path) },
-            FieldValue::ModifiedProperty { modified_property: m } => {
-                FieldPlan::ModifiedProperty { column: index(&m.column), name: m.name.clone(), side: m.side.key() }
-            }
-            FieldValue::FirstOf { first_of } => FieldPlan::FirstOf(first_of.iter().map(|v| FieldPlan::new(v, columns)).collect()),
+            FieldValue::At { at } => FieldPlan::At {
+                column: index(&at.column),
+                index: at.index as usize,
+                path: keys(&at.path),
+            },
+            FieldValue::ModifiedProperty {
+                modified_property: m,
+            } => FieldPlan::ModifiedProperty {
+                column: index(&m.column),
+                name: m.name.clone(),
+                side: m.side.key(),
+            },
+            FieldValue::FirstOf { first_of } => FieldPlan::FirstOf(
+                first_of
+                    .iter()
+                    .map(|v| FieldPlan::new(v, columns))
+                    .collect(),
+            ),
         }
     }
 
@@ -128,16 +190,32 @@ impl FieldPlan {
         let owned = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
         match self {
             FieldPlan::Plain { column } => record.column_text(*column),
-            FieldPlan::Dynamic { column, path } => at_path(record.dynamic(*column)?, path).and_then(scalar_text).map(owned),
-            FieldPlan::At { column, index, path } => {
-                at_path(record.dynamic(*column)?.as_array()?.get(*index)?, path).and_then(scalar_text).map(owned)
-            }
-            FieldPlan::Element { column, matching, path } => {
-                let element = record.dynamic(*column)?.as_array()?.iter().find(|element| {
-                    matching.iter().all(|(keys, wanted)| {
-                        at_path(element, keys).and_then(scalar_text).is_some_and(|t| equal_ignoring_case(&t, wanted))
-                    })
-                })?;
+            FieldPlan::Dynamic { column, path } => at_path(record.dynamic(*column)?, path)
+                .and_then(scalar_text)
+                .map(owned),
+            FieldPlan::At {
+                column,
+                index,
+                path,
+            } => at_path(record.dynamic(*column)?.as_array()?.get(*index)?, path)
+                .and_then(scalar_text)
+                .map(owned),
+            FieldPlan::Element {
+                column,
+                matching,
+                path,
+            } => {
+                let element = record
+                    .dynamic(*column)?
+                    .as_array()?
+                    .iter()
+                    .find(|element| {
+                        matching.iter().all(|(keys, wanted)| {
+                            at_path(element, keys)
+                                .and_then(scalar_text)
+                                .is_some_and(|t| equal_ignoring_case(&t, wanted))
+                        })
+                    })?;
                 at_path(element, path).and_then(scalar_text).map(owned)
             }
             FieldPlan::ModifiedProperty { column, name, side } => {
@@ -147,7 +225,12 @@ impl FieldPlan {
                     .iter()
                     .filter_map(|element| element.get("modifiedProperties")?.as_array())
                     .flatten()
-                    .find(|entry| entry.get("displayName").and_then(scalar_text).is_some_and(|t| equal_ignoring_case(&t, name)))?;
+                    .find(|entry| {
+                        entry
+                            .get("displayName")
+                            .and_then(scalar_text)
+                            .is_some_and(|t| equal_ignoring_case(&t, name))
+                    })?;
                 let text = scalar_text(entry.get(*side)?)?;
                 let unquoted = unquote(&text);
                 (!unquoted.is_empty()).then(|| Cow::Owned(unquoted.into_owned()))
@@ -169,7 +252,10 @@ mod tests {
         assert_eq!(scalar_text(&json!("x")).as_deref(), Some("x"));
         assert_eq!(scalar_text(&json!(3)).as_deref(), Some("3"));
         assert_eq!(scalar_text(&json!(true)).as_deref(), Some("true"));
-        assert_eq!(scalar_text(&json!({"b": 1, "a": [1, "x"]})).as_deref(), Some(r#"{"b":1,"a":[1,"x"]}"#));
+        assert_eq!(
+            scalar_text(&json!({"b": 1, "a": [1, "x"]})).as_deref(),
+            Some(r#"{"b":1,"a":[1,"x"]}"#)
+        );
     }
 
     #[test]

@@ -45,7 +45,8 @@ fn key_hash(bytes: &[u8]) -> u32 {
         u64::from_le_bytes(buffer)
     };
     let n = bytes.len().min(8);
-    let mixed = word(&bytes[..n]) ^ word(&bytes[bytes.len() - n..]).rotate_left(29) ^ bytes.len() as u64;
+    let mixed =
+        word(&bytes[..n]) ^ word(&bytes[bytes.len() - n..]).rotate_left(29) ^ bytes.len() as u64;
     (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
 }
 
@@ -77,7 +78,10 @@ impl KeyTree {
     fn reindex(&mut self) {
         let size = (self.keys.len() * 2).next_power_of_two().max(8);
         self.index = vec![0; size];
-        self.lengths = self.keys.iter().fold(0, |bits, key| bits | length_bit(key.len()));
+        self.lengths = self
+            .keys
+            .iter()
+            .fold(0, |bits, key| bits | length_bit(key.len()));
         for (slot, key) in self.keys.iter().enumerate() {
             let mut at = key_hash(key.as_bytes()) as usize & (size - 1);
             while self.index[at] != 0 {
@@ -114,7 +118,10 @@ impl KeyTree {
         let values = LevelSeed(self).deserialize(&mut deserializer)?;
         deserializer.end()?;
         let nested = self.nested.iter().flatten().count();
-        Ok(Found { children: (0..nested).map(|_| OnceCell::new()).collect(), values })
+        Ok(Found {
+            children: (0..nested).map(|_| OnceCell::new()).collect(),
+            values,
+        })
     }
 }
 
@@ -135,7 +142,13 @@ impl<'a> Found<'a> {
         }
         let child = &tree.children[slot];
         let cell = &self.children[tree.nested[slot]?];
-        let inner = cell.get_or_init(|| if raw.get().starts_with('{') { child.read(raw.get()).ok() } else { None });
+        let inner = cell.get_or_init(|| {
+            if raw.get().starts_with('{') {
+                child.read(raw.get()).ok()
+            } else {
+                None
+            }
+        });
         inner.as_ref()?.at(child, rest)
     }
 }
@@ -186,9 +199,15 @@ mod tests {
         assert_eq!(get(&time), Some("\"t\""));
         assert_eq!(get(&category), Some("\"RoleManagement\""));
         assert_eq!(get(&upn), Some("\"a@b\""));
-        let found = tree.read(r#"{"properties":"not an object","time":1,"time":2}"#).unwrap();
+        let found = tree
+            .read(r#"{"properties":"not an object","time":1,"time":2}"#)
+            .unwrap();
         assert!(found.at(&tree, &category).is_none());
-        assert_eq!(found.at(&tree, &time).map(RawValue::get), Some("2"), "the last duplicate wins");
+        assert_eq!(
+            found.at(&tree, &time).map(RawValue::get),
+            Some("2"),
+            "the last duplicate wins"
+        );
     }
 
     #[test]
@@ -203,7 +222,9 @@ mod tests {
     #[test]
     fn many_keys_hash_apart() {
         let mut tree = KeyTree::default();
-        let slots: Vec<usize> = (0..300).map(|i| tree.insert(&[&format!("key{i}")])[0]).collect();
+        let slots: Vec<usize> = (0..300)
+            .map(|i| tree.insert(&[&format!("key{i}")])[0])
+            .collect();
         assert_eq!(slots, (0..300).collect::<Vec<_>>());
         assert_eq!(tree.find("key299"), Some(299));
         assert_eq!(tree.find("key300"), None);

@@ -33,7 +33,10 @@ mod tests {
             *b
         }));
         assert_eq!(seen, [false], "`and` stops at the first false");
-        let tree = LogicTree::Or(vec![LogicTree::Leaf(false), LogicTree::Not(Box::new(LogicTree::Leaf(false)))]);
+        let tree = LogicTree::Or(vec![
+            LogicTree::Leaf(false),
+            LogicTree::Not(Box::new(LogicTree::Leaf(false))),
+        ]);
         assert!(tree.evaluate(&mut |b| *b));
     }
 }

@@ -15,20 +15,38 @@
 use memchr::memmem::Finder;
 use regex::Regex;
 
-use super::field::{lowercase, FieldText};
+use super::field::{FieldText, lowercase};
 use super::record::Record;
 use crate::logic::{FieldMatch, Matcher, Pattern, Shape};
 
 /// One test of a field's value.
 #[derive(Debug, Clone)]
 enum Test {
-    Equals { lower: String },
+    Equals {
+        lower: String,
+    },
     EqualsCased(String),
-    Contains { finder: Box<Finder<'static>>, text: String, cased: bool },
-    StartsWith { text: String, cased: bool },
-    EndsWith { text: String, cased: bool },
-    Glob { pattern: Pattern, cased: bool },
-    Regex { regex: Regex, text: String },
+    Contains {
+        finder: Box<Finder<'static>>,
+        text: String,
+        cased: bool,
+    },
+    StartsWith {
+        text: String,
+        cased: bool,
+    },
+    EndsWith {
+        text: String,
+        cased: bool,
+    },
+    Glob {
+        pattern: Pattern,
+        cased: bool,
+    },
+    Regex {
+        regex: Regex,
+        text: String,
+    },
     Empty,
     Present,
 }
@@ -40,19 +58,44 @@ impl Test {
             Matcher::Pattern { pattern, cased } => match pattern.shape() {
                 Shape::Exact(text) if text.is_empty() => Test::Empty,
                 Shape::Exact(text) if *cased => Test::EqualsCased(text),
-                Shape::Exact(text) => Test::Equals { lower: lowercase(&text) },
+                Shape::Exact(text) => Test::Equals {
+                    lower: lowercase(&text),
+                },
                 Shape::Anything => Test::Present,
                 Shape::Contains(text) => {
                     let text = fold(text, *cased);
-                    Test::Contains { finder: Box::new(Finder::new(text.as_bytes()).into_owned()), text, cased: *cased }
+                    Test::Contains {
+                        finder: Box::new(Finder::new(text.as_bytes()).into_owned()),
+                        text,
+                        cased: *cased,
+                    }
                 }
-                Shape::StartsWith(text) => Test::StartsWith { text: fold(text, *cased), cased: *cased },
-                Shape::EndsWith(text) => Test::EndsWith { text: fold(text, *cased), cased: *cased },
-                Shape::Complex => Test::Glob { pattern: pattern.clone(), cased: *cased },
+                Shape::StartsWith(text) => Test::StartsWith {
+                    text: fold(text, *cased),
+                    cased: *cased,
+                },
+                Shape::EndsWith(text) => Test::EndsWith {
+                    text: fold(text, *cased),
+                    cased: *cased,
+                },
+                Shape::Complex => Test::Glob {
+                    pattern: pattern.clone(),
+                    cased: *cased,
+                },
             },
-            Matcher::Regex { regex, case_insensitive } => {
-                let flagged = if *case_insensitive { format!("(?i){regex}") } else { regex.clone() };
-                Test::Regex { regex: Regex::new(&flagged).expect("validated: regular expressions compile"), text: regex.clone() }
+            Matcher::Regex {
+                regex,
+                case_insensitive,
+            } => {
+                let flagged = if *case_insensitive {
+                    format!("(?i){regex}")
+                } else {
+                    regex.clone()
+                };
+                Test::Regex {
+                    regex: Regex::new(&flagged).expect("validated: regular expressions compile"),
+                    text: regex.clone(),
+                }
             }
             Matcher::Empty | Matcher::Exists(false) => Test::Empty,
             Matcher::Exists(true) => Test::Present,
@@ -61,22 +104,41 @@ impl Test {
 
     fn matches(&self, value: Option<&FieldText>) -> bool {
         let text = value.map(FieldText::as_str).unwrap_or_default();
-        let folded = |cased: bool| if cased { text } else { value.map(FieldText::lower).unwrap_or_default() };
+        let folded = |cased: bool| {
+            if cased {
+                text
+            } else {
+                value.map(FieldText::lower).unwrap_or_default()
+            }
+        };
         match self {
             Test::Equals { lower } => value.is_some_and(|v| {
                 let text = v.as_str();
-                if text.is_ascii() { text.eq_ignore_ascii_case(lower) } else { v.lower() == lower }
+                if text.is_ascii() {
+                    text.eq_ignore_ascii_case(lower)
+                } else {
+                    v.lower() == lower
+                }
             }),
             Test::EqualsCased(expected) => text == expected,
-            Test::Contains { finder, cased, .. } => finder.find(folded(*cased).as_bytes()).is_some(),
-            Test::StartsWith { text: prefix, cased } => {
+            Test::Contains { finder, cased, .. } => {
+                finder.find(folded(*cased).as_bytes()).is_some()
+            }
+            Test::StartsWith {
+                text: prefix,
+                cased,
+            } => {
                 if !cased && text.is_ascii() {
-                    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+                    text.len() >= prefix.len()
+                        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
                 } else {
                     folded(*cased).starts_with(prefix.as_str())
                 }
             }
-            Test::EndsWith { text: suffix, cased } => folded(*cased).ends_with(suffix.as_str()),
+            Test::EndsWith {
+                text: suffix,
+                cased,
+            } => folded(*cased).ends_with(suffix.as_str()),
             Test::Glob { pattern, cased } => pattern.matches(text, *cased),
             Test::Regex { regex, .. } => regex.is_match(text),
             Test::Empty => value.is_none(),
@@ -101,7 +163,10 @@ impl Test {
     fn value(&self) -> String {
         match self {
             Test::Equals { lower } => lower.clone(),
-            Test::EqualsCased(text) | Test::StartsWith { text, .. } | Test::EndsWith { text, .. } | Test::Contains { text, .. } => text.clone(),
+            Test::EqualsCased(text)
+            | Test::StartsWith { text, .. }
+            | Test::EndsWith { text, .. }
+            | Test::Contains { text, .. } => text.clone(),
             Test::Glob { pattern, .. } => pattern.to_sigma(),
             Test::Regex { text, .. } => text.clone(),
             Test::Empty | Test::Present => String::new(),
@@ -128,19 +193,32 @@ impl CompiledMatch {
             .iter()
             .map(|m| match m {
                 Matcher::Pattern { pattern, .. } => match pattern.shape() {
-                    Shape::Exact(text) | Shape::Contains(text) | Shape::StartsWith(text) | Shape::EndsWith(text) => text,
+                    Shape::Exact(text)
+                    | Shape::Contains(text)
+                    | Shape::StartsWith(text)
+                    | Shape::EndsWith(text) => text,
                     Shape::Anything | Shape::Complex => pattern.to_sigma(),
                 },
                 Matcher::Regex { regex, .. } => regex.clone(),
                 Matcher::Empty | Matcher::Exists(_) => String::new(),
             })
             .collect();
-        CompiledMatch { field, field_name: entry.field.clone(), written, tests: entry.matchers.iter().map(Test::new).collect(), all: entry.all }
+        CompiledMatch {
+            field,
+            field_name: entry.field.clone(),
+            written,
+            tests: entry.matchers.iter().map(Test::new).collect(),
+            all: entry.all,
+        }
     }
 
     pub fn matches(&self, record: &Record) -> bool {
         let value = record.field(self.field);
-        if self.all { self.tests.iter().all(|t| t.matches(value)) } else { self.tests.iter().any(|t| t.matches(value)) }
+        if self.all {
+            self.tests.iter().all(|t| t.matches(value))
+        } else {
+            self.tests.iter().any(|t| t.matches(value))
+        }
     }
 
     /// What the field had to be: `expected one of Global Administrator, Security Administrator`.
@@ -152,7 +230,14 @@ impl CompiledMatch {
             .map(|(t, written)| {
                 let (phrase, value) = t.phrase();
                 // Show the value as written, not folded to lower case.
-                (phrase, if value.is_empty() { value } else { written.clone() })
+                (
+                    phrase,
+                    if value.is_empty() {
+                        value
+                    } else {
+                        written.clone()
+                    },
+                )
             })
             .collect();
         let quantifier = if self.all { "all of " } else { "one of " };
@@ -163,7 +248,10 @@ impl CompiledMatch {
             return format!("expected {}{quantifier}{}", phrases[0].0, values.join(", "));
         }
         let each: Vec<String> = phrases.iter().map(|(p, v)| format!("{p}{v}")).collect();
-        format!("expected {}", each.join(if self.all { " and " } else { " or " }))
+        format!(
+            "expected {}",
+            each.join(if self.all { " and " } else { " or " })
+        )
     }
 }
 
@@ -178,15 +266,27 @@ mod tests {
     fn check(entry: serde_json::Value, value: Option<&str>) -> bool {
         let selection = parse_selection("s", &entry, "/s").unwrap();
         let compiled = CompiledMatch::new(&selection.alternatives[0][0], 0);
-        let text = value.filter(|v| !v.is_empty()).map(|v| FieldText::new(Cow::Borrowed(v)));
-        if compiled.all { compiled.tests.iter().all(|t| t.matches(text.as_ref())) } else { compiled.tests.iter().any(|t| t.matches(text.as_ref())) }
+        let text = value
+            .filter(|v| !v.is_empty())
+            .map(|v| FieldText::new(Cow::Borrowed(v)));
+        if compiled.all {
+            compiled.tests.iter().all(|t| t.matches(text.as_ref()))
+        } else {
+            compiled.tests.iter().any(|t| t.matches(text.as_ref()))
+        }
     }
 
     #[test]
     fn equality_ignores_case_unless_cased() {
-        assert!(check(json!({"F": "Global Administrator"}), Some("global ADMINISTRATOR")));
+        assert!(check(
+            json!({"F": "Global Administrator"}),
+            Some("global ADMINISTRATOR")
+        ));
         assert!(check(json!({"F": "Ärger"}), Some("äRGER")));
-        assert!(!check(json!({"F": "Global Administrator"}), Some("Global Administrator ")));
+        assert!(!check(
+            json!({"F": "Global Administrator"}),
+            Some("Global Administrator ")
+        ));
         assert!(check(json!({"F|cased": "Owner"}), Some("Owner")));
         assert!(!check(json!({"F|cased": "Owner"}), Some("owner")));
         assert!(check(json!({"F": ["a", "b"]}), Some("B")));
@@ -195,27 +295,60 @@ mod tests {
 
     #[test]
     fn substring_modifiers() {
-        assert!(check(json!({"F|contains": "MFA on activation"}), Some("Setting changes: mfa ON activation requirement disabled.")));
-        assert!(!check(json!({"F|contains|cased": "MFA on activation"}), Some("mfa on activation")));
-        assert!(check(json!({"F|startswith": "Add "}), Some("add eligible member")));
+        assert!(check(
+            json!({"F|contains": "MFA on activation"}),
+            Some("Setting changes: mfa ON activation requirement disabled.")
+        ));
+        assert!(!check(
+            json!({"F|contains|cased": "MFA on activation"}),
+            Some("mfa on activation")
+        ));
+        assert!(check(
+            json!({"F|startswith": "Add "}),
+            Some("add eligible member")
+        ));
         assert!(check(json!({"F|startswith": "Über"}), Some("über alles")));
         assert!(!check(json!({"F|startswith": "Add "}), Some("Ad")));
-        assert!(check(json!({"F|endswith": "(permanent)"}), Some("completed (PERMANENT)")));
-        assert!(!check(json!({"F|endswith": "(permanent)"}), Some("completed (timebound)")));
-        assert!(check(json!({"F|contains|all": ["MFA", "disabled"]}), Some("MFA on activation requirement disabled")));
-        assert!(!check(json!({"F|contains|all": ["MFA", "disabled"]}), Some("MFA on activation requirement enabled")));
+        assert!(check(
+            json!({"F|endswith": "(permanent)"}),
+            Some("completed (PERMANENT)")
+        ));
+        assert!(!check(
+            json!({"F|endswith": "(permanent)"}),
+            Some("completed (timebound)")
+        ));
+        assert!(check(
+            json!({"F|contains|all": ["MFA", "disabled"]}),
+            Some("MFA on activation requirement disabled")
+        ));
+        assert!(!check(
+            json!({"F|contains|all": ["MFA", "disabled"]}),
+            Some("MFA on activation requirement enabled")
+        ));
     }
 
     #[test]
     fn wildcards_and_regular_expressions() {
-        assert!(check(json!({"F": "Add * member*"}), Some("add eligible member to role")));
+        assert!(check(
+            json!({"F": "Add * member*"}),
+            Some("add eligible member to role")
+        ));
         assert!(check(json!({"F": "a?c"}), Some("ABC")));
         assert!(!check(json!({"F": "a?c"}), Some("ac")));
         assert!(check(json!({"F": r"50\*"}), Some("50*")));
         assert!(!check(json!({"F": r"50\*"}), Some("500")));
-        assert!(check(json!({"F|re": r"duration updated to (09|1\d):"}), Some("Maximum activation duration updated to 10:00:00")));
-        assert!(!check(json!({"F|re": "approval disabled"}), Some("Approval disabled")));
-        assert!(check(json!({"F|re|i": "approval disabled"}), Some("Approval disabled")));
+        assert!(check(
+            json!({"F|re": r"duration updated to (09|1\d):"}),
+            Some("Maximum activation duration updated to 10:00:00")
+        ));
+        assert!(!check(
+            json!({"F|re": "approval disabled"}),
+            Some("Approval disabled")
+        ));
+        assert!(check(
+            json!({"F|re|i": "approval disabled"}),
+            Some("Approval disabled")
+        ));
     }
 
     #[test]
@@ -241,12 +374,35 @@ mod tests {
             let selection = parse_selection("s", &entry, "/s").unwrap();
             CompiledMatch::new(&selection.alternatives[0][0], 0).expectation()
         };
-        assert_eq!(expectation(json!({"RoleName": ["Global Administrator", "Privileged Role Administrator"]})), "expected one of Global Administrator, Privileged Role Administrator");
-        assert_eq!(expectation(json!({"Result": "success"})), "expected success");
-        assert_eq!(expectation(json!({"T|contains": ["A", "B"]})), "expected to contain one of A, B");
-        assert_eq!(expectation(json!({"T|contains|all": ["A", "B"]})), "expected to contain all of A, B");
-        assert_eq!(expectation(json!({"A|exists": true})), "expected to have a value");
-        assert_eq!(expectation(json!({"A": ["x", null]})), "expected x or to be empty");
-        assert_eq!(expectation(json!({"A|re|i": "a.b"})), "expected to match the regular expression a.b");
+        assert_eq!(
+            expectation(
+                json!({"RoleName": ["Global Administrator", "Privileged Role Administrator"]})
+            ),
+            "expected one of Global Administrator, Privileged Role Administrator"
+        );
+        assert_eq!(
+            expectation(json!({"Result": "success"})),
+            "expected success"
+        );
+        assert_eq!(
+            expectation(json!({"T|contains": ["A", "B"]})),
+            "expected to contain one of A, B"
+        );
+        assert_eq!(
+            expectation(json!({"T|contains|all": ["A", "B"]})),
+            "expected to contain all of A, B"
+        );
+        assert_eq!(
+            expectation(json!({"A|exists": true})),
+            "expected to have a value"
+        );
+        assert_eq!(
+            expectation(json!({"A": ["x", null]})),
+            "expected x or to be empty"
+        );
+        assert_eq!(
+            expectation(json!({"A|re|i": "a.b"})),
+            "expected to match the regular expression a.b"
+        );
     }
 }

@@ -12,8 +12,8 @@ use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::field::{self, FieldText};
 use super::source::SourcePlan;
@@ -69,7 +69,12 @@ impl<'a, 'p> Record<'a, 'p> {
     pub fn new(plan: &'p SourcePlan, raw: Vec<Option<&'a RawValue>>) -> Record<'a, 'p> {
         let dynamic = (0..raw.len()).map(|_| OnceCell::new()).collect();
         let fields = (0..plan.field_count()).map(|_| OnceCell::new()).collect();
-        Record { plan, raw, dynamic, fields }
+        Record {
+            plan,
+            raw,
+            dynamic,
+            fields,
+        }
     }
 
     /// The text of a plain column.
@@ -84,7 +89,9 @@ impl<'a, 'p> Record<'a, 'p> {
             .get_or_init(|| {
                 let value: Value = serde_json::from_str(self.raw[column]?.get()).ok()?;
                 match value {
-                    Value::String(text) if text.trim_start().starts_with(['[', '{']) => Some(serde_json::from_str(&text).unwrap_or(Value::String(text))),
+                    Value::String(text) if text.trim_start().starts_with(['[', '{']) => {
+                        Some(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+                    }
                     value => Some(value),
                 }
             })
@@ -93,7 +100,14 @@ impl<'a, 'p> Record<'a, 'p> {
 
     /// The value of field `index` (of the log source's fields), `None` when missing or empty.
     pub fn field(&self, index: usize) -> Option<&FieldText<'a>> {
-        self.fields[index].get_or_init(|| self.plan.field_plan(index).resolve(self).map(FieldText::new)).as_ref()
+        self.fields[index]
+            .get_or_init(|| {
+                self.plan
+                    .field_plan(index)
+                    .resolve(self)
+                    .map(FieldText::new)
+            })
+            .as_ref()
     }
 
     /// The event's time, from the log source's time column.
@@ -103,7 +117,8 @@ impl<'a, 'p> Record<'a, 'p> {
 
     /// The event's id, from the log source's `event_id` column.
     pub fn event_id(&self) -> Option<String> {
-        self.column_text(self.plan.event_id_column()?).map(Cow::into_owned)
+        self.column_text(self.plan.event_id_column()?)
+            .map(Cow::into_owned)
     }
 }
 

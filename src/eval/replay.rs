@@ -18,11 +18,20 @@ pub struct Replay {
 /// Replays `events` (JSON texts, each one event in `shape`) through catalogue detection
 /// `detection`, which `engine` must include. An event that is not a JSON object is an error
 /// naming its position.
-pub fn replay(engine: &Engine, detection: usize, shape: Shape, events: &[String]) -> Result<Replay, String> {
-    let compiled = engine.compiled(detection).expect("the engine includes the replayed detection");
+pub fn replay(
+    engine: &Engine,
+    detection: usize,
+    shape: Shape,
+    events: &[String],
+) -> Result<Replay, String> {
+    let compiled = engine
+        .compiled(detection)
+        .expect("the engine includes the replayed detection");
     let mut hits = Vec::new();
     for (i, text) in events.iter().enumerate() {
-        let found = engine.read(text).map_err(|e| format!("event {} is not a JSON object: {e}", i + 1))?;
+        let found = engine
+            .read(text)
+            .map_err(|e| format!("event {} is not a JSON object: {e}", i + 1))?;
         let record = engine.record(&found, shape, compiled.source);
         if compiled.matches(&record) {
             hits.extend(compiled.hit(&record, i as u64 + 1));
@@ -30,7 +39,11 @@ pub fn replay(engine: &Engine, detection: usize, shape: Shape, events: &[String]
     }
     hits.sort_by_key(|h| (h.time(), h.event.position));
     let mut alerter = Alerter::new(engine);
-    let mut alerts: Vec<Alert> = hits.iter().cloned().filter_map(|h| alerter.push(h)).collect();
+    let mut alerts: Vec<Alert> = hits
+        .iter()
+        .cloned()
+        .filter_map(|h| alerter.push(h))
+        .collect();
     alerts.extend(alerter.finish().0);
     Ok(Replay { hits, alerts })
 }

@@ -42,11 +42,18 @@ mod tests {
 
     #[test]
     fn claim_uris_keep_their_dots() {
-        assert_eq!(path_keys("properties.targetResources"), ["properties", "targetResources"]);
+        assert_eq!(
+            path_keys("properties.targetResources"),
+            ["properties", "targetResources"]
+        );
         assert_eq!(path_keys("time"), ["time"]);
         assert_eq!(
             path_keys("identity.claims.http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"),
-            ["identity", "claims", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"]
+            [
+                "identity",
+                "claims",
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+            ]
         );
     }
 }

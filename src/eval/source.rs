@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use super::field::FieldPlan;
 use super::key_tree::{Found, KeyTree};
 use super::record::Record;
-use super::shape::{path_keys, Shape};
+use super::shape::{Shape, path_keys};
 use crate::catalogue::logsource::LogSourceFile;
 
 #[derive(Debug, Clone)]
@@ -31,16 +31,37 @@ impl SourcePlan {
     /// time and id columns are declared.
     pub fn new(source: &LogSourceFile, keys: &mut KeyTree) -> SourcePlan {
         let columns: Vec<String> = source.columns.keys().cloned().collect();
-        let diagnostic_paths: Vec<Vec<String>> =
-            source.columns.values().map(|c| path_keys(&c.diagnostic).into_iter().map(str::to_owned).collect()).collect();
+        let diagnostic_paths: Vec<Vec<String>> = source
+            .columns
+            .values()
+            .map(|c| {
+                path_keys(&c.diagnostic)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
         SourcePlan {
             id: source.id.clone(),
             table: source.kql.table.clone(),
             row_slots: columns.iter().map(|c| keys.insert(&[c.as_str()])).collect(),
-            diagnostic_slots: diagnostic_paths.iter().map(|p| keys.insert(&p.iter().map(String::as_str).collect::<Vec<_>>())).collect(),
-            time_column: source.columns.get_index_of(&source.kql.time_column).expect("validated: the time column is declared"),
-            event_id_column: source.event_id.as_ref().and_then(|c| source.columns.get_index_of(c)),
-            fields: source.fields.values().map(|f| FieldPlan::new(&f.value, &source.columns)).collect(),
+            diagnostic_slots: diagnostic_paths
+                .iter()
+                .map(|p| keys.insert(&p.iter().map(String::as_str).collect::<Vec<_>>()))
+                .collect(),
+            time_column: source
+                .columns
+                .get_index_of(&source.kql.time_column)
+                .expect("validated: the time column is declared"),
+            event_id_column: source
+                .event_id
+                .as_ref()
+                .and_then(|c| source.columns.get_index_of(c)),
+            fields: source
+                .fields
+                .values()
+                .map(|f| FieldPlan::new(&f.value, &source.columns))
+                .collect(),
             field_names: source.fields.keys().cloned().collect(),
             columns,
             diagnostic_paths,
@@ -82,7 +103,12 @@ impl SourcePlan {
 
     /// The raw value of each column in an event read as `shape` (`keys`: the tree the source
     /// was registered in).
-    pub fn locate<'a>(&self, keys: &KeyTree, found: &Found<'a>, shape: Shape) -> Vec<Option<&'a RawValue>> {
+    pub fn locate<'a>(
+        &self,
+        keys: &KeyTree,
+        found: &Found<'a>,
+        shape: Shape,
+    ) -> Vec<Option<&'a RawValue>> {
         let slots = match shape {
             Shape::LogAnalytics => &self.row_slots,
             Shape::Diagnostic => &self.diagnostic_slots,

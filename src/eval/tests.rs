@@ -1,10 +1,10 @@
 //! The evaluator against small catalogues: field values read from arrays and nested objects,
 //! conditions with `not`, `1 of` and `all of`, and threshold windows at their edges.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::convert::to_diagnostic_record;
-use super::replay::{replay, Replay};
+use super::replay::{Replay, replay};
 use super::window::{ThresholdPlan, ThresholdRun};
 use super::{Engine, EventRef, Hit, Shape};
 use crate::catalogue::Catalogue;
@@ -27,7 +27,11 @@ fn detection(name: &str, logic: &str) -> String {
 }
 
 fn index(catalogue: &Catalogue, slug: &str) -> usize {
-    catalogue.detections.iter().position(|d| d.slug == slug).unwrap()
+    catalogue
+        .detections
+        .iter()
+        .position(|d| d.slug == slug)
+        .unwrap()
 }
 
 fn run(catalogue: &Catalogue, slug: &str, events: &[Value]) -> Replay {
@@ -61,11 +65,21 @@ fn fields(catalogue: &Catalogue, row: &Value, shape: Shape) -> Vec<(String, Opti
     };
     let found = engine.read(&text).unwrap();
     let record = engine.record(&found, shape, 0);
-    (0..plan.field_count()).map(|i| (plan.field_name(i).to_owned(), record.field(i).map(|v| v.as_str().to_owned()))).collect()
+    (0..plan.field_count())
+        .map(|i| {
+            (
+                plan.field_name(i).to_owned(),
+                record.field(i).map(|v| v.as_str().to_owned()),
+            )
+        })
+        .collect()
 }
 
 fn field<'a>(values: &'a [(String, Option<String>)], name: &str) -> Option<&'a str> {
-    values.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
+    values
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, v)| v.as_deref())
 }
 
 #[test]
@@ -82,14 +96,38 @@ fn fields_come_from_elements_by_type_not_position() {
         ]
     });
     let values = fields(&catalogue, &row, Shape::LogAnalytics);
-    assert_eq!(field(&values, "RoleName"), Some("Security Administrator"), "element where type =~ Role");
-    assert_eq!(field(&values, "RoleId"), Some("194ae4cb-b126-40b2-bd5b-6091b380977d"));
-    assert_eq!(field(&values, "TargetUser"), Some("Alice"), "an empty UPN falls through to the display name");
-    assert_eq!(field(&values, "ActorIpAddress"), Some("198.51.100.7"), "null ipAddress falls through to the ipaddr detail");
-    assert_eq!(field(&values, "PrimaryTargetName"), None, "element 0 has no displayName");
+    assert_eq!(
+        field(&values, "RoleName"),
+        Some("Security Administrator"),
+        "element where type =~ Role"
+    );
+    assert_eq!(
+        field(&values, "RoleId"),
+        Some("194ae4cb-b126-40b2-bd5b-6091b380977d")
+    );
+    assert_eq!(
+        field(&values, "TargetUser"),
+        Some("Alice"),
+        "an empty UPN falls through to the display name"
+    );
+    assert_eq!(
+        field(&values, "ActorIpAddress"),
+        Some("198.51.100.7"),
+        "null ipAddress falls through to the ipaddr detail"
+    );
+    assert_eq!(
+        field(&values, "PrimaryTargetName"),
+        None,
+        "element 0 has no displayName"
+    );
     assert_eq!(field(&values, "Actor"), Some("admin@contoso.example"));
     assert_eq!(field(&values, "ActorApp"), None);
-    assert!(field(&values, "TargetResourcesText").unwrap().starts_with(r#"[{"type":"Request","id":"r-1"},{"type":"user""#), "compact JSON in source order");
+    assert!(
+        field(&values, "TargetResourcesText")
+            .unwrap()
+            .starts_with(r#"[{"type":"Request","id":"r-1"},{"type":"user""#),
+        "compact JSON in source order"
+    );
 }
 
 #[test]
@@ -109,15 +147,28 @@ fn core_directory_roles_come_from_modified_properties() {
     });
     let values = fields(&catalogue, &add, Shape::LogAnalytics);
     assert_eq!(field(&values, "RoleName"), Some("Global Administrator"));
-    assert_eq!(field(&values, "RoleId"), Some("62e90394-69f5-4237-9190-012177145e10"));
-    assert_eq!(field(&values, "Actor"), Some("MS-PIM"), "an app initiator when there is no user");
+    assert_eq!(
+        field(&values, "RoleId"),
+        Some("62e90394-69f5-4237-9190-012177145e10")
+    );
+    assert_eq!(
+        field(&values, "Actor"),
+        Some("MS-PIM"),
+        "an app initiator when there is no user"
+    );
     assert_eq!(field(&values, "TargetUser"), Some("bob@contoso.example"));
     // A removal has the role in oldValue and a null newValue; dynamic columns exported as JSON text.
     let remove = json!({
         "TimeGenerated": "2025-01-01T10:00:00Z",
         "TargetResources": r#"[{"type":"User","modifiedProperties":[{"displayName":"role.displayname","oldValue":"\"User Administrator\"","newValue":null}]}]"#
     });
-    assert_eq!(field(&fields(&catalogue, &remove, Shape::LogAnalytics), "RoleName"), Some("User Administrator"));
+    assert_eq!(
+        field(
+            &fields(&catalogue, &remove, Shape::LogAnalytics),
+            "RoleName"
+        ),
+        Some("User Administrator")
+    );
 }
 
 #[test]
@@ -126,11 +177,20 @@ fn both_shapes_read_the_same_values() {
     let mut row = eligible("2025-01-01T10:00:00Z", "admin@contoso.example");
     row["AdditionalDetails"] = json!([{ "key": "ipaddr", "value": "203.0.113.10" }]);
     row["Type"] = json!("AuditLogs");
-    let diagnostic = to_diagnostic_record(&Engine::new(&catalogue, |_| true).sources[0], row.as_object().unwrap());
+    let diagnostic = to_diagnostic_record(
+        &Engine::new(&catalogue, |_| true).sources[0],
+        row.as_object().unwrap(),
+    );
     assert_eq!(diagnostic["properties"]["category"], "RoleManagement");
     assert_eq!(diagnostic["time"], "2025-01-01T10:00:00Z");
-    assert!(diagnostic.get("Type").is_none(), "only declared columns move");
-    assert_eq!(fields(&catalogue, &row, Shape::LogAnalytics), fields(&catalogue, &row, Shape::Diagnostic));
+    assert!(
+        diagnostic.get("Type").is_none(),
+        "only declared columns move"
+    );
+    assert_eq!(
+        fields(&catalogue, &row, Shape::LogAnalytics),
+        fields(&catalogue, &row, Shape::Diagnostic)
+    );
 }
 
 #[test]
@@ -139,8 +199,14 @@ fn not_one_of_and_all_of() {
         "one of",
         "  sel_role: { RoleName: [Global Administrator, Privileged Role Administrator] }\n  sel_activity: { ActivityDisplayName|contains: outside of PIM }\n  filter_pim: { ActorApp: MS-PIM }\n  condition: 1 of sel_* and not filter_pim",
     );
-    let all_of = detection("all of", "  sel_role: { RoleName: Global Administrator }\n  sel_result: { Result: success }\n  condition: all of sel_*");
-    let (_dir, catalogue) = catalogue(&[("entra-roles/one-of.yaml", &one_of), ("entra-roles/all-of.yaml", &all_of)]);
+    let all_of = detection(
+        "all of",
+        "  sel_role: { RoleName: Global Administrator }\n  sel_result: { Result: success }\n  condition: all of sel_*",
+    );
+    let (_dir, catalogue) = catalogue(&[
+        ("entra-roles/one-of.yaml", &one_of),
+        ("entra-roles/all-of.yaml", &all_of),
+    ]);
     let admin = eligible("2025-01-01T10:00:00Z", "admin@contoso.example");
     let mut by_pim = admin.clone();
     by_pim["InitiatedBy"] = json!({ "app": { "displayName": "ms-pim" } });
@@ -151,10 +217,28 @@ fn not_one_of_and_all_of() {
     let mut failed = admin.clone();
     failed["Result"] = json!("failure");
 
-    assert_eq!(run(&catalogue, "one-of", &[admin.clone()]).alerts.len(), 1, "sel_role");
-    assert_eq!(run(&catalogue, "one-of", &[outside]).alerts.len(), 1, "sel_activity alone is enough");
-    assert_eq!(run(&catalogue, "one-of", &[other_role.clone()]).alerts.len(), 0, "neither selection");
-    assert_eq!(run(&catalogue, "one-of", &[by_pim]).alerts.len(), 0, "the filter matches case-insensitively");
+    assert_eq!(
+        run(&catalogue, "one-of", &[admin.clone()]).alerts.len(),
+        1,
+        "sel_role"
+    );
+    assert_eq!(
+        run(&catalogue, "one-of", &[outside]).alerts.len(),
+        1,
+        "sel_activity alone is enough"
+    );
+    assert_eq!(
+        run(&catalogue, "one-of", &[other_role.clone()])
+            .alerts
+            .len(),
+        0,
+        "neither selection"
+    );
+    assert_eq!(
+        run(&catalogue, "one-of", &[by_pim]).alerts.len(),
+        0,
+        "the filter matches case-insensitively"
+    );
     assert_eq!(run(&catalogue, "all-of", &[admin]).alerts.len(), 1);
     assert_eq!(run(&catalogue, "all-of", &[failed]).alerts.len(), 0);
     assert_eq!(run(&catalogue, "all-of", &[other_role]).alerts.len(), 0);
@@ -162,7 +246,10 @@ fn not_one_of_and_all_of() {
 
 #[test]
 fn explanations_name_the_selection_field_and_value() {
-    let logic = detection("explained", "  selection_role: { RoleName: [Global Administrator, Privileged Role Administrator] }\n  filter_pim: { ActorApp: MS-PIM }\n  condition: selection_role and not filter_pim");
+    let logic = detection(
+        "explained",
+        "  selection_role: { RoleName: [Global Administrator, Privileged Role Administrator] }\n  filter_pim: { ActorApp: MS-PIM }\n  condition: selection_role and not filter_pim",
+    );
     let (_dir, catalogue) = catalogue(&[("entra-roles/explained.yaml", &logic)]);
     let engine = Engine::new(&catalogue, |_| true);
     let compiled = engine.compiled(index(&catalogue, "explained")).unwrap();
@@ -171,16 +258,29 @@ fn explanations_name_the_selection_field_and_value() {
         let found = engine.read(&text).unwrap();
         let record = engine.record(&found, Shape::LogAnalytics, compiled.source);
         assert_eq!(compiled.matches(&record), matched);
-        if matched { super::explain::why(compiled, &record) } else { super::explain::why_not(compiled, &record) }
+        if matched {
+            super::explain::why(compiled, &record)
+        } else {
+            super::explain::why_not(compiled, &record)
+        }
     };
     let mut reader = eligible("2025-01-01T10:00:00Z", "admin@contoso.example");
     reader["TargetResources"][0]["displayName"] = json!("Security Reader");
-    assert_eq!(explain(&reader, false), r#"selection_role: RoleName was "Security Reader", expected one of Global Administrator, Privileged Role Administrator"#);
+    assert_eq!(
+        explain(&reader, false),
+        r#"selection_role: RoleName was "Security Reader", expected one of Global Administrator, Privileged Role Administrator"#
+    );
     let mut by_pim = eligible("2025-01-01T10:00:00Z", "admin@contoso.example");
     by_pim["InitiatedBy"] = json!({ "app": { "displayName": "MS-PIM" } });
-    assert_eq!(explain(&by_pim, false), r#"not filter_pim matched (ActorApp was "MS-PIM")"#);
     assert_eq!(
-        explain(&eligible("2025-01-01T10:00:00Z", "admin@contoso.example"), true),
+        explain(&by_pim, false),
+        r#"not filter_pim matched (ActorApp was "MS-PIM")"#
+    );
+    assert_eq!(
+        explain(
+            &eligible("2025-01-01T10:00:00Z", "admin@contoso.example"),
+            true
+        ),
         r#"selection_role matched (RoleName was "Global Administrator"); not (filter_pim: ActorApp was empty, expected MS-PIM)"#
     );
 }
@@ -194,25 +294,85 @@ fn burst(times: &[&str], actor: &str) -> Vec<Value> {
 #[test]
 fn a_window_of_exactly_the_threshold_length_counts() {
     let (_dir, catalogue) = catalogue(&[]);
-    let on_the_boundary = burst(&["2025-01-01T10:00:00Z", "2025-01-01T10:20:00Z", "2025-01-01T10:40:00Z", "2025-01-01T11:00:00Z"], "ops@contoso.example");
+    let on_the_boundary = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:20:00Z",
+            "2025-01-01T10:40:00Z",
+            "2025-01-01T11:00:00Z",
+        ],
+        "ops@contoso.example",
+    );
     let replay = run(&catalogue, BURST, &on_the_boundary);
     assert_eq!(replay.alerts.len(), 1);
     let alert = &replay.alerts[0];
-    assert_eq!((alert.start.to_string(), alert.end.to_string(), alert.event_count), ("2025-01-01T10:00:00Z".into(), "2025-01-01T11:00:00Z".into(), 4));
+    assert_eq!(
+        (
+            alert.start.to_string(),
+            alert.end.to_string(),
+            alert.event_count
+        ),
+        (
+            "2025-01-01T10:00:00Z".into(),
+            "2025-01-01T11:00:00Z".into(),
+            4
+        )
+    );
     assert_eq!(alert.tier, Some(("default".into(), 4)));
-    assert_eq!(alert.group, [("Actor".to_owned(), "ops@contoso.example".to_owned())]);
-    let one_second_over = burst(&["2025-01-01T10:00:00Z", "2025-01-01T10:20:00Z", "2025-01-01T10:40:00Z", "2025-01-01T11:00:01Z"], "ops@contoso.example");
+    assert_eq!(
+        alert.group,
+        [("Actor".to_owned(), "ops@contoso.example".to_owned())]
+    );
+    let one_second_over = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:20:00Z",
+            "2025-01-01T10:40:00Z",
+            "2025-01-01T11:00:01Z",
+        ],
+        "ops@contoso.example",
+    );
     assert!(run(&catalogue, BURST, &one_second_over).alerts.is_empty());
 }
 
 #[test]
 fn windows_slide_across_clock_hours() {
     let (_dir, catalogue) = catalogue(&[]);
-    let straddling = burst(&["2025-01-01T10:45:00Z", "2025-01-01T10:55:00Z", "2025-01-01T11:05:00Z", "2025-01-01T11:15:00Z"], "ops@contoso.example");
-    assert_eq!(run(&catalogue, BURST, &straddling).alerts.len(), 1, "no fixed hourly buckets");
-    let spread = burst(&["2025-01-01T10:00:00Z", "2025-01-01T10:25:00Z", "2025-01-01T10:50:00Z", "2025-01-01T11:15:00Z"], "ops@contoso.example");
-    assert!(run(&catalogue, BURST, &spread).alerts.is_empty(), "four events over 75 minutes");
-    let under = burst(&["2025-01-01T10:00:00Z", "2025-01-01T10:01:00Z", "2025-01-01T10:02:00Z"], "ops@contoso.example");
+    let straddling = burst(
+        &[
+            "2025-01-01T10:45:00Z",
+            "2025-01-01T10:55:00Z",
+            "2025-01-01T11:05:00Z",
+            "2025-01-01T11:15:00Z",
+        ],
+        "ops@contoso.example",
+    );
+    assert_eq!(
+        run(&catalogue, BURST, &straddling).alerts.len(),
+        1,
+        "no fixed hourly buckets"
+    );
+    let spread = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:25:00Z",
+            "2025-01-01T10:50:00Z",
+            "2025-01-01T11:15:00Z",
+        ],
+        "ops@contoso.example",
+    );
+    assert!(
+        run(&catalogue, BURST, &spread).alerts.is_empty(),
+        "four events over 75 minutes"
+    );
+    let under = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:01:00Z",
+            "2025-01-01T10:02:00Z",
+        ],
+        "ops@contoso.example",
+    );
     let replay = run(&catalogue, BURST, &under);
     assert!(replay.alerts.is_empty(), "one under the threshold");
     assert_eq!(replay.hits.len(), 3);
@@ -224,13 +384,27 @@ fn the_alert_spans_every_window_of_the_group() {
     // Out of order on purpose: events are sorted by time first. Windows close at 10:30 (from
     // 10:00) and 11:16 (from 10:20); 11:15 closes none but is inside the span; 13:00 is after it.
     let mut events = burst(
-        &["2025-01-01T10:30:00Z", "2025-01-01T10:00:00Z", "2025-01-01T10:10:00Z", "2025-01-01T10:20:00Z", "2025-01-01T11:15:00Z", "2025-01-01T11:16:00Z", "2025-01-01T13:00:00Z"],
+        &[
+            "2025-01-01T10:30:00Z",
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:10:00Z",
+            "2025-01-01T10:20:00Z",
+            "2025-01-01T11:15:00Z",
+            "2025-01-01T11:16:00Z",
+            "2025-01-01T13:00:00Z",
+        ],
         "ops@contoso.example",
     );
-    events.extend(burst(&["2025-01-01T10:00:00Z", "2025-01-01T10:01:00Z"], "other@contoso.example"));
+    events.extend(burst(
+        &["2025-01-01T10:00:00Z", "2025-01-01T10:01:00Z"],
+        "other@contoso.example",
+    ));
     let alerts = run(&catalogue, BURST, &events).alerts;
     assert_eq!(alerts.len(), 1, "the other actor has two events");
-    assert_eq!((alerts[0].start.to_string(), alerts[0].end.to_string()), ("2025-01-01T10:00:00Z".into(), "2025-01-01T11:16:00Z".into()));
+    assert_eq!(
+        (alerts[0].start.to_string(), alerts[0].end.to_string()),
+        ("2025-01-01T10:00:00Z".into(), "2025-01-01T11:16:00Z".into())
+    );
     assert_eq!(alerts[0].event_count, 6);
     let positions: Vec<u64> = alerts[0].events.iter().map(|e| e.position).collect();
     assert_eq!(positions, [2, 3, 4, 1, 5, 6], "in time order");
@@ -243,20 +417,52 @@ fn privileged_accounts_reach_the_lower_tier() {
     let alerts = run(&catalogue, BURST, &burst(&two, "ADMIN@contoso.example")).alerts;
     assert_eq!(alerts.len(), 1, "the list is compared case-insensitively");
     assert_eq!(alerts[0].tier, Some(("privileged".into(), 2)));
-    assert!(run(&catalogue, BURST, &burst(&two, "ops@contoso.example")).alerts.is_empty(), "two is below the default tier");
-    let mut nobody = burst(&["2025-01-01T10:00:00Z", "2025-01-01T10:01:00Z", "2025-01-01T10:02:00Z", "2025-01-01T10:03:00Z"], "");
+    assert!(
+        run(&catalogue, BURST, &burst(&two, "ops@contoso.example"))
+            .alerts
+            .is_empty(),
+        "two is below the default tier"
+    );
+    let mut nobody = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:01:00Z",
+            "2025-01-01T10:02:00Z",
+            "2025-01-01T10:03:00Z",
+        ],
+        "",
+    );
     nobody[0]["InitiatedBy"] = json!({});
     let replay = run(&catalogue, BURST, &nobody);
-    assert!(replay.alerts.is_empty() && replay.hits.is_empty(), "events without an actor never count");
+    assert!(
+        replay.alerts.is_empty() && replay.hits.is_empty(),
+        "events without an actor never count"
+    );
 }
 
 fn hit(seconds: i64, group: &str) -> Hit {
     let time = Timestamp::from_seconds(seconds);
-    Hit { detection: 0, event: EventRef { position: seconds as u64, id: None, time }, group: vec![group.to_owned()], values: Vec::new(), findings: Vec::new() }
+    Hit {
+        detection: 0,
+        event: EventRef {
+            position: seconds as u64,
+            id: None,
+            time,
+        },
+        group: vec![group.to_owned()],
+        values: Vec::new(),
+        findings: Vec::new(),
+    }
 }
 
 fn plan(count: u32, window_seconds: u64) -> ThresholdPlan {
-    ThresholdPlan { count, window_seconds, group_by: vec![0], group_names: vec!["Actor".into()], tiers: Vec::new() }
+    ThresholdPlan {
+        count,
+        window_seconds,
+        group_by: vec![0],
+        group_names: vec!["Actor".into()],
+        tiers: Vec::new(),
+    }
 }
 
 #[test]
@@ -270,7 +476,14 @@ fn events_more_than_a_window_out_of_order_are_reported_late() {
     assert_eq!(run.late(), 1);
     let alerts = run.finish(&[]);
     assert_eq!(alerts.len(), 1);
-    assert_eq!((alerts[0].start, alerts[0].end, alerts[0].event_count), (Timestamp::from_seconds(9000), Timestamp::from_seconds(9500), 2));
+    assert_eq!(
+        (alerts[0].start, alerts[0].end, alerts[0].event_count),
+        (
+            Timestamp::from_seconds(9000),
+            Timestamp::from_seconds(9500),
+            2
+        )
+    );
 }
 
 #[test]
@@ -281,7 +494,10 @@ fn memory_follows_the_windows_not_the_input() {
         run.push(hit(i * 10, &format!("actor-{i}")));
     }
     let (groups, events) = run.held();
-    assert!(groups < 5_000 && events < 5_000, "held {groups} groups and {events} events");
+    assert!(
+        groups < 5_000 && events < 5_000,
+        "held {groups} groups and {events} events"
+    );
     assert!(run.finish(&[]).is_empty());
 }
 
@@ -290,10 +506,17 @@ fn memory_follows_the_windows_not_the_input() {
 fn as_the_query_computes(times: &[i64], k: usize, window: i64) -> Option<(i64, i64, usize)> {
     let mut sorted = times.to_vec();
     sorted.sort_unstable();
-    let closing: Vec<(i64, i64)> = (k - 1..sorted.len()).map(|n| (sorted[n - (k - 1)], sorted[n])).filter(|(start, end)| end - start <= window).collect();
+    let closing: Vec<(i64, i64)> = (k - 1..sorted.len())
+        .map(|n| (sorted[n - (k - 1)], sorted[n]))
+        .filter(|(start, end)| end - start <= window)
+        .collect();
     let first = closing.iter().map(|(s, _)| *s).min()?;
     let last = closing.iter().map(|(_, e)| *e).max()?;
-    Some((first, last, sorted.iter().filter(|t| (first..=last).contains(t)).count()))
+    Some((
+        first,
+        last,
+        sorted.iter().filter(|t| (first..=last).contains(t)).count(),
+    ))
 }
 
 #[test]
@@ -301,7 +524,9 @@ fn streaming_windows_equal_the_query_on_random_bursts() {
     // A small linear congruential generator: deterministic, no dependency.
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = |bound: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % bound
     };
     for _ in 0..2_000 {
@@ -315,7 +540,17 @@ fn streaming_windows_equal_the_query_on_random_bursts() {
         for t in &sorted {
             run.push(hit(*t, "g"));
         }
-        let streamed = run.finish(&[]).first().map(|a| (a.start.0 / 1_000_000_000, a.end.0 / 1_000_000_000, a.event_count as usize));
-        assert_eq!(streamed, as_the_query_computes(&times, k, window), "times {times:?}, count {k}, window {window}s");
+        let streamed = run.finish(&[]).first().map(|a| {
+            (
+                a.start.0 / 1_000_000_000,
+                a.end.0 / 1_000_000_000,
+                a.event_count as usize,
+            )
+        });
+        assert_eq!(
+            streamed,
+            as_the_query_computes(&times, k, window),
+            "times {times:?}, count {k}, window {window}s"
+        );
     }
 }

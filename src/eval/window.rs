@@ -17,15 +17,19 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 use super::alert::{Alert, Evidence};
 use super::hit::Hit;
-use crate::catalogue::detection::Threshold;
 use crate::catalogue::Catalogue;
+use crate::catalogue::detection::Threshold;
 use crate::lang::{self, WINDOW_IS_INCLUSIVE};
 use crate::timestamp::Timestamp;
 
 /// Whether an event at `time` is too old to share a window that ends at `end`.
 fn outside_window(time: Timestamp, end: Timestamp, window_seconds: u64) -> bool {
     let oldest = end.minus_seconds(window_seconds);
-    if WINDOW_IS_INCLUSIVE { time < oldest } else { time <= oldest }
+    if WINDOW_IS_INCLUSIVE {
+        time < oldest
+    } else {
+        time <= oldest
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +53,11 @@ pub struct TierPlan {
 }
 
 impl ThresholdPlan {
-    pub fn new(catalogue: &Catalogue, threshold: &Threshold, field: &dyn Fn(&str) -> usize) -> ThresholdPlan {
+    pub fn new(
+        catalogue: &Catalogue,
+        threshold: &Threshold,
+        field: &dyn Fn(&str) -> usize,
+    ) -> ThresholdPlan {
         ThresholdPlan {
             count: threshold.count,
             window_seconds: threshold.window.seconds(),
@@ -60,8 +68,14 @@ impl ThresholdPlan {
                 .iter()
                 .map(|t| TierPlan {
                     name: t.name.clone(),
-                    position: threshold.group_by.iter().position(|g| *g == t.field).expect("validated: a tier field is a group-by field"),
-                    values: lang::inline_values(catalogue, &t.list).into_iter().collect(),
+                    position: threshold
+                        .group_by
+                        .iter()
+                        .position(|g| *g == t.field)
+                        .expect("validated: a tier field is a group-by field"),
+                    values: lang::inline_values(catalogue, &t.list)
+                        .into_iter()
+                        .collect(),
                     count: t.count,
                 })
                 .collect(),
@@ -73,7 +87,10 @@ impl ThresholdPlan {
     pub fn tier(&self, group: &[String]) -> (&str, u32) {
         self.tiers
             .iter()
-            .find(|t| t.values.contains(&super::field::lowercase(&group[t.position])))
+            .find(|t| {
+                t.values
+                    .contains(&super::field::lowercase(&group[t.position]))
+            })
             .map(|t| (t.name.as_str(), t.count))
             .unwrap_or(("default", self.count))
     }
@@ -101,7 +118,11 @@ impl GroupWindow {
             self.pending.add(&hit);
         }
         self.recent.push_back(hit);
-        while self.recent.front().is_some_and(|h| outside_window(h.time(), time, window_seconds)) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|h| outside_window(h.time(), time, window_seconds))
+        {
             self.recent.pop_front();
         }
         let required = self.required as usize;
@@ -167,7 +188,16 @@ const SWEEP_EVERY: u64 = 4096;
 
 impl ThresholdRun {
     pub fn new(detection: usize, plan: ThresholdPlan) -> ThresholdRun {
-        ThresholdRun { detection, plan, groups: HashMap::new(), reorder: BinaryHeap::new(), arrivals: 0, newest: Timestamp(i64::MIN), released: None, late: 0 }
+        ThresholdRun {
+            detection,
+            plan,
+            groups: HashMap::new(),
+            reorder: BinaryHeap::new(),
+            arrivals: 0,
+            newest: Timestamp(i64::MIN),
+            released: None,
+            late: 0,
+        }
     }
 
     /// Matching events that arrived more than one window out of time order and were not counted.
@@ -178,7 +208,10 @@ impl ThresholdRun {
     /// Groups and buffered events held now.
     #[cfg(test)]
     pub fn held(&self) -> (usize, usize) {
-        (self.groups.len(), self.reorder.len() + self.groups.values().map(|g| g.recent.len()).sum::<usize>())
+        (
+            self.groups.len(),
+            self.reorder.len() + self.groups.values().map(|g| g.recent.len()).sum::<usize>(),
+        )
     }
 
     pub fn push(&mut self, hit: Hit) {
@@ -188,9 +221,14 @@ impl ThresholdRun {
         }
         self.arrivals += 1;
         self.newest = self.newest.max(hit.time());
-        self.reorder.push(Reverse((hit.time(), self.arrivals, OrderedHit(hit))));
+        self.reorder
+            .push(Reverse((hit.time(), self.arrivals, OrderedHit(hit))));
         let settled = self.newest.minus_seconds(self.plan.window_seconds);
-        while self.reorder.peek().is_some_and(|Reverse((t, _, _))| *t < settled) {
+        while self
+            .reorder
+            .peek()
+            .is_some_and(|Reverse((t, _, _))| *t < settled)
+        {
             self.release_one();
         }
         if self.arrivals % SWEEP_EVERY == 0 {
@@ -199,12 +237,21 @@ impl ThresholdRun {
     }
 
     fn release_one(&mut self) {
-        let Some(Reverse((time, _, OrderedHit(hit)))) = self.reorder.pop() else { return };
+        let Some(Reverse((time, _, OrderedHit(hit)))) = self.reorder.pop() else {
+            return;
+        };
         self.released = Some(time);
         let plan = &self.plan;
         let group = self.groups.entry(hit.group.clone()).or_insert_with(|| {
             let (tier, required) = plan.tier(&hit.group);
-            GroupWindow { required, tier: tier.to_owned(), recent: VecDeque::new(), span: None, pending: Evidence::default(), newest: time }
+            GroupWindow {
+                required,
+                tier: tier.to_owned(),
+                recent: VecDeque::new(),
+                span: None,
+                pending: Evidence::default(),
+                newest: time,
+            }
         });
         group.push(hit, plan.window_seconds);
     }
@@ -212,9 +259,12 @@ impl ThresholdRun {
     /// Drops groups that have no alert span and whose last event is more than a window older
     /// than anything still to come: no later event can close a window with theirs.
     fn sweep(&mut self) {
-        let Some(released) = self.released else { return };
+        let Some(released) = self.released else {
+            return;
+        };
         let idle_before = released.minus_seconds(self.plan.window_seconds);
-        self.groups.retain(|_, g| g.span.is_some() || g.newest >= idle_before);
+        self.groups
+            .retain(|_, g| g.span.is_some() || g.newest >= idle_before);
     }
 
     /// Releases every buffered hit and returns one alert per group that reached its count,
@@ -225,8 +275,13 @@ impl ThresholdRun {
         }
         let mut alerts: Vec<Alert> = Vec::new();
         for (group, window) in self.groups {
-            let Some((start, end, evidence)) = window.span else { continue };
-            let latest = evidence.latest.map(|(_, values)| values).unwrap_or_default();
+            let Some((start, end, evidence)) = window.span else {
+                continue;
+            };
+            let latest = evidence
+                .latest
+                .map(|(_, values)| values)
+                .unwrap_or_default();
             alerts.push(Alert {
                 detection: self.detection,
                 start,
@@ -234,8 +289,21 @@ impl ThresholdRun {
                 event_count: evidence.count,
                 group: self.plan.group_names.iter().cloned().zip(group).collect(),
                 tier: Some((window.tier, window.required)),
-                fields: field_names.iter().cloned().zip(latest.into_iter().chain(std::iter::repeat(None))).collect(),
-                all_values: field_names.iter().cloned().zip(evidence.all_values.into_iter().chain(std::iter::repeat(Vec::new()))).collect(),
+                fields: field_names
+                    .iter()
+                    .cloned()
+                    .zip(latest.into_iter().chain(std::iter::repeat(None)))
+                    .collect(),
+                all_values: field_names
+                    .iter()
+                    .cloned()
+                    .zip(
+                        evidence
+                            .all_values
+                            .into_iter()
+                            .chain(std::iter::repeat(Vec::new())),
+                    )
+                    .collect(),
                 findings: evidence.findings,
                 events: evidence.events,
             });
@@ -267,7 +335,13 @@ pub fn window_counts(plan: &ThresholdPlan, hits: &[Hit]) -> Vec<GroupCount> {
                 most = most.max(last + 1 - first);
             }
             let (tier, required) = plan.tier(&group);
-            GroupCount { group: plan.group_names.iter().cloned().zip(group).collect(), events: times.len(), most_in_window: most, tier: tier.to_owned(), required }
+            GroupCount {
+                group: plan.group_names.iter().cloned().zip(group).collect(),
+                events: times.len(),
+                most_in_window: most,
+                tier: tier.to_owned(),
+                required,
+            }
         })
         .collect()
 }

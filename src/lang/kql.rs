@@ -16,7 +16,10 @@
 
 use std::fmt::Write as _;
 
-use super::{columns, entity_fields, inline_values, needed_fields, ColumnRole, Expr, OutputColumn, HELPER_PREFIX};
+use super::{
+    ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, entity_fields, inline_values,
+    needed_fields,
+};
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::logic::{FieldMatch, Matcher, Shape};
@@ -68,9 +71,16 @@ pub fn string(value: &str) -> String {
 /// A column or variable name, bracket-quoted when it is not a plain identifier or is a word
 /// KQL reserves.
 pub fn name(identifier: &str) -> String {
-    const RESERVED: [&str; 12] = ["and", "or", "not", "in", "by", "on", "with", "as", "let", "set", "true", "false"];
-    let plain = identifier.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && identifier.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    const RESERVED: [&str; 12] = [
+        "and", "or", "not", "in", "by", "on", "with", "as", "let", "set", "true", "false",
+    ];
+    let plain = identifier
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && identifier
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !RESERVED.contains(&identifier.to_ascii_lowercase().as_str());
     if plain {
         identifier.to_owned()
@@ -83,8 +93,13 @@ pub fn name(identifier: &str) -> String {
 fn path(base: &str, dotted: &str) -> String {
     let mut out = base.to_owned();
     for segment in dotted.split('.') {
-        let plain = segment.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let plain = segment
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if plain {
             let _ = write!(out, ".{segment}");
         } else {
@@ -112,7 +127,12 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let mut text = String::new();
 
     // Lists used by threshold tiers.
-    let tiers = detection.meta.threshold.as_ref().map(|t| t.tiers.as_slice()).unwrap_or_default();
+    let tiers = detection
+        .meta
+        .threshold
+        .as_ref()
+        .map(|t| t.tiers.as_slice())
+        .unwrap_or_default();
     let mut declared = Vec::new();
     for tier in tiers {
         if declared.contains(&&tier.list) {
@@ -123,7 +143,11 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         let value = match binding {
             ListBinding::Watchlist => {
                 let column = &list.sentinel_watchlist.column;
-                let item = if column == "SearchKey" { "SearchKey".to_owned() } else { path("WatchlistItem", column) };
+                let item = if column == "SearchKey" {
+                    "SearchKey".to_owned()
+                } else {
+                    path("WatchlistItem", column)
+                };
                 format!(
                     "toscalar(_GetWatchlist({}) | summarize make_set(tolower(tostring({item}))))",
                     string(&list.sentinel_watchlist.alias)
@@ -131,7 +155,14 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             }
             ListBinding::Inline => {
                 let values = inline_values(catalogue, &tier.list);
-                format!("dynamic([{}])", values.iter().map(|v| string(v)).collect::<Vec<_>>().join(", "))
+                format!(
+                    "dynamic([{}])",
+                    values
+                        .iter()
+                        .map(|v| string(v))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         };
         let _ = writeln!(text, "let {} = {value};", list_variable(&tier.list));
@@ -140,38 +171,65 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let mut pipeline = String::new();
     let _ = write!(pipeline, "{}", name(&source.kql.table));
     if let Some(pre) = condition.necessary_plain(source) {
-        let _ = write!(pipeline, "\n| where {}", render(&pre, &|f| column_ref(source, f), true));
+        let _ = write!(
+            pipeline,
+            "\n| where {}",
+            render(&pre, &|f| column_ref(source, f), true)
+        );
     }
     pipeline.push_str(&prelude(source, &needed));
     let field_ref = |f: &str| name(f);
-    let _ = write!(pipeline, "\n| where {}", render(&condition, &field_ref, true));
+    let _ = write!(
+        pipeline,
+        "\n| where {}",
+        render(&condition, &field_ref, true)
+    );
 
     let findings: Vec<(String, String)> = detection
         .meta
         .findings
         .iter()
-        .map(|(selection, label)| (render(&Expr::selection(detection, selection), &field_ref, false), label.clone()))
+        .map(|(selection, label)| {
+            (
+                render(&Expr::selection(detection, selection), &field_ref, false),
+                label.clone(),
+            )
+        })
         .collect();
     if !findings.is_empty() {
         let parts: Vec<String> = findings
             .iter()
             .map(|(expr, label)| format!("iff({expr}, {}, \"\")", string(&format!("{label}; "))))
             .collect();
-        let _ = write!(pipeline, "\n| extend {} = trim_end(@\"; \", strcat({}))", columns::FINDINGS, parts.join(", "));
+        let _ = write!(
+            pipeline,
+            "\n| extend {} = trim_end(@\"; \", strcat({}))",
+            columns::FINDINGS,
+            parts.join(", ")
+        );
     }
 
     let mut output = Vec::new();
     match &detection.meta.threshold {
         None => {
             let mut project = vec![time.clone()];
-            output.push(OutputColumn { name: source.kql.time_column.clone(), role: ColumnRole::Time });
+            output.push(OutputColumn {
+                name: source.kql.time_column.clone(),
+                role: ColumnRole::Time,
+            });
             for f in &needed {
                 project.push(name(f));
-                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+                output.push(OutputColumn {
+                    name: (*f).to_owned(),
+                    role: role_of(detection, f),
+                });
             }
             if !findings.is_empty() {
                 project.push(columns::FINDINGS.to_owned());
-                output.push(OutputColumn { name: columns::FINDINGS.to_owned(), role: ColumnRole::Detail });
+                output.push(OutputColumn {
+                    name: columns::FINDINGS.to_owned(),
+                    role: ColumnRole::Detail,
+                });
             }
             let _ = write!(pipeline, "\n| project {}", project.join(", "));
             text.push_str(&pipeline);
@@ -179,12 +237,23 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         Some(threshold) => {
             let group: Vec<String> = threshold.group_by.iter().map(|f| name(f)).collect();
             // Events without a value for a group-by field never count (as in pySigma).
-            let _ = write!(pipeline, "\n| where {}", group.iter().map(|g| format!("isnotempty({g})")).collect::<Vec<_>>().join(" and "));
+            let _ = write!(
+                pipeline,
+                "\n| where {}",
+                group
+                    .iter()
+                    .map(|g| format!("isnotempty({g})"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            );
             let mut counts: Vec<(Option<String>, u32, String)> = Vec::new();
             for tier in &threshold.tiers {
                 let field = name(&tier.field);
                 counts.push((
-                    Some(format!("set_has_element({}, tolower({field}))", list_variable(&tier.list))),
+                    Some(format!(
+                        "set_has_element({}, tolower({field}))",
+                        list_variable(&tier.list)
+                    )),
                     tier.count,
                     tier.name.clone(),
                 ));
@@ -208,16 +277,31 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             };
             let tier_expr = case(&|c| string(&c.2));
             let required_expr = case(&|c| c.1.to_string());
-            let _ = write!(pipeline, "\n| extend {HELPER_PREFIX}tier = {tier_expr}, {HELPER_PREFIX}required = {required_expr}");
+            let _ = write!(
+                pipeline,
+                "\n| extend {HELPER_PREFIX}tier = {tier_expr}, {HELPER_PREFIX}required = {required_expr}"
+            );
             let _ = writeln!(text, "let {HELPER_PREFIX}matches = {pipeline};");
 
             let mut distinct: Vec<u32> = counts.iter().map(|c| c.1).collect();
             distinct.sort_unstable();
             distinct.dedup();
-            let same_group = |k: u32| group.iter().map(|g| format!("prev({g}, {}) == {g}", k - 1)).collect::<Vec<_>>().join(" and ");
+            let same_group = |k: u32| {
+                group
+                    .iter()
+                    .map(|g| format!("prev({g}, {}) == {g}", k - 1))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            };
             let starts: Vec<String> = distinct
                 .iter()
-                .map(|k| format!("{HELPER_PREFIX}start_{k} = iff({}, prev({time}, {}), datetime(null))", same_group(*k), k - 1))
+                .map(|k| {
+                    format!(
+                        "{HELPER_PREFIX}start_{k} = iff({}, prev({time}, {}), datetime(null))",
+                        same_group(*k),
+                        k - 1
+                    )
+                })
                 .collect();
             let start_expr = if distinct.len() == 1 {
                 format!("{HELPER_PREFIX}start_{}", distinct[0])
@@ -227,7 +311,10 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                     args.push(format!("{HELPER_PREFIX}required == {k}"));
                     args.push(format!("{HELPER_PREFIX}start_{k}"));
                 }
-                args.push(format!("{HELPER_PREFIX}start_{}", distinct[distinct.len() - 1]));
+                args.push(format!(
+                    "{HELPER_PREFIX}start_{}",
+                    distinct[distinct.len() - 1]
+                ));
                 format!("case({})", args.join(", "))
             };
             let by = group.join(", ");
@@ -235,7 +322,11 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 text,
                 "let {p}windows = {p}matches\n| sort by {sort}, {time} asc\n| extend {starts}\n| extend {p}start = {start_expr}\n| where isnotnull({p}start) and {time} - {p}start <= {window}\n| summarize {p}first = min({p}start), {p}last = max({time}) by {by};",
                 p = HELPER_PREFIX,
-                sort = group.iter().map(|g| format!("{g} asc")).collect::<Vec<_>>().join(", "),
+                sort = group
+                    .iter()
+                    .map(|g| format!("{g} asc"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 starts = starts.join(",\n    "),
                 window = threshold.window.kql(),
             );
@@ -246,7 +337,14 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 format!("{} = count()", columns::EVENT_COUNT),
             ];
             if !others.is_empty() {
-                aggregates.push(format!("arg_max({time}, {})", others.iter().map(|f| name(f)).collect::<Vec<_>>().join(", ")));
+                aggregates.push(format!(
+                    "arg_max({time}, {})",
+                    others
+                        .iter()
+                        .map(|f| name(f))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
                 for f in &others {
                     aggregates.push(format!("{} = make_set({}, 100)", all_name(f), name(f)));
                 }
@@ -254,7 +352,11 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 aggregates.push(format!("{time} = max({time})"));
             }
             if !findings.is_empty() {
-                aggregates.push(format!("All{} = make_set({}, 100)", columns::FINDINGS, columns::FINDINGS));
+                aggregates.push(format!(
+                    "All{} = make_set({}, 100)",
+                    columns::FINDINGS,
+                    columns::FINDINGS
+                ));
             }
             let _ = write!(
                 text,
@@ -265,32 +367,59 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 required = columns::REQUIRED_COUNT,
             );
             let mut project = vec![time.clone()];
-            output.push(OutputColumn { name: source.kql.time_column.clone(), role: ColumnRole::Time });
+            output.push(OutputColumn {
+                name: source.kql.time_column.clone(),
+                role: ColumnRole::Time,
+            });
             for f in &threshold.group_by {
                 project.push(name(f));
-                output.push(OutputColumn { name: f.clone(), role: role_of(detection, f) });
+                output.push(OutputColumn {
+                    name: f.clone(),
+                    role: role_of(detection, f),
+                });
             }
-            for c in [columns::START_TIME, columns::END_TIME, columns::EVENT_COUNT, columns::REQUIRED_COUNT, columns::TIER] {
+            for c in [
+                columns::START_TIME,
+                columns::END_TIME,
+                columns::EVENT_COUNT,
+                columns::REQUIRED_COUNT,
+                columns::TIER,
+            ] {
                 project.push(c.to_owned());
-                output.push(OutputColumn { name: c.to_owned(), role: ColumnRole::Summary });
+                output.push(OutputColumn {
+                    name: c.to_owned(),
+                    role: ColumnRole::Summary,
+                });
             }
             for f in &others {
                 project.push(name(f));
-                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+                output.push(OutputColumn {
+                    name: (*f).to_owned(),
+                    role: role_of(detection, f),
+                });
             }
             for f in &others {
                 project.push(all_name(f));
-                output.push(OutputColumn { name: all_name(f), role: ColumnRole::Summary });
+                output.push(OutputColumn {
+                    name: all_name(f),
+                    role: ColumnRole::Summary,
+                });
             }
             if !findings.is_empty() {
                 let all = format!("All{}", columns::FINDINGS);
                 project.push(all.clone());
-                output.push(OutputColumn { name: all, role: ColumnRole::Detail });
+                output.push(OutputColumn {
+                    name: all,
+                    role: ColumnRole::Detail,
+                });
             }
             let _ = write!(text, "\n| project {}", project.join(", "));
         }
     }
-    Query { text, columns: output }
+    Query {
+        text,
+        columns: output,
+    }
 }
 
 /// The stages that make `fields` columns of the table's rows: one `mv-apply` per array column
@@ -301,7 +430,13 @@ pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
     let derived: Vec<String> = fields
         .iter()
         .filter(|f| source.fields[**f].value.as_plain_column() != Some(**f))
-        .map(|f| format!("{} = {}", name(f), extraction.expression(&source.fields[*f].value)))
+        .map(|f| {
+            format!(
+                "{} = {}",
+                name(f),
+                extraction.expression(&source.fields[*f].value)
+            )
+        })
         .collect();
     let mut out = extraction.stages();
     if !derived.is_empty() {
@@ -325,7 +460,10 @@ fn role_of(detection: &Detection, field: &str) -> ColumnRole {
 
 /// Reference to a plain field through its column (used before fields are extended).
 fn column_ref(source: &LogSourceFile, field: &str) -> String {
-    let column = source.fields[field].value.as_plain_column().unwrap_or(field);
+    let column = source.fields[field]
+        .value
+        .as_plain_column()
+        .unwrap_or(field);
     match source.columns.get(column).map(|c| c.kind) {
         Some(ColumnType::Dynamic) => format!("tostring({})", name(column)),
         _ => name(column),
@@ -347,7 +485,11 @@ struct ArrayLookups {
 
 impl<'a> Extraction<'a> {
     fn new(source: &'a LogSourceFile) -> Self {
-        Extraction { source, arrays: Vec::new(), counter: 0 }
+        Extraction {
+            source,
+            arrays: Vec::new(),
+            counter: 0,
+        }
     }
 
     fn temp(&mut self) -> String {
@@ -359,7 +501,11 @@ impl<'a> Extraction<'a> {
         if let Some(i) = self.arrays.iter().position(|a| a.column == column) {
             return &mut self.arrays[i];
         }
-        self.arrays.push(ArrayLookups { column: column.to_owned(), with_properties: false, aggregates: Vec::new() });
+        self.arrays.push(ArrayLookups {
+            column: column.to_owned(),
+            with_properties: false,
+            aggregates: Vec::new(),
+        });
         self.arrays.last_mut().unwrap()
     }
 
@@ -370,14 +516,26 @@ impl<'a> Extraction<'a> {
                 ColumnType::Dynamic => format!("tostring({})", name(column)),
                 _ => name(column),
             },
-            FieldValue::Column { column, path: Some(p) } => format!("tostring({})", path(&name(column), p)),
-            FieldValue::At { at } => format!("tostring({})", path(&format!("{}[{}]", name(&at.column), at.index), &at.path)),
+            FieldValue::Column {
+                column,
+                path: Some(p),
+            } => format!("tostring({})", path(&name(column), p)),
+            FieldValue::At { at } => format!(
+                "tostring({})",
+                path(&format!("{}[{}]", name(&at.column), at.index), &at.path)
+            ),
             FieldValue::Text { text } => format!("tostring({})", name(text)),
             FieldValue::Element { element } => {
                 let conditions: Vec<String> = element
                     .matching
                     .iter()
-                    .map(|(k, v)| format!("tostring({}) =~ {}", path(&format!("{HELPER_PREFIX}item"), k), string(v)))
+                    .map(|(k, v)| {
+                        format!(
+                            "tostring({}) =~ {}",
+                            path(&format!("{HELPER_PREFIX}item"), k),
+                            string(v)
+                        )
+                    })
                     .collect();
                 let aggregate = format!(
                     "take_anyif(tostring({}), {})",
@@ -385,10 +543,14 @@ impl<'a> Extraction<'a> {
                     conditions.join(" and ")
                 );
                 let temp = self.temp();
-                self.group(&element.column).aggregates.push((temp.clone(), aggregate));
+                self.group(&element.column)
+                    .aggregates
+                    .push((temp.clone(), aggregate));
                 temp
             }
-            FieldValue::ModifiedProperty { modified_property: m } => {
+            FieldValue::ModifiedProperty {
+                modified_property: m,
+            } => {
                 let aggregate = format!(
                     "take_anyif(tostring({p}prop.{side}), tostring({p}prop.displayName) =~ {name})",
                     p = HELPER_PREFIX,
@@ -400,7 +562,9 @@ impl<'a> Extraction<'a> {
                 group.with_properties = true;
                 group.aggregates.push((temp.clone(), aggregate));
                 // Entra stores these values JSON-encoded ("\"Global Administrator\"").
-                format!("iff({temp} matches regex @'^\".*\"$', tostring(parse_json({temp})), {temp})")
+                format!(
+                    "iff({temp} matches regex @'^\".*\"$', tostring(parse_json({temp})), {temp})"
+                )
             }
             FieldValue::FirstOf { first_of } => {
                 let parts: Vec<String> = first_of.iter().map(|v| self.expression(v)).collect();
@@ -414,11 +578,23 @@ impl<'a> Extraction<'a> {
         let mut out = String::new();
         for array in &self.arrays {
             let p = HELPER_PREFIX;
-            let _ = write!(out, "\n| mv-apply {p}item = {} on (\n    ", padded(&name(&array.column)));
+            let _ = write!(
+                out,
+                "\n| mv-apply {p}item = {} on (\n    ",
+                padded(&name(&array.column))
+            );
             if array.with_properties {
-                let _ = write!(out, "extend {p}props = {}\n    | mv-expand {p}prop = {p}props\n    | ", padded(&format!("{p}item.modifiedProperties")));
+                let _ = write!(
+                    out,
+                    "extend {p}props = {}\n    | mv-expand {p}prop = {p}props\n    | ",
+                    padded(&format!("{p}item.modifiedProperties"))
+                );
             }
-            let aggregates: Vec<String> = array.aggregates.iter().map(|(t, a)| format!("{t} = {a}")).collect();
+            let aggregates: Vec<String> = array
+                .aggregates
+                .iter()
+                .map(|(t, a)| format!("{t} = {a}"))
+                .collect();
             let _ = write!(out, "summarize {}\n    )", aggregates.join(",\n        "));
         }
         out
@@ -431,10 +607,26 @@ fn render(expr: &Expr, field: &dyn Fn(&str) -> String, top: bool) -> String {
     match expr {
         Expr::Match(m) => {
             let s = field_match(m, field);
-            if top || !s.contains(" or ") && !s.contains(" and ") { s } else { format!("({s})") }
+            if top || !s.contains(" or ") && !s.contains(" and ") {
+                s
+            } else {
+                format!("({s})")
+            }
         }
-        Expr::And(items) => wrap(items.iter().map(|e| render(e, field, false)).collect::<Vec<_>>().join(" and ")),
-        Expr::Or(items) => wrap(items.iter().map(|e| render(e, field, false)).collect::<Vec<_>>().join(" or ")),
+        Expr::And(items) => wrap(
+            items
+                .iter()
+                .map(|e| render(e, field, false))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        ),
+        Expr::Or(items) => wrap(
+            items
+                .iter()
+                .map(|e| render(e, field, false))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        ),
         Expr::Not(inner) => format!("not({})", render(inner, field, true)),
     }
 }
@@ -449,7 +641,10 @@ fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
         m.matchers
             .iter()
             .filter_map(|x| match x {
-                Matcher::Pattern { pattern, cased: false } => match pattern.shape() {
+                Matcher::Pattern {
+                    pattern,
+                    cased: false,
+                } => match pattern.shape() {
                     Shape::Exact(s) if !s.is_empty() => Some(s),
                     _ => None,
                 },
@@ -458,11 +653,22 @@ fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
             .collect()
     };
     if exact.len() > 1 {
-        parts.push(format!("{f} in~ ({})", exact.iter().map(|s| string(s)).collect::<Vec<_>>().join(", ")));
+        parts.push(format!(
+            "{f} in~ ({})",
+            exact
+                .iter()
+                .map(|s| string(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     for x in &m.matchers {
         if exact.len() > 1 {
-            if let Matcher::Pattern { pattern, cased: false } = x {
+            if let Matcher::Pattern {
+                pattern,
+                cased: false,
+            } = x
+            {
                 if matches!(pattern.shape(), Shape::Exact(ref s) if !s.is_empty()) {
                     continue;
                 }
@@ -480,18 +686,26 @@ fn matcher(f: &str, m: &Matcher) -> String {
             let cs = if *cased { "_cs" } else { "" };
             match pattern.shape() {
                 Shape::Exact(s) if s.is_empty() => format!("isempty({f})"),
-                Shape::Exact(s) => format!("{f} {} {}", if *cased { "==" } else { "=~" }, string(&s)),
+                Shape::Exact(s) => {
+                    format!("{f} {} {}", if *cased { "==" } else { "=~" }, string(&s))
+                }
                 Shape::Contains(s) => format!("{f} contains{cs} {}", string(&s)),
                 Shape::StartsWith(s) => format!("{f} startswith{cs} {}", string(&s)),
                 Shape::EndsWith(s) => format!("{f} endswith{cs} {}", string(&s)),
                 Shape::Anything => format!("isnotempty({f})"),
                 Shape::Complex => {
                     let flag = if *cased { "" } else { "(?i)" };
-                    format!("{f} matches regex {}", string(&format!("{flag}{}", pattern.to_regex())))
+                    format!(
+                        "{f} matches regex {}",
+                        string(&format!("{flag}{}", pattern.to_regex()))
+                    )
                 }
             }
         }
-        Matcher::Regex { regex, case_insensitive } => {
+        Matcher::Regex {
+            regex,
+            case_insensitive,
+        } => {
             let flag = if *case_insensitive { "(?i)" } else { "" };
             format!("{f} matches regex {}", string(&format!("{flag}{regex}")))
         }
@@ -526,7 +740,10 @@ mod tests {
 
     #[test]
     fn paths_use_brackets_for_odd_segments() {
-        assert_eq!(path("InitiatedBy", "user.userPrincipalName"), "InitiatedBy.user.userPrincipalName");
+        assert_eq!(
+            path("InitiatedBy", "user.userPrincipalName"),
+            "InitiatedBy.user.userPrincipalName"
+        );
         assert_eq!(path("x", "claims.http://a/b"), "x.claims[\"http://a/b\"]");
     }
 }

@@ -31,24 +31,44 @@ impl<'a> Expr<'a> {
         match condition {
             Condition::Selection(name) => Expr::selection(detection, name),
             Condition::Not(c) => Expr::Not(Box::new(Expr::from_condition(detection, c))),
-            Condition::And(cs) => Expr::And(cs.iter().map(|c| Expr::from_condition(detection, c)).collect()),
-            Condition::Or(cs) => Expr::Or(cs.iter().map(|c| Expr::from_condition(detection, c)).collect()),
-            Condition::OfPattern { .. } => unreachable!("conditions are expanded before compilation"),
+            Condition::And(cs) => Expr::And(
+                cs.iter()
+                    .map(|c| Expr::from_condition(detection, c))
+                    .collect(),
+            ),
+            Condition::Or(cs) => Expr::Or(
+                cs.iter()
+                    .map(|c| Expr::from_condition(detection, c))
+                    .collect(),
+            ),
+            Condition::OfPattern { .. } => {
+                unreachable!("conditions are expanded before compilation")
+            }
         }
     }
 
     /// The expression of one named selection.
     pub fn selection(detection: &'a Detection, name: &str) -> Expr<'a> {
-        let selection = detection.selection(name).expect("validated: the condition names existing selections");
+        let selection = detection
+            .selection(name)
+            .expect("validated: the condition names existing selections");
         let mut alternatives: Vec<Expr<'a>> = selection
             .alternatives
             .iter()
             .map(|fields| {
                 let mut items: Vec<Expr<'a>> = fields.iter().map(Expr::Match).collect();
-                if items.len() == 1 { items.pop().unwrap() } else { Expr::And(items) }
+                if items.len() == 1 {
+                    items.pop().unwrap()
+                } else {
+                    Expr::And(items)
+                }
             })
             .collect();
-        if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives) }
+        if alternatives.len() == 1 {
+            alternatives.pop().unwrap()
+        } else {
+            Expr::Or(alternatives)
+        }
     }
 
     /// The detection's full condition.
@@ -66,7 +86,10 @@ impl<'a> Expr<'a> {
                 .and_then(|f| f.value.as_plain_column())
                 .map(|_| Expr::Match(m)),
             Expr::And(items) => {
-                let mut parts: Vec<Expr<'a>> = items.iter().filter_map(|e| e.necessary_plain(source)).collect();
+                let mut parts: Vec<Expr<'a>> = items
+                    .iter()
+                    .filter_map(|e| e.necessary_plain(source))
+                    .collect();
                 match parts.len() {
                     0 => None,
                     1 => parts.pop(),
@@ -74,8 +97,15 @@ impl<'a> Expr<'a> {
                 }
             }
             Expr::Or(items) => {
-                let parts: Option<Vec<Expr<'a>>> = items.iter().map(|e| e.necessary_plain(source)).collect();
-                parts.map(|mut p| if p.len() == 1 { p.pop().unwrap() } else { Expr::Or(p) })
+                let parts: Option<Vec<Expr<'a>>> =
+                    items.iter().map(|e| e.necessary_plain(source)).collect();
+                parts.map(|mut p| {
+                    if p.len() == 1 {
+                        p.pop().unwrap()
+                    } else {
+                        Expr::Or(p)
+                    }
+                })
             }
             Expr::Not(_) => None,
         }
@@ -114,9 +144,22 @@ pub const HELPER_PREFIX: &str = "_rc_";
 /// The fields a detection's query reads, in a stable order: logic first, then threshold
 /// grouping, entities and custom details.
 pub fn needed_fields(detection: &Detection) -> Vec<&str> {
-    let logic = detection.selections.iter().flat_map(|s| s.fields()).map(|m| m.field.as_str());
-    let group = detection.meta.threshold.iter().flat_map(|t| t.group_by.iter().map(String::as_str));
-    let entities = detection.meta.entities.slots().into_iter().filter_map(|(_, f)| f);
+    let logic = detection
+        .selections
+        .iter()
+        .flat_map(|s| s.fields())
+        .map(|m| m.field.as_str());
+    let group = detection
+        .meta
+        .threshold
+        .iter()
+        .flat_map(|t| t.group_by.iter().map(String::as_str));
+    let entities = detection
+        .meta
+        .entities
+        .slots()
+        .into_iter()
+        .filter_map(|(_, f)| f);
     let details = detection.meta.custom_details.values().map(String::as_str);
     let mut out: Vec<&str> = Vec::new();
     for f in logic.chain(group).chain(entities).chain(details) {
@@ -135,8 +178,18 @@ pub const WINDOW_IS_INCLUSIVE: bool = true;
 /// The fields a threshold alert reports besides its group-by fields: entities and custom
 /// details (logic-only fields are the same for every event of a burst, or meaningless per group).
 pub fn summary_fields(detection: &Detection) -> Vec<&str> {
-    let group: &[String] = detection.meta.threshold.as_ref().map(|t| t.group_by.as_slice()).unwrap_or_default();
-    let entities = detection.meta.entities.slots().into_iter().filter_map(|(_, f)| f);
+    let group: &[String] = detection
+        .meta
+        .threshold
+        .as_ref()
+        .map(|t| t.group_by.as_slice())
+        .unwrap_or_default();
+    let entities = detection
+        .meta
+        .entities
+        .slots()
+        .into_iter()
+        .filter_map(|(_, f)| f);
     let details = detection.meta.custom_details.values().map(String::as_str);
     let mut out: Vec<&str> = Vec::new();
     for f in entities.chain(details) {
@@ -149,12 +202,23 @@ pub fn summary_fields(detection: &Detection) -> Vec<&str> {
 
 /// The entity columns of a detection: (entity slot, field), in slot order.
 pub fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> {
-    detection.meta.entities.slots().into_iter().filter_map(|(slot, f)| f.map(|f| (slot, f))).collect()
+    detection
+        .meta
+        .entities
+        .slots()
+        .into_iter()
+        .filter_map(|(slot, f)| f.map(|f| (slot, f)))
+        .collect()
 }
 
 /// Which catalogue list a tier reads, and the lower-cased inline values of it.
 pub fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    let mut values: Vec<String> = catalogue.config.lists.get(list).map(|l| l.inline.iter().map(|v| v.to_lowercase()).collect()).unwrap_or_default();
+    let mut values: Vec<String> = catalogue
+        .config
+        .lists
+        .get(list)
+        .map(|l| l.inline.iter().map(|v| v.to_lowercase()).collect())
+        .unwrap_or_default();
     values.sort();
     values.dedup();
     values

@@ -45,7 +45,10 @@ pub fn sigma_key(source: &LogSourceFile, key: &str) -> String {
 }
 
 fn scalar(value: &Value) -> ScalarView {
-    ScalarView { is_null: value.is_null(), value: value.clone() }
+    ScalarView {
+        is_null: value.is_null(),
+        value: value.clone(),
+    }
 }
 
 /// The values of one entry. A plain `""` means "no value" in the catalogue (missing, null or
@@ -54,10 +57,15 @@ fn scalar(value: &Value) -> ScalarView {
 fn entry(source: &LogSourceFile, key: &str, values: &[Value], is_list: bool) -> EntryView {
     let mut scalars: Vec<ScalarView> = values.iter().map(scalar).collect();
     let plain = !key.contains('|');
-    if plain && values.iter().any(|v| v.as_str() == Some("")) && !values.iter().any(Value::is_null) {
+    if plain && values.iter().any(|v| v.as_str() == Some("")) && !values.iter().any(Value::is_null)
+    {
         scalars.push(scalar(&Value::Null));
     }
-    EntryView { key: sigma_key(source, key), is_list: is_list || scalars.len() > 1, values: scalars }
+    EntryView {
+        key: sigma_key(source, key),
+        is_list: is_list || scalars.len() > 1,
+        values: scalars,
+    }
 }
 
 fn entries(source: &LogSourceFile, map: &serde_json::Map<String, Value>) -> Vec<EntryView> {
@@ -73,7 +81,12 @@ fn entries(source: &LogSourceFile, map: &serde_json::Map<String, Value>) -> Vec<
 /// finding labels are left out: Sigma rejects a selection its condition does not use.
 pub fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<SelectionView> {
     let source = catalogue.logsource(detection);
-    let used: Vec<String> = detection.expanded.references().into_iter().map(|(name, _)| name.to_owned()).collect();
+    let used: Vec<String> = detection
+        .expanded
+        .references()
+        .into_iter()
+        .map(|(name, _)| name.to_owned())
+        .collect();
     detection
         .meta
         .detection
@@ -84,16 +97,30 @@ pub fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<Selection
             Value::Array(items) => SelectionView {
                 name: name.clone(),
                 is_list: true,
-                alternatives: items.iter().filter_map(Value::as_object).map(|m| entries(source, m)).collect(),
+                alternatives: items
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .map(|m| entries(source, m))
+                    .collect(),
             },
-            Value::Object(map) => SelectionView { name: name.clone(), is_list: false, alternatives: vec![entries(source, map)] },
+            Value::Object(map) => SelectionView {
+                name: name.clone(),
+                is_list: false,
+                alternatives: vec![entries(source, map)],
+            },
             _ => unreachable!("validated: selections are maps or lists of maps"),
         })
         .collect()
 }
 
 /// A selection matching any of `values` in `field` (case-insensitively, as Sigma does).
-pub fn list_selection(catalogue: &Catalogue, detection: &Detection, name: &str, field: &str, values: &[String]) -> SelectionView {
+pub fn list_selection(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    name: &str,
+    field: &str,
+    values: &[String],
+) -> SelectionView {
     let source = catalogue.logsource(detection);
     // List values are literal: escape Sigma's wildcard characters.
     let escaped: Vec<ScalarView> = values
@@ -103,7 +130,11 @@ pub fn list_selection(catalogue: &Catalogue, detection: &Detection, name: &str, 
     SelectionView {
         name: name.to_owned(),
         is_list: false,
-        alternatives: vec![vec![EntryView { key: source.sigma_name(field).to_owned(), is_list: true, values: escaped }]],
+        alternatives: vec![vec![EntryView {
+            key: source.sigma_name(field).to_owned(),
+            is_list: true,
+            values: escaped,
+        }]],
     }
 }
 

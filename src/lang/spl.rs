@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use super::{columns, needed_fields, ColumnRole, Expr, OutputColumn, HELPER_PREFIX};
+use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_fields};
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::logic::{FieldMatch, Matcher, Shape};
@@ -49,7 +49,11 @@ pub fn string(value: &str) -> String {
             c if c.is_control() || c == '`' => {
                 flush(&mut current, &mut parts);
                 let mut buf = [0u8; 4];
-                let encoded: String = c.encode_utf8(&mut buf).bytes().map(|b| format!("%{b:02X}")).collect();
+                let encoded: String = c
+                    .encode_utf8(&mut buf)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect();
                 parts.push(format!("urldecode(\"{encoded}\")"));
             }
             c => current.push(c),
@@ -65,7 +69,10 @@ pub fn string(value: &str) -> String {
 
 /// A field reference in `eval`/`where`: bare when it is an identifier, otherwise single-quoted.
 pub fn field(name: &str) -> String {
-    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if plain {
         name.to_owned()
@@ -76,7 +83,11 @@ pub fn field(name: &str) -> String {
 
 /// Name of the per-detection tuning macro that every search ends with.
 pub fn filter_macro(catalogue: &Catalogue, detection: &Detection) -> String {
-    format!("{}_{}_filter", catalogue.config.splunk.app_id, detection.slug.replace('-', "_"))
+    format!(
+        "{}_{}_filter",
+        catalogue.config.splunk.app_id,
+        detection.slug.replace('-', "_")
+    )
 }
 
 /// Compiles a detection to SPL.
@@ -89,39 +100,75 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
     let mut text = format!("`{}`", source.splunk.macro_name);
     if let Some(pre) = condition.necessary_plain(source) {
         let raw = |f: &str| field(&diagnostic_path(source, f));
-        let _ = write!(text, "\n| where {}", render(&pre, &|f| format!("coalesce({}, \"\")", raw(f)), true));
+        let _ = write!(
+            text,
+            "\n| where {}",
+            render(&pre, &|f| format!("coalesce({}, \"\")", raw(f)), true)
+        );
     }
     text.push_str(&prelude(source, &needed));
-    let _ = write!(text, "\n| where {}", render(&condition, &|f| field(f), true));
+    let _ = write!(
+        text,
+        "\n| where {}",
+        render(&condition, &|f| field(f), true)
+    );
 
     let findings: Vec<String> = detection
         .meta
         .findings
         .iter()
-        .map(|(selection, label)| format!("if({}, {}, null())", render(&Expr::selection(detection, selection), &|f| field(f), true), string(label)))
+        .map(|(selection, label)| {
+            format!(
+                "if({}, {}, null())",
+                render(&Expr::selection(detection, selection), &|f| field(f), true),
+                string(label)
+            )
+        })
         .collect();
     if !findings.is_empty() {
-        let _ = write!(text, "\n| eval {}=coalesce(mvjoin(mvappend({}), \"; \"), \"\")", columns::FINDINGS, findings.join(", "));
+        let _ = write!(
+            text,
+            "\n| eval {}=coalesce(mvjoin(mvappend({}), \"; \"), \"\")",
+            columns::FINDINGS,
+            findings.join(", ")
+        );
     }
 
-    let mut output = vec![OutputColumn { name: "_time".to_owned(), role: ColumnRole::Time }];
+    let mut output = vec![OutputColumn {
+        name: "_time".to_owned(),
+        role: ColumnRole::Time,
+    }];
     match &detection.meta.threshold {
         None => {
             let mut table = vec!["_time".to_owned()];
             for f in &needed {
                 table.push(field(f));
-                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+                output.push(OutputColumn {
+                    name: (*f).to_owned(),
+                    role: role_of(detection, f),
+                });
             }
             if !findings.is_empty() {
                 table.push(columns::FINDINGS.to_owned());
-                output.push(OutputColumn { name: columns::FINDINGS.to_owned(), role: ColumnRole::Detail });
+                output.push(OutputColumn {
+                    name: columns::FINDINGS.to_owned(),
+                    role: ColumnRole::Detail,
+                });
             }
             let _ = write!(text, "\n| table {}", table.join(" "));
         }
         Some(threshold) => {
             let group: Vec<String> = threshold.group_by.iter().map(|f| field(f)).collect();
             let by = group.join(" ");
-            let _ = write!(text, "\n| where {}", group.iter().map(|g| format!("{g}!=\"\"")).collect::<Vec<_>>().join(" AND "));
+            let _ = write!(
+                text,
+                "\n| where {}",
+                group
+                    .iter()
+                    .map(|g| format!("{g}!=\"\""))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            );
             let p = HELPER_PREFIX;
             let mut tier_cases = Vec::new();
             let mut required_cases = Vec::new();
@@ -144,13 +191,26 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
             }
             tier_cases.push("true(), \"default\"".to_owned());
             required_cases.push(format!("true(), {}", threshold.count));
-            let _ = write!(text, "\n| eval {p}tier=case({}), {p}required=case({})", tier_cases.join(", "), required_cases.join(", "));
+            let _ = write!(
+                text,
+                "\n| eval {p}tier=case({}), {p}required=case({})",
+                tier_cases.join(", "),
+                required_cases.join(", ")
+            );
             let _ = write!(text, "\n| sort 0 _time");
-            let mut counts: Vec<u32> = threshold.tiers.iter().map(|t| t.count).chain([threshold.count]).collect();
+            let mut counts: Vec<u32> = threshold
+                .tiers
+                .iter()
+                .map(|t| t.count)
+                .chain([threshold.count])
+                .collect();
             counts.sort_unstable();
             counts.dedup();
             for k in &counts {
-                let _ = write!(text, "\n| streamstats current=t window={k} global=f min(_time) AS {p}start_{k} count AS {p}n_{k} BY {by}");
+                let _ = write!(
+                    text,
+                    "\n| streamstats current=t window={k} global=f min(_time) AS {p}start_{k} count AS {p}n_{k} BY {by}"
+                );
             }
             let start_cases: Vec<String> = counts
                 .iter()
@@ -162,8 +222,14 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
                 start_cases.join(", "),
                 threshold.window.seconds()
             );
-            let _ = write!(text, "\n| eventstats min({p}hit_start) AS {p}first max({p}hit_end) AS {p}last BY {by}");
-            let _ = write!(text, "\n| where isnotnull({p}first) AND _time>={p}first AND _time<={p}last");
+            let _ = write!(
+                text,
+                "\n| eventstats min({p}hit_start) AS {p}first max({p}hit_end) AS {p}last BY {by}"
+            );
+            let _ = write!(
+                text,
+                "\n| where isnotnull({p}first) AND _time>={p}first AND _time<={p}last"
+            );
             let others = super::summary_fields(detection);
             let mut stats = vec![
                 format!("min(_time) AS {}", columns::START_TIME),
@@ -172,35 +238,69 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
             ];
             for f in &others {
                 stats.push(format!("latest({0}) AS {0}", field(f)));
-                stats.push(format!("values({}) AS {}", field(f), super::kql::all_name(f)));
+                stats.push(format!(
+                    "values({}) AS {}",
+                    field(f),
+                    super::kql::all_name(f)
+                ));
             }
             if !findings.is_empty() {
                 stats.push(format!("values({0}) AS All{0}", columns::FINDINGS));
             }
-            let _ = write!(text, "\n| stats {} BY {by} {p}tier {p}required", stats.join(" "));
-            let _ = write!(text, "\n| rename {p}tier AS {} {p}required AS {}", columns::TIER, columns::REQUIRED_COUNT);
+            let _ = write!(
+                text,
+                "\n| stats {} BY {by} {p}tier {p}required",
+                stats.join(" ")
+            );
+            let _ = write!(
+                text,
+                "\n| rename {p}tier AS {} {p}required AS {}",
+                columns::TIER,
+                columns::REQUIRED_COUNT
+            );
             let _ = write!(text, "\n| eval _time={}", columns::END_TIME);
             let mut table = vec!["_time".to_owned()];
             for f in &threshold.group_by {
                 table.push(field(f));
-                output.push(OutputColumn { name: f.clone(), role: role_of(detection, f) });
+                output.push(OutputColumn {
+                    name: f.clone(),
+                    role: role_of(detection, f),
+                });
             }
-            for c in [columns::START_TIME, columns::END_TIME, columns::EVENT_COUNT, columns::REQUIRED_COUNT, columns::TIER] {
+            for c in [
+                columns::START_TIME,
+                columns::END_TIME,
+                columns::EVENT_COUNT,
+                columns::REQUIRED_COUNT,
+                columns::TIER,
+            ] {
                 table.push(c.to_owned());
-                output.push(OutputColumn { name: c.to_owned(), role: ColumnRole::Summary });
+                output.push(OutputColumn {
+                    name: c.to_owned(),
+                    role: ColumnRole::Summary,
+                });
             }
             for f in &others {
                 table.push(field(f));
-                output.push(OutputColumn { name: (*f).to_owned(), role: role_of(detection, f) });
+                output.push(OutputColumn {
+                    name: (*f).to_owned(),
+                    role: role_of(detection, f),
+                });
             }
             for f in &others {
                 table.push(super::kql::all_name(f));
-                output.push(OutputColumn { name: super::kql::all_name(f), role: ColumnRole::Summary });
+                output.push(OutputColumn {
+                    name: super::kql::all_name(f),
+                    role: ColumnRole::Summary,
+                });
             }
             if !findings.is_empty() {
                 let all = format!("All{}", columns::FINDINGS);
                 table.push(all.clone());
-                output.push(OutputColumn { name: all, role: ColumnRole::Detail });
+                output.push(OutputColumn {
+                    name: all,
+                    role: ColumnRole::Detail,
+                });
             }
             let _ = write!(text, "\n| table {}", table.join(" "));
         }
@@ -208,7 +308,12 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
     let filter = filter_macro(catalogue, detection);
     let _ = write!(text, "\n| `{filter}`");
     macros.push((filter, 0));
-    Search { text, columns: output, macros, lookups }
+    Search {
+        text,
+        columns: output,
+        macros,
+        lookups,
+    }
 }
 
 /// The stages that give every one of `fields` a string value under its own name (missing = ""):
@@ -216,9 +321,15 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
 /// newline.
 pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
     let mut extraction = Extraction::new(source);
-    let values: Vec<(&str, String)> = fields.iter().map(|f| (*f, extraction.expression(&source.fields[*f].value))).collect();
+    let values: Vec<(&str, String)> = fields
+        .iter()
+        .map(|f| (*f, extraction.expression(&source.fields[*f].value)))
+        .collect();
     let mut out = extraction.stages();
-    let evals: Vec<String> = values.iter().map(|(f, e)| format!("{}=coalesce({e}, \"\")", field(f))).collect();
+    let evals: Vec<String> = values
+        .iter()
+        .map(|(f, e)| format!("{}=coalesce({e}, \"\")", field(f)))
+        .collect();
     let _ = write!(out, "\n| eval {}", evals.join(",\n    "));
     out
 }
@@ -249,7 +360,13 @@ struct Extraction<'a> {
 
 impl<'a> Extraction<'a> {
     fn new(source: &'a LogSourceFile) -> Self {
-        Extraction { source, stages: Vec::new(), arrays: Vec::new(), lookups: Vec::new(), counter: 0 }
+        Extraction {
+            source,
+            stages: Vec::new(),
+            arrays: Vec::new(),
+            lookups: Vec::new(),
+            counter: 0,
+        }
     }
 
     fn temp(&mut self) -> String {
@@ -272,7 +389,8 @@ impl<'a> Extraction<'a> {
             .collect::<Vec<_>>()
             .join(".\"|\".");
         self.stages.push(format!("spath output={var} path={spath}"));
-        self.stages.push(format!("eval {var}_key=mvmap({var}, {key})"));
+        self.stages
+            .push(format!("eval {var}_key=mvmap({var}, {key})"));
         self.arrays.push((id, var.clone()));
         (var.clone(), format!("{var}_key"))
     }
@@ -281,33 +399,65 @@ impl<'a> Extraction<'a> {
         let columns = &self.source.columns;
         match value {
             FieldValue::Column { column, path: None } => field(&columns[column].diagnostic),
-            FieldValue::Column { column, path: Some(p) } => field(&format!("{}.{p}", columns[column].diagnostic)),
+            FieldValue::Column {
+                column,
+                path: Some(p),
+            } => field(&format!("{}.{p}", columns[column].diagnostic)),
             FieldValue::At { at } => {
                 let temp = self.temp();
                 // spath counts array positions from 1.
-                self.stages.push(format!("spath output={temp} path={}{{{}}}.{}", columns[&at.column].diagnostic, at.index + 1, at.path));
+                self.stages.push(format!(
+                    "spath output={temp} path={}{{{}}}.{}",
+                    columns[&at.column].diagnostic,
+                    at.index + 1,
+                    at.path
+                ));
                 temp
             }
             FieldValue::Text { text } => {
                 let temp = self.temp();
-                self.stages.push(format!("spath output={temp} path={}", columns[text].diagnostic));
+                self.stages.push(format!(
+                    "spath output={temp} path={}",
+                    columns[text].diagnostic
+                ));
                 temp
             }
             FieldValue::Element { element } => {
                 let base = columns[&element.column].diagnostic.clone();
                 let names: Vec<&str> = element.matching.keys().map(String::as_str).collect();
                 let (var, keys) = self.array(format!("{base}{{}}"), &names);
-                let wanted: Vec<String> = element.matching.values().map(|v| regex::escape(v)).collect();
+                let wanted: Vec<String> = element
+                    .matching
+                    .values()
+                    .map(|v| regex::escape(v))
+                    .collect();
                 let regex = format!("(?i)^{}$", wanted.join("\\|"));
-                self.lookup(format!("spath(mvindex({var}, mvfind({keys}, {})), {})", string(&regex), string(&element.path)))
+                self.lookup(format!(
+                    "spath(mvindex({var}, mvfind({keys}, {})), {})",
+                    string(&regex),
+                    string(&element.path)
+                ))
             }
-            FieldValue::ModifiedProperty { modified_property: m } => {
+            FieldValue::ModifiedProperty {
+                modified_property: m,
+            } => {
                 let base = columns[&m.column].diagnostic.clone();
-                let (var, keys) = self.array(format!("{base}{{}}.modifiedProperties{{}}"), &["displayName"]);
+                let (var, keys) = self.array(
+                    format!("{base}{{}}.modifiedProperties{{}}"),
+                    &["displayName"],
+                );
                 let regex = format!("(?i)^{}$", regex::escape(&m.name));
-                let raw = format!("spath(mvindex({var}, mvfind({keys}, {})), {})", string(&regex), string(m.side.key()));
+                let raw = format!(
+                    "spath(mvindex({var}, mvfind({keys}, {})), {})",
+                    string(&regex),
+                    string(m.side.key())
+                );
                 // Entra stores these values JSON-encoded ("\"Global Administrator\""): strip the quotes.
-                self.lookup(format!("replace({raw}, {}, {})", string("^\"(.*)\"$"), string("\\1")))
+                self.lookup(format!(
+                    "replace({raw}, {}, {})",
+                    string("^\"(.*)\"$"),
+                    string("\\1")
+                ))
             }
             FieldValue::FirstOf { first_of } => {
                 let parts: Vec<String> = first_of
@@ -334,7 +484,11 @@ impl<'a> Extraction<'a> {
             let _ = write!(out, "\n| {stage}");
         }
         if !self.lookups.is_empty() {
-            let assignments: Vec<String> = self.lookups.iter().map(|(t, e)| format!("{t}={e}")).collect();
+            let assignments: Vec<String> = self
+                .lookups
+                .iter()
+                .map(|(t, e)| format!("{t}={e}"))
+                .collect();
             let _ = write!(out, "\n| eval {}", assignments.join(",\n    "));
         }
         out
@@ -348,8 +502,20 @@ fn render(expr: &Expr, f: &dyn Fn(&str) -> String, top: bool) -> String {
             let s = field_match(m, f);
             if top { s } else { format!("({s})") }
         }
-        Expr::And(items) => wrap(items.iter().map(|e| render(e, f, false)).collect::<Vec<_>>().join(" AND ")),
-        Expr::Or(items) => wrap(items.iter().map(|e| render(e, f, false)).collect::<Vec<_>>().join(" OR ")),
+        Expr::And(items) => wrap(
+            items
+                .iter()
+                .map(|e| render(e, f, false))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        ),
+        Expr::Or(items) => wrap(
+            items
+                .iter()
+                .map(|e| render(e, f, false))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        ),
         Expr::Not(inner) => format!("NOT ({})", render(inner, f, true)),
     }
 }
@@ -369,11 +535,20 @@ fn matcher(v: &str, m: &Matcher) -> String {
                 Shape::Exact(s) if *cased => format!("{v}=={}", string(&s)),
                 Shape::Exact(s) => format!("lower({v})==lower({})", string(&s)),
                 Shape::Anything => format!("{v}!=\"\""),
-                Shape::Contains(s) => format!("match({v}, {})", string(&format!("{flag}{}", regex::escape(&s)))),
-                _ => format!("match({v}, {})", string(&format!("{flag}{}", pattern.to_regex()))),
+                Shape::Contains(s) => format!(
+                    "match({v}, {})",
+                    string(&format!("{flag}{}", regex::escape(&s)))
+                ),
+                _ => format!(
+                    "match({v}, {})",
+                    string(&format!("{flag}{}", pattern.to_regex()))
+                ),
             }
         }
-        Matcher::Regex { regex, case_insensitive } => {
+        Matcher::Regex {
+            regex,
+            case_insensitive,
+        } => {
             let flag = if *case_insensitive { "(?i)" } else { "" };
             format!("match({v}, {})", string(&format!("{flag}{regex}")))
         }
@@ -392,7 +567,10 @@ mod tests {
         assert_eq!(string(""), "\"\"");
         assert_eq!(string("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(string("a\nb"), "\"a\".urldecode(\"%0A\").\"b\"");
-        assert_eq!(string("`macro`"), "urldecode(\"%60\").\"macro\".urldecode(\"%60\")");
+        assert_eq!(
+            string("`macro`"),
+            "urldecode(\"%60\").\"macro\".urldecode(\"%60\")"
+        );
         assert_eq!(string("| $x$ {{ y }} é"), "\"| $x$ {{ y }} é\"");
     }
 

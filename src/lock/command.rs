@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use super::fingerprint;
 use crate::catalogue::Catalogue;
 use crate::cli::{self, Cli};
-use crate::diagnostic::{display_path, Diagnostics};
+use crate::diagnostic::{Diagnostics, display_path};
 use crate::render::Templates;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -22,17 +22,34 @@ pub struct LockArgs {
 /// A release version: three numbers.
 pub fn parse_pack_version(text: &str) -> Result<String, String> {
     let parts: Vec<&str> = text.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'));
-    if parts.len() == 3 && parts.iter().all(numeric) { Ok(text.to_owned()) } else { Err(format!("`{text}` is not a version of the form X.Y.Z, e.g. 1.4.0")) }
+    let numeric = |p: &&str| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+    };
+    if parts.len() == 3 && parts.iter().all(numeric) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a version of the form X.Y.Z, e.g. 1.4.0"
+        ))
+    }
 }
 
 /// The lock problems of `catalogue`, for `check`.
-pub fn check(catalogue: &Catalogue, templates: &Templates, lock: Option<&super::LockFile>) -> Result<Diagnostics, ExitCode> {
+pub fn check(
+    catalogue: &Catalogue,
+    templates: &Templates,
+    lock: Option<&super::LockFile>,
+) -> Result<Diagnostics, ExitCode> {
     let fingerprints = fingerprints(catalogue, templates)?;
     Ok(super::verify::check(catalogue, lock, &fingerprints))
 }
 
-fn fingerprints(catalogue: &Catalogue, templates: &Templates) -> Result<fingerprint::Fingerprints, ExitCode> {
+fn fingerprints(
+    catalogue: &Catalogue,
+    templates: &Templates,
+) -> Result<fingerprint::Fingerprints, ExitCode> {
     fingerprint::fingerprints(catalogue, templates).map_err(|d| {
         cli::report(&d, false);
         eprintln!("rulecast: rendering failed ({})", cli::summary_line(&d));
@@ -69,11 +86,20 @@ pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
         .clone()
         .or_else(|| existing.as_ref().map(|l| l.lock.pack_version.clone()))
         .unwrap_or_else(|| crate::PACK_VERSION_DEFAULT.to_owned());
-    let update = match super::update::update(&catalogue, existing.as_ref(), &fingerprints, &today, &pack_version) {
+    let update = match super::update::update(
+        &catalogue,
+        existing.as_ref(),
+        &fingerprints,
+        &today,
+        &pack_version,
+    ) {
         Ok(u) => u,
         Err(problems) => {
             cli::report(&problems, false);
-            eprintln!("rulecast: the lock cannot be updated ({}); nothing was written", cli::summary_line(&problems));
+            eprintln!(
+                "rulecast: the lock cannot be updated ({}); nothing was written",
+                cli::summary_line(&problems)
+            );
             return Ok(ExitCode::from(1));
         }
     };
@@ -88,13 +114,20 @@ pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
     for action in &update.actions {
         println!("{action}");
     }
-    if existing.as_ref().is_some_and(|l| l.lock.pack_version != update.lock.pack_version) {
+    if existing
+        .as_ref()
+        .is_some_and(|l| l.lock.pack_version != update.lock.pack_version)
+    {
         println!("pack version {}", update.lock.pack_version);
     }
     if unchanged {
         eprintln!("rulecast: {} is up to date", display_path(&path));
     } else {
-        eprintln!("rulecast: wrote {}; run `rulecast build` and commit the catalogue, the lock and {}", display_path(&path), display_path(&cli.output));
+        eprintln!(
+            "rulecast: wrote {}; run `rulecast build` and commit the catalogue, the lock and {}",
+            display_path(&path),
+            display_path(&cli.output)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

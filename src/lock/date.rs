@@ -9,8 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Today's date (UTC), or the one `SOURCE_DATE_EPOCH` gives.
 pub fn today() -> Result<String, String> {
     let seconds = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v.trim().parse::<i64>().map_err(|_| format!("SOURCE_DATE_EPOCH is not a number of seconds: `{v}`"))?,
-        Err(_) => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| format!("SOURCE_DATE_EPOCH is not a number of seconds: `{v}`"))?,
+        Err(_) => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
     };
     Ok(from_unix_days(seconds.div_euclid(86_400)))
 }
@@ -19,13 +25,21 @@ pub fn today() -> Result<String, String> {
 pub fn parse(text: &str) -> Result<String, String> {
     let parts: Vec<&str> = text.split('-').collect();
     let valid = match parts.as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => match (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) {
-            (Ok(y), Ok(m), Ok(d)) => (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m),
-            _ => false,
-        },
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+            match (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) {
+                (Ok(y), Ok(m), Ok(d)) => {
+                    (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
+                }
+                _ => false,
+            }
+        }
         _ => false,
     };
-    if valid { Ok(text.to_owned()) } else { Err(format!("`{text}` is not a date in the form YYYY-MM-DD")) }
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{text}` is not a date in the form YYYY-MM-DD"))
+    }
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {
@@ -58,7 +72,13 @@ mod tests {
     #[test]
     fn date_arguments() {
         assert!(parse("2024-02-29").is_ok());
-        for bad in ["2023-02-29", "2024-13-01", "2024-1-01", "yesterday", "2024-04-31"] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "yesterday",
+            "2024-04-31",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -24,12 +24,24 @@ pub type Fingerprints = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The stamp every detection is fingerprinted with.
 pub fn neutral_stamp(detection: &Detection) -> Stamp {
-    Stamp { version: 0, modified: detection.meta.date.clone() }
+    Stamp {
+        version: 0,
+        modified: detection.meta.date.clone(),
+    }
 }
 
 /// Fingerprints every detection of `catalogue` in every target.
-pub fn fingerprints(catalogue: &Catalogue, templates: &Templates) -> Result<Fingerprints, Diagnostics> {
-    let rendered = build::render(catalogue, templates, &targets::all(), &neutral_stamp, NEUTRAL_PACK_VERSION)?;
+pub fn fingerprints(
+    catalogue: &Catalogue,
+    templates: &Templates,
+) -> Result<Fingerprints, Diagnostics> {
+    let rendered = build::render(
+        catalogue,
+        templates,
+        &targets::all(),
+        &neutral_stamp,
+        NEUTRAL_PACK_VERSION,
+    )?;
     let mut out = Fingerprints::new();
     for (target, digests) in rendered.digests {
         for (id, digest) in digests {
@@ -64,7 +76,8 @@ mod tests {
         let title = lines.iter().position(|l| l.starts_with("title:")).unwrap();
         let moved = lines.remove(title);
         lines.push(moved);
-        let reformatted = format!("# reviewed\n\n{}\n", lines.join("\n")).replace("severity: high", "severity:   \"high\"   # quoted");
+        let reformatted = format!("# reviewed\n\n{}\n", lines.join("\n"))
+            .replace("severity: high", "severity:   \"high\"   # quoted");
         assert_ne!(reformatted, text);
         std::fs::write(&path, reformatted).unwrap();
         assert_eq!(prints(dir.path()), before);
@@ -77,11 +90,26 @@ mod tests {
         let path = dir.path().join(FILE);
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, text.replacen("version: 1", "version: 7", 1)).unwrap();
-        assert_eq!(prints(dir.path()), before, "a bump alone changed the fingerprint");
-        std::fs::write(&path, text.replacen("severity: high", "severity: medium", 1)).unwrap();
+        assert_eq!(
+            prints(dir.path()),
+            before,
+            "a bump alone changed the fingerprint"
+        );
+        std::fs::write(
+            &path,
+            text.replacen("severity: high", "severity: medium", 1),
+        )
+        .unwrap();
         let after = prints(dir.path());
-        let id = after.iter().find(|(id, _)| before[*id] != after[*id]).map(|(id, _)| id.clone()).expect("a content change changes a fingerprint");
+        let id = after
+            .iter()
+            .find(|(id, _)| before[*id] != after[*id])
+            .map(|(id, _)| id.clone())
+            .expect("a content change changes a fingerprint");
         assert_eq!(after[&id].len(), 4, "one fingerprint per target");
-        assert!(after[&id].iter().all(|(t, h)| before[&id][t] != *h), "severity shows in every target");
+        assert!(
+            after[&id].iter().all(|(t, h)| before[&id][t] != *h),
+            "severity shows in every target"
+        );
     }
 }

@@ -72,14 +72,25 @@ pub struct LockFile {
 
 impl Lock {
     pub fn new(pack_version: &str) -> Lock {
-        Lock { format: FORMAT, pack_version: pack_version.to_owned(), detections: BTreeMap::new() }
+        Lock {
+            format: FORMAT,
+            pack_version: pack_version.to_owned(),
+            detections: BTreeMap::new(),
+        }
     }
 
     /// The stamp `detection` is rendered with: its own version, and the date the lock recorded
     /// for its last content change (its creation date until it is locked).
     pub fn stamp(&self, detection: &Detection) -> Stamp {
-        let modified = self.detections.get(&detection.meta.id).map(|l| l.modified.clone()).unwrap_or_else(|| detection.meta.date.clone());
-        Stamp { version: detection.meta.version, modified }
+        let modified = self
+            .detections
+            .get(&detection.meta.id)
+            .map(|l| l.modified.clone())
+            .unwrap_or_else(|| detection.meta.date.clone());
+        Stamp {
+            version: detection.meta.version,
+            modified,
+        }
     }
 
     /// The canonical text of the lock.
@@ -114,8 +125,16 @@ impl Lock {
         };
         if lock.format != FORMAT {
             return Err(document
-                .error_at("/format", format!("lock format {} is not supported (this rulecast writes format {FORMAT})", lock.format))
-                .with_help("use the rulecast version that wrote it, or regenerate it with `rulecast lock`"));
+                .error_at(
+                    "/format",
+                    format!(
+                        "lock format {} is not supported (this rulecast writes format {FORMAT})",
+                        lock.format
+                    ),
+                )
+                .with_help(
+                    "use the rulecast version that wrote it, or regenerate it with `rulecast lock`",
+                ));
         }
         Ok(LockFile { lock, document })
     }
@@ -161,7 +180,11 @@ mod tests {
                     version: 2,
                     status: "stable".into(),
                     modified: "2026-01-02".into(),
-                    sha256: [("sigma".to_owned(), "00".to_owned()), ("azure-monitor".to_owned(), "11".to_owned())].into(),
+                    sha256: [
+                        ("sigma".to_owned(), "00".to_owned()),
+                        ("azure-monitor".to_owned(), "11".to_owned()),
+                    ]
+                    .into(),
                 },
             );
         }
@@ -171,15 +194,23 @@ mod tests {
     #[test]
     fn text_is_sorted_and_round_trips() {
         let text = sample().to_text();
-        assert!(text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap(), "{text}");
+        assert!(
+            text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap(),
+            "{text}"
+        );
         assert!(text.find("azure-monitor").unwrap() < text.find("sigma").unwrap());
         assert!(text.ends_with("}\n"));
-        assert_eq!(Lock::parse(&text, Path::new("rulecast.lock")).unwrap().lock, sample());
+        assert_eq!(
+            Lock::parse(&text, Path::new("rulecast.lock")).unwrap().lock,
+            sample()
+        );
     }
 
     #[test]
     fn a_broken_lock_is_located() {
-        let text = sample().to_text().replacen("\"version\": 2", "\"version\": \"two\"", 1);
+        let text = sample()
+            .to_text()
+            .replacen("\"version\": 2", "\"version\": \"two\"", 1);
         let err = Lock::parse(&text, Path::new("rulecast.lock")).unwrap_err();
         let line = text.lines().position(|l| l.contains("\"two\"")).unwrap() + 1;
         assert_eq!(err.position.map(|p| p.line), Some(line), "{err}");

@@ -8,27 +8,61 @@ use std::path::PathBuf;
 
 use super::fingerprint::Fingerprints;
 use super::verify::{self, Verdict};
-use super::{bump, Lock, LockFile, Locked};
+use super::{Lock, LockFile, Locked, bump};
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 
 /// What `lock` did to one detection, for its report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Added { name: String, version: u32 },
-    Bumped { name: String, from: u32, to: u32, changed: Vec<String> },
+    Added {
+        name: String,
+        version: u32,
+    },
+    Bumped {
+        name: String,
+        from: u32,
+        to: u32,
+        changed: Vec<String>,
+    },
     /// The version had already been bumped by hand; the lock now records it.
-    Recorded { name: String, version: u32, changed: Vec<String> },
-    Renamed { name: String, what: Vec<&'static str> },
+    Recorded {
+        name: String,
+        version: u32,
+        changed: Vec<String>,
+    },
+    Renamed {
+        name: String,
+        what: Vec<&'static str>,
+    },
 }
 
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Action::Added { name, version } => write!(f, "added   {name} at version {version}"),
-            Action::Bumped { name, from, to, changed } => write!(f, "bumped  {name} {from} -> {to} (changed: {})", changed.join(", ")),
-            Action::Recorded { name, version, changed } => write!(f, "locked  {name} at version {version} (changed: {})", changed.join(", ")),
-            Action::Renamed { name, what } => write!(f, "renamed {name} ({} recorded)", what.join(" and ")),
+            Action::Bumped {
+                name,
+                from,
+                to,
+                changed,
+            } => write!(
+                f,
+                "bumped  {name} {from} -> {to} (changed: {})",
+                changed.join(", ")
+            ),
+            Action::Recorded {
+                name,
+                version,
+                changed,
+            } => write!(
+                f,
+                "locked  {name} at version {version} (changed: {})",
+                changed.join(", ")
+            ),
+            Action::Renamed { name, what } => {
+                write!(f, "renamed {name} ({} recorded)", what.join(" and "))
+            }
         }
     }
 }
@@ -45,12 +79,22 @@ pub struct Update {
 
 /// Settles `lock` (a new one when `None`) against `catalogue`. `today` is the date recorded for
 /// content changes.
-pub fn update(catalogue: &Catalogue, lock: Option<&LockFile>, fingerprints: &Fingerprints, today: &str, pack_version: &str) -> Result<Update, Diagnostics> {
+pub fn update(
+    catalogue: &Catalogue,
+    lock: Option<&LockFile>,
+    fingerprints: &Fingerprints,
+    today: &str,
+    pack_version: &str,
+) -> Result<Update, Diagnostics> {
     let empty;
     let lock = match lock {
         Some(l) => l,
         None => {
-            empty = LockFile { lock: Lock::new(pack_version), document: crate::yaml::parse_str("{}", &super::path(&catalogue.root)).expect("an empty mapping parses") };
+            empty = LockFile {
+                lock: Lock::new(pack_version),
+                document: crate::yaml::parse_str("{}", &super::path(&catalogue.root))
+                    .expect("an empty mapping parses"),
+            };
             &empty
         }
     };
@@ -80,8 +124,12 @@ pub fn update(catalogue: &Catalogue, lock: Option<&LockFile>, fingerprints: &Fin
             Verdict::UpToDate => {}
             Verdict::New => {
                 // A new detection's content last changed when it was written.
-                next.detections.insert(d.meta.id.clone(), record(d.meta.version, &d.meta.date));
-                actions.push(Action::Added { name, version: d.meta.version });
+                next.detections
+                    .insert(d.meta.id.clone(), record(d.meta.version, &d.meta.date));
+                actions.push(Action::Added {
+                    name,
+                    version: d.meta.version,
+                });
             }
             Verdict::NeedsBump { changed } => {
                 let to = d.meta.version + 1;
@@ -92,26 +140,52 @@ pub fn update(catalogue: &Catalogue, lock: Option<&LockFile>, fingerprints: &Fin
                 })?;
                 files.push((catalogue.root.join(&d.path), text));
                 next.detections.insert(d.meta.id.clone(), record(to, today));
-                actions.push(Action::Bumped { name, from: d.meta.version, to, changed });
+                actions.push(Action::Bumped {
+                    name,
+                    from: d.meta.version,
+                    to,
+                    changed,
+                });
             }
             Verdict::Bumped { changed } => {
-                next.detections.insert(d.meta.id.clone(), record(d.meta.version, today));
-                actions.push(Action::Recorded { name, version: d.meta.version, changed });
+                next.detections
+                    .insert(d.meta.id.clone(), record(d.meta.version, today));
+                actions.push(Action::Recorded {
+                    name,
+                    version: d.meta.version,
+                    changed,
+                });
             }
             Verdict::Renamed { what } => {
-                let modified = a.locked.map(|l| l.modified.clone()).unwrap_or_else(|| d.meta.date.clone());
-                next.detections.insert(d.meta.id.clone(), record(d.meta.version, &modified));
+                let modified = a
+                    .locked
+                    .map(|l| l.modified.clone())
+                    .unwrap_or_else(|| d.meta.date.clone());
+                next.detections
+                    .insert(d.meta.id.clone(), record(d.meta.version, &modified));
                 actions.push(Action::Renamed { name, what });
             }
-            Verdict::VersionDown | Verdict::VersionJump | Verdict::BumpWithoutChange | Verdict::DeprecatedEdited { .. } => {
+            Verdict::VersionDown
+            | Verdict::VersionJump
+            | Verdict::BumpWithoutChange
+            | Verdict::DeprecatedEdited { .. } => {
                 unreachable!("unlockable verdicts were returned as errors above")
             }
         }
     }
-    Ok(Update { lock: next, files, actions })
+    Ok(Update {
+        lock: next,
+        files,
+        actions,
+    })
 }
 
-fn record(detection: &Detection, version: u32, modified: &str, fingerprint: &std::collections::BTreeMap<String, String>) -> Locked {
+fn record(
+    detection: &Detection,
+    version: u32,
+    modified: &str,
+    fingerprint: &std::collections::BTreeMap<String, String>,
+) -> Locked {
     Locked {
         section: detection.section.clone(),
         slug: detection.slug.clone(),

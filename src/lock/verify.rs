@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::fingerprint::Fingerprints;
-use super::{LockFile, Locked, LOCK_FILE};
+use super::{LOCK_FILE, LockFile, Locked};
 use crate::catalogue::{Catalogue, Detection};
-use crate::diagnostic::{display_path, Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, display_path};
 use crate::yaml::pointer_segment;
 
 /// How a detection stands against the lock.
@@ -20,24 +20,39 @@ pub enum Verdict {
     /// Not in the lock yet.
     New,
     /// The content changed and the version did not move: `lock` bumps it.
-    NeedsBump { changed: Vec<String> },
+    NeedsBump {
+        changed: Vec<String>,
+    },
     /// The content changed and the version moved up by one, but the lock still has the old one.
-    Bumped { changed: Vec<String> },
+    Bumped {
+        changed: Vec<String>,
+    },
     /// Same content and version, but the lock's record of its name, title or status is old.
-    Renamed { what: Vec<&'static str> },
+    Renamed {
+        what: Vec<&'static str>,
+    },
     VersionDown,
     /// The content changed and the version moved up by more than one.
     VersionJump,
     /// The version moved but the content did not.
     BumpWithoutChange,
     /// The content of a detection locked as deprecated changed.
-    DeprecatedEdited { changed: Vec<String> },
+    DeprecatedEdited {
+        changed: Vec<String>,
+    },
 }
 
 impl Verdict {
     /// Whether `rulecast lock` can settle it.
     pub fn lockable(&self) -> bool {
-        matches!(self, Verdict::UpToDate | Verdict::New | Verdict::NeedsBump { .. } | Verdict::Bumped { .. } | Verdict::Renamed { .. })
+        matches!(
+            self,
+            Verdict::UpToDate
+                | Verdict::New
+                | Verdict::NeedsBump { .. }
+                | Verdict::Bumped { .. }
+                | Verdict::Renamed { .. }
+        )
     }
 }
 
@@ -51,7 +66,11 @@ pub struct Assessment<'a> {
 }
 
 /// The verdict of every detection, and the locked ids that are no longer in the catalogue.
-pub fn assess<'a>(catalogue: &'a Catalogue, lock: &'a LockFile, fingerprints: &'a Fingerprints) -> (Vec<Assessment<'a>>, Vec<(&'a String, &'a Locked)>) {
+pub fn assess<'a>(
+    catalogue: &'a Catalogue,
+    lock: &'a LockFile,
+    fingerprints: &'a Fingerprints,
+) -> (Vec<Assessment<'a>>, Vec<(&'a String, &'a Locked)>) {
     static EMPTY: BTreeMap<String, String> = BTreeMap::new();
     let assessments = catalogue
         .detections
@@ -63,16 +82,34 @@ pub fn assess<'a>(catalogue: &'a Catalogue, lock: &'a LockFile, fingerprints: &'
                 None => Verdict::New,
                 Some(locked) => verdict(detection, locked, fingerprint),
             };
-            Assessment { detection, locked, fingerprint, verdict }
+            Assessment {
+                detection,
+                locked,
+                fingerprint,
+                verdict,
+            }
         })
         .collect();
-    let removed = lock.lock.detections.iter().filter(|(id, _)| !catalogue.detections.iter().any(|d| &d.meta.id == *id)).collect();
+    let removed = lock
+        .lock
+        .detections
+        .iter()
+        .filter(|(id, _)| !catalogue.detections.iter().any(|d| &d.meta.id == *id))
+        .collect();
     (assessments, removed)
 }
 
-fn verdict(detection: &Detection, locked: &Locked, fingerprint: &BTreeMap<String, String>) -> Verdict {
+fn verdict(
+    detection: &Detection,
+    locked: &Locked,
+    fingerprint: &BTreeMap<String, String>,
+) -> Verdict {
     let version = detection.meta.version;
-    let changed: Vec<String> = fingerprint.iter().filter(|(t, h)| locked.sha256.get(*t) != Some(*h)).map(|(t, _)| t.clone()).collect();
+    let changed: Vec<String> = fingerprint
+        .iter()
+        .filter(|(t, h)| locked.sha256.get(*t) != Some(*h))
+        .map(|(t, _)| t.clone())
+        .collect();
     if !changed.is_empty() && locked.status == "deprecated" {
         return Verdict::DeprecatedEdited { changed };
     }
@@ -91,7 +128,11 @@ fn verdict(detection: &Detection, locked: &Locked, fingerprint: &BTreeMap<String
             if locked.status != detection.meta.status.as_str() {
                 what.push("status");
             }
-            if what.is_empty() { Verdict::UpToDate } else { Verdict::Renamed { what } }
+            if what.is_empty() {
+                Verdict::UpToDate
+            } else {
+                Verdict::Renamed { what }
+            }
         }
         (true, _) => Verdict::BumpWithoutChange,
         (false, 0) => Verdict::NeedsBump { changed },
@@ -151,7 +192,11 @@ pub fn removed_diagnostic(lock: &LockFile, id: &str, locked: &Locked) -> Diagnos
 }
 
 /// Everything `check` reports about the lock of `catalogue`.
-pub fn check(catalogue: &Catalogue, lock: Option<&LockFile>, fingerprints: &Fingerprints) -> Diagnostics {
+pub fn check(
+    catalogue: &Catalogue,
+    lock: Option<&LockFile>,
+    fingerprints: &Fingerprints,
+) -> Diagnostics {
     let mut out = Diagnostics::new();
     let Some(lock) = lock else {
         out.push(

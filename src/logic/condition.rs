@@ -14,7 +14,10 @@ pub enum Condition {
     And(Vec<Condition>),
     Or(Vec<Condition>),
     /// `1 of <glob>` / `all of <glob>`; `them` is the glob `*`.
-    OfPattern { all: bool, pattern: String },
+    OfPattern {
+        all: bool,
+        pattern: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +75,9 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
             i += 1;
         } else if c.is_ascii_alphanumeric() || c == '_' || c == '*' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '*') {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '*')
+            {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -86,11 +91,22 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
                     while j < chars.len() && chars[j].is_whitespace() {
                         j += 1;
                     }
-                    if chars[j..].starts_with(&['o', 'f']) && chars.get(j + 2).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != '_') {
+                    if chars[j..].starts_with(&['o', 'f'])
+                        && chars
+                            .get(j + 2)
+                            .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != '_')
+                    {
                         i = j + 2;
-                        if word == "1" { Token::OneOf } else { Token::AllOf }
+                        if word == "1" {
+                            Token::OneOf
+                        } else {
+                            Token::AllOf
+                        }
                     } else if word == "1" {
-                        return Err(ConditionError { offset: start, message: "`1` must be followed by `of`".to_owned() });
+                        return Err(ConditionError {
+                            offset: start,
+                            message: "`1` must be followed by `of`".to_owned(),
+                        });
                     } else {
                         Token::Ident(word)
                     }
@@ -101,10 +117,14 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
         } else if c == '|' {
             return Err(ConditionError {
                 offset: i,
-                message: "pipes (`| count() > n`) are Sigma's deprecated aggregation syntax".to_owned(),
+                message: "pipes (`| count() > n`) are Sigma's deprecated aggregation syntax"
+                    .to_owned(),
             });
         } else {
-            return Err(ConditionError { offset: i, message: format!("unexpected character `{c}`") });
+            return Err(ConditionError {
+                offset: i,
+                message: format!("unexpected character `{c}`"),
+            });
         }
     }
     Ok(tokens)
@@ -114,14 +134,25 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
 pub fn parse(text: &str) -> Result<Condition, ConditionError> {
     let tokens = tokenize(text)?;
     if tokens.is_empty() {
-        return Err(ConditionError { offset: 0, message: "the condition is empty".to_owned() });
+        return Err(ConditionError {
+            offset: 0,
+            message: "the condition is empty".to_owned(),
+        });
     }
-    let mut parser = Parser { tokens, pos: 0, end: text.chars().count(), depth: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        end: text.chars().count(),
+        depth: 0,
+    };
     let condition = parser.or()?;
     if let Some(t) = parser.tokens.get(parser.pos) {
         return Err(ConditionError {
             offset: t.0,
-            message: format!("expected `and`, `or` or the end of the condition, found {}", describe(Some(t))),
+            message: format!(
+                "expected `and`, `or` or the end of the condition, found {}",
+                describe(Some(t))
+            ),
         });
     }
     Ok(condition)
@@ -164,7 +195,11 @@ impl Parser {
             self.pos += 1;
             merge(&mut items, self.and()?, true);
         }
-        Ok(if items.len() == 1 { items.pop().unwrap() } else { Condition::Or(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap()
+        } else {
+            Condition::Or(items)
+        })
     }
 
     fn and(&mut self) -> Result<Condition, ConditionError> {
@@ -174,7 +209,11 @@ impl Parser {
             self.pos += 1;
             merge(&mut items, self.not()?, false);
         }
-        Ok(if items.len() == 1 { items.pop().unwrap() } else { Condition::And(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap()
+        } else {
+            Condition::And(items)
+        })
     }
 
     fn not(&mut self) -> Result<Condition, ConditionError> {
@@ -191,7 +230,10 @@ impl Parser {
     fn enter(&mut self) -> Result<(), ConditionError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(ConditionError { offset: self.offset(), message: format!("the condition nests more than {MAX_NESTING} levels deep") });
+            return Err(ConditionError {
+                offset: self.offset(),
+                message: format!("the condition nests more than {MAX_NESTING} levels deep"),
+            });
         }
         Ok(())
     }
@@ -207,7 +249,11 @@ impl Parser {
                 if self.peek() != Some(&Token::RParen) {
                     return Err(ConditionError {
                         offset: self.offset(),
-                        message: format!("expected `)` to close the `(` at character {}, found {}", offset + 1, describe(self.tokens.get(self.pos))),
+                        message: format!(
+                            "expected `)` to close the `(` at character {}, found {}",
+                            offset + 1,
+                            describe(self.tokens.get(self.pos))
+                        ),
                     });
                 }
                 self.pos += 1;
@@ -219,11 +265,17 @@ impl Parser {
                     Some((_, Token::Ident(name))) => {
                         self.pos += 1;
                         let pattern = if name == "them" { "*".to_owned() } else { name };
-                        Ok(Condition::OfPattern { all: t == Token::AllOf, pattern })
+                        Ok(Condition::OfPattern {
+                            all: t == Token::AllOf,
+                            pattern,
+                        })
                     }
                     other => Err(ConditionError {
                         offset: self.offset(),
-                        message: format!("expected a selection name, a pattern such as `selection_*`, or `them`, found {}", describe(other.as_ref())),
+                        message: format!(
+                            "expected a selection name, a pattern such as `selection_*`, or `them`, found {}",
+                            describe(other.as_ref())
+                        ),
                     }),
                 }
             }
@@ -232,14 +284,19 @@ impl Parser {
                 if name.contains('*') {
                     return Err(ConditionError {
                         offset,
-                        message: format!("`{name}` is a pattern; write `1 of {name}` or `all of {name}`"),
+                        message: format!(
+                            "`{name}` is a pattern; write `1 of {name}` or `all of {name}`"
+                        ),
                     });
                 }
                 Ok(Condition::Selection(name))
             }
             other => Err(ConditionError {
                 offset,
-                message: format!("expected a selection name, `not`, `(`, `1 of` or `all of`, found {}", describe(other.as_ref())),
+                message: format!(
+                    "expected a selection name, `not`, `(`, `1 of` or `all of`, found {}",
+                    describe(other.as_ref())
+                ),
             }),
         }
     }
@@ -310,7 +367,12 @@ impl fmt::Display for Condition {
     }
 }
 
-fn join(f: &mut fmt::Formatter<'_>, items: &[Condition], sep: &str, wrap: impl Fn(&Condition) -> bool) -> fmt::Result {
+fn join(
+    f: &mut fmt::Formatter<'_>,
+    items: &[Condition],
+    sep: &str,
+    wrap: impl Fn(&Condition) -> bool,
+) -> fmt::Result {
     for (i, c) in items.iter().enumerate() {
         if i > 0 {
             f.write_str(sep)?;
@@ -339,7 +401,10 @@ mod tests {
             p("a or b and not c"),
             Condition::Or(vec![
                 Condition::Selection("a".into()),
-                Condition::And(vec![Condition::Selection("b".into()), Condition::Not(Box::new(Condition::Selection("c".into())))]),
+                Condition::And(vec![
+                    Condition::Selection("b".into()),
+                    Condition::Not(Box::new(Condition::Selection("c".into())))
+                ]),
             ])
         );
         assert_eq!(p("(a or b) and c").to_string(), "(a or b) and c");
@@ -357,10 +422,25 @@ mod tests {
 
     #[test]
     fn quantifiers() {
-        assert_eq!(p("1 of selection_*"), Condition::OfPattern { all: false, pattern: "selection_*".into() });
-        assert_eq!(p("all of them"), Condition::OfPattern { all: true, pattern: "*".into() });
+        assert_eq!(
+            p("1 of selection_*"),
+            Condition::OfPattern {
+                all: false,
+                pattern: "selection_*".into()
+            }
+        );
+        assert_eq!(
+            p("all of them"),
+            Condition::OfPattern {
+                all: true,
+                pattern: "*".into()
+            }
+        );
         let names = vec!["sel_a".to_owned(), "sel_b".to_owned(), "filter".to_owned()];
-        assert_eq!(p("1 of sel_* and not filter").expand(&names).to_string(), "(sel_a or sel_b) and not filter");
+        assert_eq!(
+            p("1 of sel_* and not filter").expand(&names).to_string(),
+            "(sel_a or sel_b) and not filter"
+        );
     }
 
     #[test]
@@ -370,8 +450,16 @@ mod tests {
         assert!(e.message.starts_with("expected `)`"), "{}", e.message);
         assert_eq!(parse("a b").unwrap_err().offset, 2);
         assert_eq!(parse("a and").unwrap_err().offset, 5);
-        assert_eq!(parse("sel_*").unwrap_err().message, "`sel_*` is a pattern; write `1 of sel_*` or `all of sel_*`");
-        assert!(parse("a | count() > 5").unwrap_err().message.contains("deprecated"));
+        assert_eq!(
+            parse("sel_*").unwrap_err().message,
+            "`sel_*` is a pattern; write `1 of sel_*` or `all of sel_*`"
+        );
+        assert!(
+            parse("a | count() > 5")
+                .unwrap_err()
+                .message
+                .contains("deprecated")
+        );
         assert!(parse("").is_err());
         assert!(parse(&format!("{}a{}", "(".repeat(500), ")".repeat(500))).is_err());
     }

@@ -38,9 +38,15 @@ impl Pattern {
                 },
                 '*' | '?' => {
                     if !literal.is_empty() {
-                        pattern.pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+                        pattern
+                            .pieces
+                            .push(Piece::Literal(std::mem::take(&mut literal)));
                     }
-                    pattern.pieces.push(if c == '*' { Piece::AnyText } else { Piece::AnyChar });
+                    pattern.pieces.push(if c == '*' {
+                        Piece::AnyText
+                    } else {
+                        Piece::AnyChar
+                    });
                 }
                 _ => literal.push(c),
             }
@@ -53,7 +59,11 @@ impl Pattern {
 
     /// A pattern matching exactly `text`.
     pub fn literal(text: &str) -> Pattern {
-        let pieces = if text.is_empty() { vec![] } else { vec![Piece::Literal(text.to_owned())] };
+        let pieces = if text.is_empty() {
+            vec![]
+        } else {
+            vec![Piece::Literal(text.to_owned())]
+        };
         Pattern { pieces }
     }
 
@@ -130,7 +140,14 @@ impl Pattern {
         if cased {
             glob_match(&self.pieces, &text.chars().collect::<Vec<_>>(), false)
         } else {
-            glob_match(&self.pieces, &text.chars().flat_map(char::to_lowercase).collect::<Vec<_>>(), true)
+            glob_match(
+                &self.pieces,
+                &text
+                    .chars()
+                    .flat_map(char::to_lowercase)
+                    .collect::<Vec<_>>(),
+                true,
+            )
         }
     }
 }

@@ -32,7 +32,9 @@ pub fn zip(entries: &Entries) -> std::io::Result<Vec<u8>> {
         .system(System::Unix)
         .unix_permissions(0o644);
     for (path, content) in entries {
-        writer.start_file(path.as_str(), options).map_err(std::io::Error::other)?;
+        writer
+            .start_file(path.as_str(), options)
+            .map_err(std::io::Error::other)?;
         writer.write_all(content)?;
     }
     Ok(writer.finish().map_err(std::io::Error::other)?.into_inner())
@@ -47,8 +49,13 @@ pub fn tar_gz(entries: &Entries) -> std::io::Result<Vec<u8>> {
             (1..parts.len()).map(move |n| format!("{}/", parts[..n].join("/")))
         })
         .collect();
-    let mut items: Vec<(&str, Option<&[u8]>)> = folders.iter().map(|f| (f.as_str(), None)).collect();
-    items.extend(entries.iter().map(|(p, c)| (p.as_str(), Some(c.as_slice()))));
+    let mut items: Vec<(&str, Option<&[u8]>)> =
+        folders.iter().map(|f| (f.as_str(), None)).collect();
+    items.extend(
+        entries
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_slice()))),
+    );
     // Folders before the files in them; plain byte order puts "a/" before "a/b".
     items.sort_by(|a, b| a.0.cmp(b.0));
 
@@ -74,7 +81,10 @@ pub fn tar_gz(entries: &Entries) -> std::io::Result<Vec<u8>> {
         }
     }
     let tar = builder.into_inner()?;
-    let mut gz = GzBuilder::new().mtime(0).operating_system(GZIP_OS_UNKNOWN).write(Vec::new(), Compression::new(6));
+    let mut gz = GzBuilder::new()
+        .mtime(0)
+        .operating_system(GZIP_OS_UNKNOWN)
+        .write(Vec::new(), Compression::new(6));
     gz.write_all(&tar)?;
     gz.finish()
 }
@@ -85,10 +95,14 @@ mod tests {
     use std::io::Read;
 
     fn entries() -> Entries {
-        [("app/default/app.conf", "[launcher]\nversion = 1.2.0\n"), ("app/README.md", "hi\n"), ("a.txt", "x")]
-            .into_iter()
-            .map(|(p, c)| (p.to_owned(), c.as_bytes().to_vec()))
-            .collect()
+        [
+            ("app/default/app.conf", "[launcher]\nversion = 1.2.0\n"),
+            ("app/README.md", "hi\n"),
+            ("a.txt", "x"),
+        ]
+        .into_iter()
+        .map(|(p, c)| (p.to_owned(), c.as_bytes().to_vec()))
+        .collect()
     }
 
     #[test]
@@ -101,7 +115,10 @@ mod tests {
     fn zip_entries_are_sorted_with_fixed_metadata() {
         let bytes = zip(&entries()).unwrap();
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
-        let names: Vec<String> = archive.file_names().map(|n| n.unwrap().into_owned()).collect();
+        let names: Vec<String> = archive
+            .file_names()
+            .map(|n| n.unwrap().into_owned())
+            .collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names.len(), 3);
@@ -112,7 +129,11 @@ mod tests {
             assert_eq!(file.unix_mode().map(|m| m & 0o777), Some(0o644));
         }
         let mut text = String::new();
-        archive.by_name("app/default/app.conf").unwrap().read_to_string(&mut text).unwrap();
+        archive
+            .by_name("app/default/app.conf")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
         assert!(text.contains("version = 1.2.0"));
     }
 
@@ -125,10 +146,26 @@ mod tests {
         for entry in archive.entries().unwrap() {
             let entry = entry.unwrap();
             let header = entry.header();
-            assert_eq!((header.uid().unwrap(), header.gid().unwrap(), header.mtime().unwrap()), (0, 0, FIXED_MTIME));
+            assert_eq!(
+                (
+                    header.uid().unwrap(),
+                    header.gid().unwrap(),
+                    header.mtime().unwrap()
+                ),
+                (0, 0, FIXED_MTIME)
+            );
             assert_eq!(header.username().unwrap(), Some(""));
             seen.push(entry.path().unwrap().to_string_lossy().into_owned());
         }
-        assert_eq!(seen, ["a.txt", "app/", "app/README.md", "app/default/", "app/default/app.conf"]);
+        assert_eq!(
+            seen,
+            [
+                "a.txt",
+                "app/",
+                "app/README.md",
+                "app/default/",
+                "app/default/app.conf"
+            ]
+        );
     }
 }

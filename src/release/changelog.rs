@@ -33,24 +33,58 @@ impl Kind {
 
 /// The section for release `version`. `previous` is the last release's version and lock
 /// (`None` for a first release); `included` says which detections the released pack has.
-pub fn section(version: &str, previous: Option<(&str, &Lock)>, current: &Lock, catalogue: &Catalogue, included: &dyn Fn(&str) -> bool) -> String {
+pub fn section(
+    version: &str,
+    previous: Option<(&str, &Lock)>,
+    current: &Lock,
+    catalogue: &Catalogue,
+    included: &dyn Fn(&str) -> bool,
+) -> String {
     let empty = Lock::new("0.0.0");
     let before = previous.map(|(_, l)| l).unwrap_or(&empty);
     // Kind -> section key -> lines.
     let mut groups: BTreeMap<Kind, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    let mut add = |kind: Kind, locked: &Locked, line: String| groups.entry(kind).or_default().entry(locked.section.clone()).or_default().push(line);
+    let mut add = |kind: Kind, locked: &Locked, line: String| {
+        groups
+            .entry(kind)
+            .or_default()
+            .entry(locked.section.clone())
+            .or_default()
+            .push(line)
+    };
     for (id, now) in current.detections.iter().filter(|(id, _)| included(id)) {
         let name = format!("{} (`{}`)", markdown_text(&now.title), now.slug);
         match before.detections.get(id) {
             None => add(Kind::Added, now, format!("{name}, version {}", now.version)),
-            Some(old) if now.status == "deprecated" && old.status != "deprecated" => add(Kind::Deprecated, now, format!("{name}, version {}{}", now.version, deprecation_note(catalogue, id))),
-            Some(old) if old.version != now.version => add(Kind::Changed, now, format!("{name}: version {} -> {}", old.version, now.version)),
+            Some(old) if now.status == "deprecated" && old.status != "deprecated" => add(
+                Kind::Deprecated,
+                now,
+                format!(
+                    "{name}, version {}{}",
+                    now.version,
+                    deprecation_note(catalogue, id)
+                ),
+            ),
+            Some(old) if old.version != now.version => add(
+                Kind::Changed,
+                now,
+                format!("{name}: version {} -> {}", old.version, now.version),
+            ),
             Some(_) => {}
         }
     }
     for (id, old) in &before.detections {
         if !current.detections.contains_key(id) {
-            add(Kind::Removed, old, format!("{} (`{}`), last version {}", markdown_text(&old.title), old.slug, old.version));
+            add(
+                Kind::Removed,
+                old,
+                format!(
+                    "{} (`{}`), last version {}",
+                    markdown_text(&old.title),
+                    old.slug,
+                    old.version
+                ),
+            );
         }
     }
 
@@ -68,9 +102,25 @@ pub fn section(version: &str, previous: Option<(&str, &Lock)>, current: &Lock, c
         let _ = writeln!(out, "### {}\n", kind.heading());
         // Guide order first; a section the guide no longer has comes last, by key.
         let mut keys: Vec<&String> = sections.keys().collect();
-        keys.sort_by_key(|k| (catalogue.guide.sections.iter().position(|s| &s.key == *k).unwrap_or(usize::MAX), (*k).clone()));
+        keys.sort_by_key(|k| {
+            (
+                catalogue
+                    .guide
+                    .sections
+                    .iter()
+                    .position(|s| &s.key == *k)
+                    .unwrap_or(usize::MAX),
+                (*k).clone(),
+            )
+        });
         for key in keys {
-            let title = catalogue.guide.sections.iter().find(|s| &s.key == key).map(|s| s.title.as_str()).unwrap_or(key);
+            let title = catalogue
+                .guide
+                .sections
+                .iter()
+                .find(|s| &s.key == key)
+                .map(|s| s.title.as_str())
+                .unwrap_or(key);
             let _ = writeln!(out, "#### {}\n", markdown_text(title));
             let mut lines = sections[key].clone();
             lines.sort();
@@ -84,10 +134,26 @@ pub fn section(version: &str, previous: Option<(&str, &Lock)>, current: &Lock, c
 }
 
 fn deprecation_note(catalogue: &Catalogue, id: &str) -> String {
-    let Some(dep) = catalogue.detections.iter().find(|d| d.meta.id == id).and_then(|d| d.meta.deprecation.as_ref()) else { return String::new() };
+    let Some(dep) = catalogue
+        .detections
+        .iter()
+        .find(|d| d.meta.id == id)
+        .and_then(|d| d.meta.deprecation.as_ref())
+    else {
+        return String::new();
+    };
     let mut note = format!(": {}", markdown_text(dep.reason.trim()));
-    if let Some(replacement) = dep.replaced_by.as_ref().and_then(|r| catalogue.detections.iter().find(|d| &d.meta.id == r)) {
-        let _ = write!(note, " Replaced by {} (`{}`).", markdown_text(&replacement.meta.title), replacement.slug);
+    if let Some(replacement) = dep
+        .replaced_by
+        .as_ref()
+        .and_then(|r| catalogue.detections.iter().find(|d| &d.meta.id == r))
+    {
+        let _ = write!(
+            note,
+            " Replaced by {} (`{}`).",
+            markdown_text(&replacement.meta.title),
+            replacement.slug
+        );
     }
     note
 }

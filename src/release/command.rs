@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::manifest::TargetFile;
-use super::{archive, changelog, Files};
+use super::{Files, archive, changelog};
 use crate::cli::{self, Cli};
 use crate::diagnostic::display_path;
 use crate::git::Repo;
-use crate::lock::{self, Lock, LOCK_FILE};
+use crate::lock::{self, LOCK_FILE, Lock};
 use crate::targets;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -45,7 +45,7 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
             return refuse(format!(
                 "the working tree has uncommitted changes ({}); a release is made from a commit so it can be rebuilt from its tag",
                 paths.join(", ")
-            ))
+            ));
         }
         Err(e) => return refuse(e),
     }
@@ -60,7 +60,9 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
     match lock::command::check(&catalogue, &templates, lock_file.as_ref()) {
         Ok(problems) if problems.has_errors() => {
             cli::report(&problems, false);
-            return refuse("the catalogue and its lock disagree (see above); fix them as `rulecast check` says");
+            return refuse(
+                "the catalogue and its lock disagree (see above); fix them as `rulecast check` says",
+            );
         }
         Ok(_) => {}
         Err(code) => return Ok(code),
@@ -81,12 +83,18 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
     let drift = crate::output::compare(&cli.output, &full.tree)?;
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 6));
-        return refuse(format!("{} is not what the catalogue renders to; run `rulecast build` and commit", display_path(&cli.output)));
+        return refuse(format!(
+            "{} is not what the catalogue renders to; run `rulecast build` and commit",
+            display_path(&cli.output)
+        ));
     }
 
     let selected = args.pack.apply(&catalogue);
     if selected.detections.is_empty() {
-        return refuse(format!("no detection is selected ({})", args.pack.describe()));
+        return refuse(format!(
+            "no detection is selected ({})",
+            args.pack.describe()
+        ));
     }
     let rendered = match cli::render(cli, &selected, &templates, &lock, version) {
         Ok(r) => r,
@@ -96,7 +104,15 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return refuse(e),
     };
-    let files = match files(&selected, &lock, &rendered.tree, version, &args.pack, previous.as_ref().map(|(v, l)| (v.as_str(), l)), &catalogue) {
+    let files = match files(
+        &selected,
+        &lock,
+        &rendered.tree,
+        version,
+        &args.pack,
+        previous.as_ref().map(|(v, l)| (v.as_str(), l)),
+        &catalogue,
+    ) {
         Ok(f) => f,
         Err(e) => return refuse(e),
     };
@@ -116,14 +132,25 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
 
 /// Uncommitted paths, leaving out the release folder itself (it may sit in the tree).
 fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, String> {
-    let out = std::env::current_dir().map_err(|e| e.to_string())?.join(out);
+    let out = std::env::current_dir()
+        .map_err(|e| e.to_string())?
+        .join(out);
     let top = repo.top.canonicalize().map_err(|e| e.to_string())?;
     let out = out.canonicalize().unwrap_or(out);
-    Ok(repo.dirty()?.into_iter().filter(|p| !top.join(p.trim_end_matches('/')).starts_with(&out)).collect())
+    Ok(repo
+        .dirty()?
+        .into_iter()
+        .filter(|p| !top.join(p.trim_end_matches('/')).starts_with(&out))
+        .collect())
 }
 
 /// The previous release's version and lock, if there is one.
-fn previous_lock(repo: &Repo, catalogue_dir: &Path, explicit: Option<&str>, version: &str) -> Result<Option<(String, Lock)>, String> {
+fn previous_lock(
+    repo: &Repo,
+    catalogue_dir: &Path,
+    explicit: Option<&str>,
+    version: &str,
+) -> Result<Option<(String, Lock)>, String> {
     let reference = match explicit {
         Some(r) => r.to_owned(),
         None => match super::previous_tag(&repo.tags("v*")?, version) {
@@ -132,9 +159,14 @@ fn previous_lock(repo: &Repo, catalogue_dir: &Path, explicit: Option<&str>, vers
         },
     };
     let path = format!("{}/{LOCK_FILE}", repo.relative(catalogue_dir)?);
-    let text = repo.read(&reference, &path)?.ok_or_else(|| format!("`{reference}` has no {path}; pass the previous release with --previous REF"))?;
-    let text = String::from_utf8(text).map_err(|_| format!("{path} at `{reference}` is not UTF-8"))?;
-    let lock = Lock::parse(&text, Path::new(&format!("{reference}:{path}"))).map_err(|d| d.to_string())?.lock;
+    let text = repo.read(&reference, &path)?.ok_or_else(|| {
+        format!("`{reference}` has no {path}; pass the previous release with --previous REF")
+    })?;
+    let text =
+        String::from_utf8(text).map_err(|_| format!("{path} at `{reference}` is not UTF-8"))?;
+    let lock = Lock::parse(&text, Path::new(&format!("{reference}:{path}")))
+        .map_err(|d| d.to_string())?
+        .lock;
     Ok(Some((lock.pack_version.clone(), lock)))
 }
 
@@ -153,11 +185,15 @@ fn files(
     let mut files = Files::new();
     let mut targets_files = BTreeMap::new();
     let mut record = |target: &str, file: String| {
-        let description = targets::by_name(target).map(|t| t.description().to_owned()).unwrap_or_default();
+        let description = targets::by_name(target)
+            .map(|t| t.description().to_owned())
+            .unwrap_or_default();
         targets_files.insert(target.to_owned(), TargetFile { description, file });
     };
 
-    let sentinel = super::subtree(tree, "sentinel", |p| p.starts_with("rules/") || p == "azuredeploy.json");
+    let sentinel = super::subtree(tree, "sentinel", |p| {
+        p.starts_with("rules/") || p == "azuredeploy.json"
+    });
     let file = format!("{name}-{version}-sentinel.zip");
     files.insert(file.clone(), archive::zip(&sentinel).map_err(io)?);
     record("sentinel", file);
@@ -174,16 +210,26 @@ fn files(
 
     let azure = super::subtree(tree, "azure-monitor", |p| p == "azuredeploy.json");
     let file = format!("{name}-{version}-azure-monitor.json");
-    files.insert(file.clone(), azure.into_values().next().ok_or("the Azure Monitor combined template was not rendered")?);
+    files.insert(
+        file.clone(),
+        azure
+            .into_values()
+            .next()
+            .ok_or("the Azure Monitor combined template was not rendered")?,
+    );
     record("azure-monitor", file);
 
-    let manifest = super::manifest::manifest(selected, lock, version, &pack.describe(), targets_files);
+    let manifest =
+        super::manifest::manifest(selected, lock, version, &pack.describe(), targets_files);
     let mut json = serde_json::to_string_pretty(&manifest).expect("the manifest serialises");
     json.push('\n');
     files.insert("manifest.json".to_owned(), json.into_bytes());
 
     let included = |id: &str| selected.detections.iter().any(|d| d.meta.id == id);
-    files.insert("CHANGELOG.md".to_owned(), changelog::section(version, previous, lock, catalogue, &included).into_bytes());
+    files.insert(
+        "CHANGELOG.md".to_owned(),
+        changelog::section(version, previous, lock, catalogue, &included).into_bytes(),
+    );
 
     let sums = super::checksums(&files);
     files.insert("SHA256SUMS".to_owned(), sums.into_bytes());

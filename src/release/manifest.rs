@@ -57,7 +57,13 @@ pub struct GuideRowEntry {
 }
 
 /// The manifest of `selected` (the released detections) at `version`.
-pub fn manifest(selected: &Catalogue, lock: &Lock, version: &str, selection: &str, targets: BTreeMap<String, TargetFile>) -> Manifest {
+pub fn manifest(
+    selected: &Catalogue,
+    lock: &Lock,
+    version: &str,
+    selection: &str,
+    targets: BTreeMap<String, TargetFile>,
+) -> Manifest {
     let detections = selected
         .detections
         .iter()
@@ -85,7 +91,12 @@ pub fn manifest(selected: &Catalogue, lock: &Lock, version: &str, selection: &st
             section: section.key.clone(),
             title: row.title.clone(),
             risk: row.risk.as_str().to_owned(),
-            detections: selected.detections.iter().filter(|d| !d.is_deprecated() && d.meta.guide_rows.contains(&row.key)).map(|d| d.slug.clone()).collect(),
+            detections: selected
+                .detections
+                .iter()
+                .filter(|d| !d.is_deprecated() && d.meta.guide_rows.contains(&row.key))
+                .map(|d| d.slug.clone())
+                .collect(),
         })
         .collect();
     Manifest {

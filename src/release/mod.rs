@@ -43,7 +43,10 @@ pub fn subtree(tree: &Tree, prefix: &str, keep: impl Fn(&str) -> bool) -> archiv
 
 /// `SHA256SUMS` of `files`, in the format `sha256sum -c` reads.
 pub fn checksums(files: &Files) -> String {
-    files.iter().map(|(name, bytes)| format!("{}  {name}\n", crate::lock::fingerprint::sha256_hex(bytes))).collect()
+    files
+        .iter()
+        .map(|(name, bytes)| format!("{}  {name}\n", crate::lock::fingerprint::sha256_hex(bytes)))
+        .collect()
 }
 
 /// The newest tag `vX.Y.Z` whose version is below `version`.
@@ -76,17 +79,35 @@ mod tests {
 
     #[test]
     fn the_previous_release_is_the_newest_lower_tag() {
-        let tags: Vec<String> = ["v1.0.0", "v1.10.0", "v1.2.0", "v2.0.0", "latest", "v1.9"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(previous_tag(&tags, "2.0.0").as_deref(), Some("v1.10.0"), "numeric, not text, order");
-        assert_eq!(previous_tag(&tags, "1.2.0").as_deref(), Some("v1.0.0"), "the release's own tag is not its predecessor");
+        let tags: Vec<String> = ["v1.0.0", "v1.10.0", "v1.2.0", "v2.0.0", "latest", "v1.9"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            previous_tag(&tags, "2.0.0").as_deref(),
+            Some("v1.10.0"),
+            "numeric, not text, order"
+        );
+        assert_eq!(
+            previous_tag(&tags, "1.2.0").as_deref(),
+            Some("v1.0.0"),
+            "the release's own tag is not its predecessor"
+        );
         assert_eq!(previous_tag(&tags, "1.0.0"), None);
     }
 
     #[test]
     fn checksums_are_sha256sum_lines() {
-        let files: Files = [("b.zip".to_owned(), b"b".to_vec()), ("a.json".to_owned(), b"".to_vec())].into();
+        let files: Files = [
+            ("b.zip".to_owned(), b"b".to_vec()),
+            ("a.json".to_owned(), b"".to_vec()),
+        ]
+        .into();
         let sums = checksums(&files);
-        assert_eq!(sums.lines().next(), Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a.json"));
+        assert_eq!(
+            sums.lines().next(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  a.json")
+        );
         assert_eq!(sums.lines().count(), 2);
     }
 }

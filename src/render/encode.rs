@@ -45,27 +45,39 @@ pub fn yaml_double_quoted(value: &str) -> String {
 
 /// Characters YAML will not carry literally (non-printable, or folded by line-break rules).
 fn needs_yaml_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 /// Plain scalars are used only for text that no YAML 1.1 or 1.2 reader could take for anything
 /// else (a number, boolean, null, date, or a structure).
 fn is_plain_safe(value: &str) -> bool {
-    let Some(first) = value.chars().next() else { return false };
+    let Some(first) = value.chars().next() else {
+        return false;
+    };
     if !(first.is_ascii_alphabetic() || first == '_' || first == '/') {
         return false;
     }
-    if value.ends_with(' ') || value.contains(": ") || value.contains(" #") || value.ends_with(':') {
+    if value.ends_with(' ') || value.contains(": ") || value.contains(" #") || value.ends_with(':')
+    {
         return false;
     }
-    if !value.chars().all(|c| c.is_ascii_alphanumeric() || " _-./()@+,'".contains(c)) {
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " _-./()@+,'".contains(c))
+    {
         return false;
     }
     const AMBIGUOUS: [&str; 22] = [
-        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "nan", "inf", "True", "False", "Yes", "No", "On",
-        "Off", "Null", "NULL", "TRUE", "FALSE", "NaN",
+        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "nan", "inf", "True", "False",
+        "Yes", "No", "On", "Off", "Null", "NULL", "TRUE", "FALSE", "NaN",
     ];
-    !AMBIGUOUS.contains(&value) && !value.eq_ignore_ascii_case("y") && !value.eq_ignore_ascii_case("n")
+    !AMBIGUOUS.contains(&value)
+        && !value.eq_ignore_ascii_case("y")
+        && !value.eq_ignore_ascii_case("n")
 }
 
 /// A YAML value for a key whose value starts on the same line: a literal block (`|`) for
@@ -73,7 +85,9 @@ fn is_plain_safe(value: &str) -> bool {
 /// spaces of the block's lines.
 pub fn yaml_block(value: &str, indent: usize) -> String {
     let blockable = value.contains('\n')
-        && !value.chars().any(|c| (needs_yaml_escape(c) && c != '\n' && c != '\t') || c == '\r')
+        && !value
+            .chars()
+            .any(|c| (needs_yaml_escape(c) && c != '\n' && c != '\t') || c == '\r')
         && !value.starts_with('\n');
     if !blockable {
         return yaml_scalar(value);
@@ -85,9 +99,17 @@ pub fn yaml_block(value: &str, indent: usize) -> String {
         _ => "+",
     };
     // Clip and keep chomping add back the final newline; the rest are written as lines.
-    let body = if trailing > 0 { &value[..value.len() - 1] } else { value };
+    let body = if trailing > 0 {
+        &value[..value.len() - 1]
+    } else {
+        value
+    };
     // An indentation indicator is needed when the first line starts with a space.
-    let indicator = if value.starts_with(' ') { indent.to_string() } else { String::new() };
+    let indicator = if value.starts_with(' ') {
+        indent.to_string()
+    } else {
+        String::new()
+    };
     let pad = " ".repeat(indent);
     let mut out = format!("|{indicator}{chomp}");
     for line in body.split('\n') {
@@ -128,8 +150,14 @@ pub fn conf_value(value: &str) -> Result<String, ConfError> {
     if value != value.trim() {
         return Err(ConfError("a .conf value cannot start or end with spaces, tabs or other whitespace: Splunk trims them".to_owned()));
     }
-    if value.contains('\r') || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ConfError("a .conf value cannot contain control characters other than newline and tab".to_owned()));
+    if value.contains('\r')
+        || value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ConfError(
+            "a .conf value cannot contain control characters other than newline and tab".to_owned(),
+        ));
     }
     let lines: Vec<&str> = value.split('\n').collect();
     if lines.iter().any(|l| l.ends_with('\\')) {
@@ -140,8 +168,15 @@ pub fn conf_value(value: &str) -> Result<String, ConfError> {
 
 /// A `.conf` stanza name.
 pub fn conf_stanza(name: &str) -> Result<String, ConfError> {
-    if name.is_empty() || name.contains(']') || name.contains('[') || name.chars().any(char::is_control) || name != name.trim() {
-        return Err(ConfError(format!("`{name}` cannot be a .conf stanza name (no brackets, control characters or surrounding spaces)")));
+    if name.is_empty()
+        || name.contains(']')
+        || name.contains('[')
+        || name.chars().any(char::is_control)
+        || name != name.trim()
+    {
+        return Err(ConfError(format!(
+            "`{name}` cannot be a .conf stanza name (no brackets, control characters or surrounding spaces)"
+        )));
     }
     Ok(name.to_owned())
 }
@@ -179,16 +214,53 @@ mod tests {
 
     fn yaml_roundtrip(v: &str) -> String {
         let doc = format!("k: {}\n", yaml_block(v, 2));
-        let parsed: std::collections::BTreeMap<String, String> = serde_saphyr::from_str(&doc).unwrap_or_else(|e| panic!("{doc}\n{e}"));
+        let parsed: std::collections::BTreeMap<String, String> =
+            serde_saphyr::from_str(&doc).unwrap_or_else(|e| panic!("{doc}\n{e}"));
         parsed["k"].clone()
     }
 
     #[test]
     fn yaml_round_trips_hostile_values() {
         for v in [
-            "plain", "yes", "no", "null", "1.0", "0x1f", "2024-01-01", "a: b", "# c", "- x", "[1]", "{a}", "*x", "&a", "!tag", "'q'",
-            "\"q\"", "\\", "tab\there", "line\nnext", "trail\n", "two\n\n", " lead", "\n", "", "|", ">", "%", "@", "`", "{{ x }}",
-            "{% y %}", "é ü 漢", "\u{7}", "\r\n", "end ", "\u{2028}", "= $", "a\n b\n",
+            "plain",
+            "yes",
+            "no",
+            "null",
+            "1.0",
+            "0x1f",
+            "2024-01-01",
+            "a: b",
+            "# c",
+            "- x",
+            "[1]",
+            "{a}",
+            "*x",
+            "&a",
+            "!tag",
+            "'q'",
+            "\"q\"",
+            "\\",
+            "tab\there",
+            "line\nnext",
+            "trail\n",
+            "two\n\n",
+            " lead",
+            "\n",
+            "",
+            "|",
+            ">",
+            "%",
+            "@",
+            "`",
+            "{{ x }}",
+            "{% y %}",
+            "é ü 漢",
+            "\u{7}",
+            "\r\n",
+            "end ",
+            "\u{2028}",
+            "= $",
+            "a\n b\n",
         ] {
             assert_eq!(yaml_roundtrip(v), v, "{v:?}");
         }
@@ -209,6 +281,9 @@ mod tests {
         assert!(conf_value("ends with \\").is_err());
         assert!(conf_value("a\\\nb").is_err());
         assert!(conf_value("cr\r").is_err());
-        assert_eq!(conf_value("x = | $y$ {{ z }}").unwrap(), "x = | $y$ {{ z }}");
+        assert_eq!(
+            conf_value("x = | $y$ {{ z }}").unwrap(),
+            "x = | $y$ {{ z }}"
+        );
     }
 }

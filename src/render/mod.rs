@@ -12,28 +12,82 @@ use std::path::{Path, PathBuf};
 
 use tera::{Context, Kwargs, State, Tera, Value};
 
-use crate::diagnostic::{display_path, Diagnostic, Diagnostics, Position};
+use crate::diagnostic::{Diagnostic, Diagnostics, Position, display_path};
 
 /// The templates shipped with rulecast: (name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("sentinel/rule.yaml", include_str!("../../templates/sentinel/rule.yaml.tera")),
-    ("sentinel/rule.arm.json", include_str!("../../templates/sentinel/rule.arm.json.tera")),
-    ("sentinel/_rule_resource.json", include_str!("../../templates/sentinel/_rule_resource.json.tera")),
-    ("sentinel/azuredeploy.json", include_str!("../../templates/sentinel/azuredeploy.json.tera")),
-    ("splunk/app.conf", include_str!("../../templates/splunk/app.conf.tera")),
-    ("splunk/savedsearches.conf", include_str!("../../templates/splunk/savedsearches.conf.tera")),
-    ("splunk/macros.conf", include_str!("../../templates/splunk/macros.conf.tera")),
-    ("splunk/transforms.conf", include_str!("../../templates/splunk/transforms.conf.tera")),
-    ("splunk/default.meta", include_str!("../../templates/splunk/default.meta.tera")),
-    ("splunk/lookup.csv", include_str!("../../templates/splunk/lookup.csv.tera")),
-    ("splunk/README.md", include_str!("../../templates/splunk/README.md.tera")),
-    ("sigma/rule.yml", include_str!("../../templates/sigma/rule.yml.tera")),
-    ("sigma/correlation.yml", include_str!("../../templates/sigma/correlation.yml.tera")),
-    ("sigma/pipeline_kusto.yml", include_str!("../../templates/sigma/pipeline_kusto.yml.tera")),
-    ("sigma/pipeline_splunk.yml", include_str!("../../templates/sigma/pipeline_splunk.yml.tera")),
-    ("azure-monitor/alert.json", include_str!("../../templates/azure-monitor/alert.json.tera")),
-    ("azure-monitor/_alert_resource.json", include_str!("../../templates/azure-monitor/_alert_resource.json.tera")),
-    ("azure-monitor/azuredeploy.json", include_str!("../../templates/azure-monitor/azuredeploy.json.tera")),
+    (
+        "sentinel/rule.yaml",
+        include_str!("../../templates/sentinel/rule.yaml.tera"),
+    ),
+    (
+        "sentinel/rule.arm.json",
+        include_str!("../../templates/sentinel/rule.arm.json.tera"),
+    ),
+    (
+        "sentinel/_rule_resource.json",
+        include_str!("../../templates/sentinel/_rule_resource.json.tera"),
+    ),
+    (
+        "sentinel/azuredeploy.json",
+        include_str!("../../templates/sentinel/azuredeploy.json.tera"),
+    ),
+    (
+        "splunk/app.conf",
+        include_str!("../../templates/splunk/app.conf.tera"),
+    ),
+    (
+        "splunk/savedsearches.conf",
+        include_str!("../../templates/splunk/savedsearches.conf.tera"),
+    ),
+    (
+        "splunk/macros.conf",
+        include_str!("../../templates/splunk/macros.conf.tera"),
+    ),
+    (
+        "splunk/transforms.conf",
+        include_str!("../../templates/splunk/transforms.conf.tera"),
+    ),
+    (
+        "splunk/default.meta",
+        include_str!("../../templates/splunk/default.meta.tera"),
+    ),
+    (
+        "splunk/lookup.csv",
+        include_str!("../../templates/splunk/lookup.csv.tera"),
+    ),
+    (
+        "splunk/README.md",
+        include_str!("../../templates/splunk/README.md.tera"),
+    ),
+    (
+        "sigma/rule.yml",
+        include_str!("../../templates/sigma/rule.yml.tera"),
+    ),
+    (
+        "sigma/correlation.yml",
+        include_str!("../../templates/sigma/correlation.yml.tera"),
+    ),
+    (
+        "sigma/pipeline_kusto.yml",
+        include_str!("../../templates/sigma/pipeline_kusto.yml.tera"),
+    ),
+    (
+        "sigma/pipeline_splunk.yml",
+        include_str!("../../templates/sigma/pipeline_splunk.yml.tera"),
+    ),
+    (
+        "azure-monitor/alert.json",
+        include_str!("../../templates/azure-monitor/alert.json.tera"),
+    ),
+    (
+        "azure-monitor/_alert_resource.json",
+        include_str!("../../templates/azure-monitor/_alert_resource.json.tera"),
+    ),
+    (
+        "azure-monitor/azuredeploy.json",
+        include_str!("../../templates/azure-monitor/azuredeploy.json.tera"),
+    ),
 ];
 
 /// Extension of template files on disk.
@@ -51,8 +105,16 @@ impl Templates {
     /// The built-in templates, with those in `overrides` replacing them by name.
     pub fn load(overrides: Option<&Path>) -> Result<Templates, Diagnostics> {
         let mut diagnostics = Diagnostics::new();
-        let mut sources: Vec<(String, String, PathBuf)> =
-            BUILTIN.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned(), PathBuf::from(format!("templates/{n}{TEMPLATE_SUFFIX}")))).collect();
+        let mut sources: Vec<(String, String, PathBuf)> = BUILTIN
+            .iter()
+            .map(|(n, s)| {
+                (
+                    (*n).to_owned(),
+                    (*s).to_owned(),
+                    PathBuf::from(format!("templates/{n}{TEMPLATE_SUFFIX}")),
+                )
+            })
+            .collect();
         if let Some(dir) = overrides {
             load_overrides(dir, &mut sources, &mut diagnostics);
         }
@@ -75,8 +137,12 @@ impl Templates {
             return Err(diagnostics);
         }
         // Then together, so includes resolve.
-        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, s, _)| (n.as_str(), s.as_str()))) {
-            let culprit = sources.iter().find(|(n, _, _)| error_text(&e).contains(n.as_str()));
+        if let Err(e) =
+            tera.add_raw_templates(sources.iter().map(|(n, s, _)| (n.as_str(), s.as_str())))
+        {
+            let culprit = sources
+                .iter()
+                .find(|(n, _, _)| error_text(&e).contains(n.as_str()));
             let d = match culprit {
                 Some((_, source, path)) => template_error(&e, path, source),
                 None => Diagnostic::error(format!("template error: {}", error_text(&e))),
@@ -109,30 +175,52 @@ fn error_text(e: &tera::Error) -> String {
     text
 }
 
-fn load_overrides(dir: &Path, sources: &mut [(String, String, PathBuf)], diagnostics: &mut Diagnostics) {
+fn load_overrides(
+    dir: &Path,
+    sources: &mut [(String, String, PathBuf)],
+    diagnostics: &mut Diagnostics,
+) {
     if !dir.is_dir() {
-        diagnostics.push(Diagnostic::error(format!("template folder `{}` does not exist", display_path(dir))));
+        diagnostics.push(Diagnostic::error(format!(
+            "template folder `{}` does not exist",
+            display_path(dir)
+        )));
         return;
     }
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_map(Result::ok) {
+    for entry in walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if !entry.file_type().is_file() {
             continue;
         }
         let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let name = display_path(relative);
-        let Some(name) = name.strip_suffix(TEMPLATE_SUFFIX) else { continue };
+        let Some(name) = name.strip_suffix(TEMPLATE_SUFFIX) else {
+            continue;
+        };
         match sources.iter_mut().find(|(n, _, _)| n == name) {
             Some(slot) => match std::fs::read_to_string(entry.path()) {
                 Ok(text) => {
                     slot.1 = text;
                     slot.2 = entry.path().to_path_buf();
                 }
-                Err(e) => diagnostics.push(Diagnostic::error(format!("cannot read template: {e}")).in_file(entry.path())),
+                Err(e) => diagnostics.push(
+                    Diagnostic::error(format!("cannot read template: {e}")).in_file(entry.path()),
+                ),
             },
             None => diagnostics.push(
                 Diagnostic::error(format!("`{name}` does not override any built-in template"))
                     .in_file(entry.path())
-                    .with_help(format!("templates: {}", BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))),
+                    .with_help(format!(
+                        "templates: {}",
+                        BUILTIN
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
             ),
         }
     }
@@ -143,7 +231,9 @@ fn lint(name: &str, source: &str, path: &Path) -> Result<(), Diagnostic> {
     let mut offset = 0;
     while let Some(start) = source[offset..].find("{{") {
         let start = offset + start;
-        let Some(end) = source[start..].find("}}") else { break };
+        let Some(end) = source[start..].find("}}") else {
+            break;
+        };
         let end = start + end;
         let inner = source[start + 2..end].trim_matches(|c: char| c == '-' || c.is_whitespace());
         let last_filter = inner.rsplit('|').next().map(str::trim).unwrap_or_default();
@@ -152,10 +242,15 @@ fn lint(name: &str, source: &str, path: &Path) -> Result<(), Diagnostic> {
         if !has_filter {
             let line = source[..start].matches('\n').count() + 1;
             let column = start - source[..start].rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-            return Err(Diagnostic::error(format!("template `{name}` prints `{{{{ {inner} }}}}` without an encoding filter"))
-                .in_file(path)
-                .at(source, Position::new(line, column))
-                .with_help(format!("end the expression with one of: {}", ENCODING_FILTERS.join(", "))));
+            return Err(Diagnostic::error(format!(
+                "template `{name}` prints `{{{{ {inner} }}}}` without an encoding filter"
+            ))
+            .in_file(path)
+            .at(source, Position::new(line, column))
+            .with_help(format!(
+                "end the expression with one of: {}",
+                ENCODING_FILTERS.join(", ")
+            )));
         }
         offset = end + 2;
     }
@@ -185,32 +280,61 @@ fn as_text(value: &Value) -> Option<String> {
 }
 
 fn register_filters(tera: &mut Tera) {
-    tera.register_filter("yaml", |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
-        match as_text(&value) {
-            Some(text) if value.as_str().is_some() => Ok(encode::yaml_scalar(&text)),
-            Some(text) => Ok(text),
-            None => Err(tera::Error::message("the yaml filter takes a string, number or boolean")),
-        }
+    tera.register_filter(
+        "yaml",
+        |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            match as_text(&value) {
+                Some(text) if value.as_str().is_some() => Ok(encode::yaml_scalar(&text)),
+                Some(text) => Ok(text),
+                None => Err(tera::Error::message(
+                    "the yaml filter takes a string, number or boolean",
+                )),
+            }
+        },
+    );
+    tera.register_filter(
+        "yaml_block",
+        |value: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let indent: i64 = kwargs.get("indent")?.unwrap_or(2);
+            Ok(encode::yaml_block(value, indent.clamp(1, 32) as usize))
+        },
+    );
+    tera.register_filter(
+        "json",
+        |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            serde_json::to_string(&value).map_err(|e| tera::Error::message(e.to_string()))
+        },
+    );
+    tera.register_filter("arm", |value: &str, _: Kwargs, _: &State| {
+        encode::arm_string(value)
     });
-    tera.register_filter("yaml_block", |value: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
-        let indent: i64 = kwargs.get("indent")?.unwrap_or(2);
-        Ok(encode::yaml_block(value, indent.clamp(1, 32) as usize))
+    tera.register_filter(
+        "conf",
+        |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let text = as_text(&value)
+                .ok_or_else(|| tera::Error::message("the conf filter takes a string"))?;
+            // Name the value: this error has no detection attached to say which one it was.
+            let shown: String = text.chars().take(40).collect();
+            encode::conf_value(&text).map_err(|e| {
+                tera::Error::message(format!(
+                    "{} (the value {shown:?}{})",
+                    e.0,
+                    if shown.len() < text.len() { "..." } else { "" }
+                ))
+            })
+        },
+    );
+    tera.register_filter("csv", |value: &str, _: Kwargs, _: &State| {
+        encode::csv_field(value)
     });
-    tera.register_filter("json", |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
-        serde_json::to_string(&value).map_err(|e| tera::Error::message(e.to_string()))
-    });
-    tera.register_filter("arm", |value: &str, _: Kwargs, _: &State| encode::arm_string(value));
-    tera.register_filter("conf", |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
-        let text = as_text(&value).ok_or_else(|| tera::Error::message("the conf filter takes a string"))?;
-        // Name the value: this error has no detection attached to say which one it was.
-        let shown: String = text.chars().take(40).collect();
-        encode::conf_value(&text).map_err(|e| tera::Error::message(format!("{} (the value {shown:?}{})", e.0, if shown.len() < text.len() { "..." } else { "" })))
-    });
-    tera.register_filter("csv", |value: &str, _: Kwargs, _: &State| encode::csv_field(value));
-    tera.register_filter("md", |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
-        let text = as_text(&value).ok_or_else(|| tera::Error::message("the md filter takes a string"))?;
-        Ok(encode::markdown_text(&text))
-    });
+    tera.register_filter(
+        "md",
+        |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let text = as_text(&value)
+                .ok_or_else(|| tera::Error::message("the md filter takes a string"))?;
+            Ok(encode::markdown_text(&text))
+        },
+    );
 }
 
 #[cfg(test)]
@@ -224,10 +348,22 @@ mod tests {
 
     #[test]
     fn raw_prints_are_rejected() {
-        let err = lint("x", "a: {{ value }}\nb: {{ other | yaml }}\n", Path::new("x.tera")).unwrap_err();
+        let err = lint(
+            "x",
+            "a: {{ value }}\nb: {{ other | yaml }}\n",
+            Path::new("x.tera"),
+        )
+        .unwrap_err();
         assert_eq!(err.position, Some(Position::new(1, 4)));
         assert!(err.message.contains("without an encoding filter"));
-        assert!(lint("x", "{{ a | lower | yaml }} {{- b | json -}}", Path::new("x")).is_ok());
+        assert!(
+            lint(
+                "x",
+                "{{ a | lower | yaml }} {{- b | json -}}",
+                Path::new("x")
+            )
+            .is_ok()
+        );
         assert!(lint("x", "{{ a | yaml | lower }}", Path::new("x")).is_err());
     }
 
@@ -239,6 +375,9 @@ mod tests {
         tera.add_raw_template("t", "v: {{ v | yaml }}").unwrap();
         let mut ctx = Context::new();
         ctx.insert("v", "{{ 7 * 7 }} {% raw %}");
-        assert_eq!(tera.render("t", &ctx).unwrap(), "v: \"{{ 7 * 7 }} {% raw %}\"");
+        assert_eq!(
+            tera.render("t", &ctx).unwrap(),
+            "v: \"{{ 7 * 7 }} {% raw %}\""
+        );
     }
 }

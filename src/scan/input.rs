@@ -65,12 +65,21 @@ pub struct Batch {
 /// `{` or `]` is an array; an object is the export wrapper when it has a `value` array before
 /// any event time, and otherwise the first event of JSON lines.
 pub fn detect(path: &Path) -> io::Result<Layout> {
-    let not_a_log = || io::Error::new(io::ErrorKind::InvalidData, "the file is not JSON lines, a JSON array or an object with a `value` array");
+    let not_a_log = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the file is not JSON lines, a JSON array or an object with a `value` array",
+        )
+    };
     let mut reader = BufReader::new(File::open(path)?);
     if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
         reader.consume(3);
     }
-    let mut start = reader.fill_buf()?.iter().copied().skip_while(u8::is_ascii_whitespace);
+    let mut start = reader
+        .fill_buf()?
+        .iter()
+        .copied()
+        .skip_while(u8::is_ascii_whitespace);
     match start.next() {
         Some(b'[') => match start.find(|b| !b.is_ascii_whitespace()) {
             Some(b'{' | b']') | None => Ok(Layout::Array),
@@ -80,7 +89,8 @@ pub fn detect(path: &Path) -> io::Result<Layout> {
             let decision = Cell::new(None);
             // The probe stops the parse as soon as it knows, so a huge first line or array is
             // not read; its error then only means "decided".
-            let _ = Probe(&decision).deserialize(&mut serde_json::Deserializer::from_reader(reader));
+            let _ =
+                Probe(&decision).deserialize(&mut serde_json::Deserializer::from_reader(reader));
             decision.get().ok_or_else(not_a_log)
         }
         _ => Err(not_a_log()),
@@ -167,7 +177,12 @@ impl<'de> Visitor<'de> for ValueProbe<'_> {
 
 /// Reads `path` in `layout`, sending batches until the file ends or the receiver hangs up.
 /// Buffers come back through `free` to be reused.
-pub fn read(path: &Path, layout: Layout, batches: SyncSender<Batch>, free: Receiver<Vec<u8>>) -> io::Result<()> {
+pub fn read(
+    path: &Path,
+    layout: Layout,
+    batches: SyncSender<Batch>,
+    free: Receiver<Vec<u8>>,
+) -> io::Result<()> {
     let file = File::open(path)?;
     match layout {
         Layout::JsonLines => read_lines(file, &batches, &free),
@@ -176,7 +191,9 @@ pub fn read(path: &Path, layout: Layout, batches: SyncSender<Batch>, free: Recei
 }
 
 fn buffer(free: &Receiver<Vec<u8>>) -> Vec<u8> {
-    let mut buffer = free.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4));
+    let mut buffer = free
+        .try_recv()
+        .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4));
     buffer.clear();
     buffer
 }
@@ -189,7 +206,11 @@ fn fill(file: &mut File, buffer: &mut Vec<u8>, until: usize) -> io::Result<bool>
     Ok(read == wanted)
 }
 
-fn read_lines(mut file: File, batches: &SyncSender<Batch>, free: &Receiver<Vec<u8>>) -> io::Result<()> {
+fn read_lines(
+    mut file: File,
+    batches: &SyncSender<Batch>,
+    free: &Receiver<Vec<u8>>,
+) -> io::Result<()> {
     let mut carry: Vec<u8> = Vec::new();
     let mut sequence = 0;
     let mut first = true;
@@ -217,7 +238,14 @@ fn read_lines(mut file: File, batches: &SyncSender<Batch>, free: &Receiver<Vec<u
         if data.is_empty() {
             return Ok(());
         }
-        if batches.send(Batch { sequence, data, records: Records::Lines }).is_err() {
+        if batches
+            .send(Batch {
+                sequence,
+                data,
+                records: Records::Lines,
+            })
+            .is_err()
+        {
             return Ok(());
         }
         sequence += 1;
@@ -255,7 +283,14 @@ impl ElementBatcher<'_> {
         }
         let data = std::mem::replace(&mut self.data, buffer(self.free));
         let spans = std::mem::take(&mut self.spans);
-        self.closed = self.batches.send(Batch { sequence: self.sequence, data, records: Records::Spans(spans) }).is_err();
+        self.closed = self
+            .batches
+            .send(Batch {
+                sequence: self.sequence,
+                data,
+                records: Records::Spans(spans),
+            })
+            .is_err();
         self.sequence += 1;
     }
 }
@@ -319,16 +354,32 @@ impl<'de> Visitor<'de> for WrapperSeed<'_, '_> {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        if found { Ok(()) } else { Err(de::Error::custom("the object has no `value` array")) }
+        if found {
+            Ok(())
+        } else {
+            Err(de::Error::custom("the object has no `value` array"))
+        }
     }
 }
 
-fn read_elements(file: File, layout: Layout, batches: &SyncSender<Batch>, free: &Receiver<Vec<u8>>) -> io::Result<()> {
+fn read_elements(
+    file: File,
+    layout: Layout,
+    batches: &SyncSender<Batch>,
+    free: &Receiver<Vec<u8>>,
+) -> io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
         reader.consume(3);
     }
-    let mut batcher = ElementBatcher { batches, free, sequence: 0, data: buffer(free), spans: Vec::new(), closed: false };
+    let mut batcher = ElementBatcher {
+        batches,
+        free,
+        sequence: 0,
+        data: buffer(free),
+        spans: Vec::new(),
+        closed: false,
+    };
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let result = match layout {
         Layout::Array => ArraySeed(&mut batcher).deserialize(&mut deserializer),
@@ -336,7 +387,14 @@ fn read_elements(file: File, layout: Layout, batches: &SyncSender<Batch>, free: 
     };
     match result {
         Err(_) if batcher.closed => Ok(()),
-        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()))),
+        Err(e) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "invalid JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )),
         Ok(()) => {
             batcher.flush();
             Ok(())
@@ -359,8 +417,15 @@ mod tests {
         let records = receive
             .iter()
             .map(|batch| match batch.records {
-                Records::Lines => String::from_utf8(batch.data).unwrap().lines().map(str::to_owned).collect(),
-                Records::Spans(spans) => spans.into_iter().map(|s| String::from_utf8(batch.data[s].to_vec()).unwrap()).collect(),
+                Records::Lines => String::from_utf8(batch.data)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect(),
+                Records::Spans(spans) => spans
+                    .into_iter()
+                    .map(|s| String::from_utf8(batch.data[s].to_vec()).unwrap())
+                    .collect(),
             })
             .collect();
         (layout, records)
@@ -369,14 +434,35 @@ mod tests {
     #[test]
     fn json_lines_arrays_and_export_wrappers() {
         let (layout, batches) = batches_of(b"\xEF\xBB\xBF{\"a\":1}\n{\"a\":2}");
-        assert_eq!((layout, batches), (Layout::JsonLines, vec![vec!["{\"a\":1}".to_owned(), "{\"a\":2}".to_owned()]]));
+        assert_eq!(
+            (layout, batches),
+            (
+                Layout::JsonLines,
+                vec![vec!["{\"a\":1}".to_owned(), "{\"a\":2}".to_owned()]]
+            )
+        );
         let (layout, batches) = batches_of(b"[\n  {\"a\": 1},\n  {\"a\": [2, {}]}\n]\n");
-        assert_eq!((layout, batches), (Layout::Array, vec![vec!["{\"a\": 1}".to_owned(), "{\"a\": [2, {}]}".to_owned()]]));
-        let (layout, batches) = batches_of(b"{\n \"@odata.context\": \"x\",\n \"value\": [{\"a\":1}]\n}");
-        assert_eq!((layout, batches), (Layout::ValueArray, vec![vec!["{\"a\":1}".to_owned()]]));
+        assert_eq!(
+            (layout, batches),
+            (
+                Layout::Array,
+                vec![vec!["{\"a\": 1}".to_owned(), "{\"a\": [2, {}]}".to_owned()]]
+            )
+        );
+        let (layout, batches) =
+            batches_of(b"{\n \"@odata.context\": \"x\",\n \"value\": [{\"a\":1}]\n}");
+        assert_eq!(
+            (layout, batches),
+            (Layout::ValueArray, vec![vec!["{\"a\":1}".to_owned()]])
+        );
         let (layout, _) = batches_of(b"{\"value\":[{\"a\":1}]}\n");
-        assert_eq!(layout, Layout::ValueArray, "a one-line export is still a wrapper");
-        let (layout, _) = batches_of(b"{\"value\":\"x\",\"TimeGenerated\":\"2025-01-01T00:00:00Z\"}\n");
+        assert_eq!(
+            layout,
+            Layout::ValueArray,
+            "a one-line export is still a wrapper"
+        );
+        let (layout, _) =
+            batches_of(b"{\"value\":\"x\",\"TimeGenerated\":\"2025-01-01T00:00:00Z\"}\n");
         assert_eq!(layout, Layout::JsonLines, "an event with a `value` column");
     }
 
@@ -389,9 +475,19 @@ mod tests {
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 5000);
         assert!(batches.iter().flatten().all(|l| l.len() == line.len() - 1));
         // A line longer than a batch is kept whole.
-        let long = format!("{{\"pad\":\"{}\"}}\n{{\"a\":1}}\n", "y".repeat(BATCH_BYTES * 2));
+        let long = format!(
+            "{{\"pad\":\"{}\"}}\n{{\"a\":1}}\n",
+            "y".repeat(BATCH_BYTES * 2)
+        );
         let (_, batches) = batches_of(long.as_bytes());
-        assert_eq!(batches.iter().flatten().map(String::len).collect::<Vec<_>>(), [BATCH_BYTES * 2 + 10, 7]);
+        assert_eq!(
+            batches
+                .iter()
+                .flatten()
+                .map(String::len)
+                .collect::<Vec<_>>(),
+            [BATCH_BYTES * 2 + 10, 7]
+        );
     }
 
     #[test]
@@ -401,7 +497,12 @@ mod tests {
         let (send, receive) = std::sync::mpsc::sync_channel(64);
         let (_give_back, free) = std::sync::mpsc::channel();
         let error = read(file.path(), Layout::Array, send, free).unwrap_err();
-        assert!(error.to_string().starts_with("invalid JSON at line 2, column 6"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid JSON at line 2, column 6"),
+            "{error}"
+        );
         drop(receive);
         assert!(detect(Path::new("Cargo.toml")).is_err());
     }

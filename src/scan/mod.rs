@@ -20,7 +20,7 @@ pub mod worker;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::eval::{Alert, Alerter, Engine};
@@ -43,17 +43,31 @@ pub struct ScanSummary {
 
 /// Scans the log at `path` with the detections of `engine` on `threads` worker threads,
 /// passing each alert to `emit` as soon as it is known.
-pub fn scan(engine: &Engine, path: &Path, threads: usize, emit: &mut dyn FnMut(&Alert) -> io::Result<()>) -> io::Result<ScanSummary> {
+pub fn scan(
+    engine: &Engine,
+    path: &Path,
+    threads: usize,
+    emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
+) -> io::Result<ScanSummary> {
     let started = Instant::now();
     let layout = input::detect(path)?;
     let threads = threads.max(1);
-    let mut summary = ScanSummary { layout, bytes: 0, records: 0, counts: Counts::default(), alerts: 0, late: Vec::new(), elapsed: Duration::ZERO };
+    let mut summary = ScanSummary {
+        layout,
+        bytes: 0,
+        records: 0,
+        counts: Counts::default(),
+        alerts: 0,
+        late: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
 
     std::thread::scope(|scope| -> io::Result<()> {
         // Every channel end lives in this closure: returning early (say, stdout closed) drops
         // them, which ends the workers and then the reader instead of leaving them blocked.
         let (batch_sender, batch_receiver) = mpsc::sync_channel::<input::Batch>(threads * 2);
-        let (result_sender, result_receiver) = mpsc::sync_channel::<worker::BatchResult>(threads * 2);
+        let (result_sender, result_receiver) =
+            mpsc::sync_channel::<worker::BatchResult>(threads * 2);
         let (free_sender, free_receiver) = mpsc::channel::<Vec<u8>>();
         let batch_receiver = Arc::new(Mutex::new(batch_receiver));
         let reader = scope.spawn(move || input::read(path, layout, batch_sender, free_receiver));
@@ -99,7 +113,9 @@ pub fn scan(engine: &Engine, path: &Path, threads: usize, emit: &mut dyn FnMut(&
                 let _ = free_sender.send(result.data);
             }
         }
-        reader.join().map_err(|_| io::Error::other("the reader thread panicked"))??;
+        reader
+            .join()
+            .map_err(|_| io::Error::other("the reader thread panicked"))??;
         let (alerts, late) = alerter.finish();
         summary.late = late;
         for alert in &alerts {
@@ -136,9 +152,18 @@ mod tests {
 
     #[test]
     fn batches_are_evaluated_in_parallel_and_reported_in_file_order() {
-        let catalogue = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
-        let burst = catalogue.detections.iter().position(|d| d.slug == "eligible-assignment-burst").unwrap();
-        let disabled = catalogue.detections.iter().position(|d| d.slug == "pim-alert-disabled").unwrap();
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let burst = catalogue
+            .detections
+            .iter()
+            .position(|d| d.slug == "eligible-assignment-burst")
+            .unwrap();
+        let disabled = catalogue
+            .detections
+            .iter()
+            .position(|d| d.slug == "pim-alert-disabled")
+            .unwrap();
         let engine = Engine::new(&catalogue, |i| i == burst || i == disabled);
         // Enough rows for several batches; a burst runs across the batch boundaries and a
         // single-event alert sits in every batch.
@@ -151,7 +176,11 @@ mod tests {
                 expected_singles.push(i + 1);
                 row(minute, "Disable PIM alert", "ops@contoso.example")
             } else if i % 1500 == 0 {
-                row(minute, "Add eligible member to role in PIM completed (timebound)", "alex@contoso.example")
+                row(
+                    minute,
+                    "Add eligible member to role in PIM completed (timebound)",
+                    "alex@contoso.example",
+                )
             } else {
                 row(minute, "Update user", "ops@contoso.example")
             };
@@ -165,11 +194,28 @@ mod tests {
         .unwrap();
         assert_eq!(summary.records, rows as u64);
         assert!(summary.bytes > 2 * input::BATCH_BYTES as u64);
-        let singles: Vec<u64> = emitted.iter().filter(|a| a.detection == disabled).map(|a| a.events[0].position).collect();
-        assert_eq!(singles, expected_singles, "single-event alerts in file order");
+        let singles: Vec<u64> = emitted
+            .iter()
+            .filter(|a| a.detection == disabled)
+            .map(|a| a.events[0].position)
+            .collect();
+        assert_eq!(
+            singles, expected_singles,
+            "single-event alerts in file order"
+        );
         let bursts: Vec<&Alert> = emitted.iter().filter(|a| a.detection == burst).collect();
         assert_eq!(bursts.len(), 1);
-        let every_1500th: Vec<u64> = (0..rows as u64).filter(|i| i % 1500 == 0).map(|i| i + 1).collect();
-        assert_eq!(bursts[0].events.iter().map(|e| e.position).collect::<Vec<_>>(), every_1500th);
+        let every_1500th: Vec<u64> = (0..rows as u64)
+            .filter(|i| i % 1500 == 0)
+            .map(|i| i + 1)
+            .collect();
+        assert_eq!(
+            bursts[0]
+                .events
+                .iter()
+                .map(|e| e.position)
+                .collect::<Vec<_>>(),
+            every_1500th
+        );
     }
 }

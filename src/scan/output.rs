@@ -28,32 +28,81 @@ pub struct AlertWriter<'a> {
 }
 
 impl<'a> AlertWriter<'a> {
-    pub fn new(format: ScanFormat, catalogue: &'a Catalogue, position_name: &'static str, out: &'a mut dyn Write) -> AlertWriter<'a> {
-        AlertWriter { format, catalogue, out, position_name, written: 0 }
+    pub fn new(
+        format: ScanFormat,
+        catalogue: &'a Catalogue,
+        position_name: &'static str,
+        out: &'a mut dyn Write,
+    ) -> AlertWriter<'a> {
+        AlertWriter {
+            format,
+            catalogue,
+            out,
+            position_name,
+            written: 0,
+        }
     }
 
     pub fn alert(&mut self, alert: &Alert) -> io::Result<()> {
         let detection = &self.catalogue.detections[alert.detection];
         match self.format {
             ScanFormat::Json => {
-                let separator = if self.written == 0 { "{\"alerts\": [\n" } else { ",\n" };
+                let separator = if self.written == 0 {
+                    "{\"alerts\": [\n"
+                } else {
+                    ",\n"
+                };
                 write!(self.out, "{separator}{}", alert.to_json(detection))?;
             }
             ScanFormat::Text => {
                 let out = &mut self.out;
-                writeln!(out, "{}  {}/{}: {}", detection.meta.severity.as_str(), detection.section, detection.slug, detection.meta.title)?;
-                let span = if alert.start == alert.end { alert.start.to_string() } else { format!("{} .. {}", alert.start, alert.end) };
-                let count = format!("{} event{}", alert.event_count, if alert.event_count == 1 { "" } else { "s" });
+                writeln!(
+                    out,
+                    "{}  {}/{}: {}",
+                    detection.meta.severity.as_str(),
+                    detection.section,
+                    detection.slug,
+                    detection.meta.title
+                )?;
+                let span = if alert.start == alert.end {
+                    alert.start.to_string()
+                } else {
+                    format!("{} .. {}", alert.start, alert.end)
+                };
+                let count = format!(
+                    "{} event{}",
+                    alert.event_count,
+                    if alert.event_count == 1 { "" } else { "s" }
+                );
                 match (&alert.tier, &detection.meta.threshold) {
-                    (Some((tier, required)), Some(threshold)) => writeln!(out, "  when      {span}, {count} ({tier} tier: {required} within {})", threshold.window)?,
+                    (Some((tier, required)), Some(threshold)) => writeln!(
+                        out,
+                        "  when      {span}, {count} ({tier} tier: {required} within {})",
+                        threshold.window
+                    )?,
                     _ => writeln!(out, "  when      {span}")?,
                 }
                 for (slot, field) in detection.meta.entities.slots() {
                     let Some(field) = field else { continue };
-                    let Some(value) = alert.value(field) else { continue };
-                    let others = alert.all_values.iter().find(|(f, _)| f == field).map(|(_, all)| all.len().saturating_sub(1)).unwrap_or(0);
-                    let more = if others > 0 { format!(" (+{others} more)") } else { String::new() };
-                    let label = if slot == "target_user" { "target" } else { slot };
+                    let Some(value) = alert.value(field) else {
+                        continue;
+                    };
+                    let others = alert
+                        .all_values
+                        .iter()
+                        .find(|(f, _)| f == field)
+                        .map(|(_, all)| all.len().saturating_sub(1))
+                        .unwrap_or(0);
+                    let more = if others > 0 {
+                        format!(" (+{others} more)")
+                    } else {
+                        String::new()
+                    };
+                    let label = if slot == "target_user" {
+                        "target"
+                    } else {
+                        slot
+                    };
                     writeln!(out, "  {label:<9} {value}{more}")?;
                 }
                 if !alert.findings.is_empty() {
@@ -64,12 +113,18 @@ impl<'a> AlertWriter<'a> {
                     .iter()
                     .take(EVENTS_SHOWN)
                     .map(|e| match &e.id {
-                        Some(id) => format!("{} {} {id} at {}", self.position_name, e.position, e.time),
+                        Some(id) => {
+                            format!("{} {} {id} at {}", self.position_name, e.position, e.time)
+                        }
                         None => format!("{} {} at {}", self.position_name, e.position, e.time),
                     })
                     .collect();
                 let rest = alert.event_count.saturating_sub(shown.len() as u64);
-                let more = if rest > 0 { format!("\n            and {rest} more") } else { String::new() };
+                let more = if rest > 0 {
+                    format!("\n            and {rest} more")
+                } else {
+                    String::new()
+                };
                 writeln!(out, "  events    {}{more}\n", shown.join("\n            "))?;
             }
         }
@@ -82,7 +137,11 @@ impl<'a> AlertWriter<'a> {
         if self.format == ScanFormat::Text {
             return Ok(());
         }
-        let opening = if self.written == 0 { "{\"alerts\": [" } else { "" };
+        let opening = if self.written == 0 {
+            "{\"alerts\": ["
+        } else {
+            ""
+        };
         let late: Vec<serde_json::Value> = summary
             .late
             .iter()

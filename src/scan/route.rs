@@ -19,7 +19,10 @@ pub fn route<'a>(engine: &Engine, found: &Found<'a>, shape: Shape) -> Option<Rou
     if shape == Shape::LogAnalytics
         && let Some(table) = engine.table(found)
     {
-        let source = engine.sources.iter().position(|s| equal_ignoring_case(&s.table, &table))?;
+        let source = engine
+            .sources
+            .iter()
+            .position(|s| equal_ignoring_case(&s.table, &table))?;
         return Some((source, engine.locate(found, shape, source)));
     }
     let mut best: Option<(f64, Routed<'a>)> = None;
@@ -49,13 +52,34 @@ mod tests {
 
     #[test]
     fn rows_go_by_their_table_and_records_by_their_columns() {
-        let catalogue = Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
         let engine = Engine::new(&catalogue, |_| true);
         let ids: Vec<&str> = engine.sources.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["azure_activity", "entra_auditlogs"]);
-        assert_eq!(routed(&engine, r#"{"TimeGenerated":"2025-01-01T00:00:00Z","Type":"AuditLogs"}"#).as_deref(), Some("entra_auditlogs"));
-        assert_eq!(routed(&engine, r#"{"TimeGenerated":"2025-01-01T00:00:00Z","Type":"azureactivity"}"#).as_deref(), Some("azure_activity"));
-        assert_eq!(routed(&engine, r#"{"TimeGenerated":"2025-01-01T00:00:00Z","Type":"SigninLogs"}"#), None);
+        assert_eq!(
+            routed(
+                &engine,
+                r#"{"TimeGenerated":"2025-01-01T00:00:00Z","Type":"AuditLogs"}"#
+            )
+            .as_deref(),
+            Some("entra_auditlogs")
+        );
+        assert_eq!(
+            routed(
+                &engine,
+                r#"{"TimeGenerated":"2025-01-01T00:00:00Z","Type":"azureactivity"}"#
+            )
+            .as_deref(),
+            Some("azure_activity")
+        );
+        assert_eq!(
+            routed(
+                &engine,
+                r#"{"TimeGenerated":"2025-01-01T00:00:00Z","Type":"SigninLogs"}"#
+            ),
+            None
+        );
         assert_eq!(
             routed(&engine, r#"{"TimeGenerated":"2025-01-01T00:00:00Z","OperationNameValue":"x","Caller":"a","CallerIpAddress":"b"}"#).as_deref(),
             Some("azure_activity")

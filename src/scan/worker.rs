@@ -35,7 +35,10 @@ impl Counts {
         self.events += other.events;
         self.unreadable += other.unreadable;
         if self.first_unreadable.is_none() {
-            self.first_unreadable = other.first_unreadable.as_ref().map(|(p, e)| (p + position_base, e.clone()));
+            self.first_unreadable = other
+                .first_unreadable
+                .as_ref()
+                .map(|(p, e)| (p + position_base, e.clone()));
         }
         self.unrouted += other.unrouted;
         self.untimed += other.untimed;
@@ -46,12 +49,16 @@ pub fn evaluate(engine: &Engine, batch: Batch) -> BatchResult {
     let mut hits = Vec::new();
     let mut counts = Counts::default();
     let mut records = 0;
-    let mut one = |text: &[u8], position: u64| evaluate_record(engine, text, position, &mut hits, &mut counts);
+    let mut one = |text: &[u8], position: u64| {
+        evaluate_record(engine, text, position, &mut hits, &mut counts)
+    };
     match &batch.records {
         Records::Lines => {
             let data = &batch.data;
             let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', data).chain((data.last() != Some(&b'\n')).then_some(data.len())) {
+            for end in memchr::memchr_iter(b'\n', data)
+                .chain((data.last() != Some(&b'\n')).then_some(data.len()))
+            {
                 records += 1;
                 let line = &data[start..end];
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -68,10 +75,22 @@ pub fn evaluate(engine: &Engine, batch: Batch) -> BatchResult {
             }
         }
     }
-    BatchResult { sequence: batch.sequence, data: batch.data, records, hits, counts }
+    BatchResult {
+        sequence: batch.sequence,
+        data: batch.data,
+        records,
+        hits,
+        counts,
+    }
 }
 
-fn evaluate_record(engine: &Engine, text: &[u8], position: u64, hits: &mut Vec<Hit>, counts: &mut Counts) {
+fn evaluate_record(
+    engine: &Engine,
+    text: &[u8],
+    position: u64,
+    hits: &mut Vec<Hit>,
+    counts: &mut Counts,
+) {
     let mut unreadable = |problem: String| {
         counts.unreadable += 1;
         if counts.first_unreadable.is_none() {

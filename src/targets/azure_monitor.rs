@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{render_template, Artifacts, DetectionView, RenderContext, Stamp, Target};
+use super::{Artifacts, DetectionView, RenderContext, Stamp, Target, render_template};
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
@@ -21,7 +21,9 @@ pub const API_VERSION: &str = "2023-12-01";
 
 /// Values Azure Monitor accepts for evaluationFrequency and windowSize, in minutes.
 const FREQUENCIES: [u64; 14] = [1, 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 720, 1440];
-const WINDOWS: [u64; 15] = [5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 720, 1440, 2880, 0];
+const WINDOWS: [u64; 15] = [
+    5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 720, 1440, 2880, 0,
+];
 
 #[derive(Serialize)]
 struct AlertView {
@@ -59,19 +61,37 @@ impl Target for AzureMonitor {
             let stamp = (context.stamps)(detection);
             let alert = alert_view(catalogue, detection, &stamp, &mut artifacts);
             let path = format!("{}.json", detection.slug);
-            match render_template(context.templates, "azure-monitor/alert.json", &SingleView { alert: &alert, api_version: API_VERSION }, Some(detection))
-                .and_then(|t| super::parse_json(&path, &t))
+            match render_template(
+                context.templates,
+                "azure-monitor/alert.json",
+                &SingleView {
+                    alert: &alert,
+                    api_version: API_VERSION,
+                },
+                Some(detection),
+            )
+            .and_then(|t| super::parse_json(&path, &t))
             {
                 Ok(parsed) => {
                     resources.extend(super::arm_resource_texts(&parsed));
                     let text = super::pretty(&parsed);
-                    artifacts.fragments.insert(detection.meta.id.clone(), text.clone());
+                    artifacts
+                        .fragments
+                        .insert(detection.meta.id.clone(), text.clone());
                     artifacts.add_file(path, text);
                 }
                 Err(e) => errors.push(e),
             }
         }
-        super::add_combined_arm(&mut artifacts, &mut errors, context.templates, "azure-monitor/azuredeploy.json", context.pack_version, API_VERSION, &resources);
+        super::add_combined_arm(
+            &mut artifacts,
+            &mut errors,
+            context.templates,
+            "azure-monitor/azuredeploy.json",
+            context.pack_version,
+            API_VERSION,
+            &resources,
+        );
         if errors.has_errors() {
             return Err(errors);
         }
@@ -91,26 +111,52 @@ fn severity(severity: Severity) -> u8 {
 
 /// The smallest allowed value at least `wanted` (0 in the table ends it).
 fn round_up(wanted: Duration, allowed: &[u64]) -> Option<Duration> {
-    allowed.iter().copied().filter(|m| *m > 0).find(|m| *m >= wanted.minutes()).map(Duration::from_minutes)
+    allowed
+        .iter()
+        .copied()
+        .filter(|m| *m > 0)
+        .find(|m| *m >= wanted.minutes())
+        .map(Duration::from_minutes)
 }
 
-fn alert_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifacts: &mut Artifacts) -> AlertView {
+fn alert_view(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    stamp: &Stamp,
+    artifacts: &mut Artifacts,
+) -> AlertView {
     let schedule = &detection.meta.schedule;
     let mut notes = Vec::new();
     let frequency = match round_up(schedule.frequency, &FREQUENCIES) {
         Some(f) if f.minutes() <= schedule.frequency.minutes() => f,
         _ => {
             // Run more often rather than less: a shorter frequency never misses events.
-            let f = FREQUENCIES.iter().copied().rev().find(|m| *m <= schedule.frequency.minutes()).map(Duration::from_minutes).unwrap_or(Duration::from_minutes(1));
-            notes.push(format!("Azure Monitor note: runs every {f} because it cannot run every {}.", schedule.frequency));
-            artifacts.limitation("azure-monitor", detection, &format!("runs every {f} instead of {}", schedule.frequency));
+            let f = FREQUENCIES
+                .iter()
+                .copied()
+                .rev()
+                .find(|m| *m <= schedule.frequency.minutes())
+                .map(Duration::from_minutes)
+                .unwrap_or(Duration::from_minutes(1));
+            notes.push(format!(
+                "Azure Monitor note: runs every {f} because it cannot run every {}.",
+                schedule.frequency
+            ));
+            artifacts.limitation(
+                "azure-monitor",
+                detection,
+                &format!("runs every {f} instead of {}", schedule.frequency),
+            );
             f
         }
     };
     let window = match round_up(schedule.lookback, &WINDOWS) {
         Some(w) => {
             if w != schedule.lookback {
-                notes.push(format!("Azure Monitor note: reads {w} of data because it cannot read exactly {}.", schedule.lookback));
+                notes.push(format!(
+                    "Azure Monitor note: reads {w} of data because it cannot read exactly {}.",
+                    schedule.lookback
+                ));
             }
             w
         }
@@ -120,18 +166,37 @@ fn alert_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artif
                 "Azure Monitor limitation: a log alert reads at most 2 days of data, but this detection looks back {}. Events older than 2 days are not considered.",
                 schedule.lookback
             ));
-            artifacts.limitation("azure-monitor", detection, &format!("reads at most 2d of data; the detection looks back {}", schedule.lookback));
+            artifacts.limitation(
+                "azure-monitor",
+                detection,
+                &format!(
+                    "reads at most 2d of data; the detection looks back {}",
+                    schedule.lookback
+                ),
+            );
             w
         }
     };
-    let tiers = detection.meta.threshold.as_ref().map(|t| t.tiers.as_slice()).unwrap_or_default();
+    let tiers = detection
+        .meta
+        .threshold
+        .as_ref()
+        .map(|t| t.tiers.as_slice())
+        .unwrap_or_default();
     for tier in tiers {
         if crate::lang::inline_values(catalogue, &tier.list).is_empty() {
             notes.push(format!(
                 "Azure Monitor limitation: the `{}` tier reads list `{}`, which has no inline values in detections/rulecast.yaml, so no account gets the lower threshold of {}.",
                 tier.name, tier.list, tier.count
             ));
-            artifacts.limitation("azure-monitor", detection, &format!("list `{}` has no inline values, so the `{}` tier never applies", tier.list, tier.name));
+            artifacts.limitation(
+                "azure-monitor",
+                detection,
+                &format!(
+                    "list `{}` has no inline values, so the `{}` tier never applies",
+                    tier.list, tier.name
+                ),
+            );
         }
     }
     let query = kql::compile(catalogue, detection, ListBinding::Inline);

@@ -71,7 +71,8 @@ impl Artifacts {
     /// Records that `detection` cannot be fully expressed in `target`.
     pub fn limitation(&mut self, target: &str, detection: &Detection, what: &str) {
         self.warnings.push(
-            Diagnostic::warning(format!("{target}: `{}` {what}", detection.slug)).in_file(&detection.document.path),
+            Diagnostic::warning(format!("{target}: `{}` {what}", detection.slug))
+                .in_file(&detection.document.path),
         );
     }
 }
@@ -94,7 +95,12 @@ pub trait Target: Sync {
 
 /// Every target, in output order.
 pub fn all() -> Vec<&'static dyn Target> {
-    vec![&sentinel::Sentinel, &splunk::Splunk, &sigma::Sigma, &azure_monitor::AzureMonitor]
+    vec![
+        &sentinel::Sentinel,
+        &splunk::Splunk,
+        &sigma::Sigma,
+        &azure_monitor::AzureMonitor,
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Target> {
@@ -108,17 +114,22 @@ pub fn render_template<T: Serialize>(
     context: &T,
     detection: Option<&Detection>,
 ) -> Result<String, Diagnostic> {
-    let context = tera::Context::from_serialize(context).map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))?;
-    templates.render(name, &context).map_err(|d| match detection {
-        Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message, det.slug)).in_file(&det.document.path),
-        None => d,
-    })
+    let context = tera::Context::from_serialize(context)
+        .map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))?;
+    templates
+        .render(name, &context)
+        .map_err(|d| match detection {
+            Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message, det.slug))
+                .in_file(&det.document.path),
+            None => d,
+        })
 }
 
 /// Parses rendered JSON. A broken template override fails the build here instead of shipping
 /// an undeployable file.
 pub fn parse_json(path: &str, text: &str) -> Result<serde_json::Value, Diagnostic> {
-    serde_json::from_str(text).map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Diagnostic::error(format!("template produced invalid JSON for {path}: {e}")))
 }
 
 /// JSON in one canonical layout: two-space indent, keys in template order, final newline.
@@ -138,7 +149,12 @@ pub fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
     template
         .get("resources")
         .and_then(serde_json::Value::as_array)
-        .map(|items| items.iter().map(|r| serde_json::to_string_pretty(r).expect("a parsed value serialises")).collect())
+        .map(|items| {
+            items
+                .iter()
+                .map(|r| serde_json::to_string_pretty(r).expect("a parsed value serialises"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -150,16 +166,32 @@ pub fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
 /// of the whole template without holding thousands of parsed resources in memory.
 pub fn combine_arm(path: &str, skeleton: &str, resources: &[String]) -> Result<String, Diagnostic> {
     let parsed = parse_json(path, skeleton)?;
-    if parsed.get("resources").and_then(serde_json::Value::as_array).is_none_or(|r| !r.is_empty()) {
-        return Err(Diagnostic::error(format!("the template of {path} must have an empty top-level `resources` list")));
+    if parsed
+        .get("resources")
+        .and_then(serde_json::Value::as_array)
+        .is_none_or(|r| !r.is_empty())
+    {
+        return Err(Diagnostic::error(format!(
+            "the template of {path} must have an empty top-level `resources` list"
+        )));
     }
     let text = pretty(&parsed);
     let marker = "\n  \"resources\": []";
-    let at = text.find(marker).ok_or_else(|| Diagnostic::error(format!("the template of {path} must have a top-level `resources` list")))?;
+    let at = text.find(marker).ok_or_else(|| {
+        Diagnostic::error(format!(
+            "the template of {path} must have a top-level `resources` list"
+        ))
+    })?;
     if resources.is_empty() {
         return Ok(text);
     }
-    let mut out = String::with_capacity(text.len() + resources.iter().map(|r| r.len() + r.len() / 8).sum::<usize>());
+    let mut out = String::with_capacity(
+        text.len()
+            + resources
+                .iter()
+                .map(|r| r.len() + r.len() / 8)
+                .sum::<usize>(),
+    );
     out.push_str(&text[..at]);
     out.push_str("\n  \"resources\": [\n");
     for (i, resource) in resources.iter().enumerate() {
@@ -181,14 +213,27 @@ pub fn combine_arm(path: &str, skeleton: &str, resources: &[String]) -> Result<S
 
 /// Renders a combined ARM template's skeleton with `template` and splices `resources` into it
 /// as `azuredeploy.json` of the target.
-pub fn add_combined_arm(artifacts: &mut Artifacts, errors: &mut Diagnostics, templates: &Templates, template: &str, pack_version: &str, api_version: &str, resources: &[String]) {
+pub fn add_combined_arm(
+    artifacts: &mut Artifacts,
+    errors: &mut Diagnostics,
+    templates: &Templates,
+    template: &str,
+    pack_version: &str,
+    api_version: &str,
+    resources: &[String],
+) {
     #[derive(Serialize)]
     struct CombinedView<'a> {
         api_version: &'a str,
         content_version: String,
     }
-    let view = CombinedView { api_version, content_version: content_version(pack_version) };
-    match render_template(templates, template, &view, None).and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, resources)) {
+    let view = CombinedView {
+        api_version,
+        content_version: content_version(pack_version),
+    };
+    match render_template(templates, template, &view, None)
+        .and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, resources))
+    {
         Ok(text) => artifacts.add_file("azuredeploy.json", text),
         Err(e) => errors.push(e),
     }
@@ -200,7 +245,14 @@ pub fn content_version(pack_version: &str) -> String {
     while parts.len() < 4 {
         parts.push("0");
     }
-    if parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) { parts.join(".") } else { "1.0.0.0".to_owned() }
+    if parts
+        .iter()
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        parts.join(".")
+    } else {
+        "1.0.0.0".to_owned()
+    }
 }
 
 /// Checks that rendered YAML parses (every document of a multi-document file).
@@ -258,7 +310,11 @@ impl DetectionView {
         let mut description = meta.description.trim_end_matches('\n').to_owned();
         let deprecation = meta.deprecation.as_ref();
         if let Some(dep) = deprecation {
-            description.push_str(&format!("\n\nDeprecated on {}: {}", dep.date, dep.reason.trim_end_matches('\n')));
+            description.push_str(&format!(
+                "\n\nDeprecated on {}: {}",
+                dep.date,
+                dep.reason.trim_end_matches('\n')
+            ));
             if let Some(r) = &dep.replaced_by {
                 description.push_str(&format!(" Replaced by {r}."));
             }
@@ -271,7 +327,11 @@ impl DetectionView {
             id: meta.id.clone(),
             slug: detection.slug.clone(),
             section: detection.section.clone(),
-            title: if deprecation.is_some() { format!("[Deprecated] {}", meta.title) } else { meta.title.clone() },
+            title: if deprecation.is_some() {
+                format!("[Deprecated] {}", meta.title)
+            } else {
+                meta.title.clone()
+            },
             description,
             status: meta.status.as_str(),
             severity: meta.severity.as_str(),
@@ -289,7 +349,9 @@ impl DetectionView {
             false_positives: meta.false_positives.clone(),
             deprecated: deprecation.is_some(),
             deprecation_reason: deprecation.map(|d| d.reason.clone()).unwrap_or_default(),
-            replaced_by: deprecation.and_then(|d| d.replaced_by.clone()).unwrap_or_default(),
+            replaced_by: deprecation
+                .and_then(|d| d.replaced_by.clone())
+                .unwrap_or_default(),
         }
     }
 }

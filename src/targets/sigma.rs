@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{render_template, Artifacts, DetectionView, RenderContext, Stamp, Target};
-use crate::catalogue::{attack, Catalogue, Detection};
+use super::{Artifacts, DetectionView, RenderContext, Stamp, Target, render_template};
+use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::Diagnostics;
 use crate::lang::sigma::{self as compile, SelectionView};
 
@@ -28,8 +28,14 @@ mod tests {
 
     #[test]
     fn titles_follow_sigmahq_case() {
-        assert_eq!(title_case("Burst of eligible role assignments by one account"), "Burst of Eligible Role Assignments by One Account");
-        assert_eq!(title_case("PIM alert raised: The organization doesn't have P2"), "PIM Alert Raised: The Organization Doesn't Have P2");
+        assert_eq!(
+            title_case("Burst of eligible role assignments by one account"),
+            "Burst of Eligible Role Assignments by One Account"
+        );
+        assert_eq!(
+            title_case("PIM alert raised: The organization doesn't have P2"),
+            "PIM Alert Raised: The Organization Doesn't Have P2"
+        );
         assert_eq!(title_case("of course"), "Of Course");
     }
 }
@@ -100,7 +106,9 @@ impl Target for Sigma {
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         let mut out = Diagnostics::new();
         for (path, text) in files {
-            if let Err(e) = super::ensure_yaml(&format!("generated/sigma/{}", path.to_string_lossy()), text) {
+            if let Err(e) =
+                super::ensure_yaml(&format!("generated/sigma/{}", path.to_string_lossy()), text)
+            {
                 out.push(e);
             }
         }
@@ -116,20 +124,38 @@ impl Target for Sigma {
             let docs = documents(catalogue, detection, &stamp, &mut artifacts);
             let mut parts = Vec::new();
             for doc in &docs {
-                let template = if doc.correlation.is_some() { "sigma/correlation.yml" } else { "sigma/rule.yml" };
+                let template = if doc.correlation.is_some() {
+                    "sigma/correlation.yml"
+                } else {
+                    "sigma/rule.yml"
+                };
                 match render_template(context.templates, template, doc, Some(detection)) {
                     Ok(text) => parts.push(text),
                     Err(e) => errors.push(e),
                 }
             }
             let text = parts.join("---\n");
-            let path = format!("rules/{}/{}", detection.section, file_name(catalogue, detection));
-            artifacts.fragments.insert(detection.meta.id.clone(), text.clone());
+            let path = format!(
+                "rules/{}/{}",
+                detection.section,
+                file_name(catalogue, detection)
+            );
+            artifacts
+                .fragments
+                .insert(detection.meta.id.clone(), text.clone());
             artifacts.add_file(path, text);
         }
-        for (backend, file) in [("kusto", "pipelines/rulecast_kusto.yml"), ("splunk", "pipelines/rulecast_splunk.yml")] {
+        for (backend, file) in [
+            ("kusto", "pipelines/rulecast_kusto.yml"),
+            ("splunk", "pipelines/rulecast_splunk.yml"),
+        ] {
             let view = pipeline(catalogue, backend);
-            match render_template(context.templates, &format!("sigma/pipeline_{backend}.yml"), &view, None) {
+            match render_template(
+                context.templates,
+                &format!("sigma/pipeline_{backend}.yml"),
+                &view,
+                None,
+            ) {
                 Ok(text) => artifacts.add_file(file, text),
                 Err(e) => errors.push(e),
             }
@@ -145,16 +171,25 @@ impl Target for Sigma {
 /// holds correlation rules (a threshold detection's base rules and correlations).
 fn file_name(catalogue: &Catalogue, detection: &Detection) -> String {
     let source = catalogue.logsource(detection);
-    let prefix = if detection.meta.threshold.is_some() { "correlation_" } else { "" };
+    let prefix = if detection.meta.threshold.is_some() {
+        "correlation_"
+    } else {
+        ""
+    };
     let name = detection.slug.replace('-', "_");
     let product = format!("{}_", source.sigma.product);
-    if name.starts_with(&product) { format!("{prefix}{name}.yml") } else { format!("{prefix}{product}{name}.yml") }
+    if name.starts_with(&product) {
+        format!("{prefix}{name}.yml")
+    } else {
+        format!("{prefix}{product}{name}.yml")
+    }
 }
 
 /// SigmaHQ wants titles in Title Case: every word capitalised but short joining words.
 pub fn title_case(title: &str) -> String {
     const SMALL: [&str; 20] = [
-        "a", "an", "and", "as", "at", "by", "for", "from", "in", "new", "of", "on", "or", "over", "the", "through", "to", "via", "with", "without",
+        "a", "an", "and", "as", "at", "by", "for", "from", "in", "new", "of", "on", "or", "over",
+        "the", "through", "to", "via", "with", "without",
     ];
     title
         .split(' ')
@@ -197,11 +232,23 @@ fn tags(detection: &Detection) -> Vec<String> {
         .filter_map(|t| attack::sigma_tactic(t))
         .map(|t| format!("attack.{t}"))
         .collect();
-    tags.extend(detection.meta.attack.techniques.iter().map(|t| format!("attack.{}", t.to_lowercase())));
+    tags.extend(
+        detection
+            .meta
+            .attack
+            .techniques
+            .iter()
+            .map(|t| format!("attack.{}", t.to_lowercase())),
+    );
     tags
 }
 
-fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifacts: &mut Artifacts) -> Vec<RuleDoc> {
+fn documents(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    stamp: &Stamp,
+    artifacts: &mut Artifacts,
+) -> Vec<RuleDoc> {
     let source = catalogue.logsource(detection);
     let meta = &detection.meta;
     let mut notes = vec![format!(
@@ -225,14 +272,22 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     let has_control = meta.detection.selections.values().any(has_line_break);
     if has_control {
         notes.push("Some values contain line breaks: pySigma's Kusto backend (1.0.x) writes them into KQL strings unescaped, so check a Kusto conversion of this rule; the rulecast Sentinel and Azure Monitor queries are not affected.".to_owned());
-        artifacts.limitation("sigma", detection, "has values with line breaks, which pySigma's Kusto backend converts to invalid KQL");
+        artifacts.limitation(
+            "sigma",
+            detection,
+            "has values with line breaks, which pySigma's Kusto backend converts to invalid KQL",
+        );
     }
     if !meta.findings.is_empty() {
         notes.push(format!(
             "Not expressible in Sigma: the alert label of which finding matched ({}). The rule matches the same events; the label is only in the KQL and SPL outputs.",
             meta.findings.values().cloned().collect::<Vec<_>>().join("; ")
         ));
-        artifacts.limitation("sigma", detection, "cannot label which finding matched (the rule matches the same events)");
+        artifacts.limitation(
+            "sigma",
+            detection,
+            "cannot label which finding matched (the rule matches the same events)",
+        );
     }
     let level = match meta.severity {
         crate::catalogue::detection::Severity::Informational => "informational",
@@ -243,7 +298,13 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     let base_name = detection.slug.replace('-', "_");
     let selections = compile::selections(catalogue, detection);
     let condition = compile::condition_text(&detection.condition);
-    let mk = |id: String, title: String, name: String, selections: Vec<SelectionView>, condition: String, correlation: Option<CorrelationView>, notes: &[String]| RuleDoc {
+    let mk = |id: String,
+              title: String,
+              name: String,
+              selections: Vec<SelectionView>,
+              condition: String,
+              correlation: Option<CorrelationView>,
+              notes: &[String]| RuleDoc {
         detection: DetectionView::new(detection, stamp, notes),
         id,
         title: title_case(&title),
@@ -258,12 +319,24 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
     };
 
     let Some(threshold) = &meta.threshold else {
-        return vec![mk(meta.id.clone(), meta.title.clone(), base_name, selections, condition, None, &notes)];
+        return vec![mk(
+            meta.id.clone(),
+            meta.title.clone(),
+            base_name,
+            selections,
+            condition,
+            None,
+            &notes,
+        )];
     };
 
     // Threshold: one base rule and one correlation per tier; the default tier excludes the
     // groups that a tier with inline values covers, so every group has exactly one threshold.
-    let group_by: Vec<String> = threshold.group_by.iter().map(|f| source.sigma_name(f).to_owned()).collect();
+    let group_by: Vec<String> = threshold
+        .group_by
+        .iter()
+        .map(|f| source.sigma_name(f).to_owned())
+        .collect();
     let mut docs = Vec::new();
     let mut default_selections = selections.clone();
     let mut default_condition = format!("({condition})");
@@ -279,7 +352,8 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
             continue;
         }
         let selection_name = format!("rulecast_tier_{}", tier.name);
-        let tier_selection = compile::list_selection(catalogue, detection, &selection_name, &tier.field, &values);
+        let tier_selection =
+            compile::list_selection(catalogue, detection, &selection_name, &tier.field, &values);
         default_selections.push(tier_selection.clone());
         default_condition = format!("{default_condition} and not {selection_name}");
         let mut tier_selections = selections.clone();
@@ -296,23 +370,51 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
         ));
         tier_docs.push(mk(
             derived_id(detection, &format!("correlation/{}", tier.name)),
-            format!("{} - {} in {} - {} Accounts", meta.title, tier.count, threshold.window, tier.name),
+            format!(
+                "{} - {} in {} - {} Accounts",
+                meta.title, tier.count, threshold.window, tier.name
+            ),
             format!("{rule_name}_correlation"),
             Vec::new(),
             String::new(),
-            Some(CorrelationView { rule: rule_name, group_by: group_by.clone(), timespan: threshold.window.short(), gte: tier.count }),
+            Some(CorrelationView {
+                rule: rule_name,
+                group_by: group_by.clone(),
+                timespan: threshold.window.short(),
+                gte: tier.count,
+            }),
             &notes,
         ));
     }
-    let default_condition = if default_selections.len() == selections.len() { condition.clone() } else { default_condition };
-    docs.push(mk(meta.id.clone(), meta.title.clone(), base_name.clone(), default_selections, default_condition, None, &notes));
+    let default_condition = if default_selections.len() == selections.len() {
+        condition.clone()
+    } else {
+        default_condition
+    };
+    docs.push(mk(
+        meta.id.clone(),
+        meta.title.clone(),
+        base_name.clone(),
+        default_selections,
+        default_condition,
+        None,
+        &notes,
+    ));
     docs.push(mk(
         derived_id(detection, "correlation/default"),
-        format!("{} - {} in {}", meta.title, threshold.count, threshold.window),
+        format!(
+            "{} - {} in {}",
+            meta.title, threshold.count, threshold.window
+        ),
         format!("{base_name}_correlation"),
         Vec::new(),
         String::new(),
-        Some(CorrelationView { rule: base_name, group_by, timespan: threshold.window.short(), gte: threshold.count }),
+        Some(CorrelationView {
+            rule: base_name,
+            group_by,
+            timespan: threshold.window.short(),
+            gte: threshold.count,
+        }),
         &notes,
     ));
     docs.extend(tier_docs);
@@ -324,7 +426,12 @@ fn documents(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp, artifa
 /// lose the spelling, and backends that fold ASCII letters only (SQLite's NOCASE and LIKE)
 /// would then miss a non-ASCII value written in capitals, as the events spell it.
 fn list_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    let mut values: Vec<String> = catalogue.config.lists.get(list).map(|l| l.inline.clone()).unwrap_or_default();
+    let mut values: Vec<String> = catalogue
+        .config
+        .lists
+        .get(list)
+        .map(|l| l.inline.clone())
+        .unwrap_or_default();
     values.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
     values.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
     values
@@ -342,28 +449,51 @@ fn pipeline(catalogue: &Catalogue, backend: &'static str) -> PipelineView {
         .map(|source| {
             let fields: Vec<&str> = source.fields.keys().map(String::as_str).collect();
             let (head, prelude) = match backend {
-                "kusto" => (crate::lang::kql::name(&source.kql.table), crate::lang::kql::prelude(source, &fields)),
-                _ => (format!("`{}`", source.splunk.macro_name), crate::lang::spl::prelude(source, &fields)),
+                "kusto" => (
+                    crate::lang::kql::name(&source.kql.table),
+                    crate::lang::kql::prelude(source, &fields),
+                ),
+                _ => (
+                    format!("`{}`", source.splunk.macro_name),
+                    crate::lang::spl::prelude(source, &fields),
+                ),
             };
-            let filter = if backend == "kusto" { "where" } else { "search" };
+            let filter = if backend == "kusto" {
+                "where"
+            } else {
+                "search"
+            };
             PipelineSource {
                 fields_id: format!("rulecast_{}_fields", source.id),
                 unknown_id: format!("rulecast_{}_unknown_fields", source.id),
-                unknown_message: format!("The rulecast pipeline does not define this field for {}.", source.id),
+                unknown_message: format!(
+                    "The rulecast pipeline does not define this field for {}.",
+                    source.id
+                ),
                 query_id: format!("rulecast_{}_query", source.id),
                 product: source.sigma.product.clone(),
                 service: source.sigma.service.clone(),
                 // pySigma renders this with Jinja: the prefix is raw text, then the converted query.
-                query_template: format!("{{% raw %}}{head}{prelude}\n| {filter} {{% endraw %}}{{{{ query }}}}"),
+                query_template: format!(
+                    "{{% raw %}}{head}{prelude}\n| {filter} {{% endraw %}}{{{{ query }}}}"
+                ),
                 renames: source
                     .fields
                     .keys()
                     .filter(|f| source.sigma_name(f) != f.as_str())
-                    .map(|f| PipelineField { sigma: source.sigma_name(f).to_owned(), field: f.clone() })
+                    .map(|f| PipelineField {
+                        sigma: source.sigma_name(f).to_owned(),
+                        field: f.clone(),
+                    })
                     .collect(),
                 known: source.fields.keys().cloned().collect(),
             }
         })
         .collect();
-    PipelineView { name: format!("rulecast {} ({backend})", catalogue.config.name), backend, priority: 20, sources }
+    PipelineView {
+        name: format!("rulecast {} ({backend})", catalogue.config.name),
+        backend,
+        priority: 20,
+        sources,
+    }
 }

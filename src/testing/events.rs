@@ -11,9 +11,15 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
     let Some(file) = &source.case.events_file else {
         return Ok(source.case.events.clone());
     };
-    let path = source.document.path.parent().map(|p| p.join(file)).unwrap_or_else(|| file.into());
+    let path = source
+        .document
+        .path
+        .parent()
+        .map(|p| p.join(file))
+        .unwrap_or_else(|| file.into());
     let shown = display_path(&path);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{shown}: cannot read the events: {e}"))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{shown}: cannot read the events: {e}"))?;
     let mut events = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -21,12 +27,25 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
         }
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(event)) => events.push(event),
-            Ok(_) => return Err(format!("{shown}:{}: an event must be a JSON object (one row per line)", i + 1)),
+            Ok(_) => {
+                return Err(format!(
+                    "{shown}:{}: an event must be a JSON object (one row per line)",
+                    i + 1
+                ));
+            }
             Err(e) => {
                 // serde_json's message ends with the place, which is already in front.
                 let message = e.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                return Err(format!("{shown}:{}:{}: invalid JSON: {message}", i + 1, e.column()));
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                return Err(format!(
+                    "{shown}:{}:{}: invalid JSON: {message}",
+                    i + 1,
+                    e.column()
+                ));
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::run::TestRun;
 use crate::catalogue::Catalogue;
@@ -45,5 +45,9 @@ pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::R
         "summary": { "detections": run.results.len(), "cases": cases, "failed": failed, "incomplete_detections": incomplete },
         "detections": detections,
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default())
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    )
 }

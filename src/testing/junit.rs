@@ -32,13 +32,26 @@ pub fn escape(text: &str) -> String {
 pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
     let (cases, failed, incomplete) = run.counts();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(xml, "<testsuites name=\"rulecast\" tests=\"{}\" failures=\"{}\">", cases + incomplete, failed + incomplete);
+    let _ = writeln!(
+        xml,
+        "<testsuites name=\"rulecast\" tests=\"{}\" failures=\"{}\">",
+        cases + incomplete,
+        failed + incomplete
+    );
     for result in &run.results {
         let detection = &catalogue.detections[result.detection];
         let suite = format!("{}/{}", detection.section, detection.slug);
-        let lacking = if result.exempt.is_some() { 0 } else { result.missing.len() };
+        let lacking = if result.exempt.is_some() {
+            0
+        } else {
+            result.missing.len()
+        };
         let suite_failures = result.cases.iter().filter(|c| !c.passed()).count() + lacking;
-        let skipped = if result.exempt.is_some() { result.missing.len() } else { 0 };
+        let skipped = if result.exempt.is_some() {
+            result.missing.len()
+        } else {
+            0
+        };
         let _ = writeln!(
             xml,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{suite_failures}\" skipped=\"{skipped}\">",
@@ -48,22 +61,52 @@ pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::R
         let classname = escape(&suite.replace('/', "."));
         for case in &result.cases {
             let file = case.location.split(':').next().unwrap_or_default();
-            let _ = write!(xml, "    <testcase classname=\"{classname}\" name=\"{}\" file=\"{}\"", escape(&case.name), escape(file));
+            let _ = write!(
+                xml,
+                "    <testcase classname=\"{classname}\" name=\"{}\" file=\"{}\"",
+                escape(&case.name),
+                escape(file)
+            );
             if case.passed() {
                 xml.push_str("/>\n");
             } else {
-                let message = case.failures.first().map(String::as_str).unwrap_or_default();
-                let _ = writeln!(xml, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", escape(message), escape(&format!("at {}\n{}", case.location, case.failures.join("\n"))));
+                let message = case
+                    .failures
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    xml,
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    escape(message),
+                    escape(&format!(
+                        "at {}\n{}",
+                        case.location,
+                        case.failures.join("\n")
+                    ))
+                );
             }
         }
         for missing in &result.missing {
-            let _ = write!(xml, "    <testcase classname=\"{classname}\" name=\"{}\"", escape(&format!("coverage: {missing}")));
+            let _ = write!(
+                xml,
+                "    <testcase classname=\"{classname}\" name=\"{}\"",
+                escape(&format!("coverage: {missing}"))
+            );
             match &result.exempt {
                 Some(exempt) => {
-                    let _ = writeln!(xml, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(exempt));
+                    let _ = writeln!(
+                        xml,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        escape(exempt)
+                    );
                 }
                 None => {
-                    let _ = writeln!(xml, ">\n      <failure message=\"{}\"/>\n    </testcase>", escape(missing));
+                    let _ = writeln!(
+                        xml,
+                        ">\n      <failure message=\"{}\"/>\n    </testcase>",
+                        escape(missing)
+                    );
                 }
             }
         }
@@ -79,8 +122,14 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_drops_what_xml_cannot_hold() {
-        assert_eq!(escape(r#"a<b & "c" 'd'>"#), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
-        assert_eq!(escape("bell\u{7} tab\t nul\0"), "bell\u{FFFD} tab\t nul\u{FFFD}");
+        assert_eq!(
+            escape(r#"a<b & "c" 'd'>"#),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
+        assert_eq!(
+            escape("bell\u{7} tab\t nul\0"),
+            "bell\u{FFFD} tab\t nul\u{FFFD}"
+        );
         assert_eq!(escape("Ärger ✓"), "Ärger ✓");
     }
 }

@@ -16,4 +16,4 @@ pub mod junit;
 pub mod run;
 pub mod text_report;
 
-pub use run::{run, CaseResult, DetectionResult, TestRun};
+pub use run::{CaseResult, DetectionResult, TestRun, run};

@@ -13,7 +13,7 @@ use crate::catalogue::{CaseSource, Catalogue, Detection};
 use crate::eval::compiled::CompiledDetection;
 use crate::eval::convert::to_diagnostic_record;
 use crate::eval::explain::{shown, why, why_not};
-use crate::eval::replay::{replay, Replay};
+use crate::eval::replay::{Replay, replay};
 use crate::eval::source::SourcePlan;
 use crate::eval::window::window_counts;
 use crate::eval::{Alert, Engine, Record, Shape};
@@ -52,7 +52,8 @@ pub struct DetectionResult {
 
 impl DetectionResult {
     pub fn passed(&self) -> bool {
-        self.cases.iter().all(CaseResult::passed) && (self.missing.is_empty() || self.exempt.is_some())
+        self.cases.iter().all(CaseResult::passed)
+            && (self.missing.is_empty() || self.exempt.is_some())
     }
 }
 
@@ -69,8 +70,17 @@ impl TestRun {
     /// (cases, failed cases, detections missing a kind of case that are not exempt).
     pub fn counts(&self) -> (usize, usize, usize) {
         let cases = self.results.iter().map(|r| r.cases.len()).sum();
-        let failed = self.results.iter().flat_map(|r| &r.cases).filter(|c| !c.passed()).count();
-        let incomplete = self.results.iter().filter(|r| !r.missing.is_empty() && r.exempt.is_none()).count();
+        let failed = self
+            .results
+            .iter()
+            .flat_map(|r| &r.cases)
+            .filter(|c| !c.passed())
+            .count();
+        let incomplete = self
+            .results
+            .iter()
+            .filter(|r| !r.missing.is_empty() && r.exempt.is_none())
+            .count();
         (cases, failed, incomplete)
     }
 }
@@ -83,17 +93,31 @@ pub fn run(catalogue: &Catalogue, selected: &[usize]) -> TestRun {
         .map(|&index| {
             let detection = &catalogue.detections[index];
             let sources = detection.test_cases();
-            let cases = sources.iter().map(|source| run_case(&engine, index, source)).collect();
+            let cases = sources
+                .iter()
+                .map(|source| run_case(&engine, index, source))
+                .collect();
             let mut missing = Vec::new();
             if !sources.iter().any(|s| s.case.expect_alert) {
-                missing.push("no case with expect_alert: true (events that must raise an alert)".to_owned());
+                missing.push(
+                    "no case with expect_alert: true (events that must raise an alert)".to_owned(),
+                );
             }
             if !sources.iter().any(|s| !s.case.expect_alert) {
-                missing.push("no case with expect_alert: false (a near miss that must not alert)".to_owned());
+                missing.push(
+                    "no case with expect_alert: false (a near miss that must not alert)".to_owned(),
+                );
             }
-            let exempt = (detection.is_deprecated() && !missing.is_empty())
-                .then(|| "deprecated: exempt from needing a case that must alert and one that must not".to_owned());
-            DetectionResult { detection: index, cases, missing, exempt }
+            let exempt = (detection.is_deprecated() && !missing.is_empty()).then(|| {
+                "deprecated: exempt from needing a case that must alert and one that must not"
+                    .to_owned()
+            });
+            DetectionResult {
+                detection: index,
+                cases,
+                missing,
+                exempt,
+            }
         })
         .collect();
     TestRun { results }
@@ -101,7 +125,13 @@ pub fn run(catalogue: &Catalogue, selected: &[usize]) -> TestRun {
 
 fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     let case = source.case;
-    let mut result = CaseResult { name: case.name.clone(), location: source.location(), expect_alert: case.expect_alert, alerts: Vec::new(), failures: Vec::new() };
+    let mut result = CaseResult {
+        name: case.name.clone(),
+        location: source.location(),
+        expect_alert: case.expect_alert,
+        alerts: Vec::new(),
+        failures: Vec::new(),
+    };
     let events = match case_events(source) {
         Ok(events) => events,
         Err(problem) => {
@@ -109,11 +139,22 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
             return result;
         }
     };
-    let compiled = engine.compiled(index).expect("the engine includes every tested detection");
+    let compiled = engine
+        .compiled(index)
+        .expect("the engine includes every tested detection");
     let plan = &engine.sources[compiled.source];
-    let rows: Vec<String> = events.iter().map(|e| Value::Object(e.clone()).to_string()).collect();
-    let records: Vec<String> = events.iter().map(|e| to_diagnostic_record(plan, e).to_string()).collect();
-    let (row_run, record_run) = match (replay(engine, index, Shape::LogAnalytics, &rows), replay(engine, index, Shape::Diagnostic, &records)) {
+    let rows: Vec<String> = events
+        .iter()
+        .map(|e| Value::Object(e.clone()).to_string())
+        .collect();
+    let records: Vec<String> = events
+        .iter()
+        .map(|e| to_diagnostic_record(plan, e).to_string())
+        .collect();
+    let (row_run, record_run) = match (
+        replay(engine, index, Shape::LogAnalytics, &rows),
+        replay(engine, index, Shape::Diagnostic, &records),
+    ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(problem), _) | (_, Err(problem)) => {
             result.failures.push(problem);
@@ -122,20 +163,36 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     };
     let detection = &engine.catalogue.detections[index];
     let got = row_run.alerts.len();
-    let verdict = if case.expect_alert { got >= 1 && case.alerts.is_none_or(|n| got == n as usize) } else { got == 0 };
+    let verdict = if case.expect_alert {
+        got >= 1 && case.alerts.is_none_or(|n| got == n as usize)
+    } else {
+        got == 0
+    };
     if !verdict {
-        let context = Context { engine, compiled, plan, detection, rows: &rows };
+        let context = Context {
+            engine,
+            compiled,
+            plan,
+            detection,
+            rows: &rows,
+        };
         match (case.expect_alert, case.alerts) {
             (true, _) if got == 0 => {
                 result.failures.push("no alert".to_owned());
                 result.failures.extend(context.why_no_alert(&row_run));
             }
             (true, Some(n)) => {
-                result.failures.push(format!("expected {n} alert{}, got {got}", plural(n as usize)));
+                result.failures.push(format!(
+                    "expected {n} alert{}, got {got}",
+                    plural(n as usize)
+                ));
                 result.failures.extend(context.why_alerts(&row_run.alerts));
             }
             _ => {
-                result.failures.push(format!("raised {got} alert{}; this case must not alert", plural(got)));
+                result.failures.push(format!(
+                    "raised {got} alert{}; this case must not alert",
+                    plural(got)
+                ));
                 result.failures.extend(context.why_alerts(&row_run.alerts));
             }
         }
@@ -147,8 +204,16 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
         } else {
             format!("the diagnostic record (Splunk's shape) raises {other} alert{} where the Log Analytics row raises {got}", plural(other))
         });
-        let context = Context { engine, compiled, plan, detection, rows: &rows };
-        result.failures.extend(context.disagreements(engine.catalogue, &records));
+        let context = Context {
+            engine,
+            compiled,
+            plan,
+            detection,
+            rows: &rows,
+        };
+        result
+            .failures
+            .extend(context.disagreements(engine.catalogue, &records));
     }
     result.alerts = row_run.alerts;
     result
@@ -160,7 +225,11 @@ fn plural(n: usize) -> &'static str {
 
 /// `Actor="x", RoleName="y"`.
 fn group_text(group: &[(String, String)]) -> String {
-    group.iter().map(|(f, v)| format!("{f}={}", shown(Some(v)))).collect::<Vec<_>>().join(", ")
+    group
+        .iter()
+        .map(|(f, v)| format!("{f}={}", shown(Some(v))))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What explanations of one case need.
@@ -180,7 +249,12 @@ impl Context<'_> {
     }
 
     fn window(&self) -> String {
-        self.detection.meta.threshold.as_ref().map(|t| t.window.to_string()).unwrap_or_default()
+        self.detection
+            .meta
+            .threshold
+            .as_ref()
+            .map(|t| t.window.to_string())
+            .unwrap_or_default()
     }
 
     /// Why no alert: each event that did not match or cannot count, then for a threshold the
@@ -223,7 +297,11 @@ impl Context<'_> {
             .map(|alert| match &alert.tier {
                 None => {
                     let position = alert.events[0].position;
-                    let reason = self.with_record(&self.rows[position as usize - 1], Shape::LogAnalytics, |record| why(self.compiled, record));
+                    let reason = self.with_record(
+                        &self.rows[position as usize - 1],
+                        Shape::LogAnalytics,
+                        |record| why(self.compiled, record),
+                    );
                     format!("event {position} ({}) matched: {reason}", alert.start)
                 }
                 Some((tier, required)) => format!(
@@ -246,11 +324,16 @@ impl Context<'_> {
         // same path, or to a path inside it or around it: name those columns too.
         let overlapping = |column: &str| -> Vec<&str> {
             let path = &source.columns[column].diagnostic;
-            let contains = |outer: &str, inner: &str| inner == outer || inner.starts_with(&format!("{outer}."));
+            let contains = |outer: &str, inner: &str| {
+                inner == outer || inner.starts_with(&format!("{outer}."))
+            };
             source
                 .columns
                 .iter()
-                .filter(|(name, c)| *name != column && (contains(path, &c.diagnostic) || contains(&c.diagnostic, path)))
+                .filter(|(name, c)| {
+                    *name != column
+                        && (contains(path, &c.diagnostic) || contains(&c.diagnostic, path))
+                })
                 .map(|(name, _)| name.as_str())
                 .collect()
         };
@@ -261,7 +344,11 @@ impl Context<'_> {
                 .iter()
                 .map(|c| {
                     let shared = overlapping(c);
-                    let note = if shared.is_empty() { String::new() } else { format!(" (where {} also goes)", shared.join(", ")) };
+                    let note = if shared.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (where {} also goes)", shared.join(", "))
+                    };
                     format!("{c} -> {}{note}", source.columns[*c].diagnostic)
                 })
                 .collect::<Vec<_>>()
@@ -324,8 +411,15 @@ mod tests {
 "#;
 
     fn run_minimal(edits: &[(&str, &str, &str)]) -> TestRun {
-        let (_dir, catalogue) = catalogue(edits, &[("entra-roles/pim-alert-disabled.tests.yaml", CASES)]);
-        let index = catalogue.detections.iter().position(|d| d.slug == "pim-alert-disabled").unwrap();
+        let (_dir, catalogue) = catalogue(
+            edits,
+            &[("entra-roles/pim-alert-disabled.tests.yaml", CASES)],
+        );
+        let index = catalogue
+            .detections
+            .iter()
+            .position(|d| d.slug == "pim-alert-disabled")
+            .unwrap();
         run(&catalogue, &[index])
     }
 
@@ -333,20 +427,37 @@ mod tests {
     fn cases_pass_in_both_shapes() {
         let run = run_minimal(&[]);
         assert!(run.passed(), "{:#?}", run.results);
-        assert_eq!(run.results[0].cases.iter().map(|c| c.alerts.len()).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(
+            run.results[0]
+                .cases
+                .iter()
+                .map(|c| c.alerts.len())
+                .collect::<Vec<_>>(),
+            [1, 0]
+        );
     }
 
     #[test]
     fn a_wrong_diagnostic_mapping_is_caught_and_named() {
         // Category sent to the activity's path: Splunk would read the category as the activity.
-        let run = run_minimal(&[("logsources/entra_auditlogs.yaml", "diagnostic: properties.category", "diagnostic: properties.activityDisplayName")]);
+        let run = run_minimal(&[(
+            "logsources/entra_auditlogs.yaml",
+            "diagnostic: properties.category",
+            "diagnostic: properties.activityDisplayName",
+        )]);
         assert!(!run.passed());
         let failures = &run.results[0].cases[0].failures;
-        assert_eq!(failures[0], "the diagnostic record (Splunk's shape) raises 0 alerts where the Log Analytics row raises 1");
+        assert_eq!(
+            failures[0],
+            "the diagnostic record (Splunk's shape) raises 0 alerts where the Log Analytics row raises 1"
+        );
         assert_eq!(
             failures[1],
             r#"field ActivityDisplayName: the row gives "Disable PIM alert", the diagnostic record gives "RoleManagement" (event 1); check the mapping ActivityDisplayName -> properties.activityDisplayName (where Category also goes)"#
         );
-        assert!(run.results[0].cases[1].passed(), "the near miss raises no alert either way");
+        assert!(
+            run.results[0].cases[1].passed(),
+            "the near miss raises no alert either way"
+        );
     }
 }

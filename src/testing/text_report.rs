@@ -11,7 +11,11 @@ pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::R
         writeln!(out, "{}/{}", detection.section, detection.slug)?;
         for case in &result.cases {
             let alerts = case.alerts.len();
-            let outcome = if case.expect_alert { format!("{alerts} alert{}", if alerts == 1 { "" } else { "s" }) } else { "no alert".to_owned() };
+            let outcome = if case.expect_alert {
+                format!("{alerts} alert{}", if alerts == 1 { "" } else { "s" })
+            } else {
+                "no alert".to_owned()
+            };
             if case.passed() {
                 writeln!(out, "  ok    {} ({outcome})", case.name)?;
             } else {
@@ -23,7 +27,11 @@ pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::R
             }
         }
         for missing in &result.missing {
-            let label = if result.exempt.is_some() { "note" } else { "FAIL" };
+            let label = if result.exempt.is_some() {
+                "note"
+            } else {
+                "FAIL"
+            };
             writeln!(out, "  {label}  {missing}")?;
         }
         if let Some(exempt) = &result.exempt {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::test::{copy_dir, repo, snapshot_tree, Test};
+use crate::test::{Test, copy_dir, repo, snapshot_tree};
 
 /// One case, as written in `case.yaml`.
 #[derive(Debug, Deserialize)]
@@ -73,7 +73,8 @@ fn cases() -> Vec<(String, PathBuf)> {
 }
 
 fn load_case(dir: &Path) -> Case {
-    let text = std::fs::read_to_string(dir.join("case.yaml")).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let text = std::fs::read_to_string(dir.join("case.yaml"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}/case.yaml: {e}", dir.display()))
 }
 
@@ -98,22 +99,39 @@ fn run_case(dir: &Path, case: &Case) -> crate::test::Output {
     let before = snapshot_tree(t.root());
     let (t, out) = t.args(case.args.clone()).status(case.status).run();
     // A broken catalogue never changes the folder, whatever the command.
-    assert_eq!(before, snapshot_tree(t.root()), "{}: the failed run wrote files", dir.display());
+    assert_eq!(
+        before,
+        snapshot_tree(t.root()),
+        "{}: the failed run wrote files",
+        dir.display()
+    );
     out
 }
 
 #[test]
 fn every_case_reports_its_exact_message() {
     let cases = cases();
-    assert!(cases.len() >= 30, "the corpus shrank to {} cases", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "the corpus shrank to {} cases",
+        cases.len()
+    );
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     for (name, dir) in cases {
         let case = load_case(&dir);
         let out = run_case(&dir, &case);
-        assert!(!out.stderr.contains("panicked"), "{name}: rulecast panicked\n{}", out.stderr);
-        assert!(out.stderr.contains("error: "), "{name}: no error was reported\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{name}: rulecast panicked\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("error: "),
+            "{name}: no error was reported\n{}",
+            out.stderr
+        );
         settings.set_snapshot_path(&dir);
         settings.set_description(case.about.trim());
         settings.bind(|| insta::assert_snapshot!("stderr", out.stderr));
@@ -132,7 +150,15 @@ fn every_broken_file_of_a_run_is_reported() {
         "--> detections/rulecast.yaml:",
         "--> detections/guide.yaml:",
     ] {
-        assert!(out.stderr.contains(location), "no error at {location}\n{}", out.stderr);
+        assert!(
+            out.stderr.contains(location),
+            "no error at {location}\n{}",
+            out.stderr
+        );
     }
-    assert!(out.stderr.contains("(5 errors, 0 warnings)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("(5 errors, 0 warnings)"),
+        "{}",
+        out.stderr
+    );
 }

@@ -14,7 +14,7 @@ use rulecast::logic::pattern::{Pattern, Shape};
 use serde_json::Value;
 
 use crate::decode::{arm, conf, csv, kql, sigma, spl};
-use crate::test::{copy_dir, repo, snapshot_tree, Test};
+use crate::test::{Test, copy_dir, repo, snapshot_tree};
 
 const DETECTIONS: [&str; 3] = ["hostile-text", "hostile-brackets", "hostile-list"];
 
@@ -24,15 +24,27 @@ fn generated() -> &'static Path {
     OUT.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hostile");
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo().join("tests/fixtures/hostile"), &dir.join("detections"));
-        let out = std::process::Command::new(crate::test::BIN).arg("build").current_dir(&dir).output().unwrap();
-        assert!(out.status.success(), "the hostile catalogue does not build:\n{}", String::from_utf8_lossy(&out.stderr));
+        copy_dir(
+            &repo().join("tests/fixtures/hostile"),
+            &dir.join("detections"),
+        );
+        let out = std::process::Command::new(crate::test::BIN)
+            .arg("build")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the hostile catalogue does not build:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir.join("generated")
     })
 }
 
 fn read(relative: &str) -> String {
-    std::fs::read_to_string(generated().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    std::fs::read_to_string(generated().join(relative))
+        .unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
 fn yaml(text: &str) -> Value {
@@ -49,7 +61,9 @@ fn detection(slug: &str) -> Value {
 }
 
 fn text(value: &Value) -> &str {
-    value.as_str().unwrap_or_else(|| panic!("not text: {value}"))
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not text: {value}"))
 }
 
 /// What the targets print for a description: the text without the final line break a YAML
@@ -60,7 +74,12 @@ fn description(d: &Value) -> String {
 
 fn inline_values() -> Vec<String> {
     let config = source("rulecast.yaml");
-    let mut values: Vec<String> = config["lists"]["hostile_accounts"]["inline"].as_array().unwrap().iter().map(|v| text(v).to_lowercase()).collect();
+    let mut values: Vec<String> = config["lists"]["hostile_accounts"]["inline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| text(v).to_lowercase())
+        .collect();
     values.sort();
     values.dedup();
     values
@@ -96,7 +115,11 @@ fn entries(d: &Value) -> Vec<Entry> {
                         _ => pattern,
                     };
                 }
-                out.push(Entry { modifiers: modifiers.clone(), raw, pattern });
+                out.push(Entry {
+                    modifiers: modifiers.clone(),
+                    raw,
+                    pattern,
+                });
             }
         }
     }
@@ -109,7 +132,11 @@ fn kql_literal(e: &Entry) -> Option<String> {
         return Some(e.raw.clone());
     }
     match e.pattern.shape() {
-        Shape::Exact(s) | Shape::Contains(s) | Shape::StartsWith(s) | Shape::EndsWith(s) if !s.is_empty() => Some(s),
+        Shape::Exact(s) | Shape::Contains(s) | Shape::StartsWith(s) | Shape::EndsWith(s)
+            if !s.is_empty() =>
+        {
+            Some(s)
+        }
         Shape::Complex => Some(format!("(?i){}", e.pattern.to_regex())),
         _ => None,
     }
@@ -122,14 +149,19 @@ fn spl_literal(e: &Entry) -> Option<String> {
     match e.pattern.shape() {
         Shape::Exact(s) if !s.is_empty() => Some(s),
         Shape::Contains(s) => Some(format!("(?i){}", regex::escape(&s))),
-        Shape::StartsWith(_) | Shape::EndsWith(_) | Shape::Complex => Some(format!("(?i){}", e.pattern.to_regex())),
+        Shape::StartsWith(_) | Shape::EndsWith(_) | Shape::Complex => {
+            Some(format!("(?i){}", e.pattern.to_regex()))
+        }
         _ => None,
     }
 }
 
 fn assert_has_literals(what: &str, found: &[String], expected: impl IntoIterator<Item = String>) {
     for literal in expected {
-        assert!(found.contains(&literal), "{what}: no literal {literal:?}\nfound: {found:#?}");
+        assert!(
+            found.contains(&literal),
+            "{what}: no literal {literal:?}\nfound: {found:#?}"
+        );
     }
 }
 
@@ -150,26 +182,44 @@ fn sentinel_arm_says_exactly_each_value() {
     let combined: Value = serde_json::from_str(&read("sentinel/azuredeploy.json")).unwrap();
     for slug in DETECTIONS {
         let d = detection(slug);
-        let yaml_query = text(&yaml(&read(&format!("sentinel/rules/hostile/{slug}.yaml")))["query"]).to_owned();
-        let single: Value = serde_json::from_str(&read(&format!("sentinel/arm/{slug}.json"))).unwrap();
+        let yaml_query =
+            text(&yaml(&read(&format!("sentinel/rules/hostile/{slug}.yaml")))["query"]).to_owned();
+        let single: Value =
+            serde_json::from_str(&read(&format!("sentinel/arm/{slug}.json"))).unwrap();
         let id = text(&d["id"]);
-        let in_combined = combined["resources"].as_array().unwrap().iter().find(|r| r["name"] == id).expect("in azuredeploy.json");
+        let in_combined = combined["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == id)
+            .expect("in azuredeploy.json");
         for resource in [&single["resources"][0], in_combined] {
             let p = &resource["properties"];
             assert_eq!(arm::literal(&p["displayName"]), text(&d["title"]), "{slug}");
             assert_eq!(arm::literal(&p["description"]), description(&d), "{slug}");
-            assert_eq!(arm::literal(&p["query"]), yaml_query, "{slug}: ARM and YAML deploy different queries");
+            assert_eq!(
+                arm::literal(&p["query"]),
+                yaml_query,
+                "{slug}: ARM and YAML deploy different queries"
+            );
         }
-        assert_eq!(arm::literal(&single["metadata"]["description"]), text(&d["title"]));
+        assert_eq!(
+            arm::literal(&single["metadata"]["description"]),
+            text(&d["title"])
+        );
     }
-    assert!(read("sentinel/arm/hostile-brackets.json").contains("\"[[concat('pwned'"), "the ARM-shaped description is escaped");
+    assert!(
+        read("sentinel/arm/hostile-brackets.json").contains("\"[[concat('pwned'"),
+        "the ARM-shaped description is escaped"
+    );
 }
 
 #[test]
 fn azure_monitor_says_exactly_each_value() {
     for slug in DETECTIONS {
         let d = detection(slug);
-        let alert: Value = serde_json::from_str(&read(&format!("azure-monitor/{slug}.json"))).unwrap();
+        let alert: Value =
+            serde_json::from_str(&read(&format!("azure-monitor/{slug}.json"))).unwrap();
         let p = &alert["resources"][0]["properties"];
         assert_eq!(arm::literal(&p["displayName"]), text(&d["title"]), "{slug}");
         assert_eq!(arm::literal(&p["description"]), description(&d), "{slug}");
@@ -190,26 +240,42 @@ fn splunk_conf_says_exactly_each_value() {
     for slug in DETECTIONS {
         let d = detection(slug);
         let stanza = format!("Hostile pack - {}", text(&d["title"]));
-        assert_eq!(conf::get(&saved, &stanza, "description"), description(&d), "{slug}");
+        assert_eq!(
+            conf::get(&saved, &stanza, "description"),
+            description(&d),
+            "{slug}"
+        );
         let literals = spl::literals(conf::get(&saved, &stanza, "search"));
         assert_has_literals(slug, &literals, entries(&d).iter().filter_map(spl_literal));
         let filter = format!("hostile_pack_{}_filter", slug.replace('-', "_"));
         let about = conf::get(&macros, &filter, "description");
-        assert!(about.contains(&format!("\"{}\"", text(&d["title"]))), "{about}");
+        assert!(
+            about.contains(&format!("\"{}\"", text(&d["title"]))),
+            "{about}"
+        );
     }
     let app = conf::parse(&read("splunk/hostile_pack/default/app.conf"));
-    assert_eq!(conf::get(&app, "launcher", "description"), text(&config["title"]));
-    assert_eq!(conf::get(&app, "launcher", "author"), text(&config["publisher"]));
+    assert_eq!(
+        conf::get(&app, "launcher", "description"),
+        text(&config["title"])
+    );
+    assert_eq!(
+        conf::get(&app, "launcher", "author"),
+        text(&config["publisher"])
+    );
 }
 
 #[test]
 fn splunk_lookup_holds_exactly_the_list() {
     let records = csv::parse(&read("splunk/hostile_pack/lookups/hostile_accounts.csv"));
     assert_eq!(records[0], vec!["account".to_owned()]);
-    let values: Vec<String> = records[1..].iter().map(|r| {
-        assert_eq!(r.len(), 1, "one column: {r:?}");
-        r[0].clone()
-    }).collect();
+    let values: Vec<String> = records[1..]
+        .iter()
+        .map(|r| {
+            assert_eq!(r.len(), 1, "one column: {r:?}");
+            r[0].clone()
+        })
+        .collect();
     assert_eq!(values, inline_values());
 }
 
@@ -219,15 +285,26 @@ fn sigma_says_exactly_each_value() {
         let d = detection(slug);
         // A threshold detection's file also holds correlation rules, hence SigmaHQ's prefix.
         let name = format!("azure_{}.yml", slug.replace('-', "_"));
-        let prefix = if d.get("threshold").is_some() { "correlation_" } else { "" };
+        let prefix = if d.get("threshold").is_some() {
+            "correlation_"
+        } else {
+            ""
+        };
         let file = read(&format!("sigma/rules/hostile/{prefix}{name}"));
         let docs: Vec<Value> = serde_saphyr::from_str_multiple(&file).unwrap();
         let rule = &docs[0];
         // SigmaHQ wants Title Case; everything else about the title is kept exactly.
-        assert_eq!(text(&rule["title"]), rulecast::targets::sigma::title_case(&text(&d["title"])), "{slug}");
+        assert_eq!(
+            text(&rule["title"]),
+            rulecast::targets::sigma::title_case(&text(&d["title"])),
+            "{slug}"
+        );
         assert_eq!(rule["falsepositives"], d["false_positives"], "{slug}");
         let sigma_description = text(&rule["description"]);
-        assert!(sigma_description.starts_with(&format!("{}\n\n", description(&d))), "{slug}: {sigma_description:?}");
+        assert!(
+            sigma_description.starts_with(&format!("{}\n\n", description(&d))),
+            "{slug}: {sigma_description:?}"
+        );
         // Catalogue values are Sigma values: the same text, and so the same pattern.
         for (name, selection) in d["detection"].as_object().unwrap() {
             if name == "condition" {
@@ -254,15 +331,31 @@ fn sigma_says_exactly_each_value() {
     // keep the catalogue's spelling (Sigma compares case-insensitively; SQLite folds ASCII only).
     let file = read("sigma/rules/hostile/correlation_azure_hostile_list.yml");
     let docs: Vec<Value> = serde_saphyr::from_str_multiple(&file).unwrap();
-    let tier = docs.iter().find_map(|doc| doc["detection"].get("rulecast_tier_hostile")).expect("a tier selection");
-    let decoded: Vec<Pattern> = as_list(&tier["Actor"]).iter().map(|v| sigma::pattern(text(v))).collect();
+    let tier = docs
+        .iter()
+        .find_map(|doc| doc["detection"].get("rulecast_tier_hostile"))
+        .expect("a tier selection");
+    let decoded: Vec<Pattern> = as_list(&tier["Actor"])
+        .iter()
+        .map(|v| sigma::pattern(text(v)))
+        .collect();
     let config = source("rulecast.yaml");
-    let mut written: Vec<String> = config["lists"]["hostile_accounts"]["inline"].as_array().unwrap().iter().map(|v| text(v).to_owned()).collect();
+    let mut written: Vec<String> = config["lists"]["hostile_accounts"]["inline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| text(v).to_owned())
+        .collect();
     written.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
     written.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
     let meant: Vec<Pattern> = written.iter().map(|v| Pattern::literal(v)).collect();
     assert_eq!(decoded, meant);
-    assert!(as_list(&tier["Actor"]).iter().any(|v| text(v).starts_with('É')), "the list keeps its spelling: {tier:?}");
+    assert!(
+        as_list(&tier["Actor"])
+            .iter()
+            .any(|v| text(v).starts_with('É')),
+        "the list keeps its spelling: {tier:?}"
+    );
 }
 
 fn as_list(value: &Value) -> Vec<Value> {
@@ -278,19 +371,52 @@ fn as_list(value: &Value) -> Vec<Value> {
 fn unrepresentable_values_fail_the_build() {
     let file = "detections/entra-roles/pim-alert-disabled.yaml";
     let cases: &[(&str, &str, &str)] = &[
-        ("title: PIM alert disabled", "title: 'PIM alert disabled '", ":3:8"),
-        ("title: PIM alert disabled", "title: \"PIM [alert] disabled\"", ":3:8"),
-        ("title: PIM alert disabled", "title: \"PIM alert\\ndisabled\"", ":3:8"),
-        ("description: Someone disabled a PIM alert.", "description: \"Someone disabled a PIM alert.\\t\"", ":5:14"),
-        ("description: Someone disabled a PIM alert.", "description: \"Someone\\rdisabled\"", ":5:14"),
-        ("description: Someone disabled a PIM alert.", "description: \"Someone disabled\\u0007 a PIM alert.\"", ":5:14"),
+        (
+            "title: PIM alert disabled",
+            "title: 'PIM alert disabled '",
+            ":3:8",
+        ),
+        (
+            "title: PIM alert disabled",
+            "title: \"PIM [alert] disabled\"",
+            ":3:8",
+        ),
+        (
+            "title: PIM alert disabled",
+            "title: \"PIM alert\\ndisabled\"",
+            ":3:8",
+        ),
+        (
+            "description: Someone disabled a PIM alert.",
+            "description: \"Someone disabled a PIM alert.\\t\"",
+            ":5:14",
+        ),
+        (
+            "description: Someone disabled a PIM alert.",
+            "description: \"Someone\\rdisabled\"",
+            ":5:14",
+        ),
+        (
+            "description: Someone disabled a PIM alert.",
+            "description: \"Someone disabled\\u0007 a PIM alert.\"",
+            ":5:14",
+        ),
     ];
     for (from, to, at) in cases {
         let t = Test::minimal().edit(file, from, to);
         eprintln!("case: {to}");
         let before = snapshot_tree(t.root());
-        let (t, out) = t.args(["build"]).status(1).stderr_contains("splunk: the").stderr_contains("nothing was written").run();
-        assert!(out.stderr.contains(&format!("{file}{at}")), "{to}: not located at {at}\n{}", out.stderr);
+        let (t, out) = t
+            .args(["build"])
+            .status(1)
+            .stderr_contains("splunk: the")
+            .stderr_contains("nothing was written")
+            .run();
+        assert!(
+            out.stderr.contains(&format!("{file}{at}")),
+            "{to}: not located at {at}\n{}",
+            out.stderr
+        );
         assert_eq!(before, snapshot_tree(t.root()), "{to}: files were written");
     }
 }

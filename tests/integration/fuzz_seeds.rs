@@ -8,11 +8,14 @@ use crate::test::{copy_dir, repo};
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = repo().join("fuzz/seeds").join(target);
-    let mut seeds: Vec<(PathBuf, Vec<u8>)> =
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).map(|p| {
+    let mut seeds: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             (p, bytes)
-        }).collect();
+        })
+        .collect();
     seeds.sort();
     assert!(!seeds.is_empty(), "no seeds for {target}");
     seeds

@@ -16,23 +16,31 @@ use crate::decode;
 /// Text made of characters that matter to some format, and any other character.
 fn hostile_text() -> impl Strategy<Value = String> {
     let special = prop::sample::select(vec![
-        '"', '\'', '\\', '|', '`', '*', '?', '\n', '\r', '\t', '$', '{', '}', '%', '=', '[', ']', '#', ':', '-', ' ', ',', '&', '!',
-        '@', '>', '\u{0}', '\u{7}', '\u{85}', '\u{2028}', '\u{feff}', 'é', '漢', '😀',
+        '"', '\'', '\\', '|', '`', '*', '?', '\n', '\r', '\t', '$', '{', '}', '%', '=', '[', ']',
+        '#', ':', '-', ' ', ',', '&', '!', '@', '>', '\u{0}', '\u{7}', '\u{85}', '\u{2028}',
+        '\u{feff}', 'é', '漢', '😀',
     ]);
-    prop::collection::vec(prop_oneof![3 => special, 1 => any::<char>(), 2 => prop::char::range('a', 'z')], 0..40)
-        .prop_map(|chars| chars.into_iter().collect())
+    prop::collection::vec(
+        prop_oneof![3 => special, 1 => any::<char>(), 2 => prop::char::range('a', 'z')],
+        0..40,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
 }
 
 /// Text from the alphabet catalogue values are written in (letters with and without case,
 /// wildcards, escapes), where a case-insensitive match means the same in every engine.
 fn catalogue_text() -> impl Strategy<Value = String> {
-    let chars = prop::sample::select(vec!['a', 'A', 'b', 'B', 'é', 'É', '漢', '.', ' ', '*', '?', '\\', '(', '+', '\n']);
+    let chars = prop::sample::select(vec![
+        'a', 'A', 'b', 'B', 'é', 'É', '漢', '.', ' ', '*', '?', '\\', '(', '+', '\n',
+    ]);
     prop::collection::vec(chars, 0..16).prop_map(|chars| chars.into_iter().collect())
 }
 
 fn pattern() -> impl Strategy<Value = Pattern> {
     let piece = prop_oneof![
-        catalogue_text().prop_filter("a literal is not empty", |s| !s.is_empty()).prop_map(Piece::Literal),
+        catalogue_text()
+            .prop_filter("a literal is not empty", |s| !s.is_empty())
+            .prop_map(Piece::Literal),
         Just(Piece::AnyText),
         Just(Piece::AnyChar),
     ];
@@ -59,7 +67,9 @@ fn yaml_value(document: &str) -> String {
 fn conf_unrepresentable(value: &str) -> bool {
     value.starts_with(char::is_whitespace)
         || value.ends_with(char::is_whitespace)
-        || value.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        || value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
         || value.split('\n').any(|line| line.ends_with('\\'))
 }
 

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::test::{repo, Test};
+use crate::test::{Test, repo};
 
 const SAMPLE: &str = "tests/fixtures/scan/sample.jsonl";
 
@@ -23,14 +23,30 @@ fn alerts(report: &Value) -> Vec<(String, String, u64, Vec<u64>, String)> {
         .iter()
         .map(|a| {
             let who = match a.get("group") {
-                Some(group) => group.as_object().unwrap().values().map(|v| v.as_str().unwrap()).collect::<Vec<_>>().join(" / "),
-                None => a["fields"].get("Actor").or_else(|| a["fields"].get("Caller")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+                Some(group) => group
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|v| v.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                None => a["fields"]
+                    .get("Actor")
+                    .or_else(|| a["fields"].get("Caller"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             };
             (
                 a["detection"]["name"].as_str().unwrap().to_owned(),
                 a["start"].as_str().unwrap().to_owned(),
                 a["event_count"].as_u64().unwrap(),
-                a["events"].as_array().unwrap().iter().map(|e| e["position"].as_u64().unwrap()).collect(),
+                a["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["position"].as_u64().unwrap())
+                    .collect(),
                 who,
             )
         })
@@ -38,18 +54,86 @@ fn alerts(report: &Value) -> Vec<(String, String, u64, Vec<u64>, String)> {
 }
 
 fn expected() -> Vec<(String, String, u64, Vec<u64>, String)> {
-    let alert = |name: &str, start: &str, count: u64, positions: &[u64], who: &str| (name.to_owned(), start.to_owned(), count, positions.to_vec(), who.to_owned());
+    let alert = |name: &str, start: &str, count: u64, positions: &[u64], who: &str| {
+        (
+            name.to_owned(),
+            start.to_owned(),
+            count,
+            positions.to_vec(),
+            who.to_owned(),
+        )
+    };
     vec![
-        alert("entra-roles/privileged-role-eligible-assignment", "2025-04-01T08:10:00.007919Z", 1, &[7], "alex.wilber@contoso.example"),
-        alert("entra-roles/privileged-role-eligible-assignment", "2025-04-01T08:31:14.0245503Z", 1, &[9], "alex.wilber@contoso.example"),
-        alert("pim-alerts/roles-assigned-outside-pim", "2025-04-01T09:02:03.0490981Z", 1, &[12], "lynne.robbins@contoso.example"),
-        alert("pim-alerts/azure-owner-assigned-outside-pim", "2025-04-01T09:10:03.0554333Z", 1, &[16], "lynne.robbins@contoso.example"),
-        alert("baselines/entra-role-settings-drift", "2025-04-01T09:28:44.0696916Z", 1, &[18], "alex.wilber@contoso.example"),
-        alert("entra-roles/pim-role-setting-weakened", "2025-04-01T09:28:44.0696916Z", 1, &[18], "alex.wilber@contoso.example"),
-        alert("elevated-access/global-admin-elevated-access", "2025-04-01T09:50:30.087112Z", 1, &[21], "lynne.robbins@contoso.example"),
-        alert("pim-alerts/stale-accounts-alert", "2025-04-01T10:00:41.0950321Z", 1, &[22], "MS-PIM"),
-        alert("entra-roles/eligible-assignment-burst", "2025-04-01T08:10:00.007919Z", 4, &[7, 8, 9, 10], "alex.wilber@contoso.example"),
-        alert("pim-alerts/role-activated-repeatedly", "2025-04-01T10:10:00.102947Z", 3, &[24, 26, 28], "diego.siciliani@contoso.example / Global Administrator"),
+        alert(
+            "entra-roles/privileged-role-eligible-assignment",
+            "2025-04-01T08:10:00.007919Z",
+            1,
+            &[7],
+            "alex.wilber@contoso.example",
+        ),
+        alert(
+            "entra-roles/privileged-role-eligible-assignment",
+            "2025-04-01T08:31:14.0245503Z",
+            1,
+            &[9],
+            "alex.wilber@contoso.example",
+        ),
+        alert(
+            "pim-alerts/roles-assigned-outside-pim",
+            "2025-04-01T09:02:03.0490981Z",
+            1,
+            &[12],
+            "lynne.robbins@contoso.example",
+        ),
+        alert(
+            "pim-alerts/azure-owner-assigned-outside-pim",
+            "2025-04-01T09:10:03.0554333Z",
+            1,
+            &[16],
+            "lynne.robbins@contoso.example",
+        ),
+        alert(
+            "baselines/entra-role-settings-drift",
+            "2025-04-01T09:28:44.0696916Z",
+            1,
+            &[18],
+            "alex.wilber@contoso.example",
+        ),
+        alert(
+            "entra-roles/pim-role-setting-weakened",
+            "2025-04-01T09:28:44.0696916Z",
+            1,
+            &[18],
+            "alex.wilber@contoso.example",
+        ),
+        alert(
+            "elevated-access/global-admin-elevated-access",
+            "2025-04-01T09:50:30.087112Z",
+            1,
+            &[21],
+            "lynne.robbins@contoso.example",
+        ),
+        alert(
+            "pim-alerts/stale-accounts-alert",
+            "2025-04-01T10:00:41.0950321Z",
+            1,
+            &[22],
+            "MS-PIM",
+        ),
+        alert(
+            "entra-roles/eligible-assignment-burst",
+            "2025-04-01T08:10:00.007919Z",
+            4,
+            &[7, 8, 9, 10],
+            "alex.wilber@contoso.example",
+        ),
+        alert(
+            "pim-alerts/role-activated-repeatedly",
+            "2025-04-01T10:10:00.102947Z",
+            3,
+            &[24, 26, 28],
+            "diego.siciliani@contoso.example / Global Administrator",
+        ),
     ]
 }
 
@@ -62,13 +146,20 @@ fn the_sample_raises_exactly_the_expected_alerts() {
         .stderr_contains("scanned 29 events")
         .stderr_contains(": 10 alerts")
         .run();
-    let report: Value = serde_json::from_str(&out.stdout).expect("scan --format json prints one JSON document");
+    let report: Value =
+        serde_json::from_str(&out.stdout).expect("scan --format json prints one JSON document");
     assert_eq!(alerts(&report), expected());
     assert_eq!(report["summary"]["records"], 29);
     assert_eq!(report["summary"]["unrouted"], 1);
     let weakened = &report["alerts"][5];
-    assert_eq!(weakened["findings"], serde_json::json!(["MFA no longer required"]));
-    assert_eq!(weakened["fields"]["ResultReason"], "Setting changes in this session: MFA on activation requirement disabled. Maximum activation duration updated to 24:00:00.");
+    assert_eq!(
+        weakened["findings"],
+        serde_json::json!(["MFA no longer required"])
+    );
+    assert_eq!(
+        weakened["fields"]["ResultReason"],
+        "Setting changes in this session: MFA on activation requirement disabled. Maximum activation duration updated to 24:00:00."
+    );
 }
 
 #[test]
@@ -96,14 +187,36 @@ fn the_text_report_names_who_what_and_which_events() {
 #[test]
 fn arrays_and_portal_exports_give_the_same_alerts() {
     let lines = std::fs::read_to_string(repo().join(SAMPLE)).unwrap();
-    let events: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let array = serde_json::to_string_pretty(&events).unwrap();
     let export = serde_json::to_string_pretty(&serde_json::json!({ "@odata.context": "https://api.loganalytics.io/v1/$metadata", "value": events })).unwrap();
-    let t = Test::shipped().write("events.json", &array).write("export.json", &export);
-    let (t, out) = t.args(["scan", "--logs", "events.json", "--format", "json"]).run();
+    let t = Test::shipped()
+        .write("events.json", &array)
+        .write("export.json", &export);
+    let (t, out) = t
+        .args(["scan", "--logs", "events.json", "--format", "json"])
+        .run();
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(alerts(&report), expected(), "a JSON array: positions are element numbers");
-    let (_t, out) = t.then().args(["scan", "--logs", "export.json", "--format", "json", "--threads", "1"]).run();
+    assert_eq!(
+        alerts(&report),
+        expected(),
+        "a JSON array: positions are element numbers"
+    );
+    let (_t, out) = t
+        .then()
+        .args([
+            "scan",
+            "--logs",
+            "export.json",
+            "--format",
+            "json",
+            "--threads",
+            "1",
+        ])
+        .run();
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(alerts(&report), expected(), "an object with a value array");
 }
@@ -117,6 +230,15 @@ fn unreadable_input_is_reported() {
         .stderr_contains("scanned 1 event (")
         .stdout("")
         .run();
-    Test::shipped().write("log.csv", "TimeGenerated,Category\n").args(["scan", "--logs", "log.csv"]).status(3).stderr_contains("error: cannot scan log.csv: the file is not JSON lines").run();
-    Test::shipped().args(["scan", "--logs", "missing.jsonl"]).status(3).stderr_contains("error: cannot scan missing.jsonl:").run();
+    Test::shipped()
+        .write("log.csv", "TimeGenerated,Category\n")
+        .args(["scan", "--logs", "log.csv"])
+        .status(3)
+        .stderr_contains("error: cannot scan log.csv: the file is not JSON lines")
+        .run();
+    Test::shipped()
+        .args(["scan", "--logs", "missing.jsonl"])
+        .status(3)
+        .stderr_contains("error: cannot scan missing.jsonl:")
+        .run();
 }

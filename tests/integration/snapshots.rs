@@ -11,23 +11,40 @@ use crate::test::repo;
 fn every_detection_in_every_target() {
     let catalogue = Catalogue::load(&repo().join("detections")).unwrap_or_else(|d| panic!("{d}"));
     let templates = Templates::load(None).unwrap_or_else(|d| panic!("{d}"));
-    let lock = rulecast::lock::read(&catalogue.root).unwrap_or_else(|d| panic!("{d}")).expect("the shipped catalogue is locked").lock;
+    let lock = rulecast::lock::read(&catalogue.root)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .expect("the shipped catalogue is locked")
+        .lock;
     let stamps = |d: &rulecast::catalogue::Detection| lock.stamp(d);
     // Each target's own fragments: the canonical text of every detection in that target.
-    let rendered: Vec<(&str, std::collections::BTreeMap<String, String>)> = rulecast::targets::all()
-        .into_iter()
-        .map(|target| {
-            let context = rulecast::targets::RenderContext { catalogue: &catalogue, templates: &templates, stamps: &stamps, pack_version: &lock.pack_version };
-            (target.name(), target.render(&context).unwrap_or_else(|d| panic!("{d}")).fragments)
-        })
-        .collect();
+    let rendered: Vec<(&str, std::collections::BTreeMap<String, String>)> =
+        rulecast::targets::all()
+            .into_iter()
+            .map(|target| {
+                let context = rulecast::targets::RenderContext {
+                    catalogue: &catalogue,
+                    templates: &templates,
+                    stamps: &stamps,
+                    pack_version: &lock.pack_version,
+                };
+                (
+                    target.name(),
+                    target
+                        .render(&context)
+                        .unwrap_or_else(|d| panic!("{d}"))
+                        .fragments,
+                )
+            })
+            .collect();
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_snapshot_path("../snapshots/detections");
     settings.bind(|| {
         for detection in &catalogue.detections {
             for (target, fragments) in &rendered {
-                let fragment = fragments.get(&detection.meta.id).unwrap_or_else(|| panic!("{target} did not render {}", detection.slug));
+                let fragment = fragments
+                    .get(&detection.meta.id)
+                    .unwrap_or_else(|| panic!("{target} did not render {}", detection.slug));
                 insta::assert_snapshot!(format!("{target}__{}", detection.slug), fragment);
             }
         }
@@ -39,10 +56,20 @@ fn committed_schemas_are_current() {
     for kind in SchemaKind::ALL {
         let path = repo().join("detections").join(kind.committed_path());
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(committed, schema::schema_text(kind), "{} is stale: run `cargo run -- schema --write`", path.display());
+        assert_eq!(
+            committed,
+            schema::schema_text(kind),
+            "{} is stale: run `cargo run -- schema --write`",
+            path.display()
+        );
     }
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.set_snapshot_path("../snapshots");
-    settings.bind(|| insta::assert_snapshot!("detection_schema", schema::schema_text(SchemaKind::Detection)));
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "detection_schema",
+            schema::schema_text(SchemaKind::Detection)
+        )
+    });
 }

@@ -46,7 +46,8 @@ impl Output {
         self.root.join(relative)
     }
     pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
+        std::fs::read_to_string(self.path(relative))
+            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
     }
 }
 
@@ -80,7 +81,10 @@ impl Test {
     /// A copy of the small catalogue in tests/fixtures/minimal, as `detections/`.
     pub fn minimal() -> Test {
         let t = Test::empty();
-        copy_dir(&repo().join("tests/fixtures/minimal"), &t.dir.path().join("detections"));
+        copy_dir(
+            &repo().join("tests/fixtures/minimal"),
+            &t.dir.path().join("detections"),
+        );
         t
     }
 
@@ -107,7 +111,8 @@ impl Test {
     /// change cannot silently turn a test into a no-op.
     pub fn edit(self, relative: &str, from: &str, to: &str) -> Test {
         let path = self.dir.path().join(relative);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {relative}: {e}"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {relative}: {e}"));
         assert!(text.contains(from), "{relative} does not contain {from:?}");
         std::fs::write(path, text.replacen(from, to, 1)).unwrap();
         self
@@ -158,7 +163,8 @@ impl Test {
     pub fn run(self) -> (Test, Output) {
         let output = self.exec();
         assert_eq!(
-            output.status, self.expected_status,
+            output.status,
+            self.expected_status,
             "`rulecast {}` exited {}, expected {}\n--- stdout\n{}\n--- stderr\n{}",
             self.args.join(" "),
             output.status,
@@ -167,13 +173,25 @@ impl Test {
             output.stderr
         );
         for text in &self.stdout_contains {
-            assert!(output.stdout.contains(text), "stdout lacks {text:?}\n--- stdout\n{}", output.stdout);
+            assert!(
+                output.stdout.contains(text),
+                "stdout lacks {text:?}\n--- stdout\n{}",
+                output.stdout
+            );
         }
         for text in &self.stderr_contains {
-            assert!(output.stderr.contains(text), "stderr lacks {text:?}\n--- stderr\n{}", output.stderr);
+            assert!(
+                output.stderr.contains(text),
+                "stderr lacks {text:?}\n--- stderr\n{}",
+                output.stderr
+            );
         }
         for text in &self.stderr_lacks {
-            assert!(!output.stderr.contains(text), "stderr has {text:?}\n--- stderr\n{}", output.stderr);
+            assert!(
+                !output.stderr.contains(text),
+                "stderr has {text:?}\n--- stderr\n{}",
+                output.stderr
+            );
         }
         if let Some(expected) = &self.stdout_equals {
             assert_eq!(&output.stdout, expected);
@@ -214,7 +232,12 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
-            let rel = entry.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((rel, std::fs::read(entry.path()).unwrap()));
         }
     }

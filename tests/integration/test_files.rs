@@ -24,8 +24,16 @@ pub const PIM_ALERT_CASES: &str = r#"tests:
 
 #[test]
 fn a_test_file_is_loaded_with_its_detection_not_as_one() {
-    Test::minimal().write(PIM_ALERT_TESTS, PIM_ALERT_CASES).args(["list"]).stdout_contains("guide rows covered: 2 of 2").run();
-    Test::minimal().write(PIM_ALERT_TESTS, PIM_ALERT_CASES).args(["build"]).stderr_contains("for 2 detections").run();
+    Test::minimal()
+        .write(PIM_ALERT_TESTS, PIM_ALERT_CASES)
+        .args(["list"])
+        .stdout_contains("guide rows covered: 2 of 2")
+        .run();
+    Test::minimal()
+        .write(PIM_ALERT_TESTS, PIM_ALERT_CASES)
+        .args(["build"])
+        .stderr_contains("for 2 detections")
+        .run();
 }
 
 #[test]
@@ -43,7 +51,10 @@ fn a_test_file_without_a_detection_is_reported() {
 #[test]
 fn a_test_file_is_schema_checked_with_positions() {
     Test::minimal()
-        .write(PIM_ALERT_TESTS, &PIM_ALERT_CASES.replace("    expect_alert: false", "    expect_alerts: false"))
+        .write(
+            PIM_ALERT_TESTS,
+            &PIM_ALERT_CASES.replace("    expect_alert: false", "    expect_alerts: false"),
+        )
         .args(["check"])
         .status(1)
         .stderr_contains("unknown key `expect_alerts`")
@@ -55,14 +66,23 @@ fn a_test_file_is_schema_checked_with_positions() {
 #[test]
 fn every_event_needs_a_time() {
     Test::minimal()
-        .write(PIM_ALERT_TESTS, &PIM_ALERT_CASES.replace(r#"TimeGenerated: "2025-01-01T10:00:00Z""#, "TimeGenerated: yesterday"))
+        .write(
+            PIM_ALERT_TESTS,
+            &PIM_ALERT_CASES.replace(
+                r#"TimeGenerated: "2025-01-01T10:00:00Z""#,
+                "TimeGenerated: yesterday",
+            ),
+        )
         .args(["check"])
         .status(1)
         .stderr_contains("`TimeGenerated` is not a date-time")
         .stderr_contains("--> detections/entra-roles/pim-alert-disabled.tests.yaml:6:24")
         .run();
     Test::minimal()
-        .write(PIM_ALERT_TESTS, &PIM_ALERT_CASES.replace("TimeGenerated: \"2025-01-01T10:00:00Z\"\n        ", ""))
+        .write(
+            PIM_ALERT_TESTS,
+            &PIM_ALERT_CASES.replace("TimeGenerated: \"2025-01-01T10:00:00Z\"\n        ", ""),
+        )
         .args(["check"])
         .status(1)
         .stderr_contains("the event has no `TimeGenerated`")
@@ -72,7 +92,10 @@ fn every_event_needs_a_time() {
 #[test]
 fn a_case_needs_events_from_one_place() {
     Test::minimal()
-        .write(PIM_ALERT_TESTS, "tests:\n  - name: nothing\n    expect_alert: true\n")
+        .write(
+            PIM_ALERT_TESTS,
+            "tests:\n  - name: nothing\n    expect_alert: true\n",
+        )
         .args(["check"])
         .status(1)
         .stderr_contains("test `nothing` has no events")

@@ -12,11 +12,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{render_template, title_case, Artifacts, DetectionView, RenderContext, Stamp, Target};
-use crate::catalogue::{attack, Catalogue, Detection};
+use super::{Artifacts, DetectionView, RenderContext, Stamp, Target, render_template, title_case};
+use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
-use crate::lang::{columns, ColumnRole};
+use crate::lang::{ColumnRole, columns};
 
 pub struct Sentinel;
 
@@ -76,20 +76,28 @@ impl Target for Sentinel {
         let mut out = Diagnostics::new();
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
-            let shown = format!("generated/sentinel/{}", path.to_string_lossy().replace('\\', "/"));
-            match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default()) {
+            let shown = format!(
+                "generated/sentinel/{}",
+                path.to_string_lossy().replace('\\', "/")
+            );
+            match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default())
+            {
                 Ok(template) => {
                     // Sentinel identifies a template by its id: two files with one id overwrite each other.
                     if let Some(id) = template.get("id").and_then(serde_json::Value::as_str) {
                         if let Some(first) = ids.insert(id.to_lowercase(), shown.clone()) {
-                            out.push(Diagnostic::error(format!("sentinel: {shown}: id {id} is also used by {first}")));
+                            out.push(Diagnostic::error(format!(
+                                "sentinel: {shown}: id {id} is also used by {first}"
+                            )));
                         }
                     }
                     for problem in template_rules::check(&template) {
                         out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
                     }
                 }
-                Err(e) => out.push(Diagnostic::error(format!("sentinel: {shown} is not valid YAML: {e}"))),
+                Err(e) => out.push(Diagnostic::error(format!(
+                    "sentinel: {shown} is not valid YAML: {e}"
+                ))),
             }
         }
         out
@@ -105,10 +113,23 @@ impl Target for Sentinel {
             let rule = rule_view(catalogue, detection, &stamp);
             let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
             let arm_path = format!("arm/{}.json", detection.slug);
-            let view = ArmView { rule: &rule, api_version: API_VERSION };
+            let view = ArmView {
+                rule: &rule,
+                api_version: API_VERSION,
+            };
             match (
-                render_template(context.templates, "sentinel/rule.yaml", &RuleContext { rule: &rule }, Some(detection)),
-                render_template(context.templates, "sentinel/rule.arm.json", &view, Some(detection)),
+                render_template(
+                    context.templates,
+                    "sentinel/rule.yaml",
+                    &RuleContext { rule: &rule },
+                    Some(detection),
+                ),
+                render_template(
+                    context.templates,
+                    "sentinel/rule.arm.json",
+                    &view,
+                    Some(detection),
+                ),
             ) {
                 (Ok(yaml), Ok(arm)) => {
                     let arm = match super::parse_json(&arm_path, &arm) {
@@ -121,7 +142,9 @@ impl Target for Sentinel {
                             arm
                         }
                     };
-                    artifacts.fragments.insert(detection.meta.id.clone(), format!("{yaml}\n{arm}"));
+                    artifacts
+                        .fragments
+                        .insert(detection.meta.id.clone(), format!("{yaml}\n{arm}"));
                     artifacts.add_file(yaml_path, yaml);
                     artifacts.add_file(arm_path, arm);
                 }
@@ -132,7 +155,15 @@ impl Target for Sentinel {
                 }
             }
         }
-        super::add_combined_arm(&mut artifacts, &mut errors, context.templates, "sentinel/azuredeploy.json", context.pack_version, API_VERSION, &resources);
+        super::add_combined_arm(
+            &mut artifacts,
+            &mut errors,
+            context.templates,
+            "sentinel/azuredeploy.json",
+            context.pack_version,
+            API_VERSION,
+            &resources,
+        );
         if errors.has_errors() {
             return Err(errors);
         }
@@ -163,36 +194,79 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
             ColumnRole::Entity(slot) => match slot {
                 "actor" | "target_user" => entities.push(EntityMapping {
                     entity_type: "Account",
-                    mappings: vec![FieldMapping { identifier: "FullName", column: column.name.clone() }],
+                    mappings: vec![FieldMapping {
+                        identifier: "FullName",
+                        column: column.name.clone(),
+                    }],
                 }),
                 "ip" => entities.push(EntityMapping {
                     entity_type: "IP",
-                    mappings: vec![FieldMapping { identifier: "Address", column: column.name.clone() }],
+                    mappings: vec![FieldMapping {
+                        identifier: "Address",
+                        column: column.name.clone(),
+                    }],
                 }),
                 "resource" => entities.push(EntityMapping {
                     entity_type: "AzureResource",
-                    mappings: vec![FieldMapping { identifier: "ResourceId", column: column.name.clone() }],
+                    mappings: vec![FieldMapping {
+                        identifier: "ResourceId",
+                        column: column.name.clone(),
+                    }],
                 }),
                 // Sentinel has no role entity; the role is shown as a custom detail.
-                _ => custom_details.push(CustomDetail { key: "Role".to_owned(), column: column.name.clone() }),
+                _ => custom_details.push(CustomDetail {
+                    key: "Role".to_owned(),
+                    column: column.name.clone(),
+                }),
             },
-            ColumnRole::Detail if column.name == columns::FINDINGS || column.name == format!("All{}", columns::FINDINGS) => {
-                custom_details.push(CustomDetail { key: "Findings".to_owned(), column: column.name.clone() })
+            ColumnRole::Detail
+                if column.name == columns::FINDINGS
+                    || column.name == format!("All{}", columns::FINDINGS) =>
+            {
+                custom_details.push(CustomDetail {
+                    key: "Findings".to_owned(),
+                    column: column.name.clone(),
+                })
             }
-            ColumnRole::Summary if [columns::EVENT_COUNT, columns::REQUIRED_COUNT, columns::TIER, columns::START_TIME].contains(&column.name.as_str()) => {
-                custom_details.push(CustomDetail { key: column.name.clone(), column: column.name.clone() })
+            ColumnRole::Summary
+                if [
+                    columns::EVENT_COUNT,
+                    columns::REQUIRED_COUNT,
+                    columns::TIER,
+                    columns::START_TIME,
+                ]
+                .contains(&column.name.as_str()) =>
+            {
+                custom_details.push(CustomDetail {
+                    key: column.name.clone(),
+                    column: column.name.clone(),
+                })
             }
             _ => {}
         }
     }
     for (key, field) in &meta.custom_details {
         if !custom_details.iter().any(|c| &c.key == key) {
-            custom_details.push(CustomDetail { key: key.clone(), column: field.clone() });
+            custom_details.push(CustomDetail {
+                key: key.clone(),
+                column: field.clone(),
+            });
         }
     }
 
-    let parents: BTreeSet<String> = meta.attack.techniques.iter().map(|t| attack::parent(t).to_owned()).collect();
-    let subs: BTreeSet<String> = meta.attack.techniques.iter().filter(|t| t.contains('.')).cloned().collect();
+    let parents: BTreeSet<String> = meta
+        .attack
+        .techniques
+        .iter()
+        .map(|t| attack::parent(t).to_owned())
+        .collect();
+    let subs: BTreeSet<String> = meta
+        .attack
+        .techniques
+        .iter()
+        .filter(|t| t.contains('.'))
+        .cloned()
+        .collect();
     let mut tags = vec!["rulecast".to_owned()];
     tags.extend(meta.guide_rows.iter().map(|r| format!("guide:{r}")));
     RuleView {

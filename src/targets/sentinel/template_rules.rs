@@ -18,11 +18,38 @@ pub const MAX_QUERY: usize = 10_000;
 const IDENTIFIERS: &[(&str, &[&str])] = &[
     (
         "Account",
-        &["Name", "FullName", "NTDomain", "DnsDomain", "UPNSuffix", "Sid", "AadTenantId", "AadUserId", "PUID", "IsDomainJoined", "DisplayName", "ObjectGuid"],
+        &[
+            "Name",
+            "FullName",
+            "NTDomain",
+            "DnsDomain",
+            "UPNSuffix",
+            "Sid",
+            "AadTenantId",
+            "AadUserId",
+            "PUID",
+            "IsDomainJoined",
+            "DisplayName",
+            "ObjectGuid",
+        ],
     ),
     ("IP", &["Address"]),
     ("AzureResource", &["ResourceId"]),
-    ("Host", &["DnsDomain", "NTDomain", "HostName", "FullName", "NetBiosName", "AzureID", "OMSAgentID", "OSFamily", "OSVersion", "IsDomainJoined"]),
+    (
+        "Host",
+        &[
+            "DnsDomain",
+            "NTDomain",
+            "HostName",
+            "FullName",
+            "NetBiosName",
+            "AzureID",
+            "OMSAgentID",
+            "OSFamily",
+            "OSVersion",
+            "IsDomainJoined",
+        ],
+    ),
 ];
 
 fn duration(value: Option<&Value>) -> Option<Duration> {
@@ -42,7 +69,16 @@ pub fn check(template: &Value) -> Vec<String> {
             problems.push(format!("`{key}` is required"));
         }
     };
-    for key in ["id", "name", "description", "severity", "requiredDataConnectors", "query", "kind", "version"] {
+    for key in [
+        "id",
+        "name",
+        "description",
+        "severity",
+        "requiredDataConnectors",
+        "query",
+        "kind",
+        "version",
+    ] {
         require(key, &mut problems);
     }
     if let Some(id) = text("id") {
@@ -50,23 +86,42 @@ pub fn check(template: &Value) -> Vec<String> {
             problems.push(format!("id `{id}` is not a GUID"));
         }
     }
-    for (key, max) in [("name", MAX_NAME), ("description", MAX_DESCRIPTION), ("query", MAX_QUERY)] {
+    for (key, max) in [
+        ("name", MAX_NAME),
+        ("description", MAX_DESCRIPTION),
+        ("query", MAX_QUERY),
+    ] {
         if let Some(v) = text(key) {
             if v.chars().count() > max {
-                problems.push(format!("`{key}` is {} characters long; the limit is {max}", v.chars().count()));
+                problems.push(format!(
+                    "`{key}` is {} characters long; the limit is {max}",
+                    v.chars().count()
+                ));
             }
         }
     }
     if let Some(s) = text("severity") {
         if !["Informational", "Low", "Medium", "High"].contains(&s) {
-            problems.push(format!("severity `{s}` is not Informational, Low, Medium or High"));
+            problems.push(format!(
+                "severity `{s}` is not Informational, Low, Medium or High"
+            ));
         }
     }
-    match template.get("requiredDataConnectors").and_then(Value::as_array) {
+    match template
+        .get("requiredDataConnectors")
+        .and_then(Value::as_array)
+    {
         Some(connectors) if !connectors.is_empty() => {
             for c in connectors {
-                if c.get("connectorId").and_then(Value::as_str).is_none() || c.get("dataTypes").and_then(Value::as_array).is_none_or(|d| d.is_empty()) {
-                    problems.push("every requiredDataConnectors entry needs a connectorId and dataTypes".to_owned());
+                if c.get("connectorId").and_then(Value::as_str).is_none()
+                    || c.get("dataTypes")
+                        .and_then(Value::as_array)
+                        .is_none_or(|d| d.is_empty())
+                {
+                    problems.push(
+                        "every requiredDataConnectors entry needs a connectorId and dataTypes"
+                            .to_owned(),
+                    );
                 }
             }
         }
@@ -83,62 +138,109 @@ pub fn check(template: &Value) -> Vec<String> {
         let period = duration(template.get("queryPeriod"));
         for (key, value) in [("queryFrequency", frequency), ("queryPeriod", period)] {
             match value {
-                None => problems.push(format!("`{key}` must be a lower-case duration such as 5m, 1h or 14d")),
-                Some(d) if d < min || d > max => problems.push(format!("`{key}` {d} is outside 5m..14d")),
+                None => problems.push(format!(
+                    "`{key}` must be a lower-case duration such as 5m, 1h or 14d"
+                )),
+                Some(d) if d < min || d > max => {
+                    problems.push(format!("`{key}` {d} is outside 5m..14d"))
+                }
                 _ => {}
             }
         }
         if let (Some(f), Some(p)) = (frequency, period) {
             if p < f {
-                problems.push(format!("queryPeriod {p} is shorter than queryFrequency {f}"));
+                problems.push(format!(
+                    "queryPeriod {p} is shorter than queryFrequency {f}"
+                ));
             }
             if p >= Duration::from_minutes(2 * 1440) && f < Duration::from_minutes(60) {
-                problems.push("a queryPeriod of 2d or more needs a queryFrequency of at least 1h".to_owned());
+                problems.push(
+                    "a queryPeriod of 2d or more needs a queryFrequency of at least 1h".to_owned(),
+                );
             }
         }
         match text("triggerOperator") {
             Some("gt" | "lt" | "eq" | "ne") => {}
-            other => problems.push(format!("triggerOperator `{}` is not gt, lt, eq or ne", other.unwrap_or("missing"))),
+            other => problems.push(format!(
+                "triggerOperator `{}` is not gt, lt, eq or ne",
+                other.unwrap_or("missing")
+            )),
         }
         match template.get("triggerThreshold").and_then(Value::as_i64) {
             Some(t) if (0..=10_000).contains(&t) => {}
             _ => problems.push("triggerThreshold must be a number from 0 to 10000".to_owned()),
         }
     }
-    let tactics: Vec<&str> = template.get("tactics").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let tactics: Vec<&str> = template
+        .get("tactics")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for tactic in &tactics {
         if !attack::is_tactic(tactic) {
             problems.push(format!("`{tactic}` is not a tactic"));
         }
     }
-    for technique in template.get("relevantTechniques").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+    for technique in template
+        .get("relevantTechniques")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if !attack::is_technique_id(technique) {
             problems.push(format!("`{technique}` is not a technique id"));
         } else if let Some(of) = attack::tactics_of(technique) {
             if !of.iter().any(|t| tactics.contains(t)) {
-                problems.push(format!("technique {technique} belongs to none of the tactics {}", tactics.join(", ")));
+                problems.push(format!(
+                    "technique {technique} belongs to none of the tactics {}",
+                    tactics.join(", ")
+                ));
             }
         }
     }
-    let mappings = template.get("entityMappings").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let mappings = template
+        .get("entityMappings")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if mappings.is_empty() || mappings.len() > 5 {
-        problems.push(format!("{} entity mappings; Sentinel allows 1 to 5", mappings.len()));
+        problems.push(format!(
+            "{} entity mappings; Sentinel allows 1 to 5",
+            mappings.len()
+        ));
     }
     for mapping in mappings {
-        let entity = mapping.get("entityType").and_then(Value::as_str).unwrap_or_default();
-        let fields = mapping.get("fieldMappings").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let entity = mapping
+            .get("entityType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let fields = mapping
+            .get("fieldMappings")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         if fields.is_empty() || fields.len() > 3 {
-            problems.push(format!("{entity} mapping has {} field mappings; Sentinel allows 1 to 3", fields.len()));
+            problems.push(format!(
+                "{entity} mapping has {} field mappings; Sentinel allows 1 to 3",
+                fields.len()
+            ));
         }
         match IDENTIFIERS.iter().find(|(t, _)| *t == entity) {
             None => problems.push(format!("entity type `{entity}` is not one rulecast knows")),
             Some((_, allowed)) => {
                 for f in fields {
-                    let identifier = f.get("identifier").and_then(Value::as_str).unwrap_or_default();
+                    let identifier = f
+                        .get("identifier")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
                     if !allowed.contains(&identifier) {
                         problems.push(format!("`{identifier}` is not an identifier of {entity}"));
                     }
-                    if f.get("columnName").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    if f.get("columnName")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
                         problems.push(format!("a {entity} field mapping has no columnName"));
                     }
                 }
@@ -147,17 +249,28 @@ pub fn check(template: &Value) -> Vec<String> {
     }
     if let Some(details) = template.get("customDetails").and_then(Value::as_object) {
         if details.len() > 20 {
-            problems.push(format!("{} custom details; Sentinel allows 20", details.len()));
+            problems.push(format!(
+                "{} custom details; Sentinel allows 20",
+                details.len()
+            ));
         }
         for key in details.keys() {
             if key.len() > 20 || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                problems.push(format!("custom detail key `{key}` must be at most 20 letters, digits or _"));
+                problems.push(format!(
+                    "custom detail key `{key}` must be at most 20 letters, digits or _"
+                ));
             }
         }
     }
     match text("version") {
-        Some(v) if v.split('.').count() == 3 && v.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) => {}
-        other => problems.push(format!("version `{}` is not X.Y.Z", other.unwrap_or("missing"))),
+        Some(v)
+            if v.split('.').count() == 3
+                && v.split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) => {}
+        other => problems.push(format!(
+            "version `{}` is not X.Y.Z",
+            other.unwrap_or("missing")
+        )),
     }
     problems
 }
@@ -191,20 +304,39 @@ mod tests {
             ("queryPeriod", json!("30m"), "shorter than queryFrequency"),
             ("queryPeriod", json!("15d"), "outside 5m..14d"),
             ("severity", json!("Critical"), "not Informational"),
-            ("relevantTechniques", json!(["T1562"]), "belongs to none of the tactics"),
-            ("tactics", json!(["Privilege Escalation"]), "is not a tactic"),
+            (
+                "relevantTechniques",
+                json!(["T1562"]),
+                "belongs to none of the tactics",
+            ),
+            (
+                "tactics",
+                json!(["Privilege Escalation"]),
+                "is not a tactic",
+            ),
             ("entityMappings", json!([]), "0 entity mappings"),
-            ("entityMappings", json!([{"entityType": "IP", "fieldMappings": [{"identifier": "FullName", "columnName": "x"}]}]), "not an identifier of IP"),
+            (
+                "entityMappings",
+                json!([{"entityType": "IP", "fieldMappings": [{"identifier": "FullName", "columnName": "x"}]}]),
+                "not an identifier of IP",
+            ),
             ("version", json!("1.0"), "is not X.Y.Z"),
             ("triggerOperator", json!("GreaterThan"), "is not gt"),
             ("id", json!("not-a-guid"), "is not a GUID"),
-            ("customDetails", json!({"Way too long custom detail": "x"}), "at most 20"),
+            (
+                "customDetails",
+                json!({"Way too long custom detail": "x"}),
+                "at most 20",
+            ),
         ];
         for (key, value, expected) in cases {
             let mut t = valid();
             t[*key] = value.clone();
             let problems = check(&t);
-            assert!(problems.iter().any(|p| p.contains(expected)), "{key}={value}: {problems:?}");
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{key}={value}: {problems:?}"
+            );
         }
         let mut t = valid();
         t["queryPeriod"] = json!("2d");

@@ -15,15 +15,27 @@ pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
     let mut out = Diagnostics::new();
     let mut confs: BTreeMap<String, Conf> = BTreeMap::new();
     for (path, text) in files {
-        if path.extension().and_then(|e| e.to_str()) != Some("conf") && path.extension().and_then(|e| e.to_str()) != Some("meta") {
+        if path.extension().and_then(|e| e.to_str()) != Some("conf")
+            && path.extension().and_then(|e| e.to_str()) != Some("meta")
+        {
             continue;
         }
-        let shown = format!("generated/splunk/{}", path.to_string_lossy().replace('\\', "/"));
+        let shown = format!(
+            "generated/splunk/{}",
+            path.to_string_lossy().replace('\\', "/")
+        );
         let (parsed, problems) = conf::parse(text);
         for p in problems {
-            out.push(Diagnostic::error(format!("splunk: {shown}:{}: {}", p.line, p.message)));
+            out.push(Diagnostic::error(format!(
+                "splunk: {shown}:{}: {}",
+                p.line, p.message
+            )));
         }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         confs.insert(name, parsed);
     }
     let empty = Conf::default();
@@ -50,14 +62,28 @@ pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
             }
         }
     }
-    let definitions = Definitions { macros: &macros, lookups: &lookups };
+    let definitions = Definitions {
+        macros: &macros,
+        lookups: &lookups,
+    };
 
     for (name, stanza) in &saved.stanzas {
         if name.is_empty() {
             continue;
         }
-        let at = |key: &str| stanza.values.get(key).map(|(_, l)| *l).unwrap_or(stanza.line);
-        let problem = |line: usize, message: String| Diagnostic::error(format!("splunk: generated/splunk/{}/default/savedsearches.conf:{line}: [{name}] {message}", app_dir.display()));
+        let at = |key: &str| {
+            stanza
+                .values
+                .get(key)
+                .map(|(_, l)| *l)
+                .unwrap_or(stanza.line)
+        };
+        let problem = |line: usize, message: String| {
+            Diagnostic::error(format!(
+                "splunk: generated/splunk/{}/default/savedsearches.conf:{line}: [{name}] {message}",
+                app_dir.display()
+            ))
+        };
         match stanza.get("search") {
             None => out.push(problem(stanza.line, "has no search".to_owned())),
             Some(search) => {
@@ -68,23 +94,41 @@ pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
         }
         if stanza.get("enableSched") == Some("1") {
             if stanza.get("cron_schedule").is_none() {
-                out.push(problem(stanza.line, "is scheduled but has no cron_schedule".to_owned()));
+                out.push(problem(
+                    stanza.line,
+                    "is scheduled but has no cron_schedule".to_owned(),
+                ));
             }
             match stanza.get("dispatch.earliest_time") {
-                None => out.push(problem(stanza.line, "is scheduled but has no dispatch.earliest_time".to_owned())),
-                Some(t) if t.starts_with("rt") => out.push(problem(at("dispatch.earliest_time"), "is a real-time search".to_owned())),
+                None => out.push(problem(
+                    stanza.line,
+                    "is scheduled but has no dispatch.earliest_time".to_owned(),
+                )),
+                Some(t) if t.starts_with("rt") => out.push(problem(
+                    at("dispatch.earliest_time"),
+                    "is a real-time search".to_owned(),
+                )),
                 _ => {}
             }
         }
     }
     // A [default] stanza in an app's savedsearches.conf applies to every app unless the app
     // stops exporting it.
-    if saved.stanzas.contains_key("default") && meta.stanzas.get("savedsearches/default").and_then(|s| s.get("export")) != Some("none") {
+    if saved.stanzas.contains_key("default")
+        && meta
+            .stanzas
+            .get("savedsearches/default")
+            .and_then(|s| s.get("export"))
+            != Some("none")
+    {
         out.push(Diagnostic::error("splunk: savedsearches.conf has a [default] stanza that default.meta does not keep inside the app (export = none)"));
     }
     for (name, _) in macros_conf.stanzas.iter().filter(|(n, _)| !n.is_empty()) {
         if let Some(definition) = macros_conf.stanzas[name].get("definition") {
-            for p in spl_check::check(definition, &definitions).into_iter().filter(|p| !p.starts_with("unknown command")) {
+            for p in spl_check::check(definition, &definitions)
+                .into_iter()
+                .filter(|p| !p.starts_with("unknown command"))
+            {
                 out.push(Diagnostic::error(format!("splunk: macro [{name}]: {p}")));
             }
         }
@@ -99,8 +143,15 @@ pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
             app_dir.display()
         )));
     }
-    if app.stanzas.get("launcher").and_then(|s| s.get("version")).is_none() {
-        out.push(Diagnostic::error("splunk: app.conf has no [launcher] version"));
+    if app
+        .stanzas
+        .get("launcher")
+        .and_then(|s| s.get("version"))
+        .is_none()
+    {
+        out.push(Diagnostic::error(
+            "splunk: app.conf has no [launcher] version",
+        ));
     }
     out
 }

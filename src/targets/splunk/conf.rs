@@ -51,19 +51,35 @@ pub fn parse(text: &str) -> (Conf, Vec<ConfProblem>) {
         }
         if trimmed.starts_with('[') {
             let Some(end) = trimmed.rfind(']') else {
-                problems.push(ConfProblem { line: number, message: "stanza header without a closing `]`".to_owned() });
+                problems.push(ConfProblem {
+                    line: number,
+                    message: "stanza header without a closing `]`".to_owned(),
+                });
                 continue;
             };
             current = trimmed[1..end].to_owned();
             if conf.stanzas.contains_key(&current) && !current.is_empty() {
-                problems.push(ConfProblem { line: number, message: format!("stanza [{current}] appears twice") });
+                problems.push(ConfProblem {
+                    line: number,
+                    message: format!("stanza [{current}] appears twice"),
+                });
             }
-            conf.stanzas.entry(current.clone()).or_insert_with(|| Stanza { line: number, values: BTreeMap::new() });
+            conf.stanzas
+                .entry(current.clone())
+                .or_insert_with(|| Stanza {
+                    line: number,
+                    values: BTreeMap::new(),
+                });
             conf.order.push(current.clone());
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            problems.push(ConfProblem { line: number, message: format!("line is neither a stanza, a comment nor `key = value`: {trimmed}") });
+            problems.push(ConfProblem {
+                line: number,
+                message: format!(
+                    "line is neither a stanza, a comment nor `key = value`: {trimmed}"
+                ),
+            });
             continue;
         };
         let key = key.trim().to_owned();
@@ -77,9 +93,15 @@ pub fn parse(text: &str) -> (Conf, Vec<ConfProblem>) {
             }
         }
         let value = value.trim_end().to_owned();
-        let stanza = conf.stanzas.get_mut(&current).expect("current stanza exists");
+        let stanza = conf
+            .stanzas
+            .get_mut(&current)
+            .expect("current stanza exists");
         if stanza.values.contains_key(&key) {
-            problems.push(ConfProblem { line: number, message: format!("key `{key}` appears twice in [{current}]") });
+            problems.push(ConfProblem {
+                line: number,
+                message: format!("key `{key}` appears twice in [{current}]"),
+            });
         }
         stanza.values.insert(key, (value, number));
     }
@@ -94,7 +116,10 @@ mod tests {
     #[test]
     fn reads_continuations_back_to_the_value() {
         let value = "line one\n| where x=\"a\\b\"\n  indented";
-        let text = format!("# comment\n[s]\nsearch = {}\nother = 1\n", conf_value(value).unwrap());
+        let text = format!(
+            "# comment\n[s]\nsearch = {}\nother = 1\n",
+            conf_value(value).unwrap()
+        );
         let (conf, problems) = parse(&text);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(conf.stanzas["s"].get("search"), Some(value));
@@ -105,9 +130,21 @@ mod tests {
     fn reports_malformed_lines_and_duplicates() {
         let (_, problems) = parse("[a]\nx = 1\nx = 2\njunk\n[a\n[a]\n");
         let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-        assert!(messages.iter().any(|m| m.contains("`x` appears twice")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.starts_with("line is neither")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("closing")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("[a] appears twice")), "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("`x` appears twice")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.starts_with("line is neither")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("closing")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("[a] appears twice")),
+            "{messages:?}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{render_template, Artifacts, DetectionView, RenderContext, Target};
+use super::{Artifacts, DetectionView, RenderContext, Target, render_template};
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
@@ -80,11 +80,19 @@ impl Target for Splunk {
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         // The app is the one folder of the target; its name must match the app's id.
-        let apps: std::collections::BTreeSet<&Path> = files.keys().filter_map(|p| p.iter().next().map(Path::new)).collect();
+        let apps: std::collections::BTreeSet<&Path> = files
+            .keys()
+            .filter_map(|p| p.iter().next().map(Path::new))
+            .collect();
         let mut out = Diagnostics::new();
         match apps.len() {
-            1 => out.extend(app_check::check(files, apps.into_iter().next().expect("one app"))),
-            n => out.push(crate::diagnostic::Diagnostic::error(format!("splunk: expected one app folder, found {n}"))),
+            1 => out.extend(app_check::check(
+                files,
+                apps.into_iter().next().expect("one app"),
+            )),
+            n => out.push(crate::diagnostic::Diagnostic::error(format!(
+                "splunk: expected one app folder, found {n}"
+            ))),
         }
         out
     }
@@ -119,7 +127,14 @@ impl Target for Splunk {
                     "Splunk note: cron cannot run exactly every {}; the search runs at {cron}, which is more often, and its window still covers the lookback.",
                     detection.meta.schedule.frequency
                 ));
-                artifacts.limitation("splunk", detection, &format!("runs on `{cron}` because cron cannot express every {}", detection.meta.schedule.frequency));
+                artifacts.limitation(
+                    "splunk",
+                    detection,
+                    &format!(
+                        "runs on `{cron}` because cron cannot express every {}",
+                        detection.meta.schedule.frequency
+                    ),
+                );
             }
             if detection.is_deprecated() {
                 // Enabling a search in Splunk Web writes only `disabled = 0` to local/, so the
@@ -188,10 +203,19 @@ impl Target for Splunk {
         let root = config.app_id.clone();
         let files: [(&str, String); 6] = [
             ("splunk/app.conf", format!("{root}/default/app.conf")),
-            ("splunk/savedsearches.conf", format!("{root}/default/savedsearches.conf")),
+            (
+                "splunk/savedsearches.conf",
+                format!("{root}/default/savedsearches.conf"),
+            ),
             ("splunk/macros.conf", format!("{root}/default/macros.conf")),
-            ("splunk/transforms.conf", format!("{root}/default/transforms.conf")),
-            ("splunk/default.meta", format!("{root}/metadata/default.meta")),
+            (
+                "splunk/transforms.conf",
+                format!("{root}/default/transforms.conf"),
+            ),
+            (
+                "splunk/default.meta",
+                format!("{root}/metadata/default.meta"),
+            ),
             ("splunk/README.md", format!("{root}/README.md")),
         ];
         for (template, path) in files {
@@ -207,11 +231,18 @@ impl Target for Splunk {
             }
         }
         // A detection's canonical Splunk content is its stanza and its filter macro.
-        let saved = artifacts.files.get(&PathBuf::from(format!("{root}/default/savedsearches.conf"))).cloned().unwrap_or_default();
+        let saved = artifacts
+            .files
+            .get(&PathBuf::from(format!("{root}/default/savedsearches.conf")))
+            .cloned()
+            .unwrap_or_default();
         let stanzas = split_stanzas(&saved);
         for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
             let header = format!("[{}]", view.stanza);
-            artifacts.fragments.insert(detection.meta.id.clone(), stanzas.get(&header).cloned().unwrap_or_default());
+            artifacts.fragments.insert(
+                detection.meta.id.clone(),
+                stanzas.get(&header).cloned().unwrap_or_default(),
+            );
         }
         if errors.has_errors() {
             return Err(errors);
@@ -222,7 +253,10 @@ impl Target for Splunk {
 
 /// Saved-search name: the pack name and the title, unique because titles are.
 fn stanza_name(catalogue: &Catalogue, detection: &Detection) -> String {
-    format!("{} - {}", catalogue.config.splunk.app_label, detection.meta.title)
+    format!(
+        "{} - {}",
+        catalogue.config.splunk.app_label, detection.meta.title
+    )
 }
 
 /// Splunk alert severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe.
@@ -238,20 +272,30 @@ fn alert_severity(severity: Severity) -> u8 {
 /// A cron schedule for a frequency, and whether it is exact. The minute (and hour) offset is
 /// derived from the detection id so a pack's searches do not all start at once.
 pub fn cron(frequency: Duration, id: &str) -> (String, bool) {
-    let seed: u64 = id.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let seed: u64 = id
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
     let minutes = frequency.minutes();
     let minute = seed % 60;
     if minutes < 60 {
         let step = (1..=minutes).rev().find(|s| 60 % s == 0).unwrap_or(1);
         let offset = seed % step;
-        let spec = if step == 1 { "*".to_owned() } else { format!("{offset}-59/{step}") };
+        let spec = if step == 1 {
+            "*".to_owned()
+        } else {
+            format!("{offset}-59/{step}")
+        };
         return (format!("{spec} * * * *"), step == minutes);
     }
     if minutes < 1440 {
         let hours = minutes / 60;
         let step = (1..=hours).rev().find(|s| 24 % s == 0).unwrap_or(1);
         let offset = (seed / 60) % step;
-        let spec = if step == 1 { "*".to_owned() } else { format!("{offset}-23/{step}") };
+        let spec = if step == 1 {
+            "*".to_owned()
+        } else {
+            format!("{offset}-23/{step}")
+        };
         return (format!("{minute} {spec} * * *"), step * 60 == minutes);
     }
     let hour = (seed / 60) % 24;
@@ -272,7 +316,11 @@ fn split_stanzas(text: &str) -> BTreeMap<String, String> {
     };
     let mut current: Option<(String, String)> = None;
     for line in text.lines() {
-        if line.starts_with('[') && !current.as_ref().is_some_and(|(_, body)| body.ends_with("\\\n")) {
+        if line.starts_with('[')
+            && !current
+                .as_ref()
+                .is_some_and(|(_, body)| body.ends_with("\\\n"))
+        {
             if let Some((h, b)) = current.take() {
                 finish(h, b);
             }

@@ -10,16 +10,114 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// SPL commands a generated search may use (Splunk Enterprise 9.x search reference).
 const COMMANDS: &[&str] = &[
-    "abstract", "accum", "addcoltotals", "addinfo", "addtotals", "append", "appendcols", "appendpipe", "arules", "associate",
-    "autoregress", "bin", "bucket", "bucketdir", "chart", "cluster", "collect", "concurrency", "contingency", "convert",
-    "correlate", "datamodel", "dbinspect", "dedup", "delta", "diff", "eval", "eventcount", "eventstats", "extract", "fieldformat",
-    "fields", "fieldsummary", "filldown", "fillnull", "findtypes", "foreach", "format", "from", "gauge", "geostats", "head",
-    "highlight", "history", "iconify", "inputcsv", "inputlookup", "iplocation", "join", "kmeans", "kvform", "loadjob",
-    "localize", "lookup", "makecontinuous", "makemv", "makeresults", "map", "metadata", "mstats", "multikv", "multisearch",
-    "mvcombine", "mvexpand", "nomv", "outlier", "outputcsv", "outputlookup", "predict", "rangemap", "rare", "regex",
-    "reltime", "rename", "replace", "rest", "return", "reverse", "rex", "search", "searchtxn", "selfjoin", "sendemail", "set",
-    "sort", "spath", "stats", "strcat", "streamstats", "table", "tags", "tail", "timechart", "timewrap", "top", "transaction",
-    "transpose", "trendline", "tstats", "typeahead", "typer", "union", "uniq", "untable", "where", "x11", "xmlkv", "xpath",
+    "abstract",
+    "accum",
+    "addcoltotals",
+    "addinfo",
+    "addtotals",
+    "append",
+    "appendcols",
+    "appendpipe",
+    "arules",
+    "associate",
+    "autoregress",
+    "bin",
+    "bucket",
+    "bucketdir",
+    "chart",
+    "cluster",
+    "collect",
+    "concurrency",
+    "contingency",
+    "convert",
+    "correlate",
+    "datamodel",
+    "dbinspect",
+    "dedup",
+    "delta",
+    "diff",
+    "eval",
+    "eventcount",
+    "eventstats",
+    "extract",
+    "fieldformat",
+    "fields",
+    "fieldsummary",
+    "filldown",
+    "fillnull",
+    "findtypes",
+    "foreach",
+    "format",
+    "from",
+    "gauge",
+    "geostats",
+    "head",
+    "highlight",
+    "history",
+    "iconify",
+    "inputcsv",
+    "inputlookup",
+    "iplocation",
+    "join",
+    "kmeans",
+    "kvform",
+    "loadjob",
+    "localize",
+    "lookup",
+    "makecontinuous",
+    "makemv",
+    "makeresults",
+    "map",
+    "metadata",
+    "mstats",
+    "multikv",
+    "multisearch",
+    "mvcombine",
+    "mvexpand",
+    "nomv",
+    "outlier",
+    "outputcsv",
+    "outputlookup",
+    "predict",
+    "rangemap",
+    "rare",
+    "regex",
+    "reltime",
+    "rename",
+    "replace",
+    "rest",
+    "return",
+    "reverse",
+    "rex",
+    "search",
+    "searchtxn",
+    "selfjoin",
+    "sendemail",
+    "set",
+    "sort",
+    "spath",
+    "stats",
+    "strcat",
+    "streamstats",
+    "table",
+    "tags",
+    "tail",
+    "timechart",
+    "timewrap",
+    "top",
+    "transaction",
+    "transpose",
+    "trendline",
+    "tstats",
+    "typeahead",
+    "typer",
+    "union",
+    "uniq",
+    "untable",
+    "where",
+    "x11",
+    "xmlkv",
+    "xpath",
     "xyseries",
 ];
 
@@ -33,7 +131,10 @@ pub struct Definitions<'a> {
 /// Macro stanza names are `name` or `name(N)`; returns (name, N).
 pub fn macro_signature(stanza: &str) -> (String, usize) {
     if let Some(open) = stanza.find('(') {
-        if let Some(n) = stanza[open + 1..].strip_suffix(')').and_then(|n| n.trim().parse().ok()) {
+        if let Some(n) = stanza[open + 1..]
+            .strip_suffix(')')
+            .and_then(|n| n.trim().parse().ok())
+        {
             return (stanza[..open].to_owned(), n);
         }
     }
@@ -65,7 +166,10 @@ pub fn check(search: &str, definitions: &Definitions) -> Vec<String> {
                     }
                 }
                 if !closed {
-                    problems.push(format!("unterminated {} quote", if quote == '"' { "double" } else { "single" }));
+                    problems.push(format!(
+                        "unterminated {} quote",
+                        if quote == '"' { "double" } else { "single" }
+                    ));
                 }
                 segments.last_mut().unwrap().push_str(&text);
             }
@@ -117,14 +221,22 @@ pub fn check(search: &str, definitions: &Definitions) -> Vec<String> {
         if body.starts_with('`') {
             continue;
         }
-        let command = body.split(|c: char| c.is_whitespace()).next().unwrap_or_default().to_ascii_lowercase();
+        let command = body
+            .split(|c: char| c.is_whitespace())
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if command.is_empty() {
             problems.push(format!("empty command after pipe {i}"));
         } else if !COMMANDS.contains(&command.as_str()) {
             problems.push(format!("unknown command `{command}` after pipe {i}"));
         }
         if command == "lookup" || command == "inputlookup" {
-            let name = body.split_whitespace().skip(1).find(|w| !w.contains('=')).unwrap_or_default();
+            let name = body
+                .split_whitespace()
+                .skip(1)
+                .find(|w| !w.contains('='))
+                .unwrap_or_default();
             if !definitions.lookups.contains(name) {
                 problems.push(format!("lookup `{name}` is not defined in transforms.conf"));
             }
@@ -134,7 +246,14 @@ pub fn check(search: &str, definitions: &Definitions) -> Vec<String> {
         let (name, arity) = match call.find('(') {
             Some(open) if call.ends_with(')') => {
                 let args = &call[open + 1..call.len() - 1];
-                (call[..open].trim().to_owned(), if args.trim().is_empty() { 0 } else { top_level_commas(args) + 1 })
+                (
+                    call[..open].trim().to_owned(),
+                    if args.trim().is_empty() {
+                        0
+                    } else {
+                        top_level_commas(args) + 1
+                    },
+                )
             }
             _ => (call.trim().to_owned(), 0),
         };
@@ -142,7 +261,11 @@ pub fn check(search: &str, definitions: &Definitions) -> Vec<String> {
             None => problems.push(format!("macro `{name}` is not defined in macros.conf")),
             Some(arities) if !arities.contains(&arity) => problems.push(format!(
                 "macro `{name}` is called with {arity} argument(s) but defined for {}",
-                arities.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or ")
+                arities
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )),
             _ => {}
         }
@@ -181,22 +304,48 @@ mod tests {
 
     fn run(search: &str) -> Vec<String> {
         let (macros, lookups) = defs();
-        check(search, &Definitions { macros: &macros, lookups: &lookups })
+        check(
+            search,
+            &Definitions {
+                macros: &macros,
+                lookups: &lookups,
+            },
+        )
     }
 
     #[test]
     fn a_well_formed_search_passes() {
-        assert_eq!(run("`src`\n| where x=\"a|b\\\"c\" AND 'f.x'=\"(\"\n| lookup priv account AS Actor OUTPUT account\n| stats count BY x\n| `two(a, \"b,c\")`"), Vec::<String>::new());
+        assert_eq!(
+            run(
+                "`src`\n| where x=\"a|b\\\"c\" AND 'f.x'=\"(\"\n| lookup priv account AS Actor OUTPUT account\n| stats count BY x\n| `two(a, \"b,c\")`"
+            ),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn every_kind_of_problem_is_found() {
-        assert_eq!(run("`src` | where x=\"open"), vec!["unterminated double quote"]);
+        assert_eq!(
+            run("`src` | where x=\"open"),
+            vec!["unterminated double quote"]
+        );
         assert_eq!(run("`src` | eval x=(1"), vec!["unclosed `(`"]);
-        assert_eq!(run("`src` | frobnicate x"), vec!["unknown command `frobnicate` after pipe 1"]);
-        assert_eq!(run("`nope` | table x"), vec!["macro `nope` is not defined in macros.conf"]);
-        assert_eq!(run("`src` | `two(a)`"), vec!["macro `two` is called with 1 argument(s) but defined for 2"]);
-        assert_eq!(run("`src` | lookup missing a OUTPUT b"), vec!["lookup `missing` is not defined in transforms.conf"]);
+        assert_eq!(
+            run("`src` | frobnicate x"),
+            vec!["unknown command `frobnicate` after pipe 1"]
+        );
+        assert_eq!(
+            run("`nope` | table x"),
+            vec!["macro `nope` is not defined in macros.conf"]
+        );
+        assert_eq!(
+            run("`src` | `two(a)`"),
+            vec!["macro `two` is called with 1 argument(s) but defined for 2"]
+        );
+        assert_eq!(
+            run("`src` | lookup missing a OUTPUT b"),
+            vec!["lookup `missing` is not defined in transforms.conf"]
+        );
         assert_eq!(run("`src` | eval x=1)"), vec!["unbalanced `)`"]);
     }
 }

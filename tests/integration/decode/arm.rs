@@ -5,9 +5,13 @@ use serde_json::Value;
 
 /// The literal text an ARM string denotes; panics on a string ARM would evaluate.
 pub fn literal(value: &Value) -> String {
-    let text = value.as_str().unwrap_or_else(|| panic!("not a string: {value}"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"));
     if text.starts_with('[') && text.ends_with(']') {
-        let rest = text.strip_prefix("[[").unwrap_or_else(|| panic!("ARM would evaluate {text:?} as an expression"));
+        let rest = text
+            .strip_prefix("[[")
+            .unwrap_or_else(|| panic!("ARM would evaluate {text:?} as an expression"));
         return format!("[{rest}");
     }
     text.to_owned()

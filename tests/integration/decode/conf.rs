@@ -17,18 +17,34 @@ pub fn parse(text: &str) -> Stanzas {
             stanzas.push((trimmed[1..trimmed.len() - 1].to_owned(), Vec::new()));
             continue;
         }
-        let (key, first) = line.split_once('=').unwrap_or_else(|| panic!("neither a stanza nor a setting: {line:?}"));
+        let (key, first) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("neither a stanza nor a setting: {line:?}"));
         let mut value = first.trim_start().to_owned();
         while let Some(continued) = value.strip_suffix('\\') {
-            value = format!("{continued}\n{}", lines.next().expect("a continuation needs a next line"));
+            value = format!(
+                "{continued}\n{}",
+                lines.next().expect("a continuation needs a next line")
+            );
         }
-        stanzas.last_mut().unwrap().1.push((key.trim().to_owned(), value.trim_end().to_owned()));
+        stanzas
+            .last_mut()
+            .unwrap()
+            .1
+            .push((key.trim().to_owned(), value.trim_end().to_owned()));
     }
     stanzas
 }
 
 /// The value of `key` in `stanza`.
 pub fn get<'a>(stanzas: &'a Stanzas, stanza: &str, key: &str) -> &'a str {
-    let (_, settings) = stanzas.iter().find(|(name, _)| name == stanza).unwrap_or_else(|| panic!("no stanza [{stanza}]"));
-    settings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("no {key} in [{stanza}]"))
+    let (_, settings) = stanzas
+        .iter()
+        .find(|(name, _)| name == stanza)
+        .unwrap_or_else(|| panic!("no stanza [{stanza}]"));
+    settings
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {key} in [{stanza}]"))
 }

@@ -80,7 +80,12 @@ fn regular(chars: &[char], open: usize) -> (String, usize) {
                     '\\' | '"' | '\'' => value.push(escaped),
                     'u' => {
                         let hex: String = chars[i..i + 4].iter().collect();
-                        value.push(char::from_u32(u32::from_str_radix(&hex, 16).expect("\\u takes four hex digits")).expect("a scalar value"));
+                        value.push(
+                            char::from_u32(
+                                u32::from_str_radix(&hex, 16).expect("\\u takes four hex digits"),
+                            )
+                            .expect("a scalar value"),
+                        );
                         i += 4;
                     }
                     other => panic!("KQL has no escape `\\{other}`"),

@@ -9,7 +9,9 @@ pub fn pattern(value: &str) -> Pattern {
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' if matches!(chars.peek(), Some('*' | '?' | '\\')) => literal(&mut pieces, chars.next().unwrap()),
+            '\\' if matches!(chars.peek(), Some('*' | '?' | '\\')) => {
+                literal(&mut pieces, chars.next().unwrap())
+            }
             '*' => pieces.push(Piece::AnyText),
             '?' => pieces.push(Piece::AnyChar),
             c => literal(&mut pieces, c),

@@ -26,22 +26,38 @@ pub fn literals(text: &str) -> Vec<String> {
 /// The value of a text that must be exactly one string expression.
 pub fn decode(expression: &str) -> String {
     let chars: Vec<char> = expression.chars().collect();
-    assert!(starts_part(&chars, 0), "not an SPL string expression: {expression:?}");
+    assert!(
+        starts_part(&chars, 0),
+        "not an SPL string expression: {expression:?}"
+    );
     let (value, next) = chain(&chars, 0);
-    assert_eq!(next, chars.len(), "text after the expression: {expression:?}");
+    assert_eq!(
+        next,
+        chars.len(),
+        "text after the expression: {expression:?}"
+    );
     value
 }
 
 const URLDECODE: &str = "urldecode(\"";
 
 fn starts_part(chars: &[char], i: usize) -> bool {
-    chars.get(i) == Some(&'"') || chars[i..].iter().take(URLDECODE.len()).copied().eq(URLDECODE.chars())
+    chars.get(i) == Some(&'"')
+        || chars[i..]
+            .iter()
+            .take(URLDECODE.len())
+            .copied()
+            .eq(URLDECODE.chars())
 }
 
 fn chain(chars: &[char], mut i: usize) -> (String, usize) {
     let mut value = String::new();
     loop {
-        let (part, next) = if chars[i] == '"' { quoted(chars, i) } else { urldecoded(chars, i) };
+        let (part, next) = if chars[i] == '"' {
+            quoted(chars, i)
+        } else {
+            urldecoded(chars, i)
+        };
         value.push_str(&part);
         i = next;
         if chars.get(i) == Some(&'.') && starts_part(chars, i + 1) {
@@ -84,7 +100,11 @@ fn urldecoded(chars: &[char], start: usize) -> (String, usize) {
         bytes.push(u8::from_str_radix(&hex, 16).expect("%XX"));
         i += 3;
     }
-    assert_eq!(chars.get(i..i + 2), Some(&['"', ')'][..]), "urldecode() holds only %XX escapes");
+    assert_eq!(
+        chars.get(i..i + 2),
+        Some(&['"', ')'][..]),
+        "urldecode() holds only %XX escapes"
+    );
     (String::from_utf8(bytes).expect("UTF-8"), i + 2)
 }
 
