@@ -136,53 +136,53 @@ impl<'a> Checker<'a> {
             self.check_any_of(branches, instance, pointer, out);
         }
 
-        if let Some(expected) = s.get("type") {
-            if !type_matches(expected, instance) {
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message: format!(
-                        "expected {}, found {}",
-                        describe_types(expected),
-                        describe_value(instance)
-                    ),
-                    help: description(s),
-                });
-                return;
-            }
+        if let Some(expected) = s.get("type")
+            && !type_matches(expected, instance)
+        {
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message: format!(
+                    "expected {}, found {}",
+                    describe_types(expected),
+                    describe_value(instance)
+                ),
+                help: description(s),
+            });
+            return;
         }
 
-        if let Some(Value::Array(allowed)) = s.get("enum") {
-            if !allowed.contains(instance) {
-                let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-                let shown = instance
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| instance.to_string());
-                let mut help = format!("use one of: {}", names.join(", "));
-                if let Some(close) = instance
-                    .as_str()
-                    .and_then(|i| did_you_mean(i, names.iter().copied()))
-                {
-                    help = format!("did you mean `{close}`? ({help})");
-                }
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message: format!("`{shown}` is not an allowed value"),
-                    help: Some(help),
-                });
+        if let Some(Value::Array(allowed)) = s.get("enum")
+            && !allowed.contains(instance)
+        {
+            let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+            let shown = instance
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| instance.to_string());
+            let mut help = format!("use one of: {}", names.join(", "));
+            if let Some(close) = instance
+                .as_str()
+                .and_then(|i| did_you_mean(i, names.iter().copied()))
+            {
+                help = format!("did you mean `{close}`? ({help})");
             }
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message: format!("`{shown}` is not an allowed value"),
+                help: Some(help),
+            });
         }
-        if let Some(constant) = s.get("const") {
-            if constant != instance {
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message: format!("expected {constant}, found {}", instance),
-                    help: None,
-                });
-            }
+        if let Some(constant) = s.get("const")
+            && constant != instance
+        {
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message: format!("expected {constant}, found {}", instance),
+                help: None,
+            });
         }
 
         match instance {
@@ -237,30 +237,30 @@ impl<'a> Checker<'a> {
         out: &mut Vec<Violation>,
     ) {
         let length = text.chars().count() as u64;
-        if let Some(min) = s.get("minLength").and_then(Value::as_u64) {
-            if length < min {
-                let message = if min == 1 {
-                    "must not be empty".to_owned()
-                } else {
-                    format!("must be at least {min} characters long")
-                };
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message,
-                    help: description(s),
-                });
-            }
+        if let Some(min) = s.get("minLength").and_then(Value::as_u64)
+            && length < min
+        {
+            let message = if min == 1 {
+                "must not be empty".to_owned()
+            } else {
+                format!("must be at least {min} characters long")
+            };
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message,
+                help: description(s),
+            });
         }
-        if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
-            if length > max {
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message: format!("is {length} characters long; the limit is {max}"),
-                    help: description(s),
-                });
-            }
+        if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
+            && length > max
+        {
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message: format!("is {length} characters long; the limit is {max}"),
+                help: description(s),
+            });
         }
         if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
             let matches = compiled(pattern)
@@ -293,30 +293,30 @@ impl<'a> Checker<'a> {
         pointer: &str,
         out: &mut Vec<Violation>,
     ) {
-        if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-            if (items.len() as u64) < min {
-                let message = if min == 1 {
-                    "must not be an empty list".to_owned()
-                } else {
-                    format!("needs at least {min} items")
-                };
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message,
-                    help: description(s),
-                });
-            }
+        if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+            && (items.len() as u64) < min
+        {
+            let message = if min == 1 {
+                "must not be an empty list".to_owned()
+            } else {
+                format!("needs at least {min} items")
+            };
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message,
+                help: description(s),
+            });
         }
-        if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-            if items.len() as u64 > max {
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message: format!("has {} items; at most {max} are allowed", items.len()),
-                    help: description(s),
-                });
-            }
+        if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+            && items.len() as u64 > max
+        {
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message: format!("has {} items; at most {max} are allowed", items.len()),
+                help: description(s),
+            });
         }
         if let Some(item_schema) = s.get("items") {
             for (i, item) in items.iter().enumerate() {
@@ -365,15 +365,15 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if let Some(min) = s.get("minProperties").and_then(Value::as_u64) {
-            if (map.len() as u64) < min {
-                out.push(Violation {
-                    pointer: pointer.to_owned(),
-                    at_key: false,
-                    message: "must not be an empty mapping".to_owned(),
-                    help: description(s),
-                });
-            }
+        if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
+            && (map.len() as u64) < min
+        {
+            out.push(Violation {
+                pointer: pointer.to_owned(),
+                at_key: false,
+                message: "must not be an empty mapping".to_owned(),
+                help: description(s),
+            });
         }
         let name_pattern = s
             .get("propertyNames")
@@ -382,16 +382,16 @@ impl<'a> Checker<'a> {
             .and_then(compiled);
         for (key, value) in map {
             let child = format!("{pointer}/{}", pointer_segment(key));
-            if let Some(re) = &name_pattern {
-                if !re.is_match(key) {
-                    out.push(Violation {
-                        pointer: child.clone(),
-                        at_key: true,
-                        message: format!("`{key}` is not a valid name here ({})", re.as_str()),
-                        help: description(s),
-                    });
-                    continue;
-                }
+            if let Some(re) = &name_pattern
+                && !re.is_match(key)
+            {
+                out.push(Violation {
+                    pointer: child.clone(),
+                    at_key: true,
+                    message: format!("`{key}` is not a valid name here ({})", re.as_str()),
+                    help: description(s),
+                });
+                continue;
             }
             if let Some(prop) = properties.and_then(|p| p.get(key)) {
                 self.check(prop, value, &child, out);
@@ -424,25 +424,25 @@ fn check_number(
     out: &mut Vec<Violation>,
 ) {
     let Some(v) = n.as_f64() else { return };
-    if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
-        if v < min {
-            out.push(Violation {
-                pointer: pointer.to_owned(),
-                at_key: false,
-                message: format!("{n} is below the minimum of {min}"),
-                help: description(s),
-            });
-        }
+    if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+        && v < min
+    {
+        out.push(Violation {
+            pointer: pointer.to_owned(),
+            at_key: false,
+            message: format!("{n} is below the minimum of {min}"),
+            help: description(s),
+        });
     }
-    if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
-        if v > max {
-            out.push(Violation {
-                pointer: pointer.to_owned(),
-                at_key: false,
-                message: format!("{n} is above the maximum of {max}"),
-                help: description(s),
-            });
-        }
+    if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+        && v > max
+    {
+        out.push(Violation {
+            pointer: pointer.to_owned(),
+            at_key: false,
+            message: format!("{n} is above the maximum of {max}"),
+            help: description(s),
+        });
     }
 }
 

@@ -325,16 +325,16 @@ impl Builder {
                 }
                 Event::SequenceStart(_, anchor, ref tag)
                 | Event::MappingStart(_, anchor, ref tag) => {
-                    if let Some(tag) = tag {
-                        if !tag.is_yaml_core_schema() {
-                            return Err(Self::error(
-                                at,
-                                format!(
-                                    "the tag `!{}` is not supported; catalogue files use plain YAML",
-                                    tag.suffix()
-                                ),
-                            ));
-                        }
+                    if let Some(tag) = tag
+                        && !tag.is_yaml_core_schema()
+                    {
+                        return Err(Self::error(
+                            at,
+                            format!(
+                                "the tag `!{}` is not supported; catalogue files use plain YAML",
+                                tag.suffix()
+                            ),
+                        ));
                     }
                     if stack.len() >= MAX_DEPTH {
                         return Err(ParseError {
@@ -560,25 +560,23 @@ fn resolve_plain(text: &str) -> Value {
             return Value::Number(u.into());
         }
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Number(i.into());
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Number(i.into());
     }
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Number(i.into());
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Number(i.into());
     }
     let looks_float = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && digits.bytes().all(|b| {
             b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'E' || b == b'-' || b == b'+'
         })
         && digits.bytes().any(|b| b.is_ascii_digit());
-    if looks_float {
-        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if looks_float && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+        return Value::Number(n);
     }
     // .inf and .nan have no JSON form; no catalogue field takes them, so they stay text.
     Value::String(text.to_owned())

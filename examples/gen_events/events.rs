@@ -531,7 +531,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 "Directory_"
             )
         }
-        260..=379 | 380..=439 => {
+        260..=439 => {
             let activity = if roll < 380 {
                 "Add member to group"
             } else {
@@ -725,7 +725,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
             ][rng.below(4) as usize];
             let resource = format!(
                 "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-prod/providers/{}/res-{:04}",
-                operation.rsplitn(2, '/').nth(1).unwrap_or(operation),
+                operation.rsplit_once('/').map(|x| x.0).unwrap_or(operation),
                 now % 9973
             );
             let status = if rng.below(2) == 0 {

@@ -28,9 +28,9 @@ impl Duration {
     /// Sentinel YAML form, lower case with the largest exact unit: `5m`, `2h`, `14d`.
     pub fn short(self) -> String {
         let m = self.minutes;
-        if m > 0 && m % 1440 == 0 {
+        if m > 0 && m.is_multiple_of(1440) {
             format!("{}d", m / 1440)
-        } else if m > 0 && m % 60 == 0 {
+        } else if m > 0 && m.is_multiple_of(60) {
             format!("{}h", m / 60)
         } else {
             format!("{m}m")
@@ -40,9 +40,9 @@ impl Duration {
     /// ISO 8601 form used by ARM: `PT5M`, `PT2H`, `P14D`.
     pub fn iso8601(self) -> String {
         let m = self.minutes;
-        if m > 0 && m % 1440 == 0 {
+        if m > 0 && m.is_multiple_of(1440) {
             format!("P{}D", m / 1440)
-        } else if m > 0 && m % 60 == 0 {
+        } else if m > 0 && m.is_multiple_of(60) {
             format!("PT{}H", m / 60)
         } else {
             format!("PT{m}M")

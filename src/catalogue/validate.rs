@@ -208,17 +208,17 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
                 .with_help("field names become KQL columns and SPL fields: letters, digits and _"),
             );
         }
-        if let Some(column) = source.columns.get(name) {
-            if field.value.as_plain_column() != Some(name.as_str()) {
-                let _ = column;
-                out.push(
-                    doc.error_at_key(
-                        &pointer,
-                        format!("field `{name}` has the name of a column but a different value"),
-                    )
-                    .with_help("give derived fields their own names so the column stays reachable"),
-                );
-            }
+        if let Some(column) = source.columns.get(name)
+            && field.value.as_plain_column() != Some(name.as_str())
+        {
+            let _ = column;
+            out.push(
+                doc.error_at_key(
+                    &pointer,
+                    format!("field `{name}` has the name of a column but a different value"),
+                )
+                .with_help("give derived fields their own names so the column stays reachable"),
+            );
         }
         check_field_value(source, &field.value, &format!("{pointer}/value"), doc, out);
         let sigma = source.sigma_name(name);
@@ -375,14 +375,14 @@ fn check_detection(
             }
         }
     }
-    if let Some(highest) = highest {
-        if highest != meta.risk {
-            out.push(doc.warning_at("/risk", format!(
+    if let Some(highest) = highest
+        && highest != meta.risk
+    {
+        out.push(doc.warning_at("/risk", format!(
                 "the guide rates the rows of this detection {} risk at most, this detection says {}",
                 highest.as_str(),
                 meta.risk.as_str()
             )));
-        }
     }
     // With a misspelt row, "no row in this section" would only repeat that error.
     if !in_section

@@ -231,7 +231,7 @@ impl ThresholdRun {
         {
             self.release_one();
         }
-        if self.arrivals % SWEEP_EVERY == 0 {
+        if self.arrivals.is_multiple_of(SWEEP_EVERY) {
             self.sweep();
         }
     }

@@ -663,16 +663,14 @@ fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
         ));
     }
     for x in &m.matchers {
-        if exact.len() > 1 {
-            if let Matcher::Pattern {
+        if exact.len() > 1
+            && let Matcher::Pattern {
                 pattern,
                 cased: false,
             } = x
-            {
-                if matches!(pattern.shape(), Shape::Exact(ref s) if !s.is_empty()) {
-                    continue;
-                }
-            }
+            && matches!(pattern.shape(), Shape::Exact(ref s) if !s.is_empty())
+        {
+            continue;
         }
         parts.push(matcher(&f, x));
     }

@@ -127,10 +127,10 @@ impl Templates {
                 diagnostics.push(d);
             }
             // Parse each template alone first, so a syntax error names its own file.
-            if let Err(e) = Tera::new().add_raw_template(name, source) {
-                if matches!(e.kind(), tera::ErrorKind::SyntaxError(_)) {
-                    diagnostics.push(template_error(&e, path, source));
-                }
+            if let Err(e) = Tera::new().add_raw_template(name, source)
+                && matches!(e.kind(), tera::ErrorKind::SyntaxError(_))
+            {
+                diagnostics.push(template_error(&e, path, source));
             }
         }
         if diagnostics.has_errors() {

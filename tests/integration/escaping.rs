@@ -296,7 +296,7 @@ fn sigma_says_exactly_each_value() {
         // SigmaHQ wants Title Case; everything else about the title is kept exactly.
         assert_eq!(
             text(&rule["title"]),
-            rulecast::targets::sigma::title_case(&text(&d["title"])),
+            rulecast::targets::sigma::title_case(text(&d["title"])),
             "{slug}"
         );
         assert_eq!(rule["falsepositives"], d["false_positives"], "{slug}");

@@ -84,12 +84,12 @@ impl Target for Sentinel {
             {
                 Ok(template) => {
                     // Sentinel identifies a template by its id: two files with one id overwrite each other.
-                    if let Some(id) = template.get("id").and_then(serde_json::Value::as_str) {
-                        if let Some(first) = ids.insert(id.to_lowercase(), shown.clone()) {
-                            out.push(Diagnostic::error(format!(
-                                "sentinel: {shown}: id {id} is also used by {first}"
-                            )));
-                        }
+                    if let Some(id) = template.get("id").and_then(serde_json::Value::as_str)
+                        && let Some(first) = ids.insert(id.to_lowercase(), shown.clone())
+                    {
+                        out.push(Diagnostic::error(format!(
+                            "sentinel: {shown}: id {id} is also used by {first}"
+                        )));
                     }
                     for problem in template_rules::check(&template) {
                         out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));

@@ -81,31 +81,31 @@ pub fn check(template: &Value) -> Vec<String> {
     ] {
         require(key, &mut problems);
     }
-    if let Some(id) = text("id") {
-        if uuid::Uuid::parse_str(id).is_err() {
-            problems.push(format!("id `{id}` is not a GUID"));
-        }
+    if let Some(id) = text("id")
+        && uuid::Uuid::parse_str(id).is_err()
+    {
+        problems.push(format!("id `{id}` is not a GUID"));
     }
     for (key, max) in [
         ("name", MAX_NAME),
         ("description", MAX_DESCRIPTION),
         ("query", MAX_QUERY),
     ] {
-        if let Some(v) = text(key) {
-            if v.chars().count() > max {
-                problems.push(format!(
-                    "`{key}` is {} characters long; the limit is {max}",
-                    v.chars().count()
-                ));
-            }
-        }
-    }
-    if let Some(s) = text("severity") {
-        if !["Informational", "Low", "Medium", "High"].contains(&s) {
+        if let Some(v) = text(key)
+            && v.chars().count() > max
+        {
             problems.push(format!(
-                "severity `{s}` is not Informational, Low, Medium or High"
+                "`{key}` is {} characters long; the limit is {max}",
+                v.chars().count()
             ));
         }
+    }
+    if let Some(s) = text("severity")
+        && !["Informational", "Low", "Medium", "High"].contains(&s)
+    {
+        problems.push(format!(
+            "severity `{s}` is not Informational, Low, Medium or High"
+        ));
     }
     match template
         .get("requiredDataConnectors")
@@ -190,13 +190,13 @@ pub fn check(template: &Value) -> Vec<String> {
     {
         if !attack::is_technique_id(technique) {
             problems.push(format!("`{technique}` is not a technique id"));
-        } else if let Some(of) = attack::tactics_of(technique) {
-            if !of.iter().any(|t| tactics.contains(t)) {
-                problems.push(format!(
-                    "technique {technique} belongs to none of the tactics {}",
-                    tactics.join(", ")
-                ));
-            }
+        } else if let Some(of) = attack::tactics_of(technique)
+            && !of.iter().any(|t| tactics.contains(t))
+        {
+            problems.push(format!(
+                "technique {technique} belongs to none of the tactics {}",
+                tactics.join(", ")
+            ));
         }
     }
     let mappings = template

@@ -56,10 +56,12 @@ pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
             continue;
         }
         lookups.insert(name.clone());
-        if let Some(file) = stanza.get("filename") {
-            if !files.contains_key(&app_dir.join("lookups").join(file)) {
-                out.push(Diagnostic::error(format!("splunk: lookup [{name}] points to lookups/{file}, which the app does not contain")));
-            }
+        if let Some(file) = stanza.get("filename")
+            && !files.contains_key(&app_dir.join("lookups").join(file))
+        {
+            out.push(Diagnostic::error(format!(
+                "splunk: lookup [{name}] points to lookups/{file}, which the app does not contain"
+            )));
         }
     }
     let definitions = Definitions {

@@ -130,13 +130,12 @@ pub struct Definitions<'a> {
 
 /// Macro stanza names are `name` or `name(N)`; returns (name, N).
 pub fn macro_signature(stanza: &str) -> (String, usize) {
-    if let Some(open) = stanza.find('(') {
-        if let Some(n) = stanza[open + 1..]
+    if let Some(open) = stanza.find('(')
+        && let Some(n) = stanza[open + 1..]
             .strip_suffix(')')
             .and_then(|n| n.trim().parse().ok())
-        {
-            return (stanza[..open].to_owned(), n);
-        }
+    {
+        return (stanza[..open].to_owned(), n);
     }
     (stanza.to_owned(), 0)
 }
