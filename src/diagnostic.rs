@@ -28,68 +28,105 @@ pub enum Severity {
 }
 
 /// One finding, with enough context to render a snippet.
+///
+/// The details live behind one pointer: diagnostics are returned as the error of many small
+/// functions, and a `Result` should not carry a hundred bytes of error on its happy path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    pub file: Option<PathBuf>,
-    pub position: Option<Position>,
-    pub message: String,
+pub struct Diagnostic(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
+    severity: Severity,
+    file: Option<PathBuf>,
+    position: Option<Position>,
+    message: String,
     /// How to fix it, when rulecast can tell.
-    pub help: Option<String>,
+    help: Option<String>,
     /// The source line the position points into, captured when the diagnostic is created so
     /// rendering never has to re-read the file.
-    pub source_line: Option<String>,
+    source_line: Option<String>,
 }
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
-        Diagnostic {
+        Diagnostic(Box::new(Details {
             severity: Severity::Error,
             file: None,
             position: None,
             message: message.into(),
             help: None,
             source_line: None,
-        }
+        }))
     }
 
     pub fn warning(message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(message)
-        }
+        let mut d = Diagnostic::error(message);
+        d.0.severity = Severity::Warning;
+        d
     }
 
+    #[must_use]
     pub fn in_file(mut self, file: impl AsRef<Path>) -> Self {
-        self.file = Some(file.as_ref().to_path_buf());
+        self.0.file = Some(file.as_ref().to_path_buf());
         self
     }
 
     /// Points the diagnostic at `position` in `source`, keeping the line for the snippet.
+    #[must_use]
     pub fn at(mut self, source: &str, position: Position) -> Self {
-        self.source_line = source
+        self.0.source_line = source
             .lines()
             .nth(position.line.saturating_sub(1))
             .map(str::to_owned);
-        self.position = Some(position);
+        self.0.position = Some(position);
         self
     }
 
+    #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
+        self
+    }
+
+    /// The same diagnostic with its message rewritten (to add context such as the detection).
+    #[must_use]
+    pub fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Self {
+        self.0.message = f(&self.0.message);
         self
     }
 
     pub fn is_error(&self) -> bool {
-        self.severity == Severity::Error
+        self.0.severity == Severity::Error
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.0.severity
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// How to fix it, when rulecast can tell.
+    pub fn help(&self) -> Option<&str> {
+        self.0.help.as_deref()
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.0.file.as_deref()
+    }
+
+    pub fn position(&self) -> Option<Position> {
+        self.0.position
     }
 
     /// `path:line:column` as editors and CI annotations understand it.
     pub fn location(&self) -> String {
         let mut out = String::new();
-        if let Some(file) = &self.file {
+        if let Some(file) = &self.0.file {
             out.push_str(&display_path(file));
-            if let Some(p) = self.position {
+            if let Some(p) = self.0.position {
                 let _ = write!(out, ":{}:{}", p.line, p.column);
             }
         }
@@ -105,14 +142,15 @@ pub fn display_path(path: &Path) -> String {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = match self.severity {
+        let d = &self.0;
+        let label = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{label}: {}", self.message)?;
+        writeln!(f, "{label}: {}", d.message)?;
         // The arrow, the bars and the help line up with the line number, as in rustc's output,
         // so the eye runs straight down the gutter.
-        let snippet = self.source_line.as_ref().zip(self.position);
+        let snippet = d.source_line.as_ref().zip(d.position);
         let gutter = " ".repeat(snippet.map_or(1, |(_, pos)| pos.line.to_string().len()));
         let location = self.location();
         if !location.is_empty() {
@@ -124,7 +162,7 @@ impl fmt::Display for Diagnostic {
             let caret_pad = " ".repeat(line.chars().take(pos.column.saturating_sub(1)).count());
             writeln!(f, "{gutter} | {caret_pad}^")?;
         }
-        if let Some(help) = &self.help {
+        if let Some(help) = &d.help {
             writeln!(f, "{gutter} = help: {help}")?;
         }
         Ok(())
@@ -173,8 +211,10 @@ impl Diagnostics {
     /// Sorted by file and position, so output is stable whatever order files were read in.
     pub fn sorted(mut self) -> Self {
         self.items.sort_by(|a, b| {
-            (&a.file, a.position, a.severity, &a.message)
-                .cmp(&(&b.file, b.position, b.severity, &b.message))
+            let key = |d: &Diagnostic| (d.0.file.clone(), d.0.position, d.0.severity);
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| a.0.message.cmp(&b.0.message))
         });
         self.items.dedup();
         self
@@ -184,6 +224,18 @@ impl Diagnostics {
         self.items
     }
 }
+
+impl std::error::Error for Diagnostic {}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Diagnostics {
+            items: vec![diagnostic],
+        }
+    }
+}
+
+impl std::error::Error for Diagnostics {}
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

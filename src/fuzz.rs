@@ -1,6 +1,7 @@
-//! Entry points for fuzzing, shared by the cargo-fuzz targets in `fuzz/` and by a plain
-//! `cargo test` that replays the committed seeds, so the harness cannot rot between fuzzing
-//! sessions and every crash once found stays fixed.
+//! Entry points for fuzzing, shared by the cargo-fuzz targets in `fuzz/` (which enable the
+//! `fuzz` feature) and by a plain `cargo test` that replays the committed seeds, so the harness
+//! cannot rot between fuzzing sessions and every crash once found stays fixed. Without the
+//! feature the module is not compiled into the library or the binary.
 //!
 //! Each entry takes arbitrary bytes and drives one stage of the loader as a catalogue author
 //! would: any input may be rejected with diagnostics, none may panic, hang or exhaust memory.
@@ -112,4 +113,53 @@ fn templates() -> &'static Templates {
     TEMPLATES.get_or_init(|| {
         Templates::load(None).unwrap_or_else(|d| panic!("built-in templates load: {d}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/seeds")
+            .join(target);
+        let mut seeds: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap();
+                (p, bytes)
+            })
+            .collect();
+        seeds.sort();
+        assert!(!seeds.is_empty(), "no seeds for {target}");
+        seeds
+    }
+
+    // Every seed, and every crash ever found (they are added to the seeds), must pass.
+
+    #[test]
+    fn catalogue_file_seeds() {
+        for (path, bytes) in seeds("catalogue_file") {
+            eprintln!("seed {}", path.display());
+            super::catalogue_file(&bytes);
+        }
+    }
+
+    #[test]
+    fn condition_seeds() {
+        for (path, bytes) in seeds("condition") {
+            eprintln!("seed {}", path.display());
+            super::condition(&bytes);
+        }
+    }
+
+    #[test]
+    fn catalogue_seeds() {
+        let root = crate::test_support::minimal_fixture();
+        for (path, bytes) in seeds("catalogue") {
+            eprintln!("seed {}", path.display());
+            super::detection_in_catalogue(root.path(), &bytes);
+        }
+    }
 }

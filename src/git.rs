@@ -5,8 +5,63 @@
 //! is never touched and a shallow CI clone works as long as the commit itself was fetched
 //! (`git fetch --depth=1 origin main`): no history is walked.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Why git could not answer.
+#[derive(Debug)]
+pub enum GitError {
+    /// The `git` program could not be started.
+    CannotRun(std::io::Error),
+    /// A git command exited with an error.
+    Failed { command: String, stderr: String },
+    /// The folder is not inside a git working tree.
+    NotARepository { dir: PathBuf, cause: Box<GitError> },
+    /// The revision is not a commit this clone has.
+    NotACommit { rev: String },
+    /// A path could not be resolved.
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A path lies outside the repository.
+    OutsideRepository { path: PathBuf, top: PathBuf },
+}
+
+impl fmt::Display for GitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GitError::CannotRun(e) => write!(f, "cannot run git: {e}"),
+            GitError::Failed { command, stderr } => write!(f, "`{command}` failed: {stderr}"),
+            GitError::NotARepository { dir, cause } => {
+                write!(f, "{cause} (is {} in a git repository?)", dir.display())
+            }
+            GitError::NotACommit { rev } => write!(
+                f,
+                "`{rev}` is not a commit in this clone; in a shallow CI clone fetch it first, e.g. \
+                 `git fetch --depth=1 origin main` and pass `origin/main`"
+            ),
+            GitError::Path { path, source } => write!(f, "{}: {source}", path.display()),
+            GitError::OutsideRepository { path, top } => write!(
+                f,
+                "{} is outside the repository {}",
+                path.display(),
+                top.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for GitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GitError::CannotRun(e) | GitError::Path { source: e, .. } => Some(e),
+            GitError::NotARepository { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+}
 
 /// A git repository, addressed by a folder inside its working tree.
 #[derive(Debug, Clone)]
@@ -17,40 +72,43 @@ pub struct Repo {
 
 impl Repo {
     /// The repository that contains `dir`.
-    pub fn discover(dir: &Path) -> Result<Repo, String> {
+    pub fn discover(dir: &Path) -> Result<Repo, GitError> {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
             dir
         };
-        let out = run(dir, &["rev-parse", "--show-toplevel"])
-            .map_err(|e| format!("{e} (is {} in a git repository?)", dir.display()))?;
+        let out =
+            run(dir, &["rev-parse", "--show-toplevel"]).map_err(|e| GitError::NotARepository {
+                dir: dir.to_path_buf(),
+                cause: Box::new(e),
+            })?;
         Ok(Repo {
             top: PathBuf::from(String::from_utf8_lossy(&out).trim()),
         })
     }
 
     /// `path` relative to the top of the working tree, with forward slashes, as git names it.
-    pub fn relative(&self, path: &Path) -> Result<String, String> {
-        let absolute = path
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let top = self
-            .top
-            .canonicalize()
-            .map_err(|e| format!("{}: {e}", self.top.display()))?;
-        let relative = absolute.strip_prefix(&top).map_err(|_| {
-            format!(
-                "{} is outside the repository {}",
-                path.display(),
-                top.display()
-            )
-        })?;
+    pub fn relative(&self, path: &Path) -> Result<String, GitError> {
+        let resolve = |p: &Path| {
+            p.canonicalize().map_err(|source| GitError::Path {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
+        let absolute = resolve(path)?;
+        let top = resolve(&self.top)?;
+        let relative = absolute
+            .strip_prefix(&top)
+            .map_err(|_| GitError::OutsideRepository {
+                path: path.to_path_buf(),
+                top: top.clone(),
+            })?;
         Ok(relative.to_string_lossy().replace('\\', "/"))
     }
 
     /// Files under `prefix` at `rev`, relative to `prefix`, sorted.
-    pub fn files(&self, rev: &str, prefix: &str) -> Result<Vec<String>, String> {
+    pub fn files(&self, rev: &str, prefix: &str) -> Result<Vec<String>, GitError> {
         self.commit(rev)?;
         let spec = if prefix.is_empty() {
             ".".to_owned()
@@ -87,14 +145,14 @@ impl Repo {
     }
 
     /// The content of `path` (relative to the top) at `rev`; `None` when it does not exist there.
-    pub fn read(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, String> {
+    pub fn read(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         self.commit(rev)?;
         let object = format!("{rev}:{path}");
         let exists = Command::new("git")
             .args(["cat-file", "-e", &object])
             .current_dir(&self.top)
             .output()
-            .map_err(|e| format!("cannot run git: {e}"))?;
+            .map_err(GitError::CannotRun)?;
         if !exists.status.success() {
             return Ok(None);
         }
@@ -102,14 +160,24 @@ impl Repo {
     }
 
     /// Fails with a helpful message when `rev` is not a commit this clone has.
-    fn commit(&self, rev: &str) -> Result<(), String> {
-        run(&self.top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]).map(|_| ()).map_err(|_| {
-            format!("`{rev}` is not a commit in this clone; in a shallow CI clone fetch it first, e.g. `git fetch --depth=1 origin main` and pass `origin/main`")
+    fn commit(&self, rev: &str) -> Result<(), GitError> {
+        run(
+            &self.top,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{rev}^{{commit}}"),
+            ],
+        )
+        .map(|_| ())
+        .map_err(|_| GitError::NotACommit {
+            rev: rev.to_owned(),
         })
     }
 
     /// Paths with uncommitted changes or untracked files, as `git status` shows them.
-    pub fn dirty(&self) -> Result<Vec<String>, String> {
+    pub fn dirty(&self) -> Result<Vec<String>, GitError> {
         let out = run(
             &self.top,
             &["status", "--porcelain", "--untracked-files=all"],
@@ -121,7 +189,7 @@ impl Repo {
     }
 
     /// Tags whose name matches `pattern` (a git glob).
-    pub fn tags(&self, pattern: &str) -> Result<Vec<String>, String> {
+    pub fn tags(&self, pattern: &str) -> Result<Vec<String>, GitError> {
         let out = run(&self.top, &["tag", "--list", pattern])?;
         Ok(String::from_utf8_lossy(&out)
             .lines()
@@ -130,25 +198,24 @@ impl Repo {
     }
 
     /// The commit id of HEAD.
-    pub fn head(&self) -> Result<String, String> {
+    pub fn head(&self) -> Result<String, GitError> {
         run(&self.top, &["rev-parse", "HEAD"])
             .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
     }
 }
 
-fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
         .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+        .map_err(GitError::CannotRun)?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
-        Err(format!(
-            "`git {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(GitError::Failed {
+            command: format!("git {}", args.join(" ")),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
     }
 }

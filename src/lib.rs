@@ -27,7 +27,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;
-#[doc(hidden)]
+#[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
 pub mod git;
 pub mod lang;

@@ -63,22 +63,42 @@ impl Selection {
     }
 }
 
-fn parse_status(text: &str) -> Result<Status, String> {
+/// A `--min-status` or `--min-severity` value that is not one of the levels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LevelError {
+    Status(String),
+    Severity(String),
+}
+
+impl std::fmt::Display for LevelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LevelError::Status(text) => write!(
+                f,
+                "`{text}` is not a status to select by; use experimental, test or stable"
+            ),
+            LevelError::Severity(text) => write!(
+                f,
+                "`{text}` is not a severity; use informational, low, medium or high"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LevelError {}
+
+fn parse_status(text: &str) -> Result<Status, LevelError> {
     [Status::Experimental, Status::Test, Status::Stable]
         .into_iter()
         .find(|s| s.as_str() == text)
-        .ok_or_else(|| {
-            format!("`{text}` is not a status to select by; use experimental, test or stable")
-        })
+        .ok_or_else(|| LevelError::Status(text.to_owned()))
 }
 
-fn parse_severity(text: &str) -> Result<Severity, String> {
+fn parse_severity(text: &str) -> Result<Severity, LevelError> {
     Severity::ALL
         .into_iter()
         .find(|s| s.as_str() == text)
-        .ok_or_else(|| {
-            format!("`{text}` is not a severity; use informational, low, medium or high")
-        })
+        .ok_or_else(|| LevelError::Severity(text.to_owned()))
 }
 
 #[cfg(test)]

@@ -174,21 +174,29 @@ pub fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
 
 /// Parses every document of a YAML stream into values, without positions: for checking what
 /// rulecast itself wrote.
-pub fn parse_documents(source: &str) -> Result<Vec<Value>, String> {
-    Builder::new(false).run(source).map_err(|e| {
-        format!(
-            "line {} column {}: {}",
-            e.position.line, e.position.column, e.message
-        )
-    })
+pub fn parse_documents(source: &str) -> Result<Vec<Value>, ParseError> {
+    Builder::new(false).run(source)
 }
 
 /// A parse failure with its position.
-struct ParseError {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
     position: Position,
     message: String,
     help: Option<String>,
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {} column {}: {}",
+            self.position.line, self.position.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 impl ParseError {
     fn into_diagnostic(self, source: &str, display: &Path) -> Diagnostic {
@@ -603,14 +611,22 @@ mod tests {
     #[test]
     fn syntax_error_has_position() {
         let err = parse_str("a: 1\nb: [1, 2\nc: 3\n", Path::new("t.yaml")).unwrap_err();
-        assert_eq!(err.position.map(|p| p.line), Some(3));
-        assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
+        assert_eq!(err.position().map(|p| p.line), Some(3));
+        assert!(
+            err.message().starts_with("invalid YAML"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]
     fn duplicate_keys_are_rejected() {
         let err = parse_str("a: 1\na: 2\n", Path::new("t.yaml")).unwrap_err();
-        assert!(err.message.contains("`a` appears twice"), "{}", err.message);
+        assert!(
+            err.message().contains("`a` appears twice"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]
@@ -626,7 +642,7 @@ mod tests {
             serde_json::json!({"c": 4, "a": 1, "b": 2, "d": 5})
         );
         let err = parse_str("x:\n  <<: 3\n", Path::new("m.yaml")).unwrap_err();
-        assert!(err.message.contains("merge key"), "{}", err.message);
+        assert!(err.message().contains("merge key"), "{}", err.message());
     }
 
     #[test]
@@ -642,13 +658,13 @@ mod tests {
             ));
         }
         let err = parse_str(&src, Path::new("bomb.yaml")).unwrap_err();
-        assert!(err.message.contains("alias bomb"), "{}", err.message);
+        assert!(err.message().contains("alias bomb"), "{}", err.message());
     }
 
     #[test]
     fn deep_nesting_is_stopped() {
         let src = format!("a: {}{}\n", "[".repeat(200), "]".repeat(200));
         let err = parse_str(&src, Path::new("deep.yaml")).unwrap_err();
-        assert!(err.message.contains("levels deep"), "{}", err.message);
+        assert!(err.message().contains("levels deep"), "{}", err.message());
     }
 }

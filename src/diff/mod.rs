@@ -7,7 +7,6 @@
 //! is what was deployed from it.
 
 pub mod base;
-pub mod command;
 pub mod fields;
 pub mod report;
 pub mod risk;

@@ -4,15 +4,38 @@
 //! date back from the lock, so they stay deterministic. `SOURCE_DATE_EPOCH` (the reproducible-
 //! builds convention) or `--date` pins it, for tests and for re-running a lock in CI.
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A date that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateError {
+    /// `SOURCE_DATE_EPOCH` holds this, which is not a number of seconds.
+    BadEpoch(String),
+    /// This is not a real day written YYYY-MM-DD.
+    NotADate(String),
+}
+
+impl fmt::Display for DateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DateError::BadEpoch(v) => {
+                write!(f, "SOURCE_DATE_EPOCH is not a number of seconds: `{v}`")
+            }
+            DateError::NotADate(text) => write!(f, "`{text}` is not a date in the form YYYY-MM-DD"),
+        }
+    }
+}
+
+impl std::error::Error for DateError {}
+
 /// Today's date (UTC), or the one `SOURCE_DATE_EPOCH` gives.
-pub fn today() -> Result<String, String> {
+pub fn today() -> Result<String, DateError> {
     let seconds = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v
             .trim()
             .parse::<i64>()
-            .map_err(|_| format!("SOURCE_DATE_EPOCH is not a number of seconds: `{v}`"))?,
+            .map_err(|_| DateError::BadEpoch(v.clone()))?,
         Err(_) => SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -22,7 +45,7 @@ pub fn today() -> Result<String, String> {
 }
 
 /// Checks a `--date` argument (YYYY-MM-DD, a real day).
-pub fn parse(text: &str) -> Result<String, String> {
+pub fn parse(text: &str) -> Result<String, DateError> {
     let parts: Vec<&str> = text.split('-').collect();
     let valid = match parts.as_slice() {
         [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
@@ -38,7 +61,7 @@ pub fn parse(text: &str) -> Result<String, String> {
     if valid {
         Ok(text.to_owned())
     } else {
-        Err(format!("`{text}` is not a date in the form YYYY-MM-DD"))
+        Err(DateError::NotADate(text.to_owned()))
     }
 }
 

@@ -14,7 +14,6 @@
 //! same catalogue always produces the same lock.
 
 pub mod bump;
-pub mod command;
 pub mod date;
 pub mod fingerprint;
 pub mod update;
@@ -213,7 +212,7 @@ mod tests {
             .replacen("\"version\": 2", "\"version\": \"two\"", 1);
         let err = Lock::parse(&text, Path::new("rulecast.lock")).unwrap_err();
         let line = text.lines().position(|l| l.contains("\"two\"")).unwrap() + 1;
-        assert_eq!(err.position.map(|p| p.line), Some(line), "{err}");
-        assert!(err.message.contains("not a rulecast lock"), "{err}");
+        assert_eq!(err.position().map(|p| p.line), Some(line), "{err}");
+        assert!(err.message().contains("not a rulecast lock"), "{err}");
     }
 }

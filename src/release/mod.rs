@@ -19,13 +19,76 @@
 
 pub mod archive;
 pub mod changelog;
-pub mod command;
 pub mod manifest;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 
+use manifest::TargetFile;
+
+use crate::diagnostic::Diagnostic;
+use crate::git::{GitError, Repo};
+use crate::lock::{LOCK_FILE, Lock};
 use crate::output::Tree;
+use crate::targets;
+
+/// Why release files cannot be made.
+#[derive(Debug)]
+pub enum ReleaseError {
+    Git(GitError),
+    Io(std::io::Error),
+    /// The previous release's commit has no lock at the catalogue's place.
+    NoPreviousLock {
+        reference: String,
+        path: String,
+    },
+    PreviousLockNotUtf8 {
+        reference: String,
+        path: String,
+    },
+    BrokenPreviousLock(Diagnostic),
+    /// An archive could not be written.
+    Archive(std::io::Error),
+    /// A file the release needs was not rendered.
+    NotRendered(&'static str),
+}
+
+impl fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReleaseError::Git(e) => e.fmt(f),
+            ReleaseError::Io(e) => e.fmt(f),
+            ReleaseError::NoPreviousLock { reference, path } => write!(
+                f,
+                "`{reference}` has no {path}; pass the previous release with --previous REF"
+            ),
+            ReleaseError::PreviousLockNotUtf8 { reference, path } => {
+                write!(f, "{path} at `{reference}` is not UTF-8")
+            }
+            ReleaseError::BrokenPreviousLock(d) => d.fmt(f),
+            ReleaseError::Archive(e) => write!(f, "cannot build an archive: {e}"),
+            ReleaseError::NotRendered(what) => write!(f, "{what} was not rendered"),
+        }
+    }
+}
+
+impl std::error::Error for ReleaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReleaseError::Git(e) => Some(e),
+            ReleaseError::Io(e) | ReleaseError::Archive(e) => Some(e),
+            ReleaseError::BrokenPreviousLock(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl From<GitError> for ReleaseError {
+    fn from(e: GitError) -> Self {
+        ReleaseError::Git(e)
+    }
+}
 
 /// Release files: file name -> content, in the order they are listed.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -71,6 +134,111 @@ pub fn write(out: &Path, files: &Files) -> std::io::Result<()> {
         std::fs::write(out.join(name), bytes)?;
     }
     Ok(())
+}
+
+/// Uncommitted paths, leaving out the release folder itself (it may sit in the tree).
+pub fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, ReleaseError> {
+    let out = std::env::current_dir().map_err(ReleaseError::Io)?.join(out);
+    let top = repo.top.canonicalize().map_err(ReleaseError::Io)?;
+    let out = out.canonicalize().unwrap_or(out);
+    Ok(repo
+        .dirty()?
+        .into_iter()
+        .filter(|p| !top.join(p.trim_end_matches('/')).starts_with(&out))
+        .collect())
+}
+
+/// The previous release's version and lock, if there is one.
+pub fn previous_lock(
+    repo: &Repo,
+    catalogue_dir: &Path,
+    explicit: Option<&str>,
+    version: &str,
+) -> Result<Option<(String, Lock)>, ReleaseError> {
+    let reference = match explicit {
+        Some(r) => r.to_owned(),
+        None => match previous_tag(&repo.tags("v*")?, version) {
+            Some(tag) => tag,
+            None => return Ok(None),
+        },
+    };
+    let path = format!("{}/{LOCK_FILE}", repo.relative(catalogue_dir)?);
+    let Some(text) = repo.read(&reference, &path)? else {
+        return Err(ReleaseError::NoPreviousLock { reference, path });
+    };
+    let Ok(text) = String::from_utf8(text) else {
+        return Err(ReleaseError::PreviousLockNotUtf8 { reference, path });
+    };
+    let lock = Lock::parse(&text, Path::new(&format!("{reference}:{path}")))
+        .map_err(ReleaseError::BrokenPreviousLock)?
+        .lock;
+    Ok(Some((lock.pack_version.clone(), lock)))
+}
+
+/// Every release file of `selected` at `version`: one per target, the manifest, the
+/// changelog section and the checksums.
+pub fn files(
+    selected: &crate::catalogue::Catalogue,
+    lock: &Lock,
+    tree: &crate::output::Tree,
+    version: &str,
+    pack: &crate::pack::Selection,
+    previous: Option<(&str, &Lock)>,
+    catalogue: &crate::catalogue::Catalogue,
+) -> Result<Files, ReleaseError> {
+    let name = &selected.config.name;
+    let app = &selected.config.splunk.app_id;
+    let io = ReleaseError::Archive;
+    let mut files = Files::new();
+    let mut targets_files = BTreeMap::new();
+    let mut record = |target: &str, file: String| {
+        let description = targets::by_name(target)
+            .map(|t| t.description().to_owned())
+            .unwrap_or_default();
+        targets_files.insert(target.to_owned(), TargetFile { description, file });
+    };
+
+    let sentinel = subtree(tree, "sentinel", |p| {
+        p.starts_with("rules/") || p == "azuredeploy.json"
+    });
+    let file = format!("{name}-{version}-sentinel.zip");
+    files.insert(file.clone(), archive::zip(&sentinel).map_err(io)?);
+    record("sentinel", file);
+
+    let splunk = subtree(tree, "splunk", |_| true);
+    let file = format!("{app}-{version}.tgz");
+    files.insert(file.clone(), archive::tar_gz(&splunk).map_err(io)?);
+    record("splunk", file);
+
+    let sigma = subtree(tree, "sigma", |_| true);
+    let file = format!("{name}-{version}-sigma.zip");
+    files.insert(file.clone(), archive::zip(&sigma).map_err(io)?);
+    record("sigma", file);
+
+    let azure = subtree(tree, "azure-monitor", |p| p == "azuredeploy.json");
+    let file = format!("{name}-{version}-azure-monitor.json");
+    files.insert(
+        file.clone(),
+        azure.into_values().next().ok_or(ReleaseError::NotRendered(
+            "the Azure Monitor combined template",
+        ))?,
+    );
+    record("azure-monitor", file);
+
+    let manifest = manifest::manifest(selected, lock, version, &pack.describe(), targets_files);
+    let mut json = serde_json::to_string_pretty(&manifest).expect("the manifest serialises");
+    json.push('\n');
+    files.insert("manifest.json".to_owned(), json.into_bytes());
+
+    let included = |id: &str| selected.detections.iter().any(|d| d.meta.id == id);
+    files.insert(
+        "CHANGELOG.md".to_owned(),
+        changelog::section(version, previous, lock, catalogue, &included).into_bytes(),
+    );
+
+    let sums = checksums(&files);
+    files.insert("SHA256SUMS".to_owned(), sums.into_bytes());
+    Ok(files)
 }
 
 #[cfg(test)]

@@ -139,7 +139,38 @@ pub fn arm_string(value: &str) -> String {
 
 /// Why a value cannot be written to a Splunk `.conf` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfError(pub String);
+pub enum ConfError {
+    /// Splunk trims a value's ends.
+    SurroundingWhitespace,
+    /// A control character other than newline and tab.
+    ControlCharacter,
+    /// A line ending in a backslash reads as a continuation.
+    TrailingBackslash,
+    /// This cannot name a stanza.
+    StanzaName(String),
+}
+
+impl std::fmt::Display for ConfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfError::SurroundingWhitespace => f.write_str(
+                "a .conf value cannot start or end with spaces, tabs or other whitespace: Splunk trims them",
+            ),
+            ConfError::ControlCharacter => f.write_str(
+                "a .conf value cannot contain control characters other than newline and tab",
+            ),
+            ConfError::TrailingBackslash => f.write_str(
+                "a .conf value cannot have a line that ends with a backslash: Splunk reads it as a line continuation",
+            ),
+            ConfError::StanzaName(name) => write!(
+                f,
+                "`{name}` cannot be a .conf stanza name (no brackets, control characters or surrounding spaces)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfError {}
 
 /// A Splunk `.conf` value. Lines are joined with `\` continuations, which Splunk reads back as
 /// newlines. Splunk trims a value's ends and has no escape for a backslash that ends a line, so
@@ -148,20 +179,18 @@ pub fn conf_value(value: &str) -> Result<String, ConfError> {
     // Any Unicode whitespace, not just spaces and tabs: a .conf reader may trim more than Splunk
     // does, and a value that comes back shorter has been altered.
     if value != value.trim() {
-        return Err(ConfError("a .conf value cannot start or end with spaces, tabs or other whitespace: Splunk trims them".to_owned()));
+        return Err(ConfError::SurroundingWhitespace);
     }
     if value.contains('\r')
         || value
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
-        return Err(ConfError(
-            "a .conf value cannot contain control characters other than newline and tab".to_owned(),
-        ));
+        return Err(ConfError::ControlCharacter);
     }
     let lines: Vec<&str> = value.split('\n').collect();
     if lines.iter().any(|l| l.ends_with('\\')) {
-        return Err(ConfError("a .conf value cannot have a line that ends with a backslash: Splunk reads it as a line continuation".to_owned()));
+        return Err(ConfError::TrailingBackslash);
     }
     Ok(lines.join("\\\n"))
 }
@@ -174,9 +203,7 @@ pub fn conf_stanza(name: &str) -> Result<String, ConfError> {
         || name.chars().any(char::is_control)
         || name != name.trim()
     {
-        return Err(ConfError(format!(
-            "`{name}` cannot be a .conf stanza name (no brackets, control characters or surrounding spaces)"
-        )));
+        return Err(ConfError::StanzaName(name.to_owned()));
     }
     Ok(name.to_owned())
 }

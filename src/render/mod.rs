@@ -318,7 +318,7 @@ fn register_filters(tera: &mut Tera) {
             encode::conf_value(&text).map_err(|e| {
                 tera::Error::message(format!(
                     "{} (the value {shown:?}{})",
-                    e.0,
+                    e,
                     if shown.len() < text.len() { "..." } else { "" }
                 ))
             })
@@ -354,8 +354,8 @@ mod tests {
             Path::new("x.tera"),
         )
         .unwrap_err();
-        assert_eq!(err.position, Some(Position::new(1, 4)));
-        assert!(err.message.contains("without an encoding filter"));
+        assert_eq!(err.position(), Some(Position::new(1, 4)));
+        assert!(err.message().contains("without an encoding filter"));
         assert!(
             lint(
                 "x",

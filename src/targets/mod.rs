@@ -119,7 +119,7 @@ pub fn render_template<T: Serialize>(
     templates
         .render(name, &context)
         .map_err(|d| match detection {
-            Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message, det.slug))
+            Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message(), det.slug))
                 .in_file(&det.document.path),
             None => d,
         })

@@ -1,13 +1,68 @@
 //! A case's events: written inline, or one per line in an `events_file` next to the test file
 //! (for cases too long to review as YAML, such as exported rows).
 
+use std::fmt;
+
 use serde_json::{Map, Value};
 
 use crate::catalogue::CaseSource;
 use crate::diagnostic::display_path;
 
+/// Why the events of a case cannot be read; every variant names the file (as shown).
+#[derive(Debug)]
+pub enum EventsError {
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    /// A line holds JSON that is not an object.
+    NotAnObject {
+        file: String,
+        line: usize,
+    },
+    InvalidJson {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    Empty {
+        file: String,
+    },
+}
+
+impl fmt::Display for EventsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventsError::Read { file, source } => {
+                write!(f, "{file}: cannot read the events: {source}")
+            }
+            EventsError::NotAnObject { file, line } => write!(
+                f,
+                "{file}:{line}: an event must be a JSON object (one row per line)"
+            ),
+            EventsError::InvalidJson {
+                file,
+                line,
+                column,
+                message,
+            } => write!(f, "{file}:{line}:{column}: invalid JSON: {message}"),
+            EventsError::Empty { file } => write!(f, "{file}: the file has no events"),
+        }
+    }
+}
+
+impl std::error::Error for EventsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EventsError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// The events of a case, each a Log Analytics row; or why they cannot be read, located.
-pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, String> {
+pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, EventsError> {
     let Some(file) = &source.case.events_file else {
         return Ok(source.case.events.clone());
     };
@@ -18,8 +73,15 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
         .map(|p| p.join(file))
         .unwrap_or_else(|| file.into());
     let shown = display_path(&path);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{shown}: cannot read the events: {e}"))?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(source) => {
+            return Err(EventsError::Read {
+                file: shown,
+                source,
+            });
+        }
+    };
     let mut events = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -28,10 +90,10 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(event)) => events.push(event),
             Ok(_) => {
-                return Err(format!(
-                    "{shown}:{}: an event must be a JSON object (one row per line)",
-                    i + 1
-                ));
+                return Err(EventsError::NotAnObject {
+                    file: shown,
+                    line: i + 1,
+                });
             }
             Err(e) => {
                 // serde_json's message ends with the place, which is already in front.
@@ -41,16 +103,17 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
                     .next()
                     .unwrap_or(&message)
                     .to_owned();
-                return Err(format!(
-                    "{shown}:{}:{}: invalid JSON: {message}",
-                    i + 1,
-                    e.column()
-                ));
+                return Err(EventsError::InvalidJson {
+                    file: shown,
+                    line: i + 1,
+                    column: e.column(),
+                    message,
+                });
             }
         }
     }
     if events.is_empty() {
-        return Err(format!("{shown}: the file has no events"));
+        return Err(EventsError::Empty { file: shown });
     }
     Ok(events)
 }

@@ -135,7 +135,7 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     let events = match case_events(source) {
         Ok(events) => events,
         Err(problem) => {
-            result.failures.push(problem);
+            result.failures.push(problem.to_string());
             return result;
         }
     };
@@ -157,7 +157,7 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(problem), _) | (_, Err(problem)) => {
-            result.failures.push(problem);
+            result.failures.push(problem.to_string());
             return result;
         }
     };

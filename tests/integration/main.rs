@@ -5,7 +5,6 @@ mod cli;
 mod decode;
 mod diagnostics;
 mod escaping;
-mod fuzz_seeds;
 mod properties;
 mod safe_output;
 mod scan_command;

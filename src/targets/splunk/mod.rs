@@ -162,11 +162,11 @@ impl Target for Splunk {
             // A value Splunk cannot hold is reported at the detection's own line, instead of as
             // an anonymous failure of the shared savedsearches.conf template.
             if let Err(e) = conf_stanza(&view.stanza) {
-                errors.push(detection.document.error_at("/title", format!("splunk: the title cannot name a saved search: {}", e.0))
+                errors.push(detection.document.error_at("/title", format!("splunk: the title cannot name a saved search: {e}"))
                     .with_help("a Splunk stanza name cannot hold brackets, control characters or surrounding spaces"));
             }
             if let Err(e) = conf_value(&view.detection.description) {
-                errors.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {}", e.0))
+                errors.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
                     .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
             }
             searches.push(view);

@@ -2,25 +2,41 @@
 
 use std::process::ExitCode;
 
-use super::fingerprint;
 use crate::catalogue::Catalogue;
 use crate::cli::{self, Cli};
 use crate::diagnostic::{Diagnostics, display_path};
+use crate::lock::{self as lock_file, date, fingerprint};
 use crate::render::Templates;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct LockArgs {
     /// Date recorded as the last content change of bumped detections (YYYY-MM-DD; default:
     /// SOURCE_DATE_EPOCH, else today in UTC).
-    #[arg(long, value_name = "DATE", value_parser = super::date::parse)]
+    #[arg(long, value_name = "DATE", value_parser = date::parse)]
     pub date: Option<String>,
     /// Set the content-pack version (X.Y.Z) that `build` stamps and `release` must be given.
     #[arg(long, value_name = "X.Y.Z", value_parser = parse_pack_version)]
     pub pack_version: Option<String>,
 }
 
+/// Text that is not a content-pack version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAVersion(pub String);
+
+impl std::fmt::Display for NotAVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is not a version of the form X.Y.Z, e.g. 1.4.0",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotAVersion {}
+
 /// A release version: three numbers.
-pub fn parse_pack_version(text: &str) -> Result<String, String> {
+pub fn parse_pack_version(text: &str) -> Result<String, NotAVersion> {
     let parts: Vec<&str> = text.split('.').collect();
     let numeric = |p: &&str| {
         !p.is_empty()
@@ -30,9 +46,7 @@ pub fn parse_pack_version(text: &str) -> Result<String, String> {
     if parts.len() == 3 && parts.iter().all(numeric) {
         Ok(text.to_owned())
     } else {
-        Err(format!(
-            "`{text}` is not a version of the form X.Y.Z, e.g. 1.4.0"
-        ))
+        Err(NotAVersion(text.to_owned()))
     }
 }
 
@@ -40,10 +54,10 @@ pub fn parse_pack_version(text: &str) -> Result<String, String> {
 pub fn check(
     catalogue: &Catalogue,
     templates: &Templates,
-    lock: Option<&super::LockFile>,
+    lock: Option<&lock_file::LockFile>,
 ) -> Result<Diagnostics, ExitCode> {
     let fingerprints = fingerprints(catalogue, templates)?;
-    Ok(super::verify::check(catalogue, lock, &fingerprints))
+    Ok(lock_file::verify::check(catalogue, lock, &fingerprints))
 }
 
 fn fingerprints(
@@ -69,7 +83,7 @@ pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
     };
     let today = match &args.date {
         Some(d) => d.clone(),
-        None => match super::date::today() {
+        None => match date::today() {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -86,7 +100,7 @@ pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
         .clone()
         .or_else(|| existing.as_ref().map(|l| l.lock.pack_version.clone()))
         .unwrap_or_else(|| crate::PACK_VERSION_DEFAULT.to_owned());
-    let update = match super::update::update(
+    let update = match lock_file::update::update(
         &catalogue,
         existing.as_ref(),
         &fingerprints,
@@ -106,10 +120,10 @@ pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
     for (path, text) in &update.files {
         std::fs::write(path, text)?;
     }
-    let path = super::path(&catalogue.root);
+    let path = lock_file::path(&catalogue.root);
     let unchanged = existing.as_ref().is_some_and(|l| l.lock == update.lock);
     if !unchanged {
-        super::write(&catalogue.root, &update.lock)?;
+        lock_file::write(&catalogue.root, &update.lock)?;
     }
     for action in &update.actions {
         println!("{action}");

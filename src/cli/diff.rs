@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use super::{State, base, report};
 use crate::cli::{self, Cli};
+use crate::diff::base::{self, BaseError};
+use crate::diff::{State, report};
 use crate::git::Repo;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -28,6 +29,7 @@ pub fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let loaded = Repo::discover(&cli.catalogue)
+        .map_err(BaseError::from)
         .and_then(|repo| base::load(&repo, &args.base, &cli.catalogue))
         .and_then(|b| b.state(&templates));
     let base_state = match loaded {
@@ -44,7 +46,7 @@ pub fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let diff = super::compare(&args.base, &base_state, &head_state);
+    let diff = crate::diff::compare(&args.base, &base_state, &head_state);
     match args.format {
         DiffFormat::Markdown => print!("{}", report::markdown(&diff)),
         DiffFormat::Json => println!(

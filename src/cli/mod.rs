@@ -22,6 +22,10 @@ use crate::schema::{self, SchemaKind};
 use crate::targets;
 use crate::testing;
 
+mod diff;
+mod lock;
+mod release;
+
 const EXIT_CODES: &str = "Exit codes:
   0  success
   1  findings: invalid catalogue, generated/ out of date, failed tests, lock problems
@@ -69,15 +73,15 @@ pub enum Command {
     },
     /// Bump the version of every changed detection by one and update the version lock.
     #[command(after_help = EXIT_CODES)]
-    Lock(crate::lock::command::LockArgs),
+    Lock(lock::LockArgs),
     /// Compare the catalogue with the one at a git ref: added, changed, deprecated and removed
     /// detections, version moves and risky changes, as Markdown for a pull-request comment.
     #[command(after_help = EXIT_CODES)]
-    Diff(crate::diff::command::DiffArgs),
+    Diff(diff::DiffArgs),
     /// Write the release files of a content-pack version: Sentinel zip, Splunk app .tgz, Sigma
     /// zip, Azure Monitor template, manifest.json, CHANGELOG.md and SHA256SUMS (reproducible).
     #[command(after_help = EXIT_CODES)]
-    Release(crate::release::command::ReleaseArgs),
+    Release(release::ReleaseArgs),
     /// Check a generated tree on disk the way each platform reads it (Sentinel template rules,
     /// Splunk .conf and SPL structure, YAML and JSON syntax). Needs no catalogue.
     #[command(after_help = EXIT_CODES)]
@@ -163,9 +167,9 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
     match &cli.command {
         Command::Build { pack } => build_command(cli, pack),
         Command::Check { pack } => check_command(cli, pack),
-        Command::Lock(args) => crate::lock::command::run(cli, args),
-        Command::Diff(args) => crate::diff::command::run(cli, args),
-        Command::Release(args) => crate::release::command::run(cli, args),
+        Command::Lock(args) => lock::run(cli, args),
+        Command::Diff(args) => diff::run(cli, args),
+        Command::Release(args) => release::run(cli, args),
         Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output)),
         Command::List { format } => list_command(cli, *format),
         Command::Test { detections, format } => test_command(cli, detections, *format),
@@ -295,7 +299,7 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         Err(code) => return Ok(code),
     };
     // The lock covers the whole catalogue, whatever pack is being checked.
-    let mut failed = match crate::lock::command::check(&catalogue, &templates, lock_file.as_ref()) {
+    let mut failed = match lock::check(&catalogue, &templates, lock_file.as_ref()) {
         Ok(problems) => {
             report(&problems, false);
             problems.has_errors()
@@ -505,9 +509,32 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A `--detection` that names no detection of the catalogue.
+#[derive(Debug)]
+struct UnknownDetection {
+    name: String,
+    /// A detection of a similar name.
+    close: Option<String>,
+}
+
+impl std::fmt::Display for UnknownDetection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "error: no detection is named `{}`", self.name)?;
+        match &self.close {
+            Some(close) => write!(f, "  = help: did you mean `{close}`?"),
+            None => write!(f, "  = help: `rulecast list` shows every detection"),
+        }
+    }
+}
+
+impl std::error::Error for UnknownDetection {}
+
 /// The catalogue indexes of the detections named on the command line (all when none are), or
-/// an error naming the first unknown one.
-fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usize>, String> {
+/// the first unknown name.
+fn select_detections(
+    catalogue: &Catalogue,
+    names: &[String],
+) -> Result<Vec<usize>, UnknownDetection> {
     if names.is_empty() {
         return Ok((0..catalogue.detections.len()).collect());
     }
@@ -522,15 +549,15 @@ fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usiz
             Some(index) if !selected.contains(&index) => selected.push(index),
             Some(_) => {}
             None => {
-                let help = crate::diagnostic::did_you_mean(
+                let close = crate::diagnostic::did_you_mean(
                     name,
                     catalogue.detections.iter().map(|d| d.slug.as_str()),
                 )
-                .map(|c| format!("did you mean `{c}`?"))
-                .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
-                return Err(format!(
-                    "error: no detection is named `{name}`\n  = help: {help}"
-                ));
+                .map(str::to_owned);
+                return Err(UnknownDetection {
+                    name: name.clone(),
+                    close,
+                });
             }
         }
     }
