@@ -57,11 +57,11 @@ fn main() {
     println!("load + validate: {:.0} ms", loaded.as_secs_f64() * 1e3);
     println!(
         "render (4 targets): {:.0} ms",
-        (rendered_at - loaded).as_secs_f64() * 1e3
+        rendered_at.checked_sub(loaded).unwrap().as_secs_f64() * 1e3
     );
     println!(
         "write (atomic swap): {:.0} ms",
-        (written - rendered_at).as_secs_f64() * 1e3
+        written.checked_sub(rendered_at).unwrap().as_secs_f64() * 1e3
     );
     println!("total: {:.0} ms", written.as_secs_f64() * 1e3);
     println!(
@@ -119,11 +119,7 @@ fn synthesise(shipped: &Path, out: &Path) -> usize {
         let title_line = text.lines().find(|l| l.starts_with("title: ")).unwrap();
         let text = text
             .replacen(id_line, &format!("id: {}", uuid_for(i)), 1)
-            .replacen(
-                title_line,
-                &format!("title: \"synthetic {i}: {}\"", slug),
-                1,
-            );
+            .replacen(title_line, &format!("title: \"synthetic {i}: {slug}\""), 1);
         let folder = out.join(section);
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join(format!("{slug}-{i:05}.yaml")), text).unwrap();
@@ -132,7 +128,7 @@ fn synthesise(shipped: &Path, out: &Path) -> usize {
 }
 
 fn uuid_for(i: usize) -> String {
-    format!("00000000-0000-4000-8000-{:012x}", i)
+    format!("00000000-0000-4000-8000-{i:012x}")
 }
 
 fn peak_rss_mb() -> Option<f64> {

@@ -79,7 +79,7 @@ fn main() {
     println!(
         "scanned {} events, {megabytes:.1} MB, with {} detections on {threads} worker thread{} ({cpus} CPU{}): {seconds:.2} s, {:.0} MB/s, {:.0} events/s, {alerts} alerts",
         summary.counts.events,
-        engine.detections.len(),
+        engine.detection_count(),
         if threads == 1 { "" } else { "s" },
         if cpus == 1 { "" } else { "s" },
         megabytes / seconds,

@@ -209,6 +209,7 @@ impl Diagnostics {
     }
 
     /// Sorted by file and position, so output is stable whatever order files were read in.
+    #[must_use]
     pub fn sorted(mut self) -> Self {
         self.items.sort_by(|a, b| {
             let key = |d: &Diagnostic| (d.0.file.clone(), d.0.position, d.0.severity);
@@ -258,7 +259,7 @@ impl IntoIterator for Diagnostics {
 }
 
 /// The closest candidate to `input`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

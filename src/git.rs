@@ -11,7 +11,7 @@ use std::process::Command;
 
 /// Why git could not answer.
 #[derive(Debug)]
-pub enum GitError {
+pub(crate) enum GitError {
     /// The `git` program could not be started.
     CannotRun(std::io::Error),
     /// A git command exited with an error.
@@ -65,14 +65,14 @@ impl std::error::Error for GitError {
 
 /// A git repository, addressed by a folder inside its working tree.
 #[derive(Debug, Clone)]
-pub struct Repo {
+pub(crate) struct Repo {
     /// The working tree's top folder.
     pub top: PathBuf,
 }
 
 impl Repo {
     /// The repository that contains `dir`.
-    pub fn discover(dir: &Path) -> Result<Repo, GitError> {
+    pub(crate) fn discover(dir: &Path) -> Result<Repo, GitError> {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
@@ -89,7 +89,7 @@ impl Repo {
     }
 
     /// `path` relative to the top of the working tree, with forward slashes, as git names it.
-    pub fn relative(&self, path: &Path) -> Result<String, GitError> {
+    pub(crate) fn relative(&self, path: &Path) -> Result<String, GitError> {
         let resolve = |p: &Path| {
             p.canonicalize().map_err(|source| GitError::Path {
                 path: p.to_path_buf(),
@@ -108,7 +108,7 @@ impl Repo {
     }
 
     /// Files under `prefix` at `rev`, relative to `prefix`, sorted.
-    pub fn files(&self, rev: &str, prefix: &str) -> Result<Vec<String>, GitError> {
+    pub(crate) fn files(&self, rev: &str, prefix: &str) -> Result<Vec<String>, GitError> {
         self.commit(rev)?;
         let spec = if prefix.is_empty() {
             ".".to_owned()
@@ -145,7 +145,7 @@ impl Repo {
     }
 
     /// The content of `path` (relative to the top) at `rev`; `None` when it does not exist there.
-    pub fn read(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+    pub(crate) fn read(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         self.commit(rev)?;
         let object = format!("{rev}:{path}");
         let exists = Command::new("git")
@@ -177,7 +177,7 @@ impl Repo {
     }
 
     /// Paths with uncommitted changes or untracked files, as `git status` shows them.
-    pub fn dirty(&self) -> Result<Vec<String>, GitError> {
+    pub(crate) fn dirty(&self) -> Result<Vec<String>, GitError> {
         let out = run(
             &self.top,
             &["status", "--porcelain", "--untracked-files=all"],
@@ -189,18 +189,12 @@ impl Repo {
     }
 
     /// Tags whose name matches `pattern` (a git glob).
-    pub fn tags(&self, pattern: &str) -> Result<Vec<String>, GitError> {
+    pub(crate) fn tags(&self, pattern: &str) -> Result<Vec<String>, GitError> {
         let out = run(&self.top, &["tag", "--list", pattern])?;
         Ok(String::from_utf8_lossy(&out)
             .lines()
             .map(str::to_owned)
             .collect())
-    }
-
-    /// The commit id of HEAD.
-    pub fn head(&self) -> Result<String, GitError> {
-        run(&self.top, &["rev-parse", "HEAD"])
-            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
     }
 }
 

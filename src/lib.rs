@@ -21,31 +21,33 @@
 //!
 //! The binary in `src/main.rs` is a thin shell over [`cli`].
 
+// The public API: what the binary, a program embedding rulecast, or a target plug-in needs.
+// Everything else is `pub(crate)`, and `unreachable_pub` (Cargo.toml) keeps it that way.
 pub mod build;
 pub mod catalogue;
 pub mod cli;
 pub mod diagnostic;
-pub mod diff;
 pub mod eval;
 #[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
-pub mod git;
 pub mod lang;
 pub mod lock;
 pub mod logic;
 pub mod output;
-pub mod pack;
-pub mod release;
 pub mod render;
 pub mod scan;
 pub mod schema;
 pub mod targets;
-pub mod testing;
-pub mod timestamp;
-
-#[cfg(test)]
-mod test_support;
 pub mod yaml;
 
+mod diff;
+mod git;
+mod pack;
+mod release;
+#[cfg(test)]
+mod test_support;
+mod testing;
+mod timestamp;
+
 /// Content-pack version used when no release version is given.
-pub const PACK_VERSION_DEFAULT: &str = "1.0.0";
+pub(crate) const PACK_VERSION_DEFAULT: &str = "1.0.0";

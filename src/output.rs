@@ -24,7 +24,7 @@ const TMP_PREFIX: &str = ".rulecast-tmp-";
 const OLD_PREFIX: &str = ".rulecast-old-";
 
 /// Refuses any path that could leave the output folder.
-pub fn check_relative(path: &Path) -> io::Result<()> {
+pub(crate) fn check_relative(path: &Path) -> io::Result<()> {
     let ok = !path.as_os_str().is_empty()
         && path.components().all(|c| matches!(c, Component::Normal(_)));
     if ok {

@@ -15,7 +15,7 @@ use crate::catalogue::{Catalogue, Detection};
 
 /// The pack-selection options of `build`, `check` and `release`.
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Only detections at least this mature (experimental < test < stable); leaves out
     /// deprecated detections.
     #[arg(long, value_name = "STATUS", value_parser = parse_status)]
@@ -26,11 +26,7 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn is_full(&self) -> bool {
-        self.min_status.is_none() && self.min_severity.is_none()
-    }
-
-    pub fn includes(&self, detection: &Detection) -> bool {
+    pub(crate) fn includes(&self, detection: &Detection) -> bool {
         let meta = &detection.meta;
         let status_ok = match self.min_status {
             None => true,
@@ -40,14 +36,14 @@ impl Selection {
     }
 
     /// The catalogue with only the selected detections.
-    pub fn apply(&self, catalogue: &Catalogue) -> Catalogue {
+    pub(crate) fn apply(&self, catalogue: &Catalogue) -> Catalogue {
         let mut selected = catalogue.clone();
         selected.detections.retain(|d| self.includes(d));
         selected
     }
 
     /// How the selection is described in messages and the release manifest.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(s) = self.min_status {
             parts.push(format!("status >= {}", s.as_str()));
@@ -65,7 +61,7 @@ impl Selection {
 
 /// A `--min-status` or `--min-severity` value that is not one of the levels.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LevelError {
+pub(crate) enum LevelError {
     Status(String),
     Severity(String),
 }
@@ -151,7 +147,6 @@ mod tests {
                 .all(|d| d.meta.status == Status::Stable)
         );
         let full = Selection::default();
-        assert!(full.is_full());
         assert_eq!(
             full.apply(&catalogue).detections.len(),
             catalogue.detections.len()

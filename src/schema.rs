@@ -86,7 +86,7 @@ pub fn schema_text(kind: SchemaKind) -> String {
 
 /// One violation, located by JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
+pub(crate) struct Violation {
     pub pointer: String,
     /// Point at the key (unknown keys) rather than at the value.
     pub at_key: bool,
@@ -95,7 +95,7 @@ pub struct Violation {
 }
 
 /// Every violation of `schema` by `instance`.
-pub fn check(schema: &Value, instance: &Value) -> Vec<Violation> {
+pub(crate) fn check(schema: &Value, instance: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
     Checker { root: schema }.check(schema, instance, "", &mut out);
     out
@@ -180,13 +180,13 @@ impl<'a> Checker<'a> {
             out.push(Violation {
                 pointer: pointer.to_owned(),
                 at_key: false,
-                message: format!("expected {constant}, found {}", instance),
+                message: format!("expected {constant}, found {instance}"),
                 help: None,
             });
         }
 
         match instance {
-            Value::String(text) => self.check_string(s, text, pointer, out),
+            Value::String(text) => Self::check_string(s, text, pointer, out),
             Value::Number(n) => check_number(s, n, pointer, out),
             Value::Array(items) => self.check_array(s, items, pointer, out),
             Value::Object(map) => self.check_object(s, map, pointer, out),
@@ -214,7 +214,7 @@ impl<'a> Checker<'a> {
         // the instance (for maps) and otherwise the one with the fewest, deepest complaints.
         let best = results.into_iter().max_by_key(|(i, errs)| {
             let branch = self.resolve(&branches[*i]);
-            let type_ok = branch.get("type").is_none_or(|t| type_matches(t, instance)) as i64;
+            let type_ok = i64::from(branch.get("type").is_none_or(|t| type_matches(t, instance)));
             let overlap = match (instance, branch.get("properties")) {
                 (Value::Object(m), Some(Value::Object(p))) => {
                     m.keys().filter(|k| p.contains_key(*k)).count() as i64
@@ -229,13 +229,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_string(
-        &self,
-        s: &Map<String, Value>,
-        text: &str,
-        pointer: &str,
-        out: &mut Vec<Violation>,
-    ) {
+    fn check_string(s: &Map<String, Value>, text: &str, pointer: &str, out: &mut Vec<Violation>) {
         let length = text.chars().count() as u64;
         if let Some(min) = s.get("minLength").and_then(Value::as_u64)
             && length < min
@@ -451,7 +445,11 @@ fn compiled(pattern: &str) -> Option<&'static regex::Regex> {
     static CACHE: OnceLock<RwLock<HashMap<String, Option<&'static regex::Regex>>>> =
         OnceLock::new();
     let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
-    if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+    if let Some(found) = cache
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(pattern)
+    {
         return *found;
     }
     // Schemas hold a fixed, small set of patterns: compiling each once for the process is the point.
@@ -460,7 +458,7 @@ fn compiled(pattern: &str) -> Option<&'static regex::Regex> {
         .map(|r| &*Box::leak(Box::new(r)));
     cache
         .write()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(pattern.to_owned(), regex);
     regex
 }

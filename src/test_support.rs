@@ -6,7 +6,7 @@ use crate::catalogue::Catalogue;
 
 /// A copy of tests/fixtures/minimal with `edits` applied ((file, from, to): replace the first
 /// `from`, which must be there) and `extra` files written, loaded.
-pub fn catalogue(
+pub(crate) fn catalogue(
     edits: &[(&str, &str, &str)],
     extra: &[(&str, &str)],
 ) -> (tempfile::TempDir, Catalogue) {
@@ -25,7 +25,7 @@ pub fn catalogue(
 }
 
 /// A fresh copy of tests/fixtures/minimal in a temporary folder, not yet loaded.
-pub fn minimal_fixture() -> tempfile::TempDir {
+pub(crate) fn minimal_fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minimal");
     for entry in walkdir::WalkDir::new(&fixture) {

@@ -10,17 +10,18 @@ use std::fmt;
 
 /// Nanoseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(pub i64);
+pub(crate) struct Timestamp(pub i64);
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 impl Timestamp {
-    pub fn from_seconds(seconds: i64) -> Timestamp {
+    #[cfg(test)]
+    pub(crate) fn from_seconds(seconds: i64) -> Timestamp {
         Timestamp(seconds * NANOS_PER_SECOND)
     }
 
     /// `self - seconds`, saturating.
-    pub fn minus_seconds(self, seconds: u64) -> Timestamp {
+    pub(crate) fn minus_seconds(self, seconds: u64) -> Timestamp {
         Timestamp(
             self.0
                 .saturating_sub((seconds as i64).saturating_mul(NANOS_PER_SECOND)),
@@ -29,7 +30,7 @@ impl Timestamp {
 
     /// Parses an ISO 8601 date-time (`T` or a space between date and time, optional fraction of
     /// up to nine digits, `Z`, an offset or no zone). `None` when the text is anything else.
-    pub fn parse(text: &str) -> Option<Timestamp> {
+    pub(crate) fn parse(text: &str) -> Option<Timestamp> {
         let b = text.trim().as_bytes();
         let number = |range: std::ops::Range<usize>| -> Option<i64> {
             let digits = b.get(range)?;

@@ -16,19 +16,19 @@ use serde_json::{Map, Number, Value};
 use crate::diagnostic::{Diagnostic, Position};
 
 /// Catalogue files are small hand-written documents; anything bigger is a mistake or an attack.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Nesting deeper than this is not something a person writes.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// Upper bound on YAML nodes after alias expansion (an alias bomb blows far past it).
-pub const MAX_NODES: usize = 100_000;
+pub(crate) const MAX_NODES: usize = 100_000;
 
 /// A parsed YAML document: its JSON value and where each part of it came from.
 #[derive(Debug, Clone)]
 pub struct Document {
-    pub path: PathBuf,
-    pub source: String,
-    pub value: Value,
-    pub map: SourceMap,
+    pub(crate) path: PathBuf,
+    pub(crate) source: String,
+    pub(crate) value: Value,
+    pub(crate) map: SourceMap,
 }
 
 impl Document {
@@ -78,7 +78,7 @@ impl Document {
 /// problem, a handful of times per file at most, so they are kept as plain lists searched
 /// linearly rather than indexed.
 #[derive(Debug, Clone, Default)]
-pub struct SourceMap {
+pub(crate) struct SourceMap {
     values: Vec<(String, Position)>,
     keys: Vec<(String, Position)>,
 }
@@ -89,7 +89,7 @@ impl SourceMap {
         list.iter().find(|(p, _)| p == pointer).map(|(_, pos)| *pos)
     }
 
-    pub fn value_position(&self, pointer: &str) -> Option<Position> {
+    pub(crate) fn value_position(&self, pointer: &str) -> Option<Position> {
         let mut p = pointer;
         loop {
             if let Some(pos) = Self::find(&self.values, p) {
@@ -102,13 +102,13 @@ impl SourceMap {
         }
     }
 
-    pub fn key_position(&self, pointer: &str) -> Option<Position> {
+    pub(crate) fn key_position(&self, pointer: &str) -> Option<Position> {
         Self::find(&self.keys, pointer)
     }
 }
 
 /// Escapes one JSON-pointer segment.
-pub fn pointer_segment(segment: &str) -> String {
+pub(crate) fn pointer_segment(segment: &str) -> String {
     if segment.contains(['~', '/']) {
         segment.replace('~', "~0").replace('/', "~1")
     } else {
@@ -117,7 +117,7 @@ pub fn pointer_segment(segment: &str) -> String {
 }
 
 /// Reads and parses `path`. Errors come back as diagnostics with positions.
-pub fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
+pub(crate) fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
     let metadata = std::fs::metadata(path)
         .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(display))?;
     if metadata.len() > MAX_FILE_BYTES {
@@ -139,7 +139,7 @@ pub fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
 }
 
 /// Parses YAML text. `display` is the path shown in diagnostics.
-pub fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
+pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
     if source.len() as u64 > MAX_FILE_BYTES {
         return Err(Diagnostic::error(format!(
             "document is {} bytes; catalogue files are limited to {} bytes",
@@ -174,7 +174,7 @@ pub fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
 
 /// Parses every document of a YAML stream into values, without positions: for checking what
 /// rulecast itself wrote.
-pub fn parse_documents(source: &str) -> Result<Vec<Value>, ParseError> {
+pub(crate) fn parse_documents(source: &str) -> Result<Vec<Value>, ParseError> {
     Builder::new(false).run(source)
 }
 
@@ -225,7 +225,6 @@ fn unclosed_flow(source: &str, at: Position) -> Option<(char, Position)> {
             previous = c;
             match (quote, c) {
                 (Some(q), c) if c == q => quote = None,
-                (Some(_), _) => {}
                 (None, '"' | '\'') if starts_value => quote = Some(c),
                 (None, '#') if after_space => break,
                 (None, '[' | '{') => open.push((c, Position::new(index + 1, column + 1))),
@@ -325,7 +324,6 @@ impl Builder {
             })?;
             let at = Position::new(span.start.line(), span.start.col() + 1);
             let (value, anchor, size) = match event {
-                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) => continue,
                 Event::DocumentEnd => {
                     documents.push(root.take().unwrap_or(Value::Null));
                     self.anchors.clear();
@@ -464,6 +462,7 @@ impl Builder {
                     self.child_pointer(&stack, at)?;
                     (value, 0, size)
                 }
+                // Stream and document starts, and events that carry no data.
                 _ => continue,
             };
             if anchor != 0 {

@@ -52,7 +52,7 @@ const USERS: u64 = 5000;
 const ADMINS: u64 = 40;
 
 /// What was written.
-pub struct Generated {
+pub(crate) struct Generated {
     pub events: u64,
     pub bytes: u64,
     /// Attack name and how many were planted.
@@ -260,7 +260,7 @@ fn write_activity(
 }
 
 /// Writes `count` events (one JSON object per line) from `seed`.
-pub fn write_events(out: &mut dyn Write, count: u64, seed: u64) -> io::Result<Generated> {
+pub(crate) fn write_events(out: &mut dyn Write, count: u64, seed: u64) -> io::Result<Generated> {
     let mut rng = Rng(seed.max(1));
     let mut line = String::with_capacity(8192);
     let mut bytes = 0u64;
@@ -402,7 +402,7 @@ fn attack(line: &mut String, rng: &mut Rng, kind: &str, time: &str, set: u64) {
                 targets,
                 details,
                 "PIM_",
-            )
+            );
         }
         "direct_ga" => {
             let mut inner = Rng(set + 11);
@@ -418,7 +418,7 @@ fn attack(line: &mut String, rng: &mut Rng, kind: &str, time: &str, set: u64) {
                 targets,
                 "[]".into(),
                 "Directory_",
-            )
+            );
         }
         "mfa_disabled" => audit(
             "Update role setting in PIM",
@@ -529,7 +529,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 format!("[{}]", user_target(&user, property)),
                 ip_details,
                 "Directory_"
-            )
+            );
         }
         260..=439 => {
             let activity = if roll < 380 {
@@ -554,7 +554,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 targets,
                 "[]".into(),
                 "Directory_"
-            )
+            );
         }
         440..=559 => {
             let app = format!(
@@ -573,7 +573,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 app,
                 "[]".into(),
                 "Directory_"
-            )
+            );
         }
         560..=619 => {
             let device = format!(
@@ -581,7 +581,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 rng.guid(),
                 rng.below(90_000)
             );
-            audit!("Update device", "Device", "Core Directory", "Update", "", "Device Registration Service", r#"{"app":{"appId":null,"displayName":"Device Registration Service","servicePrincipalId":"7d8a2b1c-0e4f-4a6b-9c3d-2e1f0a9b8c7d"}}"#.to_owned(), device, "[]".into(), "Directory_")
+            audit!("Update device", "Device", "Core Directory", "Update", "", "Device Registration Service", r#"{"app":{"appId":null,"displayName":"Device Registration Service","servicePrincipalId":"7d8a2b1c-0e4f-4a6b-9c3d-2e1f0a9b8c7d"}}"#.to_owned(), device, "[]".into(), "Directory_");
         }
         620..=634 => {
             // An activation, then PIM's write of it to the directory.
@@ -612,7 +612,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 targets,
                 "[]".into(),
                 "Directory_"
-            )
+            );
         }
         635..=644 => {
             let role = ROUTINE_ROLES[rng.below(ROUTINE_ROLES.len() as u64) as usize];
@@ -630,7 +630,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 targets,
                 "[]".into(),
                 "Directory_"
-            )
+            );
         }
         645 => {
             let role = ROUTINE_ROLES[rng.below(ROUTINE_ROLES.len() as u64) as usize];
@@ -646,7 +646,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 targets,
                 ip_details,
                 "PIM_"
-            )
+            );
         }
         650..=651 => {
             let role = ROUTINE_ROLES[rng.below(ROUTINE_ROLES.len() as u64) as usize];
@@ -661,7 +661,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 format!("[{}]", role_target(role)),
                 r#"[{"key":"AuditType","value":"UpdatePolicy"}]"#.to_owned(),
                 "PIM_"
-            )
+            );
         }
         652..=653 => {
             let alert = format!(
@@ -678,7 +678,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
                 alert,
                 "[]".into(),
                 "PIM_"
-            )
+            );
         }
         654..=657 => {
             let role = if rng.below(2) == 0 {
@@ -725,7 +725,7 @@ fn routine(line: &mut String, rng: &mut Rng, time: &str, now: u64) {
             ][rng.below(4) as usize];
             let resource = format!(
                 "/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-prod/providers/{}/res-{:04}",
-                operation.rsplit_once('/').map(|x| x.0).unwrap_or(operation),
+                operation.rsplit_once('/').map_or(operation, |x| x.0),
                 now % 9973
             );
             let status = if rng.below(2) == 0 {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Enterprise tactics, in Sentinel's CamelCase spelling, with Sigma's tag spelling.
-pub const TACTICS: [(&str, &str); 14] = [
+pub(crate) const TACTICS: [(&str, &str); 14] = [
     ("Reconnaissance", "reconnaissance"),
     ("ResourceDevelopment", "resource-development"),
     ("InitialAccess", "initial-access"),
@@ -25,16 +25,16 @@ pub const TACTICS: [(&str, &str); 14] = [
     ("Impact", "impact"),
 ];
 
-pub fn is_tactic(name: &str) -> bool {
+pub(crate) fn is_tactic(name: &str) -> bool {
     TACTICS.iter().any(|(t, _)| *t == name)
 }
 
-pub fn sigma_tactic(name: &str) -> Option<&'static str> {
+pub(crate) fn sigma_tactic(name: &str) -> Option<&'static str> {
     TACTICS.iter().find(|(t, _)| *t == name).map(|(_, s)| *s)
 }
 
 /// `T1234` or `T1234.567`.
-pub fn is_technique_id(id: &str) -> bool {
+pub(crate) fn is_technique_id(id: &str) -> bool {
     let bytes = id.as_bytes();
     let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     match bytes.len() {
@@ -45,7 +45,7 @@ pub fn is_technique_id(id: &str) -> bool {
 }
 
 /// The parent technique of a sub-technique (`T1098.003` -> `T1098`).
-pub fn parent(id: &str) -> &str {
+pub(crate) fn parent(id: &str) -> &str {
     id.split('.').next().unwrap_or(id)
 }
 
@@ -66,6 +66,6 @@ fn table() -> &'static HashMap<&'static str, Vec<&'static str>> {
 }
 
 /// Tactics a technique (or its parent) belongs to; `None` when the technique is unknown.
-pub fn tactics_of(id: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn tactics_of(id: &str) -> Option<&'static [&'static str]> {
     table().get(parent(id)).map(Vec::as_slice)
 }

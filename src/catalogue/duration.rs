@@ -13,7 +13,7 @@ pub struct Duration {
 }
 
 impl Duration {
-    pub const fn from_minutes(minutes: u64) -> Self {
+    pub(crate) const fn from_minutes(minutes: u64) -> Self {
         Duration { minutes }
     }
 
@@ -50,12 +50,12 @@ impl Duration {
     }
 
     /// KQL timespan literal: `5m`, `2h`, `14d`.
-    pub fn kql(self) -> String {
+    pub(crate) fn kql(self) -> String {
         self.short()
     }
 
     /// Splunk relative time modifier: `-2h`.
-    pub fn splunk_relative(self) -> String {
+    pub(crate) fn splunk_relative(self) -> String {
         format!("-{}", self.short())
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! The result is a [`Catalogue`] every target can trust, or the full list of diagnostics.
 
-pub mod attack;
+pub(crate) mod attack;
 pub mod config;
 pub mod detection;
 pub mod duration;
@@ -35,12 +35,13 @@ pub use config::CatalogueConfig;
 pub use detection::DetectionFile;
 pub use guide::GuideFile;
 pub use logsource::LogSourceFile;
-pub use test_file::{CaseSource, LoadedTestFile, TestFile};
+pub(crate) use test_file::CaseSource;
+pub use test_file::{LoadedTestFile, TestFile};
 
 /// File names with a fixed role in the catalogue folder.
-pub const CONFIG_FILE: &str = "rulecast.yaml";
-pub const GUIDE_FILE: &str = "guide.yaml";
-pub const LOGSOURCE_DIR: &str = "logsources";
+pub(crate) const CONFIG_FILE: &str = "rulecast.yaml";
+pub(crate) const GUIDE_FILE: &str = "guide.yaml";
+pub(crate) const LOGSOURCE_DIR: &str = "logsources";
 
 /// A loaded, validated catalogue.
 #[derive(Debug, Clone)]
@@ -87,7 +88,7 @@ impl Detection {
     }
 
     /// Every test case: inline ones first, then those of the test file.
-    pub fn test_cases(&self) -> Vec<CaseSource<'_>> {
+    pub(crate) fn test_cases(&self) -> Vec<CaseSource<'_>> {
         let inline = self
             .meta
             .tests
@@ -117,12 +118,6 @@ impl Catalogue {
     pub fn logsource(&self, detection: &Detection) -> &LogSourceFile {
         // Validation guarantees every detection names a loaded log source.
         &self.logsources[&detection.meta.logsource]
-    }
-
-    pub fn detection_by_id(&self, id: &str) -> Option<&Detection> {
-        self.detections
-            .iter()
-            .find(|d| d.meta.id.eq_ignore_ascii_case(id))
     }
 
     /// Loads and validates the catalogue in `root`.
@@ -215,9 +210,9 @@ enum Loaded {
 }
 
 /// `f` over `items` on every core, results in input order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
+        .map(std::num::NonZero::get)
         .unwrap_or(1)
         .min(items.len().max(1));
     if threads <= 1 {
@@ -282,7 +277,7 @@ fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
 }
 
 /// How a catalogue path is shown: relative to the working directory when possible.
-pub fn display(root: &Path, relative: &Path) -> PathBuf {
+pub(crate) fn display(root: &Path, relative: &Path) -> PathBuf {
     root.join(relative)
 }
 
@@ -334,7 +329,7 @@ fn load_typed<T: DeserializeOwned>(
 fn json_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    for segment in path.iter() {
+    for segment in path {
         match segment {
             Segment::Seq { index } => out.push_str(&format!("/{index}")),
             Segment::Map { key } => out.push_str(&format!("/{}", yaml::pointer_segment(key))),

@@ -34,19 +34,19 @@ pub struct LoadedTestFile {
 
 /// One case and where it was written: the document and the JSON pointer of the case in it.
 #[derive(Debug, Clone, Copy)]
-pub struct CaseSource<'a> {
+pub(crate) struct CaseSource<'a> {
     pub case: &'a TestCase,
     pub document: &'a Document,
     pub index: usize,
 }
 
 impl CaseSource<'_> {
-    pub fn pointer(&self) -> String {
+    pub(crate) fn pointer(&self) -> String {
         format!("/tests/{}", self.index)
     }
 
     /// `file:line:column` of the case, as editors and CI annotations understand it.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         let file = crate::diagnostic::display_path(&self.document.path);
         match self.document.position(&self.pointer()) {
             Some(p) => format!("{file}:{}:{}", p.line, p.column),
@@ -56,14 +56,14 @@ impl CaseSource<'_> {
 }
 
 /// True for a path named like a test file.
-pub fn is_test_file(path: &Path) -> bool {
+pub(crate) fn is_test_file(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.ends_with(TEST_FILE_SUFFIX))
 }
 
 /// The detection a test file belongs to: `x.tests.yaml` tests `x.yaml` in the same folder.
-pub fn detection_path(test_file: &Path) -> PathBuf {
+pub(crate) fn detection_path(test_file: &Path) -> PathBuf {
     let name = test_file
         .file_name()
         .and_then(|n| n.to_str())

@@ -19,10 +19,10 @@ use crate::logic::{self, condition};
 use crate::yaml::{Document, pointer_segment};
 
 /// Sentinel's scheduled-rule limits, which every target is held to so one catalogue deploys everywhere.
-pub const MIN_SCHEDULE: Duration = Duration::from_minutes(5);
-pub const MAX_SCHEDULE: Duration = Duration::from_minutes(14 * 1440);
+pub(super) const MIN_SCHEDULE: Duration = Duration::from_minutes(5);
+pub(super) const MAX_SCHEDULE: Duration = Duration::from_minutes(14 * 1440);
 /// Sentinel allows at most this many custom details.
-pub const MAX_CUSTOM_DETAILS: usize = 20;
+pub(super) const MAX_CUSTOM_DETAILS: usize = 20;
 
 fn identifier() -> &'static Regex {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
@@ -258,10 +258,10 @@ fn check_field_value(
     };
     match value {
         FieldValue::Column { column, path } => {
-            need(column, path.is_some(), &format!("{pointer}/column"))
+            need(column, path.is_some(), &format!("{pointer}/column"));
         }
         FieldValue::Element { element } => {
-            need(&element.column, true, &format!("{pointer}/element/column"))
+            need(&element.column, true, &format!("{pointer}/element/column"));
         }
         FieldValue::At { at } => need(&at.column, true, &format!("{pointer}/at/column")),
         FieldValue::ModifiedProperty { modified_property } => need(
@@ -358,21 +358,18 @@ fn check_detection(
         if !seen_rows.insert(key) {
             out.push(doc.error_at(&pointer, format!("guide row `{key}` is listed twice")));
         }
-        match guide.row(key) {
-            Some((s, row)) => {
-                in_section |= s.key == section;
-                highest = highest.max(Some(row.risk));
-            }
-            None => {
-                unknown_rows = true;
-                let help = did_you_mean(key, guide.rows().map(|(_, r)| r.key.as_str()))
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| "row keys are listed in detections/guide.yaml".to_owned());
-                out.push(
-                    doc.error_at(&pointer, format!("`{key}` is not a row of the guide"))
-                        .with_help(help),
-                );
-            }
+        if let Some((s, row)) = guide.row(key) {
+            in_section |= s.key == section;
+            highest = highest.max(Some(row.risk));
+        } else {
+            unknown_rows = true;
+            let help = did_you_mean(key, guide.rows().map(|(_, r)| r.key.as_str()))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| "row keys are listed in detections/guide.yaml".to_owned());
+            out.push(
+                doc.error_at(&pointer, format!("`{key}` is not a row of the guide"))
+                    .with_help(help),
+            );
         }
     }
     if let Some(highest) = highest
@@ -751,7 +748,10 @@ fn attach_test_files(
                     .flatten()
                     .flatten()
                     .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-                    .filter(|n| n.ends_with(".yaml") && !n.ends_with(test_file::TEST_FILE_SUFFIX))
+                    .filter(|n| {
+                        Path::new(n).extension().is_some_and(|e| e == "yaml")
+                            && !n.ends_with(test_file::TEST_FILE_SUFFIX)
+                    })
                     .collect();
                 let expected = tested
                     .file_name()
@@ -910,7 +910,7 @@ fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -
         .trim_start_matches(['"', '\''])
         .starts_with(text.chars().take(8).collect::<String>().as_str());
     let column = if inline {
-        pos.column + offset + quoted as usize
+        pos.column + offset + usize::from(quoted)
     } else {
         pos.column
     };

@@ -8,7 +8,7 @@ use crate::diff::{State, report};
 use crate::git::Repo;
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The git ref to compare the working tree with, e.g. origin/main (in a shallow CI clone,
     /// fetch it first: `git fetch --depth=1 origin main`).
     pub base: String,
@@ -17,13 +17,13 @@ pub struct DiffArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DiffFormat {
+pub(crate) enum DiffFormat {
     /// For a pull-request comment.
     Markdown,
     Json,
 }
 
-pub fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
+pub(super) fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
     let (catalogue, templates) = match cli::load(cli) {
         Ok(x) => x,
         Err(code) => return Ok(code),

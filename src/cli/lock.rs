@@ -9,7 +9,7 @@ use crate::lock::{self as lock_file, date, fingerprint};
 use crate::render::Templates;
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct LockArgs {
+pub(crate) struct LockArgs {
     /// Date recorded as the last content change of bumped detections (YYYY-MM-DD; default:
     /// SOURCE_DATE_EPOCH, else today in UTC).
     #[arg(long, value_name = "DATE", value_parser = date::parse)]
@@ -21,7 +21,7 @@ pub struct LockArgs {
 
 /// Text that is not a content-pack version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotAVersion(pub String);
+pub(super) struct NotAVersion(pub String);
 
 impl std::fmt::Display for NotAVersion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,7 +36,7 @@ impl std::fmt::Display for NotAVersion {
 impl std::error::Error for NotAVersion {}
 
 /// A release version: three numbers.
-pub fn parse_pack_version(text: &str) -> Result<String, NotAVersion> {
+pub(super) fn parse_pack_version(text: &str) -> Result<String, NotAVersion> {
     let parts: Vec<&str> = text.split('.').collect();
     let numeric = |p: &&str| {
         !p.is_empty()
@@ -51,7 +51,7 @@ pub fn parse_pack_version(text: &str) -> Result<String, NotAVersion> {
 }
 
 /// The lock problems of `catalogue`, for `check`.
-pub fn check(
+pub(super) fn check(
     catalogue: &Catalogue,
     templates: &Templates,
     lock: Option<&lock_file::LockFile>,
@@ -72,7 +72,7 @@ fn fingerprints(
 }
 
 /// `rulecast lock`.
-pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
+pub(super) fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
     let (catalogue, templates) = match cli::load(cli) {
         Ok(x) => x,
         Err(code) => return Ok(code),

@@ -42,22 +42,22 @@ const EXIT_CODES: &str = "Exit codes:
 pub struct Cli {
     /// The catalogue folder.
     #[arg(long, global = true, default_value = "detections", value_name = "DIR")]
-    pub catalogue: PathBuf,
+    pub(crate) catalogue: PathBuf,
     /// The output folder.
     #[arg(long, global = true, default_value = "generated", value_name = "DIR")]
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
     /// A folder of templates that override the built-in ones by name (e.g. DIR/sentinel/rule.yaml.tera).
     #[arg(long, global = true, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
+    pub(crate) templates: Option<PathBuf>,
     /// Do not print warnings.
     #[arg(long, short, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Render the catalogue into the output folder (atomically; stale files are removed).
     #[command(after_help = EXIT_CODES)]
     Build {
@@ -138,13 +138,13 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TestFormat {
+pub(crate) enum TestFormat {
     Text,
     Junit,
     Json,
@@ -623,8 +623,8 @@ fn scan_command(
         Err(code) => return Ok(code),
     };
     let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let layout = match crate::scan::input::detect(logs) {
         Ok(layout) => layout,
         Err(e) => {

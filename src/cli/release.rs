@@ -10,7 +10,7 @@ use crate::lock::LOCK_FILE;
 use crate::release::{self, previous_lock, uncommitted};
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct ReleaseArgs {
+pub(crate) struct ReleaseArgs {
     /// The release version (X.Y.Z); must be the lock's pack version.
     #[arg(long = "version", value_name = "X.Y.Z", value_parser = cli::lock::parse_pack_version)]
     pub release_version: String,
@@ -30,7 +30,7 @@ fn refuse(message: impl std::fmt::Display) -> std::io::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
+pub(super) fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
     let version = &args.release_version;
     let repo = match Repo::discover(&cli.catalogue) {
         Ok(r) => r,

@@ -15,7 +15,7 @@ use crate::render::Templates;
 
 /// Why the base side of a diff cannot be read.
 #[derive(Debug)]
-pub enum BaseError {
+pub(crate) enum BaseError {
     Git(GitError),
     /// The revision has no catalogue in the folder.
     NoCatalogue {
@@ -91,13 +91,13 @@ impl From<GitError> for BaseError {
 }
 
 /// The catalogue in folder `catalogue_dir` of the working tree, as it is at `rev`.
-pub struct Base {
+pub(crate) struct Base {
     pub catalogue: Catalogue,
     pub lock: Option<Lock>,
 }
 
 /// Loads the catalogue at `rev`.
-pub fn load(repo: &Repo, rev: &str, catalogue_dir: &Path) -> Result<Base, BaseError> {
+pub(crate) fn load(repo: &Repo, rev: &str, catalogue_dir: &Path) -> Result<Base, BaseError> {
     let prefix = repo.relative(catalogue_dir)?;
     let files = repo.files(rev, &prefix)?;
     if files.is_empty() {
@@ -145,7 +145,7 @@ pub fn load(repo: &Repo, rev: &str, catalogue_dir: &Path) -> Result<Base, BaseEr
 impl Base {
     /// The base state: artifact hashes from the base lock (what was deployed from it), or
     /// rendered with this rulecast for detections the lock lacks.
-    pub fn state(&self, templates: &Templates) -> Result<State, BaseError> {
+    pub(crate) fn state(&self, templates: &Templates) -> Result<State, BaseError> {
         let mut hashes = lock::fingerprint::fingerprints(&self.catalogue, templates)
             .map_err(BaseError::DoesNotRender)?;
         if let Some(lock) = &self.lock {

@@ -14,7 +14,7 @@ const DEPTH: usize = 2;
 
 /// Dotted paths of the fields that differ, in file order; `version` is left out (the report
 /// shows it as old -> new).
-pub fn changed(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
+pub(crate) fn changed(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
     let old = serde_json::to_value(old).expect("a detection serialises");
     let new = serde_json::to_value(new).expect("a detection serialises");
     let mut out = Vec::new();

@@ -6,10 +6,10 @@
 //! is read from git without a checkout ([`base`]); its artifact hashes come from its lock, which
 //! is what was deployed from it.
 
-pub mod base;
-pub mod fields;
-pub mod report;
-pub mod risk;
+pub(crate) mod base;
+pub(crate) mod fields;
+pub(crate) mod report;
+pub(crate) mod risk;
 
 use std::collections::BTreeMap;
 
@@ -21,13 +21,13 @@ use crate::lock::fingerprint::Fingerprints;
 
 /// One side of a comparison: every detection by id.
 #[derive(Debug, Clone, Default)]
-pub struct State {
+pub(crate) struct State {
     pub detections: BTreeMap<String, Item>,
 }
 
 /// A detection as one side has it.
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(crate) struct Item {
     pub section: String,
     pub slug: String,
     pub file: DetectionFile,
@@ -43,7 +43,7 @@ impl Item {
 
 impl State {
     /// The state of `catalogue` with the given artifact hashes.
-    pub fn new(catalogue: &Catalogue, hashes: &Fingerprints) -> State {
+    pub(crate) fn new(catalogue: &Catalogue, hashes: &Fingerprints) -> State {
         let detections = catalogue
             .detections
             .iter()
@@ -63,7 +63,7 @@ impl State {
 
 /// The comparison, in the shape both output formats print.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// The git ref compared against.
     pub base: String,
     pub added: Vec<Entry>,
@@ -76,7 +76,7 @@ pub struct Report {
 
 /// One detection in the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub id: String,
     /// `section/slug`.
     pub name: String,
@@ -90,14 +90,14 @@ pub struct Entry {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Risk {
+pub(crate) struct Risk {
     pub id: String,
     pub name: String,
     pub message: String,
 }
 
 impl Report {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.added.is_empty()
             && self.changed.is_empty()
             && self.deprecated.is_empty()
@@ -106,7 +106,7 @@ impl Report {
 }
 
 /// Compares `base` (at git ref `base_ref`) with `head`.
-pub fn compare(base_ref: &str, base: &State, head: &State) -> Report {
+pub(crate) fn compare(base_ref: &str, base: &State, head: &State) -> Report {
     let mut report = Report {
         base: base_ref.to_owned(),
         added: vec![],

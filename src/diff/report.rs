@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::{Entry, Report};
 use crate::render::encode::markdown_text;
 
-pub fn markdown(report: &Report) -> String {
+pub(crate) fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

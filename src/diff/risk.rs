@@ -13,7 +13,7 @@ use crate::catalogue::DetectionFile;
 use crate::catalogue::detection::Status;
 
 /// The risky changes from `old` to `new`, as sentences.
-pub fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
+pub(crate) fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
     let mut out = Vec::new();
     if new.status == Status::Deprecated && old.status != Status::Deprecated {
         out.push("deprecated: the detection is switched off in every target".to_owned());
@@ -130,8 +130,9 @@ mod tests {
 
     #[test]
     fn each_loosening_is_named() {
+        type Edit = fn(&mut Value);
         let old = detection(|_| {});
-        let cases: Vec<(fn(&mut Value), &str)> = vec![
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 |v| v["threshold"]["count"] = 5.into(),
                 "count raised from 4 to 5",
@@ -168,7 +169,7 @@ mod tests {
                     v["detection"]["selection"]["ActivityDisplayName|startswith"]
                         .as_array_mut()
                         .unwrap()
-                        .truncate(1)
+                        .truncate(1);
                 },
                 "value \"Remove eligible member\" removed from `ActivityDisplayName|startswith`",
             ),
@@ -192,7 +193,7 @@ mod tests {
                 v["detection"]["selection"]["ActivityDisplayName|startswith"]
                     .as_array_mut()
                     .unwrap()
-                    .push("Another activity".into())
+                    .push("Another activity".into());
             },
         ] {
             assert!(risks(&old, &detection(edit)).is_empty());

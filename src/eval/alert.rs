@@ -13,31 +13,31 @@ use crate::catalogue::Detection;
 use crate::timestamp::Timestamp;
 
 /// How many events, and distinct values per field, an alert lists (KQL's `make_set(x, 100)`).
-pub const LISTED_PER_ALERT: usize = 100;
+pub(crate) const LISTED_PER_ALERT: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     /// Index of the detection in the catalogue.
-    pub detection: usize,
-    pub start: Timestamp,
-    pub end: Timestamp,
-    pub event_count: u64,
+    pub(crate) detection: usize,
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
+    pub(crate) event_count: u64,
     /// (field, value) of the threshold's group; empty without a threshold.
-    pub group: Vec<(String, String)>,
+    pub(crate) group: Vec<(String, String)>,
     /// The tier that applied and the events it needed; `None` without a threshold.
-    pub tier: Option<(String, u32)>,
+    pub(crate) tier: Option<(String, u32)>,
     /// (field, value) of the output fields, from the (latest) event.
-    pub fields: Vec<(String, Option<String>)>,
+    pub(crate) fields: Vec<(String, Option<String>)>,
     /// (field, distinct values) over the alert's events; empty without a threshold.
-    pub all_values: Vec<(String, Vec<String>)>,
-    pub findings: Vec<String>,
+    pub(crate) all_values: Vec<(String, Vec<String>)>,
+    pub(crate) findings: Vec<String>,
     /// The events behind the alert (at most [`LISTED_PER_ALERT`]).
-    pub events: Vec<EventRef>,
+    pub(crate) events: Vec<EventRef>,
 }
 
 impl Alert {
     /// The alert of a single matching event.
-    pub fn of_event(hit: Hit, field_names: &[String]) -> Alert {
+    pub(crate) fn of_event(hit: Hit, field_names: &[String]) -> Alert {
         Alert {
             detection: hit.detection,
             start: hit.time(),
@@ -53,7 +53,7 @@ impl Alert {
     }
 
     /// The value of an output or group-by field.
-    pub fn value(&self, field: &str) -> Option<&str> {
+    pub(crate) fn value(&self, field: &str) -> Option<&str> {
         self.group
             .iter()
             .find(|(f, _)| f == field)
@@ -69,7 +69,7 @@ impl Alert {
 
 impl Alert {
     /// The alert as JSON, for `rulecast test --format json` and `rulecast scan --format json`.
-    pub fn to_json(&self, detection: &Detection) -> Value {
+    pub(crate) fn to_json(&self, detection: &Detection) -> Value {
         let pairs = |items: &[(String, Option<String>)]| -> Map<String, Value> {
             items
                 .iter()
@@ -126,7 +126,7 @@ impl Alert {
 
 /// The events of a span of a threshold group, accumulated as they arrive.
 #[derive(Debug, Clone, Default)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     pub count: u64,
     pub events: Vec<EventRef>,
     /// The values of the latest event (ties: the first that arrived).
@@ -137,7 +137,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn add(&mut self, hit: &Hit) {
+    pub(crate) fn add(&mut self, hit: &Hit) {
         self.count += 1;
         if self.events.len() < LISTED_PER_ALERT {
             self.events.push(hit.event.clone());
@@ -161,7 +161,7 @@ impl Evidence {
         }
     }
 
-    pub fn merge(&mut self, other: Evidence) {
+    pub(crate) fn merge(&mut self, other: Evidence) {
         self.count += other.count;
         let room = LISTED_PER_ALERT.saturating_sub(self.events.len());
         self.events.extend(other.events.into_iter().take(room));

@@ -7,19 +7,19 @@ use super::matcher::CompiledMatch;
 use super::record::Record;
 use super::source::SourcePlan;
 use super::window::ThresholdPlan;
-use crate::catalogue::{Catalogue, Detection};
+use crate::catalogue::Catalogue;
 use crate::lang::{self, Expr};
 use crate::logic::Condition;
 
 /// A named selection: any alternative, each a list of matches that must all hold.
 #[derive(Debug, Clone)]
-pub struct CompiledSelection {
+pub(crate) struct CompiledSelection {
     pub name: String,
     pub alternatives: Vec<Vec<CompiledMatch>>,
 }
 
 impl CompiledSelection {
-    pub fn matches(&self, record: &Record) -> bool {
+    pub(crate) fn matches(&self, record: &Record) -> bool {
         self.alternatives
             .iter()
             .any(|all| all.iter().all(|m| m.matches(record)))
@@ -27,7 +27,7 @@ impl CompiledSelection {
 }
 
 #[derive(Debug, Clone)]
-pub struct CompiledDetection {
+pub(crate) struct CompiledDetection {
     /// Index of the detection in the catalogue.
     pub index: usize,
     /// Index of its log source among the engine's source plans.
@@ -46,7 +46,7 @@ pub struct CompiledDetection {
 }
 
 impl CompiledDetection {
-    pub fn new(
+    pub(crate) fn new(
         catalogue: &Catalogue,
         index: usize,
         source: usize,
@@ -111,19 +111,15 @@ impl CompiledDetection {
         }
     }
 
-    pub fn detection<'c>(&self, catalogue: &'c Catalogue) -> &'c Detection {
-        &catalogue.detections[self.index]
-    }
-
     /// Whether the event meets the plain-column pre-filter (true when there is none).
-    pub fn passes_prefilter(&self, record: &Record) -> bool {
+    pub(crate) fn passes_prefilter(&self, record: &Record) -> bool {
         self.prefilter
             .as_ref()
             .is_none_or(|p| p.evaluate(&mut |m| m.matches(record)))
     }
 
     /// Whether the event matches the detection's condition.
-    pub fn matches(&self, record: &Record) -> bool {
+    pub(crate) fn matches(&self, record: &Record) -> bool {
         self.passes_prefilter(record)
             && self
                 .condition
@@ -131,7 +127,7 @@ impl CompiledDetection {
     }
 
     /// Labels of the findings whose selection matches the event.
-    pub fn findings(&self, record: &Record) -> Vec<String> {
+    pub(crate) fn findings(&self, record: &Record) -> Vec<String> {
         self.findings
             .iter()
             .filter(|(s, _)| self.selections[*s].matches(record))
@@ -141,7 +137,7 @@ impl CompiledDetection {
 
     /// The matching event as a hit, or `None` when it cannot count: it has no time, or (for a
     /// threshold) no value for a group-by field, which never counts in any target.
-    pub fn hit(&self, record: &Record, position: u64) -> Option<Hit> {
+    pub(crate) fn hit(&self, record: &Record, position: u64) -> Option<Hit> {
         let time = record.time()?;
         let group = match &self.threshold {
             Some(t) => t

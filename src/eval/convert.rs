@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::source::SourcePlan;
 
-pub fn to_diagnostic_record(plan: &SourcePlan, row: &Map<String, Value>) -> Value {
+pub(crate) fn to_diagnostic_record(plan: &SourcePlan, row: &Map<String, Value>) -> Value {
     let mut record = Map::new();
     for (column, name) in plan.columns().iter().enumerate() {
         let Some(value) = row.get(name) else { continue };

@@ -24,13 +24,13 @@ struct Envelope {
 }
 
 pub struct Engine<'c> {
-    pub catalogue: &'c Catalogue,
+    pub(crate) catalogue: &'c Catalogue,
     /// Every key any log source reads, in both shapes.
     keys: KeyTree,
     envelope: Envelope,
     /// One per log source, in catalogue order.
-    pub sources: Vec<SourcePlan>,
-    pub detections: Vec<CompiledDetection>,
+    pub(crate) sources: Vec<SourcePlan>,
+    pub(crate) detections: Vec<CompiledDetection>,
     /// For each source, the compiled detections that read it.
     by_source: Vec<Vec<usize>>,
     /// Catalogue index of a detection to its compiled index.
@@ -38,6 +38,11 @@ pub struct Engine<'c> {
 }
 
 impl<'c> Engine<'c> {
+    /// How many detections the engine runs.
+    pub fn detection_count(&self) -> usize {
+        self.detections.len()
+    }
+
     /// Compiles the detections whose catalogue index `include` accepts.
     pub fn new(catalogue: &'c Catalogue, include: impl Fn(usize) -> bool) -> Engine<'c> {
         let mut keys = KeyTree::default();
@@ -87,13 +92,13 @@ impl<'c> Engine<'c> {
     }
 
     /// Reads an event (a JSON object), keeping the raw text of every key a log source reads.
-    pub fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
+    pub(crate) fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
         self.keys.read(text)
     }
 
     /// Tells the shapes apart by their keys: a row has `TimeGenerated`; a diagnostic record has
     /// `properties` and an `operationName` or `time` envelope.
-    pub fn shape(&self, found: &Found) -> Shape {
+    pub(crate) fn shape(&self, found: &Found) -> Shape {
         let has = |path: &[usize]| found.at(&self.keys, path).is_some();
         if !has(&self.envelope.time_generated)
             && has(&self.envelope.properties)
@@ -106,14 +111,14 @@ impl<'c> Engine<'c> {
     }
 
     /// The table a Log Analytics row names in its `Type` column.
-    pub fn table<'a>(&self, found: &Found<'a>) -> Option<Cow<'a, str>> {
+    pub(crate) fn table<'a>(&self, found: &Found<'a>) -> Option<Cow<'a, str>> {
         found
             .at(&self.keys, &self.envelope.table)
             .and_then(plain_text)
     }
 
     /// The raw value of each column of source `source` in an event read as `shape`.
-    pub fn locate<'a>(
+    pub(crate) fn locate<'a>(
         &self,
         found: &Found<'a>,
         shape: Shape,
@@ -123,24 +128,29 @@ impl<'c> Engine<'c> {
     }
 
     /// An event read as `shape`, as an event of source `source`.
-    pub fn record<'a>(&self, found: &Found<'a>, shape: Shape, source: usize) -> Record<'a, '_> {
+    pub(crate) fn record<'a>(
+        &self,
+        found: &Found<'a>,
+        shape: Shape,
+        source: usize,
+    ) -> Record<'a, '_> {
         self.sources[source].record(&self.keys, found, shape)
     }
 
     /// The compiled form of catalogue detection `index`, if it was included.
-    pub fn compiled(&self, index: usize) -> Option<&CompiledDetection> {
+    pub(crate) fn compiled(&self, index: usize) -> Option<&CompiledDetection> {
         self.compiled.get(&index).map(|c| &self.detections[*c])
     }
 
     /// Whether any included detection reads source `source`.
-    pub fn reads(&self, source: usize) -> bool {
+    pub(crate) fn reads(&self, source: usize) -> bool {
         !self.by_source[source].is_empty()
     }
 
     /// Evaluates an event of source `source` against every detection reading it, appending the
     /// hits to `out`. `position` locates the event in its input. Returns how many detections
     /// matched an event that has no time, which therefore cannot count.
-    pub fn evaluate(
+    pub(crate) fn evaluate(
         &self,
         source: usize,
         record: &Record,
@@ -162,7 +172,7 @@ impl<'c> Engine<'c> {
     }
 
     /// Names of the output fields of catalogue detection `index`.
-    pub fn output_field_names(&self, index: usize) -> Vec<String> {
+    pub(crate) fn output_field_names(&self, index: usize) -> Vec<String> {
         let compiled = self
             .compiled(index)
             .expect("hits come from included detections");
@@ -176,14 +186,14 @@ impl<'c> Engine<'c> {
 }
 
 /// Turns a stream of hits into alerts: at once for single events, at the end for thresholds.
-pub struct Alerter<'e, 'c> {
+pub(crate) struct Alerter<'e, 'c> {
     engine: &'e Engine<'c>,
     runs: HashMap<usize, ThresholdRun>,
     field_names: HashMap<usize, Vec<String>>,
 }
 
 impl<'e, 'c> Alerter<'e, 'c> {
-    pub fn new(engine: &'e Engine<'c>) -> Alerter<'e, 'c> {
+    pub(crate) fn new(engine: &'e Engine<'c>) -> Alerter<'e, 'c> {
         Alerter {
             engine,
             runs: HashMap::new(),
@@ -192,7 +202,7 @@ impl<'e, 'c> Alerter<'e, 'c> {
     }
 
     /// Takes a hit; returns its alert when the detection has no threshold.
-    pub fn push(&mut self, hit: Hit) -> Option<Alert> {
+    pub(crate) fn push(&mut self, hit: Hit) -> Option<Alert> {
         let engine = self.engine;
         let names = self
             .field_names
@@ -215,7 +225,7 @@ impl<'e, 'c> Alerter<'e, 'c> {
 
     /// The threshold alerts, in catalogue order, and per detection the number of matching events
     /// that arrived too far out of time order to count.
-    pub fn finish(self) -> (Vec<Alert>, Vec<(usize, u64)>) {
+    pub(crate) fn finish(self) -> (Vec<Alert>, Vec<(usize, u64)>) {
         let mut runs: Vec<(usize, ThresholdRun)> = self.runs.into_iter().collect();
         runs.sort_by_key(|(d, _)| *d);
         let mut alerts = Vec::new();

@@ -13,7 +13,7 @@ use super::record::Record;
 const SHOWN_CHARS: usize = 120;
 
 /// How a field's value reads in an explanation: `"Security Reader"`, or `empty` when missing.
-pub fn shown(value: Option<&str>) -> String {
+pub(crate) fn shown(value: Option<&str>) -> String {
     match value {
         None => "empty".to_owned(),
         Some(v) if v.chars().count() > SHOWN_CHARS => format!(
@@ -28,19 +28,19 @@ fn was(m: &CompiledMatch, record: &Record) -> String {
     format!(
         "{} was {}",
         m.field_name,
-        shown(record.field(m.field).map(|v| v.as_str()))
+        shown(record.field(m.field).map(super::field::FieldText::as_str))
     )
 }
 
 /// Why the event does not match the detection (it must not).
-pub fn why_not(detection: &CompiledDetection, record: &Record) -> String {
+pub(crate) fn why_not(detection: &CompiledDetection, record: &Record) -> String {
     let mut reasons = Vec::new();
     failures(&detection.condition, detection, record, &mut reasons);
     reasons.join("; ")
 }
 
 /// Why the event matches the detection (it must).
-pub fn why(detection: &CompiledDetection, record: &Record) -> String {
+pub(crate) fn why(detection: &CompiledDetection, record: &Record) -> String {
     let mut reasons = Vec::new();
     successes(&detection.condition, detection, record, &mut reasons);
     reasons.join("; ")

@@ -26,31 +26,31 @@ use crate::catalogue::logsource::{Column, ColumnType, FieldValue};
 
 /// A field's value in one event, with its lower-case form computed on first use.
 #[derive(Debug)]
-pub struct FieldText<'a> {
+pub(crate) struct FieldText<'a> {
     text: Cow<'a, str>,
     lower: OnceCell<String>,
 }
 
 impl<'a> FieldText<'a> {
-    pub fn new(text: Cow<'a, str>) -> FieldText<'a> {
+    pub(crate) fn new(text: Cow<'a, str>) -> FieldText<'a> {
         FieldText {
             text,
             lower: OnceCell::new(),
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 
     /// The value in lower case, for case-insensitive matching.
-    pub fn lower(&self) -> &str {
+    pub(crate) fn lower(&self) -> &str {
         self.lower.get_or_init(|| lowercase(&self.text))
     }
 }
 
 /// Lower case as Sigma compares: character by character.
-pub fn lowercase(text: &str) -> String {
+pub(crate) fn lowercase(text: &str) -> String {
     if text.is_ascii() {
         text.to_ascii_lowercase()
     } else {
@@ -59,7 +59,7 @@ pub fn lowercase(text: &str) -> String {
 }
 
 /// Case-insensitive equality, as KQL's `=~`.
-pub fn equal_ignoring_case(a: &str, b: &str) -> bool {
+pub(crate) fn equal_ignoring_case(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         a.eq_ignore_ascii_case(b)
     } else {
@@ -68,7 +68,7 @@ pub fn equal_ignoring_case(a: &str, b: &str) -> bool {
 }
 
 /// The text of a JSON value as KQL's `tostring()` gives it; `None` for null and "".
-pub fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
+pub(crate) fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
@@ -80,7 +80,7 @@ pub fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// Entra writes modified-property values JSON-encoded; decode one that is a JSON string.
-pub fn unquote(text: &str) -> Cow<'_, str> {
+pub(crate) fn unquote(text: &str) -> Cow<'_, str> {
     if text.len() >= 2
         && text.starts_with('"')
         && text.ends_with('"')
@@ -103,7 +103,7 @@ fn keys(path: &str) -> Vec<String> {
 
 /// A [`FieldValue`] with its columns resolved to indexes and its paths split, ready to read.
 #[derive(Debug, Clone)]
-pub enum FieldPlan {
+pub(crate) enum FieldPlan {
     /// A string or datetime column.
     Plain {
         column: usize,
@@ -133,7 +133,7 @@ pub enum FieldPlan {
 
 impl FieldPlan {
     /// Validation guarantees every column a field names is declared.
-    pub fn new(value: &FieldValue, columns: &IndexMap<String, Column>) -> FieldPlan {
+    pub(crate) fn new(value: &FieldValue, columns: &IndexMap<String, Column>) -> FieldPlan {
         let index = |name: &str| {
             columns
                 .get_index_of(name)
@@ -186,7 +186,7 @@ impl FieldPlan {
     }
 
     /// The field's text in `record`, `None` when missing or empty.
-    pub fn resolve<'a>(&self, record: &Record<'a, '_>) -> Option<Cow<'a, str>> {
+    pub(crate) fn resolve<'a>(&self, record: &Record<'a, '_>) -> Option<Cow<'a, str>> {
         let owned = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
         match self {
             FieldPlan::Plain { column } => record.column_text(*column),

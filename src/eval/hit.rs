@@ -5,7 +5,7 @@ use crate::timestamp::Timestamp;
 
 /// Which event of the input it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRef {
+pub(crate) struct EventRef {
     /// 1-based: the line of a JSON-lines file, the element of a JSON array, the event of a test case.
     pub position: u64,
     /// The log source's `event_id` column, when it has one and the event fills it.
@@ -14,7 +14,7 @@ pub struct EventRef {
 }
 
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     /// Index of the detection in the catalogue.
     pub detection: usize,
     pub event: EventRef,
@@ -27,7 +27,7 @@ pub struct Hit {
 }
 
 impl Hit {
-    pub fn time(&self) -> Timestamp {
+    pub(crate) fn time(&self) -> Timestamp {
         self.event.time
     }
 }

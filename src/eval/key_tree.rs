@@ -20,7 +20,7 @@ use super::record::Text;
 
 /// The keys read at one object level, and below each of them.
 #[derive(Debug, Clone, Default)]
-pub struct KeyTree {
+pub(crate) struct KeyTree {
     keys: Vec<String>,
     /// Open addressing by [`key_hash`]: 1 + the key's slot, 0 when empty.
     index: Vec<u32>,
@@ -52,19 +52,18 @@ fn key_hash(bytes: &[u8]) -> u32 {
 
 impl KeyTree {
     /// Adds a path of keys from the top level; returns the slot of each key on the way.
-    pub fn insert(&mut self, path: &[&str]) -> Vec<usize> {
+    pub(crate) fn insert(&mut self, path: &[&str]) -> Vec<usize> {
         let mut slots = Vec::with_capacity(path.len());
         let mut node = self;
         for key in path {
-            let slot = match node.find(key) {
-                Some(slot) => slot,
-                None => {
-                    node.keys.push((*key).to_owned());
-                    node.children.push(KeyTree::default());
-                    node.nested.push(None);
-                    node.reindex();
-                    node.keys.len() - 1
-                }
+            let slot = if let Some(slot) = node.find(key) {
+                slot
+            } else {
+                node.keys.push((*key).to_owned());
+                node.children.push(KeyTree::default());
+                node.nested.push(None);
+                node.reindex();
+                node.keys.len() - 1
             };
             slots.push(slot);
             if slots.len() < path.len() && node.nested[slot].is_none() {
@@ -113,7 +112,7 @@ impl KeyTree {
 
     /// Reads the JSON object in `text`, keeping the raw value of every key the tree knows at
     /// this level. Fails when `text` is not a JSON object.
-    pub fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
+    pub(crate) fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let values = LevelSeed(self).deserialize(&mut deserializer)?;
         deserializer.end()?;
@@ -127,14 +126,14 @@ impl KeyTree {
 
 /// What an event holds of the keys of a [`KeyTree`].
 #[derive(Debug)]
-pub struct Found<'a> {
+pub(crate) struct Found<'a> {
     values: Vec<Option<&'a RawValue>>,
     children: Vec<OnceCell<Option<Found<'a>>>>,
 }
 
 impl<'a> Found<'a> {
     /// The raw value at a slot path (from [`KeyTree::insert`]); inner objects are read on first use.
-    pub fn at(&self, tree: &KeyTree, path: &[usize]) -> Option<&'a RawValue> {
+    pub(crate) fn at(&self, tree: &KeyTree, path: &[usize]) -> Option<&'a RawValue> {
         let (&slot, rest) = path.split_first()?;
         let raw = self.values[slot]?;
         if rest.is_empty() {

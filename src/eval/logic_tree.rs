@@ -2,7 +2,7 @@
 //! over field matches (its pre-filter).
 
 #[derive(Debug, Clone)]
-pub enum LogicTree<T> {
+pub(crate) enum LogicTree<T> {
     Leaf(T),
     Not(Box<LogicTree<T>>),
     And(Vec<LogicTree<T>>),
@@ -10,7 +10,7 @@ pub enum LogicTree<T> {
 }
 
 impl<T> LogicTree<T> {
-    pub fn evaluate(&self, leaf: &mut impl FnMut(&T) -> bool) -> bool {
+    pub(crate) fn evaluate(&self, leaf: &mut impl FnMut(&T) -> bool) -> bool {
         match self {
             LogicTree::Leaf(t) => leaf(t),
             LogicTree::Not(inner) => !inner.evaluate(leaf),

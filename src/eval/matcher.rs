@@ -162,13 +162,13 @@ impl Test {
 
     fn value(&self) -> String {
         match self {
-            Test::Equals { lower } => lower.clone(),
-            Test::EqualsCased(text)
+            Test::Equals { lower: text }
+            | Test::EqualsCased(text)
             | Test::StartsWith { text, .. }
             | Test::EndsWith { text, .. }
-            | Test::Contains { text, .. } => text.clone(),
+            | Test::Contains { text, .. }
+            | Test::Regex { text, .. } => text.clone(),
             Test::Glob { pattern, .. } => pattern.to_sigma(),
-            Test::Regex { text, .. } => text.clone(),
             Test::Empty | Test::Present => String::new(),
         }
     }
@@ -176,7 +176,7 @@ impl Test {
 
 /// One `Field|modifiers: values` entry of a selection, compiled.
 #[derive(Debug, Clone)]
-pub struct CompiledMatch {
+pub(crate) struct CompiledMatch {
     /// Index of the field in the log source.
     pub field: usize,
     pub field_name: String,
@@ -187,7 +187,7 @@ pub struct CompiledMatch {
 }
 
 impl CompiledMatch {
-    pub fn new(entry: &FieldMatch, field: usize) -> CompiledMatch {
+    pub(crate) fn new(entry: &FieldMatch, field: usize) -> CompiledMatch {
         let written = entry
             .matchers
             .iter()
@@ -212,7 +212,7 @@ impl CompiledMatch {
         }
     }
 
-    pub fn matches(&self, record: &Record) -> bool {
+    pub(crate) fn matches(&self, record: &Record) -> bool {
         let value = record.field(self.field);
         if self.all {
             self.tests.iter().all(|t| t.matches(value))
@@ -222,7 +222,7 @@ impl CompiledMatch {
     }
 
     /// What the field had to be: `expected one of Global Administrator, Security Administrator`.
-    pub fn expectation(&self) -> String {
+    pub(crate) fn expectation(&self) -> String {
         let phrases: Vec<(&str, String)> = self
             .tests
             .iter()

@@ -17,28 +17,29 @@
 //! one pass over the JSON. [`convert`] turns the first shape into the second, so every test
 //! case checks the Splunk mapping as well as the logic.
 
-pub mod alert;
-pub mod compiled;
-pub mod convert;
-pub mod engine;
-pub mod explain;
-pub mod field;
-pub mod hit;
-pub mod key_tree;
-pub mod logic_tree;
-pub mod matcher;
-pub mod record;
-pub mod replay;
-pub mod shape;
-pub mod source;
-pub mod window;
+pub(crate) mod alert;
+pub(crate) mod compiled;
+pub(crate) mod convert;
+pub(crate) mod engine;
+pub(crate) mod explain;
+pub(crate) mod field;
+pub(crate) mod hit;
+pub(crate) mod key_tree;
+pub(crate) mod logic_tree;
+pub(crate) mod matcher;
+pub(crate) mod record;
+pub(crate) mod replay;
+pub(crate) mod shape;
+pub(crate) mod source;
+pub(crate) mod window;
 
 #[cfg(test)]
 mod tests;
 
 pub use alert::Alert;
-pub use engine::{Alerter, Engine};
-pub use hit::{EventRef, Hit};
-pub use key_tree::Found;
-pub use record::Record;
-pub use shape::Shape;
+pub(crate) use engine::Alerter;
+pub use engine::Engine;
+pub(crate) use hit::Hit;
+pub(crate) use key_tree::Found;
+pub(crate) use record::Record;
+pub(crate) use shape::Shape;

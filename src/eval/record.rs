@@ -20,7 +20,7 @@ use super::source::SourcePlan;
 use crate::timestamp::Timestamp;
 
 /// A JSON string, borrowed from the input unless it had escapes to undo.
-pub struct Text<'a>(pub Cow<'a, str>);
+pub(crate) struct Text<'a>(pub Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -46,7 +46,7 @@ impl<'de> Deserialize<'de> for Text<'de> {
 
 /// The text of a scalar column: strings as they are, numbers and booleans written out, objects
 /// and arrays as compact JSON (as KQL's `tostring()` does); `None` for null and "".
-pub fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+pub(crate) fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     let json = raw.get();
     if json.starts_with('"') {
         let text = serde_json::from_str::<Text>(json).ok()?.0;
@@ -57,7 +57,7 @@ pub fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
 }
 
 /// One event of a log source, with lazily decoded columns and fields.
-pub struct Record<'a, 'p> {
+pub(crate) struct Record<'a, 'p> {
     plan: &'p SourcePlan,
     raw: Vec<Option<&'a RawValue>>,
     dynamic: Vec<OnceCell<Option<Value>>>,
@@ -66,7 +66,7 @@ pub struct Record<'a, 'p> {
 
 impl<'a, 'p> Record<'a, 'p> {
     /// `raw[i]` is the raw JSON of column `i` of the plan's log source.
-    pub fn new(plan: &'p SourcePlan, raw: Vec<Option<&'a RawValue>>) -> Record<'a, 'p> {
+    pub(crate) fn new(plan: &'p SourcePlan, raw: Vec<Option<&'a RawValue>>) -> Record<'a, 'p> {
         let dynamic = (0..raw.len()).map(|_| OnceCell::new()).collect();
         let fields = (0..plan.field_count()).map(|_| OnceCell::new()).collect();
         Record {
@@ -78,13 +78,13 @@ impl<'a, 'p> Record<'a, 'p> {
     }
 
     /// The text of a plain column.
-    pub fn column_text(&self, column: usize) -> Option<Cow<'a, str>> {
+    pub(crate) fn column_text(&self, column: usize) -> Option<Cow<'a, str>> {
         self.raw[column].and_then(plain_text)
     }
 
     /// A dynamic column as JSON. Log Analytics exports and the query API deliver dynamic
     /// columns as JSON text inside a string; that text is parsed too.
-    pub fn dynamic(&self, column: usize) -> Option<&Value> {
+    pub(crate) fn dynamic(&self, column: usize) -> Option<&Value> {
         self.dynamic[column]
             .get_or_init(|| {
                 let value: Value = serde_json::from_str(self.raw[column]?.get()).ok()?;
@@ -99,7 +99,7 @@ impl<'a, 'p> Record<'a, 'p> {
     }
 
     /// The value of field `index` (of the log source's fields), `None` when missing or empty.
-    pub fn field(&self, index: usize) -> Option<&FieldText<'a>> {
+    pub(crate) fn field(&self, index: usize) -> Option<&FieldText<'a>> {
         self.fields[index]
             .get_or_init(|| {
                 self.plan
@@ -111,12 +111,12 @@ impl<'a, 'p> Record<'a, 'p> {
     }
 
     /// The event's time, from the log source's time column.
-    pub fn time(&self) -> Option<Timestamp> {
+    pub(crate) fn time(&self) -> Option<Timestamp> {
         Timestamp::parse(&self.column_text(self.plan.time_column())?)
     }
 
     /// The event's id, from the log source's `event_id` column.
-    pub fn event_id(&self) -> Option<String> {
+    pub(crate) fn event_id(&self) -> Option<String> {
         self.column_text(self.plan.event_id_column()?)
             .map(Cow::into_owned)
     }

@@ -11,7 +11,7 @@ use super::shape::Shape;
 
 /// What a detection made of the events.
 #[derive(Debug, Clone)]
-pub struct Replay {
+pub(crate) struct Replay {
     /// The matching events that count (in time order).
     pub hits: Vec<Hit>,
     pub alerts: Vec<Alert>,
@@ -19,7 +19,7 @@ pub struct Replay {
 
 /// An event that is not a JSON object.
 #[derive(Debug)]
-pub struct NotAnEvent {
+pub(crate) struct NotAnEvent {
     /// 1-based position of the event.
     pub position: usize,
     pub cause: serde_json::Error,
@@ -44,7 +44,7 @@ impl std::error::Error for NotAnEvent {
 /// Replays `events` (JSON texts, each one event in `shape`) through catalogue detection
 /// `detection`, which `engine` must include. An event that is not a JSON object is an error
 /// naming its position.
-pub fn replay(
+pub(crate) fn replay(
     engine: &Engine,
     detection: usize,
     shape: Shape,

@@ -9,7 +9,7 @@
 
 /// How an event is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// A Log Analytics row: columns at the top level (`TimeGenerated`, `TargetResources`).
     LogAnalytics,
     /// A diagnostic-setting record: each column at its `diagnostic` path (`time`, `properties.targetResources`).
@@ -19,7 +19,7 @@ pub enum Shape {
 /// The keys of a dotted path. A key holding `:` is a claim URI
 /// (`identity.claims.http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn`) whose own dots
 /// are not separators, so it runs to the end of the path.
-pub fn path_keys(path: &str) -> Vec<&str> {
+pub(crate) fn path_keys(path: &str) -> Vec<&str> {
     let mut keys = Vec::new();
     let mut rest = path;
     loop {

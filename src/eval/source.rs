@@ -10,8 +10,7 @@ use super::shape::{Shape, path_keys};
 use crate::catalogue::logsource::LogSourceFile;
 
 #[derive(Debug, Clone)]
-pub struct SourcePlan {
-    pub id: String,
+pub(crate) struct SourcePlan {
     /// The Log Analytics table, which rows name in their `Type` column.
     pub table: String,
     columns: Vec<String>,
@@ -29,7 +28,7 @@ pub struct SourcePlan {
 impl SourcePlan {
     /// Registers the source's columns, in both shapes, in `keys`. Validation guarantees the
     /// time and id columns are declared.
-    pub fn new(source: &LogSourceFile, keys: &mut KeyTree) -> SourcePlan {
+    pub(crate) fn new(source: &LogSourceFile, keys: &mut KeyTree) -> SourcePlan {
         let columns: Vec<String> = source.columns.keys().cloned().collect();
         let diagnostic_paths: Vec<Vec<String>> = source
             .columns
@@ -42,7 +41,6 @@ impl SourcePlan {
             })
             .collect();
         SourcePlan {
-            id: source.id.clone(),
             table: source.kql.table.clone(),
             row_slots: columns.iter().map(|c| keys.insert(&[c.as_str()])).collect(),
             diagnostic_slots: diagnostic_paths
@@ -68,42 +66,42 @@ impl SourcePlan {
         }
     }
 
-    pub fn columns(&self) -> &[String] {
+    pub(crate) fn columns(&self) -> &[String] {
         &self.columns
     }
 
     /// The keys of column `column` in the diagnostic record.
-    pub fn diagnostic_path(&self, column: usize) -> &[String] {
+    pub(crate) fn diagnostic_path(&self, column: usize) -> &[String] {
         &self.diagnostic_paths[column]
     }
 
-    pub fn time_column(&self) -> usize {
+    pub(crate) fn time_column(&self) -> usize {
         self.time_column
     }
 
-    pub fn event_id_column(&self) -> Option<usize> {
+    pub(crate) fn event_id_column(&self) -> Option<usize> {
         self.event_id_column
     }
 
-    pub fn field_count(&self) -> usize {
+    pub(crate) fn field_count(&self) -> usize {
         self.fields.len()
     }
 
-    pub fn field_index(&self, name: &str) -> Option<usize> {
+    pub(crate) fn field_index(&self, name: &str) -> Option<usize> {
         self.field_names.iter().position(|n| n == name)
     }
 
-    pub fn field_name(&self, index: usize) -> &str {
+    pub(crate) fn field_name(&self, index: usize) -> &str {
         &self.field_names[index]
     }
 
-    pub fn field_plan(&self, index: usize) -> &FieldPlan {
+    pub(crate) fn field_plan(&self, index: usize) -> &FieldPlan {
         &self.fields[index]
     }
 
     /// The raw value of each column in an event read as `shape` (`keys`: the tree the source
     /// was registered in).
-    pub fn locate<'a>(
+    pub(crate) fn locate<'a>(
         &self,
         keys: &KeyTree,
         found: &Found<'a>,
@@ -117,7 +115,12 @@ impl SourcePlan {
     }
 
     /// An event of this source read as `shape`.
-    pub fn record<'a>(&self, keys: &KeyTree, found: &Found<'a>, shape: Shape) -> Record<'a, '_> {
+    pub(crate) fn record<'a>(
+        &self,
+        keys: &KeyTree,
+        found: &Found<'a>,
+        shape: Shape,
+    ) -> Record<'a, '_> {
         Record::new(self, self.locate(keys, found, shape))
     }
 }

@@ -4,9 +4,10 @@
 use serde_json::{Value, json};
 
 use super::convert::to_diagnostic_record;
+use super::hit::EventRef;
 use super::replay::{Replay, replay};
 use super::window::{ThresholdPlan, ThresholdRun};
-use super::{Engine, EventRef, Hit, Shape};
+use super::{Engine, Hit, Shape};
 use crate::catalogue::Catalogue;
 use crate::timestamp::Timestamp;
 
@@ -218,7 +219,9 @@ fn not_one_of_and_all_of() {
     failed["Result"] = json!("failure");
 
     assert_eq!(
-        run(&catalogue, "one-of", &[admin.clone()]).alerts.len(),
+        run(&catalogue, "one-of", std::slice::from_ref(&admin))
+            .alerts
+            .len(),
         1,
         "sel_role"
     );

@@ -33,7 +33,7 @@ fn outside_window(time: Timestamp, end: Timestamp, window_seconds: u64) -> bool 
 }
 
 #[derive(Debug, Clone)]
-pub struct ThresholdPlan {
+pub(crate) struct ThresholdPlan {
     pub count: u32,
     pub window_seconds: u64,
     /// Field indexes of the group-by fields.
@@ -43,7 +43,7 @@ pub struct ThresholdPlan {
 }
 
 #[derive(Debug, Clone)]
-pub struct TierPlan {
+pub(crate) struct TierPlan {
     pub name: String,
     /// Position of the tier's field among the group-by fields.
     position: usize,
@@ -53,7 +53,7 @@ pub struct TierPlan {
 }
 
 impl ThresholdPlan {
-    pub fn new(
+    pub(crate) fn new(
         catalogue: &Catalogue,
         threshold: &Threshold,
         field: &dyn Fn(&str) -> usize,
@@ -84,7 +84,7 @@ impl ThresholdPlan {
 
     /// The tier of a group and the events it needs: the first tier whose list holds the
     /// group's value, else the default.
-    pub fn tier(&self, group: &[String]) -> (&str, u32) {
+    pub(crate) fn tier(&self, group: &[String]) -> (&str, u32) {
         self.tiers
             .iter()
             .find(|t| {
@@ -129,27 +129,24 @@ impl GroupWindow {
         if self.recent.len() < required {
             return;
         }
-        match &mut self.span {
-            Some((_, end, evidence)) => {
-                *end = time;
-                evidence.merge(std::mem::take(&mut self.pending));
+        if let Some((_, end, evidence)) = &mut self.span {
+            *end = time;
+            evidence.merge(std::mem::take(&mut self.pending));
+        } else {
+            let start = self.recent[self.recent.len() - required].time();
+            let mut evidence = Evidence::default();
+            // Ties with the window's first event are inside the span too.
+            for h in self.recent.iter().filter(|h| h.time() >= start) {
+                evidence.add(h);
             }
-            None => {
-                let start = self.recent[self.recent.len() - required].time();
-                let mut evidence = Evidence::default();
-                // Ties with the window's first event are inside the span too.
-                for h in self.recent.iter().filter(|h| h.time() >= start) {
-                    evidence.add(h);
-                }
-                self.span = Some((start, time, evidence));
-            }
+            self.span = Some((start, time, evidence));
         }
     }
 }
 
 /// The threshold of one detection over a stream of its hits.
 #[derive(Debug)]
-pub struct ThresholdRun {
+pub(crate) struct ThresholdRun {
     /// Index of the detection in the catalogue.
     detection: usize,
     plan: ThresholdPlan,
@@ -187,7 +184,7 @@ impl Ord for OrderedHit {
 const SWEEP_EVERY: u64 = 4096;
 
 impl ThresholdRun {
-    pub fn new(detection: usize, plan: ThresholdPlan) -> ThresholdRun {
+    pub(crate) fn new(detection: usize, plan: ThresholdPlan) -> ThresholdRun {
         ThresholdRun {
             detection,
             plan,
@@ -201,20 +198,20 @@ impl ThresholdRun {
     }
 
     /// Matching events that arrived more than one window out of time order and were not counted.
-    pub fn late(&self) -> u64 {
+    pub(crate) fn late(&self) -> u64 {
         self.late
     }
 
     /// Groups and buffered events held now.
     #[cfg(test)]
-    pub fn held(&self) -> (usize, usize) {
+    pub(crate) fn held(&self) -> (usize, usize) {
         (
             self.groups.len(),
             self.reorder.len() + self.groups.values().map(|g| g.recent.len()).sum::<usize>(),
         )
     }
 
-    pub fn push(&mut self, hit: Hit) {
+    pub(crate) fn push(&mut self, hit: Hit) {
         if self.released.is_some_and(|r| hit.time() < r) {
             self.late += 1;
             return;
@@ -269,7 +266,7 @@ impl ThresholdRun {
 
     /// Releases every buffered hit and returns one alert per group that reached its count,
     /// ordered by start time, then group.
-    pub fn finish(mut self, field_names: &[String]) -> Vec<Alert> {
+    pub(crate) fn finish(mut self, field_names: &[String]) -> Vec<Alert> {
         while !self.reorder.is_empty() {
             self.release_one();
         }
@@ -315,7 +312,7 @@ impl ThresholdRun {
 
 /// Per group: how many matching events, and the most within any one window (for explaining
 /// why a threshold did not fire). Events must be in time order.
-pub fn window_counts(plan: &ThresholdPlan, hits: &[Hit]) -> Vec<GroupCount> {
+pub(crate) fn window_counts(plan: &ThresholdPlan, hits: &[Hit]) -> Vec<GroupCount> {
     let mut groups: Vec<(Vec<String>, Vec<Timestamp>)> = Vec::new();
     for hit in hits {
         match groups.iter_mut().find(|(g, _)| *g == hit.group) {
@@ -348,7 +345,7 @@ pub fn window_counts(plan: &ThresholdPlan, hits: &[Hit]) -> Vec<GroupCount> {
 
 /// A group's events against its threshold.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupCount {
+pub(crate) struct GroupCount {
     pub group: Vec<(String, String)>,
     pub events: usize,
     pub most_in_window: usize,

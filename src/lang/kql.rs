@@ -45,7 +45,7 @@ pub struct Query {
 /// Verbatim literals (`@"..."`, only `"` is doubled) keep regular expressions readable; text
 /// with control characters uses an escaped literal instead.
 pub fn string(value: &str) -> String {
-    let has_control = value.chars().any(|c| c.is_control());
+    let has_control = value.chars().any(char::is_control);
     if value.contains('\\') && !has_control {
         return format!("@\"{}\"", value.replace('"', "\"\""));
     }
@@ -117,6 +117,10 @@ fn padded(array: &str) -> String {
 fn list_variable(list: &str) -> String {
     format!("{HELPER_PREFIX}list_{list}")
 }
+
+/// A threshold tier: its condition, the events it needs and its name (the default tier has no
+/// condition).
+type TierCount = (Option<String>, u32, String);
 
 /// Compiles a detection to KQL.
 pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBinding) -> Query {
@@ -246,7 +250,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                     .collect::<Vec<_>>()
                     .join(" and ")
             );
-            let mut counts: Vec<(Option<String>, u32, String)> = Vec::new();
+            let mut counts: Vec<TierCount> = Vec::new();
             for tier in &threshold.tiers {
                 let field = name(&tier.field);
                 counts.push((
@@ -259,7 +263,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 ));
             }
             counts.push((None, threshold.count, "default".to_owned()));
-            let case = |pick: &dyn Fn(&(Option<String>, u32, String)) -> String| -> String {
+            let case = |pick: &dyn Fn(&TierCount) -> String| -> String {
                 if counts.len() == 1 {
                     return pick(&counts[0]);
                 }
@@ -336,7 +340,9 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 format!("{} = max({time})", columns::END_TIME),
                 format!("{} = count()", columns::EVENT_COUNT),
             ];
-            if !others.is_empty() {
+            if others.is_empty() {
+                aggregates.push(format!("{time} = max({time})"));
+            } else {
                 aggregates.push(format!(
                     "arg_max({time}, {})",
                     others
@@ -348,8 +354,6 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 for f in &others {
                     aggregates.push(format!("{} = make_set({}, 100)", all_name(f), name(f)));
                 }
-            } else {
-                aggregates.push(format!("{time} = max({time})"));
             }
             if !findings.is_empty() {
                 aggregates.push(format!(
@@ -425,7 +429,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
 /// The stages that make `fields` columns of the table's rows: one `mv-apply` per array column
 /// for element lookups, then an `extend` for every field that is not a column of its own name.
 /// Starts with a newline; empty when every field is a plain column.
-pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
+pub(crate) fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
     let mut extraction = Extraction::new(source);
     let derived: Vec<String> = fields
         .iter()
@@ -446,7 +450,7 @@ pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
 }
 
 /// Name of the column listing every value of `field` in a threshold alert.
-pub fn all_name(field: &str) -> String {
+pub(crate) fn all_name(field: &str) -> String {
     format!("All{field}")
 }
 
@@ -707,9 +711,8 @@ fn matcher(f: &str, m: &Matcher) -> String {
             let flag = if *case_insensitive { "(?i)" } else { "" };
             format!("{f} matches regex {}", string(&format!("{flag}{regex}")))
         }
-        Matcher::Empty => format!("isempty({f})"),
+        Matcher::Empty | Matcher::Exists(false) => format!("isempty({f})"),
         Matcher::Exists(true) => format!("isnotempty({f})"),
-        Matcher::Exists(false) => format!("isempty({f})"),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::logic::{Condition, FieldMatch};
 
 /// A boolean expression over field matches.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr<'a> {
+pub(crate) enum Expr<'a> {
     Match(&'a FieldMatch),
     And(Vec<Expr<'a>>),
     Or(Vec<Expr<'a>>),
@@ -27,7 +27,7 @@ pub enum Expr<'a> {
 
 impl<'a> Expr<'a> {
     /// The expression of a whole condition (already expanded).
-    pub fn from_condition(detection: &'a Detection, condition: &Condition) -> Expr<'a> {
+    pub(crate) fn from_condition(detection: &'a Detection, condition: &Condition) -> Expr<'a> {
         match condition {
             Condition::Selection(name) => Expr::selection(detection, name),
             Condition::Not(c) => Expr::Not(Box::new(Expr::from_condition(detection, c))),
@@ -48,7 +48,7 @@ impl<'a> Expr<'a> {
     }
 
     /// The expression of one named selection.
-    pub fn selection(detection: &'a Detection, name: &str) -> Expr<'a> {
+    pub(crate) fn selection(detection: &'a Detection, name: &str) -> Expr<'a> {
         let selection = detection
             .selection(name)
             .expect("validated: the condition names existing selections");
@@ -72,13 +72,13 @@ impl<'a> Expr<'a> {
     }
 
     /// The detection's full condition.
-    pub fn of(detection: &'a Detection) -> Expr<'a> {
+    pub(crate) fn of(detection: &'a Detection) -> Expr<'a> {
         Expr::from_condition(detection, &detection.expanded)
     }
 
     /// A condition over plain columns only that every event satisfying `self` satisfies, or
     /// `None` when no such restriction can be derived. Applying it first never changes results.
-    pub fn necessary_plain(&self, source: &LogSourceFile) -> Option<Expr<'a>> {
+    pub(crate) fn necessary_plain(&self, source: &LogSourceFile) -> Option<Expr<'a>> {
         match self {
             Expr::Match(m) => source
                 .fields
@@ -128,26 +128,26 @@ pub enum ColumnRole {
 }
 
 /// Names of the fixed columns every compiled query outputs.
-pub mod columns {
+pub(crate) mod columns {
     /// Labels of the findings (selections) that matched.
-    pub const FINDINGS: &str = "Findings";
-    pub const START_TIME: &str = "StartTime";
-    pub const END_TIME: &str = "EndTime";
-    pub const EVENT_COUNT: &str = "EventCount";
-    pub const REQUIRED_COUNT: &str = "RequiredCount";
-    pub const TIER: &str = "Tier";
+    pub(crate) const FINDINGS: &str = "Findings";
+    pub(crate) const START_TIME: &str = "StartTime";
+    pub(crate) const END_TIME: &str = "EndTime";
+    pub(crate) const EVENT_COUNT: &str = "EventCount";
+    pub(crate) const REQUIRED_COUNT: &str = "RequiredCount";
+    pub(crate) const TIER: &str = "Tier";
 }
 
 /// Prefix of helper columns and variables; stripped from the output.
-pub const HELPER_PREFIX: &str = "_rc_";
+pub(crate) const HELPER_PREFIX: &str = "_rc_";
 
 /// The fields a detection's query reads, in a stable order: logic first, then threshold
 /// grouping, entities and custom details.
-pub fn needed_fields(detection: &Detection) -> Vec<&str> {
+pub(crate) fn needed_fields(detection: &Detection) -> Vec<&str> {
     let logic = detection
         .selections
         .iter()
-        .flat_map(|s| s.fields())
+        .flat_map(super::logic::Selection::fields)
         .map(|m| m.field.as_str());
     let group = detection
         .meta
@@ -173,11 +173,11 @@ pub fn needed_fields(detection: &Detection) -> Vec<&str> {
 /// The window rule shared by every target and the evaluator (it is pySigma's: an event counts
 /// towards the window that ends at a later event when it is at most `window` older; events
 /// without a value for a group-by field never count).
-pub const WINDOW_IS_INCLUSIVE: bool = true;
+pub(crate) const WINDOW_IS_INCLUSIVE: bool = true;
 
 /// The fields a threshold alert reports besides its group-by fields: entities and custom
 /// details (logic-only fields are the same for every event of a burst, or meaningless per group).
-pub fn summary_fields(detection: &Detection) -> Vec<&str> {
+pub(crate) fn summary_fields(detection: &Detection) -> Vec<&str> {
     let group: &[String] = detection
         .meta
         .threshold
@@ -201,7 +201,7 @@ pub fn summary_fields(detection: &Detection) -> Vec<&str> {
 }
 
 /// The entity columns of a detection: (entity slot, field), in slot order.
-pub fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> {
+pub(crate) fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> {
     detection
         .meta
         .entities
@@ -212,7 +212,7 @@ pub fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> {
 }
 
 /// Which catalogue list a tier reads, and the lower-cased inline values of it.
-pub fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
+pub(crate) fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
     let mut values: Vec<String> = catalogue
         .config
         .lists

@@ -14,7 +14,7 @@ use crate::logic::Condition;
 
 /// A selection in template form.
 #[derive(Debug, Clone, Serialize)]
-pub struct SelectionView {
+pub(crate) struct SelectionView {
     pub name: String,
     /// A list of maps (OR) rather than one map.
     pub is_list: bool,
@@ -23,7 +23,7 @@ pub struct SelectionView {
 
 /// One `Field|modifiers: values` entry.
 #[derive(Debug, Clone, Serialize)]
-pub struct EntryView {
+pub(crate) struct EntryView {
     pub key: String,
     pub is_list: bool,
     pub values: Vec<ScalarView>,
@@ -31,13 +31,13 @@ pub struct EntryView {
 
 /// A YAML scalar value; `value` is the text for strings, the literal for the rest.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScalarView {
+pub(crate) struct ScalarView {
     pub value: Value,
     pub is_null: bool,
 }
 
 /// Renames `Field|mods` to `SigmaField|mods`.
-pub fn sigma_key(source: &LogSourceFile, key: &str) -> String {
+pub(crate) fn sigma_key(source: &LogSourceFile, key: &str) -> String {
     match key.split_once('|') {
         Some((field, mods)) => format!("{}|{mods}", source.sigma_name(field)),
         None => source.sigma_name(key).to_owned(),
@@ -79,7 +79,7 @@ fn entries(source: &LogSourceFile, map: &serde_json::Map<String, Value>) -> Vec<
 
 /// The selections the condition uses, with Sigma field names. Selections used only for
 /// finding labels are left out: Sigma rejects a selection its condition does not use.
-pub fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<SelectionView> {
+pub(crate) fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<SelectionView> {
     let source = catalogue.logsource(detection);
     let used: Vec<String> = detection
         .expanded
@@ -114,7 +114,7 @@ pub fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<Selection
 }
 
 /// A selection matching any of `values` in `field` (case-insensitively, as Sigma does).
-pub fn list_selection(
+pub(crate) fn list_selection(
     catalogue: &Catalogue,
     detection: &Detection,
     name: &str,
@@ -139,6 +139,6 @@ pub fn list_selection(
 }
 
 /// The condition text as written (Sigma syntax), wrapped when combined with more terms.
-pub fn condition_text(condition: &Condition) -> String {
+pub(crate) fn condition_text(condition: &Condition) -> String {
     condition.to_string()
 }

@@ -49,11 +49,13 @@ pub fn string(value: &str) -> String {
             c if c.is_control() || c == '`' => {
                 flush(&mut current, &mut parts);
                 let mut buf = [0u8; 4];
-                let encoded: String = c
+                let encoded = c
                     .encode_utf8(&mut buf)
                     .bytes()
-                    .map(|b| format!("%{b:02X}"))
-                    .collect();
+                    .fold(String::new(), |mut hex, b| {
+                        let _ = write!(hex, "%{b:02X}");
+                        hex
+                    });
                 parts.push(format!("urldecode(\"{encoded}\")"));
             }
             c => current.push(c),
@@ -82,7 +84,7 @@ pub fn field(name: &str) -> String {
 }
 
 /// Name of the per-detection tuning macro that every search ends with.
-pub fn filter_macro(catalogue: &Catalogue, detection: &Detection) -> String {
+pub(crate) fn filter_macro(catalogue: &Catalogue, detection: &Detection) -> String {
     format!(
         "{}_{}_filter",
         catalogue.config.splunk.app_id,
@@ -319,7 +321,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
 /// The stages that give every one of `fields` a string value under its own name (missing = ""):
 /// `spath` for arrays, one `eval` of element lookups, one `eval` of the fields. Starts with a
 /// newline.
-pub fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
+pub(crate) fn prelude(source: &LogSourceFile, fields: &[&str]) -> String {
     let mut extraction = Extraction::new(source);
     let values: Vec<(&str, String)> = fields
         .iter()

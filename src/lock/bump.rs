@@ -10,7 +10,7 @@ use crate::yaml::Document;
 
 /// The source of `document`, whose top-level `version:` is `old`, with that value replaced by
 /// `new`.
-pub fn set_version(document: &Document, old: u32, new: u32) -> Result<String, Diagnostic> {
+pub(crate) fn set_version(document: &Document, old: u32, new: u32) -> Result<String, Diagnostic> {
     let old = u64::from(old);
     let Some(position) = document
         .map
@@ -61,7 +61,7 @@ mod tests {
             .value
             .get("version")
             .and_then(serde_json::Value::as_u64)
-            .unwrap_or(new as u64 - 1) as u32;
+            .unwrap_or(u64::from(new) - 1) as u32;
         set_version(&document, old, new)
     }
 

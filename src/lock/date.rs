@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A date that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DateError {
+pub(crate) enum DateError {
     /// `SOURCE_DATE_EPOCH` holds this, which is not a number of seconds.
     BadEpoch(String),
     /// This is not a real day written YYYY-MM-DD.
@@ -30,7 +30,7 @@ impl fmt::Display for DateError {
 impl std::error::Error for DateError {}
 
 /// Today's date (UTC), or the one `SOURCE_DATE_EPOCH` gives.
-pub fn today() -> Result<String, DateError> {
+pub(crate) fn today() -> Result<String, DateError> {
     let seconds = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v
             .trim()
@@ -45,7 +45,7 @@ pub fn today() -> Result<String, DateError> {
 }
 
 /// Checks a `--date` argument (YYYY-MM-DD, a real day).
-pub fn parse(text: &str) -> Result<String, DateError> {
+pub(crate) fn parse(text: &str) -> Result<String, DateError> {
     let parts: Vec<&str> = text.split('-').collect();
     let valid = match parts.as_slice() {
         [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {

@@ -20,10 +20,10 @@ use crate::targets::{self, Stamp};
 const NEUTRAL_PACK_VERSION: &str = "0.0.0";
 
 /// Detection id -> target -> SHA-256 (hex).
-pub type Fingerprints = BTreeMap<String, BTreeMap<String, String>>;
+pub(crate) type Fingerprints = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The stamp every detection is fingerprinted with.
-pub fn neutral_stamp(detection: &Detection) -> Stamp {
+pub(crate) fn neutral_stamp(detection: &Detection) -> Stamp {
     Stamp {
         version: 0,
         modified: detection.meta.date.clone(),
@@ -31,7 +31,7 @@ pub fn neutral_stamp(detection: &Detection) -> Stamp {
 }
 
 /// Fingerprints every detection of `catalogue` in every target.
-pub fn fingerprints(
+pub(crate) fn fingerprints(
     catalogue: &Catalogue,
     templates: &Templates,
 ) -> Result<Fingerprints, Diagnostics> {
@@ -51,7 +51,7 @@ pub fn fingerprints(
     Ok(out)
 }
 
-pub use crate::build::sha256_hex;
+pub(crate) use crate::build::sha256_hex;
 
 #[cfg(test)]
 mod tests {

@@ -13,11 +13,11 @@
 //! The file is JSON with sorted keys and no timestamps, so it diffs cleanly in review and the
 //! same catalogue always produces the same lock.
 
-pub mod bump;
-pub mod date;
-pub mod fingerprint;
-pub mod update;
-pub mod verify;
+pub(crate) mod bump;
+pub(crate) mod date;
+pub(crate) mod fingerprint;
+pub(crate) mod update;
+pub(crate) mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ use crate::yaml::{self, Document};
 /// File name of the lock, in the catalogue folder.
 pub const LOCK_FILE: &str = "rulecast.lock";
 /// Version of the lock's own format, so a future rulecast can migrate it.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// The lock file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,14 +93,14 @@ impl Lock {
     }
 
     /// The canonical text of the lock.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("the lock serialises");
         text.push('\n');
         text
     }
 
     /// Parses lock text; `shown` is the path used in diagnostics.
-    pub fn parse(text: &str, shown: &Path) -> Result<LockFile, Diagnostic> {
+    pub(crate) fn parse(text: &str, shown: &Path) -> Result<LockFile, Diagnostic> {
         // JSON is YAML, and the YAML loader keeps positions, so a broken lock is reported at the
         // exact line like any catalogue file.
         let document = yaml::parse_str(text, shown)?;
@@ -140,7 +140,7 @@ impl Lock {
 }
 
 /// Path of the lock of the catalogue in `root`.
-pub fn path(root: &Path) -> PathBuf {
+pub(crate) fn path(root: &Path) -> PathBuf {
     root.join(LOCK_FILE)
 }
 
@@ -156,7 +156,7 @@ pub fn read(root: &Path) -> Result<Option<LockFile>, Diagnostic> {
 
 /// Writes the lock of the catalogue in `root` (through a temporary file, so an interrupted
 /// write never leaves half a lock).
-pub fn write(root: &Path, lock: &Lock) -> std::io::Result<()> {
+pub(crate) fn write(root: &Path, lock: &Lock) -> std::io::Result<()> {
     let path = path(root);
     let tmp = root.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, lock.to_text())?;

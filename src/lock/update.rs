@@ -14,7 +14,7 @@ use crate::diagnostic::Diagnostics;
 
 /// What `lock` did to one detection, for its report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Added {
         name: String,
         version: u32,
@@ -70,7 +70,7 @@ impl std::fmt::Display for Action {
 /// The result of settling the lock: the new lock, the detection files to rewrite, and what
 /// changed.
 #[derive(Debug)]
-pub struct Update {
+pub(crate) struct Update {
     pub lock: Lock,
     /// Full path -> new content.
     pub files: Vec<(PathBuf, String)>,
@@ -79,7 +79,7 @@ pub struct Update {
 
 /// Settles `lock` (a new one when `None`) against `catalogue`. `today` is the date recorded for
 /// content changes.
-pub fn update(
+pub(crate) fn update(
     catalogue: &Catalogue,
     lock: Option<&LockFile>,
     fingerprints: &Fingerprints,
@@ -87,16 +87,15 @@ pub fn update(
     pack_version: &str,
 ) -> Result<Update, Diagnostics> {
     let empty;
-    let lock = match lock {
-        Some(l) => l,
-        None => {
-            empty = LockFile {
-                lock: Lock::new(pack_version),
-                document: crate::yaml::parse_str("{}", &super::path(&catalogue.root))
-                    .expect("an empty mapping parses"),
-            };
-            &empty
-        }
+    let lock = if let Some(l) = lock {
+        l
+    } else {
+        empty = LockFile {
+            lock: Lock::new(pack_version),
+            document: crate::yaml::parse_str("{}", &super::path(&catalogue.root))
+                .expect("an empty mapping parses"),
+        };
+        &empty
     };
     let (assessments, removed) = verify::assess(catalogue, lock, fingerprints);
     let mut problems = Diagnostics::new();
@@ -113,7 +112,7 @@ pub fn update(
     }
 
     let mut next = lock.lock.clone();
-    next.pack_version = pack_version.to_owned();
+    pack_version.clone_into(&mut next.pack_version);
     let mut files = Vec::new();
     let mut actions = Vec::new();
     for a in assessments {

@@ -15,7 +15,7 @@ use crate::yaml::pointer_segment;
 
 /// How a detection stands against the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     UpToDate,
     /// Not in the lock yet.
     New,
@@ -44,7 +44,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// Whether `rulecast lock` can settle it.
-    pub fn lockable(&self) -> bool {
+    pub(crate) fn lockable(&self) -> bool {
         matches!(
             self,
             Verdict::UpToDate
@@ -58,7 +58,7 @@ impl Verdict {
 
 /// One detection's verdict.
 #[derive(Debug)]
-pub struct Assessment<'a> {
+pub(crate) struct Assessment<'a> {
     pub detection: &'a Detection,
     pub locked: Option<&'a Locked>,
     pub fingerprint: &'a BTreeMap<String, String>,
@@ -66,7 +66,7 @@ pub struct Assessment<'a> {
 }
 
 /// The verdict of every detection, and the locked ids that are no longer in the catalogue.
-pub fn assess<'a>(
+pub(crate) fn assess<'a>(
     catalogue: &'a Catalogue,
     lock: &'a LockFile,
     fingerprints: &'a Fingerprints,
@@ -143,7 +143,7 @@ fn verdict(
 
 /// The problem a verdict is, for `check`; `None` when there is none. With `for_lock`, only
 /// the verdicts `lock` cannot settle are problems.
-pub fn diagnostic(a: &Assessment, for_lock: bool) -> Option<Diagnostic> {
+pub(crate) fn diagnostic(a: &Assessment, for_lock: bool) -> Option<Diagnostic> {
     if a.verdict == Verdict::UpToDate || (for_lock && a.verdict.lockable()) {
         return None;
     }
@@ -182,7 +182,7 @@ pub fn diagnostic(a: &Assessment, for_lock: bool) -> Option<Diagnostic> {
 }
 
 /// The error for a locked detection that left the catalogue.
-pub fn removed_diagnostic(lock: &LockFile, id: &str, locked: &Locked) -> Diagnostic {
+pub(crate) fn removed_diagnostic(lock: &LockFile, id: &str, locked: &Locked) -> Diagnostic {
     lock.document
         .error_at(&format!("/detections/{}", pointer_segment(id)), format!("`{}/{}` ({id}) is in the lock but no longer in the catalogue", locked.section, locked.slug))
         .with_help(format!(
@@ -192,7 +192,7 @@ pub fn removed_diagnostic(lock: &LockFile, id: &str, locked: &Locked) -> Diagnos
 }
 
 /// Everything `check` reports about the lock of `catalogue`.
-pub fn check(
+pub(crate) fn check(
     catalogue: &Catalogue,
     lock: Option<&LockFile>,
     fingerprints: &Fingerprints,

@@ -21,7 +21,7 @@ pub enum Condition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConditionError {
+pub(crate) struct ConditionError {
     /// Character offset in the condition text.
     pub offset: usize,
     pub message: String,
@@ -131,7 +131,7 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ConditionError> {
 }
 
 /// Parses a condition. Precedence, lowest first: `or`, `and`, `not`.
-pub fn parse(text: &str) -> Result<Condition, ConditionError> {
+pub(crate) fn parse(text: &str) -> Result<Condition, ConditionError> {
     let tokens = tokenize(text)?;
     if tokens.is_empty() {
         return Err(ConditionError {
@@ -304,7 +304,7 @@ impl Parser {
 
 impl Condition {
     /// Every selection name and pattern the condition mentions.
-    pub fn references(&self) -> Vec<(&str, bool)> {
+    pub(crate) fn references(&self) -> Vec<(&str, bool)> {
         let mut out = Vec::new();
         self.walk(&mut out);
         out
@@ -320,7 +320,7 @@ impl Condition {
     }
 
     /// Replaces `1 of x*` / `all of x*` with the selections they name, in catalogue order.
-    pub fn expand(&self, names: &[String]) -> Condition {
+    pub(crate) fn expand(&self, names: &[String]) -> Condition {
         match self {
             Condition::Selection(_) => self.clone(),
             Condition::Not(c) => Condition::Not(Box::new(c.expand(names))),
@@ -344,7 +344,7 @@ impl Condition {
 }
 
 /// Glob match of a selection-name pattern (only `*` is special).
-pub fn name_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn name_matches(pattern: &str, name: &str) -> bool {
     crate::logic::pattern::Pattern::parse(pattern).matches(name, true)
 }
 

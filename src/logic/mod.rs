@@ -50,7 +50,7 @@ pub enum Matcher {
 }
 
 /// The modifiers rulecast understands.
-pub const MODIFIERS: [&str; 8] = [
+pub(crate) const MODIFIERS: [&str; 8] = [
     "contains",
     "startswith",
     "endswith",
@@ -64,7 +64,7 @@ pub const MODIFIERS: [&str; 8] = [
 /// A problem in a selection, located by JSON pointer (relative to the detection file) and
 /// whether it concerns the key or the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogicError {
+pub(crate) struct LogicError {
     pub pointer: String,
     pub at_key: bool,
     pub message: String,
@@ -85,7 +85,11 @@ fn regex_problem(pattern: &str) -> Option<String> {
     use std::sync::{OnceLock, RwLock};
     static CACHE: OnceLock<RwLock<HashMap<String, Option<String>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
-    if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+    if let Some(found) = cache
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(pattern)
+    {
         return found.clone();
     }
     let problem = regex::Regex::new(pattern).err().map(|e| {
@@ -99,13 +103,13 @@ fn regex_problem(pattern: &str) -> Option<String> {
     });
     cache
         .write()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(pattern.to_owned(), problem.clone());
     problem
 }
 
 /// Parses one selection. `pointer` is the selection's JSON pointer in the file.
-pub fn parse_selection(
+pub(crate) fn parse_selection(
     name: &str,
     value: &Value,
     pointer: &str,
@@ -346,7 +350,7 @@ mod tests {
         assert_eq!(s.alternatives[1][0].matchers, vec![Matcher::Empty]);
         match &s.alternatives[0][1].matchers[0] {
             Matcher::Pattern { pattern, .. } => {
-                assert_eq!(pattern.shape(), Shape::Contains("y".into()))
+                assert_eq!(pattern.shape(), Shape::Contains("y".into()));
             }
             other => panic!("{other:?}"),
         }

@@ -68,6 +68,7 @@ impl Pattern {
     }
 
     /// `*text*`, `text*`, `*text` for the contains/startswith/endswith modifiers.
+    #[must_use]
     pub fn wrap(mut self, any_before: bool, any_after: bool) -> Pattern {
         if any_before && self.pieces.first() != Some(&Piece::AnyText) {
             self.pieces.insert(0, Piece::AnyText);
@@ -78,18 +79,9 @@ impl Pattern {
         self
     }
 
-    /// The literal text when the pattern has no wildcard.
-    pub fn as_literal(&self) -> Option<String> {
-        match self.pieces.as_slice() {
-            [] => Some(String::new()),
-            [Piece::Literal(s)] => Some(s.clone()),
-            _ => None,
-        }
-    }
-
     /// Recognises the shapes every backend has a native operator for.
     pub fn shape(&self) -> Shape {
-        use Piece::*;
+        use Piece::{AnyText, Literal};
         match self.pieces.as_slice() {
             [] => Shape::Exact(String::new()),
             [Literal(s)] => Shape::Exact(s.clone()),

@@ -14,15 +14,15 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, System, ZipWriter};
 
 /// Files of an archive: path inside it -> content. Sorted by path.
-pub type Entries = BTreeMap<String, Vec<u8>>;
+pub(crate) type Entries = BTreeMap<String, Vec<u8>>;
 
 /// 1980-01-01T00:00:00Z as a Unix time.
-pub const FIXED_MTIME: u64 = 315_532_800;
+pub(crate) const FIXED_MTIME: u64 = 315_532_800;
 /// gzip's "unknown operating system".
 const GZIP_OS_UNKNOWN: u8 = 255;
 
 /// A zip archive of `entries`.
-pub fn zip(entries: &Entries) -> std::io::Result<Vec<u8>> {
+pub(crate) fn zip(entries: &Entries) -> std::io::Result<Vec<u8>> {
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
@@ -41,7 +41,7 @@ pub fn zip(entries: &Entries) -> std::io::Result<Vec<u8>> {
 }
 
 /// A gzip-compressed tar archive of `entries`, with an entry for every folder.
-pub fn tar_gz(entries: &Entries) -> std::io::Result<Vec<u8>> {
+pub(crate) fn tar_gz(entries: &Entries) -> std::io::Result<Vec<u8>> {
     let folders: BTreeSet<String> = entries
         .keys()
         .flat_map(|path| {

@@ -33,7 +33,7 @@ impl Kind {
 
 /// The section for release `version`. `previous` is the last release's version and lock
 /// (`None` for a first release); `included` says which detections the released pack has.
-pub fn section(
+pub(crate) fn section(
     version: &str,
     previous: Option<(&str, &Lock)>,
     current: &Lock,
@@ -50,7 +50,7 @@ pub fn section(
             .or_default()
             .entry(locked.section.clone())
             .or_default()
-            .push(line)
+            .push(line);
     };
     for (id, now) in current.detections.iter().filter(|(id, _)| included(id)) {
         let name = format!("{} (`{}`)", markdown_text(&now.title), now.slug);

@@ -12,7 +12,7 @@ use crate::catalogue::Catalogue;
 use crate::lock::Lock;
 
 #[derive(Debug, Serialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub name: String,
     pub title: String,
     pub publisher: String,
@@ -26,13 +26,13 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Serialize)]
-pub struct TargetFile {
+pub(crate) struct TargetFile {
     pub description: String,
     pub file: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct DetectionEntry {
+pub(crate) struct DetectionEntry {
     pub id: String,
     pub section: String,
     pub slug: String,
@@ -47,7 +47,7 @@ pub struct DetectionEntry {
 }
 
 #[derive(Debug, Serialize)]
-pub struct GuideRowEntry {
+pub(crate) struct GuideRowEntry {
     pub key: String,
     pub section: String,
     pub title: String,
@@ -57,7 +57,7 @@ pub struct GuideRowEntry {
 }
 
 /// The manifest of `selected` (the released detections) at `version`.
-pub fn manifest(
+pub(crate) fn manifest(
     selected: &Catalogue,
     lock: &Lock,
     version: &str,

@@ -17,9 +17,9 @@
 //! The previous release, for the changelog, is the newest tag `vX.Y.Z` below the version (or
 //! `--previous REF`); its lock is read from git, so no release record has to be committed.
 
-pub mod archive;
-pub mod changelog;
-pub mod manifest;
+pub(crate) mod archive;
+pub(crate) mod changelog;
+pub(crate) mod manifest;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,7 +35,7 @@ use crate::targets;
 
 /// Why release files cannot be made.
 #[derive(Debug)]
-pub enum ReleaseError {
+pub(crate) enum ReleaseError {
     Git(GitError),
     Io(std::io::Error),
     /// The previous release's commit has no lock at the catalogue's place.
@@ -91,10 +91,10 @@ impl From<GitError> for ReleaseError {
 }
 
 /// Release files: file name -> content, in the order they are listed.
-pub type Files = BTreeMap<String, Vec<u8>>;
+pub(crate) type Files = BTreeMap<String, Vec<u8>>;
 
 /// The files of `tree` under `prefix/`, keyed by their path below it.
-pub fn subtree(tree: &Tree, prefix: &str, keep: impl Fn(&str) -> bool) -> archive::Entries {
+pub(crate) fn subtree(tree: &Tree, prefix: &str, keep: impl Fn(&str) -> bool) -> archive::Entries {
     tree.iter()
         .filter_map(|(path, content)| {
             let relative = path.strip_prefix(prefix).ok()?;
@@ -105,15 +105,16 @@ pub fn subtree(tree: &Tree, prefix: &str, keep: impl Fn(&str) -> bool) -> archiv
 }
 
 /// `SHA256SUMS` of `files`, in the format `sha256sum -c` reads.
-pub fn checksums(files: &Files) -> String {
-    files
-        .iter()
-        .map(|(name, bytes)| format!("{}  {name}\n", crate::lock::fingerprint::sha256_hex(bytes)))
-        .collect()
+pub(crate) fn checksums(files: &Files) -> String {
+    files.iter().fold(String::new(), |mut sums, (name, bytes)| {
+        let digest = crate::lock::fingerprint::sha256_hex(bytes);
+        sums.push_str(&format!("{digest}  {name}\n"));
+        sums
+    })
 }
 
 /// The newest tag `vX.Y.Z` whose version is below `version`.
-pub fn previous_tag(tags: &[String], version: &str) -> Option<String> {
+pub(crate) fn previous_tag(tags: &[String], version: &str) -> Option<String> {
     let parse = |v: &str| -> Option<(u64, u64, u64)> {
         let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
         let triple = (parts.next()??, parts.next()??, parts.next()??);
@@ -128,7 +129,7 @@ pub fn previous_tag(tags: &[String], version: &str) -> Option<String> {
 }
 
 /// Writes `files` into `out`.
-pub fn write(out: &Path, files: &Files) -> std::io::Result<()> {
+pub(crate) fn write(out: &Path, files: &Files) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     for (name, bytes) in files {
         std::fs::write(out.join(name), bytes)?;
@@ -137,7 +138,7 @@ pub fn write(out: &Path, files: &Files) -> std::io::Result<()> {
 }
 
 /// Uncommitted paths, leaving out the release folder itself (it may sit in the tree).
-pub fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, ReleaseError> {
+pub(crate) fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, ReleaseError> {
     let out = std::env::current_dir().map_err(ReleaseError::Io)?.join(out);
     let top = repo.top.canonicalize().map_err(ReleaseError::Io)?;
     let out = out.canonicalize().unwrap_or(out);
@@ -149,7 +150,7 @@ pub fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, ReleaseError>
 }
 
 /// The previous release's version and lock, if there is one.
-pub fn previous_lock(
+pub(crate) fn previous_lock(
     repo: &Repo,
     catalogue_dir: &Path,
     explicit: Option<&str>,
@@ -177,7 +178,7 @@ pub fn previous_lock(
 
 /// Every release file of `selected` at `version`: one per target, the manifest, the
 /// changelog section and the checksums.
-pub fn files(
+pub(crate) fn files(
     selected: &crate::catalogue::Catalogue,
     lock: &Lock,
     tree: &crate::output::Tree,
@@ -249,7 +250,7 @@ mod tests {
     fn the_previous_release_is_the_newest_lower_tag() {
         let tags: Vec<String> = ["v1.0.0", "v1.10.0", "v1.2.0", "v2.0.0", "latest", "v1.9"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
         assert_eq!(
             previous_tag(&tags, "2.0.0").as_deref(),

@@ -16,7 +16,7 @@ pub fn yaml_scalar(value: &str) -> String {
 }
 
 /// A YAML double-quoted scalar.
-pub fn yaml_double_quoted(value: &str) -> String {
+pub(crate) fn yaml_double_quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {
@@ -55,6 +55,10 @@ fn needs_yaml_escape(c: char) -> bool {
 /// Plain scalars are used only for text that no YAML 1.1 or 1.2 reader could take for anything
 /// else (a number, boolean, null, date, or a structure).
 fn is_plain_safe(value: &str) -> bool {
+    const AMBIGUOUS: [&str; 22] = [
+        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "nan", "inf", "True", "False",
+        "Yes", "No", "On", "Off", "Null", "NULL", "TRUE", "FALSE", "NaN",
+    ];
     let Some(first) = value.chars().next() else {
         return false;
     };
@@ -71,10 +75,6 @@ fn is_plain_safe(value: &str) -> bool {
     {
         return false;
     }
-    const AMBIGUOUS: [&str; 22] = [
-        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "nan", "inf", "True", "False",
-        "Yes", "No", "On", "Off", "Null", "NULL", "TRUE", "FALSE", "NaN",
-    ];
     !AMBIGUOUS.contains(&value)
         && !value.eq_ignore_ascii_case("y")
         && !value.eq_ignore_ascii_case("n")

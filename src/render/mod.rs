@@ -15,7 +15,7 @@ use tera::{Context, Kwargs, State, Tera, Value};
 use crate::diagnostic::{Diagnostic, Diagnostics, Position, display_path};
 
 /// The templates shipped with rulecast: (name, source).
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(crate) const BUILTIN: &[(&str, &str)] = &[
     (
         "sentinel/rule.yaml",
         include_str!("../../templates/sentinel/rule.yaml.tera"),
@@ -91,7 +91,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// Extension of template files on disk.
-pub const TEMPLATE_SUFFIX: &str = ".tera";
+pub(crate) const TEMPLATE_SUFFIX: &str = ".tera";
 
 /// Filters that make a printed value safe for its file format.
 const ENCODING_FILTERS: [&str; 7] = ["yaml", "yaml_block", "json", "arm", "conf", "csv", "md"];

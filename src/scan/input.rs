@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 
 /// Bytes per batch: large enough that the channel hand-over is noise, small enough that the
 /// batches in flight stay a few megabytes.
-pub const BATCH_BYTES: usize = 2 << 20;
+pub(crate) const BATCH_BYTES: usize = 2 << 20;
 
 /// How a file lays out its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Layout {
 
 impl Layout {
     /// What a position in this layout is called: `line 12`, `event 12`.
-    pub fn position_name(self) -> &'static str {
+    pub(crate) fn position_name(self) -> &'static str {
         match self {
             Layout::JsonLines => "line",
             Layout::Array | Layout::ValueArray => "event",
@@ -48,13 +48,13 @@ impl Layout {
 
 /// Records of a batch: lines to split, or the spans of array elements.
 #[derive(Debug)]
-pub enum Records {
+pub(crate) enum Records {
     Lines,
     Spans(Vec<Range<usize>>),
 }
 
 #[derive(Debug)]
-pub struct Batch {
+pub(crate) struct Batch {
     /// Order of the batch in the file.
     pub sequence: u64,
     pub data: Vec<u8>,
@@ -64,7 +64,7 @@ pub struct Batch {
 /// Tells the layout from the start of the file, reading no more of it than needed: `[` then
 /// `{` or `]` is an array; an object is the export wrapper when it has a `value` array before
 /// any event time, and otherwise the first event of JSON lines.
-pub fn detect(path: &Path) -> io::Result<Layout> {
+pub(crate) fn detect(path: &Path) -> io::Result<Layout> {
     let not_a_log = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -177,7 +177,7 @@ impl<'de> Visitor<'de> for ValueProbe<'_> {
 
 /// Reads `path` in `layout`, sending batches until the file ends or the receiver hangs up.
 /// Buffers come back through `free` to be reused.
-pub fn read(
+pub(crate) fn read(
     path: &Path,
     layout: Layout,
     batches: SyncSender<Batch>,

@@ -12,10 +12,10 @@
 //! Events are expected in time order (oldest first); up to one window of disorder is absorbed
 //! and later stragglers are reported rather than counted.
 
-pub mod input;
-pub mod output;
-pub mod route;
-pub mod worker;
+pub(crate) mod input;
+pub(crate) mod output;
+pub(crate) mod route;
+pub(crate) mod worker;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -94,7 +94,7 @@ pub fn scan(
         let mut alerter = Alerter::new(engine);
         let mut waiting: BTreeMap<u64, worker::BatchResult> = BTreeMap::new();
         let mut next = 0;
-        for result in result_receiver.iter() {
+        for result in &result_receiver {
             waiting.insert(result.sequence, result);
             while let Some(result) = waiting.remove(&next) {
                 next += 1;

@@ -13,12 +13,12 @@ use crate::eval::Alert;
 const EVENTS_SHOWN: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ScanFormat {
+pub(crate) enum ScanFormat {
     Text,
     Json,
 }
 
-pub struct AlertWriter<'a> {
+pub(crate) struct AlertWriter<'a> {
     format: ScanFormat,
     catalogue: &'a Catalogue,
     out: &'a mut dyn Write,
@@ -28,7 +28,7 @@ pub struct AlertWriter<'a> {
 }
 
 impl<'a> AlertWriter<'a> {
-    pub fn new(
+    pub(crate) fn new(
         format: ScanFormat,
         catalogue: &'a Catalogue,
         position_name: &'static str,
@@ -43,7 +43,7 @@ impl<'a> AlertWriter<'a> {
         }
     }
 
-    pub fn alert(&mut self, alert: &Alert) -> io::Result<()> {
+    pub(crate) fn alert(&mut self, alert: &Alert) -> io::Result<()> {
         let detection = &self.catalogue.detections[alert.detection];
         match self.format {
             ScanFormat::Json => {
@@ -133,7 +133,7 @@ impl<'a> AlertWriter<'a> {
     }
 
     /// Ends the output; the JSON form closes its document with the summary.
-    pub fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
+    pub(crate) fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
         if self.format == ScanFormat::Text {
             return Ok(());
         }

@@ -13,9 +13,9 @@ use crate::eval::field::equal_ignoring_case;
 use crate::eval::{Engine, Found, Shape};
 
 /// The source index and the located columns of an event.
-pub type Routed<'a> = (usize, Vec<Option<&'a RawValue>>);
+pub(crate) type Routed<'a> = (usize, Vec<Option<&'a RawValue>>);
 
-pub fn route<'a>(engine: &Engine, found: &Found<'a>, shape: Shape) -> Option<Routed<'a>> {
+pub(crate) fn route<'a>(engine: &Engine, found: &Found<'a>, shape: Shape) -> Option<Routed<'a>> {
     if shape == Shape::LogAnalytics
         && let Some(table) = engine.table(found)
     {
@@ -47,7 +47,8 @@ mod tests {
 
     fn routed(engine: &Engine, text: &str) -> Option<String> {
         let found = engine.read(text).unwrap();
-        route(engine, &found, engine.shape(&found)).map(|(s, _)| engine.sources[s].id.clone())
+        route(engine, &found, engine.shape(&found))
+            .map(|(s, _)| engine.catalogue.logsources[s].id.clone())
     }
 
     #[test]
@@ -55,7 +56,8 @@ mod tests {
         let catalogue =
             Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
         let engine = Engine::new(&catalogue, |_| true);
-        let ids: Vec<&str> = engine.sources.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(engine.sources.len(), catalogue.logsources.len());
+        let ids: Vec<&str> = catalogue.logsources.keys().map(String::as_str).collect();
         assert_eq!(ids, ["azure_activity", "entra_auditlogs"]);
         assert_eq!(
             routed(

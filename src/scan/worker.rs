@@ -6,7 +6,7 @@ use super::route::route;
 use crate::eval::{Engine, Hit};
 
 /// What a batch held and produced. Hit positions count from 1 within the batch.
-pub struct BatchResult {
+pub(crate) struct BatchResult {
     pub sequence: u64,
     /// The batch's buffer, handed back for reuse.
     pub data: Vec<u8>,
@@ -31,7 +31,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, other: &Counts, position_base: u64) {
+    pub(crate) fn add(&mut self, other: &Counts, position_base: u64) {
         self.events += other.events;
         self.unreadable += other.unreadable;
         if self.first_unreadable.is_none() {
@@ -45,12 +45,12 @@ impl Counts {
     }
 }
 
-pub fn evaluate(engine: &Engine, batch: Batch) -> BatchResult {
+pub(crate) fn evaluate(engine: &Engine, batch: Batch) -> BatchResult {
     let mut hits = Vec::new();
     let mut counts = Counts::default();
     let mut records = 0;
     let mut one = |text: &[u8], position: u64| {
-        evaluate_record(engine, text, position, &mut hits, &mut counts)
+        evaluate_record(engine, text, position, &mut hits, &mut counts);
     };
     match &batch.records {
         Records::Lines => {

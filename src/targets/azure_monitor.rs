@@ -14,10 +14,10 @@ use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::lang::kql::{self, ListBinding};
 
-pub struct AzureMonitor;
+pub(crate) struct AzureMonitor;
 
 /// Stable API version of scheduled query rules.
-pub const API_VERSION: &str = "2023-12-01";
+pub(crate) const API_VERSION: &str = "2023-12-01";
 
 /// Values Azure Monitor accepts for evaluationFrequency and windowSize, in minutes.
 const FREQUENCIES: [u64; 14] = [1, 5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 720, 1440];
@@ -150,32 +150,29 @@ fn alert_view(
             f
         }
     };
-    let window = match round_up(schedule.lookback, &WINDOWS) {
-        Some(w) => {
-            if w != schedule.lookback {
-                notes.push(format!(
-                    "Azure Monitor note: reads {w} of data because it cannot read exactly {}.",
-                    schedule.lookback
-                ));
-            }
-            w
-        }
-        None => {
-            let w = Duration::from_minutes(2880);
+    let window = if let Some(w) = round_up(schedule.lookback, &WINDOWS) {
+        if w != schedule.lookback {
             notes.push(format!(
-                "Azure Monitor limitation: a log alert reads at most 2 days of data, but this detection looks back {}. Events older than 2 days are not considered.",
+                "Azure Monitor note: reads {w} of data because it cannot read exactly {}.",
                 schedule.lookback
             ));
-            artifacts.limitation(
-                "azure-monitor",
-                detection,
-                &format!(
-                    "reads at most 2d of data; the detection looks back {}",
-                    schedule.lookback
-                ),
-            );
-            w
         }
+        w
+    } else {
+        let w = Duration::from_minutes(2880);
+        notes.push(format!(
+            "Azure Monitor limitation: a log alert reads at most 2 days of data, but this detection looks back {}. Events older than 2 days are not considered.",
+            schedule.lookback
+        ));
+        artifacts.limitation(
+            "azure-monitor",
+            detection,
+            &format!(
+                "reads at most 2d of data; the detection looks back {}",
+                schedule.lookback
+            ),
+        );
+        w
     };
     let tiers = detection
         .meta

@@ -17,10 +17,10 @@
 //!
 //! Adding a target means adding a module here and a line in [`all`]; nothing else changes.
 
-pub mod azure_monitor;
-pub mod sentinel;
-pub mod sigma;
-pub mod splunk;
+pub(crate) mod azure_monitor;
+pub(crate) mod sentinel;
+pub(crate) mod sigma;
+pub(crate) mod splunk;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -103,12 +103,12 @@ pub fn all() -> Vec<&'static dyn Target> {
     ]
 }
 
-pub fn by_name(name: &str) -> Option<&'static dyn Target> {
+pub(crate) fn by_name(name: &str) -> Option<&'static dyn Target> {
     all().into_iter().find(|t| t.name() == name)
 }
 
 /// Renders a template, attaching the detection to any error.
-pub fn render_template<T: Serialize>(
+pub(crate) fn render_template<T: Serialize>(
     templates: &Templates,
     name: &str,
     context: &T,
@@ -139,13 +139,8 @@ pub fn pretty(value: &serde_json::Value) -> String {
     out
 }
 
-/// Rendered JSON, parsed and written back canonically.
-pub fn pretty_json(path: &str, text: &str) -> Result<String, Diagnostic> {
-    parse_json(path, text).map(|v| pretty(&v))
-}
-
 /// The `resources` of a parsed ARM template, each in the canonical layout.
-pub fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
+pub(crate) fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
     template
         .get("resources")
         .and_then(serde_json::Value::as_array)
@@ -164,7 +159,11 @@ pub fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
 /// combined file deploys exactly what the single files do and nothing is rendered twice. They
 /// are spliced in as text, indented to their place, which gives exactly the canonical layout
 /// of the whole template without holding thousands of parsed resources in memory.
-pub fn combine_arm(path: &str, skeleton: &str, resources: &[String]) -> Result<String, Diagnostic> {
+pub(crate) fn combine_arm(
+    path: &str,
+    skeleton: &str,
+    resources: &[String],
+) -> Result<String, Diagnostic> {
     let parsed = parse_json(path, skeleton)?;
     if parsed
         .get("resources")
@@ -213,7 +212,7 @@ pub fn combine_arm(path: &str, skeleton: &str, resources: &[String]) -> Result<S
 
 /// Renders a combined ARM template's skeleton with `template` and splices `resources` into it
 /// as `azuredeploy.json` of the target.
-pub fn add_combined_arm(
+pub(crate) fn add_combined_arm(
     artifacts: &mut Artifacts,
     errors: &mut Diagnostics,
     templates: &Templates,
@@ -240,7 +239,7 @@ pub fn add_combined_arm(
 }
 
 /// ARM `contentVersion` of pack-level templates (four numeric parts).
-pub fn content_version(pack_version: &str) -> String {
+pub(crate) fn content_version(pack_version: &str) -> String {
     let mut parts: Vec<&str> = pack_version.split(['.', '-', '+']).take(4).collect();
     while parts.len() < 4 {
         parts.push("0");
@@ -256,19 +255,19 @@ pub fn content_version(pack_version: &str) -> String {
 }
 
 /// Checks that rendered YAML parses (every document of a multi-document file).
-pub fn ensure_yaml(path: &str, text: &str) -> Result<(), Diagnostic> {
+pub(crate) fn ensure_yaml(path: &str, text: &str) -> Result<(), Diagnostic> {
     crate::yaml::parse_documents(text)
         .map(|_| ())
         .map_err(|e| Diagnostic::error(format!("template produced invalid YAML for {path}: {e}")))
 }
 
 /// The `X.Y.Z` form of a detection version (Sentinel requires three parts).
-pub fn semver(version: u32) -> String {
+pub(crate) fn semver(version: u32) -> String {
     format!("{version}.0.0")
 }
 
 /// Detections in output order.
-pub fn detections(catalogue: &Catalogue) -> impl Iterator<Item = &Detection> {
+pub(crate) fn detections(catalogue: &Catalogue) -> impl Iterator<Item = &Detection> {
     catalogue.detections.iter()
 }
 
@@ -357,7 +356,7 @@ impl DetectionView {
 }
 
 /// Sentinel's capitalised severity.
-pub fn title_case(word: &str) -> String {
+pub(crate) fn title_case(word: &str) -> String {
     let mut chars = word.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),

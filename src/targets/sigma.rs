@@ -17,7 +17,7 @@ use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::Diagnostics;
 use crate::lang::sigma::{self as compile, SelectionView};
 
-pub struct Sigma;
+pub(crate) struct Sigma;
 
 /// Namespace for the ids of documents rulecast derives from a detection (correlations, tiers).
 const DERIVED_NAMESPACE: Uuid = Uuid::from_u128(0x6f1f_5b1e_8a3c_4f4e_9b4e_2c7d_0e5a_1b3c);
@@ -186,7 +186,7 @@ fn file_name(catalogue: &Catalogue, detection: &Detection) -> String {
 }
 
 /// SigmaHQ wants titles in Title Case: every word capitalised but short joining words.
-pub fn title_case(title: &str) -> String {
+pub(crate) fn title_case(title: &str) -> String {
     const SMALL: [&str; 20] = [
         "a", "an", "and", "as", "at", "by", "for", "from", "in", "new", "of", "on", "or", "over",
         "the", "through", "to", "via", "with", "without",

@@ -10,7 +10,7 @@ use crate::diagnostic::display_path;
 
 /// Why the events of a case cannot be read; every variant names the file (as shown).
 #[derive(Debug)]
-pub enum EventsError {
+pub(crate) enum EventsError {
     Read {
         file: String,
         source: std::io::Error,
@@ -62,7 +62,7 @@ impl std::error::Error for EventsError {
 }
 
 /// The events of a case, each a Log Analytics row; or why they cannot be read, located.
-pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, EventsError> {
+pub(crate) fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, EventsError> {
     let Some(file) = &source.case.events_file else {
         return Ok(source.case.events.clone());
     };

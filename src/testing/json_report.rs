@@ -8,7 +8,7 @@ use super::run::TestRun;
 use crate::catalogue::Catalogue;
 use crate::diagnostic::display_path;
 
-pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
     let (cases, failed, incomplete) = run.counts();
     let detections: Vec<Value> = run
         .results

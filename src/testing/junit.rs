@@ -11,7 +11,7 @@ use super::run::TestRun;
 use crate::catalogue::Catalogue;
 
 /// Text made safe for XML content and attribute values.
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -29,7 +29,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
     let (cases, failed, incomplete) = run.counts();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(

@@ -10,10 +10,10 @@
 //! and converted to the diagnostic records Splunk receives. Both must raise the same alerts,
 //! which checks each log source's `diagnostic:` mapping with every case.
 
-pub mod events;
-pub mod json_report;
-pub mod junit;
-pub mod run;
-pub mod text_report;
+pub(crate) mod events;
+pub(crate) mod json_report;
+pub(crate) mod junit;
+pub(crate) mod run;
+pub(crate) mod text_report;
 
-pub use run::{CaseResult, DetectionResult, TestRun, run};
+pub(crate) use run::run;

@@ -21,7 +21,7 @@ use crate::lang;
 
 /// The outcome of one case.
 #[derive(Debug, Clone)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     pub name: String,
     /// `file:line:column` of the case.
     pub location: String,
@@ -33,14 +33,14 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.failures.is_empty()
     }
 }
 
 /// The outcome of one detection's cases.
 #[derive(Debug, Clone)]
-pub struct DetectionResult {
+pub(crate) struct DetectionResult {
     /// Index of the detection in the catalogue.
     pub detection: usize,
     pub cases: Vec<CaseResult>,
@@ -51,24 +51,24 @@ pub struct DetectionResult {
 }
 
 impl DetectionResult {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.cases.iter().all(CaseResult::passed)
             && (self.missing.is_empty() || self.exempt.is_some())
     }
 }
 
 #[derive(Debug, Clone)]
-pub struct TestRun {
+pub(crate) struct TestRun {
     pub results: Vec<DetectionResult>,
 }
 
 impl TestRun {
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.results.iter().all(DetectionResult::passed)
     }
 
     /// (cases, failed cases, detections missing a kind of case that are not exempt).
-    pub fn counts(&self) -> (usize, usize, usize) {
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
         let cases = self.results.iter().map(|r| r.cases.len()).sum();
         let failed = self
             .results
@@ -86,7 +86,7 @@ impl TestRun {
 }
 
 /// Runs the cases of the detections at `selected` (catalogue indexes).
-pub fn run(catalogue: &Catalogue, selected: &[usize]) -> TestRun {
+pub(crate) fn run(catalogue: &Catalogue, selected: &[usize]) -> TestRun {
     let engine = Engine::new(catalogue, |i| selected.contains(&i));
     let results = selected
         .iter()
@@ -372,7 +372,7 @@ impl Context<'_> {
                     }
                     for name in lang::needed_fields(self.detection) {
                         let index = self.plan.field_index(name).expect("validated: detections use fields of their log source");
-                        let (a, b) = (from_row.field(index).map(|v| v.as_str()), from_record.field(index).map(|v| v.as_str()));
+                        let (a, b) = (from_row.field(index).map(super::super::eval::field::FieldText::as_str), from_record.field(index).map(super::super::eval::field::FieldText::as_str));
                         if a != b && !reported.contains(&name) {
                             reported.push(name);
                             out.push(format!(
@@ -384,7 +384,7 @@ impl Context<'_> {
                             ));
                         }
                     }
-                })
+                });
             });
         }
         if out.is_empty() {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::run::TestRun;
 use crate::catalogue::Catalogue;
 
-pub fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
     for result in &run.results {
         let detection = &catalogue.detections[result.detection];
         writeln!(out, "{}/{}", detection.section, detection.slug)?;

@@ -203,7 +203,7 @@ fn a_build_killed_at_any_moment_leaves_a_complete_output() {
         // would change it.
         let on_disk = snapshot_tree(&t.root().join("generated"));
         std::fs::write(&file, if on_disk == new { &original } else { &edited }).unwrap();
-        let delay = duration.mul_f64(round as f64 / rounds as f64);
+        let delay = duration.mul_f64(f64::from(round) / f64::from(rounds));
         let mut child = Command::new(BIN)
             .arg("build")
             .current_dir(t.root())

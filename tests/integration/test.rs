@@ -15,14 +15,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_rulecast");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_rulecast");
 
 /// The repository root (for the shipped catalogue and fixtures).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub struct Test {
+pub(crate) struct Test {
     pub dir: tempfile::TempDir,
     args: Vec<String>,
     expected_status: i32,
@@ -34,7 +34,7 @@ pub struct Test {
 
 /// What a run produced.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
@@ -42,16 +42,16 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
     }
-    pub fn read(&self, relative: &str) -> String {
+    pub(crate) fn read(&self, relative: &str) -> String {
         std::fs::read_to_string(self.path(relative))
             .unwrap_or_else(|e| panic!("read {relative}: {e}"))
     }
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.unwrap();
         let relative = entry.path().strip_prefix(from).unwrap();
@@ -66,7 +66,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 impl Test {
     /// An empty folder.
-    pub fn empty() -> Test {
+    pub(crate) fn empty() -> Test {
         Test {
             dir: tempfile::tempdir().unwrap(),
             args: Vec::new(),
@@ -79,7 +79,7 @@ impl Test {
     }
 
     /// A copy of the small catalogue in tests/fixtures/minimal, as `detections/`.
-    pub fn minimal() -> Test {
+    pub(crate) fn minimal() -> Test {
         let t = Test::empty();
         copy_dir(
             &repo().join("tests/fixtures/minimal"),
@@ -89,18 +89,18 @@ impl Test {
     }
 
     /// A copy of the shipped catalogue, as `detections/`.
-    pub fn shipped() -> Test {
+    pub(crate) fn shipped() -> Test {
         let t = Test::empty();
         copy_dir(&repo().join("detections"), &t.dir.path().join("detections"));
         t
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
     /// Writes a file (relative to the test folder), creating folders.
-    pub fn write(self, relative: &str, content: &str) -> Test {
+    pub(crate) fn write(self, relative: &str, content: &str) -> Test {
         let path = self.dir.path().join(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
@@ -109,7 +109,7 @@ impl Test {
 
     /// Replaces `from` by `to` in an existing file; panics when `from` is absent, so a fixture
     /// change cannot silently turn a test into a no-op.
-    pub fn edit(self, relative: &str, from: &str, to: &str) -> Test {
+    pub(crate) fn edit(self, relative: &str, from: &str, to: &str) -> Test {
         let path = self.dir.path().join(relative);
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {relative}: {e}"));
@@ -118,7 +118,7 @@ impl Test {
         self
     }
 
-    pub fn remove(self, relative: &str) -> Test {
+    pub(crate) fn remove(self, relative: &str) -> Test {
         let path = self.dir.path().join(relative);
         if path.is_dir() {
             std::fs::remove_dir_all(path).unwrap();
@@ -128,39 +128,39 @@ impl Test {
         self
     }
 
-    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Test {
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Test {
         self.args = args.into_iter().map(Into::into).collect();
         self
     }
 
-    pub fn status(mut self, status: i32) -> Test {
+    pub(crate) fn status(mut self, status: i32) -> Test {
         self.expected_status = status;
         self
     }
 
-    pub fn stdout_contains(mut self, text: &str) -> Test {
+    pub(crate) fn stdout_contains(mut self, text: &str) -> Test {
         self.stdout_contains.push(text.to_owned());
         self
     }
 
-    pub fn stdout(mut self, text: &str) -> Test {
+    pub(crate) fn stdout(mut self, text: &str) -> Test {
         self.stdout_equals = Some(text.to_owned());
         self
     }
 
-    pub fn stderr_contains(mut self, text: &str) -> Test {
+    pub(crate) fn stderr_contains(mut self, text: &str) -> Test {
         self.stderr_contains.push(text.to_owned());
         self
     }
 
-    pub fn stderr_lacks(mut self, text: &str) -> Test {
+    pub(crate) fn stderr_lacks(mut self, text: &str) -> Test {
         self.stderr_lacks.push(text.to_owned());
         self
     }
 
     /// Runs the command and checks every expectation. The test folder stays alive while the
     /// returned [`Test`] does, for follow-up runs.
-    pub fn run(self) -> (Test, Output) {
+    pub(crate) fn run(self) -> (Test, Output) {
         let output = self.exec();
         assert_eq!(
             output.status,
@@ -215,7 +215,7 @@ impl Test {
     }
 
     /// Resets expectations for another run in the same folder.
-    pub fn then(mut self) -> Test {
+    pub(crate) fn then(mut self) -> Test {
         self.args.clear();
         self.expected_status = 0;
         self.stdout_contains.clear();
@@ -227,7 +227,7 @@ impl Test {
 }
 
 /// Every file under `dir` with its content, for byte-for-byte comparisons.
-pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.unwrap();

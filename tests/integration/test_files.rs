@@ -5,7 +5,7 @@ use crate::test::Test;
 const PIM_ALERT_TESTS: &str = "detections/entra-roles/pim-alert-disabled.tests.yaml";
 
 /// A test file with one case per verdict; the events share their fields through a merge key.
-pub const PIM_ALERT_CASES: &str = r#"tests:
+pub(crate) const PIM_ALERT_CASES: &str = r#"tests:
   - name: an admin disables a PIM alert
     expect_alert: true
     events:

@@ -5,7 +5,7 @@
 //! templates (lengths, enums, duration ranges, entity-mapping limits, techniques under listed
 //! tactics), so `rulecast check` catches what Sentinel would reject, without Node or Python.
 
-pub mod template_rules;
+pub(crate) mod template_rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -18,10 +18,10 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
 use crate::lang::{ColumnRole, columns};
 
-pub struct Sentinel;
+pub(crate) struct Sentinel;
 
 /// Newest stable API version of Microsoft.SecurityInsights alert rules.
-pub const API_VERSION: &str = "2025-09-01";
+pub(crate) const API_VERSION: &str = "2025-09-01";
 
 #[derive(Serialize)]
 struct EntityMapping {
@@ -226,7 +226,7 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
                 custom_details.push(CustomDetail {
                     key: "Findings".to_owned(),
                     column: column.name.clone(),
-                })
+                });
             }
             ColumnRole::Summary
                 if [
@@ -240,7 +240,7 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
                 custom_details.push(CustomDetail {
                     key: column.name.clone(),
                     column: column.name.clone(),
-                })
+                });
             }
             _ => {}
         }

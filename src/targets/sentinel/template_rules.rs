@@ -10,9 +10,9 @@ use serde_json::Value;
 use crate::catalogue::attack;
 use crate::catalogue::duration::Duration;
 
-pub const MAX_NAME: usize = 256;
-pub const MAX_DESCRIPTION: usize = 5000;
-pub const MAX_QUERY: usize = 10_000;
+pub(crate) const MAX_NAME: usize = 256;
+pub(crate) const MAX_DESCRIPTION: usize = 5000;
+pub(crate) const MAX_QUERY: usize = 10_000;
 
 /// Identifiers Sentinel accepts per entity type (the ones rulecast can emit).
 const IDENTIFIERS: &[(&str, &[&str])] = &[
@@ -61,7 +61,7 @@ fn duration(value: Option<&Value>) -> Option<Duration> {
 }
 
 /// Every rule `template` breaks.
-pub fn check(template: &Value) -> Vec<String> {
+pub(crate) fn check(template: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let text = |key: &str| template.get(key).and_then(Value::as_str);
     let require = |key: &str, problems: &mut Vec<String>| {
@@ -116,7 +116,7 @@ pub fn check(template: &Value) -> Vec<String> {
                 if c.get("connectorId").and_then(Value::as_str).is_none()
                     || c.get("dataTypes")
                         .and_then(Value::as_array)
-                        .is_none_or(|d| d.is_empty())
+                        .is_none_or(std::vec::Vec::is_empty)
                 {
                     problems.push(
                         "every requiredDataConnectors entry needs a connectorId and dataTypes"
@@ -142,7 +142,7 @@ pub fn check(template: &Value) -> Vec<String> {
                     "`{key}` must be a lower-case duration such as 5m, 1h or 14d"
                 )),
                 Some(d) if d < min || d > max => {
-                    problems.push(format!("`{key}` {d} is outside 5m..14d"))
+                    problems.push(format!("`{key}` {d} is outside 5m..14d"));
                 }
                 _ => {}
             }

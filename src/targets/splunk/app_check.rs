@@ -11,7 +11,7 @@ use super::spl_check::{self, Definitions};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// Checks the app under `app_dir` (relative to the target folder) in `files`.
-pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
+pub(super) fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
     let mut out = Diagnostics::new();
     let mut confs: BTreeMap<String, Conf> = BTreeMap::new();
     for (path, text) in files {
@@ -46,7 +46,7 @@ pub fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagnostics {
     let meta = confs.get("default.meta").unwrap_or(&empty);
 
     let mut macros: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-    for stanza in macros_conf.order.iter() {
+    for stanza in &macros_conf.order {
         let (name, arity) = spl_check::macro_signature(stanza);
         macros.entry(name).or_default().insert(arity);
     }

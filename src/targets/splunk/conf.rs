@@ -9,34 +9,34 @@ use std::collections::BTreeMap;
 
 /// A parsed `.conf` file: stanza -> key -> (value, line of the key).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Conf {
+pub(crate) struct Conf {
     pub stanzas: BTreeMap<String, Stanza>,
     /// Stanzas in file order.
     pub order: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Stanza {
+pub(crate) struct Stanza {
     pub line: usize,
     pub values: BTreeMap<String, (String, usize)>,
 }
 
 impl Stanza {
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(|(v, _)| v.as_str())
     }
 }
 
 /// A problem found while reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfProblem {
+pub(crate) struct ConfProblem {
     pub line: usize,
     pub message: String,
 }
 
 /// Parses `.conf` text. Problems (malformed lines, duplicate stanzas or keys) are returned
 /// beside whatever could be read.
-pub fn parse(text: &str) -> (Conf, Vec<ConfProblem>) {
+pub(crate) fn parse(text: &str) -> (Conf, Vec<ConfProblem>) {
     let mut conf = Conf::default();
     let mut problems = Vec::new();
     let mut current = String::new();
@@ -57,7 +57,7 @@ pub fn parse(text: &str) -> (Conf, Vec<ConfProblem>) {
                 });
                 continue;
             };
-            current = trimmed[1..end].to_owned();
+            trimmed[1..end].clone_into(&mut current);
             if conf.stanzas.contains_key(&current) && !current.is_empty() {
                 problems.push(ConfProblem {
                     line: number,

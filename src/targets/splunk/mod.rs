@@ -6,8 +6,8 @@
 //! so installing the app never changes searches in other apps.
 
 mod app_check;
-pub mod conf;
-pub mod spl_check;
+pub(crate) mod conf;
+pub(crate) mod spl_check;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use crate::diagnostic::Diagnostics;
 use crate::lang::spl;
 use crate::render::encode::{conf_stanza, conf_value};
 
-pub struct Splunk;
+pub(crate) struct Splunk;
 
 #[derive(Serialize)]
 struct SearchView {
@@ -271,10 +271,10 @@ fn alert_severity(severity: Severity) -> u8 {
 
 /// A cron schedule for a frequency, and whether it is exact. The minute (and hour) offset is
 /// derived from the detection id so a pack's searches do not all start at once.
-pub fn cron(frequency: Duration, id: &str) -> (String, bool) {
+pub(crate) fn cron(frequency: Duration, id: &str) -> (String, bool) {
     let seed: u64 = id
         .bytes()
-        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let minutes = frequency.minutes();
     let minute = seed % 60;
     if minutes < 60 {

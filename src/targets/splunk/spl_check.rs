@@ -122,14 +122,14 @@ const COMMANDS: &[&str] = &[
 ];
 
 /// What a search may reference.
-pub struct Definitions<'a> {
+pub(crate) struct Definitions<'a> {
     /// Macro name -> the argument counts it is defined for.
     pub macros: &'a BTreeMap<String, BTreeSet<usize>>,
     pub lookups: &'a BTreeSet<String>,
 }
 
 /// Macro stanza names are `name` or `name(N)`; returns (name, N).
-pub fn macro_signature(stanza: &str) -> (String, usize) {
+pub(crate) fn macro_signature(stanza: &str) -> (String, usize) {
     if let Some(open) = stanza.find('(')
         && let Some(n) = stanza[open + 1..]
             .strip_suffix(')')
@@ -141,7 +141,7 @@ pub fn macro_signature(stanza: &str) -> (String, usize) {
 }
 
 /// Every structural problem of `search`.
-pub fn check(search: &str, definitions: &Definitions) -> Vec<String> {
+pub(crate) fn check(search: &str, definitions: &Definitions) -> Vec<String> {
     let mut problems = Vec::new();
     let mut segments: Vec<String> = vec![String::new()];
     let mut macros: Vec<String> = Vec::new();
@@ -262,7 +262,7 @@ pub fn check(search: &str, definitions: &Definitions) -> Vec<String> {
                 "macro `{name}` is called with {arity} argument(s) but defined for {}",
                 arities
                     .iter()
-                    .map(|a| a.to_string())
+                    .map(std::string::ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(" or ")
             )),

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 /// The literal text an ARM string denotes; panics on a string ARM would evaluate.
-pub fn literal(value: &Value) -> String {
+pub(crate) fn literal(value: &Value) -> String {
     let text = value
         .as_str()
         .unwrap_or_else(|| panic!("not a string: {value}"));

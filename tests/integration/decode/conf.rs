@@ -3,9 +3,9 @@
 //! a line break there. This is the reading Splunk's own parser (and ksconf) applies.
 
 /// Stanzas in file order, each with its settings in file order.
-pub type Stanzas = Vec<(String, Vec<(String, String)>)>;
+pub(crate) type Stanzas = Vec<(String, Vec<(String, String)>)>;
 
-pub fn parse(text: &str) -> Stanzas {
+pub(crate) fn parse(text: &str) -> Stanzas {
     let mut stanzas: Stanzas = vec![(String::new(), Vec::new())];
     let mut lines = text.split('\n');
     while let Some(line) = lines.next() {
@@ -37,7 +37,7 @@ pub fn parse(text: &str) -> Stanzas {
 }
 
 /// The value of `key` in `stanza`.
-pub fn get<'a>(stanzas: &'a Stanzas, stanza: &str, key: &str) -> &'a str {
+pub(crate) fn get<'a>(stanzas: &'a Stanzas, stanza: &str, key: &str) -> &'a str {
     let (_, settings) = stanzas
         .iter()
         .find(|(name, _)| name == stanza)
@@ -45,6 +45,5 @@ pub fn get<'a>(stanzas: &'a Stanzas, stanza: &str, key: &str) -> &'a str {
     settings
         .iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {key} in [{stanza}]"))
+        .map_or_else(|| panic!("no {key} in [{stanza}]"), |(_, v)| v.as_str())
 }

@@ -1,7 +1,7 @@
 //! CSV as RFC 4180 defines it: `,` between fields, a field in `"` may hold commas, line breaks
 //! and `""` for a quote.
 
-pub fn parse(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn parse(text: &str) -> Vec<Vec<String>> {
     let mut records = Vec::new();
     let mut record = Vec::new();
     let mut field = String::new();
@@ -14,7 +14,6 @@ pub fn parse(text: &str) -> Vec<Vec<String>> {
                 chars.next();
             }
             (true, '"') => quoted = false,
-            (true, c) => field.push(c),
             (false, '"') if field.is_empty() => quoted = true,
             (false, '"') => panic!("a quote inside an unquoted field"),
             (false, ',') => record.push(std::mem::take(&mut field)),
@@ -23,7 +22,7 @@ pub fn parse(text: &str) -> Vec<Vec<String>> {
                 record.push(std::mem::take(&mut field));
                 records.push(std::mem::take(&mut record));
             }
-            (false, c) => field.push(c),
+            (_, c) => field.push(c),
         }
     }
     assert!(!quoted, "unterminated quoted field");

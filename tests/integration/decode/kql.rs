@@ -2,7 +2,7 @@
 //! with the quote doubled. A line break inside a literal is a syntax error in KQL.
 
 /// Every string literal in a KQL text, decoded, in order.
-pub fn literals(text: &str) -> Vec<String> {
+pub(crate) fn literals(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -30,7 +30,7 @@ pub fn literals(text: &str) -> Vec<String> {
 }
 
 /// The value of a text that must be exactly one literal.
-pub fn decode(literal: &str) -> String {
+pub(crate) fn decode(literal: &str) -> String {
     let chars: Vec<char> = literal.chars().collect();
     let (value, next) = match chars.first() {
         Some('@') => verbatim(&chars, 1),

@@ -4,9 +4,9 @@
 //! that went in. Each reader follows the target's own rules (not rulecast's encoder), and panics
 //! on anything its language would reject, so an encoder cannot pass by being read leniently.
 
-pub mod arm;
-pub mod conf;
-pub mod csv;
-pub mod kql;
-pub mod sigma;
-pub mod spl;
+pub(crate) mod arm;
+pub(crate) mod conf;
+pub(crate) mod csv;
+pub(crate) mod kql;
+pub(crate) mod sigma;
+pub(crate) mod spl;

@@ -4,13 +4,13 @@
 
 use rulecast::logic::pattern::{Pattern, Piece};
 
-pub fn pattern(value: &str) -> Pattern {
+pub(crate) fn pattern(value: &str) -> Pattern {
     let mut pieces: Vec<Piece> = Vec::new();
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if matches!(chars.peek(), Some('*' | '?' | '\\')) => {
-                literal(&mut pieces, chars.next().unwrap())
+                literal(&mut pieces, chars.next().unwrap());
             }
             '*' => pieces.push(Piece::AnyText),
             '?' => pieces.push(Piece::AnyChar),

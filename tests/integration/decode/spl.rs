@@ -3,7 +3,7 @@
 //! backtick macro calls are skipped, so quotes inside them are not taken for strings.
 
 /// Every string expression in an SPL text, decoded, in order.
-pub fn literals(text: &str) -> Vec<String> {
+pub(crate) fn literals(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -24,7 +24,7 @@ pub fn literals(text: &str) -> Vec<String> {
 }
 
 /// The value of a text that must be exactly one string expression.
-pub fn decode(expression: &str) -> String {
+pub(crate) fn decode(expression: &str) -> String {
     let chars: Vec<char> = expression.chars().collect();
     assert!(
         starts_part(&chars, 0),
