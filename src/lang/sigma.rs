@@ -1,16 +1,17 @@
-//! Sigma: the catalogue's logic is already Sigma, so compiling it means renaming fields to their
-//! Sigma names and deciding what Sigma cannot say.
-//!
-//! Values are passed through unchanged: catalogue values use Sigma's own wildcard and escape
-//! rules. Numbers, booleans and null keep their YAML type. A threshold becomes correlation
-//! rules; a tier that reads a list becomes its own base rule over the list's inline values.
+//! Sigma: compiled from the detection model like KQL and SPL. Sigma is the closest language to
+//! the model, so a field match becomes `SigmaField|modifier|...: values`: the field renamed to
+//! its Sigma name, each modifier written with its name from the modifier table
+//! ([`crate::logic::modifier`], which also says what Sigma cannot express), and the values as
+//! the catalogue wrote them, since catalogue values use Sigma's own wildcard and escape rules.
+//! Numbers, booleans and null keep their YAML type. A threshold becomes correlation rules; a
+//! tier that reads a list becomes its own base rule over the list's inline values.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalogue::logsource::LogSourceFile;
 use crate::catalogue::{Catalogue, Detection};
-use crate::logic::Condition;
+use crate::logic::{Condition, FieldMatch};
 
 /// A selection in template form.
 #[derive(Debug, Clone, Serialize)]
@@ -36,14 +37,6 @@ pub(crate) struct ScalarView {
     pub is_null: bool,
 }
 
-/// Renames `Field|mods` to `SigmaField|mods`.
-pub(crate) fn sigma_key(source: &LogSourceFile, key: &str) -> String {
-    match key.split_once('|') {
-        Some((field, mods)) => format!("{}|{mods}", source.sigma_name(field)),
-        None => source.sigma_name(key).to_owned(),
-    }
-}
-
 fn scalar(value: &Value) -> ScalarView {
     ScalarView {
         is_null: value.is_null(),
@@ -51,64 +44,53 @@ fn scalar(value: &Value) -> ScalarView {
     }
 }
 
-/// The values of one entry. A plain `""` means "no value" in the catalogue (missing, null or
-/// empty, as KQL `isempty` and the evaluator read it), while Sigma's `''` only matches an
-/// empty string and `null` only a missing field: a plain `""` is written as both.
-fn entry(source: &LogSourceFile, key: &str, values: &[Value], is_list: bool) -> EntryView {
-    let mut scalars: Vec<ScalarView> = values.iter().map(scalar).collect();
-    let plain = !key.contains('|');
-    if plain && values.iter().any(|v| v.as_str() == Some("")) && !values.iter().any(Value::is_null)
+/// One field match: its Sigma field name, its modifiers by their Sigma names (from the
+/// modifier table), its values as written. A plain `""` means "no value" in the catalogue
+/// (missing, null or empty, as KQL `isempty` and the evaluator read it), while Sigma's `''`
+/// only matches an empty string and `null` only a missing field: a plain `""` is written as
+/// both.
+fn entry(source: &LogSourceFile, m: &FieldMatch) -> EntryView {
+    let mut key = source.sigma_name(&m.field).to_owned();
+    for modifier in &m.modifiers {
+        key.push('|');
+        key.push_str(modifier.name());
+    }
+    let mut values: Vec<ScalarView> = m.values.iter().map(scalar).collect();
+    if m.modifiers.is_empty()
+        && m.values.iter().any(|v| v.as_str() == Some(""))
+        && !m.values.iter().any(Value::is_null)
     {
-        scalars.push(scalar(&Value::Null));
+        values.push(scalar(&Value::Null));
     }
     EntryView {
-        key: sigma_key(source, key),
-        is_list: is_list || scalars.len() > 1,
-        values: scalars,
+        key,
+        is_list: m.listed || values.len() > 1,
+        values,
     }
-}
-
-fn entries(source: &LogSourceFile, map: &serde_json::Map<String, Value>) -> Vec<EntryView> {
-    map.iter()
-        .map(|(key, value)| match value {
-            Value::Array(items) => entry(source, key, items, true),
-            single => entry(source, key, std::slice::from_ref(single), false),
-        })
-        .collect()
 }
 
 /// The selections the condition uses, with Sigma field names. Selections used only for
 /// finding labels are left out: Sigma rejects a selection its condition does not use.
 pub(crate) fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<SelectionView> {
     let source = catalogue.logsource(detection);
-    let used: Vec<String> = detection
+    let used: Vec<&str> = detection
         .expanded
         .references()
         .into_iter()
-        .map(|(name, _)| name.to_owned())
+        .map(|(name, _)| name)
         .collect();
     detection
-        .meta
-        .detection
         .selections
         .iter()
-        .filter(|(name, _)| used.contains(name))
-        .map(|(name, value)| match value {
-            Value::Array(items) => SelectionView {
-                name: name.clone(),
-                is_list: true,
-                alternatives: items
-                    .iter()
-                    .filter_map(Value::as_object)
-                    .map(|m| entries(source, m))
-                    .collect(),
-            },
-            Value::Object(map) => SelectionView {
-                name: name.clone(),
-                is_list: false,
-                alternatives: vec![entries(source, map)],
-            },
-            _ => unreachable!("validated: selections are maps or lists of maps"),
+        .filter(|s| used.contains(&s.name.as_str()))
+        .map(|s| SelectionView {
+            name: s.name.clone(),
+            is_list: s.listed,
+            alternatives: s
+                .alternatives
+                .iter()
+                .map(|all| all.iter().map(|m| entry(source, m)).collect())
+                .collect(),
         })
         .collect()
 }
@@ -141,4 +123,48 @@ pub(crate) fn list_selection(
 /// The condition text as written (Sigma syntax), wrapped when combined with more terms.
 pub(crate) fn condition_text(condition: &Condition) -> String {
     condition.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_matches_are_written_from_the_model() {
+        let (_dir, catalogue) = crate::test_support::catalogue(
+            &[(
+                "entra-roles/pim-alert-disabled.yaml",
+                "    ActivityDisplayName: Disable PIM alert\n",
+                "    ActivityDisplayName: Disable PIM alert\n    ResultReason|re|i: [\"^a.b$\"]\n    Identity: ''\n  unused:\n    - Result: success\n",
+            )],
+            &[],
+        );
+        let detection = &catalogue.detections[1];
+        assert_eq!(detection.slug, "pim-alert-disabled");
+        let views = selections(&catalogue, detection);
+        assert_eq!(
+            views.len(),
+            1,
+            "a selection the condition does not use is left out"
+        );
+        let entries = &views[0].alternatives[0];
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "Category",
+                "ActivityDisplayName",
+                "ResultReason|re|i",
+                "Identity"
+            ]
+        );
+        assert!(!entries[0].is_list);
+        assert!(entries[2].is_list, "a list of one stays a list");
+        let empty: Vec<bool> = entries[3].values.iter().map(|v| v.is_null).collect();
+        assert_eq!(
+            empty,
+            [false, true],
+            "a plain '' also matches a missing field"
+        );
+    }
 }

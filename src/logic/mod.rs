@@ -2,15 +2,18 @@
 //!
 //! A detection's `detection:` block is parsed into [`Selection`]s (field matches; a map is AND, a
 //! list of maps is OR) and a [`Condition`] over them, with Sigma's semantics:
-//! case-insensitive matching, `*`/`?` wildcards, and the `contains`, `startswith`, `endswith`,
-//! `all`, `re`, `cased` and `exists` modifiers. Every target compiles this one model.
+//! case-insensitive matching, `*`/`?` wildcards, and the [`modifier`]s. Every language
+//! compiles this one model: KQL and SPL from the [`Matcher`]s a field match lowers to, Sigma
+//! from the modifiers and values as written.
 
 pub mod condition;
+pub mod modifier;
 pub mod pattern;
 
 use serde_json::Value;
 
 pub use condition::Condition;
+pub use modifier::Modifier;
 pub use pattern::{Pattern, Shape};
 
 use crate::diagnostic::did_you_mean;
@@ -20,12 +23,21 @@ use crate::diagnostic::did_you_mean;
 pub struct Selection {
     pub name: String,
     pub alternatives: Vec<Vec<FieldMatch>>,
+    /// Written as a list of maps (even of one), which Sigma output keeps.
+    pub listed: bool,
 }
 
 /// One `Field|modifiers: values` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldMatch {
     pub field: String,
+    /// The modifiers in the order they were written.
+    pub modifiers: Vec<Modifier>,
+    /// The values as written (YAML scalars: text, number, boolean or null).
+    pub values: Vec<Value>,
+    /// Written as a list (even of one).
+    pub listed: bool,
+    /// The tests the values and modifiers amount to, one per value.
     pub matchers: Vec<Matcher>,
     /// `all` modifier: every matcher must match (otherwise any one).
     pub all: bool,
@@ -48,18 +60,6 @@ pub enum Matcher {
     /// `Field|exists: true/false`.
     Exists(bool),
 }
-
-/// The modifiers rulecast understands.
-pub(crate) const MODIFIERS: [&str; 8] = [
-    "contains",
-    "startswith",
-    "endswith",
-    "all",
-    "re",
-    "i",
-    "cased",
-    "exists",
-];
 
 /// A problem in a selection, located by JSON pointer (relative to the detection file) and
 /// whether it concerns the key or the value.
@@ -145,6 +145,7 @@ pub(crate) fn parse_selection(
         Ok(Selection {
             name: name.to_owned(),
             alternatives,
+            listed: value.is_array(),
         })
     } else {
         Err(errors)
@@ -181,38 +182,50 @@ fn parse_entry(
         help,
     };
 
-    let mut wrap: Option<&str> = None;
-    let (mut all, mut re, mut insensitive, mut cased, mut exists) =
-        (false, false, false, false, false);
+    let mut wrap: Option<Modifier> = None;
+    let mut modifiers = Vec::new();
     let before = errors.len();
-    for modifier in parts {
-        match modifier {
-            "contains" | "startswith" | "endswith" => {
-                if let Some(previous) = wrap {
-                    errors.push(key_error(
-                        format!("`{modifier}` cannot be combined with `{previous}`"),
-                        Some("keep one of them; for other shapes write `*` wildcards in the value, e.g. `Field: 'start*end'`".to_owned()),
-                    ));
-                }
-                wrap = Some(modifier);
+    for name in parts {
+        let Some(modifier) = Modifier::from_name(name) else {
+            let supported = modifier::names().collect::<Vec<_>>().join(", ");
+            let help = match did_you_mean(name, modifier::names()) {
+                Some(close) => format!("did you mean `{close}`? (supported: {supported})"),
+                None => format!("supported modifiers: {supported}"),
+            };
+            errors.push(key_error(format!("unknown modifier `{name}`"), Some(help)));
+            continue;
+        };
+        if modifier.wraps().is_some() {
+            if let Some(previous) = wrap {
+                errors.push(key_error(
+                    format!("`{name}` cannot be combined with `{}`", previous.name()),
+                    Some("keep one of them; for other shapes write `*` wildcards in the value, e.g. `Field: 'start*end'`".to_owned()),
+                ));
             }
-            "all" => all = true,
-            "re" => re = true,
-            "i" => insensitive = true,
-            "cased" => cased = true,
-            "exists" => exists = true,
-            other => {
-                let help = match did_you_mean(other, MODIFIERS) {
-                    Some(close) => format!(
-                        "did you mean `{close}`? (supported: {})",
-                        MODIFIERS.join(", ")
-                    ),
-                    None => format!("supported modifiers: {}", MODIFIERS.join(", ")),
-                };
-                errors.push(key_error(format!("unknown modifier `{other}`"), Some(help)));
-            }
+            wrap = Some(modifier);
         }
+        for (language, reason) in modifier::refusals(modifier.spec()) {
+            errors.push(key_error(
+                format!(
+                    "`{name}` cannot be expressed in {}: {reason}",
+                    language.name()
+                ),
+                Some(
+                    "match the field another way; every target must be able to run the detection"
+                        .to_owned(),
+                ),
+            ));
+        }
+        modifiers.push(modifier);
     }
+    let has = |m: Modifier| modifiers.contains(&m);
+    let (all, re, insensitive, cased, exists) = (
+        has(Modifier::All),
+        has(Modifier::Re),
+        has(Modifier::I),
+        has(Modifier::Cased),
+        has(Modifier::Exists),
+    );
     if re && wrap.is_some() {
         errors.push(key_error(
             "`re` cannot be combined with contains/startswith/endswith".to_owned(),
@@ -312,11 +325,9 @@ fn parse_entry(
             continue;
         }
         let pattern = Pattern::parse(&text);
-        let pattern = match wrap {
-            Some("contains") => pattern.wrap(true, true),
-            Some("startswith") => pattern.wrap(false, true),
-            Some("endswith") => pattern.wrap(true, false),
-            _ => pattern,
+        let pattern = match wrap.and_then(Modifier::wraps) {
+            Some((before, after)) => pattern.wrap(before, after),
+            None => pattern,
         };
         matchers.push(Matcher::Pattern { pattern, cased });
     }
@@ -325,6 +336,12 @@ fn parse_entry(
     }
     Some(FieldMatch {
         field,
+        modifiers,
+        values: match value {
+            Value::Array(items) => items.clone(),
+            single => vec![single.clone()],
+        },
+        listed: value.is_array(),
         matchers,
         all,
         pointer: pointer.to_owned(),
