@@ -42,6 +42,7 @@ pub mod yaml;
 
 mod diff;
 mod git;
+mod identifier;
 mod pack;
 mod release;
 #[cfg(test)]

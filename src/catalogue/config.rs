@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct CatalogueConfig {
     /// Short machine name of the content pack, e.g. rulecast-pim.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"))]
+    #[schemars(regex(pattern = crate::identifier::KEY))]
     pub name: String,
     /// Human title of the content pack.
     pub title: String,
@@ -46,7 +46,7 @@ pub struct WatchlistConfig {
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub alias: String,
     /// Column of the watchlist that holds the value (SearchKey is the watchlist's search key).
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::IDENTIFIER))]
     pub column: String,
 }
 
@@ -54,10 +54,10 @@ pub struct WatchlistConfig {
 #[serde(deny_unknown_fields)]
 pub struct LookupConfig {
     /// Lookup definition name (transforms.conf stanza); the CSV file is <name>.csv.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub name: String,
     /// CSV column holding the value.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub field: String,
 }
 
@@ -66,7 +66,7 @@ pub struct LookupConfig {
 #[serde(deny_unknown_fields)]
 pub struct SplunkConfig {
     /// App id (folder name and [package] id).
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub app_id: String,
     /// Label shown in Splunk Web.
     pub app_label: String,

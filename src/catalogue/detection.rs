@@ -205,7 +205,7 @@ impl JsonSchema for DetectionLogic {
                     "minLength": 1
                 }
             },
-            "propertyNames": { "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$" },
+            "propertyNames": { "pattern": crate::identifier::IDENTIFIER },
             "additionalProperties": {
                 "description": "A selection: a map of field matches (all must match) or a list of such maps (any may match).",
                 "anyOf": [field_map, { "type": "array", "minItems": 1, "items": field_map }]
@@ -236,7 +236,7 @@ pub struct Threshold {
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     /// Name shown in the alert, e.g. privileged.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub name: String,
     /// One of the group-by fields.
     pub field: String,

@@ -20,7 +20,7 @@ pub struct GuideFile {
 #[serde(deny_unknown_fields)]
 pub struct GuideSection {
     /// Folder name under detections/ for this section's detections.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"))]
+    #[schemars(regex(pattern = crate::identifier::KEY))]
     pub key: String,
     pub title: String,
     pub rows: Vec<GuideRow>,
@@ -29,7 +29,7 @@ pub struct GuideSection {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuideRow {
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*$"))]
+    #[schemars(regex(pattern = crate::identifier::KEY))]
     pub key: String,
     /// What to monitor, as the guide says it.
     pub title: String,

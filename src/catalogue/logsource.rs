@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct LogSourceFile {
     /// Name detections use in `logsource:`; the file is named after it.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub id: String,
     pub title: String,
     /// What the data is, how it reaches each SIEM, and its known gaps.
@@ -52,7 +52,7 @@ pub struct KqlSource {
 #[serde(deny_unknown_fields)]
 pub struct SplunkSource {
     /// Name of the overridable source macro, e.g. rulecast_entra_auditlogs.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub macro_name: String,
     /// Default definition of the source macro.
     pub search: String,

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
-use regex::Regex;
 
 use super::attack;
 use super::detection::TestCase;
@@ -15,24 +14,13 @@ use super::logsource::{ColumnType, FieldValue, LogSourceFile};
 use super::test_file::{self, LoadedTestFile};
 use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
 use crate::diagnostic::{Diagnostic, Diagnostics, Position, did_you_mean};
+use crate::identifier::{is_identifier, is_slug};
 use crate::logic::{self, condition};
+use crate::targets::sentinel::limits::{
+    LONG_PERIOD, LONG_PERIOD_MIN_FREQUENCY, MAX_CUSTOM_DETAIL_KEY, MAX_CUSTOM_DETAILS,
+    MAX_SCHEDULE, MIN_SCHEDULE,
+};
 use crate::yaml::{Document, pointer_segment};
-
-/// Sentinel's scheduled-rule limits, which every target is held to so one catalogue deploys everywhere.
-pub(super) const MIN_SCHEDULE: Duration = Duration::from_minutes(5);
-pub(super) const MAX_SCHEDULE: Duration = Duration::from_minutes(14 * 1440);
-/// Sentinel allows at most this many custom details.
-pub(super) const MAX_CUSTOM_DETAILS: usize = 20;
-
-fn identifier() -> &'static Regex {
-    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap())
-}
-
-fn slug_re() -> &'static Regex {
-    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap())
-}
 
 /// The files of a catalogue that were parsed and schema-checked, ready for the checks across them.
 pub(super) struct Sources {
@@ -199,7 +187,7 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
     let mut sigma_names: HashMap<&str, &str> = HashMap::new();
     for (name, field) in &source.fields {
         let pointer = format!("/fields/{}", pointer_segment(name));
-        if !identifier().is_match(name) {
+        if !is_identifier(name) {
             out.push(
                 doc.error_at_key(
                     &pointer,
@@ -310,7 +298,7 @@ fn check_detection(
         .to_owned();
     let in_file = |d: Diagnostic| d.in_file(&doc.path);
 
-    if !slug_re().is_match(&slug) {
+    if !is_slug(&slug) {
         out.push(in_file(Diagnostic::error(format!("file name `{slug}` is not a valid detection name")))
             .with_help("use lower-case letters, digits and hyphens; the name becomes the name of every generated file"));
     }
@@ -558,8 +546,8 @@ fn check_detection(
         ("lookback", schedule.lookback),
     ] {
         if value < MIN_SCHEDULE || value > MAX_SCHEDULE {
-            out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of 5m to 14d"))
-                .with_help("every target is held to Sentinel's limits so one catalogue deploys everywhere; use a value from 5m to 14d"));
+            out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of {MIN_SCHEDULE} to {MAX_SCHEDULE}"))
+                .with_help(format!("every target is held to Sentinel's limits so one catalogue deploys everywhere; use a value from {MIN_SCHEDULE} to {MAX_SCHEDULE}")));
         }
     }
     if schedule.lookback < schedule.frequency {
@@ -568,15 +556,13 @@ fn check_detection(
             schedule.lookback, schedule.frequency
         )).with_help(format!("set lookback to at least {}", schedule.frequency)));
     }
-    if schedule.lookback >= Duration::from_minutes(2 * 1440)
-        && schedule.frequency < Duration::from_minutes(60)
-    {
+    if schedule.lookback >= LONG_PERIOD && schedule.frequency < LONG_PERIOD_MIN_FREQUENCY {
         out.push(
             doc.error_at(
                 "/schedule/frequency",
-                "Sentinel requires a frequency of at least 1h when the lookback is 2d or more",
+                format!("Sentinel requires a frequency of at least {LONG_PERIOD_MIN_FREQUENCY} when the lookback is {LONG_PERIOD} or more"),
             )
-            .with_help("raise the frequency to 1h or more, or shorten the lookback below 2d"),
+            .with_help(format!("raise the frequency to {LONG_PERIOD_MIN_FREQUENCY} or more, or shorten the lookback below {LONG_PERIOD}")),
         );
     }
     if let Some(t) = &meta.threshold {
@@ -667,8 +653,8 @@ fn check_detection(
     }
     for (name, field) in &meta.custom_details {
         let pointer = format!("/custom_details/{}", pointer_segment(name));
-        if !identifier().is_match(name) || name.len() > 20 {
-            out.push(doc.error_at_key(&pointer, format!("custom detail name `{name}` must be an identifier of at most 20 characters"))
+        if !is_identifier(name) || name.len() > MAX_CUSTOM_DETAIL_KEY {
+            out.push(doc.error_at_key(&pointer, format!("custom detail name `{name}` must be an identifier of at most {MAX_CUSTOM_DETAIL_KEY} characters"))
                 .with_help("the name becomes a Sentinel custom-detail key: letters, digits and _, not starting with a digit, e.g. RoleName"));
         }
         known_field(field, &pointer, false, out);

@@ -22,6 +22,7 @@ use super::{
 };
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
+use crate::identifier::is_identifier;
 use crate::logic::{FieldMatch, Matcher, Shape};
 
 /// How a catalogue list (e.g. privileged accounts) is read by the query.
@@ -74,14 +75,8 @@ pub fn name(identifier: &str) -> String {
     const RESERVED: [&str; 12] = [
         "and", "or", "not", "in", "by", "on", "with", "as", "let", "set", "true", "false",
     ];
-    let plain = identifier
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && identifier
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !RESERVED.contains(&identifier.to_ascii_lowercase().as_str());
+    let plain =
+        is_identifier(identifier) && !RESERVED.contains(&identifier.to_ascii_lowercase().as_str());
     if plain {
         identifier.to_owned()
     } else {
@@ -93,14 +88,7 @@ pub fn name(identifier: &str) -> String {
 fn path(base: &str, dotted: &str) -> String {
     let mut out = base.to_owned();
     for segment in dotted.split('.') {
-        let plain = segment
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if plain {
+        if is_identifier(segment) {
             let _ = write!(out, ".{segment}");
         } else {
             let _ = write!(out, "[{}]", string(segment));

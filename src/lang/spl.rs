@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_fields};
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
+use crate::identifier::is_identifier;
 use crate::logic::{FieldMatch, Matcher, Shape};
 
 /// A compiled search and the fields it outputs.
@@ -71,12 +72,7 @@ pub fn string(value: &str) -> String {
 
 /// A field reference in `eval`/`where`: bare when it is an identifier, otherwise single-quoted.
 pub fn field(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
+    if is_identifier(name) {
         name.to_owned()
     } else {
         format!("'{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))

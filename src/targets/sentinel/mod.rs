@@ -5,6 +5,7 @@
 //! templates (lengths, enums, duration ranges, entity-mapping limits, techniques under listed
 //! tactics), so `rulecast check` catches what Sentinel would reject, without Node or Python.
 
+pub(crate) mod limits;
 pub(crate) mod template_rules;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,12 +7,13 @@
 
 use serde_json::Value;
 
+use super::limits::{
+    LONG_PERIOD, LONG_PERIOD_MIN_FREQUENCY, MAX_CUSTOM_DETAIL_KEY, MAX_CUSTOM_DETAILS,
+    MAX_DESCRIPTION, MAX_ENTITY_MAPPINGS, MAX_FIELD_MAPPINGS, MAX_NAME, MAX_QUERY, MAX_SCHEDULE,
+    MAX_TRIGGER_THRESHOLD, MIN_SCHEDULE,
+};
 use crate::catalogue::attack;
 use crate::catalogue::duration::Duration;
-
-pub(crate) const MAX_NAME: usize = 256;
-pub(crate) const MAX_DESCRIPTION: usize = 5000;
-pub(crate) const MAX_QUERY: usize = 10_000;
 
 /// Identifiers Sentinel accepts per entity type (the ones rulecast can emit).
 const IDENTIFIERS: &[(&str, &[&str])] = &[
@@ -132,8 +133,6 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
         problems.push(format!("kind `{kind}` is not Scheduled or NRT"));
     }
     if kind == "Scheduled" {
-        let min = Duration::from_minutes(5);
-        let max = Duration::from_minutes(14 * 1440);
         let frequency = duration(template.get("queryFrequency"));
         let period = duration(template.get("queryPeriod"));
         for (key, value) in [("queryFrequency", frequency), ("queryPeriod", period)] {
@@ -141,8 +140,10 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
                 None => problems.push(format!(
                     "`{key}` must be a lower-case duration such as 5m, 1h or 14d"
                 )),
-                Some(d) if d < min || d > max => {
-                    problems.push(format!("`{key}` {d} is outside 5m..14d"));
+                Some(d) if d < MIN_SCHEDULE || d > MAX_SCHEDULE => {
+                    problems.push(format!(
+                        "`{key}` {d} is outside {MIN_SCHEDULE}..{MAX_SCHEDULE}"
+                    ));
                 }
                 _ => {}
             }
@@ -153,10 +154,11 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
                     "queryPeriod {p} is shorter than queryFrequency {f}"
                 ));
             }
-            if p >= Duration::from_minutes(2 * 1440) && f < Duration::from_minutes(60) {
-                problems.push(
-                    "a queryPeriod of 2d or more needs a queryFrequency of at least 1h".to_owned(),
-                );
+            if p >= LONG_PERIOD && f < LONG_PERIOD_MIN_FREQUENCY {
+                problems.push(format!(
+                    "a queryPeriod of {LONG_PERIOD} or more needs a queryFrequency of at least \
+                     {LONG_PERIOD_MIN_FREQUENCY}"
+                ));
             }
         }
         match text("triggerOperator") {
@@ -167,8 +169,10 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             )),
         }
         match template.get("triggerThreshold").and_then(Value::as_i64) {
-            Some(t) if (0..=10_000).contains(&t) => {}
-            _ => problems.push("triggerThreshold must be a number from 0 to 10000".to_owned()),
+            Some(t) if (0..=MAX_TRIGGER_THRESHOLD).contains(&t) => {}
+            _ => problems.push(format!(
+                "triggerThreshold must be a number from 0 to {MAX_TRIGGER_THRESHOLD}"
+            )),
         }
     }
     let tactics: Vec<&str> = template
@@ -204,9 +208,9 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    if mappings.is_empty() || mappings.len() > 5 {
+    if mappings.is_empty() || mappings.len() > MAX_ENTITY_MAPPINGS {
         problems.push(format!(
-            "{} entity mappings; Sentinel allows 1 to 5",
+            "{} entity mappings; Sentinel allows 1 to {MAX_ENTITY_MAPPINGS}",
             mappings.len()
         ));
     }
@@ -220,9 +224,9 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        if fields.is_empty() || fields.len() > 3 {
+        if fields.is_empty() || fields.len() > MAX_FIELD_MAPPINGS {
             problems.push(format!(
-                "{entity} mapping has {} field mappings; Sentinel allows 1 to 3",
+                "{entity} mapping has {} field mappings; Sentinel allows 1 to {MAX_FIELD_MAPPINGS}",
                 fields.len()
             ));
         }
@@ -248,16 +252,18 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
         }
     }
     if let Some(details) = template.get("customDetails").and_then(Value::as_object) {
-        if details.len() > 20 {
+        if details.len() > MAX_CUSTOM_DETAILS {
             problems.push(format!(
-                "{} custom details; Sentinel allows 20",
+                "{} custom details; Sentinel allows {MAX_CUSTOM_DETAILS}",
                 details.len()
             ));
         }
         for key in details.keys() {
-            if key.len() > 20 || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            if key.len() > MAX_CUSTOM_DETAIL_KEY
+                || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
                 problems.push(format!(
-                    "custom detail key `{key}` must be at most 20 letters, digits or _"
+                    "custom detail key `{key}` must be at most {MAX_CUSTOM_DETAIL_KEY} letters, digits or _"
                 ));
             }
         }
