@@ -30,19 +30,13 @@ fn main() {
     let start = Instant::now();
     let catalogue = Catalogue::load(&catalogue_dir).unwrap_or_else(|d| panic!("{d}"));
     let loaded = start.elapsed();
-    let templates = Templates::load(None).unwrap_or_else(|d| panic!("{d}"));
+    let templates = Templates::load(&catalogue.targets, None).unwrap_or_else(|d| panic!("{d}"));
     let stamps = |d: &rulecast::catalogue::Detection| rulecast::targets::Stamp {
         version: d.meta.version,
         modified: d.meta.date.clone(),
     };
-    let rendered = rulecast::build::render(
-        &catalogue,
-        &templates,
-        &rulecast::targets::all(),
-        &stamps,
-        "1.0.0",
-    )
-    .unwrap_or_else(|d| panic!("{d}"));
+    let rendered = rulecast::build::render(&catalogue, &templates, &stamps, "1.0.0")
+        .unwrap_or_else(|d| panic!("{d}"));
     let rendered_at = start.elapsed();
     rulecast::output::write_atomic(&dir.path().join("generated"), &rendered.tree).expect("write");
     let written = start.elapsed();

@@ -41,14 +41,15 @@ pub struct Rendered {
     pub warnings: Diagnostics,
 }
 
-/// Renders `targets` (in parallel: they share nothing but read-only inputs).
+/// Renders the catalogue with every target it was loaded for (in parallel: they share nothing
+/// but read-only inputs).
 pub fn render(
     catalogue: &Catalogue,
     templates: &Templates,
-    targets: &[&'static dyn Target],
     stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
     pack_version: &str,
 ) -> Result<Rendered, Diagnostics> {
+    let targets: Vec<&'static dyn Target> = catalogue.targets.iter().collect();
     // Each target renders, checks its own files and hashes its fragments on its own thread.
     let results: Vec<(&'static str, Result<Checked, Diagnostics>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets

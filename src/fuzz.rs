@@ -29,8 +29,9 @@ pub fn catalogue_file(data: &[u8]) {
             return;
         }
     };
+    let targets = crate::targets::Targets::builtin();
     for kind in SchemaKind::ALL {
-        let violations = schema::check(schema::schema(kind), &document.value);
+        let violations = schema::check(targets.schema(kind), &document.value);
         for v in &violations {
             let d = if v.at_key {
                 document.error_at_key(&v.pointer, &v.message)
@@ -99,7 +100,6 @@ pub fn detection_in_catalogue(root: &Path, data: &[u8]) {
         let _ = crate::build::render(
             &catalogue,
             templates(),
-            &crate::targets::all(),
             &stamps,
             crate::PACK_VERSION_DEFAULT,
         );
@@ -111,7 +111,8 @@ pub fn detection_in_catalogue(root: &Path, data: &[u8]) {
 fn templates() -> &'static Templates {
     static TEMPLATES: OnceLock<Templates> = OnceLock::new();
     TEMPLATES.get_or_init(|| {
-        Templates::load(None).unwrap_or_else(|d| panic!("built-in templates load: {d}"))
+        Templates::load(&crate::targets::Targets::builtin(), None)
+            .unwrap_or_else(|d| panic!("built-in templates load: {d}"))
     })
 }
 

@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
+use crate::targets::{Target, Targets};
+
 use serde_json::{Map, Value};
 
 use crate::catalogue::config::CatalogueConfig;
@@ -52,34 +54,85 @@ impl SchemaKind {
     }
 }
 
-/// The JSON Schema of one catalogue format, generated once per process.
-pub fn schema(kind: SchemaKind) -> &'static Value {
-    static CACHE: [OnceLock<Value>; SchemaKind::ALL.len()] =
-        [const { OnceLock::new() }; SchemaKind::ALL.len()];
-    CACHE[kind as usize].get_or_init(|| generate(kind))
-}
-
-fn generate(kind: SchemaKind) -> Value {
+/// The JSON Schema of one catalogue format for `targets`, whose sections fill its `targets:`
+/// mapping (see [`Targets::schema`], which generates it once per registry).
+pub(crate) fn generate(kind: SchemaKind, targets: &Targets) -> Value {
+    let mut generator = schemars::SchemaGenerator::default();
     let (schema, title) = match kind {
-        SchemaKind::Detection => (schemars::schema_for!(DetectionFile), "rulecast detection"),
-        SchemaKind::Logsource => (schemars::schema_for!(LogSourceFile), "rulecast log source"),
+        SchemaKind::Detection => (
+            generator.root_schema_for::<DetectionFile>(),
+            "rulecast detection",
+        ),
+        SchemaKind::Logsource => (
+            generator.root_schema_for::<LogSourceFile>(),
+            "rulecast log source",
+        ),
         SchemaKind::Config => (
-            schemars::schema_for!(CatalogueConfig),
+            generator.root_schema_for::<CatalogueConfig>(),
             "rulecast catalogue settings",
         ),
-        SchemaKind::Guide => (schemars::schema_for!(GuideFile), "rulecast guide rows"),
-        SchemaKind::Tests => (schemars::schema_for!(TestFile), "rulecast detection tests"),
+        SchemaKind::Guide => (
+            generator.root_schema_for::<GuideFile>(),
+            "rulecast guide rows",
+        ),
+        SchemaKind::Tests => (
+            generator.root_schema_for::<TestFile>(),
+            "rulecast detection tests",
+        ),
     };
     let mut value = serde_json::to_value(schema).expect("a generated schema is valid JSON");
+    let section = |target: &dyn Target| match kind {
+        SchemaKind::Logsource => target.logsource_section(),
+        SchemaKind::Config => target.config_section(),
+        SchemaKind::Detection | SchemaKind::Guide | SchemaKind::Tests => None,
+    };
+    let mut entries = Map::new();
+    let mut required = Vec::new();
+    for target in targets.iter() {
+        if let Some(section) = section(target) {
+            entries.insert(
+                target.name().to_owned(),
+                section.schema(&mut generator).to_value(),
+            );
+            if section.is_required() {
+                required.push(Value::String(target.name().to_owned()));
+            }
+        }
+    }
     if let Value::Object(map) = &mut value {
         map.insert("title".to_owned(), Value::String(title.to_owned()));
+        if let Some(Value::Object(property)) =
+            map.get_mut("properties").and_then(|p| p.get_mut("targets"))
+        {
+            property.insert("properties".to_owned(), Value::Object(entries));
+            property.insert("additionalProperties".to_owned(), Value::Bool(false));
+            if !required.is_empty() {
+                property.insert("required".to_owned(), Value::Array(required.clone()));
+            }
+        }
+        // A required entry makes the mapping required.
+        if !required.is_empty()
+            && let Some(Value::Array(keys)) = map.get_mut("required")
+            && !keys.iter().any(|k| k == "targets")
+        {
+            keys.push(Value::String("targets".to_owned()));
+        }
+        // The sections' own definitions, added after the format's.
+        let definitions = generator.take_definitions(true);
+        if let Some(Value::Object(defs)) = map.get_mut("$defs") {
+            for (name, definition) in definitions {
+                defs.entry(name).or_insert(definition);
+            }
+        } else if !definitions.is_empty() {
+            map.insert("$defs".to_owned(), Value::Object(definitions));
+        }
     }
     value
 }
 
 /// The schema as committed: pretty JSON with a trailing newline.
-pub fn schema_text(kind: SchemaKind) -> String {
-    let mut text = serde_json::to_string_pretty(schema(kind)).expect("schema serialises");
+pub fn schema_text(kind: SchemaKind, targets: &Targets) -> String {
+    let mut text = serde_json::to_string_pretty(targets.schema(kind)).expect("schema serialises");
     text.push('\n');
     text
 }
@@ -533,7 +586,7 @@ mod tests {
 
     #[test]
     fn reports_every_problem_with_suggestions() {
-        let s = schema(SchemaKind::Detection).clone();
+        let s = Targets::builtin().schema(SchemaKind::Detection).clone();
         let v = json!({"id": "x", "severty": "high", "status": "stabel", "attack": {"tactics": [], "techniques": ["T1098"]}});
         let errs = check(&s, &v);
         let messages: Vec<String> = errs
@@ -582,7 +635,8 @@ mod tests {
 
     #[test]
     fn untagged_values_report_the_intended_branch() {
-        let s = schema(SchemaKind::Logsource);
+        let targets = Targets::builtin();
+        let s = targets.schema(SchemaKind::Logsource);
         let v = json!({"element": {"column": "TargetResources", "where": {"type": "Role"}, "pth": "displayName"}});
         let mut root = s.clone();
         root.as_object_mut()

@@ -19,7 +19,9 @@
 //   - Azure Monitor: criteria.allOf[].dimensions[].name.
 //
 // Usage:
-//   node kql_check.js --modules DIR --tables kql-tables.json [--json OUT] GENERATED_DIR
+//   node kql_check.js --modules DIR --tables kql-tables.json [--json OUT] --files FILES.json GENERATED_DIR
+//     (FILES.json: {"sentinel-rule-yaml": [paths], "arm-template": [paths]}, the files the
+//      targets' conformance hooks give these checkers; `rulecast targets --format json`)
 //   node kql_check.js --modules DIR --tables kql-tables.json [--json OUT] --queries DIR
 //     (second form: every *.kql file below DIR is one query; used for the KQL
 //      that `sigma convert -t kusto` produced)
@@ -29,18 +31,19 @@ const fs = require('fs');
 const path = require('path');
 
 function parseArgs(argv) {
-  const args = { json: null, queries: null, modules: null, tables: null, root: null };
+  const args = { json: null, queries: null, modules: null, tables: null, root: null, files: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') args.json = argv[++i];
     else if (a === '--queries') args.queries = argv[++i];
+    else if (a === '--files') args.files = argv[++i];
     else if (a === '--modules') args.modules = argv[++i];
     else if (a === '--tables') args.tables = argv[++i];
     else if (!args.root) args.root = a;
     else throw new Error('unexpected argument ' + a);
   }
-  if (!args.modules || !args.tables || (!args.root && !args.queries)) {
-    console.error('usage: kql_check.js --modules NODE_MODULES --tables kql-tables.json [--json OUT] (GENERATED_DIR | --queries DIR)');
+  if (!args.modules || !args.tables || (!(args.root && args.files) && !args.queries)) {
+    console.error('usage: kql_check.js --modules NODE_MODULES --tables kql-tables.json [--json OUT] (--files FILES.json GENERATED_DIR | --queries DIR)');
     process.exit(2);
   }
   return args;
@@ -229,16 +232,16 @@ if (args.queries) {
     if (q !== null) checkQuery(rel(file), 'query', q);
   }
 } else {
-  const root = args.root;
-  // Sentinel analytics-rule templates (YAML)
-  for (const file of walkFiles(path.join(root, 'sentinel', 'rules'), (n) => /\.ya?ml$/.test(n))) {
+  const files = JSON.parse(fs.readFileSync(args.files, 'utf8'));
+  // Azure-Sentinel analytics-rule templates (YAML)
+  for (const file of files['sentinel-rule-yaml'] || []) {
     const doc = loadOrFail(file, (t) => yaml.load(t));
     if (!doc) continue;
     const cols = checkQuery(rel(file), 'query', doc.query);
     checkColumns(rel(file), 'rule', cols, sentinelColumnRefs(doc));
   }
-  // Sentinel ARM templates (one per rule + the combined azuredeploy.json)
-  for (const file of walkFiles(path.join(root, 'sentinel'), (n) => n.endsWith('.json'))) {
+  // ARM templates: the query of every Sentinel alert rule and Azure Monitor log search alert
+  for (const file of files['arm-template'] || []) {
     const doc = loadOrFail(file, (t) => JSON.parse(t));
     if (!doc) continue;
     armResources(doc).filter((r) => /alertRules$/i.test(r.type)).forEach((r) => {
@@ -246,11 +249,6 @@ if (args.queries) {
       const cols = checkQuery(rel(file), `${where} properties.query`, r.properties.query);
       checkColumns(rel(file), where, cols, sentinelColumnRefs(r.properties));
     });
-  }
-  // Azure Monitor log search alerts
-  for (const file of walkFiles(path.join(root, 'azure-monitor'), (n) => n.endsWith('.json'))) {
-    const doc = loadOrFail(file, (t) => JSON.parse(t));
-    if (!doc) continue;
     armResources(doc).filter((r) => /scheduledQueryRules$/i.test(r.type)).forEach((r) => {
       const allOf = ((r.properties.criteria || {}).allOf) || [];
       if (allOf.length === 0) {

@@ -91,13 +91,6 @@ def echo(text, prefix=""):
             print(prefix + line)
 
 
-def files_under(root, *patterns):
-    out = set()
-    for pattern in patterns:
-        out.update(p for p in root.glob(pattern) if p.is_file())
-    return sorted(out)
-
-
 def pins(in_file):
     """name -> version from a requirements .in file (name==version lines)."""
     result = {}
@@ -137,6 +130,8 @@ class Suite:
         self.notes = []
         self.versions = {}
         self.missing = {}
+        # checker -> files it judges, from the targets' conformance hooks (discover_files).
+        self.files = {}
 
     def row(self, checker, tool, what="artifacts"):
         """Start a summary row; its time runs until the next row starts (or stop_clock)."""
@@ -209,13 +204,44 @@ class Suite:
     def v(self, name):
         return self.versions.get(name.lower()) or "?"
 
+    # ---------------------------------------------------------- which files each checker reads
+    def discover_files(self):
+        """checker -> [paths] from the targets' conformance hooks (`rulecast targets --format
+        json`): a target names the format of each of its files, so a new target is judged by
+        every checker of its formats. Returns None (with the reason) when rulecast cannot say."""
+        binary = rulecast_binary()
+        if binary is None:
+            return None, "rulecast binary not found (set RULECAST_BIN or build with cargo); it lists each target's files"
+        proc = run([binary, "targets", "--format", "json"])
+        try:
+            targets = json.loads(proc.stdout)["targets"]
+        except (json.JSONDecodeError, KeyError):
+            return None, f"`rulecast targets --format json` failed: {(proc.stderr or proc.stdout).strip()[:300]}"
+        files = {}
+        for target in targets:
+            root = self.gen / target["folder"]
+            for hook in target["conformance"]:
+                pattern = hook["files"]
+                if pattern.endswith("/"):
+                    found = [p for p in root.glob(pattern.rstrip("/")) if p.is_dir()]
+                else:
+                    found = [p for p in root.glob(pattern) if p.is_file()]
+                files.setdefault(hook["checker"], set()).update(found)
+        return {checker: sorted(paths) for checker, paths in files.items()}, None
+
+    def files_for(self, checker):
+        return self.files.get(checker, [])
+
     # ---------------------------------------------------------- KQL
     def check_kql(self):
         kql = self.row("kql", "Kusto.Language (@kusto/language-service-next)", "queries")
         kql.version = self.v("kusto")
         out = self.work / "kql.json"
+        listed = self.work / "kql-files.json"
+        listed.write_text(json.dumps({checker: [str(p) for p in self.files_for(checker)]
+                                      for checker in ("sentinel-rule-yaml", "arm-template")}))
         proc = run(["node", LIB / "kql_check.js", "--modules", NODE_MODULES, "--tables",
-                    VENDOR / "kql-tables.json", "--json", out, self.gen])
+                    VENDOR / "kql-tables.json", "--json", out, "--files", listed, self.gen])
         echo(proc.stdout)
         cols = self.row("kql-columns", "Kusto.Language result columns", "rules")  # same run
         cols.version = kql.version
@@ -256,7 +282,7 @@ class Suite:
         lint = Row("arm-lint", "ours: ARM durations/limits", what="resources")
         lint.version = "-"
         self.rows["arm-lint"] = lint
-        files = files_under(self.gen, "sentinel/**/*.json", "azure-monitor/**/*.json")
+        files = self.files_for("arm-template")
         local = self.work / "arm-schemas"
         proc = run([sys.executable, LIB / "arm_localize.py", VENDOR / "arm-schemas", local])
         if proc.returncode != 0:
@@ -287,7 +313,7 @@ class Suite:
         return {"HOME": str(home), "NO_COLOR": "1"}
 
     def check_sigma(self):
-        rules = files_under(self.gen, "sigma/rules/**/*.yml", "sigma/rules/**/*.yaml")
+        rules = self.files_for("sigma-rules")
         env = self.sigma_env()
         self._sigma_check(rules, env)
         docs = self._sigma_schema(rules)
@@ -374,8 +400,8 @@ class Suite:
         return docs
 
     def _sigma_pipelines(self):
-        """backend -> [pipeline files] from sigma/pipelines/ (by allowed_backends, else file name)."""
-        files = files_under(self.gen, "sigma/pipelines/*.yml", "sigma/pipelines/*.yaml")
+        """backend -> [pipeline files] (by allowed_backends, else file name)."""
+        files = self.files_for("sigma-pipelines")
         result = {"splunk": [], "kusto": []}
         if not files:
             return result
@@ -518,11 +544,12 @@ class Suite:
 
     # ---------------------------------------------------------- Splunk
     def check_appinspect(self):
-        apps = sorted(p.parent.parent for p in self.gen.glob("splunk/*/default/app.conf"))
+        folders = self.files_for("splunk-app")
+        apps = [d for d in folders if (d / "default" / "app.conf").is_file()]
         self._appinspect(apps)
-        for d in sorted(self.gen.glob("splunk/*/")):
-            if d.is_dir() and d not in apps:
-                print(f"FAIL [appinspect] {self.rel(d)}: folder under splunk/ without default/app.conf")
+        for d in folders:
+            if d not in apps:
+                print(f"FAIL [appinspect] {self.rel(d)}: an app folder without default/app.conf")
                 self.rows["appinspect"].failures += 1
 
     def check_ksconf(self):
@@ -589,7 +616,7 @@ class Suite:
     def _ksconf(self):
         row = self.row("ksconf", "ksconf check", ".conf files")
         row.version = self.v("ksconf")
-        files = files_under(self.gen, "splunk/**/*.conf", "splunk/**/*.meta")
+        files = self.files_for("splunk-conf")
         row.artifacts = len(files)
         if not files:
             return
@@ -648,6 +675,11 @@ def main():
     print(f"rulecast conformance: checking {gen}")
     print(f"tools: {TOOLS}")
     missing = suite.missing = suite.discover_tools()
+    suite.files, no_files = suite.discover_files()
+    if suite.files is None:
+        suite.files = {}
+        for env in ("node", "sigma", "appinspect"):
+            missing.setdefault(env, no_files)
 
     # (checker function, environments it needs, rows it fills)
     plan = [

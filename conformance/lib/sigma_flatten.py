@@ -186,14 +186,17 @@ class LogSource:
     def __init__(self, path):
         doc = load_yaml(path)
         self.id = doc["id"]
-        self.table = doc["kql"]["table"]
-        self.time_column = doc["kql"]["time_column"]
-        self.product = doc["sigma"]["product"]
-        self.service = doc["sigma"]["service"]
+        self.table = doc["table"]
+        self.time_column = doc["time_column"]
+        # The Sigma target's entry: the logsource, and Sigma names that differ from the fields'.
+        sigma_target = doc["targets"]["sigma"]
+        self.product = sigma_target["product"]
+        self.service = sigma_target["service"]
+        renamed = sigma_target.get("fields") or {}
         # Sigma name -> value spec, in file order.
         self.fields = {}
         for name, field in doc["fields"].items():
-            sigma = field.get("sigma") or name
+            sigma = renamed.get(name) or name
             if sigma in self.fields:
                 raise ValueError(f"{path}: two fields share the Sigma name {sigma}")
             self.fields[sigma] = field["value"]

@@ -7,11 +7,15 @@
 //! evaluator's own lookup), so a field cannot mean one thing in Sentinel and another in Splunk.
 //!
 //! Raw columns are named as in the Log Analytics table and carry their path in the diagnostic
-//! record (the Event Hub shape that Splunk's `azure:monitor:aad` receives).
+//! record (the Event Hub shape that Splunk's `azure:monitor:aad` receives). What only one
+//! target needs (the Splunk source macro, the Sentinel data connector, the Sigma logsource and
+//! field names) is in that target's entry under `targets:`.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::sections::TargetSections;
 
 /// A log source file in detections/logsources/.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -23,9 +27,11 @@ pub struct LogSourceFile {
     pub title: String,
     /// What the data is, how it reaches each SIEM, and its known gaps.
     pub description: String,
-    pub kql: KqlSource,
-    pub splunk: SplunkSource,
-    pub sigma: SigmaSource,
+    /// The Log Analytics table of the rows (Sentinel and Azure Monitor query it; an exported
+    /// row names it in its `Type` column).
+    pub table: String,
+    /// The time column, which orders events and places them in threshold windows.
+    pub time_column: String,
     /// Raw columns of the Log Analytics table that fields are built from.
     pub columns: IndexMap<String, Column>,
     /// The column that identifies one event (e.g. Id), shown with the events behind an alert
@@ -34,42 +40,8 @@ pub struct LogSourceFile {
     pub event_id: Option<String>,
     /// The fields detections may use.
     pub fields: IndexMap<String, Field>,
-}
-
-/// Where the data lives in Log Analytics (Sentinel, Azure Monitor).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KqlSource {
-    pub table: String,
-    /// Sentinel data connector that fills the table.
-    pub connector: String,
-    /// The time column.
-    pub time_column: String,
-}
-
-/// Where the data lives in Splunk.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SplunkSource {
-    /// Name of the overridable source macro, e.g. rulecast_entra_auditlogs.
-    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
-    pub macro_name: String,
-    /// Default definition of the source macro.
-    pub search: String,
-    pub sourcetype: String,
-    /// The time field in the diagnostic record, used when replaying events.
-    pub time_path: String,
-}
-
-/// The Sigma logsource of rules on this data.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SigmaSource {
-    /// Sigma product, e.g. azure. It also names the rule files (`<product>_<name>.yml`).
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
-    #[schemars(extend("patternErrorMessage" = "a Sigma product is a lower-case name such as azure or m365 (letters, digits, _ and -)"))]
-    pub product: String,
-    pub service: String,
+    /// How each target reaches this data, one entry per target (its format is the target's).
+    pub targets: TargetSections,
 }
 
 /// A raw column.
@@ -97,10 +69,6 @@ pub struct Field {
     pub description: String,
     /// How the value is found in an event.
     pub value: FieldValue,
-    /// Field name in Sigma rules (default: the field's own name). The shipped pySigma pipelines
-    /// map it back to each backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sigma: Option<String>,
 }
 
 /// How a field's value is found. Exactly one form per value.
@@ -194,15 +162,5 @@ impl FieldValue {
             FieldValue::Column { column, path: None } => Some(column),
             _ => None,
         }
-    }
-}
-
-impl LogSourceFile {
-    /// Field name used in Sigma rules.
-    pub fn sigma_name<'a>(&'a self, field: &'a str) -> &'a str {
-        self.fields
-            .get(field)
-            .and_then(|f| f.sigma.as_deref())
-            .unwrap_or(field)
     }
 }

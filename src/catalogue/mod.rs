@@ -18,10 +18,12 @@ pub mod detection;
 pub mod duration;
 pub mod guide;
 pub mod logsource;
+pub mod sections;
 pub mod test_file;
 mod validate;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
@@ -29,6 +31,7 @@ use serde::de::DeserializeOwned;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::logic::{Condition, Selection};
 use crate::schema::{self, SchemaKind};
+use crate::targets::{Section, Targets};
 use crate::yaml::{self, Document};
 
 pub use config::CatalogueConfig;
@@ -46,6 +49,8 @@ pub(crate) const LOGSOURCE_DIR: &str = "logsources";
 /// A loaded, validated catalogue.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
+    /// The targets it was validated for, and is rendered by.
+    pub targets: Arc<Targets>,
     pub root: PathBuf,
     pub config: CatalogueConfig,
     pub guide: GuideFile,
@@ -55,6 +60,10 @@ pub struct Catalogue {
     pub detections: Vec<Detection>,
     /// Warnings found while loading (errors make loading fail).
     pub warnings: Diagnostics,
+    /// The parsed sources of rulecast.yaml and the log sources (by id), for diagnostics found
+    /// after loading.
+    pub(crate) config_document: Document,
+    pub(crate) logsource_documents: IndexMap<String, Document>,
 }
 
 /// One detection with its logic compiled.
@@ -120,8 +129,24 @@ impl Catalogue {
         &self.logsources[&detection.meta.logsource]
     }
 
-    /// Loads and validates the catalogue in `root`.
+    /// rulecast.yaml as parsed, for diagnostics that point into it.
+    pub fn config_document(&self) -> &Document {
+        &self.config_document
+    }
+
+    /// A log source's file as parsed, for diagnostics that point into it.
+    pub fn logsource_document(&self, id: &str) -> Option<&Document> {
+        self.logsource_documents.get(id)
+    }
+
+    /// Loads and validates the catalogue in `root` for rulecast's own targets.
     pub fn load(root: &Path) -> Result<Catalogue, Diagnostics> {
+        Catalogue::load_with(root, Targets::builtin())
+    }
+
+    /// Loads and validates the catalogue in `root` for `targets`: their sections of the
+    /// catalogue files are read and checked, and so is everything a target checks itself.
+    pub fn load_with(root: &Path, targets: Arc<Targets>) -> Result<Catalogue, Diagnostics> {
         let mut diagnostics = Diagnostics::new();
         if !root.is_dir() {
             diagnostics.push(
@@ -134,13 +159,15 @@ impl Catalogue {
             return Err(diagnostics);
         }
 
-        let config: Option<(CatalogueConfig, Document)> = load_typed(
+        let mut config: Option<(CatalogueConfig, Document)> = load_typed(
+            &targets,
             root,
             Path::new(CONFIG_FILE),
             SchemaKind::Config,
             &mut diagnostics,
         );
         let guide: Option<(GuideFile, Document)> = load_typed(
+            &targets,
             root,
             Path::new(GUIDE_FILE),
             SchemaKind::Guide,
@@ -151,16 +178,39 @@ impl Catalogue {
         let files = catalogue_files(root, &mut diagnostics);
         let loaded = parallel_map(&files, |relative| {
             let mut local = Diagnostics::new();
+            let targets = &*targets;
             let file = if relative.starts_with(LOGSOURCE_DIR) {
-                load_typed::<LogSourceFile>(root, relative, SchemaKind::Logsource, &mut local)
-                    .map(|l| Loaded::LogSource(Box::new(l)))
+                load_typed::<LogSourceFile>(
+                    targets,
+                    root,
+                    relative,
+                    SchemaKind::Logsource,
+                    &mut local,
+                )
+                .map(|(mut source, document)| {
+                    read_sections(
+                        &mut source.targets,
+                        targets
+                            .iter()
+                            .filter_map(|t| Some((t.name(), t.logsource_section()?))),
+                        &document,
+                        &mut local,
+                    );
+                    Loaded::LogSource(Box::new((source, document)))
+                })
             } else if test_file::is_test_file(relative) {
-                load_typed::<TestFile>(root, relative, SchemaKind::Tests, &mut local).map(
+                load_typed::<TestFile>(targets, root, relative, SchemaKind::Tests, &mut local).map(
                     |(file, document)| Loaded::Tests(Box::new(LoadedTestFile { file, document })),
                 )
             } else {
-                load_typed::<DetectionFile>(root, relative, SchemaKind::Detection, &mut local)
-                    .map(|d| Loaded::Detection(Box::new(d)))
+                load_typed::<DetectionFile>(
+                    targets,
+                    root,
+                    relative,
+                    SchemaKind::Detection,
+                    &mut local,
+                )
+                .map(|d| Loaded::Detection(Box::new(d)))
             };
             (file, local)
         });
@@ -177,10 +227,24 @@ impl Catalogue {
             }
         }
 
+        if let Some((config, document)) = &mut config {
+            read_sections(
+                &mut config.targets,
+                targets
+                    .iter()
+                    .filter_map(|t| Some((t.name(), t.config_section()?))),
+                document,
+                &mut diagnostics,
+            );
+        }
+        // Targets check their sections against the rest of the catalogue, so only once every
+        // section has been read.
+        let sections_read = !diagnostics.has_errors();
         let (Some((config, config_doc)), Some((guide, guide_doc))) = (config, guide) else {
             return Err(diagnostics.sorted());
         };
         let sources = validate::Sources {
+            targets: targets.clone(),
             logsources,
             detections,
             test_files,
@@ -194,12 +258,38 @@ impl Catalogue {
             sources,
             &mut diagnostics,
         );
+        if sections_read {
+            for target in targets.iter() {
+                target.validate(&catalogue, &mut diagnostics);
+            }
+        }
         if diagnostics.has_errors() {
             return Err(diagnostics.sorted());
         }
         let mut catalogue = catalogue;
         catalogue.warnings = diagnostics.sorted();
         Ok(catalogue)
+    }
+}
+
+/// Reads each target's entry of a `targets:` section into the target's type (a default for
+/// an optional entry left out). Problems are located in `document`.
+fn read_sections(
+    sections: &mut sections::TargetSections,
+    described: impl Iterator<Item = (&'static str, Section)>,
+    document: &Document,
+    diagnostics: &mut Diagnostics,
+) {
+    for (target, section) in described {
+        match section.read(sections.written().get(target)) {
+            Some(Ok(read)) => sections.set_read(target, read),
+            Some(Err(e)) => diagnostics.push(document.error_at(
+                &format!("/targets/{}{}", yaml::pointer_segment(target), e.pointer),
+                e.message,
+            )),
+            // A required entry that is missing: the schema check has reported it.
+            None => {}
+        }
     }
 }
 
@@ -283,6 +373,7 @@ pub(crate) fn display(root: &Path, relative: &Path) -> PathBuf {
 
 /// Parses, schema-checks and deserialises one file. Problems go to `diagnostics`.
 fn load_typed<T: DeserializeOwned>(
+    targets: &Targets,
     root: &Path,
     relative: &Path,
     kind: SchemaKind,
@@ -296,7 +387,7 @@ fn load_typed<T: DeserializeOwned>(
             return None;
         }
     };
-    let violations = schema::check(schema::schema(kind), &document.value);
+    let violations = schema::check(targets.schema(kind), &document.value);
     if !violations.is_empty() {
         for v in violations {
             let d = if v.at_key {
@@ -326,7 +417,7 @@ fn load_typed<T: DeserializeOwned>(
     }
 }
 
-fn json_pointer(path: &serde_path_to_error::Path) -> String {
+pub(crate) fn json_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
     for segment in path {

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -16,6 +17,7 @@ use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
 use crate::diagnostic::{Diagnostic, Diagnostics, Position, did_you_mean};
 use crate::identifier::{is_identifier, is_slug};
 use crate::logic::{self, condition};
+use crate::targets::Targets;
 use crate::targets::sentinel::limits::{
     LONG_PERIOD, LONG_PERIOD_MIN_FREQUENCY, MAX_CUSTOM_DETAIL_KEY, MAX_CUSTOM_DETAILS,
     MAX_SCHEDULE, MIN_SCHEDULE,
@@ -24,6 +26,7 @@ use crate::yaml::{Document, pointer_segment};
 
 /// The files of a catalogue that were parsed and schema-checked, ready for the checks across them.
 pub(super) struct Sources {
+    pub targets: Arc<Targets>,
     pub logsources: Vec<(LogSourceFile, Document)>,
     pub detections: Vec<(DetectionFile, Document)>,
     pub test_files: Vec<LoadedTestFile>,
@@ -39,6 +42,7 @@ pub(super) fn validate(
     out: &mut Diagnostics,
 ) -> Catalogue {
     let Sources {
+        targets,
         logsources,
         detections,
         test_files,
@@ -47,6 +51,7 @@ pub(super) fn validate(
     check_config(&config, &config_doc, out);
 
     let mut sources: IndexMap<String, LogSourceFile> = IndexMap::new();
+    let mut logsource_documents: IndexMap<String, Document> = IndexMap::new();
     for (source, doc) in logsources {
         check_logsource(&source, &doc, out);
         if sources.contains_key(&source.id) {
@@ -56,9 +61,11 @@ pub(super) fn validate(
             ));
             continue;
         }
+        logsource_documents.insert(source.id.clone(), doc);
         sources.insert(source.id.clone(), source);
     }
     sources.sort_keys();
+    logsource_documents.sort_keys();
 
     let mut compiled = Vec::new();
     let mut ids: HashMap<String, (PathBuf, Option<Position>)> = HashMap::new();
@@ -112,12 +119,15 @@ pub(super) fn validate(
     }
 
     Catalogue {
+        targets,
         root: root.to_path_buf(),
         config,
         guide,
         logsources: sources,
         detections: compiled,
         warnings: Diagnostics::new(),
+        config_document: config_doc,
+        logsource_documents,
     }
 }
 
@@ -170,7 +180,7 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
         );
     }
     for (pointer, column) in [
-        ("/kql/time_column", Some(&source.kql.time_column)),
+        ("/time_column", Some(&source.time_column)),
         ("/event_id", source.event_id.as_ref()),
     ] {
         let Some(column) = column else { continue };
@@ -184,7 +194,6 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
             );
         }
     }
-    let mut sigma_names: HashMap<&str, &str> = HashMap::new();
     for (name, field) in &source.fields {
         let pointer = format!("/fields/{}", pointer_segment(name));
         if !is_identifier(name) {
@@ -209,13 +218,6 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
             );
         }
         check_field_value(source, &field.value, &format!("{pointer}/value"), doc, out);
-        let sigma = source.sigma_name(name);
-        if let Some(other) = sigma_names.insert(sigma, name) {
-            out.push(doc.error_at_key(
-                &pointer,
-                format!("fields `{other}` and `{name}` both map to the Sigma field `{sigma}`"),
-            ));
-        }
     }
 }
 
@@ -775,7 +777,7 @@ fn check_test_cases(
     source: &LogSourceFile,
     out: &mut Diagnostics,
 ) {
-    let time_column = &source.kql.time_column;
+    let time_column = &source.time_column;
     for (i, case) in cases.iter().enumerate() {
         let pointer = format!("/tests/{i}");
         match (&case.events_file, case.events.is_empty()) {

@@ -1,11 +1,13 @@
 //! `rulecast diff <ref>`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::{self, Cli};
 use crate::diff::base::{self, BaseError};
 use crate::diff::{State, report};
 use crate::git::Repo;
+use crate::targets::Targets;
 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct DiffArgs {
@@ -23,14 +25,14 @@ pub(crate) enum DiffFormat {
     Json,
 }
 
-pub(super) fn run(cli: &Cli, args: &DiffArgs) -> std::io::Result<ExitCode> {
-    let (catalogue, templates) = match cli::load(cli) {
+pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &DiffArgs) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let loaded = Repo::discover(&cli.catalogue)
         .map_err(BaseError::from)
-        .and_then(|repo| base::load(&repo, &args.base, &cli.catalogue))
+        .and_then(|repo| base::load(&repo, &args.base, &cli.catalogue, targets))
         .and_then(|b| b.state(&templates));
     let base_state = match loaded {
         Ok(s) => s,

@@ -1,12 +1,14 @@
 //! The command-line side of the lock: `rulecast lock`, and the lock part of `rulecast check`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::catalogue::Catalogue;
 use crate::cli::{self, Cli};
 use crate::diagnostic::{Diagnostics, display_path};
 use crate::lock::{self as lock_file, date, fingerprint};
 use crate::render::Templates;
+use crate::targets::Targets;
 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct LockArgs {
@@ -72,8 +74,8 @@ fn fingerprints(
 }
 
 /// `rulecast lock`.
-pub(super) fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
-    let (catalogue, templates) = match cli::load(cli) {
+pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &LockArgs) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };

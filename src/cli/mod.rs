@@ -9,6 +9,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -19,7 +20,7 @@ use crate::output;
 use crate::render::Templates;
 use crate::scan::output::{AlertWriter, ScanFormat};
 use crate::schema::{self, SchemaKind};
-use crate::targets;
+use crate::targets::{Target, Targets};
 use crate::testing;
 
 mod diff;
@@ -94,6 +95,12 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// List the targets: what each writes, its release file, and which conformance checker
+    /// judges which of its files (the JSON form is what conformance/run reads).
+    Targets {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Run every detection's test cases: events that must alert and near misses that must not.
     ///
     /// Each case runs as Log Analytics rows and as the diagnostic records Splunk receives; both
@@ -150,10 +157,10 @@ pub(crate) enum TestFormat {
     Json,
 }
 
-/// Entry point of the binary.
+/// Entry point of the binary: rulecast's own targets.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    match run(&cli, &Targets::builtin()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -162,24 +169,26 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
+/// Runs a parsed command line for `targets` (a program that registers its own targets runs
+/// the CLI with them).
+pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
     match &cli.command {
-        Command::Build { pack } => build_command(cli, pack),
-        Command::Check { pack } => check_command(cli, pack),
-        Command::Lock(args) => lock::run(cli, args),
-        Command::Diff(args) => diff::run(cli, args),
-        Command::Release(args) => release::run(cli, args),
-        Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output)),
-        Command::List { format } => list_command(cli, *format),
-        Command::Test { detections, format } => test_command(cli, detections, *format),
+        Command::Build { pack } => build_command(cli, targets, pack),
+        Command::Check { pack } => check_command(cli, targets, pack),
+        Command::Lock(args) => lock::run(cli, targets, args),
+        Command::Diff(args) => diff::run(cli, targets, args),
+        Command::Release(args) => release::run(cli, targets, args),
+        Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output), targets),
+        Command::List { format } => list_command(cli, targets, *format),
+        Command::Targets { format } => targets_command(targets, *format),
+        Command::Test { detections, format } => test_command(cli, targets, detections, *format),
         Command::Scan {
             logs,
             detections,
             format,
             threads,
-        } => scan_command(cli, logs, detections, *format, *threads),
-        Command::Schema { kind, write } => schema_command(cli, *kind, *write),
+        } => scan_command(cli, targets, logs, detections, *format, *threads),
+        Command::Schema { kind, write } => schema_command(cli, targets, *kind, *write),
     }
 }
 
@@ -203,9 +212,9 @@ pub(crate) fn summary_line(diagnostics: &Diagnostics) -> String {
 }
 
 /// Loads the catalogue and templates, or prints why not.
-pub(crate) fn load(cli: &Cli) -> Result<(Catalogue, Templates), ExitCode> {
-    let catalogue = Catalogue::load(&cli.catalogue);
-    let templates = Templates::load(cli.templates.as_deref());
+pub(crate) fn load(cli: &Cli, targets: &Arc<Targets>) -> Result<(Catalogue, Templates), ExitCode> {
+    let catalogue = Catalogue::load_with(&cli.catalogue, targets.clone());
+    let templates = Templates::load(targets, cli.templates.as_deref());
     match (catalogue, templates) {
         (Ok(c), Ok(t)) => {
             report(&c.warnings, cli.quiet);
@@ -247,7 +256,7 @@ pub(crate) fn render(
     pack_version: &str,
 ) -> Result<build::Rendered, ExitCode> {
     let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
-    match build::render(catalogue, templates, &targets::all(), &stamps, pack_version) {
+    match build::render(catalogue, templates, &stamps, pack_version) {
         Ok(r) => {
             report(&r.warnings, cli.quiet);
             Ok(r)
@@ -263,8 +272,12 @@ pub(crate) fn render(
     }
 }
 
-fn build_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<ExitCode> {
-    let (catalogue, templates) = match load(cli) {
+fn build_command(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+    pack: &crate::pack::Selection,
+) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -289,8 +302,12 @@ fn build_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<ExitCode> {
-    let (catalogue, templates) = match load(cli) {
+fn check_command(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+    pack: &crate::pack::Selection,
+) -> std::io::Result<ExitCode> {
+    let (catalogue, templates) = match load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -317,7 +334,7 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         let Ok(current) = std::fs::read_to_string(&path) else {
             continue;
         };
-        if current != schema::schema_text(kind) {
+        if current != schema::schema_text(kind, targets) {
             eprintln!(
                 "error: {} is not the current schema\n  = help: run `rulecast schema --write`",
                 display_path(&path)
@@ -349,9 +366,9 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify_command(dir: &std::path::Path) -> std::io::Result<ExitCode> {
+fn verify_command(dir: &std::path::Path, targets: &Targets) -> std::io::Result<ExitCode> {
     let tree = output::read_tree(dir)?;
-    let targets = targets::all();
+    let targets: Vec<&dyn Target> = targets.iter().collect();
     let mut findings = Diagnostics::new();
     let mut checked = Vec::new();
     for target in &targets {
@@ -394,15 +411,15 @@ fn verify_command(dir: &std::path::Path) -> std::io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
-    let catalogue = match Catalogue::load(&cli.catalogue) {
+fn list_command(cli: &Cli, targets: &Arc<Targets>, format: Format) -> std::io::Result<ExitCode> {
+    let catalogue = match Catalogue::load_with(&cli.catalogue, targets.clone()) {
         Ok(c) => c,
         Err(d) => {
             report(&d, false);
             return Ok(ExitCode::from(1));
         }
     };
-    let target_names: Vec<&str> = targets::all().iter().map(|t| t.name()).collect();
+    let target_names: Vec<&str> = targets.iter().map(Target::name).collect();
     let mut stdout = std::io::stdout().lock();
     match format {
         Format::Json => {
@@ -435,11 +452,7 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
                 })
                 .collect();
             let doc = serde_json::json!({ "detections": items, "guide_rows": rows });
-            writeln!(
-                stdout,
-                "{}",
-                serde_json::to_string_pretty(&doc).unwrap_or_default()
-            )?;
+            print_json(&mut stdout, &doc)?;
         }
         Format::Table => {
             let header = ["DETECTION", "STATUS", "SEVERITY", "VERSION", "GUIDE ROWS"];
@@ -509,6 +522,56 @@ fn list_command(cli: &Cli, format: Format) -> std::io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_json(out: &mut impl std::io::Write, doc: &serde_json::Value) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    )
+}
+
+fn targets_command(targets: &Targets, format: Format) -> std::io::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let items: Vec<serde_json::Value> = targets
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name(),
+                        "description": t.description(),
+                        "folder": t.name(),
+                        "templates": t.templates().iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                        "conformance": t.conformance(),
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({ "targets": items });
+            print_json(&mut stdout, &doc)?;
+        }
+        Format::Table => {
+            let width = targets.iter().map(|t| t.name().len()).max().unwrap_or(0);
+            for t in targets.iter() {
+                writeln!(stdout, "{:<width$}  {}", t.name(), t.description())?;
+                for hook in t.conformance() {
+                    let checker = serde_json::to_value(hook.checker)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    writeln!(
+                        stdout,
+                        "{:<width$}    {}/{}: {checker}",
+                        "",
+                        t.name(),
+                        hook.files
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A `--detection` that names no detection of the catalogue.
 #[derive(Debug)]
 struct UnknownDetection {
@@ -568,10 +631,11 @@ fn select_detections(
 /// exit code after reporting why not. `nothing_done` ends the message about a broken catalogue.
 fn load_selected(
     cli: &Cli,
+    targets: &Arc<Targets>,
     names: &[String],
     nothing_done: &str,
 ) -> Result<(Catalogue, Vec<usize>), ExitCode> {
-    let catalogue = match Catalogue::load(&cli.catalogue) {
+    let catalogue = match Catalogue::load_with(&cli.catalogue, targets.clone()) {
         Ok(c) => c,
         Err(d) => {
             report(&d, false);
@@ -592,8 +656,13 @@ fn load_selected(
     }
 }
 
-fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Result<ExitCode> {
-    let (catalogue, selected) = match load_selected(cli, names, "no test was run") {
+fn test_command(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+    names: &[String],
+    format: TestFormat,
+) -> std::io::Result<ExitCode> {
+    let (catalogue, selected) = match load_selected(cli, targets, names, "no test was run") {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -613,12 +682,13 @@ fn test_command(cli: &Cli, names: &[String], format: TestFormat) -> std::io::Res
 
 fn scan_command(
     cli: &Cli,
+    targets: &Arc<Targets>,
     logs: &std::path::Path,
     names: &[String],
     format: ScanFormat,
     threads: Option<usize>,
 ) -> std::io::Result<ExitCode> {
-    let (catalogue, selected) = match load_selected(cli, names, "nothing was scanned") {
+    let (catalogue, selected) = match load_selected(cli, targets, names, "nothing was scanned") {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -663,7 +733,7 @@ fn scan_command(
         let tables: Vec<&str> = catalogue
             .logsources
             .values()
-            .map(|s| s.kql.table.as_str())
+            .map(|s| s.table.as_str())
             .collect();
         eprintln!(
             "warning: {} of no log source of the catalogue ({}), skipped",
@@ -707,18 +777,23 @@ fn count_of(n: u64, thing: &str) -> String {
     }
 }
 
-fn schema_command(cli: &Cli, kind: SchemaKind, write: bool) -> std::io::Result<ExitCode> {
+fn schema_command(
+    cli: &Cli,
+    targets: &Targets,
+    kind: SchemaKind,
+    write: bool,
+) -> std::io::Result<ExitCode> {
     if write {
         for kind in SchemaKind::ALL {
             let path = cli.catalogue.join(kind.committed_path());
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(&path, schema::schema_text(kind))?;
+            std::fs::write(&path, schema::schema_text(kind, targets))?;
             eprintln!("wrote {}", display_path(&path));
         }
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", schema::schema_text(kind));
+    print!("{}", schema::schema_text(kind, targets));
     Ok(ExitCode::SUCCESS)
 }

@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::{self, Cli};
 use crate::diagnostic::display_path;
 use crate::git::Repo;
 use crate::lock::LOCK_FILE;
 use crate::release::{self, previous_lock, uncommitted};
+use crate::targets::Targets;
 
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct ReleaseArgs {
@@ -30,7 +32,11 @@ fn refuse(message: impl std::fmt::Display) -> std::io::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-pub(super) fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
+pub(super) fn run(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+    args: &ReleaseArgs,
+) -> std::io::Result<ExitCode> {
     let version = &args.release_version;
     let repo = match Repo::discover(&cli.catalogue) {
         Ok(r) => r,
@@ -46,7 +52,7 @@ pub(super) fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
         }
         Err(e) => return refuse(e),
     }
-    let (catalogue, templates) = match cli::load(cli) {
+    let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };

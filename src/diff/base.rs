@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::State;
 use crate::catalogue::Catalogue;
@@ -12,6 +13,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::git::{GitError, Repo};
 use crate::lock::{self, LOCK_FILE, Lock};
 use crate::render::Templates;
+use crate::targets::Targets;
 
 /// Why the base side of a diff cannot be read.
 #[derive(Debug)]
@@ -97,7 +99,12 @@ pub(crate) struct Base {
 }
 
 /// Loads the catalogue at `rev`.
-pub(crate) fn load(repo: &Repo, rev: &str, catalogue_dir: &Path) -> Result<Base, BaseError> {
+pub(crate) fn load(
+    repo: &Repo,
+    rev: &str,
+    catalogue_dir: &Path,
+    targets: &Arc<Targets>,
+) -> Result<Base, BaseError> {
     let prefix = repo.relative(catalogue_dir)?;
     let files = repo.files(rev, &prefix)?;
     if files.is_empty() {
@@ -129,9 +136,11 @@ pub(crate) fn load(repo: &Repo, rev: &str, catalogue_dir: &Path) -> Result<Base,
         }
         std::fs::write(&target, bytes).map_err(copy_error(&target))?;
     }
-    let catalogue = Catalogue::load(dir.path()).map_err(|problems| BaseError::DoesNotLoad {
-        rev: rev.to_owned(),
-        problems,
+    let catalogue = Catalogue::load_with(dir.path(), targets.clone()).map_err(|problems| {
+        BaseError::DoesNotLoad {
+            rev: rev.to_owned(),
+            problems,
+        }
     })?;
     let lock = lock::read(dir.path())
         .map_err(|problem| BaseError::BrokenLock {

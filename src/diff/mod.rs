@@ -85,7 +85,7 @@ pub(crate) struct Entry {
     pub new_version: Option<u32>,
     /// Changed fields of the detection file (`threshold.count`), plus `file` when it moved.
     pub fields: Vec<String>,
-    /// Targets whose artifact for this detection changed.
+    /// Targets whose artifact for this detection changed (both sides render it).
     pub targets: Vec<String>,
 }
 
@@ -161,12 +161,13 @@ fn entry(id: &str, old: Option<&Item>, new: Option<&Item>) -> Entry {
             fields.push(format!("file ({} -> {})", o.name(), n.name()));
         }
         fields.extend(fields::changed(&o.file, &n.file));
-        let all: std::collections::BTreeSet<&String> =
-            o.sha256.keys().chain(n.sha256.keys()).collect();
-        targets = all
-            .into_iter()
-            .filter(|t| o.sha256.get(*t) != n.sha256.get(*t))
-            .cloned()
+        // A target one side does not have is new (or gone), which is no change of this
+        // detection's content: the lock records it without a version bump.
+        targets = n
+            .sha256
+            .iter()
+            .filter(|(t, h)| o.sha256.get(*t).is_some_and(|old| old != *h))
+            .map(|(t, _)| t.clone())
             .collect();
     }
     Entry {

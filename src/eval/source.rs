@@ -41,7 +41,7 @@ impl SourcePlan {
             })
             .collect();
         SourcePlan {
-            table: source.kql.table.clone(),
+            table: source.table.clone(),
             row_slots: columns.iter().map(|c| keys.insert(&[c.as_str()])).collect(),
             diagnostic_slots: diagnostic_paths
                 .iter()
@@ -49,7 +49,7 @@ impl SourcePlan {
                 .collect(),
             time_column: source
                 .columns
-                .get_index_of(&source.kql.time_column)
+                .get_index_of(&source.time_column)
                 .expect("validated: the time column is declared"),
             event_id_column: source
                 .event_id

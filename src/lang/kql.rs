@@ -26,10 +26,11 @@ use crate::identifier::is_identifier;
 use crate::logic::{FieldMatch, Matcher, Shape};
 
 /// How a catalogue list (e.g. privileged accounts) is read by the query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListBinding {
-    /// Through a Sentinel watchlist (`_GetWatchlist`).
-    Watchlist,
+#[derive(Clone, Copy)]
+pub enum ListBinding<'a> {
+    /// Through a Sentinel watchlist (`_GetWatchlist`): for a list's name, the watchlist's alias
+    /// and the column holding the values (`SearchKey` is the watchlist's search key).
+    Watchlist(&'a dyn Fn(&str) -> (&'a str, &'a str)),
     /// Values inlined into the query (Azure Monitor cannot read watchlists).
     Inline,
 }
@@ -114,7 +115,7 @@ type TierCount = (Option<String>, u32, String);
 pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBinding) -> Query {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
-    let time = name(&source.kql.time_column);
+    let time = name(&source.time_column);
     let condition = Expr::of(detection);
     let mut text = String::new();
 
@@ -131,10 +132,9 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             continue;
         }
         declared.push(&tier.list);
-        let list = &catalogue.config.lists[&tier.list];
         let value = match binding {
-            ListBinding::Watchlist => {
-                let column = &list.sentinel_watchlist.column;
+            ListBinding::Watchlist(watchlist) => {
+                let (alias, column) = watchlist(&tier.list);
                 let item = if column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {
@@ -142,7 +142,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                 };
                 format!(
                     "toscalar(_GetWatchlist({}) | summarize make_set(tolower(tostring({item}))))",
-                    string(&list.sentinel_watchlist.alias)
+                    string(alias)
                 )
             }
             ListBinding::Inline => {
@@ -161,7 +161,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     }
 
     let mut pipeline = String::new();
-    let _ = write!(pipeline, "{}", name(&source.kql.table));
+    let _ = write!(pipeline, "{}", name(&source.table));
     if let Some(pre) = condition.necessary_plain(source) {
         let _ = write!(
             pipeline,
@@ -206,7 +206,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         None => {
             let mut project = vec![time.clone()];
             output.push(OutputColumn {
-                name: source.kql.time_column.clone(),
+                name: source.time_column.clone(),
                 role: ColumnRole::Time,
             });
             for f in &needed {
@@ -360,7 +360,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             );
             let mut project = vec![time.clone()];
             output.push(OutputColumn {
-                name: source.kql.time_column.clone(),
+                name: source.time_column.clone(),
                 role: ColumnRole::Time,
             });
             for f in &threshold.group_by {

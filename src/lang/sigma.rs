@@ -9,9 +9,19 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalogue::logsource::LogSourceFile;
-use crate::catalogue::{Catalogue, Detection};
+use indexmap::IndexMap;
+
+use crate::catalogue::Detection;
 use crate::logic::{Condition, FieldMatch};
+
+/// Field name -> its name in Sigma rules, where the two differ (a Sigma target's field mapping;
+/// the pySigma pipelines map the names back).
+pub type FieldNames = IndexMap<String, String>;
+
+/// The Sigma name of `field`.
+pub fn sigma_name<'a>(names: &'a FieldNames, field: &'a str) -> &'a str {
+    names.get(field).map_or(field, String::as_str)
+}
 
 /// A selection in template form.
 #[derive(Debug, Clone, Serialize)]
@@ -49,8 +59,8 @@ fn scalar(value: &Value) -> ScalarView {
 /// (missing, null or empty, as KQL `isempty` and the evaluator read it), while Sigma's `''`
 /// only matches an empty string and `null` only a missing field: a plain `""` is written as
 /// both.
-fn entry(source: &LogSourceFile, m: &FieldMatch) -> EntryView {
-    let mut key = source.sigma_name(&m.field).to_owned();
+fn entry(names: &FieldNames, m: &FieldMatch) -> EntryView {
+    let mut key = sigma_name(names, &m.field).to_owned();
     for modifier in &m.modifiers {
         key.push('|');
         key.push_str(modifier.name());
@@ -71,8 +81,7 @@ fn entry(source: &LogSourceFile, m: &FieldMatch) -> EntryView {
 
 /// The selections the condition uses, with Sigma field names. Selections used only for
 /// finding labels are left out: Sigma rejects a selection its condition does not use.
-pub(crate) fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<SelectionView> {
-    let source = catalogue.logsource(detection);
+pub(crate) fn selections(names: &FieldNames, detection: &Detection) -> Vec<SelectionView> {
     let used: Vec<&str> = detection
         .expanded
         .references()
@@ -89,7 +98,7 @@ pub(crate) fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<Se
             alternatives: s
                 .alternatives
                 .iter()
-                .map(|all| all.iter().map(|m| entry(source, m)).collect())
+                .map(|all| all.iter().map(|m| entry(names, m)).collect())
                 .collect(),
         })
         .collect()
@@ -97,13 +106,11 @@ pub(crate) fn selections(catalogue: &Catalogue, detection: &Detection) -> Vec<Se
 
 /// A selection matching any of `values` in `field` (case-insensitively, as Sigma does).
 pub(crate) fn list_selection(
-    catalogue: &Catalogue,
-    detection: &Detection,
+    names: &FieldNames,
     name: &str,
     field: &str,
     values: &[String],
 ) -> SelectionView {
-    let source = catalogue.logsource(detection);
     // List values are literal: escape Sigma's wildcard characters.
     let escaped: Vec<ScalarView> = values
         .iter()
@@ -113,7 +120,7 @@ pub(crate) fn list_selection(
         name: name.to_owned(),
         is_list: false,
         alternatives: vec![vec![EntryView {
-            key: source.sigma_name(field).to_owned(),
+            key: sigma_name(names, field).to_owned(),
             is_list: true,
             values: escaped,
         }]],
@@ -141,7 +148,7 @@ mod tests {
         );
         let detection = &catalogue.detections[1];
         assert_eq!(detection.slug, "pim-alert-disabled");
-        let views = selections(&catalogue, detection);
+        let views = selections(&FieldNames::new(), detection);
         assert_eq!(
             views.len(),
             1,

@@ -79,23 +79,25 @@ pub fn field(name: &str) -> String {
     }
 }
 
-/// Name of the per-detection tuning macro that every search ends with.
-pub(crate) fn filter_macro(catalogue: &Catalogue, detection: &Detection) -> String {
-    format!(
-        "{}_{}_filter",
-        catalogue.config.splunk.app_id,
-        detection.slug.replace('-', "_")
-    )
+/// What a search reads besides the events' fields, as the Splunk app defines it.
+#[derive(Clone, Copy)]
+pub struct Binding<'a, 'l> {
+    /// The macro that selects the log source's events.
+    pub source_macro: &'a str,
+    /// The per-detection tuning macro every search ends with.
+    pub filter_macro: &'a str,
+    /// For a list's name, its lookup: the lookup definition and the CSV field of the values.
+    pub lookup: &'a dyn Fn(&str) -> (&'l str, &'l str),
 }
 
 /// Compiles a detection to SPL.
-pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
+pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) -> Search {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
     let condition = Expr::of(detection);
-    let mut macros = vec![(source.splunk.macro_name.clone(), 0)];
+    let mut macros = vec![(binding.source_macro.to_owned(), 0)];
     let mut lookups = Vec::new();
-    let mut text = format!("`{}`", source.splunk.macro_name);
+    let mut text = format!("`{}`", binding.source_macro);
     if let Some(pre) = condition.necessary_plain(source) {
         let raw = |f: &str| field(&diagnostic_path(source, f));
         let _ = write!(
@@ -171,18 +173,15 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
             let mut tier_cases = Vec::new();
             let mut required_cases = Vec::new();
             for tier in &threshold.tiers {
-                let lookup = &catalogue.config.lists[&tier.list].splunk_lookup;
+                let (lookup, lookup_field) = (binding.lookup)(&tier.list);
                 let flag = format!("{p}on_{}", tier.list);
-                if !lookups.contains(&lookup.name) {
-                    lookups.push(lookup.name.clone());
+                if !lookups.iter().any(|l| l == lookup) {
+                    lookups.push(lookup.to_owned());
                 }
                 let _ = write!(
                     text,
-                    "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
-                    lookup.name,
-                    lookup.field,
+                    "\n| lookup {lookup} {lookup_field} AS {} OUTPUT {lookup_field} AS {flag}",
                     field(&tier.field),
-                    lookup.field
                 );
                 tier_cases.push(format!("isnotnull({flag}), {}", string(&tier.name)));
                 required_cases.push(format!("isnotnull({flag}), {}", tier.count));
@@ -303,9 +302,8 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
             let _ = write!(text, "\n| table {}", table.join(" "));
         }
     }
-    let filter = filter_macro(catalogue, detection);
-    let _ = write!(text, "\n| `{filter}`");
-    macros.push((filter, 0));
+    let _ = write!(text, "\n| `{}`", binding.filter_macro);
+    macros.push((binding.filter_macro.to_owned(), 0));
     Search {
         text,
         columns: output,

@@ -14,7 +14,7 @@ use crate::build;
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::render::Templates;
-use crate::targets::{self, Stamp};
+use crate::targets::Stamp;
 
 /// Pack version used while fingerprinting (pack-level files are not part of a fingerprint).
 const NEUTRAL_PACK_VERSION: &str = "0.0.0";
@@ -35,13 +35,7 @@ pub(crate) fn fingerprints(
     catalogue: &Catalogue,
     templates: &Templates,
 ) -> Result<Fingerprints, Diagnostics> {
-    let rendered = build::render(
-        catalogue,
-        templates,
-        &targets::all(),
-        &neutral_stamp,
-        NEUTRAL_PACK_VERSION,
-    )?;
+    let rendered = build::render(catalogue, templates, &neutral_stamp, NEUTRAL_PACK_VERSION)?;
     let mut out = Fingerprints::new();
     for (target, digests) in rendered.digests {
         for (id, digest) in digests {
@@ -60,7 +54,11 @@ mod tests {
 
     fn prints(root: &Path) -> Fingerprints {
         let catalogue = Catalogue::load(root).unwrap_or_else(|d| panic!("{d}"));
-        fingerprints(&catalogue, &Templates::load(None).unwrap()).unwrap_or_else(|d| panic!("{d}"))
+        fingerprints(
+            &catalogue,
+            &Templates::load(&catalogue.targets, None).unwrap(),
+        )
+        .unwrap_or_else(|d| panic!("{d}"))
     }
 
     const FILE: &str = "entra-roles/pim-alert-disabled.yaml";

@@ -35,6 +35,13 @@ pub(crate) enum Action {
         name: String,
         what: Vec<&'static str>,
     },
+    /// Targets were added or removed; the version stays.
+    Targets {
+        name: String,
+        version: u32,
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Action {
@@ -62,6 +69,25 @@ impl std::fmt::Display for Action {
             ),
             Action::Renamed { name, what } => {
                 write!(f, "renamed {name} ({} recorded)", what.join(" and "))
+            }
+            Action::Targets {
+                name,
+                version,
+                added,
+                removed,
+            } => {
+                let mut parts = Vec::new();
+                if !added.is_empty() {
+                    parts.push(format!("added {}", added.join(", ")));
+                }
+                if !removed.is_empty() {
+                    parts.push(format!("removed {}", removed.join(", ")));
+                }
+                write!(
+                    f,
+                    "targets {name} ({}; version {version} unchanged)",
+                    parts.join("; ")
+                )
             }
         }
     }
@@ -119,6 +145,10 @@ pub(crate) fn update(
         let d = a.detection;
         let name = format!("{}/{}", d.section, d.slug);
         let record = |version: u32, modified: &str| record(d, version, modified, a.fingerprint);
+        let unchanged_date = a
+            .locked
+            .map(|l| l.modified.clone())
+            .unwrap_or_else(|| d.meta.date.clone());
         match a.verdict {
             Verdict::UpToDate => {}
             Verdict::New => {
@@ -155,14 +185,21 @@ pub(crate) fn update(
                     changed,
                 });
             }
+            // Nothing it deployed changed, so neither its version nor its date moves.
             Verdict::Renamed { what } => {
-                let modified = a
-                    .locked
-                    .map(|l| l.modified.clone())
-                    .unwrap_or_else(|| d.meta.date.clone());
                 next.detections
-                    .insert(d.meta.id.clone(), record(d.meta.version, &modified));
+                    .insert(d.meta.id.clone(), record(d.meta.version, &unchanged_date));
                 actions.push(Action::Renamed { name, what });
+            }
+            Verdict::Targets { added, removed } => {
+                next.detections
+                    .insert(d.meta.id.clone(), record(d.meta.version, &unchanged_date));
+                actions.push(Action::Targets {
+                    name,
+                    version: d.meta.version,
+                    added,
+                    removed,
+                });
             }
             Verdict::VersionDown
             | Verdict::VersionJump

@@ -31,6 +31,13 @@ pub(crate) enum Verdict {
     Renamed {
         what: Vec<&'static str>,
     },
+    /// Same content and version in every target the lock knows, and targets the lock does not
+    /// know yet (a target was added) or no longer renders (one was removed). A new target is
+    /// an addition, not a change: the version stays.
+    Targets {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
     VersionDown,
     /// The content changed and the version moved up by more than one.
     VersionJump,
@@ -52,6 +59,7 @@ impl Verdict {
                 | Verdict::NeedsBump { .. }
                 | Verdict::Bumped { .. }
                 | Verdict::Renamed { .. }
+                | Verdict::Targets { .. }
         )
     }
 }
@@ -105,10 +113,22 @@ fn verdict(
     fingerprint: &BTreeMap<String, String>,
 ) -> Verdict {
     let version = detection.meta.version;
+    // Only a target the lock knows can have changed; one it does not know is new.
     let changed: Vec<String> = fingerprint
         .iter()
-        .filter(|(t, h)| locked.sha256.get(*t) != Some(*h))
+        .filter(|(t, h)| locked.sha256.get(*t).is_some_and(|old| old != *h))
         .map(|(t, _)| t.clone())
+        .collect();
+    let added: Vec<String> = fingerprint
+        .keys()
+        .filter(|t| !locked.sha256.contains_key(*t))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = locked
+        .sha256
+        .keys()
+        .filter(|t| !fingerprint.contains_key(*t))
+        .cloned()
         .collect();
     if !changed.is_empty() && locked.status == "deprecated" {
         return Verdict::DeprecatedEdited { changed };
@@ -128,10 +148,12 @@ fn verdict(
             if locked.status != detection.meta.status.as_str() {
                 what.push("status");
             }
-            if what.is_empty() {
-                Verdict::UpToDate
-            } else {
+            if !what.is_empty() {
                 Verdict::Renamed { what }
+            } else if !added.is_empty() || !removed.is_empty() {
+                Verdict::Targets { added, removed }
+            } else {
+                Verdict::UpToDate
             }
         }
         (true, _) => Verdict::BumpWithoutChange,
@@ -165,6 +187,9 @@ pub(crate) fn diagnostic(a: &Assessment, for_lock: bool) -> Option<Diagnostic> {
         Verdict::Renamed { what } => doc
             .error_at("/id", format!("the lock is stale: the {} of `{name}` changed", what.join(" and ")))
             .with_help(run_lock),
+        Verdict::Targets { added, removed } => doc
+            .error_at("/id", format!("the lock is stale: {}", target_change(&name, added, removed)))
+            .with_help(format!("{run_lock}; the version stays {version}, since no target it had changed")),
         Verdict::VersionDown => doc
             .error_at("/version", format!("the version of `{name}` went down from {locked_version} to {version}"))
             .with_help(format!("versions never go down, or SIEMs keep the old rule: set `version: {locked_version}` back (`rulecast lock` then bumps it if the content changed)")),
@@ -179,6 +204,34 @@ pub(crate) fn diagnostic(a: &Assessment, for_lock: bool) -> Option<Diagnostic> {
             .with_help("revert the change (`git checkout` the file); to detect something new, write a new detection with its own id and point `deprecation.replaced_by` at it"),
     };
     Some(diagnostic)
+}
+
+/// `` `x` renders for the new target y; ... `` for a lock whose targets differ.
+pub(crate) fn target_change(name: &str, added: &[String], removed: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!(
+            "`{name}` now renders for {} ({}), which the lock has no record of",
+            if added.len() == 1 {
+                "a new target"
+            } else {
+                "new targets"
+            },
+            added.join(", ")
+        ));
+    }
+    if !removed.is_empty() {
+        parts.push(format!(
+            "the lock records `{name}` for {} no longer built ({})",
+            if removed.len() == 1 {
+                "a target"
+            } else {
+                "targets"
+            },
+            removed.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 /// The error for a locked detection that left the catalogue.
@@ -215,4 +268,77 @@ pub(crate) fn check(
         out.push(removed_diagnostic(lock, id, locked));
     }
     out.sorted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locked(hashes: &[(&str, &str)], version: u32) -> Locked {
+        Locked {
+            section: "entra-roles".into(),
+            slug: "pim-alert-disabled".into(),
+            title: "PIM alert disabled".into(),
+            version,
+            status: "stable".into(),
+            modified: "2026-01-01".into(),
+            sha256: hashes
+                .iter()
+                .map(|(t, h)| ((*t).to_owned(), (*h).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn prints(hashes: &[(&str, &str)]) -> BTreeMap<String, String> {
+        hashes
+            .iter()
+            .map(|(t, h)| ((*t).to_owned(), (*h).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_target_new_to_the_lock_is_added_not_changed() {
+        let (_dir, catalogue) = crate::test_support::catalogue(&[], &[]);
+        let detection = catalogue
+            .detections
+            .iter()
+            .find(|d| d.slug == "pim-alert-disabled")
+            .unwrap();
+        let version = detection.meta.version;
+        let lock = locked(&[("a", "1"), ("b", "2")], version);
+        assert_eq!(
+            verdict(
+                detection,
+                &lock,
+                &prints(&[("a", "1"), ("b", "2"), ("new", "3")])
+            ),
+            Verdict::Targets {
+                added: vec!["new".into()],
+                removed: vec![],
+            }
+        );
+        assert_eq!(
+            verdict(detection, &lock, &prints(&[("a", "1")])),
+            Verdict::Targets {
+                added: vec![],
+                removed: vec!["b".into()],
+            }
+        );
+        assert_eq!(
+            verdict(detection, &lock, &prints(&[("a", "9"), ("new", "3")])),
+            Verdict::NeedsBump {
+                changed: vec!["a".into()],
+            },
+            "a change of a known target still needs a bump"
+        );
+        assert_eq!(
+            verdict(
+                detection,
+                &locked(&[("a", "1")], version - 1),
+                &prints(&[("a", "1"), ("new", "3")])
+            ),
+            Verdict::BumpWithoutChange,
+            "adding a target is no reason to bump"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 //! tar too so both agree), modes are fixed (0644 files, 0755 folders), owners are root with no
 //! names, and the gzip header carries no file name, time or host system.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{Cursor, Write};
 
 use flate2::{Compression, GzBuilder};
@@ -14,7 +14,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, System, ZipWriter};
 
 /// Files of an archive: path inside it -> content. Sorted by path.
-pub(crate) type Entries = BTreeMap<String, Vec<u8>>;
+pub(crate) use crate::targets::package::Entries;
 
 /// 1980-01-01T00:00:00Z as a Unix time.
 pub(crate) const FIXED_MTIME: u64 = 315_532_800;

@@ -31,7 +31,7 @@ use crate::diagnostic::Diagnostic;
 use crate::git::{GitError, Repo};
 use crate::lock::{LOCK_FILE, Lock};
 use crate::output::Tree;
-use crate::targets;
+use crate::targets::{PackageContext, PackageError};
 
 /// Why release files cannot be made.
 #[derive(Debug)]
@@ -48,10 +48,11 @@ pub(crate) enum ReleaseError {
         path: String,
     },
     BrokenPreviousLock(Diagnostic),
-    /// An archive could not be written.
-    Archive(std::io::Error),
-    /// A file the release needs was not rendered.
-    NotRendered(&'static str),
+    /// A target's release file could not be made.
+    Package {
+        target: &'static str,
+        cause: PackageError,
+    },
 }
 
 impl fmt::Display for ReleaseError {
@@ -67,8 +68,7 @@ impl fmt::Display for ReleaseError {
                 write!(f, "{path} at `{reference}` is not UTF-8")
             }
             ReleaseError::BrokenPreviousLock(d) => d.fmt(f),
-            ReleaseError::Archive(e) => write!(f, "cannot build an archive: {e}"),
-            ReleaseError::NotRendered(what) => write!(f, "{what} was not rendered"),
+            ReleaseError::Package { target, cause } => write!(f, "{target}: {cause}"),
         }
     }
 }
@@ -77,7 +77,8 @@ impl std::error::Error for ReleaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ReleaseError::Git(e) => Some(e),
-            ReleaseError::Io(e) | ReleaseError::Archive(e) => Some(e),
+            ReleaseError::Io(e) => Some(e),
+            ReleaseError::Package { cause, .. } => Some(cause),
             ReleaseError::BrokenPreviousLock(d) => Some(d),
             _ => None,
         }
@@ -94,12 +95,12 @@ impl From<GitError> for ReleaseError {
 pub(crate) type Files = BTreeMap<String, Vec<u8>>;
 
 /// The files of `tree` under `prefix/`, keyed by their path below it.
-pub(crate) fn subtree(tree: &Tree, prefix: &str, keep: impl Fn(&str) -> bool) -> archive::Entries {
+pub(crate) fn subtree(tree: &Tree, prefix: &str) -> archive::Entries {
     tree.iter()
         .filter_map(|(path, content)| {
             let relative = path.strip_prefix(prefix).ok()?;
             let name = relative.to_string_lossy().replace('\\', "/");
-            keep(&name).then(|| (name, content.as_bytes().to_vec()))
+            Some((name, content.as_bytes().to_vec()))
         })
         .collect()
 }
@@ -187,44 +188,31 @@ pub(crate) fn files(
     previous: Option<(&str, &Lock)>,
     catalogue: &crate::catalogue::Catalogue,
 ) -> Result<Files, ReleaseError> {
-    let name = &selected.config.name;
-    let app = &selected.config.splunk.app_id;
-    let io = ReleaseError::Archive;
     let mut files = Files::new();
     let mut targets_files = BTreeMap::new();
-    let mut record = |target: &str, file: String| {
-        let description = targets::by_name(target)
-            .map(|t| t.description().to_owned())
-            .unwrap_or_default();
-        targets_files.insert(target.to_owned(), TargetFile { description, file });
-    };
-
-    let sentinel = subtree(tree, "sentinel", |p| {
-        p.starts_with("rules/") || p == "azuredeploy.json"
-    });
-    let file = format!("{name}-{version}-sentinel.zip");
-    files.insert(file.clone(), archive::zip(&sentinel).map_err(io)?);
-    record("sentinel", file);
-
-    let splunk = subtree(tree, "splunk", |_| true);
-    let file = format!("{app}-{version}.tgz");
-    files.insert(file.clone(), archive::tar_gz(&splunk).map_err(io)?);
-    record("splunk", file);
-
-    let sigma = subtree(tree, "sigma", |_| true);
-    let file = format!("{name}-{version}-sigma.zip");
-    files.insert(file.clone(), archive::zip(&sigma).map_err(io)?);
-    record("sigma", file);
-
-    let azure = subtree(tree, "azure-monitor", |p| p == "azuredeploy.json");
-    let file = format!("{name}-{version}-azure-monitor.json");
-    files.insert(
-        file.clone(),
-        azure.into_values().next().ok_or(ReleaseError::NotRendered(
-            "the Azure Monitor combined template",
-        ))?,
-    );
-    record("azure-monitor", file);
+    // Each target packages its own output (`Target::package`).
+    for target in selected.targets.iter() {
+        let entries = subtree(tree, target.name());
+        let context = PackageContext {
+            files: &entries,
+            config: &selected.config,
+            version,
+        };
+        let file = target
+            .package(&context)
+            .map_err(|cause| ReleaseError::Package {
+                target: target.name(),
+                cause,
+            })?;
+        targets_files.insert(
+            target.name().to_owned(),
+            TargetFile {
+                description: target.description().to_owned(),
+                file: file.name.clone(),
+            },
+        );
+        files.insert(file.name, file.bytes);
+    }
 
     let manifest = manifest::manifest(selected, lock, version, &pack.describe(), targets_files);
     let mut json = serde_json::to_string_pretty(&manifest).expect("the manifest serialises");

@@ -1,7 +1,8 @@
 //! Templates: every output file format is a Tera template under `templates/`.
 //!
-//! The templates are embedded in the binary (a fresh `cargo install` renders without the source
-//! tree), and `--templates DIR` overrides any of them by name, for organisations with their own
+//! Each target embeds its templates in the binary ([`crate::targets::Target::templates`]: a
+//! fresh `cargo install` renders without the source tree), and `--templates DIR` overrides any
+//! of them by name, for organisations with their own
 //! conventions. Templates receive plain data and must print every value through an encoding
 //! filter (`yaml`, `yaml_block`, `json`, `arm`, `conf`, `csv`, `md`); a template that prints a value
 //! raw is rejected when loaded, so an override cannot reintroduce an injection.
@@ -13,82 +14,7 @@ use std::path::{Path, PathBuf};
 use tera::{Context, Kwargs, State, Tera, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Position, display_path};
-
-/// The templates shipped with rulecast: (name, source).
-pub(crate) const BUILTIN: &[(&str, &str)] = &[
-    (
-        "sentinel/rule.yaml",
-        include_str!("../../templates/sentinel/rule.yaml.tera"),
-    ),
-    (
-        "sentinel/rule.arm.json",
-        include_str!("../../templates/sentinel/rule.arm.json.tera"),
-    ),
-    (
-        "sentinel/_rule_resource.json",
-        include_str!("../../templates/sentinel/_rule_resource.json.tera"),
-    ),
-    (
-        "sentinel/azuredeploy.json",
-        include_str!("../../templates/sentinel/azuredeploy.json.tera"),
-    ),
-    (
-        "splunk/app.conf",
-        include_str!("../../templates/splunk/app.conf.tera"),
-    ),
-    (
-        "splunk/savedsearches.conf",
-        include_str!("../../templates/splunk/savedsearches.conf.tera"),
-    ),
-    (
-        "splunk/macros.conf",
-        include_str!("../../templates/splunk/macros.conf.tera"),
-    ),
-    (
-        "splunk/transforms.conf",
-        include_str!("../../templates/splunk/transforms.conf.tera"),
-    ),
-    (
-        "splunk/default.meta",
-        include_str!("../../templates/splunk/default.meta.tera"),
-    ),
-    (
-        "splunk/lookup.csv",
-        include_str!("../../templates/splunk/lookup.csv.tera"),
-    ),
-    (
-        "splunk/README.md",
-        include_str!("../../templates/splunk/README.md.tera"),
-    ),
-    (
-        "sigma/rule.yml",
-        include_str!("../../templates/sigma/rule.yml.tera"),
-    ),
-    (
-        "sigma/correlation.yml",
-        include_str!("../../templates/sigma/correlation.yml.tera"),
-    ),
-    (
-        "sigma/pipeline_kusto.yml",
-        include_str!("../../templates/sigma/pipeline_kusto.yml.tera"),
-    ),
-    (
-        "sigma/pipeline_splunk.yml",
-        include_str!("../../templates/sigma/pipeline_splunk.yml.tera"),
-    ),
-    (
-        "azure-monitor/alert.json",
-        include_str!("../../templates/azure-monitor/alert.json.tera"),
-    ),
-    (
-        "azure-monitor/_alert_resource.json",
-        include_str!("../../templates/azure-monitor/_alert_resource.json.tera"),
-    ),
-    (
-        "azure-monitor/azuredeploy.json",
-        include_str!("../../templates/azure-monitor/azuredeploy.json.tera"),
-    ),
-];
+use crate::targets::{Target, Targets};
 
 /// Extension of template files on disk.
 pub(crate) const TEMPLATE_SUFFIX: &str = ".tera";
@@ -102,11 +28,12 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// The built-in templates, with those in `overrides` replacing them by name.
-    pub fn load(overrides: Option<&Path>) -> Result<Templates, Diagnostics> {
+    /// The built-in templates of `targets`, with those in `overrides` replacing them by name.
+    pub fn load(targets: &Targets, overrides: Option<&Path>) -> Result<Templates, Diagnostics> {
         let mut diagnostics = Diagnostics::new();
-        let mut sources: Vec<(String, String, PathBuf)> = BUILTIN
+        let mut sources: Vec<(String, String, PathBuf)> = targets
             .iter()
+            .flat_map(Target::templates)
             .map(|(n, s)| {
                 (
                     (*n).to_owned(),
@@ -187,6 +114,7 @@ fn load_overrides(
         )));
         return;
     }
+    let names: Vec<String> = sources.iter().map(|(n, _, _)| n.clone()).collect();
     for entry in walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
@@ -213,14 +141,7 @@ fn load_overrides(
             None => diagnostics.push(
                 Diagnostic::error(format!("`{name}` does not override any built-in template"))
                     .in_file(entry.path())
-                    .with_help(format!(
-                        "templates: {}",
-                        BUILTIN
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
+                    .with_help(format!("templates: {}", names.join(", "))),
             ),
         }
     }
@@ -343,7 +264,8 @@ mod tests {
 
     #[test]
     fn builtin_templates_load() {
-        Templates::load(None).unwrap_or_else(|d| panic!("{d}"));
+        Templates::load(&crate::targets::Targets::builtin(), None)
+            .unwrap_or_else(|d| panic!("{d}"));
     }
 
     #[test]

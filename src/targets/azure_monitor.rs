@@ -7,7 +7,10 @@
 
 use serde::Serialize;
 
-use super::{Artifacts, DetectionView, RenderContext, Stamp, Target, render_template};
+use super::{
+    Artifacts, Checker, Conformance, DetectionView, PackageContext, PackageError, ReleaseFile,
+    RenderContext, Stamp, Target, render_template,
+};
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
@@ -15,6 +18,21 @@ use crate::diagnostic::Diagnostics;
 use crate::lang::kql::{self, ListBinding};
 
 pub(crate) struct AzureMonitor;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "azure-monitor/alert.json",
+        include_str!("../../templates/azure-monitor/alert.json.tera"),
+    ),
+    (
+        "azure-monitor/_alert_resource.json",
+        include_str!("../../templates/azure-monitor/_alert_resource.json.tera"),
+    ),
+    (
+        "azure-monitor/azuredeploy.json",
+        include_str!("../../templates/azure-monitor/azuredeploy.json.tera"),
+    ),
+];
 
 /// Stable API version of scheduled query rules.
 pub(crate) const API_VERSION: &str = "2023-12-01";
@@ -50,6 +68,31 @@ impl Target for AzureMonitor {
 
     fn description(&self) -> &'static str {
         "Azure Monitor log search alert rules as ARM templates"
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATES
+    }
+
+    fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
+        // One template deploys every alert rule; it is released as it is.
+        let combined = context.files.get("azuredeploy.json").ok_or_else(|| {
+            PackageError::Missing("the Azure Monitor combined template".to_owned())
+        })?;
+        Ok(ReleaseFile {
+            name: format!(
+                "{}-{}-azure-monitor.json",
+                context.config.name, context.version
+            ),
+            bytes: combined.clone(),
+        })
+    }
+
+    fn conformance(&self) -> &'static [Conformance] {
+        &[Conformance {
+            checker: Checker::ArmTemplate,
+            files: "*.json",
+        }]
     }
 
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {

@@ -15,9 +15,17 @@
 //! * Sigma: `status: deprecated`;
 //! * Azure Monitor: display name prefixed `[Deprecated] `, `enabled: false`.
 //!
-//! Adding a target means adding a module here and a line in [`all`]; nothing else changes.
+//! A target is a plug-in: it owns its templates, its sections of the log-source files and of
+//! `rulecast.yaml`, its checks, its release file and its conformance hooks, all through the
+//! [`Target`] trait. Adding one is its module, its templates and one line in
+//! [`registry::BUILTIN`] (or, from a program embedding rulecast, [`Targets::with`]); see
+//! docs/architecture.md for the recipe.
 
 pub(crate) mod azure_monitor;
+pub mod conformance;
+pub mod package;
+pub mod registry;
+pub mod section;
 pub(crate) mod sentinel;
 pub(crate) mod sigma;
 pub(crate) mod splunk;
@@ -28,8 +36,14 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::catalogue::{Catalogue, Detection};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::render::Templates;
+use crate::yaml::pointer_segment;
+
+pub use conformance::{Checker, Conformance};
+pub use package::{PackageContext, PackageError, ReleaseFile};
+pub use registry::Targets;
+pub use section::Section;
 
 /// Everything a target needs to render.
 pub struct RenderContext<'a> {
@@ -78,12 +92,42 @@ impl Artifacts {
 }
 
 /// A content target.
+///
+/// Only [`name`](Target::name), [`description`](Target::description) and
+/// [`render`](Target::render) are required; every other method has a default that
+/// contributes nothing (no templates, no sections, no checks, a zip of the whole output as the
+/// release file, no conformance hooks).
 pub trait Target: Sync {
-    /// Folder name under `generated/` and the name users select it by.
+    /// Folder name under `generated/`, key of its `targets:` sections, and the name users
+    /// select it by: lower-case letters, digits and `-`.
     fn name(&self) -> &'static str;
-    /// One-line description for `rulecast list`/`--help`.
+    /// One-line description for `rulecast targets` and the release manifest.
     fn description(&self) -> &'static str;
+
+    /// The templates the target renders with, embedded in the binary: (name, source). Names
+    /// start with `<name>/`; `--templates DIR` overrides them by name.
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// The target's entry under `targets:` of every log-source file (how it reaches the data).
+    fn logsource_section(&self) -> Option<Section> {
+        None
+    }
+
+    /// The target's entry under `targets:` of `rulecast.yaml` (its settings).
+    fn config_section(&self) -> Option<Section> {
+        None
+    }
+
+    /// Checks of the catalogue only this target needs (its sections against the rest of the
+    /// catalogue), located in the files. Run when the catalogue loads; an error stops it.
+    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
+        let _ = (catalogue, out);
+    }
+
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics>;
+
     /// Checks rendered files (paths relative to the target folder) the way the target's
     /// platform would read them. It needs nothing but the files, so it also verifies a tree on
     /// disk (`rulecast verify`). `build` refuses to write, and `check` fails, on any finding.
@@ -91,24 +135,55 @@ pub trait Target: Sync {
         let _ = files;
         Diagnostics::new()
     }
+
+    /// The release file of the target's output (`rulecast release`).
+    fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
+        package::zip_all(self.name(), context)
+    }
+
+    /// Which conformance checkers judge which of its files (`rulecast targets --format json`).
+    fn conformance(&self) -> &'static [Conformance] {
+        &[]
+    }
 }
 
-/// Every target, in output order.
-pub fn all() -> Vec<&'static dyn Target> {
-    vec![
-        &sentinel::Sentinel,
-        &splunk::Splunk,
-        &sigma::Sigma,
-        &azure_monitor::AzureMonitor,
-    ]
-}
-
-pub(crate) fn by_name(name: &str) -> Option<&'static dyn Target> {
-    all().into_iter().find(|t| t.name() == name)
+/// Checks a target's entry per catalogue list (`bindings`, at `key` of rulecast.yaml, e.g.
+/// `targets.splunk.lookups`): every list has one, and each names a list that exists.
+pub(crate) fn check_list_bindings<T>(
+    catalogue: &Catalogue,
+    key: &str,
+    bindings: &indexmap::IndexMap<String, T>,
+    what: &str,
+    example: &str,
+    out: &mut Diagnostics,
+) {
+    let doc = catalogue.config_document();
+    let lists = &catalogue.config.lists;
+    for name in lists.keys().filter(|name| !bindings.contains_key(*name)) {
+        out.push(
+            doc.error_at_key(
+                &format!("/lists/{}", pointer_segment(name)),
+                format!("list `{name}` has no {what}"),
+            )
+            .with_help(format!("add it under {key}, e.g. {name}: {example}")),
+        );
+    }
+    for name in bindings.keys().filter(|name| !lists.contains_key(*name)) {
+        let help = did_you_mean(name, lists.keys().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_else(|| {
+                format!("the entries of {key} are named after the lists under `lists:`")
+            });
+        let pointer = format!("/{}/{}", key.replace('.', "/"), pointer_segment(name));
+        out.push(
+            doc.error_at_key(&pointer, format!("`{name}` is not a list of the catalogue"))
+                .with_help(help),
+        );
+    }
 }
 
 /// Renders a template, attaching the detection to any error.
-pub(crate) fn render_template<T: Serialize>(
+pub fn render_template<T: Serialize>(
     templates: &Templates,
     name: &str,
     context: &T,

@@ -5,19 +5,72 @@
 //! What Sigma cannot express is said in the rule's description and reported by `build`:
 //! finding labels (Sigma matches, it does not compute), and a threshold tier that reads a list
 //! when the list has no inline values.
+//!
+//! Its entry in a log source is the Sigma logsource (product, service) and the Sigma names of
+//! fields whose name differs; the pipelines map them back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Artifacts, DetectionView, RenderContext, Stamp, Target, render_template};
+use super::{
+    Artifacts, Checker, Conformance, DetectionView, RenderContext, Section, Stamp, Target,
+    render_template, splunk,
+};
+use crate::catalogue::logsource::LogSourceFile;
 use crate::catalogue::{Catalogue, Detection, attack};
-use crate::diagnostic::Diagnostics;
-use crate::lang::sigma::{self as compile, SelectionView};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::lang::sigma::{self as compile, FieldNames, SelectionView, sigma_name};
+use crate::yaml::pointer_segment;
 
 pub(crate) struct Sigma;
+
+const NAME: &str = "sigma";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "sigma/rule.yml",
+        include_str!("../../templates/sigma/rule.yml.tera"),
+    ),
+    (
+        "sigma/correlation.yml",
+        include_str!("../../templates/sigma/correlation.yml.tera"),
+    ),
+    (
+        "sigma/pipeline_kusto.yml",
+        include_str!("../../templates/sigma/pipeline_kusto.yml.tera"),
+    ),
+    (
+        "sigma/pipeline_splunk.yml",
+        include_str!("../../templates/sigma/pipeline_splunk.yml.tera"),
+    ),
+];
+
+/// The Sigma entry of a log source.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SigmaSource")]
+pub(crate) struct SourceSection {
+    /// Sigma product, e.g. azure. It also names the rule files (`<product>_<name>.yml`).
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
+    #[schemars(extend("patternErrorMessage" = "a Sigma product is a lower-case name such as azure or m365 (letters, digits, _ and -)"))]
+    pub product: String,
+    pub service: String,
+    /// Field name in Sigma rules, for fields whose Sigma name is not their own. The shipped
+    /// pySigma pipelines map each back.
+    #[serde(default, skip_serializing_if = "FieldNames::is_empty")]
+    pub fields: FieldNames,
+}
+
+fn section(source: &LogSourceFile) -> &SourceSection {
+    source
+        .targets
+        .get(NAME)
+        .expect("the catalogue was loaded for the Sigma target")
+}
 
 /// Namespace for the ids of documents rulecast derives from a detection (correlations, tiers).
 const DERIVED_NAMESPACE: Uuid = Uuid::from_u128(0x6f1f_5b1e_8a3c_4f4e_9b4e_2c7d_0e5a_1b3c);
@@ -96,11 +149,72 @@ struct PipelineField {
 
 impl Target for Sigma {
     fn name(&self) -> &'static str {
-        "sigma"
+        NAME
     }
 
     fn description(&self) -> &'static str {
         "Sigma rules (specification v2) with correlation rules, and pySigma pipelines"
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATES
+    }
+
+    fn logsource_section(&self) -> Option<Section> {
+        Some(Section::required::<SourceSection>())
+    }
+
+    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
+        for source in catalogue.logsources.values() {
+            let Some(doc) = catalogue.logsource_document(&source.id) else {
+                continue;
+            };
+            let names = &section(source).fields;
+            for field in names.keys() {
+                if !source.fields.contains_key(field) {
+                    let help = did_you_mean(field, source.fields.keys().map(String::as_str))
+                        .map(|c| format!("did you mean `{c}`?"))
+                        .unwrap_or_else(|| "name a field under `fields:`".to_owned());
+                    out.push(
+                        doc.error_at_key(
+                            &format!("/targets/sigma/fields/{}", pointer_segment(field)),
+                            format!("`{field}` is not a field of this log source"),
+                        )
+                        .with_help(help),
+                    );
+                }
+            }
+            let mut taken: HashMap<&str, &str> = HashMap::new();
+            for field in source.fields.keys() {
+                let sigma = sigma_name(names, field);
+                if let Some(other) = taken.insert(sigma, field) {
+                    let pointer = if names.contains_key(field) {
+                        format!("/targets/sigma/fields/{}", pointer_segment(field))
+                    } else {
+                        format!("/fields/{}", pointer_segment(field))
+                    };
+                    out.push(doc.error_at_key(
+                        &pointer,
+                        format!(
+                            "fields `{other}` and `{field}` both map to the Sigma field `{sigma}`"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn conformance(&self) -> &'static [Conformance] {
+        &[
+            Conformance {
+                checker: Checker::SigmaRules,
+                files: "rules/**/*.yml",
+            },
+            Conformance {
+                checker: Checker::SigmaPipelines,
+                files: "pipelines/*.yml",
+            },
+        ]
     }
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
@@ -149,13 +263,14 @@ impl Target for Sigma {
             ("kusto", "pipelines/rulecast_kusto.yml"),
             ("splunk", "pipelines/rulecast_splunk.yml"),
         ] {
-            let view = pipeline(catalogue, backend);
-            match render_template(
-                context.templates,
-                &format!("sigma/pipeline_{backend}.yml"),
-                &view,
-                None,
-            ) {
+            match pipeline(catalogue, backend).and_then(|view| {
+                render_template(
+                    context.templates,
+                    &format!("sigma/pipeline_{backend}.yml"),
+                    &view,
+                    None,
+                )
+            }) {
                 Ok(text) => artifacts.add_file(file, text),
                 Err(e) => errors.push(e),
             }
@@ -177,7 +292,7 @@ fn file_name(catalogue: &Catalogue, detection: &Detection) -> String {
         ""
     };
     let name = detection.slug.replace('-', "_");
-    let product = format!("{}_", source.sigma.product);
+    let product = format!("{}_", section(source).product);
     if name.starts_with(&product) {
         format!("{prefix}{name}.yml")
     } else {
@@ -296,7 +411,8 @@ fn documents(
         crate::catalogue::detection::Severity::High => "high",
     };
     let base_name = detection.slug.replace('-', "_");
-    let selections = compile::selections(catalogue, detection);
+    let sigma = section(source);
+    let selections = compile::selections(&sigma.fields, detection);
     let condition = compile::condition_text(&detection.condition);
     let mk = |id: String,
               title: String,
@@ -311,8 +427,8 @@ fn documents(
         name,
         level,
         tags: tags(detection),
-        product: source.sigma.product.clone(),
-        service: source.sigma.service.clone(),
+        product: sigma.product.clone(),
+        service: sigma.service.clone(),
         selections,
         condition,
         correlation,
@@ -335,7 +451,7 @@ fn documents(
     let group_by: Vec<String> = threshold
         .group_by
         .iter()
-        .map(|f| source.sigma_name(f).to_owned())
+        .map(|f| sigma_name(&sigma.fields, f).to_owned())
         .collect();
     let mut docs = Vec::new();
     let mut default_selections = selections.clone();
@@ -353,7 +469,7 @@ fn documents(
         }
         let selection_name = format!("rulecast_tier_{}", tier.name);
         let tier_selection =
-            compile::list_selection(catalogue, detection, &selection_name, &tier.field, &values);
+            compile::list_selection(&sigma.fields, &selection_name, &tier.field, &values);
         default_selections.push(tier_selection.clone());
         default_condition = format!("{default_condition} and not {selection_name}");
         let mut tier_selections = selections.clone();
@@ -442,58 +558,64 @@ fn list_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
 /// prefixes the converted query with the same extraction the native target uses (the KQL
 /// `mv-apply`/`extend` or the SPL `spath`/`eval` prelude), so every field means in a Sigma
 /// conversion exactly what it means in the Sentinel or Splunk content.
-fn pipeline(catalogue: &Catalogue, backend: &'static str) -> PipelineView {
-    let sources = catalogue
-        .logsources
-        .values()
-        .map(|source| {
-            let fields: Vec<&str> = source.fields.keys().map(String::as_str).collect();
-            let (head, prelude) = match backend {
-                "kusto" => (
-                    crate::lang::kql::name(&source.kql.table),
-                    crate::lang::kql::prelude(source, &fields),
-                ),
-                _ => (
-                    format!("`{}`", source.splunk.macro_name),
-                    crate::lang::spl::prelude(source, &fields),
-                ),
-            };
-            let filter = if backend == "kusto" {
-                "where"
-            } else {
-                "search"
-            };
-            PipelineSource {
-                fields_id: format!("rulecast_{}_fields", source.id),
-                unknown_id: format!("rulecast_{}_unknown_fields", source.id),
-                unknown_message: format!(
-                    "The rulecast pipeline does not define this field for {}.",
+fn pipeline(catalogue: &Catalogue, backend: &'static str) -> Result<PipelineView, Diagnostic> {
+    let mut sources = Vec::new();
+    for source in catalogue.logsources.values() {
+        let fields: Vec<&str> = source.fields.keys().map(String::as_str).collect();
+        let (head, prelude) = if backend == "kusto" {
+            (
+                crate::lang::kql::name(&source.table),
+                crate::lang::kql::prelude(source, &fields),
+            )
+        } else {
+            // The Splunk conversion reads the events the Splunk app's source macro reads.
+            let Some(splunk) = splunk::source_section(source) else {
+                return Err(Diagnostic::error(format!(
+                    "sigma: the Splunk pipeline needs the `targets.splunk` entry of log source `{}`, which only the Splunk target reads",
                     source.id
-                ),
-                query_id: format!("rulecast_{}_query", source.id),
-                product: source.sigma.product.clone(),
-                service: source.sigma.service.clone(),
-                // pySigma renders this with Jinja: the prefix is raw text, then the converted query.
-                query_template: format!(
-                    "{{% raw %}}{head}{prelude}\n| {filter} {{% endraw %}}{{{{ query }}}}"
-                ),
-                renames: source
-                    .fields
-                    .keys()
-                    .filter(|f| source.sigma_name(f) != f.as_str())
-                    .map(|f| PipelineField {
-                        sigma: source.sigma_name(f).to_owned(),
-                        field: f.clone(),
-                    })
-                    .collect(),
-                known: source.fields.keys().cloned().collect(),
-            }
-        })
-        .collect();
-    PipelineView {
+                )));
+            };
+            (
+                format!("`{}`", splunk.macro_name),
+                crate::lang::spl::prelude(source, &fields),
+            )
+        };
+        let filter = if backend == "kusto" {
+            "where"
+        } else {
+            "search"
+        };
+        let sigma = section(source);
+        sources.push(PipelineSource {
+            fields_id: format!("rulecast_{}_fields", source.id),
+            unknown_id: format!("rulecast_{}_unknown_fields", source.id),
+            unknown_message: format!(
+                "The rulecast pipeline does not define this field for {}.",
+                source.id
+            ),
+            query_id: format!("rulecast_{}_query", source.id),
+            product: sigma.product.clone(),
+            service: sigma.service.clone(),
+            // pySigma renders this with Jinja: the prefix is raw text, then the converted query.
+            query_template: format!(
+                "{{% raw %}}{head}{prelude}\n| {filter} {{% endraw %}}{{{{ query }}}}"
+            ),
+            renames: source
+                .fields
+                .keys()
+                .filter(|f| sigma_name(&sigma.fields, f) != f.as_str())
+                .map(|f| PipelineField {
+                    sigma: sigma_name(&sigma.fields, f).to_owned(),
+                    field: f.clone(),
+                })
+                .collect(),
+            known: source.fields.keys().cloned().collect(),
+        });
+    }
+    Ok(PipelineView {
         name: format!("rulecast {} ({backend})", catalogue.config.name),
         backend,
         priority: 20,
         sources,
-    }
+    })
 }

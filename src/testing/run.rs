@@ -367,7 +367,7 @@ impl Context<'_> {
                             show(from_row),
                             show(from_record),
                             i + 1,
-                            mapping(vec![source.kql.time_column.as_str()])
+                            mapping(vec![source.time_column.as_str()])
                         ));
                     }
                     for name in lang::needed_fields(self.detection) {

@@ -184,6 +184,41 @@ fn list_shows_detections_rows_and_targets() {
 }
 
 #[test]
+fn targets_lists_each_targets_files_for_the_conformance_suite() {
+    let (_t, out) = Test::empty().args(["targets", "--format", "json"]).run();
+    let doc: serde_json::Value =
+        serde_json::from_str(&out.stdout).expect("targets --format json prints JSON");
+    let targets = doc["targets"].as_array().unwrap();
+    let names: Vec<&str> = targets
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sentinel", "splunk", "sigma", "azure-monitor"]);
+    let hooks = |name: &str| -> Vec<(String, String)> {
+        targets.iter().find(|t| t["name"] == name).unwrap()["conformance"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["checker"].as_str().unwrap().to_owned(),
+                    h["files"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert!(hooks("sentinel").contains(&("sentinel-rule-yaml".into(), "rules/**/*.yaml".into())));
+    assert!(hooks("azure-monitor").contains(&("arm-template".into(), "*.json".into())));
+    assert!(hooks("splunk").contains(&("splunk-app".into(), "*/".into())));
+    assert!(hooks("sigma").contains(&("sigma-rules".into(), "rules/**/*.yml".into())));
+    Test::empty()
+        .args(["targets"])
+        .stdout_contains("azure-monitor  Azure Monitor log search alert rules")
+        .stdout_contains("sigma/pipelines/*.yml: sigma-pipelines")
+        .run();
+}
+
+#[test]
 fn list_of_a_broken_catalogue_fails() {
     Test::minimal()
         .remove("detections/guide.yaml")

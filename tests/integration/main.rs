@@ -5,6 +5,7 @@ mod cli;
 mod decode;
 mod diagnostics;
 mod escaping;
+mod extra_target;
 mod properties;
 mod safe_output;
 mod scan_command;

@@ -30,7 +30,7 @@ fn committed_schemas_are_current() {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
             committed,
-            schema::schema_text(kind),
+            schema::schema_text(kind, &rulecast::targets::Targets::builtin()),
             "{} is stale: run `cargo run -- schema --write`",
             path.display()
         );

@@ -4,6 +4,9 @@
 //! Besides rendering, this target enforces the rules Azure-Sentinel's own CI applies to
 //! templates (lengths, enums, duration ranges, entity-mapping limits, techniques under listed
 //! tactics), so `rulecast check` catches what Sentinel would reject, without Node or Python.
+//!
+//! Its entry in a log source names the data connector; in `rulecast.yaml`, whether alerts
+//! create incidents and the watchlist that holds each list.
 
 pub(crate) mod limits;
 pub(crate) mod template_rules;
@@ -11,15 +14,96 @@ pub(crate) mod template_rules;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use serde::Serialize;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::{Artifacts, DetectionView, RenderContext, Stamp, Target, render_template, title_case};
+use super::{
+    Artifacts, Checker, Conformance, DetectionView, PackageContext, PackageError, ReleaseFile,
+    RenderContext, Section, Stamp, Target, package, render_template, title_case,
+};
 use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
 use crate::lang::{ColumnRole, columns};
 
 pub(crate) struct Sentinel;
+
+const NAME: &str = "sentinel";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "sentinel/rule.yaml",
+        include_str!("../../../templates/sentinel/rule.yaml.tera"),
+    ),
+    (
+        "sentinel/rule.arm.json",
+        include_str!("../../../templates/sentinel/rule.arm.json.tera"),
+    ),
+    (
+        "sentinel/_rule_resource.json",
+        include_str!("../../../templates/sentinel/_rule_resource.json.tera"),
+    ),
+    (
+        "sentinel/azuredeploy.json",
+        include_str!("../../../templates/sentinel/azuredeploy.json.tera"),
+    ),
+];
+
+/// The Sentinel entry of a log source.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SentinelSource")]
+pub(crate) struct SourceSection {
+    /// Sentinel data connector that fills the table, e.g. AzureActiveDirectory.
+    pub connector: String,
+}
+
+/// The Sentinel settings in `rulecast.yaml`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SentinelSettings")]
+pub(crate) struct ConfigSection {
+    /// Create an incident for every alert.
+    #[serde(default = "yes")]
+    pub create_incident: bool,
+    /// The watchlist that holds each list of `lists:`, by the list's name.
+    #[serde(default)]
+    pub watchlists: IndexMap<String, Watchlist>,
+}
+
+impl Default for ConfigSection {
+    fn default() -> Self {
+        ConfigSection {
+            create_incident: yes(),
+            watchlists: IndexMap::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A Sentinel watchlist.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Watchlist {
+    /// Watchlist alias, as passed to _GetWatchlist().
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub alias: String,
+    /// Column of the watchlist that holds the value (SearchKey is the watchlist's search key).
+    #[schemars(regex(pattern = crate::identifier::IDENTIFIER))]
+    pub column: String,
+}
+
+fn config(catalogue: &Catalogue) -> &ConfigSection {
+    catalogue
+        .config
+        .targets
+        .get(NAME)
+        .expect("the catalogue was loaded for the Sentinel target")
+}
 
 /// Newest stable API version of Microsoft.SecurityInsights alert rules.
 pub(crate) const API_VERSION: &str = "2025-09-01";
@@ -66,11 +150,66 @@ struct RuleView {
 
 impl Target for Sentinel {
     fn name(&self) -> &'static str {
-        "sentinel"
+        NAME
     }
 
     fn description(&self) -> &'static str {
         "Microsoft Sentinel analytics rules: Azure-Sentinel YAML templates and ARM templates"
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATES
+    }
+
+    fn logsource_section(&self) -> Option<Section> {
+        Some(Section::required::<SourceSection>())
+    }
+
+    fn config_section(&self) -> Option<Section> {
+        Some(Section::optional::<ConfigSection>())
+    }
+
+    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
+        super::check_list_bindings(
+            catalogue,
+            "targets.sentinel.watchlists",
+            &config(catalogue).watchlists,
+            "Sentinel watchlist",
+            "{ alias: MyWatchlist, column: SearchKey }",
+            out,
+        );
+    }
+
+    fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
+        // The YAML templates (for Sentinel Repositories) and the combined ARM template; the
+        // per-rule ARM templates are the same rules again.
+        let files: package::Entries = context
+            .files
+            .iter()
+            .filter(|(path, _)| path.starts_with("rules/") || *path == "azuredeploy.json")
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect();
+        Ok(ReleaseFile {
+            name: format!("{}-{}-sentinel.zip", context.config.name, context.version),
+            bytes: package::zip(&files)?,
+        })
+    }
+
+    fn conformance(&self) -> &'static [Conformance] {
+        &[
+            Conformance {
+                checker: Checker::SentinelRuleYaml,
+                files: "rules/**/*.yaml",
+            },
+            Conformance {
+                checker: Checker::ArmTemplate,
+                files: "arm/*.json",
+            },
+            Conformance {
+                checker: Checker::ArmTemplate,
+                files: "azuredeploy.json",
+            },
+        ]
     }
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
@@ -185,7 +324,12 @@ struct ArmView<'a> {
 
 fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> RuleView {
     let source = catalogue.logsource(detection);
-    let query = kql::compile(catalogue, detection, ListBinding::Watchlist);
+    let settings = config(catalogue);
+    let watchlist = |list: &str| {
+        let watchlist = &settings.watchlists[list];
+        (watchlist.alias.as_str(), watchlist.column.as_str())
+    };
+    let query = kql::compile(catalogue, detection, ListBinding::Watchlist(&watchlist));
     let meta = &detection.meta;
 
     let mut entities = Vec::new();
@@ -273,8 +417,13 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
     RuleView {
         detection: DetectionView::new(detection, stamp, &[]),
         severity: title_case(meta.severity.as_str()),
-        connector: source.kql.connector.clone(),
-        data_type: source.kql.table.clone(),
+        connector: source
+            .targets
+            .get::<SourceSection>(NAME)
+            .expect("the catalogue was loaded for the Sentinel target")
+            .connector
+            .clone(),
+        data_type: source.table.clone(),
         query_frequency: meta.schedule.frequency.short(),
         query_period: meta.schedule.lookback.short(),
         query_frequency_iso: meta.schedule.frequency.iso8601(),
@@ -287,6 +436,6 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         tags,
         content_version: format!("{}.0.0.0", stamp.version),
         enabled: !detection.is_deprecated(),
-        create_incident: catalogue.config.sentinel.create_incident,
+        create_incident: settings.create_incident,
     }
 }

@@ -4,6 +4,9 @@
 //!
 //! Nothing is scheduled until an admin enables it, and `metadata/default.meta` exports nothing,
 //! so installing the app never changes searches in other apps.
+//!
+//! Its entry in a log source is the source macro; in `rulecast.yaml`, the app's id, label and
+//! write roles and the lookup that holds each list.
 
 mod app_check;
 pub(crate) mod conf;
@@ -12,17 +15,125 @@ pub(crate) mod spl_check;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::{Artifacts, DetectionView, RenderContext, Target, render_template};
+use super::{
+    Artifacts, Checker, Conformance, DetectionView, PackageContext, PackageError, ReleaseFile,
+    RenderContext, Section, Target, package, render_template,
+};
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
+use crate::catalogue::logsource::LogSourceFile;
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::lang::spl;
 use crate::render::encode::{conf_stanza, conf_value};
 
 pub(crate) struct Splunk;
+
+pub(crate) const NAME: &str = "splunk";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "splunk/app.conf",
+        include_str!("../../../templates/splunk/app.conf.tera"),
+    ),
+    (
+        "splunk/savedsearches.conf",
+        include_str!("../../../templates/splunk/savedsearches.conf.tera"),
+    ),
+    (
+        "splunk/macros.conf",
+        include_str!("../../../templates/splunk/macros.conf.tera"),
+    ),
+    (
+        "splunk/transforms.conf",
+        include_str!("../../../templates/splunk/transforms.conf.tera"),
+    ),
+    (
+        "splunk/default.meta",
+        include_str!("../../../templates/splunk/default.meta.tera"),
+    ),
+    (
+        "splunk/lookup.csv",
+        include_str!("../../../templates/splunk/lookup.csv.tera"),
+    ),
+    (
+        "splunk/README.md",
+        include_str!("../../../templates/splunk/README.md.tera"),
+    ),
+];
+
+/// The Splunk entry of a log source.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SplunkSource")]
+pub(crate) struct SourceSection {
+    /// Name of the overridable source macro, e.g. rulecast_entra_auditlogs.
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
+    pub macro_name: String,
+    /// Default definition of the source macro, e.g. sourcetype="azure:monitor:aad"
+    /// category=AuditLogs.
+    pub search: String,
+}
+
+/// The Splunk app settings in `rulecast.yaml`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SplunkSettings")]
+pub(crate) struct ConfigSection {
+    /// App id (folder name and [package] id).
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
+    pub app_id: String,
+    /// Label shown in Splunk Web.
+    pub app_label: String,
+    /// Roles allowed to write the app's objects.
+    #[serde(default = "default_write_roles")]
+    pub write_roles: Vec<String>,
+    /// The lookup that holds each list of `lists:`, by the list's name.
+    #[serde(default)]
+    pub lookups: IndexMap<String, Lookup>,
+}
+
+fn default_write_roles() -> Vec<String> {
+    vec!["admin".to_owned(), "sc_admin".to_owned()]
+}
+
+/// A Splunk lookup.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Lookup {
+    /// Lookup definition name (transforms.conf stanza); the CSV file is <name>.csv.
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
+    pub name: String,
+    /// CSV column holding the value.
+    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
+    pub field: String,
+}
+
+fn config(catalogue: &Catalogue) -> &ConfigSection {
+    catalogue
+        .config
+        .targets
+        .get(NAME)
+        .expect("the catalogue was loaded for the Splunk target")
+}
+
+/// The Splunk entry of a log source (the Sigma target's Splunk pipeline reads it too).
+pub(crate) fn source_section(source: &LogSourceFile) -> Option<&SourceSection> {
+    source.targets.get(NAME)
+}
+
+/// Name of the per-detection tuning macro that every search ends with.
+fn filter_macro(catalogue: &Catalogue, detection: &Detection) -> String {
+    format!(
+        "{}_{}_filter",
+        config(catalogue).app_id,
+        detection.slug.replace('-', "_")
+    )
+}
 
 #[derive(Serialize)]
 struct SearchView {
@@ -71,11 +182,65 @@ struct AppView<'a> {
 
 impl Target for Splunk {
     fn name(&self) -> &'static str {
-        "splunk"
+        NAME
     }
 
     fn description(&self) -> &'static str {
         "Splunk app: scheduled searches over azure:monitor:aad, macros and lookups"
+    }
+
+    fn templates(&self) -> &'static [(&'static str, &'static str)] {
+        TEMPLATES
+    }
+
+    fn logsource_section(&self) -> Option<Section> {
+        Some(Section::required::<SourceSection>())
+    }
+
+    fn config_section(&self) -> Option<Section> {
+        Some(Section::required::<ConfigSection>())
+    }
+
+    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
+        super::check_list_bindings(
+            catalogue,
+            "targets.splunk.lookups",
+            &config(catalogue).lookups,
+            "Splunk lookup",
+            "{ name: my_lookup, field: account }",
+            out,
+        );
+    }
+
+    fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
+        let app = context
+            .config
+            .targets
+            .get::<ConfigSection>(NAME)
+            .map(|c| c.app_id.as_str())
+            .ok_or_else(|| PackageError::Missing("the Splunk app settings".to_owned()))?;
+        // The app is installed from this file, so it is a .tgz of the app folder.
+        Ok(ReleaseFile {
+            name: format!("{app}-{}.tgz", context.version),
+            bytes: package::tar_gz(context.files)?,
+        })
+    }
+
+    fn conformance(&self) -> &'static [Conformance] {
+        &[
+            Conformance {
+                checker: Checker::SplunkApp,
+                files: "*/",
+            },
+            Conformance {
+                checker: Checker::SplunkConf,
+                files: "**/*.conf",
+            },
+            Conformance {
+                checker: Checker::SplunkConf,
+                files: "**/*.meta",
+            },
+        ]
     }
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
@@ -99,7 +264,7 @@ impl Target for Splunk {
 
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
         let catalogue = context.catalogue;
-        let config = &catalogue.config.splunk;
+        let config = config(catalogue);
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
 
@@ -107,19 +272,34 @@ impl Target for Splunk {
         let mut macros = Vec::new();
         let mut source_macros = Vec::new();
         for source in catalogue.logsources.values() {
+            let Some(section) = source_section(source) else {
+                continue;
+            };
             source_macros.push(MacroView {
-                name: source.splunk.macro_name.clone(),
-                definition: source.splunk.search.clone(),
+                name: section.macro_name.clone(),
+                definition: section.search.clone(),
                 description: format!(
                     "Where {} live. Override it in local/macros.conf to add your index, e.g. index=azure {}",
-                    source.title, source.splunk.search
+                    source.title, section.search
                 ),
             });
         }
+        let lookup = |list: &str| {
+            let lookup = &config.lookups[list];
+            (lookup.name.as_str(), lookup.field.as_str())
+        };
         macros.extend(source_macros.iter().cloned());
         for detection in super::detections(catalogue) {
             let stamp = (context.stamps)(detection);
-            let search = spl::compile(catalogue, detection);
+            let filter_macro = filter_macro(catalogue, detection);
+            let source = source_section(catalogue.logsource(detection))
+                .expect("the catalogue was loaded for the Splunk target");
+            let binding = spl::Binding {
+                source_macro: &source.macro_name,
+                filter_macro: &filter_macro,
+                lookup: &lookup,
+            };
+            let search = spl::compile(catalogue, detection, &binding);
             let (cron, exact) = cron(detection.meta.schedule.frequency, &detection.meta.id);
             let mut notes = Vec::new();
             if !exact {
@@ -141,7 +321,6 @@ impl Target for Splunk {
                 // shipped `enableSched = 0` still stops a deprecated search that was enabled.
                 notes.push("Splunk note: deprecated, so this search is not scheduled (enableSched = 0) even where it was enabled; it stays in the app so upgrades switch it off.".to_owned());
             }
-            let filter_macro = spl::filter_macro(catalogue, detection);
             macros.push(MacroView {
                 name: filter_macro.clone(),
                 definition: "search *".to_owned(),
@@ -177,7 +356,7 @@ impl Target for Splunk {
 
         let mut lookups = Vec::new();
         for (name, list) in &catalogue.config.lists {
-            let lookup = &list.splunk_lookup;
+            let lookup = &config.lookups[name];
             lookups.push(LookupView {
                 name: lookup.name.clone(),
                 file: format!("{}.csv", lookup.name),
@@ -253,10 +432,7 @@ impl Target for Splunk {
 
 /// Saved-search name: the pack name and the title, unique because titles are.
 fn stanza_name(catalogue: &Catalogue, detection: &Detection) -> String {
-    format!(
-        "{} - {}",
-        catalogue.config.splunk.app_label, detection.meta.title
-    )
+    format!("{} - {}", config(catalogue).app_label, detection.meta.title)
 }
 
 /// Splunk alert severity: 1 debug, 2 info, 3 warning, 4 error, 5 severe.
