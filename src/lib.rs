@@ -10,16 +10,21 @@
 //! ```
 //!
 //! * [`catalogue`] loads and validates the catalogue, reporting every problem with its position.
-//! * [`logic`] is the backend-neutral detection logic (Sigma's selections and conditions).
+//! * [`logic`] is the backend-neutral detection model (Sigma's selections, conditions and
+//!   modifiers).
 //! * [`lang`] holds one query compiler per query language; each owns its literal escaping.
-//! * [`targets`] turns detections into each SIEM's files; each target lives in one module.
-//! * [`render`] runs the Tera templates, embedded in the binary and overridable by name.
-//! * [`output`] writes the output folder atomically or compares it (check mode).
+//! * [`targets`] are the plug-ins that turn detections into each SIEM's files: the [`Target`]
+//!   trait, the registry ([`targets::Targets`]), one module per built-in target.
+//! * [`render`] runs the Tera templates, embedded by their targets and overridable by name.
+//! * [`build`] renders every target; [`output`] writes the output folder atomically or
+//!   compares it (check mode); [`lock`] ties versions to what was rendered.
 //! * [`eval`] runs the same logic on JSON events, with the queries' semantics: it backs
-//!   [`testing`] (`rulecast test`, each detection's test cases) and [`scan`] (`rulecast scan`,
-//!   exported logs).
+//!   `rulecast test` (each detection's test cases) and [`scan`] (`rulecast scan`, exported logs).
+//! * [`diagnostic`] is the located error of a catalogue; [`schema`] the formats' JSON Schemas.
 //!
-//! The binary in `src/main.rs` is a thin shell over [`cli`].
+//! The binary in `src/main.rs` is a thin shell over [`cli`], the only module that prints.
+//!
+//! [`Target`]: targets::Target
 
 // The public API: what the binary, a program embedding rulecast, or a target plug-in needs.
 // Everything else is `pub(crate)`, and `unreachable_pub` (Cargo.toml) keeps it that way.
@@ -44,6 +49,7 @@ mod diff;
 mod git;
 mod identifier;
 mod pack;
+mod reference;
 mod release;
 #[cfg(test)]
 mod test_support;

@@ -31,6 +31,7 @@ pub struct CatalogueConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListConfig {
+    /// What is on the list and why; it describes the Splunk lookup too.
     pub description: String,
     /// Values compiled into targets that cannot read a watchlist or lookup (Azure Monitor, Sigma).
     /// Compared case-insensitively.

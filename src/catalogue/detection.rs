@@ -30,6 +30,7 @@ pub struct DetectionFile {
     #[schemars(length(min = 1, max = 120), regex(pattern = r"[^.]$"))]
     #[schemars(extend("patternErrorMessage" = "a title does not end with a full stop"))]
     pub title: String,
+    /// How mature the detection is; a deprecated one needs a `deprecation:` block.
     pub status: Status,
     /// What the detection finds, why it matters and which data it needs, in your own words
     /// (at least 16 characters, as Sigma requires).
@@ -43,6 +44,7 @@ pub struct DetectionFile {
     pub risk: Risk,
     /// Alert severity in the SIEM.
     pub severity: Severity,
+    /// The MITRE ATT&CK tactics and techniques it detects.
     pub attack: Attack,
     /// Name of the log source (a file in detections/logsources/).
     pub logsource: String,
@@ -55,7 +57,9 @@ pub struct DetectionFile {
     /// requirement a settings change weakened).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub findings: IndexMap<String, String>,
+    /// When the rule runs and how much data each run reads.
     pub schedule: Schedule,
+    /// The fields that name the alert's entities (at least one).
     pub entities: Entities,
     /// Extra fields shown with the alert: output column name to log-source field.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -207,6 +211,7 @@ impl JsonSchema for DetectionLogic {
             },
             "propertyNames": { "pattern": crate::identifier::IDENTIFIER },
             "additionalProperties": {
+                "title": "selection",
                 "description": "A selection: a map of field matches (all must match) or a list of such maps (any may match).",
                 "anyOf": [field_map, { "type": "array", "minItems": 1, "items": field_map }]
             }
@@ -242,6 +247,7 @@ pub struct Tier {
     pub field: String,
     /// Name of a list defined in detections/rulecast.yaml.
     pub list: String,
+    /// Events needed in one window for a group on the list.
     #[schemars(range(min = 1, max = 10000))]
     pub count: u32,
 }
@@ -294,6 +300,7 @@ impl Entities {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deprecation {
+    /// Why it was retired, for the deployments that switch it off.
     #[schemars(length(min = 1))]
     pub reason: String,
     /// Date of deprecation (YYYY-MM-DD).

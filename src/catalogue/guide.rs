@@ -11,8 +11,11 @@ use super::detection::Risk;
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuideFile {
+    /// The guide's title.
     pub title: String,
+    /// Where the guide is published.
     pub url: String,
+    /// The guide's sections, in its order.
     pub sections: Vec<GuideSection>,
 }
 
@@ -22,13 +25,16 @@ pub struct GuideSection {
     /// Folder name under detections/ for this section's detections.
     #[schemars(regex(pattern = crate::identifier::KEY))]
     pub key: String,
+    /// The section's title in the guide.
     pub title: String,
+    /// The monitoring rows of the section; every one must be implemented by a detection.
     pub rows: Vec<GuideRow>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuideRow {
+    /// Stable key of the row, which detections list under `guide_rows`.
     #[schemars(regex(pattern = crate::identifier::KEY))]
     pub key: String,
     /// What to monitor, as the guide says it.

@@ -24,6 +24,7 @@ pub struct LogSourceFile {
     /// Name detections use in `logsource:`; the file is named after it.
     #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
     pub id: String,
+    /// Human name of the data, e.g. Microsoft Entra audit logs.
     pub title: String,
     /// What the data is, how it reaches each SIEM, and its known gaps.
     pub description: String,
@@ -48,6 +49,7 @@ pub struct LogSourceFile {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
+    /// The column's Log Analytics type.
     #[serde(rename = "type")]
     pub kind: ColumnType,
     /// Dotted path of the same data in the diagnostic record, e.g. properties.targetResources.
@@ -66,6 +68,7 @@ pub enum ColumnType {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
+    /// What the field holds, for detection authors.
     pub description: String,
     /// How the value is found in an event.
     pub value: FieldValue,
@@ -100,28 +103,35 @@ pub enum FieldValue {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ElementLookup {
+    /// The array column.
     pub column: String,
     /// Keys the element must have, compared case-insensitively, e.g. { type: Role }.
     #[schemars(length(min = 1))]
     #[serde(rename = "where")]
     pub matching: IndexMap<String, String>,
+    /// Dotted path of the value inside the element.
     pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexLookup {
+    /// The array column.
     pub column: String,
+    /// Position of the element, from 0.
     pub index: u32,
+    /// Dotted path of the value inside the element.
     pub path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifiedPropertyLookup {
+    /// The array column whose elements hold `modifiedProperties`.
     pub column: String,
     /// The property's displayName, e.g. Role.DisplayName.
     pub name: String,
+    /// The value before (old) or after (new) the change.
     pub side: Side,
 }
 

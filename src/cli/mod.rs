@@ -141,6 +141,10 @@ pub(crate) enum Command {
         /// Write every schema to its committed place in the catalogue folder instead of printing.
         #[arg(long)]
         write: bool,
+        /// Print the catalogue reference instead: every key of every file format and every
+        /// modifier, in Markdown (docs/catalogue-reference.md).
+        #[arg(long, conflicts_with = "write")]
+        reference: bool,
     },
 }
 
@@ -188,7 +192,18 @@ pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
             format,
             threads,
         } => scan_command(cli, targets, logs, detections, *format, *threads),
-        Command::Schema { kind, write } => schema_command(cli, targets, *kind, *write),
+        Command::Schema {
+            kind,
+            write,
+            reference,
+        } => {
+            if *reference {
+                print!("{}", crate::reference::markdown(targets));
+                Ok(ExitCode::SUCCESS)
+            } else {
+                schema_command(cli, targets, *kind, *write)
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The registry of targets: which targets a catalogue is loaded, validated and built for.
 //!
-//! rulecast's own targets are [`BUILTIN`]; a program embedding rulecast can register more
+//! rulecast's own targets are [`BUILTIN`](super::BUILTIN); a program embedding rulecast can register more
 //! ([`Targets::with`]) and pass the registry to the loader and the CLI. Everything a target
 //! contributes is asked of the registry: its templates, its sections of the catalogue files
 //! (and so the committed JSON Schemas), its checks, its release file and its conformance
@@ -11,16 +11,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use super::{Target, azure_monitor, sentinel, sigma, splunk};
+use super::{BUILTIN, Target};
 use crate::schema::{self, SchemaKind};
-
-/// rulecast's targets, in output order. Adding a target is one line here.
-pub const BUILTIN: [&dyn Target; 4] = [
-    &sentinel::Sentinel,
-    &splunk::Splunk,
-    &sigma::Sigma,
-    &azure_monitor::AzureMonitor,
-];
 
 /// A set of targets, with the catalogue schemas their sections make (generated once).
 pub struct Targets {

@@ -58,6 +58,7 @@ pub(crate) struct SourceSection {
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
     #[schemars(extend("patternErrorMessage" = "a Sigma product is a lower-case name such as azure or m365 (letters, digits, _ and -)"))]
     pub product: String,
+    /// Sigma service, e.g. auditlogs.
     pub service: String,
     /// Field name in Sigma rules, for fields whose Sigma name is not their own. The shipped
     /// pySigma pipelines map each back.

@@ -1,5 +1,5 @@
-//! The committed copies of what rulecast renders: `generated/` and the schemas under
-//! `detections/`. Each is the one reviewed copy of its content, so these tests compare it with
+//! The committed copies of what rulecast renders: `generated/`, the schemas under
+//! `detections/` and docs/catalogue-reference.md. Each is the one reviewed copy of its content, so these tests compare it with
 //! what the code renders now rather than keeping a second copy (a snapshot) of it: a change to
 //! the output shows up once in review, as a diff of the committed files.
 
@@ -35,4 +35,20 @@ fn committed_schemas_are_current() {
             path.display()
         );
     }
+}
+
+#[test]
+fn the_catalogue_reference_is_current() {
+    let out = std::process::Command::new(BIN)
+        .args(["schema", "--reference"])
+        .output()
+        .expect("run rulecast");
+    assert!(out.status.success());
+    let path = repo().join("docs/catalogue-reference.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == String::from_utf8_lossy(&out.stdout),
+        "{} is stale: run `cargo run -- schema --reference > docs/catalogue-reference.md`",
+        path.display()
+    );
 }
