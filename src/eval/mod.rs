@@ -4,8 +4,8 @@
 //!
 //! What it must agree with, and where each rule lives:
 //!
-//! * matching: Sigma's (case-insensitive values, wildcards, `contains`/`startswith`/`endswith`,
-//!   `re` with `i`, `cased`, `all`, `null`, `exists`), in [`matcher`];
+//! * matching: Sigma's (case-insensitive values, wildcards, `null`, and each modifier's
+//!   meaning in [`crate::logic::modifier`]), in [`matcher`];
 //! * field values: the log source's definitions read as KQL and SPL read them, in [`field`];
 //!   missing, null and "" are the same "no value" everywhere, as in the queries;
 //! * conditions: the expanded condition (`1 of`/`all of` already resolved), in [`compiled`];

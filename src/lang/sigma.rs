@@ -16,10 +16,10 @@ use crate::logic::{Condition, FieldMatch};
 
 /// Field name -> its name in Sigma rules, where the two differ (a Sigma target's field mapping;
 /// the pySigma pipelines map the names back).
-pub type FieldNames = IndexMap<String, String>;
+pub(crate) type FieldNames = IndexMap<String, String>;
 
 /// The Sigma name of `field`.
-pub fn sigma_name<'a>(names: &'a FieldNames, field: &'a str) -> &'a str {
+pub(crate) fn sigma_name<'a>(names: &'a FieldNames, field: &'a str) -> &'a str {
     names.get(field).map_or(field, String::as_str)
 }
 
