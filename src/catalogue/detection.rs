@@ -34,7 +34,7 @@ pub struct DetectionFile {
     pub status: Status,
     /// What the detection finds, why it matters and which data it needs, in your own words
     /// (at least 16 characters, as Sigma requires).
-    #[schemars(length(min = 16, max = 5000))]
+    #[schemars(length(min = 16, max = crate::targets::sentinel::limits::MAX_DESCRIPTION))]
     pub description: String,
     /// Keys of the rows of Microsoft's PIM security-operations guide this detection implements
     /// (see detections/guide.yaml).

@@ -159,7 +159,7 @@ impl Catalogue {
             return Err(diagnostics);
         }
 
-        let mut config: Option<(CatalogueConfig, Document)> = load_typed(
+        let config: Option<(CatalogueConfig, Document)> = load_typed(
             &targets,
             root,
             Path::new(CONFIG_FILE),
@@ -187,7 +187,9 @@ impl Catalogue {
                     SchemaKind::Logsource,
                     &mut local,
                 )
-                .map(|(mut source, document)| {
+                .and_then(|(mut source, document)| {
+                    // A log source whose sections do not read is left out, like one that
+                    // does not parse: every target can trust the ones it gets.
                     read_sections(
                         &mut source.targets,
                         targets
@@ -195,8 +197,8 @@ impl Catalogue {
                             .filter_map(|t| Some((t.name(), t.logsource_section()?))),
                         &document,
                         &mut local,
-                    );
-                    Loaded::LogSource(Box::new((source, document)))
+                    )
+                    .then(|| Loaded::LogSource(Box::new((source, document))))
                 })
             } else if test_file::is_test_file(relative) {
                 load_typed::<TestFile>(targets, root, relative, SchemaKind::Tests, &mut local).map(
@@ -227,19 +229,17 @@ impl Catalogue {
             }
         }
 
-        if let Some((config, document)) = &mut config {
+        let config = config.and_then(|(mut config, document)| {
             read_sections(
                 &mut config.targets,
                 targets
                     .iter()
                     .filter_map(|t| Some((t.name(), t.config_section()?))),
-                document,
+                &document,
                 &mut diagnostics,
-            );
-        }
-        // Targets check their sections against the rest of the catalogue, so only once every
-        // section has been read.
-        let sections_read = !diagnostics.has_errors();
+            )
+            .then_some((config, document))
+        });
         let (Some((config, config_doc)), Some((guide, guide_doc))) = (config, guide) else {
             return Err(diagnostics.sorted());
         };
@@ -258,10 +258,9 @@ impl Catalogue {
             sources,
             &mut diagnostics,
         );
-        if sections_read {
-            for target in targets.iter() {
-                target.validate(&catalogue, &mut diagnostics);
-            }
+        // Every section of every file in the catalogue was read, so targets can check theirs.
+        for target in targets.iter() {
+            target.validate(&catalogue, &mut diagnostics);
         }
         if diagnostics.has_errors() {
             return Err(diagnostics.sorted());
@@ -273,24 +272,29 @@ impl Catalogue {
 }
 
 /// Reads each target's entry of a `targets:` section into the target's type (a default for
-/// an optional entry left out). Problems are located in `document`.
+/// an optional entry left out); whether every entry read. Problems are located in `document`.
 fn read_sections(
     sections: &mut sections::TargetSections,
     described: impl Iterator<Item = (&'static str, Section)>,
     document: &Document,
     diagnostics: &mut Diagnostics,
-) {
+) -> bool {
+    let mut all_read = true;
     for (target, section) in described {
         match section.read(sections.written().get(target)) {
             Some(Ok(read)) => sections.set_read(target, read),
-            Some(Err(e)) => diagnostics.push(document.error_at(
-                &format!("/targets/{}{}", yaml::pointer_segment(target), e.pointer),
-                e.message,
-            )),
-            // A required entry that is missing: the schema check has reported it.
-            None => {}
+            Some(Err(e)) => {
+                all_read = false;
+                diagnostics.push(document.error_at(
+                    &format!("/targets/{}{}", yaml::pointer_segment(target), e.pointer),
+                    e.message,
+                ));
+            }
+            // A required entry that is missing: the schema check refused the file already.
+            None => all_read = false,
         }
     }
+    all_read
 }
 
 enum Loaded {
