@@ -7,11 +7,14 @@
 //! evaluator's own lookup), so a field cannot mean one thing in Sentinel and another in Splunk.
 //!
 //! Raw columns are named as in the Log Analytics table and carry their path in the diagnostic
-//! record (the Event Hub shape that Splunk's `azure:monitor:aad` receives).
+//! record (the Event Hub shape that Splunk's `azure:monitor:aad` receives). Where they are in
+//! the other exports `rulecast scan` reads is under `shapes:` ([`super::shape`]).
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::shape::ShapeSpec;
 
 /// A log source file in detections/logsources/.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -34,6 +37,10 @@ pub struct LogSourceFile {
     pub event_id: Option<String>,
     /// The fields detections may use.
     pub fields: IndexMap<String, Field>,
+    /// Where the columns are in each export `rulecast scan` reads, by shape name
+    /// ([`super::shape`]).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub shapes: IndexMap<String, ShapeSpec>,
 }
 
 /// Where the data lives in Log Analytics (Sentinel, Azure Monitor).

@@ -18,6 +18,7 @@ pub mod detection;
 pub mod duration;
 pub mod guide;
 pub mod logsource;
+pub mod shape;
 pub mod test_file;
 mod validate;
 

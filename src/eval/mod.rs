@@ -38,7 +38,7 @@ mod tests;
 
 pub use alert::Alert;
 pub use engine::{Alerter, Engine};
-pub use hit::{EventRef, Hit};
+pub use hit::{EventRef, Hit, Place};
 pub use key_tree::Found;
 pub use record::Record;
 pub use shape::Shape;
