@@ -69,6 +69,20 @@ pub fn to_shape(plan: &SourcePlan, shape: Shape, row: &Map<String, Value>) -> Ma
     if let Some((key, values)) = &spec.category {
         put(&mut record, &key.keys, Value::String(values[0].clone()));
     }
+    let first_keys: Vec<Option<&[String]>> = spec
+        .columns
+        .iter()
+        .map(|read| match read {
+            ColumnRead::At { keys, .. } => keys.first().map(|k| k.keys.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let inside_another = |keys: &[String]| {
+        first_keys
+            .iter()
+            .flatten()
+            .any(|other| other.len() < keys.len() && keys.starts_with(other))
+    };
     for (column, name) in plan.columns().iter().enumerate() {
         let Some(value) = row.get(name) else { continue };
         let value = match value {
@@ -81,6 +95,9 @@ pub fn to_shape(plan: &SourcePlan, shape: Shape, row: &Map<String, Value>) -> Ma
             ColumnRead::Absent => {}
             ColumnRead::At { keys, values } => {
                 let Some(first) = keys.first() else { continue };
+                if !flat && inside_another(&first.keys) {
+                    continue;
+                }
                 let mut value = value;
                 if column == plan.time_column()
                     && let Some(text) = value.as_str()

@@ -9,6 +9,7 @@ mod fuzz_seeds;
 mod properties;
 mod safe_output;
 mod scan_command;
+mod scan_shapes;
 mod snapshots;
 mod test;
 mod test_command;
