@@ -650,17 +650,18 @@ fn scan_command(
                 .map(|()| summary)
                 .map_err(ScanError::Write)
         });
-    let summary = match scanned.and_then(|summary| out.flush().map(|()| summary).map_err(ScanError::Write)) {
-        Ok(summary) => summary,
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err(ScanError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(e) => {
-            eprintln!("error: cannot scan {shown}: {e}");
-            return Ok(ExitCode::from(3));
-        }
-    };
+    let summary =
+        match scanned.and_then(|summary| out.flush().map(|()| summary).map_err(ScanError::Write)) {
+            Ok(summary) => summary,
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            Err(ScanError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                eprintln!("error: cannot scan {shown}: {e}");
+                return Ok(ExitCode::from(3));
+            }
+        };
     let counts = &summary.counts;
     if !cli.quiet {
         let seconds = summary.elapsed.as_secs_f64();

@@ -85,7 +85,11 @@ impl Timestamp {
         };
         let mut parts = clock.split(':');
         let (hour, minute, second) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || date.split('/').count() != 3 || minute.len() != 2 || second.len() != 2 {
+        if parts.next().is_some()
+            || date.split('/').count() != 3
+            || minute.len() != 2
+            || second.len() != 2
+        {
             return None;
         }
         let (hour, minute, second) = (small(hour, 2)?, small(minute, 2)?, small(second, 2)?);
@@ -97,7 +101,11 @@ impl Timestamp {
             _ => return None,
         };
         let fraction = match fraction {
-            Some(digits) if !digits.is_empty() && digits.len() <= 9 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(digits)
+                if !digits.is_empty()
+                    && digits.len() <= 9
+                    && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 format!(".{digits}")
             }
             Some(_) => return None,

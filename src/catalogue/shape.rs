@@ -224,28 +224,9 @@ impl Template {
 
 /// `key` with each bound placeholder replaced by its number.
 pub fn substitute(key: &str, bound: &[(&str, u32)]) -> String {
-    bound
-        .iter()
-        .fold(key.to_owned(), |key, (placeholder, n)| {
-            key.replace(placeholder, &n.to_string())
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_templates_expand_their_placeholders() {
-        let template: Template = serde_saphyr::from_str(
-            "list: { index: '{t}', count: 2, item: { object: { type: 'Target{t}Type', props: { list: { index: '{p}', count: 2, item: 'T{t}P{p}' } } } } }",
-        )
-        .unwrap();
-        assert_eq!(
-            template.keys(),
-            ["Target1Type", "T1P1", "T1P2", "Target2Type", "T2P1", "T2P2"]
-        );
-    }
+    bound.iter().fold(key.to_owned(), |key, (placeholder, n)| {
+        key.replace(placeholder, &n.to_string())
+    })
 }
 
 /// Checks what the schema cannot: the columns a shape names are declared, value maps are on
@@ -266,8 +247,13 @@ pub(super) fn check(
             let Some(declared) = source.columns.get(column) else {
                 let help = did_you_mean(column, source.columns.keys().map(String::as_str))
                     .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| "a shape places the columns declared under `columns:`".to_owned());
-                out.push(doc.error_at_key(&pointer, format!("unknown column `{column}`")).with_help(help));
+                    .unwrap_or_else(|| {
+                        "a shape places the columns declared under `columns:`".to_owned()
+                    });
+                out.push(
+                    doc.error_at_key(&pointer, format!("unknown column `{column}`"))
+                        .with_help(help),
+                );
                 continue;
             };
             let dynamic = declared.kind == ColumnType::Dynamic;
@@ -278,7 +264,9 @@ pub(super) fn check(
                 )),
                 ColumnPlace::Built { .. } if !dynamic => out.push(doc.error_at(
                     &pointer,
-                    format!("column `{column}` is not dynamic, so it cannot be built from flat columns"),
+                    format!(
+                        "column `{column}` is not dynamic, so it cannot be built from flat columns"
+                    ),
                 )),
                 _ => {}
             }
@@ -286,8 +274,11 @@ pub(super) fn check(
         let time = &source.kql.time_column;
         if shape.other_columns == OtherColumns::Absent && !shape.columns.contains_key(time) {
             out.push(
-                doc.error_at_key(&at, format!("shape `{name}` does not say where the time column `{time}` is"))
-                    .with_help(format!("add `{time}: <key>` under its `columns:`")),
+                doc.error_at_key(
+                    &at,
+                    format!("shape `{name}` does not say where the time column `{time}` is"),
+                )
+                .with_help(format!("add `{time}: <key>` under its `columns:`")),
             );
         }
     }
@@ -325,5 +316,22 @@ pub(super) fn check_across(
                 Some(_) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_templates_expand_their_placeholders() {
+        let template: Template = serde_saphyr::from_str(
+            "list: { index: '{t}', count: 2, item: { object: { type: 'Target{t}Type', props: { list: { index: '{p}', count: 2, item: 'T{t}P{p}' } } } } }",
+        )
+        .unwrap();
+        assert_eq!(
+            template.keys(),
+            ["Target1Type", "T1P1", "T1P2", "Target2Type", "T2P1", "T2P2"]
+        );
     }
 }

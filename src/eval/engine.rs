@@ -88,7 +88,11 @@ impl<'c> Engine<'c> {
     }
 
     /// Reads a record of `input` (CSV rows arrive as JSON objects keyed by header).
-    pub fn read_as<'a>(&self, text: &'a str, input: InputKind) -> Result<Found<'a>, serde_json::Error> {
+    pub fn read_as<'a>(
+        &self,
+        text: &'a str,
+        input: InputKind,
+    ) -> Result<Found<'a>, serde_json::Error> {
         self.tree(input).read(text)
     }
 
@@ -101,7 +105,10 @@ impl<'c> Engine<'c> {
     }
 
     /// The array a wrapper object holds (`records`, `value`, `tables`), and which key it was.
-    pub fn wrapped<'a>(&self, found: &Found<'a>) -> Option<(&'static str, &'a serde_json::value::RawValue)> {
+    pub fn wrapped<'a>(
+        &self,
+        found: &Found<'a>,
+    ) -> Option<(&'static str, &'a serde_json::value::RawValue)> {
         WRAPPER_KEYS
             .iter()
             .zip(&self.wrappers)
@@ -119,7 +126,11 @@ impl<'c> Engine<'c> {
 
     /// An event read as `shape`, as an event of source `source`.
     pub fn record<'a>(&self, found: &Found<'a>, shape: Shape, source: usize) -> Record<'a, '_> {
-        Record::new(&self.sources[source], shape, self.locate(found, source, shape))
+        Record::new(
+            &self.sources[source],
+            shape,
+            self.locate(found, source, shape),
+        )
     }
 
     /// The compiled form of catalogue detection `index`, if it was included.
@@ -135,7 +146,13 @@ impl<'c> Engine<'c> {
     /// Evaluates an event of source `source` against every detection reading it, appending the
     /// hits to `out`. `place` locates the event in its input. Returns how many detections
     /// matched an event that has no time, which therefore cannot count.
-    pub fn evaluate(&self, source: usize, record: &Record, place: Place, out: &mut Vec<Hit>) -> usize {
+    pub fn evaluate(
+        &self,
+        source: usize,
+        record: &Record,
+        place: Place,
+        out: &mut Vec<Hit>,
+    ) -> usize {
         let mut untimed = 0;
         for &d in &self.by_source[source] {
             let detection = &self.detections[d];

@@ -24,6 +24,9 @@ pub struct KeyTree {
     keys: Vec<String>,
     /// Open addressing by [`key_hash`]: 1 + the key's slot, 0 when empty.
     index: Vec<u32>,
+    /// Each key's hash, compared before its text: with many keys known, most probes for an
+    /// unknown key end there.
+    hashes: Vec<u32>,
     children: Vec<KeyTree>,
     /// For each slot whose key has keys below it, the index of its cell in [`Found`].
     nested: Vec<Option<usize>>,
@@ -82,6 +85,7 @@ impl KeyTree {
             .keys
             .iter()
             .fold(0, |bits, key| bits | length_bit(key.len()));
+        self.hashes = self.keys.iter().map(|k| key_hash(k.as_bytes())).collect();
         for (slot, key) in self.keys.iter().enumerate() {
             let mut at = key_hash(key.as_bytes()) as usize & (size - 1);
             while self.index[at] != 0 {
@@ -96,13 +100,14 @@ impl KeyTree {
             return None;
         }
         let mask = self.index.len() - 1;
-        let mut at = key_hash(key.as_bytes()) as usize & mask;
+        let hash = key_hash(key.as_bytes());
+        let mut at = hash as usize & mask;
         loop {
             match self.index[at] {
                 0 => return None,
                 entry => {
                     let slot = entry as usize - 1;
-                    if self.keys[slot] == key {
+                    if self.hashes[slot] == hash && self.keys[slot] == key {
                         return Some(slot);
                     }
                 }
@@ -117,9 +122,8 @@ impl KeyTree {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let values = LevelSeed(self).deserialize(&mut deserializer)?;
         deserializer.end()?;
-        let nested = self.nested.iter().flatten().count();
         Ok(Found {
-            children: (0..nested).map(|_| OnceCell::new()).collect(),
+            children: OnceCell::new(),
             values,
         })
     }
@@ -129,7 +133,9 @@ impl KeyTree {
 #[derive(Debug)]
 pub struct Found<'a> {
     values: Vec<Option<&'a RawValue>>,
-    children: Vec<OnceCell<Option<Found<'a>>>>,
+    /// The inner objects read so far, made on the first look inside one: most records (Log
+    /// Analytics rows) are read at their top level only.
+    children: OnceCell<Vec<OnceCell<Option<Found<'a>>>>>,
 }
 
 impl<'a> Found<'a> {
@@ -141,7 +147,11 @@ impl<'a> Found<'a> {
             return Some(raw);
         }
         let child = &tree.children[slot];
-        let cell = &self.children[tree.nested[slot]?];
+        let children = self.children.get_or_init(|| {
+            let nested = tree.nested.iter().flatten().count();
+            (0..nested).map(|_| OnceCell::new()).collect()
+        });
+        let cell = &children[tree.nested[slot]?];
         let inner = cell.get_or_init(|| {
             if raw.get().starts_with('{') {
                 child.read(raw.get()).ok()

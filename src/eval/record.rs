@@ -65,6 +65,7 @@ pub struct Record<'a, 'p> {
     raw: Vec<Option<&'a RawValue>>,
     dynamic: Vec<OnceCell<Option<Value>>>,
     fields: Vec<OnceCell<Option<FieldText<'a>>>>,
+    time: OnceCell<Option<Timestamp>>,
 }
 
 impl<'a, 'p> Record<'a, 'p> {
@@ -72,7 +73,8 @@ impl<'a, 'p> Record<'a, 'p> {
     /// the columns built from flat ones.
     pub fn new(plan: &'p SourcePlan, shape: Shape, located: Located<'a>) -> Record<'a, 'p> {
         let Located { raw, built } = located;
-        let dynamic: Vec<OnceCell<Option<Value>>> = (0..raw.len()).map(|_| OnceCell::new()).collect();
+        let dynamic: Vec<OnceCell<Option<Value>>> =
+            (0..raw.len()).map(|_| OnceCell::new()).collect();
         for (column, value) in built {
             let _ = dynamic[column].set(Some(value));
         }
@@ -83,6 +85,7 @@ impl<'a, 'p> Record<'a, 'p> {
             raw,
             dynamic,
             fields,
+            time: OnceCell::new(),
         }
     }
 
@@ -127,7 +130,9 @@ impl<'a, 'p> Record<'a, 'p> {
 
     /// The event's time, from the log source's time column.
     pub fn time(&self) -> Option<Timestamp> {
-        Timestamp::parse_as(&self.time_text()?, self.shape.time_format)
+        *self
+            .time
+            .get_or_init(|| Timestamp::parse_as(&self.time_text()?, self.shape.time_format))
     }
 
     /// The text of the time column, `None` when the event has none.
@@ -157,7 +162,11 @@ mod tests {
         assert_eq!(text("5").as_deref(), Some("5"));
         assert_eq!(text("null"), None);
         assert_eq!(text(r#""""#), None);
-        assert_eq!(text(r#""<null>""#), None, "Entra's text for a missing value");
+        assert_eq!(
+            text(r#""<null>""#),
+            None,
+            "Entra's text for a missing value"
+        );
         assert_eq!(text(r#"{"x": [1, 2]}"#).as_deref(), Some(r#"{"x":[1,2]}"#));
     }
 }

@@ -86,7 +86,12 @@ pub enum Built {
 }
 
 impl Built {
-    fn new(tree: &mut KeyTree, input: InputKind, template: &Template, bound: &[(&str, u32)]) -> Built {
+    fn new(
+        tree: &mut KeyTree,
+        input: InputKind,
+        template: &Template,
+        bound: &[(&str, u32)],
+    ) -> Built {
         match template {
             Template::Key(key) => Built::Key(KeyPlace::new(tree, input, &substitute(key, bound))),
             Template::Object { object, when } => Built::Object {
@@ -218,9 +223,7 @@ impl ShapePlan {
             title: title.to_owned(),
             description: None,
             input: InputKind::Json,
-            recognise: Recognise::AnyOf {
-                any_of: Vec::new(),
-            },
+            recognise: Recognise::AnyOf { any_of: Vec::new() },
             category: None,
             time_format: TimeFormat::Iso8601,
             other_columns: other,
@@ -231,7 +234,12 @@ impl ShapePlan {
 
     /// Registers the keys of shape `spec` of `source` in `tree` (the tree of its input).
     /// Validation guarantees that the columns it names are declared.
-    pub fn new(source: &LogSourceFile, name: &str, spec: &ShapeSpec, tree: &mut KeyTree) -> ShapePlan {
+    pub fn new(
+        source: &LogSourceFile,
+        name: &str,
+        spec: &ShapeSpec,
+        tree: &mut KeyTree,
+    ) -> ShapePlan {
         let input = spec.input;
         let mut columns = Vec::new();
         for (column, declared) in &source.columns {

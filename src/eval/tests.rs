@@ -37,7 +37,13 @@ fn index(catalogue: &Catalogue, slug: &str) -> usize {
 fn run(catalogue: &Catalogue, slug: &str, events: &[Value]) -> Replay {
     let engine = Engine::new(catalogue, |_| true);
     let texts: Vec<String> = events.iter().map(Value::to_string).collect();
-    replay(&engine, index(catalogue, slug), Shape::LOG_ANALYTICS, &texts).unwrap()
+    replay(
+        &engine,
+        index(catalogue, slug),
+        Shape::LOG_ANALYTICS,
+        &texts,
+    )
+    .unwrap()
 }
 
 /// A PIM "Add eligible member" row by `actor` at `time`.

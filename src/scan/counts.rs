@@ -199,7 +199,10 @@ impl Counts {
             mine.no_time += theirs.no_time;
             first(&mut mine.first_no_time, theirs.first_no_time);
             mine.unparseable_time += theirs.unparseable_time;
-            first(&mut mine.first_unparseable_time, theirs.first_unparseable_time);
+            first(
+                &mut mine.first_unparseable_time,
+                theirs.first_unparseable_time,
+            );
         }
     }
 

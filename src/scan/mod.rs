@@ -141,7 +141,10 @@ pub fn scan(
                         Err(_) => return,
                     };
                     let Ok(batch) = batch else { return };
-                    if results.send(worker::evaluate(engine, shapes, batch)).is_err() {
+                    if results
+                        .send(worker::evaluate(engine, shapes, batch))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -184,7 +187,11 @@ pub fn scan(
         }
         reader
             .join()
-            .unwrap_or_else(|_| Err(ReadError::Io(io::Error::other("the reader thread panicked"))))
+            .unwrap_or_else(|_| {
+                Err(ReadError::Io(io::Error::other(
+                    "the reader thread panicked",
+                )))
+            })
             .map_err(ScanError::Read)?;
         let (alerts, late) = alerter.finish();
         summary.late = late;

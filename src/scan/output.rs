@@ -32,7 +32,10 @@ pub enum ScanFormat {
 pub fn printable(text: &str) -> Cow<'_, str> {
     let unsafe_char = |c: char| {
         c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}')
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
+            )
             || ('\u{202a}'..='\u{202e}').contains(&c)
             || ('\u{2066}'..='\u{2069}').contains(&c)
     };
@@ -323,7 +326,13 @@ pub fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec<String
             let first = c
                 .first_unparseable_time
                 .as_ref()
-                .map(|e| format!(" (first: {}: `{}`)", place_text(container, e.place, true), printable(&e.detail)))
+                .map(|e| {
+                    format!(
+                        " (first: {}: `{}`)",
+                        place_text(container, e.place, true),
+                        printable(&e.detail)
+                    )
+                })
                 .unwrap_or_default();
             warnings.push(format!(
                 "warning: {} ({title}) skipped: the time is not written as this shape writes it{first}",
@@ -343,7 +352,13 @@ pub fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec<String
         let first = counts
             .first_unreadable
             .as_ref()
-            .map(|e| format!(" (first: {}: {})", place_text(container, e.place, true), printable(&e.detail)))
+            .map(|e| {
+                format!(
+                    " (first: {}: {})",
+                    place_text(container, e.place, true),
+                    printable(&e.detail)
+                )
+            })
             .unwrap_or_default();
         warnings.push(format!(
             "warning: {} not a JSON object, skipped{first}",
@@ -354,7 +369,13 @@ pub fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec<String
         let first = counts
             .first_unknown_shape
             .as_ref()
-            .map(|e| format!(" (first: {}, with keys {})", place_text(container, e.place, true), printable(&e.detail)))
+            .map(|e| {
+                format!(
+                    " (first: {}, with keys {})",
+                    place_text(container, e.place, true),
+                    printable(&e.detail)
+                )
+            })
             .unwrap_or_default();
         warnings.push(format!(
             "warning: {} of an unknown shape skipped{first}; the catalogue reads {expected}",
@@ -403,12 +424,18 @@ mod tests {
 
     #[test]
     fn log_values_cannot_forge_lines_or_move_the_cursor() {
-        assert!(matches!(printable("alex@contoso.example"), Cow::Borrowed(_)));
+        assert!(matches!(
+            printable("alex@contoso.example"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(
             printable("x\nhigh  entra-roles/forged: Fake\u{1b}[2K\r\u{202e}"),
             "x\\nhigh  entra-roles/forged: Fake\\u{1b}[2K\\r\\u{202e}"
         );
-        assert_eq!(printable("tab\there\u{2028}\u{7f}\u{85}"), "tab\\there\\u{2028}\\u{7f}\\u{85}");
+        assert_eq!(
+            printable("tab\there\u{2028}\u{7f}\u{85}"),
+            "tab\\there\\u{2028}\\u{7f}\\u{85}"
+        );
         assert_eq!(printable("Ärger über Größe"), "Ärger über Größe");
     }
 }

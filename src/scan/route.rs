@@ -20,7 +20,10 @@ use crate::eval::{Engine, Found, Shape};
 #[derive(Debug, Clone, Copy)]
 pub enum Route<'a> {
     /// An event of `source`, read as `shape`.
-    Event { source: usize, shape: Shape },
+    Event {
+        source: usize,
+        shape: Shape,
+    },
     /// A record of `shape` (of `source`) whose category no log source reads.
     OtherCategory {
         source: usize,
@@ -45,7 +48,13 @@ pub fn route<'a>(engine: &Engine, found: &Found<'a>, input: InputKind) -> Route<
             };
             match key.find(tree, found) {
                 Some(raw) => {
-                    let named = plain_text(raw).unwrap_or_default();
+                    // Category names are plain words: read them without a JSON parse when
+                    // they have no escapes, as on every record of a big export.
+                    let json = raw.get();
+                    let named = match json.strip_prefix('"').and_then(|j| j.strip_suffix('"')) {
+                        Some(plain) if !plain.contains('\\') => std::borrow::Cow::Borrowed(plain),
+                        _ => plain_text(raw).unwrap_or_default(),
+                    };
                     if values.iter().any(|v| equal_ignoring_case(v, &named)) {
                         return Route::Event { source, shape: id };
                     }
@@ -121,7 +130,9 @@ mod tests {
                 .starts_with("other \"SigninLogs\"")
         );
         assert_eq!(
-            route(r#"{"TimeGenerated":"2025-01-01T00:00:00Z","OperationNameValue":"x","Caller":"a","CallerIpAddress":"b"}"#),
+            route(
+                r#"{"TimeGenerated":"2025-01-01T00:00:00Z","OperationNameValue":"x","Caller":"a","CallerIpAddress":"b"}"#
+            ),
             "azure_activity log_analytics",
             "a projected row goes by its columns"
         );
@@ -138,11 +149,15 @@ mod tests {
             route(signin)
         );
         assert_eq!(
-            route(r#"{"activityDateTime":"2025-01-01T00:00:00Z","activityDisplayName":"Add member to role","category":"RoleManagement"}"#),
+            route(
+                r#"{"activityDateTime":"2025-01-01T00:00:00Z","activityDisplayName":"Add member to role","category":"RoleManagement"}"#
+            ),
             "entra_auditlogs graph"
         );
         assert_eq!(
-            route(r#"{"eventTimestamp":"2025-01-01T00:00:00Z","operationName":{"value":"x"},"category":{"value":"Administrative"}}"#),
+            route(
+                r#"{"eventTimestamp":"2025-01-01T00:00:00Z","operationName":{"value":"x"},"category":{"value":"Administrative"}}"#
+            ),
             "azure_activity activity_rest"
         );
         assert_eq!(route(r#"{"no":"time"}"#), "unknown");

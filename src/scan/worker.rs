@@ -2,8 +2,6 @@
 //! its own fields, run the detections of that source, and count everything else by reason.
 //! Workers share nothing but the compiled engine.
 
-use std::collections::HashMap;
-
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
@@ -25,7 +23,8 @@ pub struct ShapeNames {
     pub titles: Vec<String>,
     /// What each shape is recognised by, as a person reads it.
     pub recognition: Vec<String>,
-    index: HashMap<(usize, Shape), usize>,
+    /// By source, then by shape: the index into `names` (a lookup per record, so no hashing).
+    index: Vec<Vec<usize>>,
 }
 
 impl ShapeNames {
@@ -33,8 +32,9 @@ impl ShapeNames {
         let mut names: Vec<String> = Vec::new();
         let mut titles = Vec::new();
         let mut recognition = Vec::new();
-        let mut index = HashMap::new();
+        let mut index = vec![Vec::new(); engine.sources.len()];
         for (source, plan) in engine.sources.iter().enumerate() {
+            index[source] = vec![usize::MAX; plan.shapes().len()];
             for (i, shape) in plan.shapes().iter().enumerate().skip(Shape::FIRST_DECLARED) {
                 let at = match names.iter().position(|n| *n == shape.name) {
                     Some(at) => at,
@@ -45,11 +45,15 @@ impl ShapeNames {
                             InputKind::Json => "keys",
                             InputKind::Csv => "CSV columns",
                         };
-                        recognition.push(format!("{} ({keys} {})", shape.title, shape.recognition()));
+                        recognition.push(format!(
+                            "{} ({keys} {})",
+                            shape.title,
+                            shape.recognition()
+                        ));
                         names.len() - 1
                     }
                 };
-                index.insert((source, Shape(i)), at);
+                index[source][i] = at;
             }
         }
         ShapeNames {
@@ -67,7 +71,7 @@ impl ShapeNames {
     }
 
     pub fn of(&self, source: usize, shape: Shape) -> usize {
-        self.index[&(source, shape)]
+        self.index[source][shape.0]
     }
 }
 
@@ -163,12 +167,18 @@ impl Work<'_, '_> {
             match serde_json::from_str::<Vec<&RawValue>>(text) {
                 Ok(elements) => {
                     for element in elements {
-                        self.text(element.get(), within(text, element, place), input, depth + 1);
+                        self.text(
+                            element.get(),
+                            within(text, element, place),
+                            input,
+                            depth + 1,
+                        );
                     }
                 }
                 Err(e) => {
                     let place = self.next_place(place);
-                    self.counts.unread(Skip::Unreadable(format!("not a JSON array: {e}")), place);
+                    self.counts
+                        .unread(Skip::Unreadable(format!("not a JSON array: {e}")), place);
                 }
             }
             return;
@@ -196,7 +206,8 @@ impl Work<'_, '_> {
                 shape,
                 category,
             } => {
-                let name = plain_text(category).map_or_else(|| category.get().to_owned(), |c| c.into_owned());
+                let name = plain_text(category)
+                    .map_or_else(|| category.get().to_owned(), |c| c.into_owned());
                 let at = self.shapes.of(source, shape);
                 self.counts.skip(at, Skip::OtherCategory(name), place);
                 return;
@@ -209,15 +220,12 @@ impl Work<'_, '_> {
         };
         let at = self.shapes.of(source, shape);
         let record = engine.record(&found, shape, source);
-        let timed = match record.time_text() {
-            Some(written) if record.time().is_none() => {
-                self.counts
-                    .skip(at, Skip::UnparseableTime(written.into_owned()), place);
-                return;
-            }
-            Some(_) => true,
-            None => false,
-        };
+        let timed = record.time().is_some();
+        if !timed && let Some(written) = record.time_text() {
+            self.counts
+                .skip(at, Skip::UnparseableTime(written.into_owned()), place);
+            return;
+        }
         self.counts.recognise(at, source, timed);
         if engine.reads(source) && engine.evaluate(source, &record, place, &mut self.hits) > 0 {
             self.counts.skip(at, Skip::NoTime, place);
@@ -230,13 +238,21 @@ impl Work<'_, '_> {
             Ok(elements) => elements,
             Err(e) => {
                 let place = self.next_place(within(text, array, place));
-                self.counts.unread(Skip::Unreadable(format!("the `{key}` array is not valid JSON: {e}")), place);
+                self.counts.unread(
+                    Skip::Unreadable(format!("the `{key}` array is not valid JSON: {e}")),
+                    place,
+                );
                 return;
             }
         };
         if key != "tables" {
             for element in elements {
-                self.text(element.get(), within(text, element, place), InputKind::Json, depth + 1);
+                self.text(
+                    element.get(),
+                    within(text, element, place),
+                    InputKind::Json,
+                    depth + 1,
+                );
             }
             return;
         }

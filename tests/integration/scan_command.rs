@@ -153,8 +153,14 @@ fn the_sample_raises_exactly_the_expected_alerts() {
     assert_eq!(alerts(&report), expected());
     let summary = &report["summary"];
     assert_eq!(summary["records"], 29);
-    assert_eq!((summary["recognised"].as_u64(), summary["skipped"].as_u64()), (Some(28), Some(1)));
-    assert_eq!(summary["shapes"][0]["skipped"]["other_category"]["SigninLogs"], 1);
+    assert_eq!(
+        (summary["recognised"].as_u64(), summary["skipped"].as_u64()),
+        (Some(28), Some(1))
+    );
+    assert_eq!(
+        summary["shapes"][0]["skipped"]["other_category"]["SigninLogs"],
+        1
+    );
     assert_eq!(report["alerts"][0]["events"][0]["line"], 7);
     assert_eq!(report["alerts"][0]["events"][0]["offset"], lines_before(7));
     let weakened = &report["alerts"][5];

@@ -34,21 +34,81 @@ fn scan_json(t: Test, args: &[&str]) -> (Test, Value) {
 #[test]
 fn every_real_record_is_read_as_published_and_skipped_only_by_category() {
     let expected: &[(&str, &[(&str, &str, u64)], &[(&str, u64)])] = &[
-        ("azuredocs-eventhub-records-mspim-update-policy.json", &[("diagnostic", "entra_auditlogs", 1)], &[]),
-        ("elastic-auditlogs-raw.diagnostic.jsonl", &[("diagnostic", "entra_auditlogs", 2)], &[]),
-        ("elastic-auditlogs-result-reason.diagnostic.jsonl", &[("diagnostic", "entra_auditlogs", 1)], &[]),
-        ("graph-docs-directoryaudit-list-ex1.json", &[("graph", "entra_auditlogs", 1)], &[]),
-        ("graph-docs-directoryaudit-list-ex2.json", &[("graph", "entra_auditlogs", 1)], &[]),
-        ("lab-evidence-graph-pim-expiry.json", &[("graph", "entra_auditlogs", 2)], &[]),
-        ("panther-activity-role-assignment.diagnostic.jsonl", &[("diagnostic", "azure_activity", 4)], &[]),
-        ("panther-elevate-uaa.diagnostic.jsonl", &[("diagnostic", "entra_auditlogs", 2)], &[]),
-        ("panther-pim-role-changed.diagnostic.jsonl", &[("diagnostic", "entra_auditlogs", 3)], &[]),
-        ("sekoia-azure-activity-eventhub.diagnostic.jsonl", &[("diagnostic", "azure_activity", 1)], &[]),
-        ("sekoia-azure-activity.restapi-shape.jsonl", &[("activity_rest", "azure_activity", 4)], &[]),
-        ("sekoia-azuread-auditlogs.diagnostic.jsonl", &[("diagnostic", "entra_auditlogs", 11)], &[]),
-        ("sekoia-signin-one.diagnostic.jsonl", &[], &[("SignInLogs", 1)]),
-        ("training-lab-AuditLogs_Hunting.csv", &[("log_analytics_csv", "entra_auditlogs", 5)], &[]),
-        ("training-lab-azureActivity_adele.csv", &[("log_analytics_csv", "azure_activity", 23)], &[]),
+        (
+            "azuredocs-eventhub-records-mspim-update-policy.json",
+            &[("diagnostic", "entra_auditlogs", 1)],
+            &[],
+        ),
+        (
+            "elastic-auditlogs-raw.diagnostic.jsonl",
+            &[("diagnostic", "entra_auditlogs", 2)],
+            &[],
+        ),
+        (
+            "elastic-auditlogs-result-reason.diagnostic.jsonl",
+            &[("diagnostic", "entra_auditlogs", 1)],
+            &[],
+        ),
+        (
+            "graph-docs-directoryaudit-list-ex1.json",
+            &[("graph", "entra_auditlogs", 1)],
+            &[],
+        ),
+        (
+            "graph-docs-directoryaudit-list-ex2.json",
+            &[("graph", "entra_auditlogs", 1)],
+            &[],
+        ),
+        (
+            "lab-evidence-graph-pim-expiry.json",
+            &[("graph", "entra_auditlogs", 2)],
+            &[],
+        ),
+        (
+            "panther-activity-role-assignment.diagnostic.jsonl",
+            &[("diagnostic", "azure_activity", 4)],
+            &[],
+        ),
+        (
+            "panther-elevate-uaa.diagnostic.jsonl",
+            &[("diagnostic", "entra_auditlogs", 2)],
+            &[],
+        ),
+        (
+            "panther-pim-role-changed.diagnostic.jsonl",
+            &[("diagnostic", "entra_auditlogs", 3)],
+            &[],
+        ),
+        (
+            "sekoia-azure-activity-eventhub.diagnostic.jsonl",
+            &[("diagnostic", "azure_activity", 1)],
+            &[],
+        ),
+        (
+            "sekoia-azure-activity.restapi-shape.jsonl",
+            &[("activity_rest", "azure_activity", 4)],
+            &[],
+        ),
+        (
+            "sekoia-azuread-auditlogs.diagnostic.jsonl",
+            &[("diagnostic", "entra_auditlogs", 11)],
+            &[],
+        ),
+        (
+            "sekoia-signin-one.diagnostic.jsonl",
+            &[],
+            &[("SignInLogs", 1)],
+        ),
+        (
+            "training-lab-AuditLogs_Hunting.csv",
+            &[("log_analytics_csv", "entra_auditlogs", 5)],
+            &[],
+        ),
+        (
+            "training-lab-azureActivity_adele.csv",
+            &[("log_analytics_csv", "azure_activity", 23)],
+            &[],
+        ),
     ];
     let files: Vec<String> = std::fs::read_dir(repo().join(REAL))
         .unwrap()
@@ -64,17 +124,28 @@ fn every_real_record_is_read_as_published_and_skipped_only_by_category() {
         let path = repo().join(REAL).join(file);
         // A file of sign-ins only has nothing the catalogue reads: that is exit 4.
         let status = if recognised.is_empty() { 4 } else { 0 };
-        let (_t, report) = scan_json(Test::shipped().status(status), &["--logs", path.to_str().unwrap()]);
+        let (_t, report) = scan_json(
+            Test::shipped().status(status),
+            &["--logs", path.to_str().unwrap()],
+        );
         let summary = &report["summary"];
         let mut seen = Vec::new();
         let mut skipped_by_category = Vec::new();
         for shape in summary["shapes"].as_array().unwrap() {
             for (source, n) in shape["recognised"].as_object().unwrap() {
-                seen.push((shape["shape"].as_str().unwrap().to_owned(), source.clone(), n.as_u64().unwrap()));
+                seen.push((
+                    shape["shape"].as_str().unwrap().to_owned(),
+                    source.clone(),
+                    n.as_u64().unwrap(),
+                ));
             }
             let skipped = &shape["skipped"];
             assert_eq!(
-                (skipped["no_time"].as_u64(), skipped["unparseable_time"].as_u64(), skipped["other_categories_more"].as_u64()),
+                (
+                    skipped["no_time"].as_u64(),
+                    skipped["unparseable_time"].as_u64(),
+                    skipped["other_categories_more"].as_u64()
+                ),
                 (Some(0), Some(0), Some(0)),
                 "{file}: {skipped}"
             );
@@ -82,38 +153,67 @@ fn every_real_record_is_read_as_published_and_skipped_only_by_category() {
                 skipped_by_category.push((category.clone(), n.as_u64().unwrap()));
             }
         }
-        let recognised: Vec<(String, String, u64)> =
-            recognised.iter().map(|(s, src, n)| (s.to_string(), src.to_string(), *n)).collect();
+        let recognised: Vec<(String, String, u64)> = recognised
+            .iter()
+            .map(|(s, src, n)| (s.to_string(), src.to_string(), *n))
+            .collect();
         assert_eq!(seen, recognised, "{file}");
-        let categories: Vec<(String, u64)> = categories.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        let categories: Vec<(String, u64)> = categories
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect();
         assert_eq!(skipped_by_category, categories, "{file}");
-        assert_eq!((summary["unreadable"].as_u64(), summary["unknown_shape"].as_u64()), (Some(0), Some(0)), "{file}");
+        assert_eq!(
+            (
+                summary["unreadable"].as_u64(),
+                summary["unknown_shape"].as_u64()
+            ),
+            (Some(0), Some(0)),
+            "{file}"
+        );
         let by_category: u64 = categories.iter().map(|(_, n)| n).sum();
-        assert_eq!(summary["skipped"].as_u64(), Some(by_category), "{file}: skipped only by category");
+        assert_eq!(
+            summary["skipped"].as_u64(),
+            Some(by_category),
+            "{file}: skipped only by category"
+        );
     }
 }
 
 #[test]
 fn what_entra_really_writes_is_normalised() {
     // The old record: `"result": 0` is success, `"callerIpAddress": "<null>"` no address.
-    let path = repo().join(REAL).join("azuredocs-eventhub-records-mspim-update-policy.json");
+    let path = repo()
+        .join(REAL)
+        .join("azuredocs-eventhub-records-mspim-update-policy.json");
     let catalogue = Catalogue::load(&repo().join("detections")).unwrap();
     let engine = Engine::new(&catalogue, |_| true);
     let text = std::fs::read_to_string(path).unwrap();
     let batch: Value = serde_json::from_str(&text).unwrap();
     let record = batch["records"][0].to_string();
     let found = engine.read(&record).unwrap();
-    let source = catalogue.logsources.get_index_of("entra_auditlogs").unwrap();
+    let source = catalogue
+        .logsources
+        .get_index_of("entra_auditlogs")
+        .unwrap();
     let plan = &engine.sources[source];
     let shape = plan.declared_shape("diagnostic").unwrap();
     let read = engine.record(&found, shape, source);
-    let field = |name: &str| read.field(plan.field_index(name).unwrap()).map(|v| v.as_str().to_owned());
+    let field = |name: &str| {
+        read.field(plan.field_index(name).unwrap())
+            .map(|v| v.as_str().to_owned())
+    };
     assert_eq!(field("Result").as_deref(), Some("success"));
     assert_eq!(field("Identity").as_deref(), Some("MS-PIM"));
     assert_eq!(field("Category").as_deref(), Some("Policy"));
     // Graph's "ipAddress": "<null>" is no value, so the next candidate is taken.
     let mut graph: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join(REAL).join("graph-docs-directoryaudit-list-ex1.json")).unwrap(),
+        &std::fs::read_to_string(
+            repo()
+                .join(REAL)
+                .join("graph-docs-directoryaudit-list-ex1.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let event = &mut graph["value"][0];
@@ -122,7 +222,10 @@ fn what_entra_really_writes_is_normalised() {
     let text = event.to_string();
     let found = engine.read(&text).unwrap();
     let read = engine.record(&found, plan.declared_shape("graph").unwrap(), source);
-    let field = |name: &str| read.field(plan.field_index(name).unwrap()).map(|v| v.as_str().to_owned());
+    let field = |name: &str| {
+        read.field(plan.field_index(name).unwrap())
+            .map(|v| v.as_str().to_owned())
+    };
     assert_eq!(field("ActorIpAddress").as_deref(), Some("198.51.100.7"));
     assert_eq!(field("Actor").as_deref(), Some("bob@wingtiptoysonline.com"));
 }
@@ -135,7 +238,10 @@ fn sample_rows(catalogue: &Catalogue, engine: &Engine) -> Vec<Map<String, Value>
         .map(|line| {
             let mut row: Map<String, Value> = serde_json::from_str(line).unwrap();
             if row.contains_key("properties") {
-                let source = catalogue.logsources.get_index_of("entra_auditlogs").unwrap();
+                let source = catalogue
+                    .logsources
+                    .get_index_of("entra_auditlogs")
+                    .unwrap();
                 let plan = &engine.sources[source];
                 let mut back = Map::new();
                 for (c, name) in plan.columns().iter().enumerate() {
@@ -153,7 +259,11 @@ fn sample_rows(catalogue: &Catalogue, engine: &Engine) -> Vec<Map<String, Value>
             if let Some(Value::String(time)) = row.get_mut("TimeGenerated")
                 && let Some((seconds, fraction)) = time.split_once('.')
             {
-                let digits: String = fraction.chars().filter(char::is_ascii_digit).take(3).collect();
+                let digits: String = fraction
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .take(3)
+                    .collect();
                 *time = format!("{seconds}.{digits}Z");
             }
             row
@@ -203,7 +313,11 @@ impl Shapes<'_> {
 
     /// Each row in the named shape of its source; rows of no source (the sign-in) are left out
     /// unless `other` writes them.
-    fn written(&self, shapes: &[&str], other: &dyn Fn(&Map<String, Value>) -> Option<Value>) -> Vec<Value> {
+    fn written(
+        &self,
+        shapes: &[&str],
+        other: &dyn Fn(&Map<String, Value>) -> Option<Value>,
+    ) -> Vec<Value> {
         self.rows
             .iter()
             .filter_map(|row| match self.source_of(row) {
@@ -267,7 +381,11 @@ fn scan_stdin(root: &Path, input: &[u8]) -> Value {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -283,7 +401,9 @@ fn the_same_events_in_every_shape_give_the_same_alerts_portal_csv_times_unverifi
     };
     let rows: Vec<Value> = shapes.rows.iter().cloned().map(Value::Object).collect();
     let signin_record = |row: &Map<String, Value>| {
-        Some(json!({ "time": row["TimeGenerated"], "category": "SignInLogs", "operationName": "Sign-in activity", "properties": { "ipAddress": "<null>" } }))
+        Some(
+            json!({ "time": row["TimeGenerated"], "category": "SignInLogs", "operationName": "Sign-in activity", "properties": { "ipAddress": "<null>" } }),
+        )
     };
     let none = |_: &Map<String, Value>| None;
 
@@ -313,7 +433,9 @@ fn the_same_events_in_every_shape_give_the_same_alerts_portal_csv_times_unverifi
                 columns
                     .iter()
                     .map(|c| match row.get(c) {
-                        Some(v @ (Value::Object(_) | Value::Array(_))) => Value::String(v.to_string()),
+                        Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                            Value::String(v.to_string())
+                        }
                         Some(v) => v.clone(),
                         None => Value::Null,
                     })
@@ -341,17 +463,43 @@ fn the_same_events_in_every_shape_give_the_same_alerts_portal_csv_times_unverifi
 
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("rows.jsonl", lines(&rows).into_bytes()),
-        ("rows.json", serde_json::to_string_pretty(&rows).unwrap().into_bytes()),
-        ("rows-value.json", serde_json::to_string_pretty(&json!({ "value": rows })).unwrap().into_bytes()),
-        ("rows-tables.json", serde_json::to_string_pretty(&tables).unwrap().into_bytes()),
-        ("rows-tables-one-line.json", format!("{tables}\n").into_bytes()),
+        (
+            "rows.json",
+            serde_json::to_string_pretty(&rows).unwrap().into_bytes(),
+        ),
+        (
+            "rows-value.json",
+            serde_json::to_string_pretty(&json!({ "value": rows }))
+                .unwrap()
+                .into_bytes(),
+        ),
+        (
+            "rows-tables.json",
+            serde_json::to_string_pretty(&tables).unwrap().into_bytes(),
+        ),
+        (
+            "rows-tables-one-line.json",
+            format!("{tables}\n").into_bytes(),
+        ),
         ("rows.csv", csv_text(&la_csv).into_bytes()),
         ("rows.jsonl.gz", gzip(&lines(&rows))),
         ("diagnostic.jsonl", lines(&diagnostic).into_bytes()),
-        ("diagnostic-records.json", pages(&diagnostic, &as_records, true).into_bytes()),
-        ("diagnostic-records-per-line.jsonl", pages(&diagnostic, &as_records, false).into_bytes()),
-        ("graph-and-rest-pages.json", pages(&graph_or_rest, &as_array, true).into_bytes()),
-        ("graph-and-rest-value-pages.json", pages(&graph_or_rest, &as_value, false).into_bytes()),
+        (
+            "diagnostic-records.json",
+            pages(&diagnostic, &as_records, true).into_bytes(),
+        ),
+        (
+            "diagnostic-records-per-line.jsonl",
+            pages(&diagnostic, &as_records, false).into_bytes(),
+        ),
+        (
+            "graph-and-rest-pages.json",
+            pages(&graph_or_rest, &as_array, true).into_bytes(),
+        ),
+        (
+            "graph-and-rest-value-pages.json",
+            pages(&graph_or_rest, &as_value, false).into_bytes(),
+        ),
         ("graph-and-rest.jsonl", lines(&graph_or_rest).into_bytes()),
     ];
     let mut t = Test::shipped();
@@ -368,7 +516,11 @@ fn the_same_events_in_every_shape_give_the_same_alerts_portal_csv_times_unverifi
         let (next, report) = scan_json(t.then(), &["--logs", name]);
         t = next;
         if name.starts_with("graph") {
-            assert_eq!(comparable(&report, true, None, &["Identity"]), without_identity, "{name}");
+            assert_eq!(
+                comparable(&report, true, None, &["Identity"]),
+                without_identity,
+                "{name}"
+            );
         } else {
             assert_eq!(comparable(&report, true, None, &[]), expected, "{name}");
         }
@@ -391,8 +543,18 @@ fn the_same_events_in_every_shape_give_the_same_alerts_portal_csv_times_unverifi
         .collect();
     let (_t, report) = scan_json(t.then(), &["--logs", "portal.csv"]);
     assert_eq!(
-        comparable(&report, false, Some(&audit), &["Identity", "TargetResourcesText"]),
-        comparable(&baseline, false, Some(&audit), &["Identity", "TargetResourcesText"]),
+        comparable(
+            &report,
+            false,
+            Some(&audit),
+            &["Identity", "TargetResourcesText"]
+        ),
+        comparable(
+            &baseline,
+            false,
+            Some(&audit),
+            &["Identity", "TargetResourcesText"]
+        ),
         "the Entra admin center CSV"
     );
     assert_eq!(report["summary"]["shapes"][0]["shape"], "portal_csv");
@@ -420,7 +582,15 @@ fn strict_fails_on_any_skipped_record() {
         .stderr_contains(" skipped, and --strict is set")
         .run();
     Test::shipped()
-        .args(["scan", "--logs", logs, "--strict", "--detection", "pim-alert-disabled", "-q"])
+        .args([
+            "scan",
+            "--logs",
+            logs,
+            "--strict",
+            "--detection",
+            "pim-alert-disabled",
+            "-q",
+        ])
         .status(4)
         .run();
     let clean: String = std::fs::read_to_string(repo().join(SAMPLE))
@@ -468,16 +638,34 @@ fn log_values_cannot_forge_report_lines() {
         .write("evil.jsonl", &format!("{row}\n"))
         .args(["scan", "--logs", "evil.jsonl"])
         .run();
-    assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\r') && !out.stdout.contains('\u{202e}'), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains('\u{1b}')
+            && !out.stdout.contains('\r')
+            && !out.stdout.contains('\u{202e}'),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("  actor     mallory@contoso.example\\nhigh  entra-roles/forged: Forged alert\\u{1b}[2K\n"), "{}", out.stdout);
-    assert!(!out.stdout.lines().any(|l| l.starts_with("high  entra-roles/forged")));
-    assert!(out.stdout.contains("line 1 PIM_1\\u{202e} at"), "{}", out.stdout);
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|l| l.starts_with("high  entra-roles/forged"))
+    );
+    assert!(
+        out.stdout.contains("line 1 PIM_1\\u{202e} at"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
 fn a_shape_naming_an_unknown_column_is_refused() {
     Test::shipped()
-        .edit("detections/logsources/entra_auditlogs.yaml", "      LoggedByService: loggedByService\n", "      LogedByService: loggedByService\n")
+        .edit(
+            "detections/logsources/entra_auditlogs.yaml",
+            "      LoggedByService: loggedByService\n",
+            "      LogedByService: loggedByService\n",
+        )
         .args(["check"])
         .status(1)
         .stderr_contains("unknown column `LogedByService`")

@@ -43,9 +43,7 @@ pub fn read(reader: Box<dyn Read + Send>, start: Place, mut sink: Sink) -> Resul
     let mut row = csv::ByteRecord::new();
     loop {
         let more = rows.read_byte_record(&mut row).map_err(|e| {
-            let (line, offset) = e
-                .position()
-                .map_or((0, 0), |p| (p.line(), p.byte()));
+            let (line, offset) = e.position().map_or((0, 0), |p| (p.line(), p.byte()));
             ReadError::Syntax {
                 line: start.line + line.saturating_sub(1),
                 offset: start.offset + offset,

@@ -324,13 +324,14 @@ impl Framer<'_, '_> {
 
     fn key(&mut self) -> Result<String, ReadError> {
         if self.peek()? != Some(b'"') {
-            let found = self.peek()?.map_or("the end of the input".to_owned(), describe);
+            let found = self
+                .peek()?
+                .map_or("the end of the input".to_owned(), describe);
             return Err(self.error(format!("expected a key, found {found}")));
         }
         let framed = self.value()?;
-        serde_json::from_slice(&self.buffer[framed.range]).map_err(|e| {
-            self.error(format!("the key is not a valid JSON string: {e}"))
-        })
+        serde_json::from_slice(&self.buffer[framed.range])
+            .map_err(|e| self.error(format!("the key is not a valid JSON string: {e}")))
     }
 
     /// An object is a wrapper when it holds a `records`, `value` or `tables` array, whose
@@ -487,7 +488,9 @@ impl Framer<'_, '_> {
             let row = self.value()?;
             let bytes = &self.buffer[row.range.clone()];
             let pushed = match serde_json::from_slice::<Vec<&RawValue>>(bytes) {
-                Ok(values) => self.out.push_with(row.place, |out| row_object(names, &values, out)),
+                Ok(values) => self
+                    .out
+                    .push_with(row.place, |out| row_object(names, &values, out)),
                 // Not an array: handed over as it is, and counted as unreadable.
                 Err(_) => self.out.push(bytes, row.place),
             };
@@ -560,7 +563,9 @@ mod tests {
             ["{\"a\": 1}", "{\"a\": [2, {}], \"s\": \"}]\\\"\"}"]
         );
         assert_eq!(
-            texts("{\n \"@odata.context\": \"x\",\n \"value\": [{\"a\":1}],\n \"@odata.nextLink\": \"y\"\n}"),
+            texts(
+                "{\n \"@odata.context\": \"x\",\n \"value\": [{\"a\":1}],\n \"@odata.nextLink\": \"y\"\n}"
+            ),
             ["{\"a\":1}"]
         );
         assert_eq!(
@@ -607,7 +612,11 @@ mod tests {
         };
         assert_eq!(
             error("[{\"a\":1},\n{\"a\":2} {\"a\":3}]"),
-            (2, 18, "expected `,` or `]` after an element of the array, found `{`".to_owned())
+            (
+                2,
+                18,
+                "expected `,` or `]` after an element of the array, found `{`".to_owned()
+            )
         );
         assert_eq!(
             error("[\n{\"a\": [1}]"),
@@ -635,7 +644,11 @@ mod tests {
     fn the_first_value_tells_lines_from_pretty_json() {
         assert_eq!(first_value_is_one_line(b"{\"a\":\"{\\\"\"}\n{"), Some(true));
         assert_eq!(first_value_is_one_line(b"{\n\"a\":1}"), Some(false));
-        assert_eq!(first_value_is_one_line(b"{\"a\":\"x\ny\""), None, "inside a string");
+        assert_eq!(
+            first_value_is_one_line(b"{\"a\":\"x\ny\""),
+            None,
+            "inside a string"
+        );
         assert_eq!(first_value_is_one_line(b"{\"a\":"), None);
     }
 }

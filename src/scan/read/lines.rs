@@ -16,7 +16,11 @@ fn fill(reader: &mut dyn Read, buffer: &mut Vec<u8>, until: usize) -> io::Result
     Ok(read == wanted)
 }
 
-pub fn read(mut reader: Box<dyn Read + Send>, start: Place, mut sink: Sink) -> Result<(), ReadError> {
+pub fn read(
+    mut reader: Box<dyn Read + Send>,
+    start: Place,
+    mut sink: Sink,
+) -> Result<(), ReadError> {
     let mut carry: Vec<u8> = Vec::new();
     let mut offset = start.offset;
     loop {
@@ -60,7 +64,11 @@ mod tests {
         let (_, records) = records_of(content.as_bytes()).unwrap();
         assert_eq!(records.len(), 5000);
         assert!(records.iter().all(|(l, _, _)| l.len() == line.len() - 1));
-        assert_eq!(records[4999].2, 4999 * line.len() as u64, "offsets run on across batches");
+        assert_eq!(
+            records[4999].2,
+            4999 * line.len() as u64,
+            "offsets run on across batches"
+        );
         // A line longer than a batch is kept whole.
         let long = format!(
             "{{\"pad\":\"{}\"}}\n{{\"a\":1}}\n",

@@ -64,7 +64,9 @@ impl Container {
 pub enum ReadError {
     Io(io::Error),
     /// The input starts with something that is neither JSON nor a CSV header row.
-    NotALog { start: String },
+    NotALog {
+        start: String,
+    },
     /// The input is empty (or only blank).
     Empty,
     /// Broken structure between records, at a place.
@@ -190,10 +192,11 @@ pub fn open(path: &Path) -> Result<Input, ReadError> {
         Some(_) => {
             head.want(4096)?;
             if !csv::looks_like_a_header(head.bytes()) {
-                let shown: String = String::from_utf8_lossy(&head.bytes()[..head.bytes().len().min(40)])
-                    .chars()
-                    .take(40)
-                    .collect();
+                let shown: String =
+                    String::from_utf8_lossy(&head.bytes()[..head.bytes().len().min(40)])
+                        .chars()
+                        .take(40)
+                        .collect();
                 return Err(ReadError::NotALog {
                     start: format!("`{}`", crate::scan::output::printable(&shown)),
                 });
@@ -212,7 +215,11 @@ pub fn open(path: &Path) -> Result<Input, ReadError> {
 impl Input {
     /// Reads every record, sending batches until the input ends or the receiver hangs up.
     /// Buffers come back through `free` to be reused.
-    pub fn read(self, batches: SyncSender<Batch>, free: Receiver<Vec<u8>>) -> Result<(), ReadError> {
+    pub fn read(
+        self,
+        batches: SyncSender<Batch>,
+        free: Receiver<Vec<u8>>,
+    ) -> Result<(), ReadError> {
         let sink = Sink::new(&batches, &free);
         match self.container {
             Container::JsonLines => lines::read(self.reader, self.start, sink),
@@ -410,8 +417,11 @@ pub(crate) mod tests {
     use super::*;
     use std::io::Write as _;
 
+    /// A record's text, line and byte offset.
+    pub type Read = (String, u64, u64);
+
     /// Every record of `content` (as text) with its place, and the container.
-    pub fn records_of(content: &[u8]) -> Result<(Container, Vec<(String, u64, u64)>), ReadError> {
+    pub fn records_of(content: &[u8]) -> Result<(Container, Vec<Read>), ReadError> {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(content).unwrap();
         let input = open(file.path())?;
@@ -459,7 +469,10 @@ pub(crate) mod tests {
         assert_eq!(container, Container::JsonLines);
         assert_eq!(
             records,
-            [("{\"a\":1}".to_owned(), 1, 3), ("{\"a\":2}".to_owned(), 2, 11)]
+            [
+                ("{\"a\":1}".to_owned(), 1, 3),
+                ("{\"a\":2}".to_owned(), 2, 11)
+            ]
         );
         let (container, records) = records_of(b"{\n \"a\": 1\n}\n{\"b\": 2}").unwrap();
         assert_eq!(container, Container::Json, "a pretty-printed record");
@@ -490,14 +503,16 @@ pub(crate) mod tests {
 
     #[test]
     fn gzip_is_read_through() {
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(b"[{\"a\":1},\n {\"a\":2}]").unwrap();
         let (container, records) = records_of(&encoder.finish().unwrap()).unwrap();
         assert_eq!(container, Container::Json);
         assert_eq!(
             records,
-            [("{\"a\":1}".to_owned(), 1, 1), ("{\"a\":2}".to_owned(), 2, 11)]
+            [
+                ("{\"a\":1}".to_owned(), 1, 1),
+                ("{\"a\":2}".to_owned(), 2, 11)
+            ]
         );
     }
 }
