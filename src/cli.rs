@@ -680,8 +680,14 @@ fn scan_command(
         }
     }
     if counts.recognised() == 0 {
+        let reasons = crate::scan::output::skip_reasons(counts);
+        let reasons = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", reasons.join(", "))
+        };
         eprintln!(
-            "error: no record of {shown} was recognised ({} read); the catalogue reads {}",
+            "error: no record of {shown} was recognised ({} read{reasons}); the catalogue reads {}",
             count_of(counts.records, "record"),
             summary.expected
         );

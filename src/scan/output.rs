@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::ScanSummary;
-use super::counts::{Example, ShapeCounts};
+use super::counts::{Counts, Example, ShapeCounts};
 use super::read::Container;
 use crate::catalogue::Catalogue;
 use crate::eval::{Alert, Place};
@@ -391,6 +391,41 @@ pub fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec<String
     }
     lines.extend(warnings);
     lines
+}
+
+/// Why records were skipped, in a few words each: `1 of category SignInLogs`, `2 of an unknown
+/// shape`.
+pub fn skip_reasons(counts: &Counts) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let mut categories: Vec<(&str, u64)> = Vec::new();
+    for (_, c) in &counts.shapes {
+        for (name, n) in &c.other_category {
+            match categories.iter_mut().find(|(k, _)| *k == name.as_str()) {
+                Some((_, total)) => *total += n,
+                None => categories.push((name, *n)),
+            }
+        }
+    }
+    for (name, n) in categories {
+        reasons.push(format!("{n} of category {}", printable(name)));
+    }
+    let more: u64 = counts
+        .shapes
+        .iter()
+        .map(|(_, c)| c.other_categories_more)
+        .sum();
+    let unparseable: u64 = counts.shapes.iter().map(|(_, c)| c.unparseable_time).sum();
+    for (n, what) in [
+        (more, "of further categories"),
+        (unparseable, "with an unparseable time"),
+        (counts.unknown_shape, "of an unknown shape"),
+        (counts.unreadable, "not a JSON object"),
+    ] {
+        if n > 0 {
+            reasons.push(format!("{n} {what}"));
+        }
+    }
+    reasons
 }
 
 fn shape_line(title: &str, c: &ShapeCounts, sources: &[&str]) -> String {
