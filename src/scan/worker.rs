@@ -316,3 +316,65 @@ fn first_keys(text: &str) -> Vec<String> {
     }
     shown
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use std::path::Path;
+
+    #[test]
+    fn wrappers_on_a_line_are_unpacked_and_each_record_keeps_its_place() {
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let engine = Engine::new(&catalogue, |_| true);
+        let shapes = ShapeNames::new(&engine);
+        let disable = r#"{"time":"2025-01-01T00:00:00Z","category":"AuditLogs","operationName":"Disable PIM alert","properties":{"category":"RoleManagement","activityDisplayName":"Disable PIM alert","result":"success","initiatedBy":{"user":{"userPrincipalName":"a@contoso.example"}},"targetResources":[]}}"#;
+        let signin = r#"{"time":"2025-01-01T00:00:01Z","category":"SignInLogs","properties":{}}"#;
+        let first = format!("{{\"records\": [{disable}, {signin}]}}");
+        let data = format!(
+            "{first}\n[{{\"a\":1}}]\n{{\"TimeGenerated\":\"yesterday\",\"Type\":\"AuditLogs\"}}\n"
+        );
+        let batch = Batch {
+            sequence: 0,
+            data: data.into_bytes(),
+            records: Records::Lines { offset: 100 },
+        };
+        let result = evaluate(&engine, &shapes, batch);
+        assert_eq!(result.lines, Some(3));
+        let counts = &result.counts;
+        assert_eq!(counts.records, 4);
+        let hits: Vec<(u64, u64, u64)> = result
+            .hits
+            .iter()
+            .map(|h| (h.event.position, h.event.line, h.event.offset))
+            .collect();
+        assert!(!hits.is_empty());
+        assert!(hits.iter().all(|h| *h == (1, 1, 100 + 13)), "{hits:?}");
+        let diagnostic = shapes.names.iter().position(|n| n == "diagnostic").unwrap();
+        let (_, of_diagnostic) = &counts.shapes[diagnostic];
+        assert_eq!(of_diagnostic.other_category.get("SignInLogs"), Some(&1));
+        assert_eq!(counts.unknown_shape, 1);
+        let unknown = counts.first_unknown_shape.as_ref().unwrap();
+        assert_eq!(
+            (
+                unknown.place.record,
+                unknown.place.line,
+                unknown.place.offset,
+                unknown.detail.as_str()
+            ),
+            (3, 2, 100 + first.len() as u64 + 2, "a")
+        );
+        let rows = shapes
+            .names
+            .iter()
+            .position(|n| n == "log_analytics")
+            .unwrap();
+        let (_, of_rows) = &counts.shapes[rows];
+        assert_eq!(of_rows.unparseable_time, 1);
+        assert_eq!(
+            of_rows.first_unparseable_time.as_ref().unwrap().detail,
+            "yesterday"
+        );
+    }
+}

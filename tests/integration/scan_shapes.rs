@@ -672,3 +672,80 @@ fn a_shape_naming_an_unknown_column_is_refused() {
         .stderr_contains("did you mean `LoggedByService`?")
         .run();
 }
+
+#[test]
+fn activity_rest_status_reads_as_the_table_value_pairing_unverified() {
+    let catalogue = Catalogue::load(&repo().join("detections")).unwrap();
+    let engine = Engine::new(&catalogue, |_| true);
+    let source = catalogue.logsources.get_index_of("azure_activity").unwrap();
+    let plan = &engine.sources[source];
+    let shape = plan.declared_shape("activity_rest").unwrap();
+    let text = std::fs::read_to_string(
+        repo()
+            .join(REAL)
+            .join("sekoia-azure-activity.restapi-shape.jsonl"),
+    )
+    .unwrap();
+    let line = text.lines().next().unwrap();
+    let found = engine.read(line).unwrap();
+    let read = engine.record(&found, shape, source);
+    let field = |name: &str| {
+        read.field(plan.field_index(name).unwrap())
+            .map(|v| v.as_str().to_owned())
+    };
+    // The record says "Succeeded"; AzureActivity says "Success" (Microsoft's schema mapping).
+    assert_eq!(field("ActivityStatusValue").as_deref(), Some("Success"));
+    assert_eq!(
+        field("OperationNameValue").as_deref(),
+        Some("Microsoft.Network/networkSecurityGroups/write")
+    );
+    assert_eq!(field("CategoryValue").as_deref(), Some("Administrative"));
+    assert_eq!(field("Caller").as_deref(), Some("REDACTED"));
+    assert_eq!(
+        read.time().map(|t| t.to_string()).as_deref(),
+        Some("2018-01-29T20:42:31.3810679Z")
+    );
+    // A status the map does not know is kept as written.
+    let resolved = text.lines().nth(1).unwrap();
+    let found = engine.read(resolved).unwrap();
+    let read = engine.record(&found, shape, source);
+    assert_eq!(
+        read.field(plan.field_index("ActivityStatusValue").unwrap())
+            .map(|v| v.as_str().to_owned())
+            .as_deref(),
+        Some("Resolved")
+    );
+}
+
+#[test]
+fn operation_names_written_as_rest_objects_in_diagnostic_records_are_read_by_value() {
+    // Panther's elevate-access fixture writes `operationName` as {"value", "localizedValue"}.
+    let catalogue = Catalogue::load(&repo().join("detections")).unwrap();
+    let engine = Engine::new(&catalogue, |_| true);
+    let source = catalogue.logsources.get_index_of("azure_activity").unwrap();
+    let plan = &engine.sources[source];
+    let shape = plan.declared_shape("diagnostic").unwrap();
+    let text = std::fs::read_to_string(
+        repo()
+            .join(REAL)
+            .join("panther-activity-role-assignment.diagnostic.jsonl"),
+    )
+    .unwrap();
+    let values: Vec<Option<String>> = text
+        .lines()
+        .map(|line| {
+            let found = engine.read(line).unwrap();
+            let read = engine.record(&found, shape, source);
+            read.field(plan.field_index("OperationNameValue").unwrap())
+                .map(|v| v.as_str().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        values[0].as_deref(),
+        Some("Microsoft.Authorization/roleAssignments/write")
+    );
+    assert_eq!(
+        values[3].as_deref(),
+        Some("Microsoft.Authorization/elevateAccess/action")
+    );
+}
