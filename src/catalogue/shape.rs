@@ -17,6 +17,11 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::LogSourceFile;
+use super::logsource::ColumnType;
+use crate::diagnostic::{Diagnostics, did_you_mean};
+use crate::yaml::{Document, pointer_segment};
+
 /// One input shape of a log source, under `shapes.<name>`. Shapes of the same name in several
 /// log sources are one shape of the input (the Log Analytics row of every table), and must
 /// agree on their title and input.
@@ -231,15 +236,7 @@ pub fn substitute(key: &str, bound: &[(&str, u32)]) -> String {
 
 /// Checks what the schema cannot: the columns a shape names are declared, value maps are on
 /// plain columns and built values on dynamic ones, and every shape says where the time is.
-pub(super) fn check(
-    source: &super::LogSourceFile,
-    doc: &crate::yaml::Document,
-    out: &mut crate::diagnostic::Diagnostics,
-) {
-    use super::logsource::ColumnType;
-    use crate::diagnostic::did_you_mean;
-    use crate::yaml::pointer_segment;
-
+pub(super) fn check(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics) {
     for (name, shape) in &source.shapes {
         let at = format!("/shapes/{}", pointer_segment(name));
         for (column, place) in &shape.columns {
@@ -286,12 +283,7 @@ pub(super) fn check(
 
 /// Shapes of one name in several log sources are one shape of the input: their title and
 /// input must agree, or the scan summary would name one shape two ways.
-pub(super) fn check_across(
-    sources: &[(&super::LogSourceFile, &crate::yaml::Document)],
-    out: &mut crate::diagnostic::Diagnostics,
-) {
-    use crate::yaml::pointer_segment;
-
+pub(super) fn check_across(sources: &[(&LogSourceFile, &Document)], out: &mut Diagnostics) {
     let mut first: IndexMap<&str, (&ShapeSpec, &str)> = IndexMap::new();
     for (source, doc) in sources {
         for (name, shape) in &source.shapes {

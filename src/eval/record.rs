@@ -92,9 +92,7 @@ impl<'a, 'p> Record<'a, 'p> {
     /// The text of a plain column, as the Log Analytics column has it.
     pub fn column_text(&self, column: usize) -> Option<Cow<'a, str>> {
         let text = self.raw[column].and_then(plain_text)?;
-        if self.shape.has_value_map(column)
-            && let Some(mapped) = self.shape.map_value(column, &text)
-        {
+        if let Some(mapped) = self.shape.map_value(column, &text) {
             return Some(Cow::Owned(mapped.to_owned()));
         }
         Some(text)

@@ -362,16 +362,6 @@ impl ShapePlan {
             _ => None,
         }
     }
-
-    pub fn has_value_map(&self, column: usize) -> bool {
-        matches!(
-            &self.columns[column],
-            ColumnRead::At {
-                values: Some(_),
-                ..
-            }
-        )
-    }
 }
 
 impl From<Built> for ColumnRead {

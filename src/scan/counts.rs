@@ -8,14 +8,19 @@ use crate::eval::Place;
 /// Distinct category names kept per shape; the rest are counted together.
 const CATEGORIES_KEPT: usize = 32;
 
-/// Why a record was not evaluated, or its match could not alert.
+/// Why a record could not be read as any shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
+pub enum Unread {
     /// Not a JSON object (or not UTF-8): the problem.
     Unreadable(String),
     /// No shape of the catalogue recognises it: its first keys.
     UnknownShape(Vec<String>),
-    /// A recognised shape, of a category no log source reads.
+}
+
+/// Why a record of a recognised shape was not evaluated, or its match could not alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Of a category no log source reads.
     OtherCategory(String),
     /// It matched a detection but has no time, so it cannot alert.
     NoTime,
@@ -120,22 +125,21 @@ impl Counts {
     }
 
     /// Counts a record that could not be read or was of no known shape.
-    pub fn unread(&mut self, skip: Skip, place: Place) {
+    pub fn unread(&mut self, why: Unread, place: Place) {
         let example = |detail: String| Some(Example { place, detail });
-        match skip {
-            Skip::Unreadable(problem) => {
+        match why {
+            Unread::Unreadable(problem) => {
                 self.unreadable += 1;
                 if self.first_unreadable.is_none() {
                     self.first_unreadable = example(problem);
                 }
             }
-            Skip::UnknownShape(keys) => {
+            Unread::UnknownShape(keys) => {
                 self.unknown_shape += 1;
                 if self.first_unknown_shape.is_none() {
                     self.first_unknown_shape = example(keys.join(", "));
                 }
             }
-            other => unreachable!("{other:?} is a skip of a recognised shape"),
         }
     }
 
@@ -165,7 +169,6 @@ impl Counts {
                     counts.first_unparseable_time = example(text);
                 }
             }
-            other => self.unread(other, place),
         }
     }
 

@@ -113,7 +113,7 @@ pub fn scan(
         elapsed: Duration::ZERO,
     };
     let mut line_base = input.start().line - 1;
-    let input = input.counted(|reader| {
+    let input = input.read_through(|reader| {
         Box::new(Counted {
             inner: reader,
             bytes: Arc::clone(&bytes),

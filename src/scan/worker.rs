@@ -5,7 +5,7 @@
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use super::counts::{Counts, Skip};
+use super::counts::{Counts, Skip, Unread};
 use super::read::json::row_object;
 use super::read::{Batch, Records};
 use super::route::{Route, route};
@@ -156,7 +156,7 @@ impl Work<'_, '_> {
             Err(e) => {
                 let place = self.next_place(place);
                 self.counts
-                    .unread(Skip::Unreadable(format!("not UTF-8: {e}")), place);
+                    .unread(Unread::Unreadable(format!("not UTF-8: {e}")), place);
             }
         }
     }
@@ -178,7 +178,7 @@ impl Work<'_, '_> {
                 Err(e) => {
                     let place = self.next_place(place);
                     self.counts
-                        .unread(Skip::Unreadable(format!("not a JSON array: {e}")), place);
+                        .unread(Unread::Unreadable(format!("not a JSON array: {e}")), place);
                 }
             }
             return;
@@ -188,7 +188,7 @@ impl Work<'_, '_> {
             Err(e) => {
                 let place = self.next_place(place);
                 self.counts
-                    .unread(Skip::Unreadable(format!("not a JSON object: {e}")), place);
+                    .unread(Unread::Unreadable(format!("not a JSON object: {e}")), place);
                 return;
             }
         };
@@ -214,7 +214,7 @@ impl Work<'_, '_> {
             }
             Route::Unknown => {
                 self.counts
-                    .unread(Skip::UnknownShape(first_keys(text)), place);
+                    .unread(Unread::UnknownShape(first_keys(text)), place);
                 return;
             }
         };
@@ -239,7 +239,7 @@ impl Work<'_, '_> {
             Err(e) => {
                 let place = self.next_place(within(text, array, place));
                 self.counts.unread(
-                    Skip::Unreadable(format!("the `{key}` array is not valid JSON: {e}")),
+                    Unread::Unreadable(format!("the `{key}` array is not valid JSON: {e}")),
                     place,
                 );
                 return;
@@ -281,7 +281,7 @@ impl Work<'_, '_> {
                 Err(e) => {
                     let place = self.next_place(within(text, table, place));
                     self.counts.unread(
-                        Skip::Unreadable(format!("a table of `tables` is not {{\"columns\": [...], \"rows\": [...]}}: {e}")),
+                        Unread::Unreadable(format!("a table of `tables` is not {{\"columns\": [...], \"rows\": [...]}}: {e}")),
                         place,
                     );
                 }

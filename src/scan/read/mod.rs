@@ -234,7 +234,10 @@ impl Input {
     }
 
     /// The same input, read through `wrap` (to count its bytes, say).
-    pub fn counted(self, wrap: impl FnOnce(Box<dyn Read + Send>) -> Box<dyn Read + Send>) -> Input {
+    pub fn read_through(
+        self,
+        wrap: impl FnOnce(Box<dyn Read + Send>) -> Box<dyn Read + Send>,
+    ) -> Input {
         Input {
             reader: wrap(self.reader),
             ..self
