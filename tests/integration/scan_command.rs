@@ -252,7 +252,7 @@ fn unreadable_input_is_reported() {
         .write("log.csv", "TimeGenerated,Category\n")
         .args(["scan", "--logs", "log.csv"])
         .status(4)
-        .stderr_contains("error: no record of log.csv was recognised (0 records read); the catalogue reads Log Analytics row (keys TimeGenerated or Type); Log Analytics \"Export to CSV\" (CSV columns TimeGenerated [UTC] or Type); diagnostic-setting record (keys time and category)")
+        .stderr_contains("error: no record of log.csv was recognised (0 records read); the catalogue reads Log Analytics row (keys TimeGenerated or Type); Log Analytics \"Export to CSV\" (CSV columns TimeGenerated [UTC] or TimeGenerated or Type); diagnostic-setting record (keys time and category)")
         .run();
     Test::shipped()
         .write("log.txt", "just some words\n")

@@ -565,7 +565,7 @@ fn a_file_of_an_unknown_shape_exits_non_zero_naming_the_shapes_expected() {
         .args(["scan", "--logs", "splunk-export.jsonl"])
         .status(4)
         .stderr_contains("warning: 1 record of an unknown shape skipped (first: line 1, byte 0, with keys _time, sourcetype, _raw); the catalogue reads Log Analytics row (keys TimeGenerated or Type)")
-        .stderr_contains("error: no record of splunk-export.jsonl was recognised (1 record read: 1 of an unknown shape); the catalogue reads Log Analytics row (keys TimeGenerated or Type); Log Analytics \"Export to CSV\" (CSV columns TimeGenerated [UTC] or Type); diagnostic-setting record (keys time and category); Activity Log REST / az monitor activity-log list (keys eventTimestamp and operationName); Microsoft Graph directoryAudit (keys activityDateTime and activityDisplayName); Entra admin center audit log download (CSV) (CSV columns Date (UTC) and Activity and Service)")
+        .stderr_contains("error: no record of splunk-export.jsonl was recognised (1 record read: 1 of an unknown shape); the catalogue reads Log Analytics row (keys TimeGenerated or Type); Log Analytics \"Export to CSV\" (CSV columns TimeGenerated [UTC] or TimeGenerated or Type); diagnostic-setting record (keys time and category); Activity Log REST / az monitor activity-log list (keys eventTimestamp and operationName); Microsoft Graph directoryAudit (keys activityDateTime and activityDisplayName); Entra admin center audit log download (CSV) (CSV columns Date (UTC) and Activity and Service)")
         .run();
 }
 

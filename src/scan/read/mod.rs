@@ -69,6 +69,8 @@ pub enum ReadError {
     },
     /// The input is empty (or only blank).
     Empty,
+    /// The input is UTF-16 (Windows PowerShell 5's `Out-File` default).
+    Utf16,
     /// Broken structure between records, at a place.
     Syntax {
         line: u64,
@@ -86,6 +88,9 @@ impl fmt::Display for ReadError {
                 "the input is neither JSON (lines, arrays, {{\"value\"}}, {{\"records\"}} or {{\"tables\"}} objects) nor CSV with a header row; it starts with {start}"
             ),
             ReadError::Empty => f.write_str("the input is empty"),
+            ReadError::Utf16 => f.write_str(
+                "the input is UTF-16 text; convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8, or Out-File -Encoding utf8)",
+            ),
             ReadError::Syntax {
                 line,
                 offset,
@@ -161,6 +166,9 @@ pub fn open(path: &Path) -> Result<Input, ReadError> {
         offset: 0,
     };
     head.want(3)?;
+    if head.bytes().starts_with(b"\xFF\xFE") || head.bytes().starts_with(b"\xFE\xFF") {
+        return Err(ReadError::Utf16);
+    }
     if head.bytes().starts_with(b"\xEF\xBB\xBF") {
         head.consume(3, &mut start);
     }
@@ -493,6 +501,10 @@ pub(crate) mod tests {
             Err(ReadError::NotALog { .. })
         ));
         assert!(matches!(records_of(b"  \n\n "), Err(ReadError::Empty)));
+        assert!(matches!(
+            records_of(b"\xFF\xFE{\x00\"\x00"),
+            Err(ReadError::Utf16)
+        ));
     }
 
     #[test]
