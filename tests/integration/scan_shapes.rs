@@ -747,3 +747,18 @@ fn operation_names_written_as_rest_objects_in_diagnostic_records_are_read_by_val
         Some("Microsoft.Authorization/elevateAccess/action")
     );
 }
+
+#[test]
+fn the_scanning_page_names_every_shape_the_catalogue_reads() {
+    let page = std::fs::read_to_string(repo().join("docs/scanning.md")).unwrap();
+    let catalogue = Catalogue::load(&repo().join("detections")).unwrap();
+    for source in catalogue.logsources.values() {
+        for (name, shape) in &source.shapes {
+            assert!(
+                page.contains(&format!("| {}", shape.title)),
+                "docs/scanning.md has no row for shape `{name}` ({})",
+                shape.title
+            );
+        }
+    }
+}
