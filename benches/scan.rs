@@ -66,24 +66,26 @@ fn main() {
     let engine = Engine::new(&catalogue, |_| true);
     let mut alerts = 0u64;
     let started = Instant::now();
-    let summary = rulecast::scan::scan(&engine, file.path(), threads, &mut |_| {
+    let input = rulecast::scan::open(file.path()).expect("open the events");
+    let summary = rulecast::scan::scan(&engine, input, threads, &mut |_| {
         alerts += 1;
         Ok(())
     })
     .expect("scan");
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(
-        summary.counts.events, generated.events,
-        "every generated event was read"
+        (summary.counts.records, summary.counts.recognised()),
+        (generated.events, generated.events),
+        "every generated event was read and recognised"
     );
     println!(
         "scanned {} events, {megabytes:.1} MB, with {} detections on {threads} worker thread{} ({cpus} CPU{}): {seconds:.2} s, {:.0} MB/s, {:.0} events/s, {alerts} alerts",
-        summary.counts.events,
+        summary.counts.records,
         engine.detection_count(),
         if threads == 1 { "" } else { "s" },
         if cpus == 1 { "" } else { "s" },
         megabytes / seconds,
-        summary.counts.events as f64 / seconds,
+        summary.counts.records as f64 / seconds,
     );
     match peak_rss_kb() {
         Some(kb) => println!("peak resident memory (VmHWM): {:.1} MB", kb as f64 / 1024.0),

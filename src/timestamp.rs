@@ -3,10 +3,14 @@
 //! Threshold windows compare times to the nanosecond, so events are ordered by an integer, not by
 //! their text: `2025-01-01T10:00:00Z`, `2025-01-01T10:00:00.0000000Z` and the diagnostic
 //! record's `2025-01-01 10:00:00.000000000` are the same instant. Both shapes and offsets
-//! (`+02:00`) are read; a time without a zone is UTC, as Entra writes it. rulecast needs nothing
-//! else from a calendar library, so this stays a small parser rather than a dependency.
+//! (`+02:00`) are read; a time without a zone is UTC, as Entra writes it. The Log Analytics
+//! portal's CSV export writes `4/28/2021, 2:32:14.029 PM` (US order, 12-hour clock, in UTC under
+//! its `[UTC]` header), read by [`Timestamp::parse_as`]. rulecast needs nothing else from a
+//! calendar library, so this stays a small parser rather than a dependency.
 
 use std::fmt;
+
+use crate::catalogue::shape::TimeFormat;
 
 /// Nanoseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,6 +30,92 @@ impl Timestamp {
             self.0
                 .saturating_sub((seconds as i64).saturating_mul(NANOS_PER_SECOND)),
         )
+    }
+
+    /// Parses a time written in `format`. Every format also accepts ISO 8601, which any export
+    /// can be converted to.
+    pub(crate) fn parse_as(text: &str, format: TimeFormat) -> Option<Timestamp> {
+        match format {
+            TimeFormat::Iso8601 => Timestamp::parse(text),
+            TimeFormat::LogAnalyticsExport => {
+                Timestamp::parse_us_display(text).or_else(|| Timestamp::parse(text))
+            }
+        }
+    }
+
+    /// The time written in `format` (the Log Analytics export keeps milliseconds).
+    #[cfg(test)]
+    pub(crate) fn format_as(self, format: TimeFormat) -> String {
+        match format {
+            TimeFormat::Iso8601 => self.to_string(),
+            TimeFormat::LogAnalyticsExport => {
+                let seconds = self.0.div_euclid(NANOS_PER_SECOND);
+                let millis = self.0.rem_euclid(NANOS_PER_SECOND) / 1_000_000;
+                let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+                let of_day = seconds.rem_euclid(86_400);
+                let hour = of_day / 3600;
+                let (clock, meridiem) = match hour {
+                    0 => (12, "AM"),
+                    1..=11 => (hour, "AM"),
+                    12 => (12, "PM"),
+                    _ => (hour - 12, "PM"),
+                };
+                format!(
+                    "{month}/{day}/{year}, {clock}:{:02}:{:02}.{millis:03} {meridiem}",
+                    of_day / 60 % 60,
+                    of_day % 60
+                )
+            }
+        }
+    }
+
+    /// Parses `M/D/YYYY, h:mm:ss[.fff] AM|PM` (the comma is optional), in UTC.
+    fn parse_us_display(text: &str) -> Option<Timestamp> {
+        let (date, rest) = text.trim().split_once(' ')?;
+        let date = date.strip_suffix(',').unwrap_or(date);
+        let (clock, meridiem) = rest.trim().rsplit_once(' ')?;
+        let mut parts = date.split('/');
+        let (month, day, year) = (parts.next()?, parts.next()?, parts.next()?);
+        let small = |text: &str, most: usize| -> Option<i64> {
+            (!text.is_empty() && text.len() <= most && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse().ok())?
+        };
+        let (month, day, year) = (small(month, 2)?, small(day, 2)?, small(year, 4)?);
+        let (clock, fraction) = match clock.split_once('.') {
+            Some((clock, fraction)) => (clock, Some(fraction)),
+            None => (clock, None),
+        };
+        let mut parts = clock.split(':');
+        let (hour, minute, second) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some()
+            || date.split('/').count() != 3
+            || minute.len() != 2
+            || second.len() != 2
+        {
+            return None;
+        }
+        let (hour, minute, second) = (small(hour, 2)?, small(minute, 2)?, small(second, 2)?);
+        let hour = match (meridiem.to_ascii_uppercase().as_str(), hour) {
+            ("AM", 12) => 0,
+            ("AM", 1..=11) => hour,
+            ("PM", 12) => 12,
+            ("PM", 1..=11) => hour + 12,
+            _ => return None,
+        };
+        let fraction = match fraction {
+            Some(digits)
+                if !digits.is_empty()
+                    && digits.len() <= 9
+                    && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!(".{digits}")
+            }
+            Some(_) => return None,
+            None => String::new(),
+        };
+        Timestamp::parse(&format!(
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}Z"
+        ))
     }
 
     /// Parses an ISO 8601 date-time (`T` or a space between date and time, optional fraction of
@@ -207,6 +297,42 @@ mod tests {
             Timestamp(-500_000_000).to_string(),
             "1969-12-31T23:59:59.5Z"
         );
+    }
+
+    #[test]
+    fn the_log_analytics_csv_export_format() {
+        let as_export = |text| Timestamp::parse_as(text, TimeFormat::LogAnalyticsExport);
+        assert_eq!(
+            as_export("4/28/2021, 2:32:14.029 PM"),
+            Timestamp::parse("2021-04-28T14:32:14.029Z")
+        );
+        assert_eq!(
+            as_export("12/1/2025, 12:05:00 AM"),
+            Timestamp::parse("2025-12-01T00:05:00Z")
+        );
+        assert_eq!(
+            as_export("1/2/2025, 12:00:00.5 PM"),
+            Timestamp::parse("2025-01-02T12:00:00.5Z")
+        );
+        assert_eq!(
+            as_export("2021-04-28T14:32:14.029Z"),
+            Timestamp::parse("2021-04-28T14:32:14.029Z"),
+            "ISO 8601 is read in every format"
+        );
+        for bad in [
+            "4/28/2021, 14:32:14 PM",
+            "13/28/2021, 2:32:14 PM",
+            "4/28/2021, 2:32 PM",
+            "4/28/2021 2:32:14.029",
+            "28.4.2021 14:32:14",
+        ] {
+            assert_eq!(as_export(bad), None, "{bad}");
+        }
+        assert_eq!(Timestamp::parse("4/28/2021, 2:32:14.029 PM"), None);
+        let time = Timestamp::parse("2021-04-28T00:32:14.029Z").unwrap();
+        let written = time.format_as(TimeFormat::LogAnalyticsExport);
+        assert_eq!(written, "4/28/2021, 12:32:14.029 AM");
+        assert_eq!(as_export(&written), Some(time));
     }
 
     #[test]

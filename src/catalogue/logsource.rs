@@ -7,7 +7,8 @@
 //! evaluator's own lookup), so a field cannot mean one thing in Sentinel and another in Splunk.
 //!
 //! Raw columns are named as in the Log Analytics table and carry their path in the diagnostic
-//! record (the Event Hub shape that Splunk's `azure:monitor:aad` receives). What only one
+//! record (the Event Hub shape that Splunk's `azure:monitor:aad` receives). Where they are in
+//! the other exports `rulecast scan` reads is under `shapes:` ([`super::shape`]). What only one
 //! target needs (the Splunk source macro, the Sentinel data connector, the Sigma logsource and
 //! field names) is in that target's entry under `targets:`.
 
@@ -16,6 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::sections::TargetSections;
+use super::shape::ShapeSpec;
 
 /// A log source file in detections/logsources/.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -41,6 +43,10 @@ pub struct LogSourceFile {
     pub event_id: Option<String>,
     /// The fields detections may use.
     pub fields: IndexMap<String, Field>,
+    /// Where the columns are in each export `rulecast scan` reads, by shape name
+    /// ([`super::shape`]).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub shapes: IndexMap<String, ShapeSpec>,
     /// How each target reaches this data, one entry per target (its format is the target's).
     pub targets: TargetSections,
 }

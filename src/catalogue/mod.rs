@@ -19,6 +19,7 @@ pub mod duration;
 pub mod guide;
 pub mod logsource;
 pub mod sections;
+pub mod shape;
 pub mod test_file;
 mod validate;
 

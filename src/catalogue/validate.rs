@@ -51,9 +51,12 @@ pub(super) fn validate(
     check_config(&config, &config_doc, out);
 
     let mut sources: IndexMap<String, LogSourceFile> = IndexMap::new();
+    let pairs: Vec<(&LogSourceFile, &Document)> = logsources.iter().map(|(s, d)| (s, d)).collect();
+    super::shape::check_across(&pairs, out);
     let mut logsource_documents: IndexMap<String, Document> = IndexMap::new();
     for (source, doc) in logsources {
         check_logsource(&source, &doc, out);
+        super::shape::check(&source, &doc, out);
         if sources.contains_key(&source.id) {
             out.push(doc.error_at(
                 "/id",

@@ -5,6 +5,8 @@
 //!   1  the catalogue, the output or the tests are not right (findings were printed)
 //!   2  the command line is wrong
 //!   3  an I/O error stopped the command
+//!   4  `scan` did not understand the log: no record was recognised, or (`--strict`) one was
+//!      skipped
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -31,7 +33,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  findings: invalid catalogue, generated/ out of date, failed tests, lock problems
   2  invalid command line
-  3  I/O error";
+  3  I/O error
+  4  scan: no record of the log was recognised, or (--strict) a record was skipped";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -116,13 +119,17 @@ pub(crate) enum Command {
     },
     /// Run the detections over an exported log and print their alerts.
     ///
-    /// The log may be JSON lines, a JSON array, or an object with a `value` array (as the Azure
-    /// portal and the Log Analytics API export it), of Log Analytics rows or diagnostic records;
-    /// each event goes to the log source it belongs to. Events are expected oldest first. The
-    /// exit code does not depend on finding alerts; an unreadable log exits with 3.
+    /// Reads what people export: Log Analytics rows (JSON lines, arrays, {"value"}, the query
+    /// API's {"tables"}, "Export to CSV"), diagnostic-setting records (one per line or Event
+    /// Hub {"records"} batches), Microsoft Graph directoryAudits, the Entra admin center's CSV
+    /// download and the Activity Log REST / az CLI shape; gzip-compressed or not; from a file,
+    /// a pipe or standard input (`--logs -`). Each record is routed by its own fields; records
+    /// of other categories or unknown shapes are counted and named. Events are expected oldest
+    /// first. The exit code does not depend on finding alerts: 3 when the log cannot be read,
+    /// 4 when nothing in it was recognised (or, with --strict, anything was skipped).
     #[command(after_help = EXIT_CODES)]
     Scan {
-        /// The log file.
+        /// The log file; `-` reads standard input.
         #[arg(long, value_name = "FILE")]
         logs: PathBuf,
         /// Only this detection: its name (section/name or name) or id. Repeat for several.
@@ -133,6 +140,10 @@ pub(crate) enum Command {
         /// Worker threads (default: one per CPU).
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Exit with 4 when any record was skipped (unknown shape, other category, no time,
+        /// unparseable time, not JSON), not only when none was recognised.
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the JSON Schema of a catalogue file format (committed under detections/).
     Schema {
@@ -191,7 +202,18 @@ pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
             detections,
             format,
             threads,
-        } => scan_command(cli, targets, logs, detections, *format, *threads),
+            strict,
+        } => scan_command(
+            cli,
+            targets,
+            logs,
+            detections,
+            ScanOptions {
+                format: *format,
+                threads: *threads,
+                strict: *strict,
+            },
+        ),
         Command::Schema {
             kind,
             write,
@@ -696,101 +718,103 @@ fn test_command(
     })
 }
 
+struct ScanOptions {
+    format: ScanFormat,
+    threads: Option<usize>,
+    strict: bool,
+}
+
 fn scan_command(
     cli: &Cli,
     targets: &Arc<Targets>,
     logs: &std::path::Path,
     names: &[String],
-    format: ScanFormat,
-    threads: Option<usize>,
+    options: ScanOptions,
 ) -> std::io::Result<ExitCode> {
+    use crate::scan::ScanError;
+    use crate::scan::output::{count_of, summary_lines};
+
     let (catalogue, selected) = match load_selected(cli, targets, names, "nothing was scanned") {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
-    let threads = threads
+    let threads = options
+        .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    let layout = match crate::scan::input::detect(logs) {
-        Ok(layout) => layout,
+    let shown = if logs.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        display_path(logs)
+    };
+    let input = match crate::scan::read::open(logs) {
+        Ok(input) => input,
         Err(e) => {
-            eprintln!("error: cannot scan {}: {e}", display_path(logs));
+            eprintln!("error: cannot scan {shown}: {e}");
             return Ok(ExitCode::from(3));
         }
     };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-    let mut writer = AlertWriter::new(format, &catalogue, layout.position_name(), &mut out);
-    let scanned = crate::scan::scan(&engine, logs, threads, &mut |alert| writer.alert(alert))
-        .and_then(|summary| writer.finish(&summary).map(|()| summary));
-    let summary = match scanned.and_then(|summary| out.flush().map(|()| summary)) {
-        Ok(summary) => summary,
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
-        Err(e) => {
-            eprintln!("error: cannot scan {}: {e}", display_path(logs));
-            return Ok(ExitCode::from(3));
-        }
-    };
-    let position = summary.layout.position_name();
+    let mut writer = AlertWriter::new(options.format, &catalogue, input.container, &mut out);
+    let scanned = crate::scan::scan(&engine, input, threads, &mut |alert| writer.alert(alert))
+        .and_then(|summary| {
+            writer
+                .finish(&summary)
+                .map(|()| summary)
+                .map_err(ScanError::Write)
+        });
+    let summary =
+        match scanned.and_then(|summary| out.flush().map(|()| summary).map_err(ScanError::Write)) {
+            Ok(summary) => summary,
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            Err(ScanError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                eprintln!("error: cannot scan {shown}: {e}");
+                return Ok(ExitCode::from(3));
+            }
+        };
     let counts = &summary.counts;
-    if counts.unreadable > 0 {
-        let first = counts
-            .first_unreadable
-            .as_ref()
-            .map(|(p, e)| format!(" (first: {position} {p}: {e})"))
-            .unwrap_or_default();
-        eprintln!(
-            "warning: {} not a JSON object and skipped{first}",
-            count_of(counts.unreadable, position)
-        );
-    }
-    if counts.unrouted > 0 {
-        let tables: Vec<&str> = catalogue
-            .logsources
-            .values()
-            .map(|s| s.table.as_str())
-            .collect();
-        eprintln!(
-            "warning: {} of no log source of the catalogue ({}), skipped",
-            count_of(counts.unrouted, "event"),
-            tables.join(", ")
-        );
-    }
-    if counts.untimed > 0 {
-        eprintln!(
-            "warning: {} on events without a time, which cannot count",
-            count_of(counts.untimed, "match")
-        );
-    }
-    for (detection, late) in &summary.late {
-        eprintln!(
-            "warning: {}: {} more than one window out of time order, not counted; sort the log by time, oldest first",
-            catalogue.detections[*detection].slug,
-            count_of(*late, "matching event")
-        );
-    }
     if !cli.quiet {
         let seconds = summary.elapsed.as_secs_f64();
         let megabytes = summary.bytes as f64 / 1e6;
         eprintln!(
-            "rulecast: scanned {} ({megabytes:.1} MB) in {seconds:.2} s ({:.0} MB/s) with {}: {}",
-            count_of(counts.events, "event"),
+            "rulecast: scanned {} of {shown} ({}{}, {megabytes:.1} MB) in {seconds:.2} s ({:.0} MB/s) with {}: {}",
+            count_of(counts.records, "record"),
+            if summary.gzip { "gzip, " } else { "" },
+            summary.container.name(),
             megabytes / seconds.max(1e-9),
             count_of(engine.detections.len() as u64, "detection"),
             count_of(summary.alerts, "alert"),
         );
+        for line in summary_lines(&summary, &catalogue) {
+            eprintln!("{line}");
+        }
+    }
+    if counts.recognised() == 0 {
+        let reasons = crate::scan::output::skip_reasons(counts);
+        let reasons = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", reasons.join(", "))
+        };
+        eprintln!(
+            "error: no record of {shown} was recognised ({} read{reasons}); the catalogue reads {}",
+            count_of(counts.records, "record"),
+            summary.expected
+        );
+        return Ok(ExitCode::from(4));
+    }
+    if options.strict && counts.skipped() > 0 {
+        eprintln!(
+            "error: {} of {shown} skipped, and --strict is set",
+            count_of(counts.skipped(), "record")
+        );
+        return Ok(ExitCode::from(4));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `1 event`, `2 events`.
-fn count_of(n: u64, thing: &str) -> String {
-    match (n, thing.ends_with('h')) {
-        (1, _) => format!("1 {thing}"),
-        (_, true) => format!("{n} {thing}es"),
-        _ => format!("{n} {thing}s"),
-    }
 }
 
 fn schema_command(

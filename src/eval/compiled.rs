@@ -1,7 +1,7 @@
 //! A detection compiled for evaluation: its selections as compiled field matches, its condition
 //! as a tree over them, and the same cheap pre-filter the query compilers put first.
 
-use super::hit::{EventRef, Hit};
+use super::hit::{EventRef, Hit, Place};
 use super::logic_tree::LogicTree;
 use super::matcher::CompiledMatch;
 use super::record::Record;
@@ -137,7 +137,7 @@ impl CompiledDetection {
 
     /// The matching event as a hit, or `None` when it cannot count: it has no time, or (for a
     /// threshold) no value for a group-by field, which never counts in any target.
-    pub(crate) fn hit(&self, record: &Record, position: u64) -> Option<Hit> {
+    pub(crate) fn hit(&self, record: &Record, place: Place) -> Option<Hit> {
         let time = record.time()?;
         let group = match &self.threshold {
             Some(t) => t
@@ -150,7 +150,9 @@ impl CompiledDetection {
         Some(Hit {
             detection: self.index,
             event: EventRef {
-                position,
+                position: place.record,
+                line: place.line,
+                offset: place.offset,
                 id: record.event_id(),
                 time,
             },

@@ -1,33 +1,32 @@
 //! The evaluator for a whole catalogue: every log source and detection compiled once, then
 //! events in, hits out, and hits turned into alerts.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::alert::Alert;
 use super::compiled::CompiledDetection;
-use super::hit::Hit;
+use super::hit::{Hit, Place};
 use super::key_tree::{Found, KeyTree};
-use super::record::{Record, plain_text};
-use super::shape::Shape;
+use super::record::Record;
+use super::shape::{Located, Shape};
 use super::source::SourcePlan;
 use super::window::ThresholdRun;
 use crate::catalogue::Catalogue;
+use crate::catalogue::shape::InputKind;
 
-/// Slot paths of the keys that tell an event's shape and table apart.
-struct Envelope {
-    time_generated: Vec<usize>,
-    table: Vec<usize>,
-    properties: Vec<usize>,
-    operation_name: Vec<usize>,
-    time: Vec<usize>,
-}
+/// The keys of the objects that wrap records: `{"records": [...]}` (Event Hub, storage
+/// account), `{"value": [...]}` (Graph, REST APIs, portal exports), `{"tables": [...]}` (the Log
+/// Analytics query API).
+pub(crate) const WRAPPER_KEYS: [&str; 3] = ["records", "value", "tables"];
 
 pub struct Engine<'c> {
     pub(crate) catalogue: &'c Catalogue,
-    /// Every key any log source reads, in both shapes.
+    /// Every key any log source reads in a JSON shape, and the wrapper keys.
     keys: KeyTree,
-    envelope: Envelope,
+    /// Every header any log source reads in a CSV shape.
+    csv_keys: KeyTree,
+    /// Slot paths of [`WRAPPER_KEYS`] in `keys`.
+    wrappers: Vec<Vec<usize>>,
     /// One per log source, in catalogue order.
     pub(crate) sources: Vec<SourcePlan>,
     pub(crate) detections: Vec<CompiledDetection>,
@@ -46,17 +45,12 @@ impl<'c> Engine<'c> {
     /// Compiles the detections whose catalogue index `include` accepts.
     pub fn new(catalogue: &'c Catalogue, include: impl Fn(usize) -> bool) -> Engine<'c> {
         let mut keys = KeyTree::default();
-        let envelope = Envelope {
-            time_generated: keys.insert(&["TimeGenerated"]),
-            table: keys.insert(&["Type"]),
-            properties: keys.insert(&["properties"]),
-            operation_name: keys.insert(&["operationName"]),
-            time: keys.insert(&["time"]),
-        };
+        let mut csv_keys = KeyTree::default();
+        let wrappers = WRAPPER_KEYS.iter().map(|k| keys.insert(&[k])).collect();
         let sources: Vec<SourcePlan> = catalogue
             .logsources
             .values()
-            .map(|s| SourcePlan::new(s, &mut keys))
+            .map(|s| SourcePlan::new(s, &mut keys, &mut csv_keys))
             .collect();
         let mut detections = Vec::new();
         let mut by_source = vec![Vec::new(); sources.len()];
@@ -83,7 +77,8 @@ impl<'c> Engine<'c> {
         Engine {
             catalogue,
             keys,
-            envelope,
+            csv_keys,
+            wrappers,
             sources,
             detections,
             by_source,
@@ -91,40 +86,47 @@ impl<'c> Engine<'c> {
         }
     }
 
-    /// Reads an event (a JSON object), keeping the raw text of every key a log source reads.
+    /// Reads an event (a JSON object), keeping the raw text of every key a log source reads in
+    /// a JSON shape.
     pub(crate) fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
         self.keys.read(text)
     }
 
-    /// Tells the shapes apart by their keys: a row has `TimeGenerated`; a diagnostic record has
-    /// `properties` and an `operationName` or `time` envelope.
-    pub(crate) fn shape(&self, found: &Found) -> Shape {
-        let has = |path: &[usize]| found.at(&self.keys, path).is_some();
-        if !has(&self.envelope.time_generated)
-            && has(&self.envelope.properties)
-            && (has(&self.envelope.operation_name) || has(&self.envelope.time))
-        {
-            Shape::Diagnostic
-        } else {
-            Shape::LogAnalytics
+    /// Reads a record of `input` (CSV rows arrive as JSON objects keyed by header).
+    pub(crate) fn read_as<'a>(
+        &self,
+        text: &'a str,
+        input: InputKind,
+    ) -> Result<Found<'a>, serde_json::Error> {
+        self.tree(input).read(text)
+    }
+
+    /// The key tree of `input`'s shapes.
+    pub(crate) fn tree(&self, input: InputKind) -> &KeyTree {
+        match input {
+            InputKind::Json => &self.keys,
+            InputKind::Csv => &self.csv_keys,
         }
     }
 
-    /// The table a Log Analytics row names in its `Type` column.
-    pub(crate) fn table<'a>(&self, found: &Found<'a>) -> Option<Cow<'a, str>> {
-        found
-            .at(&self.keys, &self.envelope.table)
-            .and_then(plain_text)
-    }
-
-    /// The raw value of each column of source `source` in an event read as `shape`.
-    pub(crate) fn locate<'a>(
+    /// The array a wrapper object holds (`records`, `value`, `tables`), and which key it was.
+    pub(crate) fn wrapped<'a>(
         &self,
         found: &Found<'a>,
-        shape: Shape,
-        source: usize,
-    ) -> Vec<Option<&'a serde_json::value::RawValue>> {
-        self.sources[source].locate(&self.keys, found, shape)
+    ) -> Option<(&'static str, &'a serde_json::value::RawValue)> {
+        WRAPPER_KEYS
+            .iter()
+            .zip(&self.wrappers)
+            .find_map(|(key, path)| {
+                let raw = found.at(&self.keys, path)?;
+                raw.get().starts_with('[').then_some((*key, raw))
+            })
+    }
+
+    /// The columns of source `source` in an event of `input` read as `shape`.
+    pub(crate) fn locate<'a>(&self, found: &Found<'a>, source: usize, shape: Shape) -> Located<'a> {
+        let plan = &self.sources[source];
+        plan.locate(self.tree(plan.shape(shape).input), found, shape)
     }
 
     /// An event read as `shape`, as an event of source `source`.
@@ -134,7 +136,11 @@ impl<'c> Engine<'c> {
         shape: Shape,
         source: usize,
     ) -> Record<'a, '_> {
-        self.sources[source].record(&self.keys, found, shape)
+        Record::new(
+            &self.sources[source],
+            shape,
+            self.locate(found, source, shape),
+        )
     }
 
     /// The compiled form of catalogue detection `index`, if it was included.
@@ -148,20 +154,20 @@ impl<'c> Engine<'c> {
     }
 
     /// Evaluates an event of source `source` against every detection reading it, appending the
-    /// hits to `out`. `position` locates the event in its input. Returns how many detections
+    /// hits to `out`. `place` locates the event in its input. Returns how many detections
     /// matched an event that has no time, which therefore cannot count.
     pub(crate) fn evaluate(
         &self,
         source: usize,
         record: &Record,
-        position: u64,
+        place: Place,
         out: &mut Vec<Hit>,
     ) -> usize {
         let mut untimed = 0;
         for &d in &self.by_source[source] {
             let detection = &self.detections[d];
             if detection.matches(record) {
-                match detection.hit(record, position) {
+                match detection.hit(record, place) {
                     Some(hit) => out.push(hit),
                     None if record.time().is_none() => untimed += 1,
                     None => {}

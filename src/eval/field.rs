@@ -13,6 +13,7 @@
 //!
 //! Every value is text. Missing, null and "" are all "no value": KQL's `tostring()` and the SPL
 //! searches' `coalesce(..., "")` make no difference between them, so neither does the evaluator.
+//! Nor is Entra's text `<null>` a value: it is what Entra writes where it has none.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -67,11 +68,17 @@ pub(crate) fn equal_ignoring_case(a: &str, b: &str) -> bool {
     }
 }
 
-/// The text of a JSON value as KQL's `tostring()` gives it; `None` for null and "".
+/// Whether a text is "no value": empty, or the `<null>` Entra writes where a value is missing
+/// (`"ipAddress": "<null>"`, `"callerIpAddress": "<null>"`).
+pub(crate) fn is_empty_text(text: &str) -> bool {
+    text.is_empty() || text == "<null>"
+}
+
+/// The text of a JSON value as KQL's `tostring()` gives it; `None` for null, "" and `<null>`.
 pub(crate) fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
-        Value::String(s) if s.is_empty() => None,
+        Value::String(s) if is_empty_text(s) => None,
         Value::String(s) => Some(Cow::Borrowed(s)),
         Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         Value::Number(n) => Some(Cow::Owned(n.to_string())),
@@ -249,6 +256,7 @@ mod tests {
     fn text_is_what_tostring_gives() {
         assert_eq!(scalar_text(&json!(null)), None);
         assert_eq!(scalar_text(&json!("")), None);
+        assert_eq!(scalar_text(&json!("<null>")), None);
         assert_eq!(scalar_text(&json!("x")).as_deref(), Some("x"));
         assert_eq!(scalar_text(&json!(3)).as_deref(), Some("3"));
         assert_eq!(scalar_text(&json!(true)).as_deref(), Some("true"));

@@ -24,16 +24,31 @@ pub(crate) struct KeyTree {
     keys: Vec<String>,
     /// Open addressing by [`key_hash`]: 1 + the key's slot, 0 when empty.
     index: Vec<u32>,
+    /// Each key's hash, compared before its text: with many keys known, most probes for an
+    /// unknown key end there.
+    hashes: Vec<u32>,
     children: Vec<KeyTree>,
     /// For each slot whose key has keys below it, the index of its cell in [`Found`].
     nested: Vec<Option<usize>>,
-    /// Bit `n` is set when a key has `n` bytes (`n` < 64), or bit 63 for longer keys: most keys
-    /// of an event are not read, and most of those are ruled out by their length alone.
-    lengths: u64,
+    /// A 256-bit filter of the keys' (length, first byte, last byte): most keys of an event
+    /// are not read, and most of those are ruled out by it without hashing. The bytes matter
+    /// besides the length because the shapes share lengths (`ActivityDateTime` in a row,
+    /// `activityDateTime` in Graph).
+    filter: [u64; 4],
 }
 
-fn length_bit(length: usize) -> u64 {
-    1 << length.min(63)
+fn filter_bit(key: &[u8]) -> (usize, u64) {
+    let (first, last) = match key {
+        [] => (0, 0),
+        [one] => (*one, *one),
+        [first, .., last] => (*first, *last),
+    };
+    let mixed = (key.len() as u32)
+        .wrapping_mul(0x9e37)
+        .wrapping_add(u32::from(first).wrapping_mul(0x85eb))
+        .wrapping_add(u32::from(last).wrapping_mul(0xc2b2));
+    let bit = (mixed ^ (mixed >> 8)) as usize & 255;
+    (bit / 64, 1 << (bit % 64))
 }
 
 /// A hash of a key from its length and its first and last eight bytes: constant time, and
@@ -77,10 +92,12 @@ impl KeyTree {
     fn reindex(&mut self) {
         let size = (self.keys.len() * 2).next_power_of_two().max(8);
         self.index = vec![0; size];
-        self.lengths = self
-            .keys
-            .iter()
-            .fold(0, |bits, key| bits | length_bit(key.len()));
+        self.filter = [0; 4];
+        for key in &self.keys {
+            let (word, bit) = filter_bit(key.as_bytes());
+            self.filter[word] |= bit;
+        }
+        self.hashes = self.keys.iter().map(|k| key_hash(k.as_bytes())).collect();
         for (slot, key) in self.keys.iter().enumerate() {
             let mut at = key_hash(key.as_bytes()) as usize & (size - 1);
             while self.index[at] != 0 {
@@ -91,17 +108,19 @@ impl KeyTree {
     }
 
     fn find(&self, key: &str) -> Option<usize> {
-        if self.lengths & length_bit(key.len()) == 0 {
+        let (word, bit) = filter_bit(key.as_bytes());
+        if self.filter[word] & bit == 0 {
             return None;
         }
         let mask = self.index.len() - 1;
-        let mut at = key_hash(key.as_bytes()) as usize & mask;
+        let hash = key_hash(key.as_bytes());
+        let mut at = hash as usize & mask;
         loop {
             match self.index[at] {
                 0 => return None,
                 entry => {
                     let slot = entry as usize - 1;
-                    if self.keys[slot] == key {
+                    if self.hashes[slot] == hash && self.keys[slot] == key {
                         return Some(slot);
                     }
                 }
@@ -116,9 +135,8 @@ impl KeyTree {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let values = LevelSeed(self).deserialize(&mut deserializer)?;
         deserializer.end()?;
-        let nested = self.nested.iter().flatten().count();
         Ok(Found {
-            children: (0..nested).map(|_| OnceCell::new()).collect(),
+            children: OnceCell::new(),
             values,
         })
     }
@@ -128,7 +146,9 @@ impl KeyTree {
 #[derive(Debug)]
 pub(crate) struct Found<'a> {
     values: Vec<Option<&'a RawValue>>,
-    children: Vec<OnceCell<Option<Found<'a>>>>,
+    /// The inner objects read so far, made on the first look inside one: most records (Log
+    /// Analytics rows) are read at their top level only.
+    children: OnceCell<Vec<OnceCell<Option<Found<'a>>>>>,
 }
 
 impl<'a> Found<'a> {
@@ -140,7 +160,11 @@ impl<'a> Found<'a> {
             return Some(raw);
         }
         let child = &tree.children[slot];
-        let cell = &self.children[tree.nested[slot]?];
+        let children = self.children.get_or_init(|| {
+            let nested = tree.nested.iter().flatten().count();
+            (0..nested).map(|_| OnceCell::new()).collect()
+        });
+        let cell = &children[tree.nested[slot]?];
         let inner = cell.get_or_init(|| {
             if raw.get().starts_with('{') {
                 child.read(raw.get()).ok()

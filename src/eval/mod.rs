@@ -39,7 +39,7 @@ mod tests;
 pub use alert::Alert;
 pub(crate) use engine::Alerter;
 pub use engine::Engine;
-pub(crate) use hit::Hit;
+pub(crate) use hit::{Hit, Place};
 pub(crate) use key_tree::Found;
 pub(crate) use record::Record;
 pub(crate) use shape::Shape;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::field::{self, FieldText};
+use super::shape::{Located, Shape, ShapePlan};
 use super::source::SourcePlan;
 use crate::timestamp::Timestamp;
 
@@ -45,12 +46,13 @@ impl<'de> Deserialize<'de> for Text<'de> {
 }
 
 /// The text of a scalar column: strings as they are, numbers and booleans written out, objects
-/// and arrays as compact JSON (as KQL's `tostring()` does); `None` for null and "".
+/// and arrays as compact JSON (as KQL's `tostring()` does); `None` for null, "" and the text
+/// `<null>` that Entra writes for a missing value ([`field::is_empty_text`]).
 pub(crate) fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
     let json = raw.get();
     if json.starts_with('"') {
         let text = serde_json::from_str::<Text>(json).ok()?.0;
-        return (!text.is_empty()).then_some(text);
+        return (!field::is_empty_text(&text)).then_some(text);
     }
     let value: Value = serde_json::from_str(json).ok()?;
     field::scalar_text(&value).map(|t| Cow::Owned(t.into_owned()))
@@ -59,27 +61,41 @@ pub(crate) fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
 /// One event of a log source, with lazily decoded columns and fields.
 pub(crate) struct Record<'a, 'p> {
     plan: &'p SourcePlan,
+    shape: &'p ShapePlan,
     raw: Vec<Option<&'a RawValue>>,
     dynamic: Vec<OnceCell<Option<Value>>>,
     fields: Vec<OnceCell<Option<FieldText<'a>>>>,
+    time: OnceCell<Option<Timestamp>>,
 }
 
 impl<'a, 'p> Record<'a, 'p> {
-    /// `raw[i]` is the raw JSON of column `i` of the plan's log source.
-    pub(crate) fn new(plan: &'p SourcePlan, raw: Vec<Option<&'a RawValue>>) -> Record<'a, 'p> {
-        let dynamic = (0..raw.len()).map(|_| OnceCell::new()).collect();
+    /// An event of `plan`'s log source read as `shape`: the raw JSON of each column it has, and
+    /// the columns built from flat ones.
+    pub(crate) fn new(plan: &'p SourcePlan, shape: Shape, located: Located<'a>) -> Record<'a, 'p> {
+        let Located { raw, built } = located;
+        let dynamic: Vec<OnceCell<Option<Value>>> =
+            (0..raw.len()).map(|_| OnceCell::new()).collect();
+        for (column, value) in built {
+            let _ = dynamic[column].set(Some(value));
+        }
         let fields = (0..plan.field_count()).map(|_| OnceCell::new()).collect();
         Record {
             plan,
+            shape: plan.shape(shape),
             raw,
             dynamic,
             fields,
+            time: OnceCell::new(),
         }
     }
 
-    /// The text of a plain column.
+    /// The text of a plain column, as the Log Analytics column has it.
     pub(crate) fn column_text(&self, column: usize) -> Option<Cow<'a, str>> {
-        self.raw[column].and_then(plain_text)
+        let text = self.raw[column].and_then(plain_text)?;
+        if let Some(mapped) = self.shape.map_value(column, &text) {
+            return Some(Cow::Owned(mapped.to_owned()));
+        }
+        Some(text)
     }
 
     /// A dynamic column as JSON. Log Analytics exports and the query API deliver dynamic
@@ -112,7 +128,14 @@ impl<'a, 'p> Record<'a, 'p> {
 
     /// The event's time, from the log source's time column.
     pub(crate) fn time(&self) -> Option<Timestamp> {
-        Timestamp::parse(&self.column_text(self.plan.time_column())?)
+        *self
+            .time
+            .get_or_init(|| Timestamp::parse_as(&self.time_text()?, self.shape.time_format))
+    }
+
+    /// The text of the time column, `None` when the event has none.
+    pub(crate) fn time_text(&self) -> Option<Cow<'a, str>> {
+        self.column_text(self.plan.time_column())
     }
 
     /// The event's id, from the log source's `event_id` column.
@@ -137,6 +160,11 @@ mod tests {
         assert_eq!(text("5").as_deref(), Some("5"));
         assert_eq!(text("null"), None);
         assert_eq!(text(r#""""#), None);
+        assert_eq!(
+            text(r#""<null>""#),
+            None,
+            "Entra's text for a missing value"
+        );
         assert_eq!(text(r#"{"x": [1, 2]}"#).as_deref(), Some(r#"{"x":[1,2]}"#));
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::alert::Alert;
 use super::engine::{Alerter, Engine};
-use super::hit::Hit;
+use super::hit::{Hit, Place};
 use super::shape::Shape;
 
 /// What a detection made of the events.
@@ -61,7 +61,7 @@ pub(crate) fn replay(
         })?;
         let record = engine.record(&found, shape, compiled.source);
         if compiled.matches(&record) {
-            hits.extend(compiled.hit(&record, i as u64 + 1));
+            hits.extend(compiled.hit(&record, Place::nth(i as u64 + 1)));
         }
     }
     hits.sort_by_key(|h| (h.time(), h.event.position));

@@ -1,24 +1,19 @@
-//! A log source prepared for evaluation: its columns located in both shapes, its fields
+//! A log source prepared for evaluation: its columns located in every shape, its fields
 //! compiled, so reading an event does no name lookups.
-
-use serde_json::value::RawValue;
 
 use super::field::FieldPlan;
 use super::key_tree::{Found, KeyTree};
-use super::record::Record;
-use super::shape::{Shape, path_keys};
+use super::shape::{Located, Shape, ShapePlan, path_keys};
 use crate::catalogue::logsource::LogSourceFile;
+use crate::catalogue::shape::{InputKind, OtherColumns};
 
 #[derive(Debug, Clone)]
 pub(crate) struct SourcePlan {
-    /// The Log Analytics table, which rows name in their `Type` column.
-    pub table: String,
     columns: Vec<String>,
     /// Each column's keys in the diagnostic record.
     diagnostic_paths: Vec<Vec<String>>,
-    /// Each column's slot path in the engine's key tree, as a row and as a diagnostic record.
-    row_slots: Vec<Vec<usize>>,
-    diagnostic_slots: Vec<Vec<usize>>,
+    /// [`Shape::LOG_ANALYTICS`], [`Shape::DIAGNOSTIC`], then the shapes of `shapes:`.
+    shapes: Vec<ShapePlan>,
     time_column: usize,
     event_id_column: Option<usize>,
     fields: Vec<FieldPlan>,
@@ -26,27 +21,33 @@ pub(crate) struct SourcePlan {
 }
 
 impl SourcePlan {
-    /// Registers the source's columns, in both shapes, in `keys`. Validation guarantees the
-    /// time and id columns are declared.
-    pub(crate) fn new(source: &LogSourceFile, keys: &mut KeyTree) -> SourcePlan {
-        let columns: Vec<String> = source.columns.keys().cloned().collect();
-        let diagnostic_paths: Vec<Vec<String>> = source
-            .columns
-            .values()
-            .map(|c| {
-                path_keys(&c.diagnostic)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect();
+    /// Registers the source's columns, in every shape, in the key tree of the shape's input.
+    /// Validation guarantees the time and id columns are declared.
+    pub(crate) fn new(source: &LogSourceFile, json: &mut KeyTree, csv: &mut KeyTree) -> SourcePlan {
+        let mut shapes = vec![
+            ShapePlan::builtin(source, json, OtherColumns::ByName),
+            ShapePlan::builtin(source, json, OtherColumns::Diagnostic),
+        ];
+        for (name, spec) in &source.shapes {
+            let tree = match spec.input {
+                InputKind::Json => &mut *json,
+                InputKind::Csv => &mut *csv,
+            };
+            shapes.push(ShapePlan::new(source, name, spec, tree));
+        }
         SourcePlan {
-            table: source.table.clone(),
-            row_slots: columns.iter().map(|c| keys.insert(&[c.as_str()])).collect(),
-            diagnostic_slots: diagnostic_paths
-                .iter()
-                .map(|p| keys.insert(&p.iter().map(String::as_str).collect::<Vec<_>>()))
+            columns: source.columns.keys().cloned().collect(),
+            diagnostic_paths: source
+                .columns
+                .values()
+                .map(|c| {
+                    path_keys(&c.diagnostic)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .collect(),
+            shapes,
             time_column: source
                 .columns
                 .get_index_of(&source.time_column)
@@ -61,8 +62,6 @@ impl SourcePlan {
                 .map(|f| FieldPlan::new(&f.value, &source.columns))
                 .collect(),
             field_names: source.fields.keys().cloned().collect(),
-            columns,
-            diagnostic_paths,
         }
     }
 
@@ -73,6 +72,23 @@ impl SourcePlan {
     /// The keys of column `column` in the diagnostic record.
     pub(crate) fn diagnostic_path(&self, column: usize) -> &[String] {
         &self.diagnostic_paths[column]
+    }
+
+    pub(crate) fn shape(&self, shape: Shape) -> &ShapePlan {
+        &self.shapes[shape.0]
+    }
+
+    /// Every shape, the two built-in readings first.
+    pub(crate) fn shapes(&self) -> &[ShapePlan] {
+        &self.shapes
+    }
+
+    /// The shape declared under `name` in `shapes:`.
+    #[cfg(test)]
+    pub(crate) fn declared_shape(&self, name: &str) -> Option<Shape> {
+        (Shape::FIRST_DECLARED..self.shapes.len())
+            .find(|&i| self.shapes[i].name == name)
+            .map(Shape)
     }
 
     pub(crate) fn time_column(&self) -> usize {
@@ -99,28 +115,13 @@ impl SourcePlan {
         &self.fields[index]
     }
 
-    /// The raw value of each column in an event read as `shape` (`keys`: the tree the source
-    /// was registered in).
+    /// The columns of an event read as `shape` (`tree`: the key tree of the shape's input).
     pub(crate) fn locate<'a>(
         &self,
-        keys: &KeyTree,
+        tree: &KeyTree,
         found: &Found<'a>,
         shape: Shape,
-    ) -> Vec<Option<&'a RawValue>> {
-        let slots = match shape {
-            Shape::LogAnalytics => &self.row_slots,
-            Shape::Diagnostic => &self.diagnostic_slots,
-        };
-        slots.iter().map(|path| found.at(keys, path)).collect()
-    }
-
-    /// An event of this source read as `shape`.
-    pub(crate) fn record<'a>(
-        &self,
-        keys: &KeyTree,
-        found: &Found<'a>,
-        shape: Shape,
-    ) -> Record<'a, '_> {
-        Record::new(self, self.locate(keys, found, shape))
+    ) -> Located<'a> {
+        self.shapes[shape.0].locate(tree, found)
     }
 }

@@ -38,7 +38,13 @@ fn index(catalogue: &Catalogue, slug: &str) -> usize {
 fn run(catalogue: &Catalogue, slug: &str, events: &[Value]) -> Replay {
     let engine = Engine::new(catalogue, |_| true);
     let texts: Vec<String> = events.iter().map(Value::to_string).collect();
-    replay(&engine, index(catalogue, slug), Shape::LogAnalytics, &texts).unwrap()
+    replay(
+        &engine,
+        index(catalogue, slug),
+        Shape::LOG_ANALYTICS,
+        &texts,
+    )
+    .unwrap()
 }
 
 /// A PIM "Add eligible member" row by `actor` at `time`.
@@ -61,8 +67,8 @@ fn fields(catalogue: &Catalogue, row: &Value, shape: Shape) -> Vec<(String, Opti
     let engine = Engine::new(catalogue, |_| true);
     let plan = &engine.sources[0];
     let text = match shape {
-        Shape::LogAnalytics => row.to_string(),
-        Shape::Diagnostic => to_diagnostic_record(plan, row.as_object().unwrap()).to_string(),
+        Shape::LOG_ANALYTICS => row.to_string(),
+        _ => to_diagnostic_record(plan, row.as_object().unwrap()).to_string(),
     };
     let found = engine.read(&text).unwrap();
     let record = engine.record(&found, shape, 0);
@@ -96,7 +102,7 @@ fn fields_come_from_elements_by_type_not_position() {
             { "type": "ROLE", "displayName": "Security Administrator", "id": "194ae4cb-b126-40b2-bd5b-6091b380977d" }
         ]
     });
-    let values = fields(&catalogue, &row, Shape::LogAnalytics);
+    let values = fields(&catalogue, &row, Shape::LOG_ANALYTICS);
     assert_eq!(
         field(&values, "RoleName"),
         Some("Security Administrator"),
@@ -146,7 +152,7 @@ fn core_directory_roles_come_from_modified_properties() {
             ]
         }]
     });
-    let values = fields(&catalogue, &add, Shape::LogAnalytics);
+    let values = fields(&catalogue, &add, Shape::LOG_ANALYTICS);
     assert_eq!(field(&values, "RoleName"), Some("Global Administrator"));
     assert_eq!(
         field(&values, "RoleId"),
@@ -165,7 +171,7 @@ fn core_directory_roles_come_from_modified_properties() {
     });
     assert_eq!(
         field(
-            &fields(&catalogue, &remove, Shape::LogAnalytics),
+            &fields(&catalogue, &remove, Shape::LOG_ANALYTICS),
             "RoleName"
         ),
         Some("User Administrator")
@@ -189,8 +195,8 @@ fn both_shapes_read_the_same_values() {
         "only declared columns move"
     );
     assert_eq!(
-        fields(&catalogue, &row, Shape::LogAnalytics),
-        fields(&catalogue, &row, Shape::Diagnostic)
+        fields(&catalogue, &row, Shape::LOG_ANALYTICS),
+        fields(&catalogue, &row, Shape::DIAGNOSTIC)
     );
 }
 
@@ -259,7 +265,7 @@ fn explanations_name_the_selection_field_and_value() {
     let explain = |row: &Value, matched: bool| {
         let text = row.to_string();
         let found = engine.read(&text).unwrap();
-        let record = engine.record(&found, Shape::LogAnalytics, compiled.source);
+        let record = engine.record(&found, Shape::LOG_ANALYTICS, compiled.source);
         assert_eq!(compiled.matches(&record), matched);
         if matched {
             super::explain::why(compiled, &record)
@@ -449,6 +455,8 @@ fn hit(seconds: i64, group: &str) -> Hit {
         detection: 0,
         event: EventRef {
             position: seconds as u64,
+            line: seconds as u64,
+            offset: 0,
             id: None,
             time,
         },

@@ -12,68 +12,127 @@
 //! Events are expected in time order (oldest first); up to one window of disorder is absorbed
 //! and later stragglers are reported rather than counted.
 
-pub(crate) mod input;
+pub(crate) mod counts;
 pub(crate) mod output;
+pub(crate) mod read;
 pub(crate) mod route;
 pub(crate) mod worker;
 
 use std::collections::BTreeMap;
-use std::io;
-use std::path::Path;
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::eval::{Alert, Alerter, Engine};
-pub use input::Layout;
-pub use worker::Counts;
+use crate::eval::{Alert, Alerter, Engine, Place};
+pub use counts::Counts;
+pub use read::{Container, Input, ReadError, open};
+use worker::ShapeNames;
 
 /// What a scan read and found.
 #[derive(Debug, Clone)]
 pub struct ScanSummary {
-    pub layout: Layout,
+    pub container: Container,
+    pub gzip: bool,
+    /// Bytes read (after decompression).
     pub bytes: u64,
-    /// Lines (or array elements) read.
-    pub records: u64,
     pub counts: Counts,
+    /// Titles of the shapes, in the order of `counts.shapes`.
+    pub shape_titles: Vec<String>,
+    /// The shapes the catalogue reads and their keys, for records of none of them.
+    pub expected: String,
     pub alerts: u64,
     /// (catalogue index of a detection, matching events that came too far out of time order).
     pub late: Vec<(usize, u64)>,
     pub elapsed: Duration,
 }
 
-/// Scans the log at `path` with the detections of `engine` on `threads` worker threads,
-/// passing each alert to `emit` as soon as it is known.
+/// Why a scan stopped.
+#[derive(Debug)]
+pub enum ScanError {
+    /// The input could not be read.
+    Read(ReadError),
+    /// An alert could not be written.
+    Write(io::Error),
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScanError::Read(e) => e.fmt(f),
+            ScanError::Write(e) => write!(f, "cannot write the alerts: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ScanError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ScanError::Read(e) => Some(e),
+            ScanError::Write(e) => Some(e),
+        }
+    }
+}
+
+/// Counts the bytes the readers take from the input.
+struct Counted<R> {
+    inner: R,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Scans `input` with the detections of `engine` on `threads` worker threads, passing each
+/// alert to `emit` as soon as it is known.
 pub fn scan(
     engine: &Engine,
-    path: &Path,
+    input: Input,
     threads: usize,
     emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
-) -> io::Result<ScanSummary> {
+) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
-    let layout = input::detect(path)?;
     let threads = threads.max(1);
+    let shapes = ShapeNames::new(engine);
+    let bytes = Arc::new(AtomicU64::new(input.start().offset));
     let mut summary = ScanSummary {
-        layout,
+        container: input.container,
+        gzip: input.gzip,
         bytes: 0,
-        records: 0,
-        counts: Counts::default(),
+        counts: Counts::new(&shapes.names, engine.sources.len()),
+        shape_titles: shapes.titles.clone(),
+        expected: shapes.expected(),
         alerts: 0,
         late: Vec::new(),
         elapsed: Duration::ZERO,
     };
+    let mut line_base = input.start().line - 1;
+    let input = input.read_through(|reader| {
+        Box::new(Counted {
+            inner: reader,
+            bytes: Arc::clone(&bytes),
+        })
+    });
 
-    std::thread::scope(|scope| -> io::Result<()> {
+    std::thread::scope(|scope| -> Result<(), ScanError> {
         // Every channel end lives in this closure: returning early (say, stdout closed) drops
         // them, which ends the workers and then the reader instead of leaving them blocked.
-        let (batch_sender, batch_receiver) = mpsc::sync_channel::<input::Batch>(threads * 2);
+        let (batch_sender, batch_receiver) = mpsc::sync_channel::<read::Batch>(threads * 2);
         let (result_sender, result_receiver) =
             mpsc::sync_channel::<worker::BatchResult>(threads * 2);
         let (free_sender, free_receiver) = mpsc::channel::<Vec<u8>>();
         let batch_receiver = Arc::new(Mutex::new(batch_receiver));
-        let reader = scope.spawn(move || input::read(path, layout, batch_sender, free_receiver));
+        let reader = scope.spawn(move || input.read(batch_sender, free_receiver));
         for _ in 0..threads {
             let batches = Arc::clone(&batch_receiver);
             let results = result_sender.clone();
+            let shapes = &shapes;
             scope.spawn(move || {
                 loop {
                     // The lock is held only to take a batch, never while evaluating one.
@@ -82,7 +141,10 @@ pub fn scan(
                         Err(_) => return,
                     };
                     let Ok(batch) = batch else { return };
-                    if results.send(worker::evaluate(engine, batch)).is_err() {
+                    if results
+                        .send(worker::evaluate(engine, shapes, batch))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -96,17 +158,27 @@ pub fn scan(
         let mut next = 0;
         for result in &result_receiver {
             waiting.insert(result.sequence, result);
-            while let Some(result) = waiting.remove(&next) {
+            while let Some(mut result) = waiting.remove(&next) {
                 next += 1;
-                let base = summary.records;
-                summary.records += result.records;
-                summary.bytes += result.data.len() as u64;
-                summary.counts.add(&result.counts, base);
+                let record_base = summary.counts.records;
+                let line_shift = result.lines.map(|lines| {
+                    let base = line_base;
+                    line_base += lines;
+                    base
+                });
+                let shift = |place: Place| Place {
+                    record: place.record + record_base,
+                    line: place.line + line_shift.unwrap_or(0),
+                    offset: place.offset,
+                };
+                result.counts.rebase(&shift);
+                summary.counts.add(result.counts);
                 for mut hit in result.hits {
-                    hit.event.position += base;
+                    hit.event.position += record_base;
+                    hit.event.line += line_shift.unwrap_or(0);
                     if let Some(alert) = alerter.push(hit) {
                         summary.alerts += 1;
-                        emit(&alert)?;
+                        emit(&alert).map_err(ScanError::Write)?;
                     }
                 }
                 // The reader may have finished; then the buffer is simply dropped.
@@ -115,22 +187,31 @@ pub fn scan(
         }
         reader
             .join()
-            .map_err(|_| io::Error::other("the reader thread panicked"))??;
+            .unwrap_or_else(|_| {
+                Err(ReadError::Io(io::Error::other(
+                    "the reader thread panicked",
+                )))
+            })
+            .map_err(ScanError::Read)?;
         let (alerts, late) = alerter.finish();
         summary.late = late;
         for alert in &alerts {
             summary.alerts += 1;
-            emit(alert)?;
+            emit(alert).map_err(ScanError::Write)?;
         }
         Ok(())
     })?;
+    summary.bytes = bytes.load(Ordering::Relaxed);
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
 #[cfg(test)]
+mod shape_tests;
+#[cfg(test)]
 mod tests {
     use std::io::Write as _;
+    use std::path::Path;
 
     use serde_json::json;
 
@@ -168,7 +249,7 @@ mod tests {
         // Enough rows for several batches; a burst runs across the batch boundaries and a
         // single-event alert sits in every batch.
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        let rows = 3 * input::BATCH_BYTES / 1000;
+        let rows = 3 * read::BATCH_BYTES / 1000;
         let mut expected_singles = Vec::new();
         for i in 0..rows as u64 {
             let minute = i * 50 / rows as u64;
@@ -187,13 +268,13 @@ mod tests {
             writeln!(file, "{text}").unwrap();
         }
         let mut emitted: Vec<Alert> = Vec::new();
-        let summary = scan(&engine, file.path(), 3, &mut |a| {
+        let summary = scan(&engine, read::open(file.path()).unwrap(), 3, &mut |a| {
             emitted.push(a.clone());
             Ok(())
         })
         .unwrap();
-        assert_eq!(summary.records, rows as u64);
-        assert!(summary.bytes > 2 * input::BATCH_BYTES as u64);
+        assert_eq!(summary.counts.records, rows as u64);
+        assert!(summary.bytes > 2 * read::BATCH_BYTES as u64);
         let singles: Vec<u64> = emitted
             .iter()
             .filter(|a| a.detection == disabled)

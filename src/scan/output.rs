@@ -1,13 +1,22 @@
 //! How a scan prints its alerts: for people (a block per alert naming the actor, target, role
-//! and the events behind it) or as one JSON document written as alerts arrive.
+//! and the events behind it) or as one JSON document written as alerts arrive; and what it
+//! read, per shape, with every skipped record counted under its reason.
+//!
+//! Values in the text report come from the log, which an attacker may have written: a display
+//! name can hold a line break that forges an alert line, or an escape sequence that moves the
+//! cursor. So every log value goes through [`printable`] before it reaches the terminal.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::ScanSummary;
+use super::counts::{Counts, Example, ShapeCounts};
+use super::read::Container;
 use crate::catalogue::Catalogue;
-use crate::eval::Alert;
+use crate::eval::{Alert, Place};
 
 /// Events listed per alert in the text form (JSON lists them all, up to the alert's cap).
 const EVENTS_SHOWN: usize = 10;
@@ -18,12 +27,54 @@ pub(crate) enum ScanFormat {
     Json,
 }
 
+/// `text` with control characters, line and paragraph separators and bidirectional controls
+/// escaped (`\n`, `\u{1b}`), so it prints on one line as what it is.
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
+            )
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Where a record is, as a person looks for it: the line of a JSON-lines file; the record's
+/// number and line elsewhere. With the byte offset when `offset`.
+pub(crate) fn place_text(container: Container, place: Place, offset: bool) -> String {
+    let mut text = match container {
+        Container::JsonLines => format!("line {}", place.line),
+        _ => format!("record {}, line {}", place.record, place.line),
+    };
+    if offset {
+        let _ = write!(text, ", byte {}", place.offset);
+    }
+    text
+}
+
 pub(crate) struct AlertWriter<'a> {
     format: ScanFormat,
     catalogue: &'a Catalogue,
     out: &'a mut dyn Write,
-    /// `line` or `event`: what a position in the input is.
-    position_name: &'static str,
+    container: Container,
     written: u64,
 }
 
@@ -31,14 +82,14 @@ impl<'a> AlertWriter<'a> {
     pub(crate) fn new(
         format: ScanFormat,
         catalogue: &'a Catalogue,
-        position_name: &'static str,
+        container: Container,
         out: &'a mut dyn Write,
     ) -> AlertWriter<'a> {
         AlertWriter {
             format,
             catalogue,
             out,
-            position_name,
+            container,
             written: 0,
         }
     }
@@ -52,84 +103,104 @@ impl<'a> AlertWriter<'a> {
                 } else {
                     ",\n"
                 };
-                write!(self.out, "{separator}{}", alert.to_json(detection))?;
+                let mut json = alert.to_json(detection);
+                if let Some(Value::Array(events)) = json.get_mut("events") {
+                    for (shown, event) in events.iter_mut().zip(&alert.events) {
+                        shown["line"] = json!(event.line);
+                        shown["offset"] = json!(event.offset);
+                    }
+                }
+                write!(self.out, "{separator}{json}")?;
             }
-            ScanFormat::Text => {
-                let out = &mut self.out;
-                writeln!(
-                    out,
-                    "{}  {}/{}: {}",
-                    detection.meta.severity.as_str(),
-                    detection.section,
-                    detection.slug,
-                    detection.meta.title
-                )?;
-                let span = if alert.start == alert.end {
-                    alert.start.to_string()
-                } else {
-                    format!("{} .. {}", alert.start, alert.end)
-                };
-                let count = format!(
-                    "{} event{}",
-                    alert.event_count,
-                    if alert.event_count == 1 { "" } else { "s" }
-                );
-                match (&alert.tier, &detection.meta.threshold) {
-                    (Some((tier, required)), Some(threshold)) => writeln!(
-                        out,
-                        "  when      {span}, {count} ({tier} tier: {required} within {})",
-                        threshold.window
-                    )?,
-                    _ => writeln!(out, "  when      {span}")?,
-                }
-                for (slot, field) in detection.meta.entities.slots() {
-                    let Some(field) = field else { continue };
-                    let Some(value) = alert.value(field) else {
-                        continue;
-                    };
-                    let others = alert
-                        .all_values
-                        .iter()
-                        .find(|(f, _)| f == field)
-                        .map(|(_, all)| all.len().saturating_sub(1))
-                        .unwrap_or(0);
-                    let more = if others > 0 {
-                        format!(" (+{others} more)")
-                    } else {
-                        String::new()
-                    };
-                    let label = if slot == "target_user" {
-                        "target"
-                    } else {
-                        slot
-                    };
-                    writeln!(out, "  {label:<9} {value}{more}")?;
-                }
-                if !alert.findings.is_empty() {
-                    writeln!(out, "  findings  {}", alert.findings.join("; "))?;
-                }
-                let shown: Vec<String> = alert
-                    .events
-                    .iter()
-                    .take(EVENTS_SHOWN)
-                    .map(|e| match &e.id {
-                        Some(id) => {
-                            format!("{} {} {id} at {}", self.position_name, e.position, e.time)
-                        }
-                        None => format!("{} {} at {}", self.position_name, e.position, e.time),
-                    })
-                    .collect();
-                let rest = alert.event_count.saturating_sub(shown.len() as u64);
-                let more = if rest > 0 {
-                    format!("\n            and {rest} more")
-                } else {
-                    String::new()
-                };
-                writeln!(out, "  events    {}{more}\n", shown.join("\n            "))?;
-            }
+            ScanFormat::Text => self.text(alert)?,
         }
         self.written += 1;
         Ok(())
+    }
+
+    fn text(&mut self, alert: &Alert) -> io::Result<()> {
+        let detection = &self.catalogue.detections[alert.detection];
+        let out = &mut self.out;
+        writeln!(
+            out,
+            "{}  {}/{}: {}",
+            detection.meta.severity.as_str(),
+            detection.section,
+            detection.slug,
+            detection.meta.title
+        )?;
+        let span = if alert.start == alert.end {
+            alert.start.to_string()
+        } else {
+            format!("{} .. {}", alert.start, alert.end)
+        };
+        let count = format!(
+            "{} event{}",
+            alert.event_count,
+            if alert.event_count == 1 { "" } else { "s" }
+        );
+        match (&alert.tier, &detection.meta.threshold) {
+            (Some((tier, required)), Some(threshold)) => writeln!(
+                out,
+                "  when      {span}, {count} ({} tier: {required} within {})",
+                printable(tier),
+                threshold.window
+            )?,
+            _ => writeln!(out, "  when      {span}")?,
+        }
+        for (slot, field) in detection.meta.entities.slots() {
+            let Some(field) = field else { continue };
+            let Some(value) = alert.value(field) else {
+                continue;
+            };
+            let others = alert
+                .all_values
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, all)| all.len().saturating_sub(1))
+                .unwrap_or(0);
+            let more = if others > 0 {
+                format!(" (+{others} more)")
+            } else {
+                String::new()
+            };
+            let label = if slot == "target_user" {
+                "target"
+            } else {
+                slot
+            };
+            writeln!(out, "  {label:<9} {}{more}", printable(value))?;
+        }
+        if !alert.findings.is_empty() {
+            writeln!(out, "  findings  {}", printable(&alert.findings.join("; ")))?;
+        }
+        let shown: Vec<String> = alert
+            .events
+            .iter()
+            .take(EVENTS_SHOWN)
+            .map(|e| {
+                let place = place_text(
+                    self.container,
+                    Place {
+                        record: e.position,
+                        line: e.line,
+                        offset: e.offset,
+                    },
+                    false,
+                );
+                match &e.id {
+                    Some(id) => format!("{place} {} at {}", printable(id), e.time),
+                    None => format!("{place} at {}", e.time),
+                }
+            })
+            .collect();
+        let rest = alert.event_count.saturating_sub(shown.len() as u64);
+        let more = if rest > 0 {
+            format!("\n            and {rest} more")
+        } else {
+            String::new()
+        };
+        writeln!(out, "  events    {}{more}\n", shown.join("\n            "))
     }
 
     /// Ends the output; the JSON form closes its document with the summary.
@@ -142,21 +213,264 @@ impl<'a> AlertWriter<'a> {
         } else {
             ""
         };
-        let late: Vec<serde_json::Value> = summary
-            .late
-            .iter()
-            .map(|(d, n)| json!({ "detection": self.catalogue.detections[*d].slug, "events": n }))
-            .collect();
-        let summary = json!({
-            "bytes": summary.bytes,
-            "records": summary.records,
-            "events": summary.counts.events,
-            "unreadable": summary.counts.unreadable,
-            "unrouted": summary.counts.unrouted,
-            "untimed": summary.counts.untimed,
-            "late": late,
-            "alerts": summary.alerts,
-        });
+        let summary = summary_json(summary, self.catalogue);
         writeln!(self.out, "{opening}\n],\n\"summary\": {summary}}}")
+    }
+}
+
+fn example_json(example: Option<&Example>) -> Value {
+    match example {
+        Some(e) => json!({
+            "record": e.place.record,
+            "line": e.place.line,
+            "offset": e.place.offset,
+            "detail": e.detail,
+        }),
+        None => Value::Null,
+    }
+}
+
+/// The summary of `rulecast scan --format json`.
+pub(crate) fn summary_json(summary: &ScanSummary, catalogue: &Catalogue) -> Value {
+    let sources: Vec<&str> = catalogue.logsources.keys().map(String::as_str).collect();
+    let counts = &summary.counts;
+    let shapes: Vec<Value> = counts
+        .shapes
+        .iter()
+        .zip(&summary.shape_titles)
+        .filter(|((_, c), _)| c.read() > 0)
+        .map(|((name, c), title)| {
+            json!({
+                "shape": name,
+                "title": title,
+                "read": c.read(),
+                "recognised": sources.iter().zip(&c.recognised).filter(|(_, n)| **n > 0).map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "without_time": c.without_time,
+                "skipped": {
+                    "other_category": c.other_category.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "other_categories_more": c.other_categories_more,
+                    "no_time": c.no_time,
+                    "first_no_time": example_json(c.first_no_time.as_ref()),
+                    "unparseable_time": c.unparseable_time,
+                    "first_unparseable_time": example_json(c.first_unparseable_time.as_ref()),
+                },
+            })
+        })
+        .collect();
+    let late: Vec<Value> = summary
+        .late
+        .iter()
+        .map(|(d, n)| json!({ "detection": catalogue.detections[*d].slug, "events": n }))
+        .collect();
+    json!({
+        "input": summary.container.name(),
+        "gzip": summary.gzip,
+        "bytes": summary.bytes,
+        "records": counts.records,
+        "recognised": counts.recognised(),
+        "skipped": counts.skipped(),
+        "shapes": shapes,
+        "unreadable": counts.unreadable,
+        "first_unreadable": example_json(counts.first_unreadable.as_ref()),
+        "unknown_shape": counts.unknown_shape,
+        "first_unknown_shape": example_json(counts.first_unknown_shape.as_ref()),
+        "late": late,
+        "alerts": summary.alerts,
+    })
+}
+
+/// `1 record`, `2 records`.
+pub(crate) fn count_of(n: u64, thing: &str) -> String {
+    match (n, thing.ends_with('h')) {
+        (1, _) => format!("1 {thing}"),
+        (_, true) => format!("{n} {thing}es"),
+        _ => format!("{n} {thing}s"),
+    }
+}
+
+/// The lines the scan prints on standard error: per shape what was read, then a warning for
+/// each kind of skipped record with the first one's place.
+pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec<String> {
+    let expected = &summary.expected;
+    let sources: Vec<&str> = catalogue.logsources.keys().map(String::as_str).collect();
+    let counts = &summary.counts;
+    let container = summary.container;
+    let at = |e: &Option<Example>| {
+        e.as_ref()
+            .map(|e| format!(" (first: {})", place_text(container, e.place, true)))
+            .unwrap_or_default()
+    };
+    let mut lines = Vec::new();
+    for ((_, c), title) in counts.shapes.iter().zip(&summary.shape_titles) {
+        if c.read() == 0 {
+            continue;
+        }
+        lines.push(shape_line(title, c, &sources));
+    }
+    let mut warnings = Vec::new();
+    for ((_, c), title) in counts.shapes.iter().zip(&summary.shape_titles) {
+        for (category, n) in &c.other_category {
+            warnings.push(format!(
+                "warning: {} of category {} ({title}) skipped: no log source of the catalogue reads it",
+                count_of(*n, "record"),
+                printable(category)
+            ));
+        }
+        if c.other_categories_more > 0 {
+            warnings.push(format!(
+                "warning: {} of further categories ({title}) skipped: no log source of the catalogue reads them",
+                count_of(c.other_categories_more, "record")
+            ));
+        }
+        if c.unparseable_time > 0 {
+            let first = c
+                .first_unparseable_time
+                .as_ref()
+                .map(|e| {
+                    format!(
+                        " (first: {}: `{}`)",
+                        place_text(container, e.place, true),
+                        printable(&e.detail)
+                    )
+                })
+                .unwrap_or_default();
+            warnings.push(format!(
+                "warning: {} ({title}) skipped: the time is not written as this shape writes it{first}",
+                count_of(c.unparseable_time, "record")
+            ));
+        }
+        if c.no_time > 0 {
+            warnings.push(format!(
+                "warning: {} ({title}) matched a detection but {} no time, so no alert could be raised{}",
+                count_of(c.no_time, "record"),
+                if c.no_time == 1 { "has" } else { "have" },
+                at(&c.first_no_time)
+            ));
+        }
+    }
+    if counts.unreadable > 0 {
+        let first = counts
+            .first_unreadable
+            .as_ref()
+            .map(|e| {
+                format!(
+                    " (first: {}: {})",
+                    place_text(container, e.place, true),
+                    printable(&e.detail)
+                )
+            })
+            .unwrap_or_default();
+        warnings.push(format!(
+            "warning: {} not a JSON object, skipped{first}",
+            count_of(counts.unreadable, "record")
+        ));
+    }
+    if counts.unknown_shape > 0 {
+        let first = counts
+            .first_unknown_shape
+            .as_ref()
+            .map(|e| {
+                format!(
+                    " (first: {}, with keys {})",
+                    place_text(container, e.place, true),
+                    printable(&e.detail)
+                )
+            })
+            .unwrap_or_default();
+        warnings.push(format!(
+            "warning: {} of an unknown shape skipped{first}; the catalogue reads {expected}",
+            count_of(counts.unknown_shape, "record")
+        ));
+    }
+    for (detection, late) in &summary.late {
+        warnings.push(format!(
+            "warning: {}: {} more than one window out of time order, not counted; sort the log by time, oldest first",
+            catalogue.detections[*detection].slug,
+            count_of(*late, "matching event")
+        ));
+    }
+    lines.extend(warnings);
+    lines
+}
+
+/// Why records were skipped, in a few words each: `1 of category SignInLogs`, `2 of an unknown
+/// shape`.
+pub(crate) fn skip_reasons(counts: &Counts) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let mut categories: Vec<(&str, u64)> = Vec::new();
+    for (_, c) in &counts.shapes {
+        for (name, n) in &c.other_category {
+            match categories.iter_mut().find(|(k, _)| *k == name.as_str()) {
+                Some((_, total)) => *total += n,
+                None => categories.push((name, *n)),
+            }
+        }
+    }
+    for (name, n) in categories {
+        reasons.push(format!("{n} of category {}", printable(name)));
+    }
+    let more: u64 = counts
+        .shapes
+        .iter()
+        .map(|(_, c)| c.other_categories_more)
+        .sum();
+    let unparseable: u64 = counts.shapes.iter().map(|(_, c)| c.unparseable_time).sum();
+    for (n, what) in [
+        (more, "of further categories"),
+        (unparseable, "with an unparseable time"),
+        (counts.unknown_shape, "of an unknown shape"),
+        (counts.unreadable, "not a JSON object"),
+    ] {
+        if n > 0 {
+            reasons.push(format!("{n} {what}"));
+        }
+    }
+    reasons
+}
+
+fn shape_line(title: &str, c: &ShapeCounts, sources: &[&str]) -> String {
+    let recognised: u64 = c.recognised.iter().sum();
+    let by_source: Vec<String> = sources
+        .iter()
+        .zip(&c.recognised)
+        .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    let mut line = format!(
+        "  {title}: {}, {recognised} recognised",
+        count_of(c.read(), "record")
+    );
+    if !by_source.is_empty() {
+        let _ = write!(line, " ({})", by_source.join(", "));
+    }
+    if c.without_time > 0 {
+        let _ = write!(line, ", {} without a time", c.without_time);
+    }
+    let skipped = c.skipped();
+    if skipped > 0 {
+        let _ = write!(line, ", {skipped} skipped");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_values_cannot_forge_lines_or_move_the_cursor() {
+        assert!(matches!(
+            printable("alex@contoso.example"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("x\nhigh  entra-roles/forged: Fake\u{1b}[2K\r\u{202e}"),
+            "x\\nhigh  entra-roles/forged: Fake\\u{1b}[2K\\r\\u{202e}"
+        );
+        assert_eq!(
+            printable("tab\there\u{2028}\u{7f}\u{85}"),
+            "tab\\there\\u{2028}\\u{7f}\\u{85}"
+        );
+        assert_eq!(printable("Ärger über Größe"), "Ärger über Größe");
     }
 }

@@ -16,7 +16,7 @@ use crate::eval::explain::{shown, why, why_not};
 use crate::eval::replay::{Replay, replay};
 use crate::eval::source::SourcePlan;
 use crate::eval::window::window_counts;
-use crate::eval::{Alert, Engine, Record, Shape};
+use crate::eval::{Alert, Engine, Place, Record, Shape};
 use crate::lang;
 
 /// The outcome of one case.
@@ -152,8 +152,8 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
         .map(|e| to_diagnostic_record(plan, e).to_string())
         .collect();
     let (row_run, record_run) = match (
-        replay(engine, index, Shape::LogAnalytics, &rows),
-        replay(engine, index, Shape::Diagnostic, &records),
+        replay(engine, index, Shape::LOG_ANALYTICS, &rows),
+        replay(engine, index, Shape::DIAGNOSTIC, &records),
     ) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(problem), _) | (_, Err(problem)) => {
@@ -263,11 +263,11 @@ impl Context<'_> {
         let mut out = Vec::new();
         for (i, row) in self.rows.iter().enumerate() {
             let position = i as u64 + 1;
-            self.with_record(row, Shape::LogAnalytics, |record| {
+            self.with_record(row, Shape::LOG_ANALYTICS, |record| {
                 let time = record.time().map(|t| t.to_string()).unwrap_or_default();
                 if !self.compiled.matches(record) {
                     out.push(format!("event {position} ({time}) did not match: {}", why_not(self.compiled, record)));
-                } else if self.compiled.hit(record, position).is_none() {
+                } else if self.compiled.hit(record, Place::nth(position)).is_none() {
                     let group = self.compiled.threshold.as_ref().map(|t| t.group_names.join(", ")).unwrap_or_default();
                     out.push(format!("event {position} ({time}) matched but has no value for {group}, so it never counts"));
                 }
@@ -299,7 +299,7 @@ impl Context<'_> {
                     let position = alert.events[0].position;
                     let reason = self.with_record(
                         &self.rows[position as usize - 1],
-                        Shape::LogAnalytics,
+                        Shape::LOG_ANALYTICS,
                         |record| why(self.compiled, record),
                     );
                     format!("event {position} ({}) matched: {reason}", alert.start)
@@ -357,8 +357,8 @@ impl Context<'_> {
         let mut out = Vec::new();
         let mut reported = Vec::new();
         for (i, (row, record)) in self.rows.iter().zip(records).enumerate() {
-            self.with_record(row, Shape::LogAnalytics, |from_row| {
-                self.with_record(record, Shape::Diagnostic, |from_record| {
+            self.with_record(row, Shape::LOG_ANALYTICS, |from_row| {
+                self.with_record(record, Shape::DIAGNOSTIC, |from_record| {
                     if from_row.time() != from_record.time() && !reported.contains(&"") {
                         reported.push("");
                         let show = |r: &Record| r.time().map(|t| t.to_string()).unwrap_or_else(|| "no time".to_owned());

@@ -142,15 +142,27 @@ fn the_sample_raises_exactly_the_expected_alerts() {
     let logs = repo().join(SAMPLE);
     let (_t, out) = Test::shipped()
         .args(["scan", "--logs", logs.to_str().unwrap(), "--format", "json"])
-        .stderr_contains("warning: 1 event of no log source of the catalogue (AzureActivity, AuditLogs), skipped")
-        .stderr_contains("scanned 29 events")
+        .stderr_contains("warning: 1 record of category SigninLogs (Log Analytics row) skipped: no log source of the catalogue reads it")
+        .stderr_contains("  Log Analytics row: 28 records, 27 recognised (5 azure_activity, 22 entra_auditlogs), 1 skipped\n")
+        .stderr_contains("  diagnostic-setting record: 1 record, 1 recognised (1 entra_auditlogs)\n")
+        .stderr_contains("scanned 29 records of ")
         .stderr_contains(": 10 alerts")
         .run();
     let report: Value =
         serde_json::from_str(&out.stdout).expect("scan --format json prints one JSON document");
     assert_eq!(alerts(&report), expected());
-    assert_eq!(report["summary"]["records"], 29);
-    assert_eq!(report["summary"]["unrouted"], 1);
+    let summary = &report["summary"];
+    assert_eq!(summary["records"], 29);
+    assert_eq!(
+        (summary["recognised"].as_u64(), summary["skipped"].as_u64()),
+        (Some(28), Some(1))
+    );
+    assert_eq!(
+        summary["shapes"][0]["skipped"]["other_category"]["SigninLogs"],
+        1
+    );
+    assert_eq!(report["alerts"][0]["events"][0]["line"], 7);
+    assert_eq!(report["alerts"][0]["events"][0]["offset"], lines_before(7));
     let weakened = &report["alerts"][5];
     assert_eq!(
         weakened["findings"],
@@ -221,20 +233,38 @@ fn arrays_and_portal_exports_give_the_same_alerts() {
     assert_eq!(alerts(&report), expected(), "an object with a value array");
 }
 
+/// The byte offset of line `n` of the sample.
+fn lines_before(n: usize) -> u64 {
+    let sample = std::fs::read_to_string(repo().join(SAMPLE)).unwrap();
+    sample.lines().take(n - 1).map(|l| l.len() as u64 + 1).sum()
+}
+
 #[test]
 fn unreadable_input_is_reported() {
     Test::shipped()
         .write("log.jsonl", "{\"TimeGenerated\":\"2025-01-01T00:00:00Z\",\"Type\":\"AuditLogs\"}\nnot json\n\n[1]\n")
         .args(["scan", "--logs", "log.jsonl"])
-        .stderr_contains("warning: 2 lines not a JSON object and skipped (first: line 2: not a JSON object: expected ident at line 1 column 2)")
-        .stderr_contains("scanned 1 event (")
+        .stderr_contains("warning: 2 records not a JSON object, skipped (first: line 2, byte 60: not a JSON object: expected ident at line 1 column 2)")
+        .stderr_contains("scanned 3 records of log.jsonl (")
         .stdout("")
         .run();
     Test::shipped()
         .write("log.csv", "TimeGenerated,Category\n")
         .args(["scan", "--logs", "log.csv"])
+        .status(4)
+        .stderr_contains("error: no record of log.csv was recognised (0 records read); the catalogue reads Log Analytics row (keys TimeGenerated or Type); Log Analytics \"Export to CSV\" (CSV columns TimeGenerated [UTC] or TimeGenerated or Type); diagnostic-setting record (keys time and category)")
+        .run();
+    Test::shipped()
+        .write("log.txt", "just some words\n")
+        .args(["scan", "--logs", "log.txt"])
         .status(3)
-        .stderr_contains("error: cannot scan log.csv: the file is not JSON lines")
+        .stderr_contains("error: cannot scan log.txt: the input is neither JSON (lines, arrays, {\"value\"}, {\"records\"} or {\"tables\"} objects) nor CSV with a header row; it starts with `just some words\\n`")
+        .run();
+    Test::shipped()
+        .write("broken.json", "[\n{\"TimeGenerated\":\"2025-01-01T00:00:00Z\",\"Type\":\"AuditLogs\"}\n{\"Type\":\"AuditLogs\"}]")
+        .args(["scan", "--logs", "broken.json"])
+        .status(3)
+        .stderr_contains("error: cannot scan broken.json: line 3 (byte 62): expected `,` or `]` after an element of the array, found `{`")
         .run();
     Test::shipped()
         .args(["scan", "--logs", "missing.jsonl"])
