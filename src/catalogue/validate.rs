@@ -150,12 +150,56 @@ fn check_guide(guide: &GuideFile, doc: &Document, out: &mut Diagnostics) {
 fn check_config(config: &CatalogueConfig, doc: &Document, out: &mut Diagnostics) {
     for (name, list) in &config.lists {
         for (i, value) in list.inline.iter().enumerate() {
-            if value.trim().is_empty() {
+            if value.value().trim().is_empty() {
                 out.push(doc.error_at(
                     &format!("/lists/{}/inline/{i}", pointer_segment(name)),
                     "an inline list value must not be empty",
                 ));
             }
+        }
+    }
+}
+
+/// An `expand` match names a defined list with values for the targets that inline it, and
+/// matches part of a value only over a list every target inlines.
+fn check_list_match(
+    m: &logic::FieldMatch,
+    config: &CatalogueConfig,
+    doc: &Document,
+    out: &mut Diagnostics,
+) {
+    for (i, matcher) in m.matchers.iter().enumerate() {
+        let logic::Matcher::InList { list, position } = matcher else {
+            continue;
+        };
+        let pointer = if m.matchers.len() > 1 {
+            format!("{}/{i}", m.pointer)
+        } else {
+            m.pointer.clone()
+        };
+        let Some(defined) = config.lists.get(list) else {
+            let help = did_you_mean(list, config.lists.keys().map(String::as_str))
+                .map(|c| format!("did you mean `%{c}%`?"))
+                .unwrap_or_else(|| {
+                    "define it under `lists:` in detections/rulecast.yaml".to_owned()
+                });
+            out.push(
+                doc.error_at(&pointer, format!("unknown list `{list}`"))
+                    .with_help(help),
+            );
+            continue;
+        };
+        if defined.inline.is_empty() {
+            out.push(
+                doc.error_at(&pointer, format!("list `{list}` has no inline values"))
+                    .with_help("Azure Monitor, Sigma and `rulecast test` read a list's inline values: add them under `inline:` in detections/rulecast.yaml"),
+            );
+        }
+        if *position != logic::ListPosition::Whole && !defined.is_inline_only() {
+            out.push(
+                doc.error_at_key(&m.pointer, format!("list `{list}` is read from a watchlist or lookup, which can only match whole values"))
+                    .with_help(format!("match the whole value (`{}|expand`), or remove `sentinel_watchlist` and `splunk_lookup` from list `{list}` so every target inlines its values", m.field)),
+            );
         }
     }
 }
@@ -459,6 +503,7 @@ fn check_detection(
             Ok(sel) => {
                 for m in sel.fields() {
                     known_field(&m.field, &m.pointer, true, out);
+                    check_list_match(m, config, &doc, out);
                 }
                 selections.push(sel);
             }

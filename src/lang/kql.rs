@@ -22,12 +22,12 @@ use super::{
 };
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
-use crate::logic::{FieldMatch, Matcher, Shape};
+use crate::logic::{FieldMatch, ListPosition, Matcher, Shape};
 
 /// How a catalogue list (e.g. privileged accounts) is read by the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListBinding {
-    /// Through a Sentinel watchlist (`_GetWatchlist`).
+    /// Through the list's Sentinel watchlist (`_GetWatchlist`), where it has one.
     Watchlist,
     /// Values inlined into the query (Azure Monitor cannot read watchlists).
     Inline,
@@ -126,46 +126,32 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let condition = Expr::of(detection);
     let mut text = String::new();
 
-    // Lists used by threshold tiers.
-    let tiers = detection
-        .meta
-        .threshold
-        .as_ref()
-        .map(|t| t.tiers.as_slice())
-        .unwrap_or_default();
-    let mut declared = Vec::new();
-    for tier in tiers {
-        if declared.contains(&&tier.list) {
-            continue;
-        }
-        declared.push(&tier.list);
-        let list = &catalogue.config.lists[&tier.list];
-        let value = match binding {
-            ListBinding::Watchlist => {
-                let column = &list.sentinel_watchlist.column;
-                let item = if column == "SearchKey" {
+    // Lists read by threshold tiers and `expand` matches, each bound once to a set of
+    // lower-cased values.
+    for list in super::lists_used(detection) {
+        let config = &catalogue.config.lists[list];
+        let value = match (&config.sentinel_watchlist, binding) {
+            (Some(watchlist), ListBinding::Watchlist) => {
+                let item = if watchlist.column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {
-                    path("WatchlistItem", column)
+                    path("WatchlistItem", &watchlist.column)
                 };
                 format!(
                     "toscalar(_GetWatchlist({}) | summarize make_set(tolower(tostring({item}))))",
-                    string(&list.sentinel_watchlist.alias)
+                    string(&watchlist.alias)
                 )
             }
-            ListBinding::Inline => {
-                let values = inline_values(catalogue, &tier.list);
-                format!(
-                    "dynamic([{}])",
-                    values
-                        .iter()
-                        .map(|v| string(v))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
+            _ => format!(
+                "dynamic([{}])",
+                inline_values(catalogue, list)
+                    .iter()
+                    .map(|v| string(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        let _ = writeln!(text, "let {} = {value};", list_variable(&tier.list));
+        let _ = writeln!(text, "let {} = {value};", list_variable(list));
     }
 
     let mut pipeline = String::new();
@@ -174,7 +160,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         let _ = write!(
             pipeline,
             "\n| where {}",
-            render(&pre, &|f| column_ref(source, f), true)
+            render(&pre, &|f| column_ref(source, f), catalogue, true)
         );
     }
     pipeline.push_str(&prelude(source, &needed));
@@ -182,7 +168,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let _ = write!(
         pipeline,
         "\n| where {}",
-        render(&condition, &field_ref, true)
+        render(&condition, &field_ref, catalogue, true)
     );
 
     let findings: Vec<(String, String)> = detection
@@ -191,7 +177,12 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         .iter()
         .map(|(selection, label)| {
             (
-                render(&Expr::selection(detection, selection), &field_ref, false),
+                render(
+                    &Expr::selection(detection, selection),
+                    &field_ref,
+                    catalogue,
+                    false,
+                ),
                 label.clone(),
             )
         })
@@ -602,11 +593,11 @@ impl<'a> Extraction<'a> {
 }
 
 /// Renders an expression; `top` leaves the outermost level unparenthesised.
-fn render(expr: &Expr, field: &dyn Fn(&str) -> String, top: bool) -> String {
+fn render(expr: &Expr, field: &dyn Fn(&str) -> String, catalogue: &Catalogue, top: bool) -> String {
     let wrap = |s: String| if top { s } else { format!("({s})") };
     match expr {
         Expr::Match(m) => {
-            let s = field_match(m, field);
+            let s = field_match(m, field, catalogue);
             if top || !s.contains(" or ") && !s.contains(" and ") {
                 s
             } else {
@@ -616,22 +607,22 @@ fn render(expr: &Expr, field: &dyn Fn(&str) -> String, top: bool) -> String {
         Expr::And(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, field, false))
+                .map(|e| render(e, field, catalogue, false))
                 .collect::<Vec<_>>()
                 .join(" and "),
         ),
         Expr::Or(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, field, false))
+                .map(|e| render(e, field, catalogue, false))
                 .collect::<Vec<_>>()
                 .join(" or "),
         ),
-        Expr::Not(inner) => format!("not({})", render(inner, field, true)),
+        Expr::Not(inner) => format!("not({})", render(inner, field, catalogue, true)),
     }
 }
 
-fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
+fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String, catalogue: &Catalogue) -> String {
     let f = field(&m.field);
     let mut parts: Vec<String> = Vec::new();
     // Exact, case-insensitive values combine into one `in~`.
@@ -672,13 +663,13 @@ fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
         {
             continue;
         }
-        parts.push(matcher(&f, x));
+        parts.push(matcher(&f, x, catalogue));
     }
     let joiner = if m.all { " and " } else { " or " };
     parts.join(joiner)
 }
 
-fn matcher(f: &str, m: &Matcher) -> String {
+fn matcher(f: &str, m: &Matcher, catalogue: &Catalogue) -> String {
     match m {
         Matcher::Pattern { pattern, cased } => {
             let cs = if *cased { "_cs" } else { "" };
@@ -710,6 +701,28 @@ fn matcher(f: &str, m: &Matcher) -> String {
         Matcher::Empty => format!("isempty({f})"),
         Matcher::Exists(true) => format!("isnotempty({f})"),
         Matcher::Exists(false) => format!("isempty({f})"),
+        Matcher::InList {
+            list,
+            position: ListPosition::Whole,
+        } => format!("set_has_element({}, tolower({f}))", list_variable(list)),
+        // Validated: a list matched in part has no watchlist, so its values are the query's.
+        Matcher::InList { list, position } => {
+            let parts: Vec<String> = inline_values(catalogue, list)
+                .iter()
+                .map(|v| {
+                    let pattern = Matcher::Pattern {
+                        pattern: position.pattern(v),
+                        cased: false,
+                    };
+                    matcher(f, &pattern, catalogue)
+                })
+                .collect();
+            if parts.len() == 1 {
+                parts.join("")
+            } else {
+                format!("({})", parts.join(" or "))
+            }
+        }
     }
 }
 

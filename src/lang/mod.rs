@@ -80,6 +80,9 @@ impl<'a> Expr<'a> {
     /// `None` when no such restriction can be derived. Applying it first never changes results.
     pub fn necessary_plain(&self, source: &LogSourceFile) -> Option<Expr<'a>> {
         match self {
+            // A list match needs the list's variable or lookup, which targets set up after the
+            // pre-filter; leaving it out keeps the pre-filter sound.
+            Expr::Match(m) if m.lists().next().is_some() => None,
             Expr::Match(m) => source
                 .fields
                 .get(&m.field)
@@ -211,15 +214,58 @@ pub fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> {
         .collect()
 }
 
-/// Which catalogue list a tier reads, and the lower-cased inline values of it.
-pub fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    let mut values: Vec<String> = catalogue
+/// The inline values of a catalogue list, lower-cased (what every target compares a
+/// lower-cased field value with), sorted, each once, with the name of the first entry that gives
+/// one: the rows of the list's Splunk lookup and Sentinel watchlist.
+pub fn list_entries(catalogue: &Catalogue, list: &str) -> Vec<(String, Option<String>)> {
+    let mut entries: Vec<(String, Option<String>)> = catalogue
         .config
         .lists
         .get(list)
-        .map(|l| l.inline.iter().map(|v| v.to_lowercase()).collect())
+        .map(|l| {
+            l.inline
+                .iter()
+                .map(|v| (v.value().to_lowercase(), v.name().map(str::to_owned)))
+                .collect()
+        })
         .unwrap_or_default();
-    values.sort();
-    values.dedup();
-    values
+    // Stable: among entries of one value, the first written keeps its name.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, first| {
+        if later.0 == first.0 && first.1.is_none() {
+            first.1 = later.1.take();
+        }
+        later.0 == first.0
+    });
+    entries
+}
+
+/// The lower-cased inline values of a catalogue list, sorted, each once.
+pub fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
+    list_entries(catalogue, list)
+        .into_iter()
+        .map(|(value, _)| value)
+        .collect()
+}
+
+/// The catalogue lists a detection reads (threshold tiers, then `expand` matches), each once,
+/// in order of first use.
+pub fn lists_used(detection: &Detection) -> Vec<&str> {
+    let tiers = detection
+        .meta
+        .threshold
+        .iter()
+        .flat_map(|t| t.tiers.iter().map(|tier| tier.list.as_str()));
+    let matches = detection
+        .selections
+        .iter()
+        .flat_map(|s| s.fields())
+        .flat_map(|m| m.lists());
+    let mut out: Vec<&str> = Vec::new();
+    for list in tiers.chain(matches) {
+        if !out.contains(&list) {
+            out.push(list);
+        }
+    }
+    out
 }

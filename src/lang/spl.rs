@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_fields};
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
-use crate::logic::{FieldMatch, Matcher, Shape};
+use crate::logic::{FieldMatch, ListPosition, Matcher, Shape};
 
 /// A compiled search and the fields it outputs.
 #[derive(Debug, Clone)]
@@ -103,14 +103,36 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
         let _ = write!(
             text,
             "\n| where {}",
-            render(&pre, &|f| format!("coalesce({}, \"\")", raw(f)), true)
+            render(
+                &pre,
+                &|f| format!("coalesce({}, \"\")", raw(f)),
+                &Lists::none(catalogue),
+                true
+            )
         );
     }
     text.push_str(&prelude(source, &needed));
+    let lists = Lists::new(catalogue, detection);
+    for ((list, on), flag) in &lists.flags {
+        let lookup = lists
+            .lookup(list)
+            .expect("flags are made for looked-up lists");
+        if !lookups.contains(&lookup.name) {
+            lookups.push(lookup.name.clone());
+        }
+        let _ = write!(
+            text,
+            "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
+            lookup.name,
+            lookup.field,
+            field(on),
+            lookup.field
+        );
+    }
     let _ = write!(
         text,
         "\n| where {}",
-        render(&condition, &|f| field(f), true)
+        render(&condition, &|f| field(f), &lists, true)
     );
 
     let findings: Vec<String> = detection
@@ -120,7 +142,12 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
         .map(|(selection, label)| {
             format!(
                 "if({}, {}, null())",
-                render(&Expr::selection(detection, selection), &|f| field(f), true),
+                render(
+                    &Expr::selection(detection, selection),
+                    &|f| field(f),
+                    &lists,
+                    true
+                ),
                 string(label)
             )
         })
@@ -173,19 +200,29 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
             let mut tier_cases = Vec::new();
             let mut required_cases = Vec::new();
             for tier in &threshold.tiers {
-                let lookup = &catalogue.config.lists[&tier.list].splunk_lookup;
                 let flag = format!("{p}on_{}", tier.list);
-                if !lookups.contains(&lookup.name) {
-                    lookups.push(lookup.name.clone());
+                match lists.lookup(&tier.list) {
+                    Some(lookup) => {
+                        if !lookups.contains(&lookup.name) {
+                            lookups.push(lookup.name.clone());
+                        }
+                        let _ = write!(
+                            text,
+                            "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
+                            lookup.name,
+                            lookup.field,
+                            field(&tier.field),
+                            lookup.field
+                        );
+                    }
+                    None => {
+                        let _ = write!(
+                            text,
+                            "\n| eval {flag}=if({}, 1, null())",
+                            lists.inline_membership(&tier.list, &field(&tier.field))
+                        );
+                    }
                 }
-                let _ = write!(
-                    text,
-                    "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
-                    lookup.name,
-                    lookup.field,
-                    field(&tier.field),
-                    lookup.field
-                );
                 tier_cases.push(format!("isnotnull({flag}), {}", string(&tier.name)));
                 required_cases.push(format!("isnotnull({flag}), {}", tier.count));
             }
@@ -495,34 +532,119 @@ impl<'a> Extraction<'a> {
     }
 }
 
-fn render(expr: &Expr, f: &dyn Fn(&str) -> String, top: bool) -> String {
+/// How a search reads the lists its detection uses: a `lookup` that sets a flag field for an
+/// exact match over a list with a Splunk lookup, or the list's inline values otherwise.
+struct Lists<'a> {
+    catalogue: &'a Catalogue,
+    /// ((list, field), flag field set by the lookup).
+    flags: Vec<((String, String), String)>,
+}
+
+impl<'a> Lists<'a> {
+    fn new(catalogue: &'a Catalogue, detection: &Detection) -> Self {
+        let mut flags: Vec<((String, String), String)> = Vec::new();
+        for m in detection.selections.iter().flat_map(|s| s.fields()) {
+            for matcher in &m.matchers {
+                if let Matcher::InList {
+                    list,
+                    position: ListPosition::Whole,
+                } = matcher
+                    && catalogue.config.lists[list].splunk_lookup.is_some()
+                    && !flags.iter().any(|((l, f), _)| l == list && *f == m.field)
+                {
+                    let flag = format!("{HELPER_PREFIX}in{}", flags.len() + 1);
+                    flags.push(((list.clone(), m.field.clone()), flag));
+                }
+            }
+        }
+        Lists { catalogue, flags }
+    }
+
+    /// For expressions that never read a list (the pre-filter).
+    fn none(catalogue: &'a Catalogue) -> Self {
+        Lists {
+            catalogue,
+            flags: Vec::new(),
+        }
+    }
+
+    fn lookup(&self, list: &str) -> Option<&'a crate::catalogue::config::LookupConfig> {
+        self.catalogue.config.lists[list].splunk_lookup.as_ref()
+    }
+
+    fn flag(&self, list: &str, on: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .find(|((l, f), _)| l == list && f == on)
+            .map(|(_, flag)| flag.as_str())
+    }
+
+    /// `in(lower(v), ...)` over the list's inline values.
+    fn inline_membership(&self, list: &str, v: &str) -> String {
+        let values: Vec<String> = super::inline_values(self.catalogue, list)
+            .iter()
+            .map(|x| string(x))
+            .collect();
+        format!("in(lower({v}), {})", values.join(", "))
+    }
+}
+
+fn render(expr: &Expr, f: &dyn Fn(&str) -> String, lists: &Lists, top: bool) -> String {
     let wrap = |s: String| if top { s } else { format!("({s})") };
     match expr {
         Expr::Match(m) => {
-            let s = field_match(m, f);
+            let s = field_match(m, f, lists);
             if top { s } else { format!("({s})") }
         }
         Expr::And(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, f, false))
+                .map(|e| render(e, f, lists, false))
                 .collect::<Vec<_>>()
                 .join(" AND "),
         ),
         Expr::Or(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, f, false))
+                .map(|e| render(e, f, lists, false))
                 .collect::<Vec<_>>()
                 .join(" OR "),
         ),
-        Expr::Not(inner) => format!("NOT ({})", render(inner, f, true)),
+        Expr::Not(inner) => format!("NOT ({})", render(inner, f, lists, true)),
     }
 }
 
-fn field_match(m: &FieldMatch, f: &dyn Fn(&str) -> String) -> String {
+fn field_match(m: &FieldMatch, f: &dyn Fn(&str) -> String, lists: &Lists) -> String {
     let v = f(&m.field);
-    let parts: Vec<String> = m.matchers.iter().map(|x| matcher(&v, x)).collect();
+    let parts: Vec<String> = m
+        .matchers
+        .iter()
+        .map(|x| match x {
+            Matcher::InList {
+                list,
+                position: ListPosition::Whole,
+            } => match lists.flag(list, &m.field) {
+                Some(flag) => format!("isnotnull({flag})"),
+                None => lists.inline_membership(list, &v),
+            },
+            Matcher::InList { list, position } => {
+                let each: Vec<String> = super::inline_values(lists.catalogue, list)
+                    .iter()
+                    .map(|value| {
+                        matcher(
+                            &v,
+                            &Matcher::Pattern {
+                                pattern: position.pattern(value),
+                                cased: false,
+                            },
+                        )
+                    })
+                    .collect();
+                format!("({})", each.join(" OR "))
+            }
+            other => matcher(&v, other),
+        })
+        .collect();
     parts.join(if m.all { " AND " } else { " OR " })
 }
 
@@ -554,6 +676,7 @@ fn matcher(v: &str, m: &Matcher) -> String {
         }
         Matcher::Empty | Matcher::Exists(false) => format!("{v}==\"\""),
         Matcher::Exists(true) => format!("{v}!=\"\""),
+        Matcher::InList { .. } => unreachable!("lists are rendered by field_match"),
     }
 }
 

@@ -3,7 +3,13 @@
 //! A detection's `detection:` block is parsed into [`Selection`]s (field matches; a map is AND, a
 //! list of maps is OR) and a [`Condition`] over them, with Sigma's semantics:
 //! case-insensitive matching, `*`/`?` wildcards, and the `contains`, `startswith`, `endswith`,
-//! `all`, `re`, `cased` and `exists` modifiers. Every target compiles this one model.
+//! `all`, `re`, `cased`, `exists` and `expand` modifiers. Every target compiles this one model.
+//!
+//! `expand` is Sigma's placeholder modifier: `Field|expand: '%tier0_roles%'` matches a value of
+//! the catalogue list `tier0_roles` (detections/rulecast.yaml), after `contains`, `startswith` or
+//! `endswith` a value containing, starting or ending with one. The rule keeps the placeholder;
+//! each target resolves it its own way (a watchlist, a lookup, inline values, a pySigma
+//! pipeline's `vars`), so the list is written once.
 
 pub mod condition;
 pub mod pattern;
@@ -47,10 +53,38 @@ pub enum Matcher {
     Empty,
     /// `Field|exists: true/false`.
     Exists(bool),
+    /// `Field|expand: '%list%'`: the value is (or contains, starts or ends with) one of the
+    /// values of a catalogue list, compared case-insensitively.
+    InList {
+        list: String,
+        position: ListPosition,
+    },
+}
+
+/// Where a list value must stand in the field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListPosition {
+    Whole,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl ListPosition {
+    /// The list value as a wildcard pattern in this position.
+    pub fn pattern(self, value: &str) -> Pattern {
+        let literal = Pattern::literal(value);
+        match self {
+            ListPosition::Whole => literal,
+            ListPosition::Contains => literal.wrap(true, true),
+            ListPosition::StartsWith => literal.wrap(false, true),
+            ListPosition::EndsWith => literal.wrap(true, false),
+        }
+    }
 }
 
 /// The modifiers rulecast understands.
-pub const MODIFIERS: [&str; 8] = [
+pub const MODIFIERS: [&str; 9] = [
     "contains",
     "startswith",
     "endswith",
@@ -59,6 +93,7 @@ pub const MODIFIERS: [&str; 8] = [
     "i",
     "cased",
     "exists",
+    "expand",
 ];
 
 /// A problem in a selection, located by JSON pointer (relative to the detection file) and
@@ -76,6 +111,27 @@ impl Selection {
     pub fn fields(&self) -> impl Iterator<Item = &FieldMatch> {
         self.alternatives.iter().flatten()
     }
+}
+
+impl FieldMatch {
+    /// The catalogue lists the entry reads through `expand`.
+    pub fn lists(&self) -> impl Iterator<Item = &str> {
+        self.matchers.iter().filter_map(|m| match m {
+            Matcher::InList { list, .. } => Some(list.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// The list a placeholder value names: `%tier0_roles%` names `tier0_roles`.
+fn placeholder(text: &str) -> Option<&str> {
+    let name = text.strip_prefix('%')?.strip_suffix('%')?;
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(name)
 }
 
 /// Why `pattern` is not a valid regular expression, if it is not. Results are cached: a large
@@ -178,10 +234,19 @@ fn parse_entry(
     };
 
     let mut wrap: Option<&str> = None;
-    let (mut all, mut re, mut insensitive, mut cased, mut exists) =
-        (false, false, false, false, false);
+    let (mut all, mut re, mut insensitive, mut cased, mut exists, mut expand) =
+        (false, false, false, false, false, false);
     let before = errors.len();
     for modifier in parts {
+        if expand {
+            errors.push(key_error(
+                format!("`{modifier}` comes after `expand`"),
+                Some(
+                    "write `expand` last, e.g. `Field|contains|expand`, as pySigma reads it"
+                        .to_owned(),
+                ),
+            ));
+        }
         match modifier {
             "contains" | "startswith" | "endswith" => {
                 if let Some(previous) = wrap {
@@ -197,6 +262,7 @@ fn parse_entry(
             "i" => insensitive = true,
             "cased" => cased = true,
             "exists" => exists = true,
+            "expand" => expand = true,
             other => {
                 let help = match did_you_mean(other, MODIFIERS) {
                     Some(close) => format!(
@@ -221,10 +287,18 @@ fn parse_entry(
             Some("plain matches are already case-insensitive".to_owned()),
         ));
     }
-    if exists && (re || wrap.is_some() || all || cased) {
+    if exists && (re || wrap.is_some() || all || cased || expand) {
         errors.push(key_error(
             "`exists` cannot be combined with other modifiers".to_owned(),
             None,
+        ));
+    }
+    if expand && (re || all || cased) {
+        errors.push(key_error(
+            "`expand` cannot be combined with re, all or cased".to_owned(),
+            Some(
+                "a list is matched case-insensitively, value by value (any one matches)".to_owned(),
+            ),
         ));
     }
     if errors.len() > before {
@@ -261,6 +335,24 @@ fn parse_entry(
             match v {
                 Value::Bool(b) => matchers.push(Matcher::Exists(*b)),
                 _ => errors.push(value_error("`exists` takes true or false".to_owned(), None)),
+            }
+            continue;
+        }
+        if expand {
+            match v.as_str().and_then(placeholder) {
+                Some(list) => matchers.push(Matcher::InList {
+                    list: list.to_owned(),
+                    position: match wrap {
+                        Some("contains") => ListPosition::Contains,
+                        Some("startswith") => ListPosition::StartsWith,
+                        Some("endswith") => ListPosition::EndsWith,
+                        _ => ListPosition::Whole,
+                    },
+                }),
+                None => errors.push(value_error(
+                    "`expand` takes a placeholder naming a list, e.g. '%tier0_roles%'".to_owned(),
+                    Some("lists are defined under `lists:` in detections/rulecast.yaml".to_owned()),
+                )),
             }
             continue;
         }
@@ -376,5 +468,63 @@ mod tests {
         );
         assert_eq!(errs[1].pointer, "/detection/s/B|re");
         assert!(errs[2].message.contains("cannot be combined"));
+    }
+
+    #[test]
+    fn expand_names_a_list_in_a_position() {
+        let s = parse_selection(
+            "s",
+            &json!({"RoleId|expand": "%tier0_roles%", "Body|contains|expand": ["%a%", "%b_2%"]}),
+            "/detection/s",
+        )
+        .unwrap();
+        assert_eq!(
+            s.alternatives[0][0].matchers,
+            vec![Matcher::InList {
+                list: "tier0_roles".into(),
+                position: ListPosition::Whole
+            }]
+        );
+        assert_eq!(
+            s.alternatives[0][1].lists().collect::<Vec<_>>(),
+            vec!["a", "b_2"]
+        );
+        assert_eq!(
+            s.alternatives[0][1].matchers[0],
+            Matcher::InList {
+                list: "a".into(),
+                position: ListPosition::Contains
+            }
+        );
+    }
+
+    #[test]
+    fn expand_needs_a_placeholder_and_comes_last() {
+        let errs = parse_selection(
+            "s",
+            &json!({
+                "A|expand": "tier0_roles",
+                "B|expand|contains": "%x%",
+                "C|expand|cased": "%x%",
+                "D|re|expand": "%x%",
+                "E|expand": "%x y%"
+            }),
+            "/detection/s",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`expand` takes a placeholder naming a list, e.g. '%tier0_roles%'",
+                "`contains` comes after `expand`",
+                "`cased` comes after `expand`",
+                "`expand` cannot be combined with re, all or cased",
+                "`expand` cannot be combined with re, all or cased",
+                "`expand` takes a placeholder naming a list, e.g. '%tier0_roles%'",
+            ],
+            "{errs:#?}"
+        );
+        assert!(!errs[0].at_key && errs[1].at_key);
     }
 }

@@ -33,6 +33,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/sentinel/azuredeploy.json.tera"),
     ),
     (
+        "sentinel/watchlist.csv",
+        include_str!("../../templates/sentinel/watchlist.csv.tera"),
+    ),
+    (
         "splunk/app.conf",
         include_str!("../../templates/splunk/app.conf.tera"),
     ),

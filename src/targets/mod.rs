@@ -108,6 +108,38 @@ pub fn by_name(name: &str) -> Option<&'static dyn Target> {
 }
 
 /// Renders a template, attaching the detection to any error.
+/// A catalogue list as a CSV file (a Splunk lookup, a Sentinel watchlist): a value column of
+/// lower-cased values, and a `name` column when the list names its values.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListFile {
+    pub field: String,
+    pub named: bool,
+    pub rows: Vec<ListRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRow {
+    pub value: String,
+    pub name: String,
+}
+
+impl ListFile {
+    pub fn new(catalogue: &Catalogue, list: &str, field: &str) -> ListFile {
+        let entries = crate::lang::list_entries(catalogue, list);
+        ListFile {
+            field: field.to_owned(),
+            named: entries.iter().any(|(_, n)| n.is_some()),
+            rows: entries
+                .into_iter()
+                .map(|(value, name)| ListRow {
+                    value,
+                    name: name.unwrap_or_default(),
+                })
+                .collect(),
+        }
+    }
+}
+
 pub fn render_template<T: Serialize>(
     templates: &Templates,
     name: &str,

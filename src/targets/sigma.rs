@@ -69,7 +69,17 @@ struct PipelineView {
     name: String,
     backend: &'static str,
     priority: u32,
+    /// The catalogue lists rules read through `expand` placeholders, resolved by pySigma's
+    /// `value_placeholders` transformation.
+    vars: Vec<PipelineVar>,
     sources: Vec<PipelineSource>,
+}
+
+#[derive(Serialize)]
+struct PipelineVar {
+    name: String,
+    /// Sigma values: wildcards escaped, as pySigma reads a placeholder's values as Sigma strings.
+    values: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -267,6 +277,24 @@ fn documents(
             derived.join(", ")
         ));
     }
+    let lists: Vec<String> = detection
+        .selections
+        .iter()
+        .flat_map(|s| s.fields())
+        .flat_map(|m| m.lists())
+        .map(|l| format!("%{l}%"))
+        .fold(Vec::new(), |mut seen, l| {
+            if !seen.contains(&l) {
+                seen.push(l);
+            }
+            seen
+        });
+    if !lists.is_empty() {
+        notes.push(format!(
+            "Placeholders {} stand for lists of detections/rulecast.yaml; the rulecast pipelines (pipelines/) carry their values as vars.",
+            lists.join(", ")
+        ));
+    }
     // The rule carries such values correctly; pySigma's Kusto backend writes them into KQL
     // strings unescaped, so a conversion would not parse. Say so where it matters.
     let has_control = meta.detection.selections.values().any(has_line_break);
@@ -430,7 +458,7 @@ fn list_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
         .config
         .lists
         .get(list)
-        .map(|l| l.inline.clone())
+        .map(|l| l.inline.iter().map(|v| v.value().to_owned()).collect())
         .unwrap_or_default();
     values.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
     values.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
@@ -490,10 +518,35 @@ fn pipeline(catalogue: &Catalogue, backend: &'static str) -> PipelineView {
             }
         })
         .collect();
+    let mut placeholders: Vec<&str> = Vec::new();
+    for detection in &catalogue.detections {
+        for list in detection
+            .selections
+            .iter()
+            .flat_map(|s| s.fields())
+            .flat_map(|m| m.lists())
+        {
+            if !placeholders.contains(&list) {
+                placeholders.push(list);
+            }
+        }
+    }
+    placeholders.sort_unstable();
+    let vars = placeholders
+        .into_iter()
+        .map(|list| PipelineVar {
+            name: list.to_owned(),
+            values: list_values(catalogue, list)
+                .iter()
+                .map(|v| crate::logic::Pattern::literal(v).to_sigma())
+                .collect(),
+        })
+        .collect();
     PipelineView {
         name: format!("rulecast {} ({backend})", catalogue.config.name),
         backend,
         priority: 20,
+        vars,
         sources,
     }
 }

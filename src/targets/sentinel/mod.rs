@@ -155,6 +155,23 @@ impl Target for Sentinel {
                 }
             }
         }
+        for (name, list) in &catalogue.config.lists {
+            let Some(watchlist) = &list.sentinel_watchlist else {
+                continue;
+            };
+            // The value column is the watchlist's search key, which the queries read as
+            // SearchKey unless the list names another column.
+            let column = if watchlist.column == "SearchKey" {
+                "Value"
+            } else {
+                &watchlist.column
+            };
+            let view = super::ListFile::new(catalogue, name, column);
+            match render_template(context.templates, "sentinel/watchlist.csv", &view, None) {
+                Ok(text) => artifacts.add_file(format!("watchlists/{}.csv", watchlist.alias), text),
+                Err(e) => errors.push(e),
+            }
+        }
         super::add_combined_arm(
             &mut artifacts,
             &mut errors,

@@ -49,8 +49,9 @@ struct MacroView {
 struct LookupView {
     name: String,
     file: String,
-    field: String,
-    values: Vec<String>,
+    /// The file's columns and rows (`field`, `named`, `rows` in the templates).
+    #[serde(flatten)]
+    list: super::ListFile,
     description: String,
 }
 
@@ -177,12 +178,13 @@ impl Target for Splunk {
 
         let mut lookups = Vec::new();
         for (name, list) in &catalogue.config.lists {
-            let lookup = &list.splunk_lookup;
+            let Some(lookup) = &list.splunk_lookup else {
+                continue;
+            };
             lookups.push(LookupView {
                 name: lookup.name.clone(),
                 file: format!("{}.csv", lookup.name),
-                field: lookup.field.clone(),
-                values: crate::lang::inline_values(catalogue, name),
+                list: super::ListFile::new(catalogue, name, &lookup.field),
                 description: list.description.clone(),
             });
         }
