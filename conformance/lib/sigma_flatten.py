@@ -211,6 +211,16 @@ def load_logsources(catalogue):
     return {s.id: s for s in (LogSource(p) for p in sorted((catalogue / "logsources").glob("*.yaml")))}
 
 
+def load_lists(catalogue):
+    """{list name: [values]} of detections/rulecast.yaml's `lists:` (a value is a text or
+    {value, name}): what a rule's `expand` placeholder (%name%) stands for."""
+    config = load_yaml(catalogue / "rulecast.yaml") or {}
+    lists = {}
+    for name, spec in (config.get("lists") or {}).items():
+        lists[name] = [v["value"] if isinstance(v, dict) else v for v in spec.get("inline") or []]
+    return lists
+
+
 # ------------------------------------------------------------------ detections and cases
 
 def detection_files(catalogue):

@@ -126,9 +126,26 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let condition = Expr::of(detection);
     let mut text = String::new();
 
-    // Lists read by threshold tiers and `expand` matches, each bound once to a set of
-    // lower-cased values.
-    for list in super::lists_used(detection) {
+    // Lists read by threshold tiers and whole-value `expand` matches, each bound once to a set
+    // of lower-cased values (a list matched in part is written out where it is used).
+    let tier_lists: Vec<&str> = detection
+        .meta
+        .threshold
+        .iter()
+        .flat_map(|t| t.tiers.iter().map(|tier| tier.list.as_str()))
+        .collect();
+    let whole = |list: &str| {
+        detection
+            .selections
+            .iter()
+            .flat_map(|s| s.fields())
+            .flat_map(|m| &m.matchers)
+            .any(|m| matches!(m, Matcher::InList { list: l, position: ListPosition::Whole } if l == list))
+    };
+    for list in super::lists_used(detection)
+        .into_iter()
+        .filter(|l| tier_lists.contains(l) || whole(l))
+    {
         let config = &catalogue.config.lists[list];
         let value = match (&config.sentinel_watchlist, binding) {
             (Some(watchlist), ListBinding::Watchlist) => {
