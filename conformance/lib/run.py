@@ -35,6 +35,7 @@ TOOLS = pathlib.Path(os.environ.get("RULECAST_TOOLS") or pathlib.Path.home() / "
 SIGMA_VENV = TOOLS / "sigma" / "bin"
 APPINSPECT_VENV = TOOLS / "appinspect" / "bin"
 SQLITE_VENV = TOOLS / "sqlite" / "bin"
+KQL_VENV = TOOLS / "kql" / "bin"
 NODE_MODULES = TOOLS / "node" / "node_modules"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -204,6 +205,17 @@ class Suite:
                 wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
                 if wrong:
                     missing["sqlite"] = "wrong versions in the sqlite venv: " + ", ".join(wrong) + ": run conformance/install"
+            # The kql venv (duckdb-kql for the KQL execution), only with --catalogue too.
+            lock = pins("kql.txt")
+            expected = {"duckdb-kql": lock["duckdb-kql"], "duckdb": lock["duckdb"]}
+            if not (KQL_VENV / "python").exists():
+                missing["kql"] = f"venv {KQL_VENV.parent} missing: run conformance/install"
+            else:
+                have = installed_versions(KQL_VENV / "python", list(expected))
+                self.versions.update({f"kql:{k.lower()}": v for k, v in have.items()})
+                wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
+                if wrong:
+                    missing["kql"] = "wrong versions in the kql venv: " + ", ".join(wrong) + ": run conformance/install"
         return missing
 
     def v(self, name):
@@ -516,6 +528,34 @@ class Suite:
         row.artifacts = data["cases"]
         row.failures = data["disagreements"] + (0 if data["ok"] or data["disagreements"] else 1)
 
+    # ---------------------------------------------------------- KQL execution
+    def check_kql_exec(self):
+        """The generated Sentinel and Azure Monitor queries duckdb-kql can run, executed on the
+        catalogue's test cases, must return the alerts `rulecast test` raises (lib/kql_exec.py);
+        the queries it cannot run must be exactly those kql-exec-unsupported.txt lists."""
+        row = self.row("kql-exec", "duckdb-kql execution vs rulecast test", "queries")
+        row.version = f"duckdb-kql {self.v('kql:duckdb-kql')} / DuckDB {self.v('kql:duckdb')}"
+        binary = rulecast_binary()
+        if binary is None:
+            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
+            return
+        out = self.work / "kql-exec.json"
+        proc = run([KQL_VENV / "python", LIB / "kql_exec.py", self.catalogue, self.gen, "--json", out],
+                   env={"RULECAST_BIN": str(binary)})
+        for line in proc.stdout.splitlines():
+            if line.startswith("FAIL [") or line.startswith("kql-exec:"):
+                print(line)
+        if not out.exists():
+            echo(proc.stdout[-3000:] + proc.stderr[-3000:], "kql-exec: ")
+            row.failures = row.artifacts = 1
+            return
+        data = json.loads(out.read_text())
+        row.artifacts = data["queries"]
+        row.failures = data["failures"]
+        self.notes.append(f"kql-exec: {data['executed']} of {data['queries']} queries executed on "
+                          f"{data['cases']} cases; {data['unsupported']} that duckdb-kql cannot run are listed "
+                          "by name in conformance/kql-exec-unsupported.txt")
+
     # ---------------------------------------------------------- Splunk
     def check_appinspect(self):
         apps = sorted(p.parent.parent for p in self.gen.glob("splunk/*/default/app.conf"))
@@ -664,9 +704,11 @@ def main():
     ]
     if catalogue is not None:
         plan.append((suite.check_oracle, ["sqlite"], [("sigma-oracle", "pySigma SQLite backend vs rulecast test")]))
+        plan.append((suite.check_kql_exec, ["kql"], [("kql-exec", "duckdb-kql execution vs rulecast test")]))
     else:
-        suite.notes.append("sigma-oracle: not run (pass --catalogue DIR to run the Sigma oracle on the catalogue's "
-                           "test cases, or run conformance/oracle CATALOGUE_DIR GENERATED_DIR)")
+        suite.notes.append("sigma-oracle, kql-exec: not run (pass --catalogue DIR to run the Sigma oracle and the "
+                           "KQL execution on the catalogue's test cases, or run conformance/oracle or "
+                           "conformance/kql-exec CATALOGUE_DIR GENERATED_DIR)")
     try:
         for func, envs, rows in plan:
             absent = [missing[e] for e in envs if e in missing]

@@ -12,7 +12,28 @@
 //!    `n`-th event closes a window of `n` when the event `n-1` places earlier is at most `window`
 //!    older (`prev()`), which needs no fixed buckets and no self-join.
 //!
-//! Literals only reach the text through [`string`].
+//! Literals only reach the text through [`string`]. A catalogue list is bound once with `let`
+//! (from the Sentinel watchlist, or inline) and tested with `set_has_element`, never joined.
+//!
+//! # Operators an offline engine cannot run, and why they stay
+//!
+//! duckdb-kql (the conformance suite's KQL executor) runs neither `mv-apply`, `prev()` nor
+//! `take_anyif`, so the queries that use them are listed by name in
+//! conformance/kql-exec-unsupported.txt instead of being executed. The compiler emits each only
+//! where the query needs it, and keeps it there because every rewrite without it costs more in
+//! Sentinel or changes the meaning:
+//!
+//! - `mv-apply` + `take_anyif` read a field from the array element whose keys match (the
+//!   TargetResources element of type Role, the `ipaddr` entry of AdditionalDetails). It works
+//!   row by row and keeps one row per event. The alternatives: `mv-expand` multiplies the rows
+//!   by the array length and needs a `summarize ... by` over a unique event key (and every
+//!   other column) to fold them back; a fixed index (`TargetResources[2]`) is wrong for the
+//!   activities whose array is ordered differently; a regular expression over the array's text
+//!   cannot tell which element a value came from. A query whose fields are all columns or paths
+//!   has no `mv-apply` (the PIM alert detections, the Activity log ones), and those run offline.
+//! - `prev()` closes an exact sliding window in one sorted pass. The alternative, a self-join of
+//!   each group's events, grows with the square of a group's size, and `bin()` buckets miss a
+//!   burst that straddles two buckets. Only threshold detections use it.
 
 use std::fmt::Write as _;
 
