@@ -167,18 +167,54 @@ def norm(value):
     return text if text != "" else None
 
 
+def norm_set(value):
+    """A make_set column (JSON text or a list) as sorted JSON text, None when empty: a set's
+    order is the engine's. Empty texts are left out: a Kusto string is never null, so
+    make_set lists an event without a value as "", where rulecast lists nothing."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return norm(value)
+    values = sorted(v for v in (norm(x) for x in value or []) if v is not None)
+    return json.dumps(values) if values else None
+
+
+def labels(value):
+    """AllFindings as single labels: each element of the query's list holds the labels of one
+    event, joined by "; " (the row's Findings); rulecast lists the labels themselves."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = [value]
+    return sorted({label for joined in (value or []) for label in str(joined).split("; ") if label})
+
+
 def row_view(row):
-    return {k: norm(v) for k, v in row.items()}
+    view = {k: (norm_set(v) if k.startswith("All") else norm(v)) for k, v in row.items()}
+    if "AllFindings" in row:
+        view["AllFindings"] = norm_set(labels(row["AllFindings"]))
+    return view
 
 
 def alert_view(alert, time_column):
     """An alert as the columns a query row has for it."""
     view = {k: norm(v) for k, v in (alert.get("fields") or {}).items()}
     view[time_column] = norm(alert.get("end"))
-    if "tier" in alert:  # threshold alerts
-        view["StartTime"], view["EndTime"] = norm(alert.get("start")), norm(alert.get("end"))
-        view["EventCount"] = norm(alert.get("event_count"))
-        view["Tier"], view["RequiredCount"] = norm(alert.get("tier")), norm(alert.get("required"))
+    findings = alert.get("findings") or []
+    tier = alert.get("tier")
+    if tier is None:
+        view["Findings"] = norm("; ".join(findings))
+        return view
+    # A threshold alert: its group, its window and the values of the group's events.
+    view.update({k: norm(v) for k, v in (alert.get("group") or {}).items()})
+    view["StartTime"], view["EndTime"] = norm(alert.get("start")), norm(alert.get("end"))
+    view["EventCount"] = norm(alert.get("event_count"))
+    view["Tier"], view["RequiredCount"] = norm(tier.get("name")), norm(tier.get("required"))
+    for field, values in (alert.get("all_values") or {}).items():
+        view[f"All{field}"] = norm_set(values)
+    view["AllFindings"] = norm_set(findings)
     return view
 
 

@@ -33,7 +33,9 @@
 //!   has no `mv-apply` (the PIM alert detections, the Activity log ones), and those run offline.
 //! - `prev()` closes an exact sliding window in one sorted pass. The alternative, a self-join of
 //!   each group's events, grows with the square of a group's size, and `bin()` buckets miss a
-//!   burst that straddles two buckets. Only threshold detections use it.
+//!   burst that straddles two buckets. Only threshold detections use it, and not those whose
+//!   count is 1 (one alert per group, such as the Start and Success records of one Azure
+//!   operation): a window of one event starts at the event, so those run offline.
 
 use std::fmt::Write as _;
 
@@ -322,14 +324,16 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                     .collect::<Vec<_>>()
                     .join(" and ")
             };
+            // A window of one event starts at the event itself.
             let starts: Vec<String> = distinct
                 .iter()
-                .map(|k| {
-                    format!(
+                .map(|k| match k {
+                    1 => format!("{HELPER_PREFIX}start_1 = {time}"),
+                    _ => format!(
                         "{HELPER_PREFIX}start_{k} = iff({}, prev({time}, {}), datetime(null))",
                         same_group(*k),
                         k - 1
-                    )
+                    ),
                 })
                 .collect();
             let start_expr = if distinct.len() == 1 {
