@@ -71,19 +71,21 @@ def query_of(generated, target, section, slug):
 
 def watchlist_function(generated):
     """Sentinel's `_GetWatchlist(alias)` over the watchlist files rulecast generated: the first
-    CSV column is the search key (what the queries read as SearchKey)."""
+    CSV column is the search key (what the queries read as SearchKey), and every column is a
+    key of WatchlistItem, as Sentinel gives them."""
     rows = []
     for path in sorted((generated / "sentinel" / "watchlists").glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
-            next(reader, None)
+            header = next(reader, [])
             for record in reader:
                 if record:
-                    rows.append((path.stem, record[0]))
+                    rows.append((path.stem, record[0], json.dumps(dict(zip(header, record)))))
     literal = lambda s: "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"  # noqa: E731
-    values = ", ".join(f"{literal(alias)}, {literal(key)}" for alias, key in rows)
-    return ("function _GetWatchlist(watchlistAlias:string) { datatable(_rc_alias:string, SearchKey:string)["
-            + values + "] | where _rc_alias == watchlistAlias | project SearchKey }")
+    values = ", ".join(f"{literal(alias)}, {literal(key)}, {literal(item)}" for alias, key, item in rows)
+    return ("function _GetWatchlist(watchlistAlias:string) { datatable(_rc_alias:string, SearchKey:string, "
+            "_rc_item:string)[" + values + "] | where _rc_alias == watchlistAlias"
+            " | extend WatchlistItem = parse_json(_rc_item) | project SearchKey, WatchlistItem }")
 
 
 def translatable(query, tables):

@@ -212,12 +212,15 @@ def load_logsources(catalogue):
 
 
 def load_lists(catalogue):
-    """{list name: [values]} of detections/rulecast.yaml's `lists:` (a value is a text or
-    {value, name}): what a rule's `expand` placeholder (%name%) stands for."""
+    """{placeholder: [values]} of detections/rulecast.yaml's `lists:` (a value is a text or
+    {value, name}): what a rule's `expand` placeholder stands for, %name% the values and
+    %name.name% the names of a list."""
     config = load_yaml(catalogue / "rulecast.yaml") or {}
     lists = {}
     for name, spec in (config.get("lists") or {}).items():
-        lists[name] = [v["value"] if isinstance(v, dict) else v for v in spec.get("inline") or []]
+        entries = spec.get("inline") or []
+        lists[name] = [v["value"] if isinstance(v, dict) else v for v in entries]
+        lists[f"{name}.name"] = [v["name"] for v in entries if isinstance(v, dict)]
     return lists
 
 

@@ -177,18 +177,25 @@ fn check_list_match(
         } else {
             m.pointer.clone()
         };
-        let Some(defined) = config.lists.get(list) else {
-            let help = did_you_mean(list, config.lists.keys().map(String::as_str))
+        let (base, names) = logic::list_reference(list);
+        let Some(defined) = config.lists.get(base) else {
+            let help = did_you_mean(base, config.lists.keys().map(String::as_str))
                 .map(|c| format!("did you mean `%{c}%`?"))
                 .unwrap_or_else(|| {
                     "define it under `lists:` in detections/rulecast.yaml".to_owned()
                 });
             out.push(
-                doc.error_at(&pointer, format!("unknown list `{list}`"))
+                doc.error_at(&pointer, format!("unknown list `{base}`"))
                     .with_help(help),
             );
             continue;
         };
+        if names && !defined.inline.iter().any(|v| v.name().is_some()) {
+            out.push(
+                doc.error_at(&pointer, format!("list `{base}` names none of its values"))
+                    .with_help(format!("write its values as `{{ value, name }}` in detections/rulecast.yaml, or read its values with `%{base}%`")),
+            );
+        }
         if defined.inline.is_empty() {
             out.push(
                 doc.error_at(&pointer, format!("list `{list}` has no inline values"))

@@ -57,14 +57,7 @@ impl CompiledDetection {
             plan.field_index(name)
                 .expect("validated: detections use fields of their log source")
         };
-        let lists = |list: &str| -> Vec<String> {
-            catalogue
-                .config
-                .lists
-                .get(list)
-                .map(|l| l.inline.iter().map(|v| v.value().to_owned()).collect())
-                .unwrap_or_default()
-        };
+        let lists = |list: &str| lang::list_values_as_written(catalogue, list);
         let selections: Vec<CompiledSelection> = detection
             .selections
             .iter()

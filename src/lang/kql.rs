@@ -138,7 +138,7 @@ fn padded(array: &str) -> String {
 }
 
 fn list_variable(list: &str) -> String {
-    format!("{HELPER_PREFIX}list_{list}")
+    format!("{HELPER_PREFIX}list_{}", list.replace('.', "_"))
 }
 
 /// Compiles a detection to KQL.
@@ -169,10 +169,14 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         .into_iter()
         .filter(|l| tier_lists.contains(l) || whole(l))
     {
-        let config = &catalogue.config.lists[list];
+        let (base, names) = crate::logic::list_reference(list);
+        let config = &catalogue.config.lists[base];
         let value = match (&config.sentinel_watchlist, binding) {
             (Some(watchlist), ListBinding::Watchlist) => {
-                let item = if watchlist.column == "SearchKey" {
+                // The watchlist file rulecast writes has a `name` column beside the values.
+                let item = if names {
+                    path("WatchlistItem", "name")
+                } else if watchlist.column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {
                     path("WatchlistItem", &watchlist.column)

@@ -240,12 +240,44 @@ pub fn list_entries(catalogue: &Catalogue, list: &str) -> Vec<(String, Option<St
     entries
 }
 
-/// The lower-cased inline values of a catalogue list, sorted, each once.
+/// What a list reference (`tier0_roles`, or `tier0_roles.name` for its names) stands for, as
+/// rulecast.yaml spells it, in file order.
+pub fn list_values_as_written(catalogue: &Catalogue, list: &str) -> Vec<String> {
+    let (base, names) = crate::logic::list_reference(list);
+    catalogue
+        .config
+        .lists
+        .get(base)
+        .map(|l| {
+            l.inline
+                .iter()
+                .filter_map(|v| match names {
+                    true => v.name(),
+                    false => Some(v.value()),
+                })
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The lower-cased inline values of a catalogue list, sorted, each once; for a reference to
+/// the list's names (`tier0_roles.name`), the names its entries give.
 pub fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    list_entries(catalogue, list)
+    let (base, names) = crate::logic::list_reference(list);
+    if !names {
+        return list_entries(catalogue, base)
+            .into_iter()
+            .map(|(value, _)| value)
+            .collect();
+    }
+    let mut out: Vec<String> = list_entries(catalogue, base)
         .into_iter()
-        .map(|(value, _)| value)
-        .collect()
+        .filter_map(|(_, name)| name.map(|n| n.to_lowercase()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The catalogue lists a detection reads (threshold tiers, then `expand` matches), each once,

@@ -117,16 +117,15 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
         let lookup = lists
             .lookup(list)
             .expect("flags are made for looked-up lists");
+        let column = lists.lookup_field(list).expect("looked up");
         if !lookups.contains(&lookup.name) {
             lookups.push(lookup.name.clone());
         }
         let _ = write!(
             text,
-            "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
+            "\n| lookup {} {column} AS {} OUTPUT {column} AS {flag}",
             lookup.name,
-            lookup.field,
             field(on),
-            lookup.field
         );
     }
     let _ = write!(
@@ -549,7 +548,9 @@ impl<'a> Lists<'a> {
                     list,
                     position: ListPosition::Whole,
                 } = matcher
-                    && catalogue.config.lists[list].splunk_lookup.is_some()
+                    && catalogue.config.lists[crate::logic::list_reference(list).0]
+                        .splunk_lookup
+                        .is_some()
                     && !flags.iter().any(|((l, f), _)| l == list && *f == m.field)
                 {
                     let flag = format!("{HELPER_PREFIX}in{}", flags.len() + 1);
@@ -569,7 +570,18 @@ impl<'a> Lists<'a> {
     }
 
     fn lookup(&self, list: &str) -> Option<&'a crate::catalogue::config::LookupConfig> {
-        self.catalogue.config.lists[list].splunk_lookup.as_ref()
+        self.catalogue.config.lists[crate::logic::list_reference(list).0]
+            .splunk_lookup
+            .as_ref()
+    }
+
+    /// The lookup's column that holds what `list` reads: its values, or its names.
+    fn lookup_field(&self, list: &str) -> Option<&'a str> {
+        let lookup = self.lookup(list)?;
+        Some(match crate::logic::list_reference(list).1 {
+            true => "name",
+            false => lookup.field.as_str(),
+        })
     }
 
     fn flag(&self, list: &str, on: &str) -> Option<&str> {

@@ -61,6 +61,18 @@ pub enum Matcher {
     },
 }
 
+/// The suffix of a placeholder that reads a list's names instead of its values.
+pub const LIST_NAMES: &str = ".name";
+
+/// A list a placeholder reads: the list's key in rulecast.yaml, and whether it reads the
+/// names of the list's entries rather than their values.
+pub fn list_reference(placeholder: &str) -> (&str, bool) {
+    match placeholder.strip_suffix(LIST_NAMES) {
+        Some(base) => (base, true),
+        None => (placeholder, false),
+    }
+}
+
 /// Where a list value must stand in the field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListPosition {
@@ -123,10 +135,12 @@ impl FieldMatch {
     }
 }
 
-/// The list a placeholder value names: `%tier0_roles%` names `tier0_roles`.
+/// The list a placeholder value names: `%tier0_roles%` names the values of `tier0_roles`,
+/// `%tier0_roles.name%` the names its entries give them.
 fn placeholder(text: &str) -> Option<&str> {
     let name = text.strip_prefix('%')?.strip_suffix('%')?;
-    let mut chars = name.chars();
+    let base = name.strip_suffix(LIST_NAMES).unwrap_or(name);
+    let mut chars = base.chars();
     let valid = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -496,6 +510,12 @@ mod tests {
                 position: ListPosition::Contains
             }
         );
+        let names =
+            parse_selection("s", &json!({"RoleName|expand": "%tier0_roles.name%"}), "/s").unwrap();
+        let list = names.alternatives[0][0].lists().next().unwrap();
+        assert_eq!(list_reference(list), ("tier0_roles", true));
+        assert_eq!(list_reference("tier0_roles"), ("tier0_roles", false));
+        assert!(parse_selection("s", &json!({"R|expand": "%x.id%"}), "/s").is_err());
     }
 
     #[test]

@@ -454,12 +454,7 @@ fn documents(
 /// lose the spelling, and backends that fold ASCII letters only (SQLite's NOCASE and LIKE)
 /// would then miss a non-ASCII value written in capitals, as the events spell it.
 fn list_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    let mut values: Vec<String> = catalogue
-        .config
-        .lists
-        .get(list)
-        .map(|l| l.inline.iter().map(|v| v.value().to_owned()).collect())
-        .unwrap_or_default();
+    let mut values = crate::lang::list_values_as_written(catalogue, list);
     values.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
     values.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
     values
