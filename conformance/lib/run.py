@@ -194,28 +194,22 @@ class Suite:
             wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
             if wrong:
                 missing["appinspect"] = "wrong versions: " + ", ".join(wrong) + ": run conformance/install"
-        # The sqlite venv (pysigma-backend-sqlite for the Sigma oracle), only with --catalogue.
+        # The venvs of the checks on the catalogue's test cases, only with --catalogue: sqlite
+        # (pysigma-backend-sqlite, the Sigma oracle) and kql (duckdb-kql, the KQL execution).
         if self.catalogue is not None:
-            expected = {**pins("sqlite.in"), "pySigma": pins("sqlite.txt")["pySigma"]}
-            if not (SQLITE_VENV / "python").exists():
-                missing["sqlite"] = f"venv {SQLITE_VENV.parent} missing: run conformance/install"
-            else:
-                have = installed_versions(SQLITE_VENV / "python", list(expected))
-                self.versions.update({f"sqlite:{k.lower()}": v for k, v in have.items()})
+            for venv, python, expected in [
+                ("sqlite", SQLITE_VENV / "python", {**pins("sqlite.in"), "pySigma": pins("sqlite.txt")["pySigma"]}),
+                ("kql", KQL_VENV / "python", {n: pins("kql.txt")[n] for n in ("duckdb-kql", "duckdb")}),
+            ]:
+                if not python.exists():
+                    missing[venv] = f"venv {python.parent.parent} missing: run conformance/install"
+                    continue
+                have = installed_versions(python, list(expected))
+                self.versions.update({f"{venv}:{k.lower()}": v for k, v in have.items()})
                 wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
                 if wrong:
-                    missing["sqlite"] = "wrong versions in the sqlite venv: " + ", ".join(wrong) + ": run conformance/install"
-            # The kql venv (duckdb-kql for the KQL execution), only with --catalogue too.
-            lock = pins("kql.txt")
-            expected = {"duckdb-kql": lock["duckdb-kql"], "duckdb": lock["duckdb"]}
-            if not (KQL_VENV / "python").exists():
-                missing["kql"] = f"venv {KQL_VENV.parent} missing: run conformance/install"
-            else:
-                have = installed_versions(KQL_VENV / "python", list(expected))
-                self.versions.update({f"kql:{k.lower()}": v for k, v in have.items()})
-                wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
-                if wrong:
-                    missing["kql"] = "wrong versions in the kql venv: " + ", ".join(wrong) + ": run conformance/install"
+                    missing[venv] = (f"wrong versions in the {venv} venv: " + ", ".join(wrong)
+                                     + ": run conformance/install")
         return missing
 
     def v(self, name):

@@ -114,19 +114,10 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
     text.push_str(&prelude(source, &needed));
     let lists = Lists::new(catalogue, detection);
     for ((list, on), flag) in &lists.flags {
-        let lookup = lists
-            .lookup(list)
+        let stage = lists
+            .lookup_stage(list, on, flag, &mut lookups)
             .expect("flags are made for looked-up lists");
-        let column = lists.lookup_field(list).expect("looked up");
-        if !lookups.contains(&lookup.name) {
-            lookups.push(lookup.name.clone());
-        }
-        let _ = write!(
-            text,
-            "\n| lookup {} {column} AS {} OUTPUT {column} AS {flag}",
-            lookup.name,
-            field(on),
-        );
+        text.push_str(&stage);
     }
     let _ = write!(
         text,
@@ -200,20 +191,8 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection) -> Search {
             let mut required_cases = Vec::new();
             for tier in &threshold.tiers {
                 let flag = format!("{p}on_{}", tier.list);
-                match lists.lookup(&tier.list) {
-                    Some(lookup) => {
-                        if !lookups.contains(&lookup.name) {
-                            lookups.push(lookup.name.clone());
-                        }
-                        let _ = write!(
-                            text,
-                            "\n| lookup {} {} AS {} OUTPUT {} AS {flag}",
-                            lookup.name,
-                            lookup.field,
-                            field(&tier.field),
-                            lookup.field
-                        );
-                    }
+                match lists.lookup_stage(&tier.list, &tier.field, &flag, &mut lookups) {
+                    Some(stage) => text.push_str(&stage),
                     None => {
                         let _ = write!(
                             text,
@@ -575,13 +554,28 @@ impl<'a> Lists<'a> {
             .as_ref()
     }
 
-    /// The lookup's column that holds what `list` reads: its values, or its names.
-    fn lookup_field(&self, list: &str) -> Option<&'a str> {
+    /// `| lookup` of `list` that sets `flag` where the field `on` holds one of its values (or
+    /// names), recording the lookup in `lookups`; `None` for a list without a lookup.
+    fn lookup_stage(
+        &self,
+        list: &str,
+        on: &str,
+        flag: &str,
+        lookups: &mut Vec<String>,
+    ) -> Option<String> {
         let lookup = self.lookup(list)?;
-        Some(match crate::logic::list_reference(list).1 {
+        let column = match crate::logic::list_reference(list).1 {
             true => "name",
             false => lookup.field.as_str(),
-        })
+        };
+        if !lookups.contains(&lookup.name) {
+            lookups.push(lookup.name.clone());
+        }
+        Some(format!(
+            "\n| lookup {} {column} AS {} OUTPUT {column} AS {flag}",
+            lookup.name,
+            field(on)
+        ))
     }
 
     fn flag(&self, list: &str, on: &str) -> Option<&str> {
