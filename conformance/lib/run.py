@@ -35,6 +35,7 @@ TOOLS = pathlib.Path(os.environ.get("RULECAST_TOOLS") or pathlib.Path.home() / "
 SIGMA_VENV = TOOLS / "sigma" / "bin"
 APPINSPECT_VENV = TOOLS / "appinspect" / "bin"
 SQLITE_VENV = TOOLS / "sqlite" / "bin"
+KQL_VENV = TOOLS / "kql" / "bin"
 NODE_MODULES = TOOLS / "node" / "node_modules"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -188,17 +189,22 @@ class Suite:
             wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
             if wrong:
                 missing["appinspect"] = "wrong versions: " + ", ".join(wrong) + ": run conformance/install"
-        # The sqlite venv (pysigma-backend-sqlite for the Sigma oracle), only with --catalogue.
+        # The venvs of the checks on the catalogue's test cases, only with --catalogue: sqlite
+        # (pysigma-backend-sqlite, the Sigma oracle) and kql (duckdb-kql, the KQL execution).
         if self.catalogue is not None:
-            expected = {**pins("sqlite.in"), "pySigma": pins("sqlite.txt")["pySigma"]}
-            if not (SQLITE_VENV / "python").exists():
-                missing["sqlite"] = f"venv {SQLITE_VENV.parent} missing: run conformance/install"
-            else:
-                have = installed_versions(SQLITE_VENV / "python", list(expected))
-                self.versions.update({f"sqlite:{k.lower()}": v for k, v in have.items()})
+            for venv, python, expected in [
+                ("sqlite", SQLITE_VENV / "python", {**pins("sqlite.in"), "pySigma": pins("sqlite.txt")["pySigma"]}),
+                ("kql", KQL_VENV / "python", {n: pins("kql.txt")[n] for n in ("duckdb-kql", "duckdb")}),
+            ]:
+                if not python.exists():
+                    missing[venv] = f"venv {python.parent.parent} missing: run conformance/install"
+                    continue
+                have = installed_versions(python, list(expected))
+                self.versions.update({f"{venv}:{k.lower()}": v for k, v in have.items()})
                 wrong = [f"{n} {have.get(n)} (pinned {v})" for n, v in expected.items() if have.get(n) != v]
                 if wrong:
-                    missing["sqlite"] = "wrong versions in the sqlite venv: " + ", ".join(wrong) + ": run conformance/install"
+                    missing[venv] = (f"wrong versions in the {venv} venv: " + ", ".join(wrong)
+                                     + ": run conformance/install")
         return missing
 
     def v(self, name):
@@ -542,6 +548,34 @@ class Suite:
         row.artifacts = data["cases"]
         row.failures = data["disagreements"] + (0 if data["ok"] or data["disagreements"] else 1)
 
+    # ---------------------------------------------------------- KQL execution
+    def check_kql_exec(self):
+        """The generated Sentinel and Azure Monitor queries duckdb-kql can run, executed on the
+        catalogue's test cases, must return the alerts `rulecast test` raises (lib/kql_exec.py);
+        the queries it cannot run must be exactly those kql-exec-unsupported.txt lists."""
+        row = self.row("kql-exec", "duckdb-kql execution vs rulecast test", "queries")
+        row.version = f"duckdb-kql {self.v('kql:duckdb-kql')} / DuckDB {self.v('kql:duckdb')}"
+        binary = rulecast_binary()
+        if binary is None:
+            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
+            return
+        out = self.work / "kql-exec.json"
+        proc = run([KQL_VENV / "python", LIB / "kql_exec.py", self.catalogue, self.gen, "--json", out],
+                   env={"RULECAST_BIN": str(binary)})
+        for line in proc.stdout.splitlines():
+            if line.startswith("FAIL [") or line.startswith("kql-exec:"):
+                print(line)
+        if not out.exists():
+            echo(proc.stdout[-3000:] + proc.stderr[-3000:], "kql-exec: ")
+            row.failures = row.artifacts = 1
+            return
+        data = json.loads(out.read_text())
+        row.artifacts = data["queries"]
+        row.failures = data["failures"]
+        self.notes.append(f"kql-exec: {data['executed']} of {data['queries']} queries executed on "
+                          f"{data['cases']} cases; {data['unsupported']} that duckdb-kql cannot run are listed "
+                          "by name in conformance/kql-exec-unsupported.txt")
+
     # ---------------------------------------------------------- Splunk
     def check_appinspect(self):
         folders = self.files_for("splunk-app")
@@ -696,9 +730,11 @@ def main():
     ]
     if catalogue is not None:
         plan.append((suite.check_oracle, ["sqlite"], [("sigma-oracle", "pySigma SQLite backend vs rulecast test")]))
+        plan.append((suite.check_kql_exec, ["kql"], [("kql-exec", "duckdb-kql execution vs rulecast test")]))
     else:
-        suite.notes.append("sigma-oracle: not run (pass --catalogue DIR to run the Sigma oracle on the catalogue's "
-                           "test cases, or run conformance/oracle CATALOGUE_DIR GENERATED_DIR)")
+        suite.notes.append("sigma-oracle, kql-exec: not run (pass --catalogue DIR to run the Sigma oracle and the "
+                           "KQL execution on the catalogue's test cases, or run conformance/oracle or "
+                           "conformance/kql-exec CATALOGUE_DIR GENERATED_DIR)")
     try:
         for func, envs, rows in plan:
             absent = [missing[e] for e in envs if e in missing]

@@ -70,12 +70,14 @@ def convert_all(catalogue, generated, logsources):
     """[(detection name, SigmaPlan-like dict)] for every generated Sigma file."""
     by_sigma = {(s.product, s.service): s for s in logsources.values()}
     names = {str(flat.load_yaml(p)["id"]).lower(): n for n, p in flat.detection_files(catalogue)}
+    lists = flat.load_lists(catalogue)
     plans = []
     for path in sorted((generated / "sigma" / "rules").rglob("*.yml")):
         text = path.read_text(encoding="utf-8")
         first = next(yaml.safe_load_all(text))
         source = by_sigma[(first["logsource"]["product"], first["logsource"]["service"])]
-        plan = oracle.SigmaPlan(path, text, backend=lambda: sqliteBackend(table=source.id))
+        plan = oracle.SigmaPlan(path, text, lists=lists,
+                                backend=lambda source=source, **kw: sqliteBackend(table=source.id, **kw))
         plans.append((names[str(first["id"]).lower()], source, plan))
     return plans
 

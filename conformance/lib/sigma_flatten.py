@@ -214,6 +214,19 @@ def load_logsources(catalogue):
     return {s.id: s for s in (LogSource(p) for p in sorted((catalogue / "logsources").glob("*.yaml")))}
 
 
+def load_lists(catalogue):
+    """{placeholder: [values]} of detections/rulecast.yaml's `lists:` (a value is a text or
+    {value, name}): what a rule's `expand` placeholder stands for, %name% the values and
+    %name.name% the names of a list."""
+    config = load_yaml(catalogue / "rulecast.yaml") or {}
+    lists = {}
+    for name, spec in (config.get("lists") or {}).items():
+        entries = spec.get("inline") or []
+        lists[name] = [v["value"] if isinstance(v, dict) else v for v in entries]
+        lists[f"{name}.name"] = [v["name"] for v in entries if isinstance(v, dict)]
+    return lists
+
+
 # ------------------------------------------------------------------ detections and cases
 
 def detection_files(catalogue):

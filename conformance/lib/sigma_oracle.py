@@ -59,6 +59,8 @@ import yaml
 from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import ValueListPlaceholderTransformation
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import sigma_flatten as flat  # noqa: E402
@@ -119,15 +121,29 @@ def show_ms(ms):
 
 # ------------------------------------------------------------------ Sigma side
 
+def list_pipeline(lists):
+    """The one processing step the generated rules need before any backend: their `expand`
+    placeholders (%tier0_roles%) replaced by the catalogue lists' values, read here from
+    rulecast.yaml by our own reader rather than from the shipped pipelines. pySigma reads a
+    placeholder value as a Sigma string, so wildcard characters are escaped."""
+    escaped = {name: [re.sub(r"([*?\\])", r"\\\1", v) for v in values] for name, values in lists.items()}
+    return ProcessingPipeline(
+        items=[ProcessingItem(ValueListPlaceholderTransformation(), identifier="rulecast_lists")],
+        vars=escaped,
+    )
+
+
 class SigmaPlan:
     """A detection's Sigma file converted with the SQLite backend."""
 
-    def __init__(self, path, text, backend=sqliteBackend):
+    def __init__(self, path, text, backend=sqliteBackend, lists=None):
         self.path = path
         docs = list(yaml.safe_load_all(text))
         self.name = docs[0].get("name")
+        pipeline = list_pipeline(lists or {})
+        backend_of = lambda: backend(processing_pipeline=pipeline)  # noqa: E731
         collection = SigmaCollection.from_yaml(text)
-        queries = backend().convert(collection)
+        queries = backend_of().convert(collection)
         correlations = [r for r in collection if isinstance(r, SigmaCorrelationRule)]
         self.rules = []          # plain rule: list of SELECTs
         self.correlations = []   # per tier: dict
@@ -143,13 +159,13 @@ class SigmaPlan:
                 raise ValueError(f"correlation type {corr.get('type')} is not one the oracle reads")
             (base_name,) = corr["rules"]
             # The tier's own base rule on its own: the events a window may count.
-            base_sql = backend().convert(SigmaCollection.from_dicts([by_name[base_name]]))
+            base_sql = backend_of().convert(SigmaCollection.from_dicts([by_name[base_name]]))
             stem = doc.get("name", "").removesuffix("_correlation")
             tier = "default" if stem == self.name else stem.removeprefix(f"{self.name}_")
             self.correlations.append({
                 "name": doc.get("name"), "tier": tier, "required": int(corr["condition"]["gte"]),
                 "group_by": list(corr["group-by"]), "timespan": corr["timespan"],
-                "seconds": rule.timespan.seconds, "sql": sql, "base_sql": base_sql, "table": backend().table,
+                "seconds": rule.timespan.seconds, "sql": sql, "base_sql": base_sql, "table": backend_of().table,
             })
 
 
@@ -329,6 +345,7 @@ class Result:
 
 def run_oracle(catalogue, generated, report, only=(), flatten_override=None, verbose=False):
     logsources = flat.load_logsources(catalogue)
+    lists = flat.load_lists(catalogue)
     if flatten_override:
         for source in logsources.values():
             flatten_override(source)
@@ -365,7 +382,7 @@ def run_oracle(catalogue, generated, report, only=(), flatten_override=None, ver
         row["documents"] = sum(1 for _ in yaml.safe_load_all(text))
         logsource = logsources[doc["logsource"]]
         try:
-            plan = SigmaPlan(sigma_path, text)
+            plan = SigmaPlan(sigma_path, text, lists=lists)
         except Exception as e:  # conversion errors of any kind are findings
             fail(None, f"{row['sigma']}: conversion with the SQLite backend failed: {type(e).__name__}: {e}")
             continue

@@ -17,9 +17,10 @@ pub struct CatalogueConfig {
     pub title: String,
     /// Who publishes the content.
     pub publisher: String,
-    /// Lists that detections refer to (threshold tiers). Each target reads a list its own way
-    /// (a Sentinel watchlist, a Splunk lookup, values inlined into the query), set in its entry
-    /// under `targets:`.
+    /// Lists that detections refer to: threshold tiers, and `Field|expand: '%name%'` matches.
+    /// A list is bound in every target that keeps lists in a store of its platform (a Sentinel
+    /// watchlist and a Splunk lookup, in their entries under `targets:`), or in none: then its
+    /// values are compiled into every query.
     #[serde(default)]
     pub lists: IndexMap<String, ListConfig>,
     /// Each target's settings, one entry per target (its format is the target's).
@@ -27,14 +28,48 @@ pub struct CatalogueConfig {
     pub targets: TargetSections,
 }
 
-/// A list maintained by the SOC, such as its privileged accounts.
+/// A list maintained by the SOC, such as its privileged accounts or its Tier 0 roles.
+///
+/// The inline values are the list's one maintained copy: Azure Monitor and Sigma compile them
+/// into the query, and rulecast writes them as the Splunk lookup file and the Sentinel
+/// watchlist file, so one edit here changes every target.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListConfig {
     /// What is on the list and why; it describes the Splunk lookup too.
     pub description: String,
-    /// Values compiled into targets that cannot read a watchlist or lookup (Azure Monitor, Sigma).
-    /// Compared case-insensitively.
+    /// The values, compared case-insensitively: a text, or `{ value, name }` to say what an
+    /// identifier stands for (a role template id and the role's name). Targets that cannot read
+    /// a watchlist or lookup (Azure Monitor, Sigma), and every target for a list no target
+    /// binds, compile them into the query.
     #[serde(default)]
-    pub inline: Vec<String>,
+    pub inline: Vec<ListValue>,
+}
+
+/// One value of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum ListValue {
+    Plain(String),
+    Named {
+        value: String,
+        /// What the value stands for, e.g. Global Administrator; written beside the value in
+        /// the Splunk lookup and the Sentinel watchlist.
+        name: String,
+    },
+}
+
+impl ListValue {
+    pub fn value(&self) -> &str {
+        match self {
+            ListValue::Plain(v) | ListValue::Named { value: v, .. } => v,
+        }
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            ListValue::Plain(_) => None,
+            ListValue::Named { name, .. } => Some(name),
+        }
+    }
 }

@@ -223,8 +223,10 @@ impl JsonSchema for DetectionLogic {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
-    /// Events needed in one window (the default tier).
-    #[schemars(range(min = 2, max = 10000))]
+    /// Events needed in one window (the default tier). With 1, the threshold groups: one alert
+    /// per group, whose events are the group's records within the window (the Start and
+    /// Success records of one operation, say).
+    #[schemars(range(min = 1, max = 10000))]
     pub count: u32,
     /// Length of the sliding window, e.g. 60m.
     pub window: Duration,

@@ -93,6 +93,11 @@ impl Detection {
         self.selections.iter().find(|s| s.name == name)
     }
 
+    /// Every field match of every selection.
+    pub(crate) fn field_matches(&self) -> impl Iterator<Item = &crate::logic::FieldMatch> {
+        self.selections.iter().flat_map(Selection::fields)
+    }
+
     pub fn is_deprecated(&self) -> bool {
         self.meta.status == detection::Status::Deprecated
     }
@@ -263,6 +268,7 @@ impl Catalogue {
         for target in targets.iter() {
             target.validate(&catalogue, &mut diagnostics);
         }
+        crate::targets::check_list_stores(&catalogue, targets.as_ref(), &mut diagnostics);
         if diagnostics.has_errors() {
             return Err(diagnostics.sorted());
         }

@@ -151,12 +151,58 @@ fn check_guide(guide: &GuideFile, doc: &Document, out: &mut Diagnostics) {
 fn check_config(config: &CatalogueConfig, doc: &Document, out: &mut Diagnostics) {
     for (name, list) in &config.lists {
         for (i, value) in list.inline.iter().enumerate() {
-            if value.trim().is_empty() {
+            if value.value().trim().is_empty() {
                 out.push(doc.error_at(
                     &format!("/lists/{}/inline/{i}", pointer_segment(name)),
                     "an inline list value must not be empty",
                 ));
             }
+        }
+    }
+}
+
+/// An `expand` match names a defined list with values for the targets that inline it (that a
+/// list matched in part is inlined by every target is checked with the targets' list stores,
+/// [`crate::targets::check_list_stores`]).
+fn check_list_match(
+    m: &logic::FieldMatch,
+    config: &CatalogueConfig,
+    doc: &Document,
+    out: &mut Diagnostics,
+) {
+    for (i, matcher) in m.matchers.iter().enumerate() {
+        let logic::Matcher::InList { list, .. } = matcher else {
+            continue;
+        };
+        let pointer = if m.matchers.len() > 1 {
+            format!("{}/{i}", m.pointer)
+        } else {
+            m.pointer.clone()
+        };
+        let (base, names) = logic::list_reference(list);
+        let Some(defined) = config.lists.get(base) else {
+            let help = did_you_mean(base, config.lists.keys().map(String::as_str))
+                .map(|c| format!("did you mean `%{c}%`?"))
+                .unwrap_or_else(|| {
+                    "define it under `lists:` in detections/rulecast.yaml".to_owned()
+                });
+            out.push(
+                doc.error_at(&pointer, format!("unknown list `{base}`"))
+                    .with_help(help),
+            );
+            continue;
+        };
+        if names && !defined.inline.iter().any(|v| v.name().is_some()) {
+            out.push(
+                doc.error_at(&pointer, format!("list `{base}` names none of its values"))
+                    .with_help(format!("write its values as `{{ value, name }}` in detections/rulecast.yaml, or read its values with `%{base}%`")),
+            );
+        }
+        if defined.inline.is_empty() {
+            out.push(
+                doc.error_at(&pointer, format!("list `{list}` has no inline values"))
+                    .with_help("Azure Monitor, Sigma and `rulecast test` read a list's inline values: add them under `inline:` in detections/rulecast.yaml"),
+            );
         }
     }
 }
@@ -449,6 +495,7 @@ fn check_detection(
             Ok(sel) => {
                 for m in sel.fields() {
                     known_field(&m.field, &m.pointer, true, out);
+                    check_list_match(m, config, &doc, out);
                 }
                 selections.push(sel);
             }

@@ -3,7 +3,7 @@
 
 use super::hit::{EventRef, Hit, Place};
 use super::logic_tree::LogicTree;
-use super::matcher::CompiledMatch;
+use super::matcher::{CompiledMatch, ListValues};
 use super::record::Record;
 use super::source::SourcePlan;
 use super::window::ThresholdPlan;
@@ -57,6 +57,7 @@ impl CompiledDetection {
             plan.field_index(name)
                 .expect("validated: detections use fields of their log source")
         };
+        let lists = |list: &str| lang::list_values_as_written(catalogue, list);
         let selections: Vec<CompiledSelection> = detection
             .selections
             .iter()
@@ -67,7 +68,7 @@ impl CompiledDetection {
                     .iter()
                     .map(|all| {
                         all.iter()
-                            .map(|m| CompiledMatch::new(m, field(&m.field)))
+                            .map(|m| CompiledMatch::new(m, field(&m.field), &lists))
                             .collect()
                     })
                     .collect(),
@@ -83,7 +84,7 @@ impl CompiledDetection {
         let source_file = catalogue.logsource(detection);
         let prefilter = Expr::of(detection)
             .necessary_plain(source_file)
-            .map(|e| expression_tree(&e, &field));
+            .map(|e| expression_tree(&e, &field, &lists));
         let findings = detection
             .meta
             .findings
@@ -181,13 +182,25 @@ fn condition_tree(condition: &Condition, selection: &dyn Fn(&str) -> usize) -> L
     }
 }
 
-fn expression_tree(expr: &Expr, field: &dyn Fn(&str) -> usize) -> LogicTree<CompiledMatch> {
+fn expression_tree(
+    expr: &Expr,
+    field: &dyn Fn(&str) -> usize,
+    lists: ListValues,
+) -> LogicTree<CompiledMatch> {
     match expr {
-        Expr::Match(m) => LogicTree::Leaf(CompiledMatch::new(m, field(&m.field))),
-        Expr::Not(inner) => LogicTree::Not(Box::new(expression_tree(inner, field))),
-        Expr::And(items) => {
-            LogicTree::And(items.iter().map(|e| expression_tree(e, field)).collect())
-        }
-        Expr::Or(items) => LogicTree::Or(items.iter().map(|e| expression_tree(e, field)).collect()),
+        Expr::Match(m) => LogicTree::Leaf(CompiledMatch::new(m, field(&m.field), lists)),
+        Expr::Not(inner) => LogicTree::Not(Box::new(expression_tree(inner, field, lists))),
+        Expr::And(items) => LogicTree::And(
+            items
+                .iter()
+                .map(|e| expression_tree(e, field, lists))
+                .collect(),
+        ),
+        Expr::Or(items) => LogicTree::Or(
+            items
+                .iter()
+                .map(|e| expression_tree(e, field, lists))
+                .collect(),
+        ),
     }
 }

@@ -54,7 +54,8 @@ fn place(object: &mut Map<String, Value>, keys: &[String], value: Value) {
 
 /// A Log Analytics row written in `shape` of `plan`'s log source, the inverse of reading it:
 /// each column at the first key the shape reads it from (a column whose key lies inside
-/// another column's value, such as Graph's `Identity`, is left to that column), values the
+/// another column's value that the row fills, such as Graph's `Identity`, is left to that
+/// column), values the
 /// shape maps written back in its own spelling, times in its format, and the category key
 /// the shape recognises its records by. JSON shapes give a nested object; CSV shapes a flat
 /// one keyed by header. For tests that feed the same events through every shape.
@@ -77,11 +78,15 @@ pub(crate) fn to_shape(
     if let Some((key, values)) = &spec.category {
         put(&mut record, &key.keys, Value::String(values[0].clone()));
     }
+    // Only columns the row fills: an empty Claims_d leaves Caller's claim to Caller.
     let first_keys: Vec<Option<&[String]>> = spec
         .columns
         .iter()
-        .map(|read| match read {
-            ColumnRead::At { keys, .. } => keys.first().map(|k| k.keys.as_slice()),
+        .zip(plan.columns())
+        .map(|(read, name)| match read {
+            ColumnRead::At { keys, .. } if row.contains_key(name) => {
+                keys.first().map(|k| k.keys.as_slice())
+            }
             _ => None,
         })
         .collect();

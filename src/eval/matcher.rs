@@ -9,15 +9,19 @@
 //!   case-insensitive.
 //! * `null` and `exists: false` match a missing or empty field; `exists: true` a non-empty one.
 //! * A list of values matches when any value matches, or every value with `all`.
+//! * `expand` over a catalogue list tests the list's inline values (what Azure Monitor and Sigma
+//!   compile in, and what rulecast writes as the lookup and watchlist), case-insensitively.
 //!
 //! A missing field is the empty text for every other test, which is what KQL and SPL see.
+
+use std::collections::HashSet;
 
 use memchr::memmem::Finder;
 use regex::Regex;
 
 use super::field::{FieldText, lowercase};
 use super::record::Record;
-use crate::logic::{FieldMatch, Matcher, Pattern, Shape};
+use crate::logic::{FieldMatch, ListPosition, Matcher, Pattern, Shape};
 
 /// One test of a field's value.
 #[derive(Debug, Clone)]
@@ -49,10 +53,23 @@ enum Test {
     },
     Empty,
     Present,
+    /// The whole value is one of a list's values (lower-cased).
+    InList {
+        list: String,
+        values: HashSet<String>,
+    },
+    /// The value contains, starts or ends with one of a list's values.
+    AnyOf {
+        list: String,
+        tests: Vec<Test>,
+    },
 }
 
+/// The inline values of catalogue lists, by list name.
+pub(crate) type ListValues<'a> = &'a dyn Fn(&str) -> Vec<String>;
+
 impl Test {
-    fn new(matcher: &Matcher) -> Test {
+    fn new(matcher: &Matcher, lists: ListValues) -> Test {
         let fold = |text: String, cased: bool| if cased { text } else { lowercase(&text) };
         match matcher {
             Matcher::Pattern { pattern, cased } => match pattern.shape() {
@@ -99,6 +116,26 @@ impl Test {
             }
             Matcher::Empty | Matcher::Exists(false) => Test::Empty,
             Matcher::Exists(true) => Test::Present,
+            Matcher::InList {
+                list,
+                position: ListPosition::Whole,
+            } => Test::InList {
+                list: list.clone(),
+                values: lists(list).iter().map(|v| lowercase(v)).collect(),
+            },
+            Matcher::InList { list, position } => Test::AnyOf {
+                list: list.clone(),
+                tests: lists(list)
+                    .iter()
+                    .map(|v| {
+                        let pattern = Matcher::Pattern {
+                            pattern: position.pattern(v),
+                            cased: false,
+                        };
+                        Test::new(&pattern, lists)
+                    })
+                    .collect(),
+            },
         }
     }
 
@@ -143,6 +180,8 @@ impl Test {
             Test::Regex { regex, .. } => regex.is_match(text),
             Test::Empty => value.is_none(),
             Test::Present => value.is_some(),
+            Test::InList { values, .. } => value.is_some_and(|v| values.contains(v.lower())),
+            Test::AnyOf { tests, .. } => tests.iter().any(|t| t.matches(value)),
         }
     }
 
@@ -157,6 +196,8 @@ impl Test {
             Test::Regex { .. } => ("to match the regular expression ", self.value()),
             Test::Empty => ("to be empty", String::new()),
             Test::Present => ("to have a value", String::new()),
+            Test::InList { .. } => ("to be on the list ", self.value()),
+            Test::AnyOf { .. } => ("to hold a value of the list ", self.value()),
         }
     }
 
@@ -169,6 +210,7 @@ impl Test {
             | Test::Contains { text, .. }
             | Test::Regex { text, .. } => text.clone(),
             Test::Glob { pattern, .. } => pattern.to_sigma(),
+            Test::InList { list, .. } | Test::AnyOf { list, .. } => list.clone(),
             Test::Empty | Test::Present => String::new(),
         }
     }
@@ -187,7 +229,7 @@ pub(crate) struct CompiledMatch {
 }
 
 impl CompiledMatch {
-    pub(crate) fn new(entry: &FieldMatch, field: usize) -> CompiledMatch {
+    pub(crate) fn new(entry: &FieldMatch, field: usize, lists: ListValues) -> CompiledMatch {
         let written = entry
             .matchers
             .iter()
@@ -200,6 +242,7 @@ impl CompiledMatch {
                     Shape::Anything | Shape::Complex => pattern.to_sigma(),
                 },
                 Matcher::Regex { regex, .. } => regex.clone(),
+                Matcher::InList { list, .. } => list.clone(),
                 Matcher::Empty | Matcher::Exists(_) => String::new(),
             })
             .collect();
@@ -207,7 +250,7 @@ impl CompiledMatch {
             field,
             field_name: entry.field.clone(),
             written,
-            tests: entry.matchers.iter().map(Test::new).collect(),
+            tests: entry.matchers.iter().map(|m| Test::new(m, lists)).collect(),
             all: entry.all,
         }
     }
@@ -262,10 +305,21 @@ mod tests {
     use serde_json::json;
     use std::borrow::Cow;
 
+    /// The lists the unit tests read.
+    fn test_lists(list: &str) -> Vec<String> {
+        match list {
+            "roles" => vec![
+                "62E90394-69f5-4237-9190-012177145e10".into(),
+                "Ärger".into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     /// Runs a one-entry selection against a value (`None`: the field is missing).
     fn check(entry: serde_json::Value, value: Option<&str>) -> bool {
         let selection = parse_selection("s", &entry, "/s").unwrap();
-        let compiled = CompiledMatch::new(&selection.alternatives[0][0], 0);
+        let compiled = CompiledMatch::new(&selection.alternatives[0][0], 0, &test_lists);
         let text = value
             .filter(|v| !v.is_empty())
             .map(|v| FieldText::new(Cow::Borrowed(v)));
@@ -369,10 +423,41 @@ mod tests {
     }
 
     #[test]
+    fn lists_match_whole_values_or_parts_ignoring_case() {
+        assert!(check(
+            json!({"F|expand": "%roles%"}),
+            Some("62e90394-69F5-4237-9190-012177145E10")
+        ));
+        assert!(check(json!({"F|expand": "%roles%"}), Some("ärger")));
+        assert!(!check(
+            json!({"F|expand": "%roles%"}),
+            Some("/roleDefinitions/62e90394-69f5-4237-9190-012177145e10")
+        ));
+        assert!(check(
+            json!({"F|endswith|expand": "%roles%"}),
+            Some("/roleDefinitions/62e90394-69f5-4237-9190-012177145e10")
+        ));
+        assert!(check(
+            json!({"F|contains|expand": "%roles%"}),
+            Some("{\"RoleDefinitionId\":\"/x/62E90394-69f5-4237-9190-012177145e10\"}")
+        ));
+        assert!(!check(
+            json!({"F|startswith|expand": "%roles%"}),
+            Some("/x/62e90394-69f5-4237-9190-012177145e10")
+        ));
+        for absent in [None, Some("")] {
+            assert!(!check(json!({"F|expand": "%roles%"}), absent));
+            assert!(!check(json!({"F|contains|expand": "%roles%"}), absent));
+        }
+        // A list without values matches nothing.
+        assert!(!check(json!({"F|expand": "%empty%"}), Some("x")));
+    }
+
+    #[test]
     fn expectations_read_like_the_rule() {
         let expectation = |entry: serde_json::Value| {
             let selection = parse_selection("s", &entry, "/s").unwrap();
-            CompiledMatch::new(&selection.alternatives[0][0], 0).expectation()
+            CompiledMatch::new(&selection.alternatives[0][0], 0, &test_lists).expectation()
         };
         assert_eq!(
             expectation(
@@ -403,6 +488,10 @@ mod tests {
         assert_eq!(
             expectation(json!({"A|re|i": "a.b"})),
             "expected to match the regular expression a.b"
+        );
+        assert_eq!(
+            expectation(json!({"RoleId|expand": "%roles%"})),
+            "expected to be on the list roles"
         );
     }
 }

@@ -12,7 +12,30 @@
 //!    `n`-th event closes a window of `n` when the event `n-1` places earlier is at most `window`
 //!    older (`prev()`), which needs no fixed buckets and no self-join.
 //!
-//! Literals only reach the text through [`string`].
+//! Literals only reach the text through [`string`]. A catalogue list is bound once with `let`
+//! (from the Sentinel watchlist, or inline) and tested with `set_has_element`, never joined.
+//!
+//! # Operators an offline engine cannot run, and why they stay
+//!
+//! duckdb-kql (the conformance suite's KQL executor) runs neither `mv-apply`, `prev()` nor
+//! `take_anyif`, so the queries that use them are listed by name in
+//! conformance/kql-exec-unsupported.txt instead of being executed. The compiler emits each only
+//! where the query needs it, and keeps it there because every rewrite without it costs more in
+//! Sentinel or changes the meaning:
+//!
+//! - `mv-apply` + `take_anyif` read a field from the array element whose keys match (the
+//!   TargetResources element of type Role, the `ipaddr` entry of AdditionalDetails). It works
+//!   row by row and keeps one row per event. The alternatives: `mv-expand` multiplies the rows
+//!   by the array length and needs a `summarize ... by` over a unique event key (and every
+//!   other column) to fold them back; a fixed index (`TargetResources[2]`) is wrong for the
+//!   activities whose array is ordered differently; a regular expression over the array's text
+//!   cannot tell which element a value came from. A query whose fields are all columns or paths
+//!   has no `mv-apply` (the PIM alert detections, the Activity log ones), and those run offline.
+//! - `prev()` closes an exact sliding window in one sorted pass. The alternative, a self-join of
+//!   each group's events, grows with the square of a group's size, and `bin()` buckets miss a
+//!   burst that straddles two buckets. Only threshold detections use it, and not those whose
+//!   count is 1 (one alert per group, such as the Start and Success records of one Azure
+//!   operation): a window of one event starts at the event, so those run offline.
 
 use std::fmt::Write as _;
 
@@ -23,14 +46,15 @@ use super::{
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
-use crate::logic::{FieldMatch, Matcher, Shape};
+use crate::logic::{FieldMatch, ListPosition, Matcher, Shape, list_reference};
 
 /// How a catalogue list (e.g. privileged accounts) is read by the query.
 #[derive(Clone, Copy)]
 pub enum ListBinding<'a> {
     /// Through a Sentinel watchlist (`_GetWatchlist`): for a list's name, the watchlist's alias
-    /// and the column holding the values (`SearchKey` is the watchlist's search key).
-    Watchlist(&'a dyn Fn(&str) -> (&'a str, &'a str)),
+    /// and the column holding the values (`SearchKey` is the watchlist's search key), or `None`
+    /// for a list without a watchlist, whose values are inlined.
+    Watchlist(&'a dyn Fn(&str) -> Option<(&'a str, &'a str)>),
     /// Values inlined into the query (Azure Monitor cannot read watchlists).
     Inline,
 }
@@ -104,7 +128,7 @@ fn padded(array: &str) -> String {
 }
 
 fn list_variable(list: &str) -> String {
-    format!("{HELPER_PREFIX}list_{list}")
+    format!("{HELPER_PREFIX}list_{}", list.replace('.', "_"))
 }
 
 /// A threshold tier: its condition, the events it needs and its name (the default tier has no
@@ -119,23 +143,35 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let condition = Expr::of(detection);
     let mut text = String::new();
 
-    // Lists used by threshold tiers.
-    let tiers = detection
+    // Lists read by threshold tiers and whole-value `expand` matches, each bound once to a set
+    // of lower-cased values (a list matched in part is written out where it is used).
+    let tier_lists: Vec<&str> = detection
         .meta
         .threshold
-        .as_ref()
-        .map(|t| t.tiers.as_slice())
-        .unwrap_or_default();
-    let mut declared = Vec::new();
-    for tier in tiers {
-        if declared.contains(&&tier.list) {
-            continue;
-        }
-        declared.push(&tier.list);
-        let value = match binding {
-            ListBinding::Watchlist(watchlist) => {
-                let (alias, column) = watchlist(&tier.list);
-                let item = if column == "SearchKey" {
+        .iter()
+        .flat_map(|t| t.tiers.iter().map(|tier| tier.list.as_str()))
+        .collect();
+    let whole = |list: &str| {
+        detection
+            .field_matches()
+            .flat_map(|m| &m.matchers)
+            .any(|m| matches!(m, Matcher::InList { list: l, position: ListPosition::Whole } if l == list))
+    };
+    for list in super::lists_used(detection)
+        .into_iter()
+        .filter(|l| tier_lists.contains(l) || whole(l))
+    {
+        let (base, names) = list_reference(list);
+        let watchlist = match binding {
+            ListBinding::Watchlist(watchlist) => watchlist(base),
+            ListBinding::Inline => None,
+        };
+        let value = match watchlist {
+            Some((alias, column)) => {
+                // The watchlist file rulecast writes has a `name` column beside the values.
+                let item = if names {
+                    path("WatchlistItem", "name")
+                } else if column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {
                     path("WatchlistItem", column)
@@ -145,19 +181,16 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                     string(alias)
                 )
             }
-            ListBinding::Inline => {
-                let values = inline_values(catalogue, &tier.list);
-                format!(
-                    "dynamic([{}])",
-                    values
-                        .iter()
-                        .map(|v| string(v))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
+            None => format!(
+                "dynamic([{}])",
+                inline_values(catalogue, list)
+                    .iter()
+                    .map(|v| string(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        let _ = writeln!(text, "let {} = {value};", list_variable(&tier.list));
+        let _ = writeln!(text, "let {} = {value};", list_variable(list));
     }
 
     let mut pipeline = String::new();
@@ -166,7 +199,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         let _ = write!(
             pipeline,
             "\n| where {}",
-            render(&pre, &|f| column_ref(source, f), true)
+            render(&pre, &|f| column_ref(source, f), catalogue, true)
         );
     }
     pipeline.push_str(&prelude(source, &needed));
@@ -174,7 +207,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
     let _ = write!(
         pipeline,
         "\n| where {}",
-        render(&condition, &field_ref, true)
+        render(&condition, &field_ref, catalogue, true)
     );
 
     let findings: Vec<(String, String)> = detection
@@ -183,7 +216,12 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         .iter()
         .map(|(selection, label)| {
             (
-                render(&Expr::selection(detection, selection), &field_ref, false),
+                render(
+                    &Expr::selection(detection, selection),
+                    &field_ref,
+                    catalogue,
+                    false,
+                ),
                 label.clone(),
             )
         })
@@ -285,14 +323,16 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                     .collect::<Vec<_>>()
                     .join(" and ")
             };
+            // A window of one event starts at the event itself.
             let starts: Vec<String> = distinct
                 .iter()
-                .map(|k| {
-                    format!(
+                .map(|k| match k {
+                    1 => format!("{HELPER_PREFIX}start_1 = {time}"),
+                    _ => format!(
                         "{HELPER_PREFIX}start_{k} = iff({}, prev({time}, {}), datetime(null))",
                         same_group(*k),
                         k - 1
-                    )
+                    ),
                 })
                 .collect();
             let start_expr = if distinct.len() == 1 {
@@ -594,11 +634,11 @@ impl<'a> Extraction<'a> {
 }
 
 /// Renders an expression; `top` leaves the outermost level unparenthesised.
-fn render(expr: &Expr, field: &dyn Fn(&str) -> String, top: bool) -> String {
+fn render(expr: &Expr, field: &dyn Fn(&str) -> String, catalogue: &Catalogue, top: bool) -> String {
     let wrap = |s: String| if top { s } else { format!("({s})") };
     match expr {
         Expr::Match(m) => {
-            let s = field_match(m, field);
+            let s = field_match(m, field, catalogue);
             if top || !s.contains(" or ") && !s.contains(" and ") {
                 s
             } else {
@@ -608,22 +648,22 @@ fn render(expr: &Expr, field: &dyn Fn(&str) -> String, top: bool) -> String {
         Expr::And(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, field, false))
+                .map(|e| render(e, field, catalogue, false))
                 .collect::<Vec<_>>()
                 .join(" and "),
         ),
         Expr::Or(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, field, false))
+                .map(|e| render(e, field, catalogue, false))
                 .collect::<Vec<_>>()
                 .join(" or "),
         ),
-        Expr::Not(inner) => format!("not({})", render(inner, field, true)),
+        Expr::Not(inner) => format!("not({})", render(inner, field, catalogue, true)),
     }
 }
 
-fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
+fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String, catalogue: &Catalogue) -> String {
     let f = field(&m.field);
     let mut parts: Vec<String> = Vec::new();
     // Exact, case-insensitive values combine into one `in~`.
@@ -664,13 +704,15 @@ fn field_match(m: &FieldMatch, field: &dyn Fn(&str) -> String) -> String {
         {
             continue;
         }
-        parts.push(matcher(&f, x));
+        parts.push(matcher(&f, x, catalogue));
     }
     let joiner = if m.all { " and " } else { " or " };
     parts.join(joiner)
 }
 
-fn matcher(f: &str, m: &Matcher) -> String {
+/// One matcher on the field reference `f`; `catalogue` gives the inline values of a list
+/// matched in part.
+fn matcher(f: &str, m: &Matcher, catalogue: &Catalogue) -> String {
     match m {
         Matcher::Pattern { pattern, cased } => {
             let cs = if *cased { "_cs" } else { "" };
@@ -701,6 +743,28 @@ fn matcher(f: &str, m: &Matcher) -> String {
         }
         Matcher::Empty | Matcher::Exists(false) => format!("isempty({f})"),
         Matcher::Exists(true) => format!("isnotempty({f})"),
+        Matcher::InList {
+            list,
+            position: ListPosition::Whole,
+        } => format!("set_has_element({}, tolower({f}))", list_variable(list)),
+        // Validated: a list matched in part has no watchlist, so its values are the query's.
+        Matcher::InList { list, position } => {
+            let parts: Vec<String> = inline_values(catalogue, list)
+                .iter()
+                .map(|v| {
+                    let pattern = Matcher::Pattern {
+                        pattern: position.pattern(v),
+                        cased: false,
+                    };
+                    matcher(f, &pattern, catalogue)
+                })
+                .collect();
+            if parts.len() == 1 {
+                parts.join("")
+            } else {
+                format!("({})", parts.join(" or "))
+            }
+        }
     }
 }
 

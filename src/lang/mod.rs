@@ -80,6 +80,9 @@ impl<'a> Expr<'a> {
     /// `None` when no such restriction can be derived. Applying it first never changes results.
     pub(crate) fn necessary_plain(&self, source: &LogSourceFile) -> Option<Expr<'a>> {
         match self {
+            // A list match needs the list's variable or lookup, which targets set up after the
+            // pre-filter; leaving it out keeps the pre-filter sound.
+            Expr::Match(m) if m.lists().next().is_some() => None,
             Expr::Match(m) => source
                 .fields
                 .get(&m.field)
@@ -144,11 +147,7 @@ pub(crate) const HELPER_PREFIX: &str = "_rc_";
 /// The fields a detection's query reads, in a stable order: logic first, then threshold
 /// grouping, entities and custom details.
 pub(crate) fn needed_fields(detection: &Detection) -> Vec<&str> {
-    let logic = detection
-        .selections
-        .iter()
-        .flat_map(super::logic::Selection::fields)
-        .map(|m| m.field.as_str());
+    let logic = detection.field_matches().map(|m| m.field.as_str());
     let group = detection
         .meta
         .threshold
@@ -211,15 +210,94 @@ pub(crate) fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> 
         .collect()
 }
 
-/// Which catalogue list a tier reads, and the lower-cased inline values of it.
-pub(crate) fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    let mut values: Vec<String> = catalogue
+/// The inline values of a catalogue list, lower-cased (what every target compares a
+/// lower-cased field value with), sorted, each once, with the name of the first entry that gives
+/// one: the rows of the list's Splunk lookup and Sentinel watchlist.
+pub(crate) fn list_entries(catalogue: &Catalogue, list: &str) -> Vec<(String, Option<String>)> {
+    let mut entries: Vec<(String, Option<String>)> = catalogue
         .config
         .lists
         .get(list)
-        .map(|l| l.inline.iter().map(|v| v.to_lowercase()).collect())
+        .map(|l| {
+            l.inline
+                .iter()
+                .map(|v| (v.value().to_lowercase(), v.name().map(str::to_owned)))
+                .collect()
+        })
         .unwrap_or_default();
-    values.sort();
-    values.dedup();
-    values
+    // Stable: among entries of one value, the first written keeps its name.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, first| {
+        if later.0 == first.0 && first.1.is_none() {
+            first.1 = later.1.take();
+        }
+        later.0 == first.0
+    });
+    entries
+}
+
+/// What a list reference (`tier0_roles`, or `tier0_roles.name` for its names) stands for, as
+/// rulecast.yaml spells it, in file order.
+pub(crate) fn list_values_as_written(catalogue: &Catalogue, list: &str) -> Vec<String> {
+    let (base, names) = crate::logic::list_reference(list);
+    catalogue
+        .config
+        .lists
+        .get(base)
+        .map(|l| {
+            l.inline
+                .iter()
+                .filter_map(|v| if names { v.name() } else { Some(v.value()) })
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The lower-cased inline values of a catalogue list, sorted, each once; for a reference to
+/// the list's names (`tier0_roles.name`), the names its entries give.
+pub(crate) fn inline_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
+    let (base, names) = crate::logic::list_reference(list);
+    if !names {
+        return list_entries(catalogue, base)
+            .into_iter()
+            .map(|(value, _)| value)
+            .collect();
+    }
+    let mut out: Vec<String> = list_entries(catalogue, base)
+        .into_iter()
+        .filter_map(|(_, name)| name.map(|n| n.to_lowercase()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The catalogue lists a detection's `expand` matches read (`tier0_roles`, `tier0_roles.name`),
+/// each once, in order of first use.
+pub(crate) fn expanded_lists(detection: &Detection) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for list in detection.field_matches().flat_map(FieldMatch::lists) {
+        if !out.contains(&list) {
+            out.push(list);
+        }
+    }
+    out
+}
+
+/// The catalogue lists a detection reads (threshold tiers, then `expand` matches), each once,
+/// in order of first use.
+pub(crate) fn lists_used(detection: &Detection) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let tiers = detection
+        .meta
+        .threshold
+        .iter()
+        .flat_map(|t| t.tiers.iter().map(|tier| tier.list.as_str()));
+    for list in tiers.chain(expanded_lists(detection)) {
+        if !out.contains(&list) {
+            out.push(list);
+        }
+    }
+    out
 }

@@ -17,7 +17,7 @@ use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_field
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
-use crate::logic::{FieldMatch, Matcher, Shape};
+use crate::logic::{FieldMatch, ListPosition, Matcher, Shape, list_reference};
 
 /// A compiled search and the fields it outputs.
 #[derive(Debug, Clone)]
@@ -86,9 +86,13 @@ pub struct Binding<'a, 'l> {
     pub source_macro: &'a str,
     /// The per-detection tuning macro every search ends with.
     pub filter_macro: &'a str,
-    /// For a list's name, its lookup: the lookup definition and the CSV field of the values.
-    pub lookup: &'a dyn Fn(&str) -> (&'l str, &'l str),
+    /// The lists' lookups.
+    pub lookup: &'a LookupOf<'a, 'l>,
 }
+
+/// For a list's name, its lookup: the lookup definition and the CSV field of the values; `None`
+/// for a list without a lookup, whose values are inlined.
+pub type LookupOf<'a, 'l> = dyn Fn(&str) -> Option<(&'l str, &'l str)> + 'a;
 
 /// Compiles a detection to SPL.
 pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) -> Search {
@@ -103,14 +107,26 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
         let _ = write!(
             text,
             "\n| where {}",
-            render(&pre, &|f| format!("coalesce({}, \"\")", raw(f)), true)
+            render(
+                &pre,
+                &|f| format!("coalesce({}, \"\")", raw(f)),
+                &Lists::none(catalogue),
+                true
+            )
         );
     }
     text.push_str(&prelude(source, &needed));
+    let lists = Lists::new(catalogue, detection, binding);
+    for ((list, on), flag) in &lists.flags {
+        let stage = lists
+            .lookup_stage(list, on, flag, &mut lookups)
+            .expect("flags are made for looked-up lists");
+        text.push_str(&stage);
+    }
     let _ = write!(
         text,
         "\n| where {}",
-        render(&condition, &|f| field(f), true)
+        render(&condition, &|f| field(f), &lists, true)
     );
 
     let findings: Vec<String> = detection
@@ -120,7 +136,12 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
         .map(|(selection, label)| {
             format!(
                 "if({}, {}, null())",
-                render(&Expr::selection(detection, selection), &|f| field(f), true),
+                render(
+                    &Expr::selection(detection, selection),
+                    &|f| field(f),
+                    &lists,
+                    true
+                ),
                 string(label)
             )
         })
@@ -173,16 +194,18 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
             let mut tier_cases = Vec::new();
             let mut required_cases = Vec::new();
             for tier in &threshold.tiers {
-                let (lookup, lookup_field) = (binding.lookup)(&tier.list);
                 let flag = format!("{p}on_{}", tier.list);
-                if !lookups.iter().any(|l| l == lookup) {
-                    lookups.push(lookup.to_owned());
+                let on = field(&tier.field);
+                match lists.lookup_stage(&tier.list, &on, &flag, &mut lookups) {
+                    Some(stage) => text.push_str(&stage),
+                    None => {
+                        let _ = write!(
+                            text,
+                            "\n| eval {flag}=if({}, 1, null())",
+                            lists.inline_membership(&tier.list, &on)
+                        );
+                    }
                 }
-                let _ = write!(
-                    text,
-                    "\n| lookup {lookup} {lookup_field} AS {} OUTPUT {lookup_field} AS {flag}",
-                    field(&tier.field),
-                );
                 tier_cases.push(format!("isnotnull({flag}), {}", string(&tier.name)));
                 required_cases.push(format!("isnotnull({flag}), {}", tier.count));
             }
@@ -491,38 +514,125 @@ impl<'a> Extraction<'a> {
     }
 }
 
-fn render(expr: &Expr, f: &dyn Fn(&str) -> String, top: bool) -> String {
+/// How a search reads the lists its detection uses: a `lookup` that sets a flag field for an
+/// exact match over a list with a Splunk lookup, or the list's inline values otherwise.
+struct Lists<'a, 'l> {
+    catalogue: &'a Catalogue,
+    lookup: Option<&'a LookupOf<'a, 'l>>,
+    /// ((list, field reference), flag field set by the lookup).
+    flags: Vec<((String, String), String)>,
+}
+
+impl<'a, 'l> Lists<'a, 'l> {
+    fn new(catalogue: &'a Catalogue, detection: &Detection, binding: &Binding<'a, 'l>) -> Self {
+        let mut lists = Lists {
+            catalogue,
+            lookup: Some(binding.lookup),
+            flags: Vec::new(),
+        };
+        for m in detection.field_matches() {
+            let on = field(&m.field);
+            for matcher in &m.matchers {
+                if let Matcher::InList {
+                    list,
+                    position: ListPosition::Whole,
+                } = matcher
+                    && lists.of(list).is_some()
+                    && !lists.flags.iter().any(|((l, f), _)| l == list && *f == on)
+                {
+                    let flag = format!("{HELPER_PREFIX}in{}", lists.flags.len() + 1);
+                    lists.flags.push(((list.clone(), on.clone()), flag));
+                }
+            }
+        }
+        lists
+    }
+
+    /// For expressions that never read a list (the pre-filter).
+    fn none(catalogue: &'a Catalogue) -> Self {
+        Lists {
+            catalogue,
+            lookup: None,
+            flags: Vec::new(),
+        }
+    }
+
+    /// The lookup of a list reference, and the CSV column it matches: the values, or the
+    /// `name` column rulecast writes beside them for `list.name`.
+    fn of(&self, list: &str) -> Option<(&'l str, &'l str)> {
+        let (base, names) = list_reference(list);
+        let (name, column) = (self.lookup?)(base)?;
+        Some((name, if names { "name" } else { column }))
+    }
+
+    /// `| lookup` of `list` that sets `flag` where the field reference `on` holds one of its
+    /// values (or names), recording the lookup in `lookups`; `None` for a list without a lookup.
+    fn lookup_stage(
+        &self,
+        list: &str,
+        on: &str,
+        flag: &str,
+        lookups: &mut Vec<String>,
+    ) -> Option<String> {
+        let (lookup, column) = self.of(list)?;
+        if !lookups.iter().any(|l| l == lookup) {
+            lookups.push(lookup.to_owned());
+        }
+        Some(format!(
+            "\n| lookup {lookup} {column} AS {on} OUTPUT {column} AS {flag}"
+        ))
+    }
+
+    fn flag(&self, list: &str, on: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .find(|((l, f), _)| l == list && f == on)
+            .map(|(_, flag)| flag.as_str())
+    }
+
+    /// `in(lower(v), ...)` over the list's inline values.
+    fn inline_membership(&self, list: &str, v: &str) -> String {
+        let values: Vec<String> = super::inline_values(self.catalogue, list)
+            .iter()
+            .map(|x| string(x))
+            .collect();
+        format!("in(lower({v}), {})", values.join(", "))
+    }
+}
+
+fn render(expr: &Expr, f: &dyn Fn(&str) -> String, lists: &Lists<'_, '_>, top: bool) -> String {
     let wrap = |s: String| if top { s } else { format!("({s})") };
     match expr {
         Expr::Match(m) => {
-            let s = field_match(m, f);
+            let s = field_match(m, f, lists);
             if top { s } else { format!("({s})") }
         }
         Expr::And(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, f, false))
+                .map(|e| render(e, f, lists, false))
                 .collect::<Vec<_>>()
                 .join(" AND "),
         ),
         Expr::Or(items) => wrap(
             items
                 .iter()
-                .map(|e| render(e, f, false))
+                .map(|e| render(e, f, lists, false))
                 .collect::<Vec<_>>()
                 .join(" OR "),
         ),
-        Expr::Not(inner) => format!("NOT ({})", render(inner, f, true)),
+        Expr::Not(inner) => format!("NOT ({})", render(inner, f, lists, true)),
     }
 }
 
-fn field_match(m: &FieldMatch, f: &dyn Fn(&str) -> String) -> String {
+fn field_match(m: &FieldMatch, f: &dyn Fn(&str) -> String, lists: &Lists<'_, '_>) -> String {
     let v = f(&m.field);
-    let parts: Vec<String> = m.matchers.iter().map(|x| matcher(&v, x)).collect();
+    let parts: Vec<String> = m.matchers.iter().map(|x| matcher(&v, x, lists)).collect();
     parts.join(if m.all { " AND " } else { " OR " })
 }
 
-fn matcher(v: &str, m: &Matcher) -> String {
+/// One matcher on the field reference `v`; `lists` says how a list is read.
+fn matcher(v: &str, m: &Matcher, lists: &Lists<'_, '_>) -> String {
     match m {
         Matcher::Pattern { pattern, cased } => {
             let flag = if *cased { "" } else { "(?i)" };
@@ -550,6 +660,27 @@ fn matcher(v: &str, m: &Matcher) -> String {
         }
         Matcher::Empty | Matcher::Exists(false) => format!("{v}==\"\""),
         Matcher::Exists(true) => format!("{v}!=\"\""),
+        Matcher::InList {
+            list,
+            position: ListPosition::Whole,
+        } => match lists.flag(list, v) {
+            Some(flag) => format!("isnotnull({flag})"),
+            None => lists.inline_membership(list, v),
+        },
+        // Validated: a list matched in part has no lookup, so its values are the search's.
+        Matcher::InList { list, position } => {
+            let each: Vec<String> = super::inline_values(lists.catalogue, list)
+                .iter()
+                .map(|value| {
+                    let pattern = Matcher::Pattern {
+                        pattern: position.pattern(value),
+                        cased: false,
+                    };
+                    matcher(v, &pattern, lists)
+                })
+                .collect();
+            format!("({})", each.join(" OR "))
+        }
     }
 }
 

@@ -5,6 +5,12 @@
 //! case-insensitive matching, `*`/`?` wildcards, and the [`modifier`]s. Every language
 //! compiles this one model: KQL and SPL from the [`Matcher`]s a field match lowers to, Sigma
 //! from the modifiers and values as written.
+//!
+//! `expand` is Sigma's placeholder modifier: `Field|expand: '%tier0_roles%'` matches a value of
+//! the catalogue list `tier0_roles` (detections/rulecast.yaml); after `contains`, `startswith` or
+//! `endswith`, a value containing, starting or ending with one. The rule keeps the placeholder;
+//! each target resolves it its own way (a watchlist, a lookup, inline values, a pySigma
+//! pipeline's `vars`), so the list is written once.
 
 pub mod condition;
 pub mod modifier;
@@ -59,6 +65,47 @@ pub enum Matcher {
     Empty,
     /// `Field|exists: true/false`.
     Exists(bool),
+    /// `Field|expand: '%list%'`: the value is (or contains, starts or ends with) one of the
+    /// values of a catalogue list, compared case-insensitively.
+    InList {
+        list: String,
+        position: ListPosition,
+    },
+}
+
+/// The suffix of a placeholder that reads a list's names instead of its values.
+pub const LIST_NAMES: &str = ".name";
+
+/// A list a placeholder reads: the list's key in rulecast.yaml, and whether it reads the
+/// names of the list's entries rather than their values.
+pub fn list_reference(placeholder: &str) -> (&str, bool) {
+    match placeholder.strip_suffix(LIST_NAMES) {
+        Some(base) => (base, true),
+        None => (placeholder, false),
+    }
+}
+
+/// Where a list value must stand in the field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListPosition {
+    /// The whole value is one of the list's.
+    Whole,
+    /// Part of it (`contains`, `startswith`, `endswith`: [`Modifier::wraps`]).
+    Part { any_before: bool, any_after: bool },
+}
+
+impl ListPosition {
+    /// The list value as a wildcard pattern in this position.
+    pub fn pattern(self, value: &str) -> Pattern {
+        let literal = Pattern::literal(value);
+        match self {
+            ListPosition::Whole => literal,
+            ListPosition::Part {
+                any_before,
+                any_after,
+            } => literal.wrap(any_before, any_after),
+        }
+    }
 }
 
 /// A problem in a selection, located by JSON pointer (relative to the detection file) and
@@ -76,6 +123,29 @@ impl Selection {
     pub fn fields(&self) -> impl Iterator<Item = &FieldMatch> {
         self.alternatives.iter().flatten()
     }
+}
+
+impl FieldMatch {
+    /// The catalogue lists the entry reads through `expand` (`tier0_roles`, `tier0_roles.name`).
+    pub fn lists(&self) -> impl Iterator<Item = &str> {
+        self.matchers.iter().filter_map(|m| match m {
+            Matcher::InList { list, .. } => Some(list.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// The list a placeholder value names: `%tier0_roles%` names the values of `tier0_roles`,
+/// `%tier0_roles.name%` the names its entries give them.
+fn placeholder(text: &str) -> Option<&str> {
+    let name = text.strip_prefix('%')?.strip_suffix('%')?;
+    let base = name.strip_suffix(LIST_NAMES).unwrap_or(name);
+    let mut chars = base.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    valid.then_some(name)
 }
 
 /// Why `pattern` is not a valid regular expression, if it is not. Results are cached: a large
@@ -186,6 +256,15 @@ fn parse_entry(
     let mut modifiers = Vec::new();
     let before = errors.len();
     for name in parts {
+        if modifiers.contains(&Modifier::Expand) {
+            errors.push(key_error(
+                format!("`{name}` comes after `expand`"),
+                Some(
+                    "write `expand` last, e.g. `Field|contains|expand`, as pySigma reads it"
+                        .to_owned(),
+                ),
+            ));
+        }
         let Some(modifier) = Modifier::from_name(name) else {
             let supported = modifier::names().collect::<Vec<_>>().join(", ");
             let help = match did_you_mean(name, modifier::names()) {
@@ -219,12 +298,13 @@ fn parse_entry(
         modifiers.push(modifier);
     }
     let has = |m: Modifier| modifiers.contains(&m);
-    let (all, re, insensitive, cased, exists) = (
+    let (all, re, insensitive, cased, exists, expand) = (
         has(Modifier::All),
         has(Modifier::Re),
         has(Modifier::I),
         has(Modifier::Cased),
         has(Modifier::Exists),
+        has(Modifier::Expand),
     );
     if re && wrap.is_some() {
         errors.push(key_error(
@@ -238,10 +318,18 @@ fn parse_entry(
             Some("plain matches are already case-insensitive".to_owned()),
         ));
     }
-    if exists && (re || wrap.is_some() || all || cased) {
+    if exists && (re || wrap.is_some() || all || cased || expand) {
         errors.push(key_error(
             "`exists` cannot be combined with other modifiers".to_owned(),
             None,
+        ));
+    }
+    if expand && (re || all || cased) {
+        errors.push(key_error(
+            "`expand` cannot be combined with re, all or cased".to_owned(),
+            Some(
+                "a list is matched case-insensitively, value by value (any one matches)".to_owned(),
+            ),
         ));
     }
     if errors.len() > before {
@@ -278,6 +366,25 @@ fn parse_entry(
             match v {
                 Value::Bool(b) => matchers.push(Matcher::Exists(*b)),
                 _ => errors.push(value_error("`exists` takes true or false".to_owned(), None)),
+            }
+            continue;
+        }
+        if expand {
+            match v.as_str().and_then(placeholder) {
+                Some(list) => matchers.push(Matcher::InList {
+                    list: list.to_owned(),
+                    position: match wrap.and_then(Modifier::wraps) {
+                        Some((any_before, any_after)) => ListPosition::Part {
+                            any_before,
+                            any_after,
+                        },
+                        None => ListPosition::Whole,
+                    },
+                }),
+                None => errors.push(value_error(
+                    "`expand` takes a placeholder naming a list, e.g. '%tier0_roles%'".to_owned(),
+                    Some("lists are defined under `lists:` in detections/rulecast.yaml".to_owned()),
+                )),
             }
             continue;
         }
@@ -397,5 +504,72 @@ mod tests {
         );
         assert_eq!(errs[1].pointer, "/detection/s/B|re");
         assert!(errs[2].message.contains("cannot be combined"));
+    }
+
+    #[test]
+    fn expand_names_a_list_in_a_position() {
+        let s = parse_selection(
+            "s",
+            &json!({"RoleId|expand": "%tier0_roles%", "Body|contains|expand": ["%a%", "%b_2%"]}),
+            "/detection/s",
+        )
+        .unwrap();
+        assert_eq!(
+            s.alternatives[0][0].matchers,
+            vec![Matcher::InList {
+                list: "tier0_roles".into(),
+                position: ListPosition::Whole
+            }]
+        );
+        assert_eq!(
+            s.alternatives[0][1].lists().collect::<Vec<_>>(),
+            vec!["a", "b_2"]
+        );
+        assert_eq!(
+            s.alternatives[0][1].matchers[0],
+            Matcher::InList {
+                list: "a".into(),
+                position: ListPosition::Part {
+                    any_before: true,
+                    any_after: true
+                }
+            }
+        );
+        let names =
+            parse_selection("s", &json!({"RoleName|expand": "%tier0_roles.name%"}), "/s").unwrap();
+        let list = names.alternatives[0][0].lists().next().unwrap();
+        assert_eq!(list_reference(list), ("tier0_roles", true));
+        assert_eq!(list_reference("tier0_roles"), ("tier0_roles", false));
+        assert!(parse_selection("s", &json!({"R|expand": "%x.id%"}), "/s").is_err());
+    }
+
+    #[test]
+    fn expand_needs_a_placeholder_and_comes_last() {
+        let errs = parse_selection(
+            "s",
+            &json!({
+                "A|expand": "tier0_roles",
+                "B|expand|contains": "%x%",
+                "C|expand|cased": "%x%",
+                "D|re|expand": "%x%",
+                "E|expand": "%x y%"
+            }),
+            "/detection/s",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`expand` takes a placeholder naming a list, e.g. '%tier0_roles%'",
+                "`contains` comes after `expand`",
+                "`cased` comes after `expand`",
+                "`expand` cannot be combined with re, all or cased",
+                "`expand` cannot be combined with re, all or cased",
+                "`expand` takes a placeholder naming a list, e.g. '%tier0_roles%'",
+            ],
+            "{errs:#?}"
+        );
+        assert!(!errs[0].at_key && errs[1].at_key);
     }
 }

@@ -22,6 +22,7 @@ pub enum Modifier {
     I,
     Cased,
     Exists,
+    Expand,
 }
 
 /// How a query language expresses a modifier.
@@ -69,7 +70,7 @@ impl Language {
 }
 
 /// Every modifier, in the order the documentation lists them.
-pub const MODIFIERS: [ModifierSpec; 8] = [
+pub const MODIFIERS: [ModifierSpec; 9] = [
     ModifierSpec {
         modifier: Modifier::Contains,
         name: "contains",
@@ -134,6 +135,29 @@ pub const MODIFIERS: [ModifierSpec; 8] = [
         kql: Lowering::Fallback("`isnotempty(field)` / `isempty(field)`"),
         spl: Lowering::Fallback("`field!=\"\"` / `field==\"\"` on the normalised field"),
         sigma: Lowering::Native("`|exists`"),
+    },
+    ModifierSpec {
+        modifier: Modifier::Expand,
+        name: "expand",
+        meaning: "the value is a placeholder naming a list of rulecast.yaml (`%tier0_roles%`; \
+                  `%tier0_roles.name%` for the names its entries give): the field is one of the \
+                  list's values, ignoring case; after `contains`, `startswith` or `endswith` it \
+                  contains, starts or ends with one. Written last; not with `re`, `all`, \
+                  `cased` or `exists`",
+        kql: Lowering::Fallback(
+            "the list bound once with `let` (from its Sentinel watchlist, or its inline \
+             values) and tested with `set_has_element(list, tolower(field))`; in part, one \
+             `contains`/`startswith`/`endswith` per inline value, joined with `or`",
+        ),
+        spl: Lowering::Fallback(
+            "`| lookup` of the list's Splunk lookup that sets a flag field, tested with \
+             `isnotnull(flag)`, or `in(lower(field), ...)` over the inline values; in part, \
+             one `match` per inline value, joined with `OR`",
+        ),
+        sigma: Lowering::Native(
+            "`|expand` with the placeholder as written; the shipped pySigma pipelines carry \
+             the list's values as `vars`",
+        ),
     },
 ];
 
@@ -211,6 +235,7 @@ mod tests {
             Modifier::I,
             Modifier::Cased,
             Modifier::Exists,
+            Modifier::Expand,
         ];
         assert_eq!(all.len(), MODIFIERS.len());
         for m in all {

@@ -136,6 +136,15 @@ pub trait Target: Sync {
         let _ = (catalogue, out);
     }
 
+    /// Where the target reads catalogue lists from outside the query text (a Sentinel
+    /// watchlist, a Splunk lookup), if it can: the lists its section binds. A target without
+    /// one compiles every list's inline values into its queries. The loader checks the stores
+    /// together ([`check_list_stores`]).
+    fn list_store<'c>(&self, catalogue: &'c Catalogue) -> Option<ListStore<'c>> {
+        let _ = catalogue;
+        None
+    }
+
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics>;
 
     /// Checks rendered files (paths relative to the target folder) the way the target's
@@ -157,38 +166,137 @@ pub trait Target: Sync {
     }
 }
 
-/// Checks a target's entry per catalogue list (`bindings`, at `key` of rulecast.yaml, e.g.
-/// `targets.splunk.lookups`): every list has one, and each names a list that exists.
-pub(crate) fn check_list_bindings<T>(
-    catalogue: &Catalogue,
-    key: &str,
-    bindings: &indexmap::IndexMap<String, T>,
-    what: &str,
-    example: &str,
-    out: &mut Diagnostics,
-) {
+/// The lists a target reads from a store of its platform ([`Target::list_store`]).
+pub struct ListStore<'c> {
+    /// Where its entries are in rulecast.yaml, e.g. `targets.splunk.lookups`.
+    pub key: &'static str,
+    /// What one entry is, e.g. `Splunk lookup`.
+    pub what: &'static str,
+    /// An entry as the help shows it, e.g. `{ name: my_lookup, field: account }`.
+    pub example: &'static str,
+    /// The names of the lists it binds, as written under `key`.
+    pub lists: Vec<&'c str>,
+}
+
+/// Checks the targets' list stores together. A list is either bound in every store (the SOC
+/// maintains it in each platform: a watchlist and a lookup) or in none (its inline values are
+/// compiled into every query, as for constants such as role template ids). A list bound in some
+/// stores only is refused: its edits would reach one platform and not the other, and it is
+/// almost always a forgotten entry. An entry must name a list, and a list matched in part
+/// (`contains|expand`) must be in no store, since a watchlist or lookup matches whole values.
+pub(crate) fn check_list_stores(catalogue: &Catalogue, targets: &Targets, out: &mut Diagnostics) {
+    let stores: Vec<ListStore> = targets
+        .iter()
+        .filter_map(|t| t.list_store(catalogue))
+        .collect();
     let doc = catalogue.config_document();
     let lists = &catalogue.config.lists;
-    for name in lists.keys().filter(|name| !bindings.contains_key(*name)) {
-        out.push(
-            doc.error_at_key(
-                &format!("/lists/{}", pointer_segment(name)),
-                format!("list `{name}` has no {what}"),
-            )
-            .with_help(format!("add it under {key}, e.g. {name}: {example}")),
-        );
+    for store in &stores {
+        for name in store
+            .lists
+            .iter()
+            .filter(|name| !lists.contains_key(**name))
+        {
+            let help = did_you_mean(name, lists.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "the entries of {} are named after the lists under `lists:`",
+                        store.key
+                    )
+                });
+            let pointer = format!("/{}/{}", store.key.replace('.', "/"), pointer_segment(name));
+            out.push(
+                doc.error_at_key(&pointer, format!("`{name}` is not a list of the catalogue"))
+                    .with_help(help),
+            );
+        }
     }
-    for name in bindings.keys().filter(|name| !lists.contains_key(*name)) {
-        let help = did_you_mean(name, lists.keys().map(String::as_str))
-            .map(|c| format!("did you mean `{c}`?"))
-            .unwrap_or_else(|| {
-                format!("the entries of {key} are named after the lists under `lists:`")
-            });
-        let pointer = format!("/{}/{}", key.replace('.', "/"), pointer_segment(name));
-        out.push(
-            doc.error_at_key(&pointer, format!("`{name}` is not a list of the catalogue"))
-                .with_help(help),
-        );
+    let in_stores = |list: &str| -> Vec<&ListStore> {
+        stores.iter().filter(|s| s.lists.contains(&list)).collect()
+    };
+    for name in lists.keys() {
+        let bound = in_stores(name);
+        if bound.is_empty() {
+            continue;
+        }
+        for missing in stores.iter().filter(|s| !s.lists.contains(&name.as_str())) {
+            let has: Vec<&str> = bound.iter().map(|s| s.what).collect();
+            out.push(
+                doc.error_at_key(
+                    &format!("/lists/{}", pointer_segment(name)),
+                    format!("list `{name}` has a {} but no {}", has.join(" and a "), missing.what),
+                )
+                .with_help(format!(
+                    "add it under {}, e.g. {name}: {}; or remove its {} so every target compiles its values into the query",
+                    missing.key,
+                    missing.example,
+                    bound.iter().map(|s| format!("entry under {}", s.key)).collect::<Vec<_>>().join(" and ")
+                )),
+            );
+        }
+    }
+    for detection in &catalogue.detections {
+        for m in detection.field_matches() {
+            for matcher in &m.matchers {
+                let crate::logic::Matcher::InList { list, position } = matcher else {
+                    continue;
+                };
+                let base = crate::logic::list_reference(list).0;
+                let bound = in_stores(base);
+                if *position == crate::logic::ListPosition::Whole || bound.is_empty() {
+                    continue;
+                }
+                let what: Vec<&str> = bound.iter().map(|s| s.what).collect();
+                let keys: Vec<&str> = bound.iter().map(|s| s.key).collect();
+                out.push(
+                    detection.document.error_at_key(
+                        &m.pointer,
+                        format!(
+                            "list `{base}` is read from a {}, which can only match whole values",
+                            what.join(" and a ")
+                        ),
+                    )
+                    .with_help(format!(
+                        "match the whole value (`{}|expand`), or remove `{base}` from {} so every target inlines its values",
+                        m.field,
+                        keys.join(" and ")
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// A catalogue list as a CSV file (a Splunk lookup, a Sentinel watchlist): a value column of
+/// lower-cased values, and a `name` column when the list names its values.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ListFile {
+    pub field: String,
+    pub named: bool,
+    pub rows: Vec<ListRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ListRow {
+    pub value: String,
+    pub name: String,
+}
+
+impl ListFile {
+    pub(crate) fn new(catalogue: &Catalogue, list: &str, field: &str) -> ListFile {
+        let entries = crate::lang::list_entries(catalogue, list);
+        ListFile {
+            field: field.to_owned(),
+            named: entries.iter().any(|(_, n)| n.is_some()),
+            rows: entries
+                .into_iter()
+                .map(|(value, name)| ListRow {
+                    value,
+                    name: name.unwrap_or_default(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -446,5 +554,69 @@ pub(crate) fn title_case(word: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::lock::fingerprint::neutral_stamp;
+    use crate::render::Templates;
+
+    /// The entries of `privileged_accounts` in the minimal fixture's stores.
+    const WATCHLIST: &str = "    watchlists:\n      privileged_accounts: { alias: PrivilegedAccounts, column: SearchKey }\n";
+    const LOOKUP: &str = "    lookups:\n      privileged_accounts: { name: test_privileged_accounts, field: account }\n";
+
+    #[test]
+    fn a_list_in_no_store_is_compiled_into_every_query() {
+        let (_dir, catalogue) = crate::test_support::catalogue(
+            &[
+                ("rulecast.yaml", WATCHLIST, "    create_incident: true\n"),
+                ("rulecast.yaml", LOOKUP, ""),
+            ],
+            &[],
+        );
+        let templates = Templates::load(&catalogue.targets, None).unwrap();
+        let rendered = crate::build::render(&catalogue, &templates, &neutral_stamp, "1.0.0")
+            .unwrap_or_else(|d| panic!("{d}"));
+        let file = |path: &str| rendered.tree[std::path::Path::new(path)].as_str();
+        let kql = file("sentinel/rules/entra-roles/eligible-assignment-burst.yaml");
+        assert!(
+            kql.contains(
+                r#"let _rc_list_privileged_accounts = dynamic(["admin@contoso.example"]);"#
+            ),
+            "{kql}"
+        );
+        assert!(!kql.contains("_GetWatchlist"), "{kql}");
+        let spl = file("splunk/test_pack/default/savedsearches.conf");
+        assert!(
+            spl.contains(r#"| eval _rc_on_privileged_accounts=if(in(lower(Actor), "admin@contoso.example"), 1, null())"#),
+            "{spl}"
+        );
+        assert!(!spl.contains("| lookup"), "{spl}");
+        let written: Vec<&str> = rendered
+            .tree
+            .keys()
+            .filter_map(|p| p.to_str())
+            .filter(|p| p.contains("watchlists/") || p.contains("/lookups/"))
+            .collect();
+        assert!(
+            written.is_empty(),
+            "no watchlist or lookup file: {written:?}"
+        );
+    }
+
+    #[test]
+    fn a_list_bound_in_one_store_only_is_refused() {
+        let dir = crate::test_support::minimal_fixture();
+        let path = dir.path().join("rulecast.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen(LOOKUP, "", 1)).unwrap();
+        let errors = crate::catalogue::Catalogue::load(dir.path()).unwrap_err();
+        let messages: Vec<&str> = errors.iter().map(Diagnostic::message).collect();
+        assert_eq!(
+            messages,
+            ["list `privileged_accounts` has a Sentinel watchlist but no Splunk lookup"]
+        );
     }
 }

@@ -123,7 +123,17 @@ struct PipelineView {
     name: String,
     backend: &'static str,
     priority: u32,
+    /// The catalogue lists rules read through `expand` placeholders, resolved by pySigma's
+    /// `value_placeholders` transformation.
+    vars: Vec<PipelineVar>,
     sources: Vec<PipelineSource>,
+}
+
+#[derive(Serialize)]
+struct PipelineVar {
+    name: String,
+    /// Sigma values: wildcards escaped, as pySigma reads a placeholder's values as Sigma strings.
+    values: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -383,6 +393,16 @@ fn documents(
             derived.join(", ")
         ));
     }
+    let lists: Vec<String> = crate::lang::expanded_lists(detection)
+        .into_iter()
+        .map(|l| format!("%{l}%"))
+        .collect();
+    if !lists.is_empty() {
+        notes.push(format!(
+            "Placeholders {} stand for lists of detections/rulecast.yaml; the rulecast pipelines (pipelines/) carry their values as vars.",
+            lists.join(", ")
+        ));
+    }
     // The rule carries such values correctly; pySigma's Kusto backend writes them into KQL
     // strings unescaped, so a conversion would not parse. Say so where it matters.
     let has_control = meta.detection.selections.values().any(has_line_break);
@@ -543,12 +563,7 @@ fn documents(
 /// lose the spelling, and backends that fold ASCII letters only (SQLite's NOCASE and LIKE)
 /// would then miss a non-ASCII value written in capitals, as the events spell it.
 fn list_values(catalogue: &Catalogue, list: &str) -> Vec<String> {
-    let mut values: Vec<String> = catalogue
-        .config
-        .lists
-        .get(list)
-        .map(|l| l.inline.clone())
-        .unwrap_or_default();
+    let mut values = crate::lang::list_values_as_written(catalogue, list);
     values.sort_by_cached_key(|v| (v.to_lowercase(), v.clone()));
     values.dedup_by(|a, b| a.to_lowercase() == b.to_lowercase());
     values
@@ -613,10 +628,28 @@ fn pipeline(catalogue: &Catalogue, backend: &'static str) -> Result<PipelineView
             known: source.fields.keys().cloned().collect(),
         });
     }
+    let mut placeholders: Vec<&str> = catalogue
+        .detections
+        .iter()
+        .flat_map(crate::lang::expanded_lists)
+        .collect();
+    placeholders.sort_unstable();
+    placeholders.dedup();
+    let vars = placeholders
+        .into_iter()
+        .map(|list| PipelineVar {
+            name: list.to_owned(),
+            values: list_values(catalogue, list)
+                .iter()
+                .map(|v| crate::logic::Pattern::literal(v).to_sigma())
+                .collect(),
+        })
+        .collect();
     Ok(PipelineView {
         name: format!("rulecast {} ({backend})", catalogue.config.name),
         backend,
         priority: 20,
+        vars,
         sources,
     })
 }

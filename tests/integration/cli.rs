@@ -6,7 +6,7 @@ use crate::test::{Test, snapshot_tree};
 fn build_writes_every_target_and_is_deterministic() {
     let (t, out) = Test::minimal()
         .args(["build"])
-        .stderr_contains("wrote 19 files for 2 detections")
+        .stderr_contains("wrote 20 files for 2 detections")
         .run();
     for path in [
         "generated/sentinel/rules/entra-roles/pim-alert-disabled.yaml",
@@ -14,6 +14,7 @@ fn build_writes_every_target_and_is_deterministic() {
         "generated/sentinel/azuredeploy.json",
         "generated/splunk/test_pack/default/savedsearches.conf",
         "generated/splunk/test_pack/lookups/test_privileged_accounts.csv",
+        "generated/sentinel/watchlists/PrivilegedAccounts.csv",
         "generated/sigma/rules/entra-roles/correlation_azure_eligible_assignment_burst.yml",
         "generated/sigma/pipelines/rulecast_kusto.yml",
         "generated/azure-monitor/eligible-assignment-burst.json",

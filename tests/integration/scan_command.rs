@@ -3,11 +3,14 @@
 //!
 //! The attacks: a burst of four eligible assignments by alex (lines 7-10, two of them Global
 //! Administrator), a Global Administrator assigned directly in the directory (12), Owner
-//! assigned through ARM (15 Start, 16 Success), MFA on activation disabled for Global
-//! Administrator (18), elevate access (21), PIM's stale-accounts alert written as a diagnostic
-//! record (22), and one Global Administrator activated three times (24, 26, 28). The routine
-//! activity must raise nothing: PIM's own directory writes, a Security Reader made eligible, a
-//! Reader assignment, a hardening of role settings, a resolved alert, a SigninLogs row.
+//! assigned through ARM (15 Start, 16 Success of one operation: one alert for the pair), MFA on
+//! activation disabled for Global Administrator (18; the Tier 0 drift detection reports it, with
+//! what was weakened, and the any-role detection stays quiet), elevate access (21), PIM's
+//! stale-accounts alert written as a diagnostic record (22), a PIM alert resolved by a person
+//! (23), and one Global Administrator activated three times (24, 26, 28). The routine activity
+//! must raise nothing: PIM's own directory writes (no application id, PIM's service principal),
+//! a Security Reader made eligible, a Reader assignment, a hardening of role settings, a
+//! SigninLogs row.
 
 use serde_json::Value;
 
@@ -86,21 +89,7 @@ fn expected() -> Vec<(String, String, u64, Vec<u64>, String)> {
             "lynne.robbins@contoso.example",
         ),
         alert(
-            "pim-alerts/azure-owner-assigned-outside-pim",
-            "2025-04-01T09:10:03.0554333Z",
-            1,
-            &[16],
-            "lynne.robbins@contoso.example",
-        ),
-        alert(
             "baselines/entra-role-settings-drift",
-            "2025-04-01T09:28:44.0696916Z",
-            1,
-            &[18],
-            "alex.wilber@contoso.example",
-        ),
-        alert(
-            "entra-roles/pim-role-setting-weakened",
             "2025-04-01T09:28:44.0696916Z",
             1,
             &[18],
@@ -121,11 +110,25 @@ fn expected() -> Vec<(String, String, u64, Vec<u64>, String)> {
             "MS-PIM",
         ),
         alert(
+            "entra-roles/pim-alert-disabled",
+            "2025-04-01T10:05:00.0989875Z",
+            1,
+            &[23],
+            "adele.vance@contoso.example",
+        ),
+        alert(
             "entra-roles/eligible-assignment-burst",
             "2025-04-01T08:10:00.007919Z",
             4,
             &[7, 8, 9, 10],
             "alex.wilber@contoso.example",
+        ),
+        alert(
+            "pim-alerts/azure-owner-assigned-outside-pim",
+            "2025-04-01T09:10:01.0554331Z",
+            2,
+            &[15, 16],
+            "256752e9-81c3-5c38-b418-dfc2f5b9aa4e / /SUBSCRIPTIONS/4F1B7C2E-9D3A-4C58-8E61-0A2B3C4D5E6F/PROVIDERS/MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/E0D1D4A7-0F1B-534F-8137-2C513084E8F0",
         ),
         alert(
             "pim-alerts/role-activated-repeatedly",
@@ -163,10 +166,13 @@ fn the_sample_raises_exactly_the_expected_alerts() {
     );
     assert_eq!(report["alerts"][0]["events"][0]["line"], 7);
     assert_eq!(report["alerts"][0]["events"][0]["offset"], lines_before(7));
-    let weakened = &report["alerts"][5];
+    let weakened = &report["alerts"][3];
     assert_eq!(
         weakened["findings"],
-        serde_json::json!(["MFA no longer required"])
+        serde_json::json!([
+            "MFA no longer required",
+            "maximum activation raised above 8 hours"
+        ])
     );
     assert_eq!(
         weakened["fields"]["ResultReason"],
@@ -180,7 +186,7 @@ fn the_text_report_names_who_what_and_which_events() {
     Test::shipped()
         .args(["scan", "--logs", logs.to_str().unwrap(), "--detection", "eligible-assignment-burst"])
         .stdout(
-            "high  entra-roles/eligible-assignment-burst: Burst of eligible role assignments by one account
+            "high  entra-roles/eligible-assignment-burst: Burst of role assignments by one account
   when      2025-04-01T08:10:00.007919Z .. 2025-04-01T08:46:21.0364295Z, 4 events (default tier: 4 within 1h)
   actor     alex.wilber@contoso.example
   target    diego.siciliani@contoso.example (+3 more)

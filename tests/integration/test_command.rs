@@ -33,9 +33,9 @@ fn a_rule_that_no_longer_fires_fails_with_the_field_and_value() {
         .stdout_contains("        at detections/entra-roles/pim-alert-disabled.tests.yaml:3:5\n")
         .stdout_contains("        no alert\n")
         .stdout_contains(
-            "        event 1 (2025-03-04T14:21:07.553Z) did not match: selection: ActivityDisplayName was \"Disable PIM alert\", expected Disable PIM alerts\n",
+            "        event 1 (2025-03-04T14:21:07.553Z) did not match: selection_disabled: ActivityDisplayName was \"Disable PIM alert\", expected Disable PIM alerts; selection_setting: ActivityDisplayName was \"Disable PIM alert\", expected Update PIM alert setting; selection_by_hand: ActivityDisplayName was \"Disable PIM alert\", expected one of Deactivate PIM alert, Resolve PIM alert\n",
         )
-        .stdout_contains("1 detection, 4 cases: 2 passed, 2 failed;")
+        .stdout_contains("1 detection, 9 cases: 7 passed, 2 failed;")
         .run();
 }
 
@@ -139,7 +139,7 @@ fn junit_and_json_reports_carry_the_failures() {
         ])
         .status(1)
         .run();
-    assert!(out.stdout.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rulecast\" tests=\"4\" failures=\"2\">"), "{}", out.stdout);
+    assert!(out.stdout.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rulecast\" tests=\"9\" failures=\"2\">"), "{}", out.stdout);
     assert!(
         out.stdout.contains("<failure message=\"no alert\">"),
         "{}",

@@ -19,8 +19,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Artifacts, Checker, Conformance, DetectionView, PackageContext, PackageError, ReleaseFile,
-    RenderContext, Section, Stamp, Target, package, render_template, title_case,
+    Artifacts, Checker, Conformance, DetectionView, ListStore, PackageContext, PackageError,
+    ReleaseFile, RenderContext, Section, Stamp, Target, package, render_template, title_case,
 };
 use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -47,6 +47,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "sentinel/azuredeploy.json",
         include_str!("../../../templates/sentinel/azuredeploy.json.tera"),
+    ),
+    (
+        "sentinel/watchlist.csv",
+        include_str!("../../../templates/sentinel/watchlist.csv.tera"),
     ),
 ];
 
@@ -169,24 +173,30 @@ impl Target for Sentinel {
         Some(Section::optional::<ConfigSection>())
     }
 
-    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
-        super::check_list_bindings(
-            catalogue,
-            "targets.sentinel.watchlists",
-            &config(catalogue).watchlists,
-            "Sentinel watchlist",
-            "{ alias: MyWatchlist, column: SearchKey }",
-            out,
-        );
+    fn list_store<'c>(&self, catalogue: &'c Catalogue) -> Option<ListStore<'c>> {
+        Some(ListStore {
+            key: "targets.sentinel.watchlists",
+            what: "Sentinel watchlist",
+            example: "{ alias: MyWatchlist, column: SearchKey }",
+            lists: config(catalogue)
+                .watchlists
+                .keys()
+                .map(String::as_str)
+                .collect(),
+        })
     }
 
     fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
-        // The YAML templates (for Sentinel Repositories) and the combined ARM template; the
-        // per-rule ARM templates are the same rules again.
+        // The YAML templates (for Sentinel Repositories), the combined ARM template and the
+        // watchlist files the rules read; the per-rule ARM templates are the same rules again.
         let files: package::Entries = context
             .files
             .iter()
-            .filter(|(path, _)| path.starts_with("rules/") || *path == "azuredeploy.json")
+            .filter(|(path, _)| {
+                path.starts_with("rules/")
+                    || path.starts_with("watchlists/")
+                    || *path == "azuredeploy.json"
+            })
             .map(|(path, bytes)| (path.clone(), bytes.clone()))
             .collect();
         Ok(ReleaseFile {
@@ -295,6 +305,20 @@ impl Target for Sentinel {
                 }
             }
         }
+        for (name, watchlist) in &config(catalogue).watchlists {
+            // The value column is the watchlist's search key, which the queries read as
+            // SearchKey unless the list names another column.
+            let column = if watchlist.column == "SearchKey" {
+                "Value"
+            } else {
+                &watchlist.column
+            };
+            let view = super::ListFile::new(catalogue, name, column);
+            match render_template(context.templates, "sentinel/watchlist.csv", &view, None) {
+                Ok(text) => artifacts.add_file(format!("watchlists/{}.csv", watchlist.alias), text),
+                Err(e) => errors.push(e),
+            }
+        }
         super::add_combined_arm(
             &mut artifacts,
             &mut errors,
@@ -326,8 +350,8 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
     let source = catalogue.logsource(detection);
     let settings = config(catalogue);
     let watchlist = |list: &str| {
-        let watchlist = &settings.watchlists[list];
-        (watchlist.alias.as_str(), watchlist.column.as_str())
+        let watchlist = settings.watchlists.get(list)?;
+        Some((watchlist.alias.as_str(), watchlist.column.as_str()))
     };
     let query = kql::compile(catalogue, detection, ListBinding::Watchlist(&watchlist));
     let meta = &detection.meta;

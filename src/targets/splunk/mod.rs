@@ -20,8 +20,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Artifacts, Checker, Conformance, DetectionView, PackageContext, PackageError, ReleaseFile,
-    RenderContext, Section, Target, package, render_template,
+    Artifacts, Checker, Conformance, DetectionView, ListStore, PackageContext, PackageError,
+    ReleaseFile, RenderContext, Section, Target, package, render_template,
 };
 use crate::catalogue::detection::Severity;
 use crate::catalogue::duration::Duration;
@@ -160,8 +160,9 @@ struct MacroView {
 struct LookupView {
     name: String,
     file: String,
-    field: String,
-    values: Vec<String>,
+    /// The file's columns and rows (`field`, `named`, `rows` in the templates).
+    #[serde(flatten)]
+    list: super::ListFile,
     description: String,
 }
 
@@ -201,15 +202,17 @@ impl Target for Splunk {
         Some(Section::required::<ConfigSection>())
     }
 
-    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
-        super::check_list_bindings(
-            catalogue,
-            "targets.splunk.lookups",
-            &config(catalogue).lookups,
-            "Splunk lookup",
-            "{ name: my_lookup, field: account }",
-            out,
-        );
+    fn list_store<'c>(&self, catalogue: &'c Catalogue) -> Option<ListStore<'c>> {
+        Some(ListStore {
+            key: "targets.splunk.lookups",
+            what: "Splunk lookup",
+            example: "{ name: my_lookup, field: account }",
+            lists: config(catalogue)
+                .lookups
+                .keys()
+                .map(String::as_str)
+                .collect(),
+        })
     }
 
     fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
@@ -285,8 +288,8 @@ impl Target for Splunk {
             });
         }
         let lookup = |list: &str| {
-            let lookup = &config.lookups[list];
-            (lookup.name.as_str(), lookup.field.as_str())
+            let lookup = config.lookups.get(list)?;
+            Some((lookup.name.as_str(), lookup.field.as_str()))
         };
         macros.extend(source_macros.iter().cloned());
         for detection in super::detections(catalogue) {
@@ -356,12 +359,13 @@ impl Target for Splunk {
 
         let mut lookups = Vec::new();
         for (name, list) in &catalogue.config.lists {
-            let lookup = &config.lookups[name];
+            let Some(lookup) = config.lookups.get(name) else {
+                continue;
+            };
             lookups.push(LookupView {
                 name: lookup.name.clone(),
                 file: format!("{}.csv", lookup.name),
-                field: lookup.field.clone(),
-                values: crate::lang::inline_values(catalogue, name),
+                list: super::ListFile::new(catalogue, name, &lookup.field),
                 description: list.description.clone(),
             });
         }
