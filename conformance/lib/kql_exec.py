@@ -4,8 +4,12 @@ test case of the catalogue, and require the rows `rulecast test` reports as aler
 
 Runs in the `kql` venv of conformance/install (duckdb-kql 1.1.2 on DuckDB).
 
-For each detection and each of its two KQL queries (generated/sentinel/rules/<section>/<slug>.yaml
-and generated/azure-monitor/<slug>.json):
+Which files hold the queries, and which the watchlists, the targets say through their
+conformance hooks (`rulecast targets --format json`: `kql-execution` files hold one detection's
+query each, a rule template with its `id` or an ARM template whose rule is tagged `rulecast-id`;
+`sentinel-watchlist` files are the watchlists), so a new KQL target is executed with no change
+here. A query found in several files of one target (a combined template) is executed once, and
+its copies must be identical. For each detection and each target's query of it:
   1. the query is translated by duckdb-kql. duckdb-kql 1.1.2 cannot translate some operators
      (mv-apply, prev(), take_anyif, ...), and says which; such a query is listed by name in
      conformance/kql-exec-unsupported.txt. The list must be exact: a query that cannot run and is
@@ -15,7 +19,7 @@ and generated/azure-monitor/<slug>.json):
      the Log Analytics tables (column types from vendor/kql-tables.json: dynamic columns as JSON,
      parsed from text as Log Analytics parses them), the Sentinel watchlists are supplied as the
      `_GetWatchlist` stored function (duckdb_kql.set_functions) from the watchlist files rulecast
-     generated (generated/sentinel/watchlists/*.csv), and the query is run;
+     generated, and the query is run;
   3. the rows are compared with the alerts `rulecast test --format json` reported for the case:
      as many rows as alerts, and per row every output column rulecast also reports (the alert's
      fields, and its time, start, end and event count) with the same value.
@@ -23,8 +27,10 @@ and generated/azure-monitor/<slug>.json):
 Any difference, translation surprise or error is printed and makes the exit status non-zero.
 
 Usage:
-  kql_exec.py CATALOGUE_DIR GENERATED_DIR [--rulecast-json FILE] [--json SUMMARY] [--detection NAME]...
+  kql_exec.py CATALOGUE_DIR GENERATED_DIR [--files FILES.json] [--rulecast-json FILE] [--json SUMMARY] [--detection NAME]...
   kql_exec.py CATALOGUE_DIR GENERATED_DIR --selftest
+    (FILES.json: {"kql-execution": {target: [paths]}, "sentinel-watchlist": {target: [paths]}},
+     the targets' hooks as conformance/run found them; without it they are asked of rulecast)
 """
 import argparse
 import csv
@@ -42,39 +48,70 @@ from duckdb_kql import KqlUnsupportedError
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import sigma_flatten as flat  # noqa: E402
-from rulecast_bin import rulecast_binary  # noqa: E402
+from rulecast_bin import rulecast_binary, target_files  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent.parent  # conformance/
 UNSUPPORTED = HERE / "kql-exec-unsupported.txt"
 TABLES = HERE / "vendor" / "kql-tables.json"
 DUCK_TYPES = {"string": "VARCHAR", "datetime": "TIMESTAMP", "dynamic": "JSON", "long": "BIGINT",
               "real": "DOUBLE", "bool": "BOOLEAN", "int": "INTEGER"}
-TARGETS = ("sentinel", "azure-monitor")
+QUERIES, WATCHLISTS = "kql-execution", "sentinel-watchlist"
 
 
 # ------------------------------------------------------------------ the queries
 
-def query_of(generated, target, section, slug):
-    """The KQL of one detection in one target, or None when the target has no file for it."""
-    if target == "sentinel":
-        path = generated / "sentinel" / "rules" / section / f"{slug}.yaml"
-        return flat.load_yaml(path)["query"] if path.exists() else None
-    path = generated / "azure-monitor" / f"{slug}.json"
-    if not path.exists():
-        return None
+def hooked_files(generated, files_json=None):
+    """{checker: {target: [paths]}} of the KQL execution's checkers: from FILES.json when
+    conformance/run passes it, else from the targets' hooks."""
+    if files_json is not None:
+        data = json.loads(pathlib.Path(files_json).read_text(encoding="utf-8"))
+        return {c: {t: [pathlib.Path(p) for p in paths] for t, paths in data.get(c, {}).items()}
+                for c in (QUERIES, WATCHLISTS)}
+    by_checker, reason = target_files(generated)
+    if by_checker is None:
+        raise SystemExit(f"kql-exec: {reason}")
+    return {c: by_checker.get(c, {}) for c in (QUERIES, WATCHLISTS)}
+
+
+def queries_in(path):
+    """[(detection id, query)] of one file: a rule template's `id` and `query`, or each rule of
+    an ARM template (a Sentinel alert rule or an Azure Monitor log search alert) by its
+    `rulecast-id` tag."""
+    if path.suffix in (".yaml", ".yml"):
+        doc = flat.load_yaml(path)
+        return [(str(doc.get("id")), doc.get("query"))]
     template = json.loads(path.read_text(encoding="utf-8"))
+    found = []
     for resource in template.get("resources", []):
-        for criterion in resource.get("properties", {}).get("criteria", {}).get("allOf", []):
-            return criterion["query"]
-    return None
+        props = resource.get("properties", {})
+        queries = [c.get("query") for c in props.get("criteria", {}).get("allOf", [])]
+        if "query" in props:
+            queries.append(props["query"])
+        for query in queries:
+            found.append((str((resource.get("tags") or {}).get("rulecast-id")), query))
+    return found
 
 
-def watchlist_function(generated):
-    """Sentinel's `_GetWatchlist(alias)` over the watchlist files rulecast generated: the first
-    CSV column is the search key (what the queries read as SearchKey), and every column is a
-    key of WatchlistItem, as Sentinel gives them."""
+def queries_by_target(files):
+    """({(target, detection id): (path, query)}, failures) of the kql-execution files."""
+    queries, failures = {}, []
+    for target, paths in sorted(files.items()):
+        for path in paths:
+            for detection_id, query in queries_in(path):
+                key = (target, detection_id.lower())
+                if key in queries and queries[key][1] != query:
+                    failures.append(f"{target} {path.name}: the query of detection {detection_id} differs from "
+                                    f"the one in {queries[key][0].name}")
+                queries.setdefault(key, (path, query))
+    return queries, failures
+
+
+def watchlist_function(paths):
+    """Sentinel's `_GetWatchlist(alias)` over the watchlist files rulecast generated (named
+    `<alias>.csv`): the first CSV column is the search key (what the queries read as SearchKey),
+    and every column is a key of WatchlistItem, as Sentinel gives them."""
     rows = []
-    for path in sorted((generated / "sentinel" / "watchlists").glob("*.csv")):
+    for path in sorted(paths):
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, [])
@@ -272,27 +309,31 @@ def rulecast_report(catalogue, generated):
         raise SystemExit(f"kql-exec: rulecast test gave no JSON report: {proc.stderr[-2000:]}")
 
 
-def run(catalogue, generated, report, unsupported_path=UNSUPPORTED, only=()):
-    """(summary, failures): summary counts, failures as printable lines."""
+def run(catalogue, files, report, unsupported_path=UNSUPPORTED, only=()):
+    """(summary, failures): summary counts, failures as printable lines. `files`: the hooked
+    files ({checker: {target: [paths]}})."""
     tables = json.loads(TABLES.read_text(encoding="utf-8"))
     listed = read_unsupported(unsupported_path)
-    duckdb_kql.set_functions([watchlist_function(generated)])
+    duckdb_kql.set_functions([watchlist_function(p for ps in files[WATCHLISTS].values() for p in ps)])
+    queries, failures = queries_by_target(files[QUERIES])
+    targets = sorted(files[QUERIES])
+    if not targets:
+        failures.append("no target names a kql-execution file: nothing to execute")
     reported = {d["name"]: d for d in report["detections"]}
-    failures = []
     summary = {"queries": 0, "executed": 0, "unsupported": 0, "cases": 0, "agree": 0}
     seen = set()
     for name, path in flat.detection_files(catalogue):
         if only and name not in only:
             continue
-        section, slug = name.split("/", 1)
         doc = flat.load_yaml(path)
         cases = flat.cases_of(path, doc)
         time_column = flat.load_logsources(catalogue)[doc["logsource"]].time_column
-        for target in TARGETS:
-            query = query_of(generated, target, section, slug)
-            if query is None:
+        for target in targets:
+            found = queries.get((target, str(doc["id"]).lower()))
+            if found is None:
                 failures.append(f"{target} {name}: no generated query")
                 continue
+            query = found[1]
             summary["queries"] += 1
             key = (target, name)
             seen.add(key)
@@ -353,7 +394,8 @@ def report_and_exit(summary, failures, json_path=None):
 def selftest(catalogue, generated):
     """The checker must fail on a wrong result, an unlisted unsupported query and a stale entry."""
     report = rulecast_report(catalogue, generated)
-    summary, failures = run(catalogue, generated, report)
+    files = hooked_files(generated)
+    summary, failures = run(catalogue, files, report)
     problems = [f"the shipped content does not pass: {f}" for f in failures]
     if summary["executed"] == 0:
         problems.append("no query was executed")
@@ -361,19 +403,20 @@ def selftest(catalogue, generated):
     try:
         # 1. A wrong result: an executed query whose condition is turned round must disagree.
         listed = read_unsupported(UNSUPPORTED)
-        runnable = [(t, n) for n, _ in flat.detection_files(catalogue) for t in TARGETS if (t, n) not in listed]
-        target, name = runnable[0]
-        section, slug = name.split("/", 1)
-        mutated = work / "generated"
-        shutil.copytree(generated, mutated)
-        path = (mutated / "sentinel" / "rules" / section / f"{slug}.yaml" if target == "sentinel"
-                else mutated / "azure-monitor" / f"{slug}.json")
-        text = path.read_text(encoding="utf-8")
+        queries, _ = queries_by_target(files[QUERIES])
+        ids = {str(flat.load_yaml(p)["id"]).lower(): n for n, p in flat.detection_files(catalogue)}
+        runnable = sorted((t, ids[i], path) for (t, i), (path, _) in queries.items()
+                          if i in ids and (t, ids[i]) not in listed)
+        target, name, original = runnable[0]
+        mutated = work / original.name
+        text = original.read_text(encoding="utf-8")
         changed = text.replace("| where ", "| where not ", 1)
         if changed == text:
-            problems.append(f"could not mutate {path}")
-        path.write_text(changed, encoding="utf-8")
-        _, found = run(catalogue, mutated, report, only=(name,))
+            problems.append(f"could not mutate {original}")
+        mutated.write_text(changed, encoding="utf-8")
+        # Only the mutated file of its target: a combined template would still hold the original.
+        only_mutated = {QUERIES: {target: [mutated]}, WATCHLISTS: files[WATCHLISTS]}
+        _, found = run(catalogue, only_mutated, report, only=(name,))
         if not any(f.startswith(f"{target} {name} / ") for f in found):
             problems.append(f"a query with its condition negated ({target} {name}) was not reported: {found}")
         else:
@@ -383,14 +426,14 @@ def selftest(catalogue, generated):
             (t, n), construct = next(iter(listed.items()))
             shorter = work / "shorter.txt"
             shorter.write_text("".join(f"{k[0]} {k[1]}: {v}\n" for k, v in listed.items() if k != (t, n)))
-            _, found = run(catalogue, generated, report, unsupported_path=shorter)
+            _, found = run(catalogue, files, report, unsupported_path=shorter)
             if not any(f.startswith(f"{t} {n}: duckdb-kql cannot run it") for f in found):
                 problems.append(f"an unlisted unsupported query ({t} {n}) was not reported: {found}")
             else:
                 print(f"PASS kql-exec selftest: an unlisted unsupported query is caught ({t} {n})")
         stale = work / "stale.txt"
         stale.write_text(UNSUPPORTED.read_text(encoding="utf-8") + f"{target} {name}: MvapplyOperator\n")
-        _, found = run(catalogue, generated, report, unsupported_path=stale)
+        _, found = run(catalogue, files, report, unsupported_path=stale)
         if not any("runs it now: remove the entry" in f for f in found):
             problems.append(f"a stale entry ({target} {name}) was not reported: {found}")
         else:
@@ -407,6 +450,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("catalogue", type=pathlib.Path)
     ap.add_argument("generated", type=pathlib.Path)
+    ap.add_argument("--files", type=pathlib.Path, help="the hooked files as conformance/run found them (default: ask rulecast)")
     ap.add_argument("--rulecast-json", type=pathlib.Path, help="rulecast test --format json output (default: run it)")
     ap.add_argument("--json", type=pathlib.Path, help="write the summary here")
     ap.add_argument("--detection", action="append", default=[], help="only this SECTION/SLUG (repeatable)")
@@ -417,7 +461,8 @@ def main():
         return selftest(catalogue, generated)
     report = (json.loads(args.rulecast_json.read_text()) if args.rulecast_json
               else rulecast_report(catalogue, generated))
-    summary, failures = run(catalogue, generated, report, only=tuple(args.detection))
+    files = hooked_files(generated, args.files)
+    summary, failures = run(catalogue, files, report, only=tuple(args.detection))
     return report_and_exit(summary, failures, args.json)
 
 

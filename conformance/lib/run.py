@@ -26,7 +26,7 @@ import tarfile
 import tempfile
 import time
 
-from rulecast_bin import rulecast_binary
+from rulecast_bin import rulecast_binary, target_files
 
 HERE = pathlib.Path(__file__).resolve().parent.parent  # conformance/
 LIB = HERE / "lib"
@@ -131,8 +131,10 @@ class Suite:
         self.notes = []
         self.versions = {}
         self.missing = {}
-        # checker -> files it judges, from the targets' conformance hooks (discover_files).
+        # checker -> files it judges, from the targets' conformance hooks (discover_files);
+        # and the same by target, for the checkers that report per target.
         self.files = {}
+        self.files_by_target = {}
 
     def row(self, checker, tool, what="artifacts"):
         """Start a summary row; its time runs until the next row starts (or stop_clock)."""
@@ -215,25 +217,12 @@ class Suite:
         """checker -> [paths] from the targets' conformance hooks (`rulecast targets --format
         json`): a target names the format of each of its files, so a new target is judged by
         every checker of its formats. Returns None (with the reason) when rulecast cannot say."""
-        binary = rulecast_binary()
-        if binary is None:
-            return None, "rulecast binary not found (set RULECAST_BIN or build with cargo); it lists each target's files"
-        proc = run([binary, "targets", "--format", "json"])
-        try:
-            targets = json.loads(proc.stdout)["targets"]
-        except (json.JSONDecodeError, KeyError):
-            return None, f"`rulecast targets --format json` failed: {(proc.stderr or proc.stdout).strip()[:300]}"
-        files = {}
-        for target in targets:
-            root = self.gen / target["folder"]
-            for hook in target["conformance"]:
-                pattern = hook["files"]
-                if pattern.endswith("/"):
-                    found = [p for p in root.glob(pattern.rstrip("/")) if p.is_dir()]
-                else:
-                    found = [p for p in root.glob(pattern) if p.is_file()]
-                files.setdefault(hook["checker"], set()).update(found)
-        return {checker: sorted(paths) for checker, paths in files.items()}, None
+        by_checker, reason = target_files(self.gen)
+        if by_checker is None:
+            return None, reason
+        self.files_by_target = by_checker
+        return {checker: sorted({p for paths in by_target.values() for p in paths})
+                for checker, by_target in by_checker.items()}, None
 
     def files_for(self, checker):
         return self.files.get(checker, [])
@@ -560,8 +549,12 @@ class Suite:
             row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
             return
         out = self.work / "kql-exec.json"
-        proc = run([KQL_VENV / "python", LIB / "kql_exec.py", self.catalogue, self.gen, "--json", out],
-                   env={"RULECAST_BIN": str(binary)})
+        listed = self.work / "kql-exec-files.json"
+        listed.write_text(json.dumps({checker: {t: [str(p) for p in paths] for t, paths in
+                                                self.files_by_target.get(checker, {}).items()}
+                                      for checker in ("kql-execution", "sentinel-watchlist")}))
+        proc = run([KQL_VENV / "python", LIB / "kql_exec.py", self.catalogue, self.gen, "--json", out,
+                    "--files", listed], env={"RULECAST_BIN": str(binary)})
         for line in proc.stdout.splitlines():
             if line.startswith("FAIL [") or line.startswith("kql-exec:"):
                 print(line)

@@ -89,10 +89,16 @@ impl Target for AzureMonitor {
     }
 
     fn conformance(&self) -> &'static [Conformance] {
-        &[Conformance {
-            checker: Checker::ArmTemplate,
-            files: "*.json",
-        }]
+        &[
+            Conformance {
+                checker: Checker::ArmTemplate,
+                files: "*.json",
+            },
+            Conformance {
+                checker: Checker::KqlExecution,
+                files: "*.json",
+            },
+        ]
     }
 
     fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {

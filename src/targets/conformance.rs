@@ -26,6 +26,13 @@ pub enum Checker {
     SplunkApp,
     /// Splunk `.conf` and `.meta` files: ksconf.
     SplunkConf,
+    /// Files that hold one detection's KQL query each (a Sentinel rule template, an ARM
+    /// template with one rule tagged `rulecast-id`): the query is executed with duckdb-kql on
+    /// the detection's test cases and its rows compared with `rulecast test`.
+    KqlExecution,
+    /// Sentinel watchlist files (CSV named `<alias>.csv`, the first column the search key):
+    /// what the KQL execution supplies as `_GetWatchlist(alias)`.
+    SentinelWatchlist,
 }
 
 /// Files of a target (a glob below the target's folder) and the checker that judges them.

@@ -219,6 +219,14 @@ impl Target for Sentinel {
                 checker: Checker::ArmTemplate,
                 files: "azuredeploy.json",
             },
+            Conformance {
+                checker: Checker::KqlExecution,
+                files: "rules/**/*.yaml",
+            },
+            Conformance {
+                checker: Checker::SentinelWatchlist,
+                files: "watchlists/*.csv",
+            },
         ]
     }
 
