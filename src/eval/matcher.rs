@@ -127,13 +127,7 @@ impl Test {
                 list: list.clone(),
                 tests: lists(list)
                     .iter()
-                    .map(|v| {
-                        let pattern = Matcher::Pattern {
-                            pattern: position.pattern(v),
-                            cased: false,
-                        };
-                        Test::new(&pattern, lists)
-                    })
+                    .map(|v| Test::new(&position.matcher(v), lists))
                     .collect(),
             },
         }

@@ -751,13 +751,7 @@ fn matcher(f: &str, m: &Matcher, catalogue: &Catalogue) -> String {
         Matcher::InList { list, position } => {
             let parts: Vec<String> = inline_values(catalogue, list)
                 .iter()
-                .map(|v| {
-                    let pattern = Matcher::Pattern {
-                        pattern: position.pattern(v),
-                        cased: false,
-                    };
-                    matcher(f, &pattern, catalogue)
-                })
+                .map(|v| matcher(f, &position.matcher(v), catalogue))
                 .collect();
             if parts.len() == 1 {
                 parts.join("")

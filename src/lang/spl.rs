@@ -671,13 +671,7 @@ fn matcher(v: &str, m: &Matcher, lists: &Lists<'_, '_>) -> String {
         Matcher::InList { list, position } => {
             let each: Vec<String> = super::inline_values(lists.catalogue, list)
                 .iter()
-                .map(|value| {
-                    let pattern = Matcher::Pattern {
-                        pattern: position.pattern(value),
-                        cased: false,
-                    };
-                    matcher(v, &pattern, lists)
-                })
+                .map(|value| matcher(v, &position.matcher(value), lists))
                 .collect();
             format!("({})", each.join(" OR "))
         }

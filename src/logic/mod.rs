@@ -95,8 +95,17 @@ pub enum ListPosition {
 }
 
 impl ListPosition {
+    /// The match of one list value in this position, ignoring case: what a list matched in
+    /// part lowers to, value by value.
+    pub fn matcher(self, value: &str) -> Matcher {
+        Matcher::Pattern {
+            pattern: self.pattern(value),
+            cased: false,
+        }
+    }
+
     /// The list value as a wildcard pattern in this position.
-    pub fn pattern(self, value: &str) -> Pattern {
+    fn pattern(self, value: &str) -> Pattern {
         let literal = Pattern::literal(value);
         match self {
             ListPosition::Whole => literal,

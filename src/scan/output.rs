@@ -295,10 +295,17 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
     let sources: Vec<&str> = catalogue.logsources.keys().map(String::as_str).collect();
     let counts = &summary.counts;
     let container = summary.container;
-    let at = |e: &Option<Example>| {
-        e.as_ref()
-            .map(|e| format!(" (first: {})", place_text(container, e.place, true)))
-            .unwrap_or_default()
+    // Where the first skipped record is, and its detail (a log value, made printable) as
+    // `detail` words it.
+    let first_with = |e: Option<&Example>, detail: &dyn Fn(&str) -> String| {
+        e.map(|e| {
+            format!(
+                " (first: {}{})",
+                place_text(container, e.place, true),
+                detail(&printable(&e.detail))
+            )
+        })
+        .unwrap_or_default()
     };
     let mut lines = Vec::new();
     for ((_, c), title) in counts.shapes.iter().zip(&summary.shape_titles) {
@@ -323,17 +330,7 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
             ));
         }
         if c.unparseable_time > 0 {
-            let first = c
-                .first_unparseable_time
-                .as_ref()
-                .map(|e| {
-                    format!(
-                        " (first: {}: `{}`)",
-                        place_text(container, e.place, true),
-                        printable(&e.detail)
-                    )
-                })
-                .unwrap_or_default();
+            let first = first_with(c.first_unparseable_time.as_ref(), &|d| format!(": `{d}`"));
             warnings.push(format!(
                 "warning: {} ({title}) skipped: the time is not written as this shape writes it{first}",
                 count_of(c.unparseable_time, "record")
@@ -344,39 +341,21 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
                 "warning: {} ({title}) matched a detection but {} no time, so no alert could be raised{}",
                 count_of(c.no_time, "record"),
                 if c.no_time == 1 { "has" } else { "have" },
-                at(&c.first_no_time)
+                first_with(c.first_no_time.as_ref(), &|_| String::new())
             ));
         }
     }
     if counts.unreadable > 0 {
-        let first = counts
-            .first_unreadable
-            .as_ref()
-            .map(|e| {
-                format!(
-                    " (first: {}: {})",
-                    place_text(container, e.place, true),
-                    printable(&e.detail)
-                )
-            })
-            .unwrap_or_default();
+        let first = first_with(counts.first_unreadable.as_ref(), &|d| format!(": {d}"));
         warnings.push(format!(
             "warning: {} not a JSON object, skipped{first}",
             count_of(counts.unreadable, "record")
         ));
     }
     if counts.unknown_shape > 0 {
-        let first = counts
-            .first_unknown_shape
-            .as_ref()
-            .map(|e| {
-                format!(
-                    " (first: {}, with keys {})",
-                    place_text(container, e.place, true),
-                    printable(&e.detail)
-                )
-            })
-            .unwrap_or_default();
+        let first = first_with(counts.first_unknown_shape.as_ref(), &|d| {
+            format!(", with keys {d}")
+        });
         warnings.push(format!(
             "warning: {} of an unknown shape skipped{first}; the catalogue reads {expected}",
             count_of(counts.unknown_shape, "record")

@@ -184,6 +184,39 @@ impl Framer<'_, '_> {
     }
 
     /// The next byte after whitespace, not consumed; `None` at the end of the input.
+    /// `open` (named `what` if it is not there), and whether members follow: an empty array
+    /// or object is taken whole.
+    fn opens(&mut self, open: u8, close: u8, what: &str) -> Result<bool, ReadError> {
+        self.expect(open, what)?;
+        if self.peek()? == Some(close) {
+            self.pos += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After a member of an array or an object: `,` (true, more follow) or `close` (false, the
+    /// end), taken; anything else is an error saying what was expected `after` what, or that
+    /// the input ended `inside` something.
+    fn separator(&mut self, close: u8, after: &str, inside: &str) -> Result<bool, ReadError> {
+        match self.peek()? {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) => Err(self.error(format!(
+                "expected `,` or `{}` {after}, found {}",
+                char::from(close),
+                describe(b)
+            ))),
+            None => Err(self.error(format!("the input ends inside {inside}"))),
+        }
+    }
+
     fn peek(&mut self) -> Result<Option<u8>, ReadError> {
         loop {
             while self.pos < self.buffer.len() {
@@ -312,9 +345,7 @@ impl Framer<'_, '_> {
 
     /// Each element of an array is a record.
     fn array(&mut self) -> Result<(), ReadError> {
-        self.expect(b'[', "`[`")?;
-        if self.peek()? == Some(b']') {
-            self.pos += 1;
+        if !self.opens(b'[', b']', "`[`")? {
             return Ok(());
         }
         loop {
@@ -323,19 +354,8 @@ impl Framer<'_, '_> {
                 return Ok(());
             }
             self.keep = self.pos;
-            match self.peek()? {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b) => {
-                    return Err(self.error(format!(
-                        "expected `,` or `]` after an element of the array, found {}",
-                        describe(b)
-                    )));
-                }
-                None => return Err(self.error("the input ends inside an array".to_owned())),
+            if !self.separator(b']', "after an element of the array", "an array")? {
+                return Ok(());
             }
         }
     }
@@ -359,11 +379,8 @@ impl Framer<'_, '_> {
         let start = self.pos;
         self.keep = start;
         let place = self.place(start);
-        self.expect(b'{', "`{`")?;
         let mut wrapper = false;
-        if self.peek()? == Some(b'}') {
-            self.pos += 1;
-        } else {
+        if self.opens(b'{', b'}', "`{`")? {
             loop {
                 let key = self.key()?;
                 self.expect(b':', "`:` after a key")?;
@@ -386,19 +403,8 @@ impl Framer<'_, '_> {
                 if self.out.closed() {
                     return Ok(());
                 }
-                match self.peek()? {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(b) => {
-                        return Err(self.error(format!(
-                            "expected `,` or `}}` in an object, found {}",
-                            describe(b)
-                        )));
-                    }
-                    None => return Err(self.error("the input ends inside an object".to_owned())),
+                if !self.separator(b'}', "in an object", "an object")? {
+                    break;
                 }
             }
         }
@@ -416,17 +422,12 @@ impl Framer<'_, '_> {
     /// `[{"name": ..., "columns": [{"name": ...}], "rows": [[...]]}]`: each row is a record, an
     /// object keyed by its table's column names.
     fn tables(&mut self) -> Result<(), ReadError> {
-        self.expect(b'[', "`[`")?;
-        if self.peek()? == Some(b']') {
-            self.pos += 1;
+        if !self.opens(b'[', b']', "`[`")? {
             return Ok(());
         }
         loop {
-            self.expect(b'{', "`{` to start a table")?;
             let mut columns: Option<Vec<String>> = None;
-            if self.peek()? == Some(b'}') {
-                self.pos += 1;
-            } else {
+            if self.opens(b'{', b'}', "`{` to start a table")? {
                 loop {
                     let key = self.key()?;
                     self.expect(b':', "`:` after a key")?;
@@ -459,43 +460,19 @@ impl Framer<'_, '_> {
                     if self.out.closed() {
                         return Ok(());
                     }
-                    match self.peek()? {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            break;
-                        }
-                        Some(b) => {
-                            return Err(self.error(format!(
-                                "expected `,` or `}}` in a table, found {}",
-                                describe(b)
-                            )));
-                        }
-                        None => return Err(self.error("the input ends inside a table".to_owned())),
+                    if !self.separator(b'}', "in a table", "a table")? {
+                        break;
                     }
                 }
             }
-            match self.peek()? {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b) => {
-                    return Err(self.error(format!(
-                        "expected `,` or `]` after a table, found {}",
-                        describe(b)
-                    )));
-                }
-                None => return Err(self.error("the input ends inside `tables`".to_owned())),
+            if !self.separator(b']', "after a table", "`tables`")? {
+                return Ok(());
             }
         }
     }
 
     fn rows(&mut self, names: &[String]) -> Result<(), ReadError> {
-        self.expect(b'[', "`[` to start the rows")?;
-        if self.peek()? == Some(b']') {
-            self.pos += 1;
+        if !self.opens(b'[', b']', "`[` to start the rows")? {
             return Ok(());
         }
         loop {
@@ -512,19 +489,8 @@ impl Framer<'_, '_> {
                 return Ok(());
             }
             self.keep = self.pos;
-            match self.peek()? {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some(b) => {
-                    return Err(self.error(format!(
-                        "expected `,` or `]` after a row, found {}",
-                        describe(b)
-                    )));
-                }
-                None => return Err(self.error("the input ends inside the rows".to_owned())),
+            if !self.separator(b']', "after a row", "the rows")? {
+                return Ok(());
             }
         }
     }
