@@ -513,56 +513,52 @@ class Suite:
         data = json.loads(out.read_text())
         kql.artifacts, kql.failures = data["queries"], data["query_failures"]
 
-    # ---------------------------------------------------------- Sigma oracle
+    # ---------------------------------------------------------- checkers of the test cases
+    def _case_checker(self, row, python, script, name, shown, extra=()):
+        """Runs a checker of the catalogue's test cases (a script that writes a JSON summary,
+        given the rulecast binary), printing its lines that start with `shown`. Its summary, or
+        None when it could not run (the row says why, or counts one failure)."""
+        binary = rulecast_binary()
+        if binary is None:
+            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
+            return None
+        out = self.work / f"{name}.json"
+        proc = run([python, LIB / script, self.catalogue, self.gen, "--json", out, *extra],
+                   env={"RULECAST_BIN": str(binary)})
+        for line in proc.stdout.splitlines():
+            if line.startswith(shown):
+                print(line)
+        if not out.exists():
+            echo(proc.stdout[-3000:] + proc.stderr[-3000:], f"{name}: ")
+            row.failures = row.artifacts = 1
+            return None
+        return json.loads(out.read_text())
+
     def check_oracle(self):
         """The generated Sigma rules, run by pySigma's SQLite backend on the catalogue's test
         cases, must raise the alerts `rulecast test` raises (lib/sigma_oracle.py)."""
         row = self.row("sigma-oracle", "pySigma SQLite backend vs rulecast test", "cases")
         row.version = f"backend-sqlite {self.v('sqlite:pysigma-backend-sqlite')} / pySigma {self.v('sqlite:pysigma')}"
-        binary = rulecast_binary()
-        if binary is None:
-            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
+        data = self._case_checker(row, SQLITE_VENV / "python", "sigma_oracle.py", "sigma-oracle", ("FAIL [", "    "))
+        if data is None:
             return
-        out = self.work / "oracle.json"
-        proc = run([SQLITE_VENV / "python", LIB / "sigma_oracle.py", self.catalogue, self.gen, "--json", out],
-                   env={"RULECAST_BIN": str(binary)})
-        for line in proc.stdout.splitlines():
-            if line.startswith("FAIL [") or line.startswith("    "):
-                print(line)
-        if not out.exists():
-            echo(proc.stdout[-3000:] + proc.stderr[-3000:], "sigma-oracle: ")
-            row.failures = row.artifacts = 1
-            return
-        data = json.loads(out.read_text())
         row.artifacts = data["cases"]
         row.failures = data["disagreements"] + (0 if data["ok"] or data["disagreements"] else 1)
 
-    # ---------------------------------------------------------- KQL execution
     def check_kql_exec(self):
         """The generated Sentinel and Azure Monitor queries duckdb-kql can run, executed on the
         catalogue's test cases, must return the alerts `rulecast test` raises (lib/kql_exec.py);
         the queries it cannot run must be exactly those kql-exec-unsupported.txt lists."""
         row = self.row("kql-exec", "duckdb-kql execution vs rulecast test", "queries")
         row.version = f"duckdb-kql {self.v('kql:duckdb-kql')} / DuckDB {self.v('kql:duckdb')}"
-        binary = rulecast_binary()
-        if binary is None:
-            row.missing = "rulecast binary not found (set RULECAST_BIN or build with cargo)"
-            return
-        out = self.work / "kql-exec.json"
         listed = self.work / "kql-exec-files.json"
         listed.write_text(json.dumps({checker: {t: [str(p) for p in paths] for t, paths in
                                                 self.files_by_target.get(checker, {}).items()}
                                       for checker in ("kql-execution", "sentinel-watchlist")}))
-        proc = run([KQL_VENV / "python", LIB / "kql_exec.py", self.catalogue, self.gen, "--json", out,
-                    "--files", listed], env={"RULECAST_BIN": str(binary)})
-        for line in proc.stdout.splitlines():
-            if line.startswith("FAIL [") or line.startswith("kql-exec:"):
-                print(line)
-        if not out.exists():
-            echo(proc.stdout[-3000:] + proc.stderr[-3000:], "kql-exec: ")
-            row.failures = row.artifacts = 1
+        data = self._case_checker(row, KQL_VENV / "python", "kql_exec.py", "kql-exec", ("FAIL [", "kql-exec:"),
+                                  extra=("--files", listed))
+        if data is None:
             return
-        data = json.loads(out.read_text())
         row.artifacts = data["queries"]
         row.failures = data["failures"]
         self.notes.append(f"kql-exec: {data['executed']} of {data['queries']} queries executed on "
