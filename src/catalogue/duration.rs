@@ -80,6 +80,8 @@ impl fmt::Display for DurationError {
     }
 }
 
+impl std::error::Error for DurationError {}
+
 impl FromStr for Duration {
     type Err = DurationError;
 

@@ -9,6 +9,7 @@ mod extra_target;
 mod properties;
 mod safe_output;
 mod scan_command;
+mod scan_schedule;
 mod scan_shapes;
 mod snapshots;
 mod test;
