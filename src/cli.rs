@@ -259,7 +259,65 @@ pub(crate) fn render(
     }
 }
 
+/// The rules for a folder rulecast replaces: never the catalogue or the templates, and a
+/// folder without rulecast's marker only when it holds nothing but target folders (the output
+/// of a rulecast from before the marker).
+pub(crate) fn output_rules<'a>(cli: &'a Cli, role: &'a str) -> output::Rules<'a> {
+    let mut protected = vec![output::Protected::apart("the catalogue", &cli.catalogue)];
+    if let Some(templates) = &cli.templates {
+        protected.push(output::Protected::apart("the templates folder", templates));
+    }
+    output::Rules {
+        role,
+        protected,
+        adoptable: |entries| {
+            let targets = targets::all();
+            entries
+                .iter()
+                .all(|(name, is_dir)| *is_dir && targets.iter().any(|t| t.name() == name))
+        },
+        on_wait: &|path| {
+            eprintln!(
+                "rulecast: waiting for another rulecast to finish writing {}",
+                display_path(path)
+            )
+        },
+    }
+}
+
+/// Claims the folder a command writes, printing what the claim resolved; or reports why not.
+pub(crate) fn claim_output(
+    path: &std::path::Path,
+    rules: &output::Rules,
+) -> Result<output::Claimed, ExitCode> {
+    match output::claim(path, rules) {
+        Ok(claimed) => {
+            for note in &claimed.notes {
+                eprintln!("note: {note}");
+            }
+            Ok(claimed)
+        }
+        Err(e) => Err(output_failed(&e)),
+    }
+}
+
+/// Reports an output that could not be written; the exit code says whether the command line or
+/// the system is to blame.
+pub(crate) fn output_failed(e: &output::OutputError) -> ExitCode {
+    let mut all = Diagnostics::new();
+    all.push(e.to_diagnostic());
+    report(&all, false);
+    eprintln!("rulecast: nothing was written");
+    ExitCode::from(e.exit_code())
+}
+
 fn build_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<ExitCode> {
+    // The claim is held for the whole build: another build of the same folder waits, so the
+    // output is always the complete work of one build.
+    let claimed = match claim_output(&cli.output, &output_rules(cli, "output folder")) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     let (catalogue, templates) = match load(cli) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -275,7 +333,9 @@ fn build_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    output::write_atomic(&cli.output, &rendered.tree)?;
+    if let Err(e) = claimed.write(&rendered.tree) {
+        return Ok(output_failed(&e));
+    }
     eprintln!(
         "rulecast: wrote {} files for {} detections to {}",
         rendered.tree.len(),
@@ -325,7 +385,11 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let drift = output::compare(&cli.output, &rendered.tree)?;
+    let drift = {
+        // A build swapping the folder in the middle of the reading would look like drift.
+        let _shared = output::read_lock(&cli.output);
+        output::compare(&cli.output, &rendered.tree)?
+    };
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 12));
         eprintln!(

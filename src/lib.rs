@@ -27,6 +27,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod git;

@@ -39,7 +39,24 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
         Ok(r) => r,
         Err(e) => return refuse(e),
     };
-    match uncommitted(&repo, &args.out) {
+    // The release folder is claimed first: the dirty-tree check below leaves out exactly the
+    // folder the release replaces, so that folder can hold nothing the check should have seen.
+    let mut rules = cli::output_rules(cli, "release folder");
+    rules.protected.push(crate::output::Protected::apart(
+        "the output folder",
+        &cli.output,
+    ));
+    rules.adoptable = |entries| {
+        entries.iter().all(|(_, is_dir)| !is_dir)
+            && ["SHA256SUMS", "manifest.json"]
+                .iter()
+                .all(|f| entries.iter().any(|(name, _)| name == f))
+    };
+    let claimed = match cli::claim_output(&args.out, &rules) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match uncommitted(&repo, claimed.path()) {
         Ok(paths) if paths.is_empty() => {}
         Ok(paths) => {
             return refuse(format!(
@@ -116,7 +133,9 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
         Ok(f) => f,
         Err(e) => return refuse(e),
     };
-    super::write(&args.out, &files)?;
+    if let Err(e) = claimed.write(&files) {
+        return Ok(cli::output_failed(&e));
+    }
     for name in files.keys() {
         println!("{}", display_path(&args.out.join(name)));
     }
@@ -130,17 +149,19 @@ pub fn run(cli: &Cli, args: &ReleaseArgs) -> std::io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Uncommitted paths, leaving out the release folder itself (it may sit in the tree).
+/// Uncommitted paths, leaving out only what is inside the release folder (resolved), which may
+/// sit in the tree. The claim has made sure that folder holds neither the catalogue nor the
+/// working folder, so nothing a release is built from can hide in it.
 fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, String> {
-    let out = std::env::current_dir()
-        .map_err(|e| e.to_string())?
-        .join(out);
     let top = repo.top.canonicalize().map_err(|e| e.to_string())?;
-    let out = out.canonicalize().unwrap_or(out);
     Ok(repo
         .dirty()?
         .into_iter()
-        .filter(|p| !top.join(p.trim_end_matches('/')).starts_with(&out))
+        .filter(|p| {
+            let path = top.join(p.trim_end_matches('/'));
+            path == out || !path.starts_with(out)
+        })
+        .map(|p| crate::diagnostic::escape_controls(&p).into_owned())
         .collect())
 }
 

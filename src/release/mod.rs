@@ -23,7 +23,6 @@ pub mod command;
 pub mod manifest;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::output::Tree;
 
@@ -62,15 +61,6 @@ pub fn previous_tag(tags: &[String], version: &str) -> Option<String> {
         .filter(|(v, _)| *v < current)
         .max()
         .map(|(_, t)| t.clone())
-}
-
-/// Writes `files` into `out`.
-pub fn write(out: &Path, files: &Files) -> std::io::Result<()> {
-    std::fs::create_dir_all(out)?;
-    for (name, bytes) in files {
-        std::fs::write(out.join(name), bytes)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
