@@ -59,7 +59,11 @@ pub fn render(
                 };
                 scope.spawn(move || {
                     let checked = target.render(&context).map(|artifacts| Checked {
-                        findings: target.check(&artifacts.files),
+                        findings: {
+                            let mut findings = artifacts.collisions;
+                            findings.extend(target.check(&artifacts.files));
+                            findings
+                        },
                         digests: artifacts
                             .fragments
                             .iter()

@@ -370,10 +370,14 @@ fn check_command(cli: &Cli, pack: &crate::pack::Selection) -> std::io::Result<Ex
     // a stale format.
     for kind in SchemaKind::ALL {
         let path = cli.catalogue.join(kind.committed_path());
-        let Ok(current) = std::fs::read_to_string(&path) else {
+        if std::fs::symlink_metadata(&path).is_err() {
             continue;
-        };
-        if current != schema::schema_text(kind) {
+        }
+        let current = crate::yaml::read_text(&path, &path);
+        if let Err(d) = &current {
+            report(&Diagnostics::from((**d).clone()), false);
+            failed = true;
+        } else if current.as_deref().ok() != Some(schema::schema_text(kind).as_str()) {
             eprintln!(
                 "error: {} is not the current schema\n  = help: run `rulecast schema --write`",
                 display_path(&path)

@@ -118,24 +118,53 @@ pub fn pointer_segment(segment: &str) -> String {
 
 /// Reads and parses `path`. Errors come back as diagnostics with positions.
 pub fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(display))?;
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(format!(
-            "file is {} bytes; catalogue files are limited to {} bytes",
-            metadata.len(),
-            MAX_FILE_BYTES
-        ))
-        .in_file(display)
-        .with_help(
-            "split the content into several files; a detection never needs this much text",
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(display))?;
-    let source = String::from_utf8(bytes)
-        .map_err(|e| Diagnostic::error(format!("file is not valid UTF-8: {e}")).in_file(display))?;
+    let source = read_text(path, display).map_err(|d| *d)?;
     parse_str(&source, display)
+}
+
+/// The text of a catalogue file: a regular file of at most [`MAX_FILE_BYTES`], in UTF-8.
+pub fn read_text(path: &Path, display: &Path) -> Result<String, Box<Diagnostic>> {
+    use crate::files::ReadError;
+    let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+        let d = Diagnostic::error(format!("cannot read the file: {e}")).in_file(display);
+        Box::new(match e {
+            ReadError::TooLarge { .. } => Diagnostic::error(format!(
+                "the file is larger than {MAX_FILE_BYTES} bytes, the limit of a catalogue file"
+            ))
+            .in_file(display)
+            .with_help(
+                "split the content into several files; a detection never needs this much text",
+            ),
+            ReadError::NotAFile(_) => d.with_help(
+                "a catalogue holds regular files and folders only; replace it with the file itself",
+            ),
+            _ => d,
+        })
+    })?;
+    String::from_utf8(bytes).map_err(|e| Box::new(not_utf8(e.as_bytes(), e.utf8_error(), display)))
+}
+
+/// An error at the line and column of the first byte of `bytes` that is not UTF-8.
+fn not_utf8(bytes: &[u8], error: std::str::Utf8Error, display: &Path) -> Diagnostic {
+    let at = error.valid_up_to();
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+    // Bytes before the bad one on its line are valid UTF-8, so they count as characters.
+    let column = String::from_utf8_lossy(&bytes[line_start..at])
+        .chars()
+        .count()
+        + 1;
+    let lossy = String::from_utf8_lossy(bytes);
+    Diagnostic::error(format!(
+        "the file is not valid UTF-8: byte 0x{:02x} cannot start or continue a character",
+        bytes[at]
+    ))
+    .in_file(display)
+    .at(&lossy, Position::new(line, column))
+    .with_help("save the file as UTF-8")
 }
 
 /// Parses YAML text. `display` is the path shown in diagnostics.

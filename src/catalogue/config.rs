@@ -4,6 +4,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::names;
+
 /// Catalogue-wide settings.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -15,9 +17,11 @@ pub struct CatalogueConfig {
     pub title: String,
     /// Who publishes the content.
     pub publisher: String,
-    /// Lists that detections refer to (threshold tiers). Each target reads a list its own way:
-    /// a Sentinel watchlist, a Splunk lookup, or values inlined into the query.
+    /// Lists that detections refer to (threshold tiers), by a lower-case name. Each target
+    /// reads a list its own way: a Sentinel watchlist, a Splunk lookup, or values inlined into
+    /// the query.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": names::LOWER_NAME, "patternErrorMessage": names::LOWER_NAME_ADVICE }))]
     pub lists: IndexMap<String, ListConfig>,
     pub splunk: SplunkConfig,
     #[serde(default)]
@@ -46,7 +50,8 @@ pub struct WatchlistConfig {
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub alias: String,
     /// Column of the watchlist that holds the value (SearchKey is the watchlist's search key).
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    #[schemars(regex(pattern = names::IDENTIFIER))]
+    #[schemars(extend("patternErrorMessage" = names::IDENTIFIER_ADVICE))]
     pub column: String,
 }
 
@@ -72,6 +77,7 @@ pub struct SplunkConfig {
     pub app_label: String,
     /// Roles allowed to write the app's objects.
     #[serde(default = "default_write_roles")]
+    #[schemars(extend("items" = { "type": "string", "pattern": names::SPLUNK_ROLE, "patternErrorMessage": names::SPLUNK_ROLE_ADVICE }))]
     pub write_roles: Vec<String>,
 }
 

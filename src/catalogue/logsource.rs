@@ -13,6 +13,8 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::names;
+
 /// A log source file in detections/logsources/.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +28,9 @@ pub struct LogSourceFile {
     pub kql: KqlSource,
     pub splunk: SplunkSource,
     pub sigma: SigmaSource,
-    /// Raw columns of the Log Analytics table that fields are built from.
+    /// Raw columns of the Log Analytics table that fields are built from, by their name in the
+    /// table.
+    #[schemars(extend("propertyNames" = { "pattern": names::IDENTIFIER, "patternErrorMessage": names::IDENTIFIER_ADVICE }))]
     pub columns: IndexMap<String, Column>,
     /// The column that identifies one event (e.g. Id), shown with the events behind an alert
     /// by `rulecast scan`.
@@ -40,6 +44,8 @@ pub struct LogSourceFile {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KqlSource {
+    #[schemars(regex(pattern = names::IDENTIFIER))]
+    #[schemars(extend("patternErrorMessage" = names::IDENTIFIER_ADVICE))]
     pub table: String,
     /// Sentinel data connector that fills the table.
     pub connector: String,
@@ -58,6 +64,8 @@ pub struct SplunkSource {
     pub search: String,
     pub sourcetype: String,
     /// The time field in the diagnostic record, used when replaying events.
+    #[schemars(regex(pattern = names::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = names::RECORD_PATH_ADVICE))]
     pub time_path: String,
 }
 
@@ -69,6 +77,8 @@ pub struct SigmaSource {
     #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
     #[schemars(extend("patternErrorMessage" = "a Sigma product is a lower-case name such as azure or m365 (letters, digits, _ and -)"))]
     pub product: String,
+    #[schemars(regex(pattern = names::SIGMA_NAME))]
+    #[schemars(extend("patternErrorMessage" = "a Sigma service is a lower-case name such as auditlogs (letters, digits, _ and -)"))]
     pub service: String,
 }
 
@@ -79,6 +89,8 @@ pub struct Column {
     #[serde(rename = "type")]
     pub kind: ColumnType,
     /// Dotted path of the same data in the diagnostic record, e.g. properties.targetResources.
+    #[schemars(regex(pattern = names::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = names::RECORD_PATH_ADVICE))]
     pub diagnostic: String,
 }
 
@@ -100,6 +112,8 @@ pub struct Field {
     /// Field name in Sigma rules (default: the field's own name). The shipped pySigma pipelines
     /// map it back to each backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = names::SIGMA_FIELD))]
+    #[schemars(extend("patternErrorMessage" = names::SIGMA_FIELD_ADVICE))]
     pub sigma: Option<String>,
 }
 
@@ -111,6 +125,8 @@ pub enum FieldValue {
     Column {
         column: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(regex(pattern = names::RECORD_PATH))]
+        #[schemars(extend("patternErrorMessage" = names::RECORD_PATH_ADVICE))]
         path: Option<String>,
     },
     /// The first element of an array column whose keys match `where` (case-insensitively),
@@ -135,8 +151,11 @@ pub struct ElementLookup {
     pub column: String,
     /// Keys the element must have, compared case-insensitively, e.g. { type: Role }.
     #[schemars(length(min = 1))]
+    #[schemars(extend("propertyNames" = { "pattern": names::RECORD_PATH, "patternErrorMessage": names::RECORD_PATH_ADVICE }))]
     #[serde(rename = "where")]
     pub matching: IndexMap<String, String>,
+    #[schemars(regex(pattern = names::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = names::RECORD_PATH_ADVICE))]
     pub path: String,
 }
 
@@ -145,6 +164,8 @@ pub struct ElementLookup {
 pub struct IndexLookup {
     pub column: String,
     pub index: u32,
+    #[schemars(regex(pattern = names::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = names::RECORD_PATH_ADVICE))]
     pub path: String,
 }
 

@@ -75,12 +75,32 @@ pub(super) fn validate(
     let mut compiled = Vec::new();
     let mut ids: HashMap<String, (PathBuf, Option<Position>)> = HashMap::new();
     let mut titles: HashMap<String, PathBuf> = HashMap::new();
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
     for (meta, doc) in detections {
         let relative = doc
             .path
             .strip_prefix(root)
             .unwrap_or(&doc.path)
             .to_path_buf();
+        // Most targets name a detection's files after its file name alone (Splunk searches,
+        // ARM templates, Sigma rules), so two detections with one name, in two sections or as
+        // `.yaml` and `.yml` twins, would write one file and lose the other.
+        let name = relative
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(first) = names.get(&name) {
+            out.push(
+                Diagnostic::error(format!(
+                    "two detections are named `{name}`: this file and {}",
+                    crate::diagnostic::display_path(first)
+                ))
+                .in_file(&doc.path)
+                .with_help("rename one: every target names a detection's files after its file name, so one would overwrite the other"),
+            );
+        } else {
+            names.insert(name, doc.path.clone());
+        }
         let id_key = meta.id.to_ascii_lowercase();
         if let Some((first, pos)) = ids.get(&id_key) {
             let at = pos
@@ -108,7 +128,13 @@ pub(super) fn validate(
         } else {
             titles.insert(title_key, doc.path.clone());
         }
-        if let Some(d) = check_detection(meta, doc, &relative, &config, &guide, &sources, out) {
+        let context = Context {
+            root,
+            config: &config,
+            guide: &guide,
+            sources: &sources,
+        };
+        if let Some(d) = check_detection(meta, doc, &relative, &context, out) {
             compiled.push(d);
         }
     }
@@ -287,15 +313,27 @@ fn check_field_value(
     }
 }
 
+/// What a detection is checked against.
+struct Context<'a> {
+    root: &'a Path,
+    config: &'a CatalogueConfig,
+    guide: &'a GuideFile,
+    sources: &'a IndexMap<String, LogSourceFile>,
+}
+
 fn check_detection(
     meta: DetectionFile,
     doc: Document,
     relative: &Path,
-    config: &CatalogueConfig,
-    guide: &GuideFile,
-    sources: &IndexMap<String, LogSourceFile>,
+    context: &Context,
     out: &mut Diagnostics,
 ) -> Option<Detection> {
+    let Context {
+        root,
+        config,
+        guide,
+        sources,
+    } = *context;
     let before = out.error_count();
     let slug = relative
         .file_stem()
@@ -459,6 +497,7 @@ fn check_detection(
             Ok(sel) => {
                 for m in sel.fields() {
                     known_field(&m.field, &m.pointer, true, out);
+                    warn_backtracking(m, &doc, out);
                 }
                 selections.push(sel);
             }
@@ -696,7 +735,7 @@ fn check_detection(
         _ => {}
     }
 
-    check_test_cases(&meta.tests, &doc, source, out);
+    check_test_cases(root, &meta.tests, &doc, source, out);
 
     if out.error_count() > before {
         return None;
@@ -714,6 +753,29 @@ fn check_detection(
         document: doc,
         test_file: None,
     })
+}
+
+/// Warns about regular expressions that PCRE (Splunk) and Python backtrack through for an
+/// exponentially long time on a near miss.
+fn warn_backtracking(m: &logic::FieldMatch, doc: &Document, out: &mut Diagnostics) {
+    for matcher in &m.matchers {
+        let logic::Matcher::Regex { regex, .. } = matcher else {
+            continue;
+        };
+        for risk in logic::regex_dialect::backtracking_risks(regex) {
+            out.push(
+                doc.diagnostic_at(
+                    Diagnostic::warning(format!(
+                        "the nested quantifier `{}` can backtrack catastrophically: Splunk (PCRE) and pySigma (Python) may take exponential time on text that almost matches",
+                        risk.construct
+                    )),
+                    &m.pointer,
+                    true,
+                )
+                .with_help("repeat the inner part once, e.g. `(a+)+` as `a+`, or make the repeated text unambiguous"),
+            );
+        }
+    }
 }
 
 /// Gives each detection its test file, and reports test files that test nothing.
@@ -735,7 +797,7 @@ fn attach_test_files(
         match detections.iter_mut().find(|d| d.path == tested) {
             Some(detection) => {
                 if let Some(source) = sources.get(&detection.meta.logsource) {
-                    check_test_cases(&loaded.file.tests, &loaded.document, source, out);
+                    check_test_cases(root, &loaded.file.tests, &loaded.document, source, out);
                 }
                 detection.test_file = Some(loaded);
             }
@@ -784,6 +846,7 @@ fn attach_test_files(
 /// Checks the cases of a detection (inline or in its test file): each has events, from one
 /// place, and every inline event has a time the threshold windows can order it by.
 fn check_test_cases(
+    root: &Path,
     cases: &[TestCase],
     doc: &Document,
     source: &LogSourceFile,
@@ -815,6 +878,19 @@ fn check_test_cases(
                         &format!("{pointer}/events_file"),
                         format!("`{file}` does not exist next to the detection"),
                     ));
+                } else if !full
+                    .as_ref()
+                    .is_some_and(|p| crate::files::resolves_inside(p, root))
+                {
+                    out.push(
+                        doc.error_at(
+                            &format!("{pointer}/events_file"),
+                            format!("`{file}` is a symbolic link that leads out of the catalogue"),
+                        )
+                        .with_help(
+                            "test events are read from the catalogue only; copy the file in",
+                        ),
+                    );
                 }
             }
             _ => {}

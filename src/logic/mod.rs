@@ -7,6 +7,7 @@
 
 pub mod condition;
 pub mod pattern;
+pub mod regex_dialect;
 
 use serde_json::Value;
 
@@ -288,6 +289,13 @@ fn parse_entry(
             }
         };
         if re {
+            if let Err(e) = regex_dialect::check(&text) {
+                errors.push(value_error(
+                    format!("the regular expression uses {e}"),
+                    Some(format!("{}; rulecast accepts only what Rust, RE2 (KQL), PCRE (Splunk) and Python's re (pySigma) read alike", e.instead)),
+                ));
+                continue;
+            }
             let pattern = if insensitive {
                 format!("(?i){text}")
             } else {

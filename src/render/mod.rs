@@ -188,11 +188,21 @@ fn load_overrides(
         return;
     }
     for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
         .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
     {
-        if !entry.file_type().is_file() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let d = Diagnostic::error(format!("cannot read the template folder: {e}"));
+                diagnostics.push(match e.path() {
+                    Some(path) => d.in_file(path),
+                    None => d,
+                });
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
             continue;
         }
         let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
@@ -201,14 +211,12 @@ fn load_overrides(
             continue;
         };
         match sources.iter_mut().find(|(n, _, _)| n == name) {
-            Some(slot) => match std::fs::read_to_string(entry.path()) {
+            Some(slot) => match crate::yaml::read_text(entry.path(), entry.path()) {
                 Ok(text) => {
                     slot.1 = text;
                     slot.2 = entry.path().to_path_buf();
                 }
-                Err(e) => diagnostics.push(
-                    Diagnostic::error(format!("cannot read template: {e}")).in_file(entry.path()),
-                ),
+                Err(d) => diagnostics.push(*d),
             },
             None => diagnostics.push(
                 Diagnostic::error(format!("`{name}` does not override any built-in template"))

@@ -61,11 +61,42 @@ pub struct Artifacts {
     pub fragments: BTreeMap<String, String>,
     /// What the target could not express, per detection, as warnings.
     pub warnings: Diagnostics,
+    /// The detection file each per-detection file was rendered from.
+    owners: BTreeMap<PathBuf, PathBuf>,
+    /// Files two detections would both be written to: one would be lost.
+    pub collisions: Diagnostics,
 }
 
 impl Artifacts {
     pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
         self.files.insert(path.into(), content);
+    }
+
+    /// Adds a file rendered from `detection` alone; a second detection rendering to the same
+    /// path is a collision, reported naming both detection files, never an overwrite.
+    pub fn add_detection_file(
+        &mut self,
+        target: &str,
+        detection: &Detection,
+        path: impl Into<PathBuf>,
+        content: String,
+    ) {
+        let path = path.into();
+        if let Some(first) = self.owners.get(&path) {
+            self.collisions.push(
+                Diagnostic::error(format!(
+                    "{target}: this detection and {} both render to {target}/{}",
+                    crate::diagnostic::display_path(first),
+                    crate::diagnostic::display_path(&path)
+                ))
+                .in_file(&detection.document.path)
+                .with_help("rename one of the two detection files"),
+            );
+            return;
+        }
+        self.owners
+            .insert(path.clone(), detection.document.path.clone());
+        self.files.insert(path, content);
     }
 
     /// Records that `detection` cannot be fully expressed in `target`.

@@ -143,7 +143,7 @@ impl Target for Sigma {
             artifacts
                 .fragments
                 .insert(detection.meta.id.clone(), text.clone());
-            artifacts.add_file(path, text);
+            artifacts.add_detection_file("sigma", detection, path, text);
         }
         for (backend, file) in [
             ("kusto", "pipelines/rulecast_kusto.yml"),

@@ -6,6 +6,9 @@ use serde_json::{Map, Value};
 use crate::catalogue::CaseSource;
 use crate::diagnostic::display_path;
 
+/// Exported rows are long, but a test's events file is still a reviewed file in the catalogue.
+const MAX_EVENTS_FILE_BYTES: u64 = 64 << 20;
+
 /// The events of a case, each a Log Analytics row; or why they cannot be read, located.
 pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, String> {
     let Some(file) = &source.case.events_file else {
@@ -18,8 +21,10 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
         .map(|p| p.join(file))
         .unwrap_or_else(|| file.into());
     let shown = display_path(&path);
-    let text = std::fs::read_to_string(&path)
+    let bytes = crate::files::read_regular(&path, MAX_EVENTS_FILE_BYTES)
         .map_err(|e| format!("{shown}: cannot read the events: {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| format!("{shown}: the events are not UTF-8 text: {}", e.utf8_error()))?;
     let mut events = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -1,0 +1,557 @@
+//! The one regular-expression dialect a catalogue may use: the constructs that mean the same in
+//! Rust's `regex` (rulecast's own evaluator), RE2 (KQL in Sentinel and Azure Monitor), PCRE
+//! (Splunk) and Python's `re` (pySigma, which reads every Sigma rule).
+//!
+//! Each engine accepts constructs the others reject, or reads differently: Python has no
+//! `(?<name>…)`, `\p{…}`, `\z` or `\x{…}`, refuses flags after the start, and takes `[[:alpha:]]`
+//! and `[a&&b]` as plain characters; PCRE's `\v` is a class of vertical space where the others
+//! see one character; `(?U)` and nested classes are Rust's alone. Such a pattern would build
+//! without a word and match differently on each platform, so it is refused, the construct
+//! named, with the portable way to write it.
+//!
+//! `\d`, `\w` and `\b` are ASCII in RE2 and PCRE, the engines that run in production, and
+//! rulecast's evaluator is given their ASCII form ([`for_rust`]) so tests agree with the SIEMs.
+//!
+//! RE2 and Rust run in linear time; PCRE and Python backtrack, so a nested quantifier such as
+//! `(a+)+` can take exponential time on a near miss, and Splunk stops such a search. Those are
+//! warned about ([`backtracking_risks`]).
+
+use regex_syntax::ast::{
+    self, Assertion, AssertionKind, Ast, ClassSet, ClassSetItem, Flag, FlagsItemKind, GroupKind,
+    HexLiteralKind, LiteralKind, RepetitionKind, RepetitionRange, SpecialLiteralKind,
+};
+
+/// RE2's largest counted repetition.
+const MAX_REPEAT: u32 = 1000;
+
+/// A construct outside the portable dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotPortable {
+    /// The construct as written, e.g. `(?<id>`.
+    pub construct: String,
+    /// Which engines reject or misread it.
+    pub why: String,
+    /// How to write it portably.
+    pub instead: String,
+    /// Byte offset of the construct in the pattern.
+    pub offset: usize,
+}
+
+impl std::fmt::Display for NotPortable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` {}", self.construct, self.why)
+    }
+}
+
+impl std::error::Error for NotPortable {}
+
+/// A nested quantifier that backtracks catastrophically in PCRE and Python.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BacktrackingRisk {
+    /// The repeated part, e.g. `(a+)+`.
+    pub construct: String,
+    pub offset: usize,
+}
+
+/// Checks that `pattern` means the same in every engine. A pattern that does not parse at all
+/// passes: the engine's own error says more about it.
+pub fn check(pattern: &str) -> Result<(), NotPortable> {
+    let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
+        return Ok(());
+    };
+    let mut walk = Walk {
+        pattern,
+        problem: None,
+    };
+    walk.top(&ast);
+    match walk.problem {
+        Some(p) => Err(p),
+        None => Ok(()),
+    }
+}
+
+/// Every nested quantifier of `pattern` whose inner and outer repetition are both unbounded.
+pub fn backtracking_risks(pattern: &str) -> Vec<BacktrackingRisk> {
+    let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
+        return Vec::new();
+    };
+    let mut risks = Vec::new();
+    find_nested(&ast, pattern, false, &mut risks);
+    risks
+}
+
+/// The pattern for rulecast's evaluator: `\d`, `\w`, `\s` and `\b` (and their negations) in
+/// their ASCII form, as RE2 and PCRE read them, instead of Rust's Unicode classes. Other text is
+/// unchanged.
+pub fn for_rust(pattern: &str) -> String {
+    let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
+        return pattern.to_owned();
+    };
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    ascii_edits(&ast, &mut edits);
+    edits.sort();
+    let mut out = String::with_capacity(pattern.len() + 8 * edits.len());
+    let mut at = 0;
+    for (start, end, text) in edits {
+        out.push_str(&pattern[at..start]);
+        out.push_str(&text);
+        at = end;
+    }
+    out.push_str(&pattern[at..]);
+    out
+}
+
+struct Walk<'a> {
+    pattern: &'a str,
+    problem: Option<NotPortable>,
+}
+
+impl Walk<'_> {
+    fn refuse(&mut self, span: &ast::Span, why: impl Into<String>, instead: impl Into<String>) {
+        if self.problem.is_none() {
+            self.problem = Some(NotPortable {
+                construct: self.pattern[span.start.offset..span.end.offset].to_owned(),
+                why: why.into(),
+                instead: instead.into(),
+                offset: span.start.offset,
+            });
+        }
+    }
+
+    /// Flags are portable only as the very first item of the pattern.
+    fn top(&mut self, ast: &Ast) {
+        match ast {
+            Ast::Concat(concat) => {
+                for (i, item) in concat.asts.iter().enumerate() {
+                    match item {
+                        Ast::Flags(set) if i == 0 => self.flags(&set.flags, &set.span),
+                        other => self.node(other),
+                    }
+                }
+            }
+            Ast::Flags(set) => self.flags(&set.flags, &set.span),
+            other => self.node(other),
+        }
+    }
+
+    /// Only `i`, `m` and `s` mean the same everywhere. `written` is the flag group as written,
+    /// `(?U)` or `(?iU:`, which the refusal names.
+    fn flags(&mut self, flags: &ast::Flags, written: &ast::Span) {
+        for item in &flags.items {
+            let FlagsItemKind::Flag(flag) = &item.kind else {
+                continue;
+            };
+            let (letter, why, instead) = match flag {
+                Flag::CaseInsensitive | Flag::MultiLine | Flag::DotMatchesNewLine => continue,
+                Flag::SwapGreed => (
+                    'U',
+                    "(swap greedy and lazy) exists only in Rust and PCRE; Python and RE2 refuse it",
+                    "mark each lazy repetition with `?`, e.g. `a+?`",
+                ),
+                Flag::Unicode => (
+                    'u',
+                    "is Rust's alone",
+                    "leave it out; only i, m and s are portable",
+                ),
+                Flag::CRLF => (
+                    'R',
+                    "is Rust's alone",
+                    "leave it out; only i, m and s are portable",
+                ),
+                Flag::IgnoreWhitespace => (
+                    'x',
+                    "(verbose mode) reads spaces, `#` and classes differently in each engine",
+                    "write the pattern without spaces or comments",
+                ),
+            };
+            self.refuse(
+                written,
+                format!("sets the flag `{letter}`, which {why}"),
+                instead,
+            );
+        }
+    }
+
+    fn node(&mut self, ast: &Ast) {
+        match ast {
+            Ast::Empty(_) | Ast::Dot(_) | Ast::ClassPerl(_) => {}
+            Ast::Flags(set) => self.refuse(
+                &set.span,
+                "sets flags after the start of the pattern: Python refuses it, the other engines apply them to the rest of the group",
+                format!(
+                    "put the flags at the very start, or scope them to a group: `(?{}:…)`",
+                    &self.pattern[set.flags.span.start.offset..set.flags.span.end.offset]
+                ),
+            ),
+            Ast::Literal(literal) => self.literal(literal),
+            Ast::Assertion(assertion) => self.assertion(assertion),
+            Ast::ClassUnicode(class) => self.refuse(
+                &class.span,
+                "is a Unicode property class, which Python's re does not have",
+                "list the characters in a class, e.g. `[A-Za-z]`",
+            ),
+            Ast::ClassBracketed(class) => self.class_set(&class.kind, true),
+            Ast::Repetition(repetition) => {
+                if let RepetitionKind::Range(range) = &repetition.op.kind {
+                    let (RepetitionRange::Exactly(n)
+                    | RepetitionRange::AtLeast(n)
+                    | RepetitionRange::Bounded(_, n)) = range;
+                    if *n > MAX_REPEAT {
+                        self.refuse(
+                            &repetition.op.span,
+                            "repeats more than 1000 times, RE2's limit (KQL refuses the query)",
+                            "use a smaller count, or `+`",
+                        );
+                    }
+                }
+                self.node(&repetition.ast);
+            }
+            Ast::Group(group) => {
+                match &group.kind {
+                    GroupKind::CaptureName {
+                        starts_with_p: false,
+                        name,
+                    } => self.refuse(
+                        // Through the `>` after the name.
+                        &ast::Span::new(
+                            group.span.start,
+                            ast::Position::new(
+                                name.span.end.offset + 1,
+                                name.span.end.line,
+                                name.span.end.column + 1,
+                            ),
+                        ),
+                        "is a named group Python's re does not read",
+                        format!("write `(?P<{}>…)`", name.name),
+                    ),
+                    GroupKind::NonCapturing(flags) => {
+                        // `(?` + flags + `:`
+                        let written = ast::Span::new(
+                            group.span.start,
+                            ast::Position::new(
+                                flags.span.end.offset + 1,
+                                flags.span.end.line,
+                                flags.span.end.column + 1,
+                            ),
+                        );
+                        self.flags(flags, &written);
+                    }
+                    _ => {}
+                }
+                self.node(&group.ast);
+            }
+            Ast::Alternation(alternation) => {
+                for item in &alternation.asts {
+                    self.node(item);
+                }
+            }
+            Ast::Concat(concat) => {
+                for item in &concat.asts {
+                    self.node(item);
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, literal: &ast::Literal) {
+        match &literal.kind {
+            LiteralKind::HexBrace(_) => self.refuse(
+                &literal.span,
+                "is a braced escape, which Python's re does not read",
+                format!(
+                    "write `\\x{:02X}` for a character up to FF, or the character itself",
+                    literal.c as u32
+                ),
+            ),
+            LiteralKind::HexFixed(HexLiteralKind::UnicodeShort | HexLiteralKind::UnicodeLong) => {
+                self.refuse(
+                    &literal.span,
+                    "is a \\u escape, which RE2 and PCRE do not read",
+                    "write the character itself",
+                )
+            }
+            LiteralKind::Special(SpecialLiteralKind::VerticalTab) => self.refuse(
+                &literal.span,
+                "is one character in Rust, RE2 and Python but any vertical space in PCRE (Splunk)",
+                "write `\\x0B` for the vertical tab",
+            ),
+            LiteralKind::Octal => self.refuse(
+                &literal.span,
+                "is an octal escape, read differently by each engine",
+                "write `\\xHH`",
+            ),
+            _ => {}
+        }
+    }
+
+    fn assertion(&mut self, assertion: &Assertion) {
+        let (why, instead) = match assertion.kind {
+            AssertionKind::StartLine
+            | AssertionKind::EndLine
+            | AssertionKind::StartText
+            | AssertionKind::WordBoundary
+            | AssertionKind::NotWordBoundary => return,
+            AssertionKind::EndText => (
+                "is the end of the text in Rust, RE2 and PCRE, but Python's re does not read it (its `\\Z` is PCRE's end before a final newline)",
+                "write `$`",
+            ),
+            _ => (
+                "is a word-start or word-end assertion that only Rust reads",
+                "write `\\b`",
+            ),
+        };
+        self.refuse(&assertion.span, why, instead);
+    }
+
+    fn class_set(&mut self, set: &ClassSet, outermost: bool) {
+        match set {
+            ClassSet::BinaryOp(op) => self.refuse(
+                &op.span,
+                "is a class operation (&&, -- or ~~) only Rust reads; the others take the characters literally",
+                "list the characters the class should hold",
+            ),
+            ClassSet::Item(item) => self.class_item(item, outermost),
+        }
+    }
+
+    fn class_item(&mut self, item: &ClassSetItem, outermost: bool) {
+        match item {
+            ClassSetItem::Empty(_) | ClassSetItem::Perl(_) | ClassSetItem::Range(_) => {}
+            ClassSetItem::Literal(literal) => self.literal(literal),
+            ClassSetItem::Ascii(class) => self.refuse(
+                &class.span,
+                "is a POSIX class, which Python's re reads as the characters `[:` … `:]`",
+                "list the characters, e.g. `[A-Za-z]` for [:alpha:]",
+            ),
+            ClassSetItem::Unicode(class) => self.refuse(
+                &class.span,
+                "is a Unicode property class, which Python's re does not have",
+                "list the characters in a class, e.g. `[A-Za-z]`",
+            ),
+            ClassSetItem::Bracketed(class) => {
+                if outermost {
+                    self.refuse(
+                        &class.span,
+                        "is a class inside a class, which only Rust reads",
+                        "escape a literal `[` as `\\[`, and merge the classes into one",
+                    );
+                }
+                self.class_set(&class.kind, false);
+            }
+            ClassSetItem::Union(union) => {
+                for item in &union.items {
+                    self.class_item(item, outermost);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a repetition can repeat without bound.
+fn unbounded(kind: &RepetitionKind) -> bool {
+    matches!(
+        kind,
+        RepetitionKind::ZeroOrMore
+            | RepetitionKind::OneOrMore
+            | RepetitionKind::Range(RepetitionRange::AtLeast(_))
+    )
+}
+
+fn find_nested(ast: &Ast, pattern: &str, inside: bool, risks: &mut Vec<BacktrackingRisk>) {
+    match ast {
+        Ast::Repetition(repetition) => {
+            let repeats = unbounded(&repetition.op.kind);
+            if repeats && !inside && contains_unbounded(&repetition.ast) {
+                risks.push(BacktrackingRisk {
+                    construct: pattern[repetition.span.start.offset..repetition.span.end.offset]
+                        .to_owned(),
+                    offset: repetition.span.start.offset,
+                });
+                // One warning for the outermost repetition; its insides are the same problem.
+                return;
+            }
+            find_nested(&repetition.ast, pattern, inside || repeats, risks);
+        }
+        Ast::Group(group) => find_nested(&group.ast, pattern, inside, risks),
+        Ast::Alternation(alternation) => {
+            for item in &alternation.asts {
+                find_nested(item, pattern, inside, risks);
+            }
+        }
+        Ast::Concat(concat) => {
+            for item in &concat.asts {
+                find_nested(item, pattern, inside, risks);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn contains_unbounded(ast: &Ast) -> bool {
+    match ast {
+        Ast::Repetition(repetition) => {
+            unbounded(&repetition.op.kind) || contains_unbounded(&repetition.ast)
+        }
+        Ast::Group(group) => contains_unbounded(&group.ast),
+        Ast::Alternation(alternation) => alternation.asts.iter().any(contains_unbounded),
+        Ast::Concat(concat) => concat.asts.iter().any(contains_unbounded),
+        _ => false,
+    }
+}
+
+/// Replacements that give the Perl classes and word boundaries their ASCII meaning.
+fn ascii_edits(ast: &Ast, edits: &mut Vec<(usize, usize, String)>) {
+    let mut edit = |span: &ast::Span, text: String| {
+        edits.push((span.start.offset, span.end.offset, text));
+    };
+    match ast {
+        Ast::ClassPerl(class) => edit(&class.span, ascii_class(class)),
+        Ast::Assertion(assertion) => match assertion.kind {
+            AssertionKind::WordBoundary => edit(&assertion.span, r"(?-u:\b)".to_owned()),
+            AssertionKind::NotWordBoundary => edit(&assertion.span, r"(?-u:\B)".to_owned()),
+            _ => {}
+        },
+        Ast::ClassBracketed(class) => class_edits(&class.kind, edits),
+        Ast::Repetition(repetition) => ascii_edits(&repetition.ast, edits),
+        Ast::Group(group) => ascii_edits(&group.ast, edits),
+        Ast::Alternation(alternation) => {
+            for item in &alternation.asts {
+                ascii_edits(item, edits);
+            }
+        }
+        Ast::Concat(concat) => {
+            for item in &concat.asts {
+                ascii_edits(item, edits);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn class_edits(set: &ClassSet, edits: &mut Vec<(usize, usize, String)>) {
+    match set {
+        ClassSet::BinaryOp(op) => {
+            class_edits(&op.lhs, edits);
+            class_edits(&op.rhs, edits);
+        }
+        ClassSet::Item(item) => class_item_edits(item, edits),
+    }
+}
+
+fn class_item_edits(item: &ClassSetItem, edits: &mut Vec<(usize, usize, String)>) {
+    match item {
+        ClassSetItem::Perl(class) => edits.push((
+            class.span.start.offset,
+            class.span.end.offset,
+            ascii_class(class),
+        )),
+        ClassSetItem::Bracketed(class) => class_edits(&class.kind, edits),
+        ClassSetItem::Union(union) => {
+            for item in &union.items {
+                class_item_edits(item, edits);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The ASCII class of `\d`, `\w` or `\s` (negated for `\D`, `\W`, `\S`), as RE2 and PCRE define
+/// them. Inside a bracketed class it becomes a nested class, which Rust reads.
+fn ascii_class(class: &ast::ClassPerl) -> String {
+    let members = match class.kind {
+        ast::ClassPerlKind::Digit => "0-9",
+        ast::ClassPerlKind::Word => "0-9A-Za-z_",
+        ast::ClassPerlKind::Space => r"\t\n\x0B\x0C\r ",
+    };
+    let negation = if class.negated { "^" } else { "" };
+    format!("[{negation}{members}]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(pattern: &str) -> String {
+        match check(pattern) {
+            Err(e) => e.construct,
+            Ok(()) => panic!("{pattern} was accepted"),
+        }
+    }
+
+    #[test]
+    fn portable_patterns_pass() {
+        for pattern in [
+            r"(?i)^Add (eligible|active) member( to role)?$",
+            r"(: |\. )Approval( requirement)? disabled",
+            r"Maximum activation duration updated to (\d+\.\d\d:\d\d:\d\d|(09|1\d|2[0-3]):\d\d)",
+            r"(?P<role>Global Administrator)",
+            r"\Aa\bb\Bc[^a-z\d\]-]x{2,5}?y*?\x41\t\n\.\-\/",
+            r"(?i:admin)|(?s:a.b)|(?-i:X)",
+            "^a\"b\\d+`c$",
+        ] {
+            assert_eq!(check(pattern), Ok(()), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn each_construct_outside_the_dialect_is_named() {
+        for (pattern, construct) in [
+            (r"(?<id>\w+)", "(?<id>"),
+            (r"a(?i)b", "(?i)"),
+            (r"(?U)a+", "(?U)"),
+            (r"(?x)a b", "(?x)"),
+            (r"(?iR:x)", "(?iR:"),
+            (r"(?i:(?u)x)", "(?u)"),
+            (r"\p{L}+", r"\p{L}"),
+            (r"\pL", r"\pL"),
+            (r"[\p{Greek}a]", r"\p{Greek}"),
+            (r"end\z", r"\z"),
+            (r"\x{41}", r"\x{41}"),
+            (r"\u0041", r"\u0041"),
+            (r"[a-z&&[^x]]", "a-z&&[^x]"),
+            (r"[[:alpha:]]", "[:alpha:]"),
+            (r"[a[bc]]", "[bc]"),
+            (r"a\vb", r"\v"),
+            (r"\<word\>", r"\<"),
+            (r"\b{start}x", r"\b{start}"),
+            (r"a{1001}", "{1001}"),
+        ] {
+            assert_eq!(refused(pattern), construct, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn nested_unbounded_quantifiers_are_risks() {
+        let constructs = |p: &str| -> Vec<String> {
+            backtracking_risks(p)
+                .into_iter()
+                .map(|r| r.construct)
+                .collect()
+        };
+        assert_eq!(constructs(r"^(a+)+$"), ["(a+)+"]);
+        assert_eq!(constructs(r"x(\w+\s?)*y"), [r"(\w+\s?)*"]);
+        assert_eq!(constructs(r"((ab)*c)*"), ["((ab)*c)*"]);
+        assert!(constructs(r"(a+b)?c+").is_empty());
+        assert!(constructs(r"(ab){2}x+").is_empty());
+        assert!(constructs(r"(\d+\.\d\d)").is_empty());
+    }
+
+    #[test]
+    fn the_evaluator_reads_perl_classes_as_ascii() {
+        let digit = "\u{0663}"; // ARABIC-INDIC DIGIT THREE, a Unicode digit
+        let rust = regex::Regex::new(&for_rust(r"^\d$")).unwrap();
+        assert!(rust.is_match("3"));
+        assert!(!rust.is_match(digit), "RE2 and PCRE read \\d as [0-9]");
+        assert!(regex::Regex::new(r"^\d$").unwrap().is_match(digit));
+        for (pattern, text, matches) in [
+            (r"^[\d_]+$", "1_2", true),
+            (r"^[^\W]+$", "é", false),
+            (r"\bx\b", "éxé", true),
+            (r"^\S+$", "a\u{2003}b", true),
+        ] {
+            let re =
+                regex::Regex::new(&for_rust(pattern)).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+            assert_eq!(re.is_match(text), matches, "{pattern} on {text:?}");
+        }
+    }
+}
