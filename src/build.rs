@@ -58,10 +58,12 @@ pub fn render(
                     pack_version,
                 };
                 scope.spawn(move || {
-                    let checked = target.render(&context).map(|artifacts| Checked {
+                    let checked = target.render(&context).map(|mut artifacts| Checked {
                         findings: {
-                            let mut findings = artifacts.collisions;
-                            findings.extend(target.check(&artifacts.files));
+                            let mut findings = std::mem::take(&mut artifacts.collisions);
+                            for finding in target.check(&artifacts.files) {
+                                findings.push(artifacts.blame(finding));
+                            }
                             findings
                         },
                         digests: artifacts

@@ -28,6 +28,10 @@ const EXIT_CODES: &str = "Exit codes:
   2  invalid command line
   3  I/O error";
 
+/// More scan workers than this only contend for the same cores (and a count in the millions
+/// would exhaust the system's threads).
+const MAX_SCAN_THREADS: i64 = 256;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rulecast",
@@ -119,9 +123,9 @@ pub enum Command {
         detections: Vec<String>,
         #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
         format: ScanFormat,
-        /// Worker threads (default: one per CPU).
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
+        /// Worker threads, 1 to 256 (default: one per CPU).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_SCAN_THREADS))]
+        threads: Option<u16>,
     },
     /// Print the JSON Schema of a catalogue file format (committed under detections/).
     Schema {
@@ -174,7 +178,7 @@ pub fn run(cli: &Cli) -> std::io::Result<ExitCode> {
             detections,
             format,
             threads,
-        } => scan_command(cli, logs, detections, *format, *threads),
+        } => scan_command(cli, logs, detections, *format, threads.map(usize::from)),
         Command::Schema { kind, write } => schema_command(cli, *kind, *write),
     }
 }
@@ -597,7 +601,8 @@ fn select_detections(catalogue: &Catalogue, names: &[String]) -> Result<Vec<usiz
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
                 return Err(format!(
-                    "error: no detection is named `{name}`\n  = help: {help}"
+                    "error: no detection is named `{}`\n  = help: {help}",
+                    crate::diagnostic::escape_controls(name)
                 ));
             }
         }
@@ -753,9 +758,11 @@ fn schema_command(cli: &Cli, kind: SchemaKind, write: bool) -> std::io::Result<E
         for kind in SchemaKind::ALL {
             let path = cli.catalogue.join(kind.committed_path());
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                std::fs::create_dir_all(dir)
+                    .map_err(crate::files::context("create the folder", dir))?;
             }
-            std::fs::write(&path, schema::schema_text(kind))?;
+            std::fs::write(&path, schema::schema_text(kind))
+                .map_err(crate::files::context("write", &path))?;
             eprintln!("wrote {}", display_path(&path));
         }
         return Ok(ExitCode::SUCCESS);

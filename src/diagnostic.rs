@@ -253,3 +253,33 @@ pub fn did_you_mean<'a>(
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_would_act_on_a_terminal_is_shown_escaped() {
+        assert_eq!(escape_controls("plain é"), "plain é");
+        assert_eq!(
+            escape_controls("a\u{1b}[31mred\r\nb\u{202e}c"),
+            "a\\u{1b}[31mred\\r\\nb\\u{202e}c"
+        );
+        let source = "title: \"x\u{1b}[2J\"\tend\n";
+        let d = Diagnostic::error("the title `x\u{1b}[2J` is already used")
+            .in_file("d/new\nline.yaml")
+            .at(source, Position::new(1, 16))
+            .with_help("rename \u{7}it");
+        let shown = d.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown}"
+        );
+        assert!(shown.contains("--> d/new\\nline.yaml:1:16"), "{shown}");
+        // The caret stays under the character it points at, escapes counted as shown.
+        let lines: Vec<&str> = shown.lines().collect();
+        let code = lines.iter().find(|l| l.starts_with("1 | ")).unwrap();
+        let caret = lines.iter().find(|l| l.trim_end().ends_with('^')).unwrap();
+        assert_eq!(&code[caret.len() - 1..caret.len()], "e", "{shown}");
+    }
+}

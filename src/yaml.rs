@@ -81,6 +81,9 @@ impl Document {
 pub struct SourceMap {
     values: Vec<(String, Position)>,
     keys: Vec<(String, Position)>,
+    /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
+    /// `0x1f`): the pointer, the text as written and the number as read.
+    renumbered: Vec<(String, String, String)>,
 }
 
 impl SourceMap {
@@ -104,6 +107,14 @@ impl SourceMap {
 
     pub fn key_position(&self, pointer: &str) -> Option<Position> {
         Self::find(&self.keys, pointer)
+    }
+
+    /// The plain scalars YAML reads as a number that prints otherwise (`1.50` is 1.5): the
+    /// pointer, the text as written and the number as read.
+    pub fn renumbered(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.renumbered
+            .iter()
+            .map(|(pointer, text, number)| (pointer.as_str(), text.as_str(), number.as_str()))
     }
 }
 
@@ -420,6 +431,8 @@ impl Builder {
                 },
                 Event::Scalar(text, style, anchor, tag) => {
                     let plain = matches!(style, ScalarStyle::Plain);
+                    // The text of a plain scalar read as a number that prints otherwise.
+                    let mut renumbered: Option<String> = None;
                     let value = match tag {
                         Some(tag) if tag.is_yaml_core_schema() && tag.suffix() == "str" => {
                             Value::String(text.into_owned())
@@ -436,7 +449,15 @@ impl Builder {
                                 ),
                             ));
                         }
-                        _ if plain => resolve_plain(&text),
+                        _ if plain => {
+                            let value = resolve_plain(&text);
+                            if let Value::Number(n) = &value
+                                && n.to_string() != *text
+                            {
+                                renumbered = Some(text.into_owned());
+                            }
+                            value
+                        }
                         _ => Value::String(text.into_owned()),
                     };
                     self.count(1, at)?;
@@ -448,10 +469,11 @@ impl Builder {
                         ..
                     }) = stack.last_mut()
                     {
+                        // A key is a name: a number keeps the digits it was written with.
                         let name = match &value {
                             Value::String(s) => s.clone(),
                             Value::Null => "null".to_owned(),
-                            other => other.to_string(),
+                            other => renumbered.take().unwrap_or_else(|| other.to_string()),
                         };
                         if object.contains_key(&name) {
                             return Err(ParseError {
@@ -473,7 +495,12 @@ impl Builder {
                         }
                         continue;
                     }
-                    self.child_pointer(&stack, at)?;
+                    let pointer = self.child_pointer(&stack, at)?;
+                    if self.positions
+                        && let Some(text) = renumbered
+                    {
+                        self.map.renumbered.push((pointer, text, value.to_string()));
+                    }
                     (value, anchor, 1)
                 }
                 Event::Alias(id) => {
@@ -634,6 +661,25 @@ mod tests {
         let err = parse_str("a: 1\nb: [1, 2\nc: 3\n", Path::new("t.yaml")).unwrap_err();
         assert_eq!(err.position.map(|p| p.line), Some(3));
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
+    }
+
+    #[test]
+    fn numbers_that_print_otherwise_are_recorded_with_their_text() {
+        let doc = parse_str(
+            "a: 1.50\nb: 1.5\nc: 007\nd: '1.50'\ne: [0x1f, 3]\n1.50: key\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        let found: Vec<(&str, &str, &str)> = doc.map.renumbered().collect();
+        assert_eq!(
+            found,
+            [
+                ("/a", "1.50", "1.5"),
+                ("/c", "007", "7"),
+                ("/e/0", "0x1f", "31")
+            ]
+        );
+        assert_eq!(doc.value["1.50"], "key", "a key keeps its digits");
     }
 
     #[test]

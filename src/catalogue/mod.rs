@@ -48,6 +48,8 @@ pub const LOGSOURCE_DIR: &str = "logsources";
 pub struct Catalogue {
     pub root: PathBuf,
     pub config: CatalogueConfig,
+    /// The parsed `rulecast.yaml`, so a target can point at the setting a problem comes from.
+    pub config_document: Document,
     pub guide: GuideFile,
     /// By id, in id order.
     pub logsources: IndexMap<String, LogSourceFile>,

@@ -21,6 +21,10 @@ use crate::yaml::{Document, pointer_segment};
 /// Sentinel's scheduled-rule limits, which every target is held to so one catalogue deploys everywhere.
 pub const MIN_SCHEDULE: Duration = Duration::from_minutes(5);
 pub const MAX_SCHEDULE: Duration = Duration::from_minutes(14 * 1440);
+/// Names the default threshold takes in every target's output, which a tier must not share:
+/// alerts carry the tier as `default` when no tier matched, and Sigma names the default
+/// correlation rule `<rule>_correlation`, where a tier's base rule is `<rule>_<tier>`.
+pub const RESERVED_TIER_NAMES: [&str; 2] = [super::detection::DEFAULT_TIER, "correlation"];
 /// Sentinel allows at most this many custom details.
 pub const MAX_CUSTOM_DETAILS: usize = 20;
 
@@ -152,6 +156,7 @@ pub(super) fn validate(
     Catalogue {
         root: root.to_path_buf(),
         config,
+        config_document: config_doc,
         guide,
         logsources: sources,
         detections: compiled,
@@ -516,6 +521,20 @@ fn check_detection(
             }
         }
     }
+    // YAML reads `1.50` as the number 1.5; matched as text, it would be `1.5`.
+    for (pointer, written, read) in doc.map.renumbered() {
+        if pointer.starts_with("/detection/") {
+            out.push(
+                doc.error_at(
+                    pointer,
+                    format!("`{written}` is a number to YAML, so it would be matched as `{read}`"),
+                )
+                .with_help(format!(
+                    "quote it to match the text as written: '{written}'"
+                )),
+            );
+        }
+    }
     let names: Vec<String> = meta.detection.selections.keys().cloned().collect();
 
     // Condition.
@@ -634,6 +653,18 @@ fn check_detection(
         }
         for (i, tier) in t.tiers.iter().enumerate() {
             let pointer = format!("/threshold/tiers/{i}");
+            if RESERVED_TIER_NAMES.contains(&tier.name.as_str()) {
+                out.push(
+                    doc.error_at(
+                        &format!("{pointer}/name"),
+                        format!("a tier cannot be named `{}`", tier.name),
+                    )
+                    .with_help(format!(
+                        "rulecast uses {} for the threshold without a tier (alerts report the tier as `default`, Sigma names its correlation rule `..._correlation`); name the tier after its list, e.g. privileged",
+                        RESERVED_TIER_NAMES.map(|n| format!("`{n}`")).join(" and ")
+                    )),
+                );
+            }
             if !t.group_by.contains(&tier.field) {
                 out.push(
                     doc.error_at(
@@ -714,6 +745,22 @@ fn check_detection(
                 .with_help("the name becomes a Sentinel custom-detail key: letters, digits and _, not starting with a digit, e.g. RoleName"));
         }
         known_field(field, &pointer, false, out);
+    }
+
+    // Dates: the schema checks the form, this the calendar.
+    let deprecation_date = meta.deprecation.as_ref().map(|d| d.date.as_str());
+    for (pointer, date) in [
+        ("/date", Some(meta.date.as_str())),
+        ("/deprecation/date", deprecation_date),
+    ] {
+        if let Some(date) = date
+            && crate::lock::date::parse(date).is_err()
+        {
+            out.push(
+                doc.error_at(pointer, format!("`{date}` is not a day of the calendar"))
+                    .with_help("write a real date as YYYY-MM-DD, e.g. 2026-02-28"),
+            );
+        }
     }
 
     // Deprecation.

@@ -1,19 +1,20 @@
 //! The diff report as Markdown, fit for a pull-request comment.
 //!
 //! Risky changes come first because they are what a reviewer must decide on; then one table
-//! per kind of change. Every value is escaped for Markdown, since titles are free text.
+//! per kind of change. Every value is escaped for Markdown, since titles are free text, and
+//! made inert: a title cannot mention a team, reference an issue or plant a link in the comment.
 
 use std::fmt::Write as _;
 
 use super::{Entry, Report};
-use crate::render::encode::markdown_text;
+use crate::render::encode::markdown_inert;
 
 pub fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "### rulecast: content changes against {}\n",
-        markdown_text(&report.base)
+        markdown_inert(&report.base)
     );
     if report.is_empty() {
         out.push_str("No detection was added, changed, deprecated or removed.\n");
@@ -33,8 +34,8 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "- **{}**: {}",
-                markdown_text(&risk.name),
-                markdown_text(&risk.message)
+                markdown_inert(&risk.name),
+                markdown_inert(&risk.message)
             );
         }
         out.push('\n');
@@ -64,7 +65,11 @@ fn table(out: &mut String, heading: &str, entries: &[Entry], detailed: bool) {
             (Some(o), None) => o.to_string(),
             (None, None) => String::new(),
         };
-        let name = format!("**{}** {}", markdown_text(&e.name), markdown_text(&e.title));
+        let name = format!(
+            "**{}** {}",
+            markdown_inert(&e.name),
+            markdown_inert(&e.title)
+        );
         if detailed {
             let fields = e
                 .fields

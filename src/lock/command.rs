@@ -104,7 +104,7 @@ pub fn run(cli: &Cli, args: &LockArgs) -> std::io::Result<ExitCode> {
         }
     };
     for (path, text) in &update.files {
-        std::fs::write(path, text)?;
+        std::fs::write(path, text).map_err(crate::files::context("write", path))?;
     }
     let path = super::path(&catalogue.root);
     let unchanged = existing.as_ref().is_some_and(|l| l.lock == update.lock);

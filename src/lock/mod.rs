@@ -170,8 +170,8 @@ pub fn read(root: &Path) -> Result<Option<LockFile>, Diagnostic> {
 pub fn write(root: &Path, lock: &Lock) -> std::io::Result<()> {
     let path = path(root);
     let tmp = root.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, lock.to_text())?;
-    std::fs::rename(&tmp, &path)
+    std::fs::write(&tmp, lock.to_text()).map_err(crate::files::context("write", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(crate::files::context("replace", &path))
 }
 
 #[cfg(test)]

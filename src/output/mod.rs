@@ -125,7 +125,10 @@ impl Drift {
             out.push_str(&format!("changed: {}\n", show(&p.0)));
             let lines: Vec<&str> = p.1.lines().collect();
             for line in lines.iter().take(max_lines) {
-                out.push_str(&format!("    {line}\n"));
+                out.push_str(&format!(
+                    "    {}\n",
+                    crate::diagnostic::escape_controls(line)
+                ));
             }
             if lines.len() > max_lines {
                 out.push_str(&format!("    ... {} more lines\n", lines.len() - max_lines));

@@ -63,6 +63,9 @@ pub struct Artifacts {
     pub warnings: Diagnostics,
     /// The detection file each per-detection file was rendered from.
     owners: BTreeMap<PathBuf, PathBuf>,
+    /// How a check names a piece of output rendered from one detection (a file as
+    /// `generated/<target>/<path>`, a stanza as `[name]`), and that detection's file.
+    sources: Vec<(String, PathBuf)>,
     /// Files two detections would both be written to: one would be lost.
     pub collisions: Diagnostics,
 }
@@ -96,7 +99,38 @@ impl Artifacts {
         }
         self.owners
             .insert(path.clone(), detection.document.path.clone());
+        self.rendered_from(
+            format!(
+                "generated/{target}/{}",
+                crate::diagnostic::display_path(&path)
+            ),
+            detection,
+        );
         self.files.insert(path, content);
+    }
+
+    /// Records that the piece of output a check names `name` was rendered from `detection`.
+    pub fn rendered_from(&mut self, name: String, detection: &Detection) {
+        self.sources.push((name, detection.document.path.clone()));
+    }
+
+    /// Points a check's finding about one detection's output at that detection's file, which
+    /// is where it has to be fixed; the message still names the generated file.
+    pub fn blame(&self, finding: Diagnostic) -> Diagnostic {
+        if finding.file.is_some() {
+            return finding;
+        }
+        let source = self
+            .sources
+            .iter()
+            .filter(|(name, _)| finding.message.contains(name.as_str()))
+            .max_by_key(|(name, _)| name.len());
+        match source {
+            Some((_, file)) => finding
+                .in_file(file)
+                .with_help("the generated file is rendered from this detection; fix the detection, never the generated file"),
+            None => finding,
+        }
     }
 
     /// Records that `detection` cannot be fully expressed in `target`.
