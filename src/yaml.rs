@@ -44,6 +44,28 @@ impl Document {
             .or_else(|| self.map.value_position(pointer))
     }
 
+    /// The position of the character at byte `offset` of the text `value`, the scalar at
+    /// `pointer`, when the scalar is written on one line as it reads (plain, or quoted without
+    /// escapes before the offset); otherwise the position of the scalar.
+    pub fn position_in_scalar(
+        &self,
+        pointer: &str,
+        value: &str,
+        offset: usize,
+    ) -> Option<Position> {
+        let start = self.map.values.iter().find(|(p, _)| p == pointer)?.1;
+        let line = self.source.lines().nth(start.line.checked_sub(1)?)?;
+        let rest: String = line.chars().skip(start.column - 1).collect();
+        let quoted = rest.starts_with(['"', '\'']);
+        let written = if quoted { &rest[1..] } else { rest.as_str() };
+        let before = value.get(..offset)?;
+        if !written.starts_with(before) || (quoted && before.contains(['\\', '\''])) {
+            return Some(start);
+        }
+        let column = start.column + usize::from(quoted) + before.chars().count();
+        Some(Position::new(start.line, column))
+    }
+
     /// An error pointing at the value at `pointer`.
     pub fn error_at(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         self.diagnostic_at(Diagnostic::error(message), pointer, false)

@@ -502,7 +502,7 @@ fn check_detection(
             Ok(sel) => {
                 for m in sel.fields() {
                     known_field(&m.field, &m.pointer, true, out);
-                    warn_backtracking(m, &doc, out);
+                    check_regex_dialect(m, &meta.detection.selections, &doc, out);
                 }
                 selections.push(sel);
             }
@@ -802,26 +802,64 @@ fn check_detection(
     })
 }
 
-/// Warns about regular expressions that PCRE (Splunk) and Python backtrack through for an
+/// Refuses regular expressions outside the dialect every engine reads alike, pointing at the
+/// construct, and warns about those that PCRE (Splunk) and Python backtrack through for an
 /// exponentially long time on a near miss.
-fn warn_backtracking(m: &logic::FieldMatch, doc: &Document, out: &mut Diagnostics) {
-    for matcher in &m.matchers {
+fn check_regex_dialect(
+    m: &logic::FieldMatch,
+    selections: &IndexMap<String, serde_json::Value>,
+    doc: &Document,
+    out: &mut Diagnostics,
+) {
+    // Matchers are in the order of the values, which are a list or a single value.
+    let listed = pointer_value(selections, &m.pointer).is_some_and(serde_json::Value::is_array);
+    for (i, matcher) in m.matchers.iter().enumerate() {
         let logic::Matcher::Regex { regex, .. } = matcher else {
             continue;
         };
-        for risk in logic::regex_dialect::backtracking_risks(regex) {
-            out.push(
-                doc.diagnostic_at(
-                    Diagnostic::warning(format!(
-                        "the nested quantifier `{}` can backtrack catastrophically: Splunk (PCRE) and pySigma (Python) may take exponential time on text that almost matches",
-                        risk.construct
-                    )),
-                    &m.pointer,
-                    true,
-                )
-                .with_help("repeat the inner part once, e.g. `(a+)+` as `a+`, or make the repeated text unambiguous"),
-            );
+        let pointer = if listed {
+            format!("{}/{i}", m.pointer)
+        } else {
+            m.pointer.clone()
+        };
+        if let Err(e) = logic::regex_dialect::check(regex) {
+            let d = Diagnostic::error(format!("in the regular expression, {e}"))
+                .in_file(&doc.path)
+                .with_help(format!("{}; rulecast accepts only what Rust, RE2 (KQL), PCRE (Splunk) and Python's re (pySigma) read alike", e.instead));
+            out.push(match doc.position_in_scalar(&pointer, regex, e.offset) {
+                Some(p) => d.at(&doc.source, p),
+                None => d,
+            });
+            continue;
         }
+        for risk in logic::regex_dialect::backtracking_risks(regex) {
+            let d = Diagnostic::warning(format!(
+                "the nested quantifier `{}` can backtrack catastrophically: Splunk (PCRE) and pySigma (Python) may take exponential time on text that almost matches",
+                risk.construct
+            ))
+            .in_file(&doc.path)
+            .with_help("repeat the inner part once, e.g. `(a+)+` as `a+`, or make the repeated text unambiguous");
+            out.push(match doc.position_in_scalar(&pointer, regex, risk.offset) {
+                Some(p) => d.at(&doc.source, p),
+                None => d,
+            });
+        }
+    }
+}
+
+/// The value at a selection entry's pointer (`/detection/<selection>/...`).
+fn pointer_value<'a>(
+    selections: &'a IndexMap<String, serde_json::Value>,
+    pointer: &str,
+) -> Option<&'a serde_json::Value> {
+    let rest = pointer.strip_prefix("/detection/")?;
+    let (name, inner) = rest.split_once('/').unwrap_or((rest, ""));
+    let name = name.replace("~1", "/").replace("~0", "~");
+    let value = selections.get(&name)?;
+    if inner.is_empty() {
+        Some(value)
+    } else {
+        value.pointer(&format!("/{inner}"))
     }
 }
 
@@ -1019,28 +1057,13 @@ fn check_attack(meta: &DetectionFile, doc: &Document, out: &mut Diagnostics) {
 /// An error inside the condition string, placed on the offending character when the string is a
 /// single-line scalar.
 fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -> Diagnostic {
-    let message = format!("invalid condition: {message}");
-    let help = "a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`";
-    let Some(pos) = doc.position("/detection/condition") else {
-        return doc
-            .error_at("/detection/condition", message)
-            .with_help(help);
-    };
-    let line = doc.source.lines().nth(pos.line - 1).unwrap_or_default();
-    let rest: String = line.chars().skip(pos.column - 1).collect();
-    let quoted = rest.starts_with('"') || rest.starts_with('\'');
-    let inline = rest
-        .trim_start_matches(['"', '\''])
-        .starts_with(text.chars().take(8).collect::<String>().as_str());
-    let column = if inline {
-        pos.column + offset + quoted as usize
-    } else {
-        pos.column
-    };
-    Diagnostic::error(message)
+    let d = Diagnostic::error(format!("invalid condition: {message}"))
         .in_file(&doc.path)
-        .at(&doc.source, Position::new(pos.line, column))
-        .with_help(help)
+        .with_help("a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`");
+    match doc.position_in_scalar("/detection/condition", text, offset) {
+        Some(p) => d.at(&doc.source, p),
+        None => d,
+    }
 }
 
 fn check_replacements(detections: &[Detection], out: &mut Diagnostics) {

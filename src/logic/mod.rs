@@ -289,13 +289,6 @@ fn parse_entry(
             }
         };
         if re {
-            if let Err(e) = regex_dialect::check(&text) {
-                errors.push(value_error(
-                    format!("the regular expression uses {e}"),
-                    Some(format!("{}; rulecast accepts only what Rust, RE2 (KQL), PCRE (Splunk) and Python's re (pySigma) read alike", e.instead)),
-                ));
-                continue;
-            }
             let pattern = if insensitive {
                 format!("(?i){text}")
             } else {

@@ -20,6 +20,7 @@ use regex_syntax::ast::{
     self, Assertion, AssertionKind, Ast, ClassSet, ClassSetItem, Flag, FlagsItemKind, GroupKind,
     HexLiteralKind, LiteralKind, RepetitionKind, RepetitionRange, SpecialLiteralKind,
 };
+use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, HirKind};
 
 /// RE2's largest counted repetition.
 const MAX_REPEAT: u32 = 1000;
@@ -70,13 +71,17 @@ pub fn check(pattern: &str) -> Result<(), NotPortable> {
     }
 }
 
-/// Every nested quantifier of `pattern` whose inner and outer repetition are both unbounded.
+/// Every unbounded repetition of `pattern` that a backtracking engine can split in
+/// exponentially many ways: its body can end in an unbounded repetition of characters that can
+/// also start the body, as in `(a+)+` or `(\w+\s?)*`, so a near miss is retried at every split
+/// between the inner and the outer loop. `( alert+)*` is safe (each turn starts with a space that
+/// `t+` cannot take) and so is `(a+b)+` (the `b` ends each turn).
 pub fn backtracking_risks(pattern: &str) -> Vec<BacktrackingRisk> {
     let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
         return Vec::new();
     };
     let mut risks = Vec::new();
-    find_nested(&ast, pattern, false, &mut risks);
+    find_ambiguous_loops(&ast, pattern, &mut risks);
     risks
 }
 
@@ -357,45 +362,145 @@ fn unbounded(kind: &RepetitionKind) -> bool {
     )
 }
 
-fn find_nested(ast: &Ast, pattern: &str, inside: bool, risks: &mut Vec<BacktrackingRisk>) {
+fn find_ambiguous_loops(ast: &Ast, pattern: &str, risks: &mut Vec<BacktrackingRisk>) {
     match ast {
         Ast::Repetition(repetition) => {
-            let repeats = unbounded(&repetition.op.kind);
-            if repeats && !inside && contains_unbounded(&repetition.ast) {
+            // After a turn of the loop comes the next turn, so its first characters follow the
+            // end of the body.
+            if unbounded(&repetition.op.kind)
+                && ambiguous_inside(
+                    &repetition.ast,
+                    &first_chars(&repetition.ast, pattern),
+                    pattern,
+                )
+            {
                 risks.push(BacktrackingRisk {
                     construct: pattern[repetition.span.start.offset..repetition.span.end.offset]
                         .to_owned(),
                     offset: repetition.span.start.offset,
                 });
-                // One warning for the outermost repetition; its insides are the same problem.
+                // One warning for the outermost loop; its insides are the same problem.
                 return;
             }
-            find_nested(&repetition.ast, pattern, inside || repeats, risks);
+            find_ambiguous_loops(&repetition.ast, pattern, risks);
         }
-        Ast::Group(group) => find_nested(&group.ast, pattern, inside, risks),
+        Ast::Group(group) => find_ambiguous_loops(&group.ast, pattern, risks),
         Ast::Alternation(alternation) => {
             for item in &alternation.asts {
-                find_nested(item, pattern, inside, risks);
+                find_ambiguous_loops(item, pattern, risks);
             }
         }
         Ast::Concat(concat) => {
             for item in &concat.asts {
-                find_nested(item, pattern, inside, risks);
+                find_ambiguous_loops(item, pattern, risks);
             }
         }
         _ => {}
     }
 }
 
-fn contains_unbounded(ast: &Ast) -> bool {
+/// Whether `ast`, inside a loop, holds an unbounded repetition that can take the characters
+/// that come after it (`follow`): the text can then be split between that repetition and
+/// what follows it in many ways, each of which a backtracking engine tries.
+fn ambiguous_inside(ast: &Ast, follow: &ClassUnicode, pattern: &str) -> bool {
     match ast {
         Ast::Repetition(repetition) => {
-            unbounded(&repetition.op.kind) || contains_unbounded(&repetition.ast)
+            let overlaps = unbounded(&repetition.op.kind) && {
+                let mut taken = first_chars(&repetition.ast, pattern);
+                taken.intersect(follow);
+                !taken.ranges().is_empty()
+            };
+            overlaps || ambiguous_inside(&repetition.ast, follow, pattern)
         }
-        Ast::Group(group) => contains_unbounded(&group.ast),
-        Ast::Alternation(alternation) => alternation.asts.iter().any(contains_unbounded),
-        Ast::Concat(concat) => concat.asts.iter().any(contains_unbounded),
+        Ast::Group(group) => ambiguous_inside(&group.ast, follow, pattern),
+        Ast::Alternation(alternation) => alternation
+            .asts
+            .iter()
+            .any(|item| ambiguous_inside(item, follow, pattern)),
+        Ast::Concat(concat) => concat.asts.iter().enumerate().any(|(i, item)| {
+            let rest = &concat.asts[i + 1..];
+            let mut after = ClassUnicode::empty();
+            for next in rest {
+                after.union(&first_chars(next, pattern));
+                if !nullable(next) {
+                    break;
+                }
+            }
+            if rest.iter().all(nullable) {
+                after.union(follow);
+            }
+            ambiguous_inside(item, &after, pattern)
+        }),
         _ => false,
+    }
+}
+
+/// Whether `ast` can match the empty text.
+fn nullable(ast: &Ast) -> bool {
+    match ast {
+        Ast::Empty(_) | Ast::Flags(_) | Ast::Assertion(_) => true,
+        Ast::Repetition(repetition) => {
+            matches!(
+                repetition.op.kind,
+                RepetitionKind::ZeroOrMore
+                    | RepetitionKind::ZeroOrOne
+                    | RepetitionKind::Range(
+                        RepetitionRange::Exactly(0)
+                            | RepetitionRange::AtLeast(0)
+                            | RepetitionRange::Bounded(0, _)
+                    )
+            ) || nullable(&repetition.ast)
+        }
+        Ast::Group(group) => nullable(&group.ast),
+        Ast::Alternation(alternation) => alternation.asts.iter().any(nullable),
+        Ast::Concat(concat) => concat.asts.iter().all(nullable),
+        _ => false,
+    }
+}
+
+/// The characters a match of `ast` can start with, case-folded (a flag may make the pattern
+/// case-insensitive, and a warning too many is cheaper than one too few).
+fn first_chars(ast: &Ast, pattern: &str) -> ClassUnicode {
+    let mut set = ClassUnicode::empty();
+    match ast {
+        Ast::Literal(literal) => {
+            set = ClassUnicode::new([ClassUnicodeRange::new(literal.c, literal.c)]);
+        }
+        Ast::Dot(_) | Ast::ClassPerl(_) | Ast::ClassUnicode(_) | Ast::ClassBracketed(_) => {
+            let span = ast.span();
+            set = class_of(&pattern[span.start.offset..span.end.offset]);
+        }
+        Ast::Repetition(repetition) => set = first_chars(&repetition.ast, pattern),
+        Ast::Group(group) => set = first_chars(&group.ast, pattern),
+        Ast::Alternation(alternation) => {
+            for item in &alternation.asts {
+                set.union(&first_chars(item, pattern));
+            }
+        }
+        Ast::Concat(concat) => {
+            for item in &concat.asts {
+                set.union(&first_chars(item, pattern));
+                if !nullable(item) {
+                    break;
+                }
+            }
+        }
+        Ast::Empty(_) | Ast::Flags(_) | Ast::Assertion(_) => {}
+    }
+    set.case_fold_simple();
+    set
+}
+
+/// The characters a class written on its own (`.`, `\d`, `[a-z]`) matches; every character
+/// when it cannot be read alone.
+fn class_of(text: &str) -> ClassUnicode {
+    let any = || ClassUnicode::new([ClassUnicodeRange::new('\0', char::MAX)]);
+    match regex_syntax::Parser::new()
+        .parse(text)
+        .map(|h| h.into_kind())
+    {
+        Ok(HirKind::Class(Class::Unicode(class))) => class,
+        _ => any(),
     }
 }
 
@@ -530,8 +635,13 @@ mod tests {
         };
         assert_eq!(constructs(r"^(a+)+$"), ["(a+)+"]);
         assert_eq!(constructs(r"x(\w+\s?)*y"), [r"(\w+\s?)*"]);
-        assert_eq!(constructs(r"((ab)*c)*"), ["((ab)*c)*"]);
-        assert!(constructs(r"(a+b)?c+").is_empty());
+        assert_eq!(constructs(r"(?i)(A|b+)*c"), ["(A|b+)*"]);
+        assert_eq!(constructs(r"(.*,)*x"), ["(.*,)*"]);
+        assert_eq!(constructs(r"(x.*)*y"), ["(x.*)*"]);
+        // Each turn of the loop is delimited: no split is ambiguous.
+        assert!(constructs(r"^Disable( alert+)*$").is_empty());
+        assert!(constructs(r"(a+b)+").is_empty());
+        assert!(constructs(r"((ab)*c)*").is_empty());
         assert!(constructs(r"(ab){2}x+").is_empty());
         assert!(constructs(r"(\d+\.\d\d)").is_empty());
     }

@@ -32,6 +32,8 @@ pub struct Protected {
     /// What it is, for messages: "the catalogue", "the templates folder".
     pub what: String,
     pub path: PathBuf,
+    /// The path as the user gave it, for messages; `None` for the folders rulecast finds itself.
+    shown: Option<PathBuf>,
     /// The output may be inside it (the working folder holds `generated/`), but never be it or
     /// hold it.
     pub may_hold_output: bool,
@@ -44,6 +46,7 @@ impl Protected {
         Protected {
             what: what.into(),
             path: path.to_path_buf(),
+            shown: Some(path.to_path_buf()),
             may_hold_output: false,
         }
     }
@@ -66,16 +69,16 @@ pub struct Rules<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     FileSystemRoot,
-    /// The output would be, or hold, a protected folder.
+    /// The output would be, or hold, a protected folder (shown as the user gave it).
     Holds {
         what: String,
-        path: PathBuf,
+        shown: Option<PathBuf>,
         same: bool,
     },
     /// The output would be inside a folder it must stay apart from.
     Inside {
         what: String,
-        path: PathBuf,
+        shown: Option<PathBuf>,
     },
     RepositoryRoot,
     Symlink {
@@ -115,11 +118,11 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::FileSystemRoot => f.write_str("it is the file-system root"),
             Refusal::Holds { what, same, .. } if *same => write!(f, "it is {what}"),
-            Refusal::Holds { what, path, .. } => {
-                write!(f, "it holds {what} ({})", display_path(path))
+            Refusal::Holds { what, shown, .. } => {
+                write!(f, "it holds {what}{}", in_brackets(shown))
             }
-            Refusal::Inside { what, path } => {
-                write!(f, "it is inside {what} ({})", display_path(path))
+            Refusal::Inside { what, shown } => {
+                write!(f, "it is inside {what}{}", in_brackets(shown))
             }
             Refusal::RepositoryRoot => f.write_str("it is the root of a git repository"),
             Refusal::Symlink { target } => write!(
@@ -143,6 +146,13 @@ impl fmt::Display for Refusal {
             }
         }
     }
+}
+
+/// ` (path)`, or nothing.
+fn in_brackets(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!(" ({})", display_path(p)))
+        .unwrap_or_default()
 }
 
 /// Why an output could not be written.
@@ -350,12 +360,14 @@ fn protected_folders(given: &[Protected]) -> Result<Vec<Protected>, OutputError>
     let mut all = vec![Protected {
         what: "the current folder".to_owned(),
         path: cwd.clone(),
+        shown: None,
         may_hold_output: true,
     }];
     if let Some(top) = cwd.ancestors().find(|a| a.join(".git").exists()) {
         all.push(Protected {
             what: "the repository root".to_owned(),
             path: top.to_path_buf(),
+            shown: None,
             may_hold_output: true,
         });
     }
@@ -374,14 +386,14 @@ fn overlap(dest: &Path, protected: &Protected) -> Option<Refusal> {
     if protected.path.starts_with(dest) {
         return Some(Refusal::Holds {
             what: protected.what.clone(),
-            path: protected.path.clone(),
+            shown: protected.shown.clone(),
             same: protected.path == dest,
         });
     }
     if !protected.may_hold_output && dest.starts_with(&protected.path) {
         return Some(Refusal::Inside {
             what: protected.what.clone(),
-            path: protected.path.clone(),
+            shown: protected.shown.clone(),
         });
     }
     None

@@ -128,7 +128,7 @@ impl Artifacts {
         match source {
             Some((_, file)) => finding
                 .in_file(file)
-                .with_help("the generated file is rendered from this detection; fix the detection, never the generated file"),
+                .with_help("the generated file is rendered from this detection and the templates: fix the cause there, never in the generated file"),
             None => finding,
         }
     }
