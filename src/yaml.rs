@@ -177,8 +177,8 @@ pub fn read_text(path: &Path, display: &Path) -> Result<String, Box<Diagnostic>>
     String::from_utf8(bytes).map_err(|e| Box::new(not_utf8(e.as_bytes(), e.utf8_error(), display)))
 }
 
-/// An error at the line and column of the first byte of `bytes` that is not UTF-8.
-fn not_utf8(bytes: &[u8], error: std::str::Utf8Error, display: &Path) -> Diagnostic {
+/// The line and column of the first byte of `bytes` that is not UTF-8.
+pub fn utf8_error_position(bytes: &[u8], error: std::str::Utf8Error) -> Position {
     let at = error.valid_up_to();
     let line_start = bytes[..at]
         .iter()
@@ -190,6 +190,13 @@ fn not_utf8(bytes: &[u8], error: std::str::Utf8Error, display: &Path) -> Diagnos
         .chars()
         .count()
         + 1;
+    Position::new(line, column)
+}
+
+/// An error at the line and column of the first byte of `bytes` that is not UTF-8.
+fn not_utf8(bytes: &[u8], error: std::str::Utf8Error, display: &Path) -> Diagnostic {
+    let at = error.valid_up_to();
+    let Position { line, column } = utf8_error_position(bytes, error);
     let lossy = String::from_utf8_lossy(bytes);
     Diagnostic::error(format!(
         "the file is not valid UTF-8: byte 0x{:02x} cannot start or continue a character",

@@ -30,7 +30,7 @@ pub const MAX_CUSTOM_DETAILS: usize = 20;
 
 fn identifier() -> &'static Regex {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap())
+    RE.get_or_init(|| Regex::new(super::names::IDENTIFIER).expect("a valid pattern"))
 }
 
 fn slug_re() -> &'static Regex {

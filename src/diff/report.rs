@@ -93,3 +93,38 @@ fn table(out: &mut String, heading: &str, entries: &[Entry], detailed: bool) {
 fn or_none(text: &str) -> &str {
     if text.is_empty() { "none" } else { text }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_mention_no_one_and_link_nothing_in_the_comment() {
+        let entry = Entry {
+            id: "id".to_owned(),
+            name: "entra-roles/x".to_owned(),
+            title: "Ping @security-team, fixes #12, see https://evil.example/x".to_owned(),
+            old_version: None,
+            new_version: Some(1),
+            fields: Vec::new(),
+            targets: Vec::new(),
+        };
+        let report = Report {
+            base: "origin/main".to_owned(),
+            added: vec![entry],
+            changed: Vec::new(),
+            deprecated: Vec::new(),
+            removed: Vec::new(),
+            risks: Vec::new(),
+        };
+        let text = markdown(&report);
+        for live in ["@security", "#12", "https://"] {
+            assert!(!text.contains(live), "{live} is live in\n{text}");
+        }
+        assert!(
+            text.replace('\u{2060}', "")
+                .contains("Ping @security-team, fixes \\#12, see https://evil.example/x"),
+            "the title still reads as written\n{text}"
+        );
+    }
+}

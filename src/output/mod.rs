@@ -257,6 +257,18 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_link_in_the_output_is_reported_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("g");
+        write_atomic(&out, &tree(&[("a.txt", "1")])).unwrap();
+        fs::write(dir.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), out.join("b.txt")).unwrap();
+        let e = read_tree(&out).unwrap_err();
+        assert!(e.to_string().contains("b.txt is a symbolic link"), "{e}");
+    }
+
     #[test]
     fn compare_reports_each_kind_of_drift() {
         let dir = tempfile::tempdir().unwrap();

@@ -23,8 +23,13 @@ pub fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, Strin
     let shown = display_path(&path);
     let bytes = crate::files::read_regular(&path, MAX_EVENTS_FILE_BYTES)
         .map_err(|e| format!("{shown}: cannot read the events: {e}"))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| format!("{shown}: the events are not UTF-8 text: {}", e.utf8_error()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = crate::yaml::utf8_error_position(e.as_bytes(), e.utf8_error());
+        format!(
+            "{shown}:{}:{}: the events are not UTF-8 text (save the file as UTF-8)",
+            at.line, at.column
+        )
+    })?;
     let mut events = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
