@@ -226,7 +226,22 @@ pub struct Claimed {
     pub(super) name: OsString,
     /// What the claim resolved or adopted, for the user to read.
     pub notes: Vec<String>,
+    /// Folders above the output the claim created, deepest first: removed again unless the
+    /// output is written, so a refused or failed command leaves nothing behind.
+    created: Vec<PathBuf>,
+    pub(super) written: std::cell::Cell<bool>,
     _lock: fs::File,
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if !self.written.get() {
+            for dir in &self.created {
+                // Only an empty folder goes; one that someone else filled meanwhile stays.
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
 }
 
 impl Claimed {
@@ -272,18 +287,34 @@ pub fn claim(path: &Path, rules: &Rules) -> Result<Claimed, OutputError> {
         Resolved::Refused(r) => refused(r),
         Resolved::Io(e) => OutputError::Io(e),
     })?;
-    fs::create_dir_all(&parent).map_err(context("create the folder", &parent))?;
-    let lock = lock(&parent, &name, true, rules.on_wait)?;
-    ownership(&dest, rules, &mut notes).map_err(|e| match e {
-        Resolved::Refused(r) => refused(r),
-        Resolved::Io(e) => OutputError::Io(e),
-    })?;
+    let created: Vec<PathBuf> = parent
+        .ancestors()
+        .take_while(|a| fs::symlink_metadata(a).is_err())
+        .map(Path::to_path_buf)
+        .collect();
+    let remove_created = |e: OutputError| {
+        for dir in &created {
+            let _ = fs::remove_dir(dir);
+        }
+        e
+    };
+    fs::create_dir_all(&parent)
+        .map_err(|e| remove_created(OutputError::Io(context("create the folder", &parent)(e))))?;
+    let lock = lock(&parent, &name, true, rules.on_wait).map_err(remove_created)?;
+    ownership(&dest, rules, &mut notes)
+        .map_err(|e| match e {
+            Resolved::Refused(r) => refused(r),
+            Resolved::Io(e) => OutputError::Io(e),
+        })
+        .map_err(remove_created)?;
     Ok(Claimed {
         shown: path.to_path_buf(),
         dest,
         parent,
         name,
         notes,
+        created,
+        written: std::cell::Cell::new(false),
         _lock: lock,
     })
 }

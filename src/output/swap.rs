@@ -65,6 +65,7 @@ impl Claimed {
             let _ = fs::remove_dir_all(&tmp);
             return Err(OutputError::Io(e));
         }
+        self.written.set(true);
         Ok(())
     }
 

@@ -219,3 +219,39 @@ fn a_release_never_writes_through_a_link_in_its_folder() {
         "the link was replaced by the release file"
     );
 }
+
+/// An operating-system error names the path and what rulecast was doing with it.
+#[cfg(unix)]
+#[test]
+fn an_io_error_names_its_path_and_operation() {
+    let t = workspace();
+    let long = "x".repeat(300);
+    let before = snapshot_tree(t.root());
+    let (t, out) = t
+        .args(["build", "--output", &format!("out/{long}")])
+        .status(3)
+        .stderr_contains(&format!("out/{long}: "))
+        .stderr_contains("nothing was written")
+        .run();
+    assert!(out.stderr.contains("error: cannot "), "{}", out.stderr);
+    assert_eq!(before, snapshot_tree(t.root()));
+    assert!(
+        !out.path("out").exists(),
+        "the folder made for the output stays"
+    );
+}
+
+/// A command that fails after claiming its folder removes the folders it made for it.
+#[test]
+fn a_failed_build_leaves_no_folder_behind() {
+    let (_t, out) = Test::minimal()
+        .edit(
+            "detections/entra-roles/pim-alert-disabled.yaml",
+            "severity: high",
+            "severity: urgent",
+        )
+        .args(["build", "--output", "new/deeper/generated"])
+        .status(1)
+        .run();
+    assert!(!out.path("new").exists());
+}
