@@ -958,6 +958,18 @@ fn check_test_cases(
                         &format!("{pointer}/events_file"),
                         "events_file must be a plain path next to the detection",
                     ));
+                } else if let Some(kind) = full
+                    .as_ref()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .and_then(|m| crate::files::FileKind::of(&m.file_type()))
+                {
+                    out.push(
+                        doc.error_at(
+                            &format!("{pointer}/events_file"),
+                            format!("`{file}` is {kind}, not a regular file"),
+                        )
+                        .with_help("test events are read from a regular JSON-lines file"),
+                    );
                 } else if !full.as_ref().is_some_and(|p| p.is_file()) {
                     out.push(doc.error_at(
                         &format!("{pointer}/events_file"),
