@@ -57,32 +57,48 @@ pub struct BacktrackingRisk {
 /// Checks that `pattern` means the same in every engine. A pattern that does not parse at all
 /// passes: the engine's own error says more about it.
 pub fn check(pattern: &str) -> Result<(), NotPortable> {
-    let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
-        return Ok(());
-    };
-    let mut walk = Walk {
-        pattern,
-        problem: None,
-    };
-    walk.top(&ast);
-    match walk.problem {
-        Some(p) => Err(p),
-        None => Ok(()),
-    }
+    analysis(pattern).0.clone()
 }
 
 /// Every unbounded repetition of `pattern` that a backtracking engine can split in
-/// exponentially many ways: its body can end in an unbounded repetition of characters that can
-/// also start the body, as in `(a+)+` or `(\w+\s?)*`, so a near miss is retried at every split
-/// between the inner and the outer loop. `( alert+)*` is safe (each turn starts with a space that
-/// `t+` cannot take) and so is `(a+b)+` (the `b` ends each turn).
+/// exponentially many ways: its body holds an unbounded repetition that can take the characters
+/// that follow it, as in `(a+)+`, `(\w+\s?)*` or `(.*,)*`, so a near miss is retried at every
+/// split between the two. `( alert+)*` is safe (each turn starts with a space that `t+` cannot
+/// take) and so is `(a+b)+` (the `b` ends each turn).
 pub fn backtracking_risks(pattern: &str) -> Vec<BacktrackingRisk> {
-    let Ok(ast) = ast::parse::Parser::new().parse(pattern) else {
-        return Vec::new();
-    };
-    let mut risks = Vec::new();
-    find_ambiguous_loops(&ast, pattern, &mut risks);
-    risks
+    analysis(pattern).1.clone()
+}
+
+type Analysis = (Result<(), NotPortable>, Vec<BacktrackingRisk>);
+
+/// Both findings for `pattern`, worked out once per process: a catalogue repeats the same few
+/// expressions in many detections.
+fn analysis(pattern: &str) -> std::sync::Arc<Analysis> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, OnceLock, RwLock};
+    static CACHE: OnceLock<RwLock<HashMap<String, Arc<Analysis>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(found) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return found.clone();
+    }
+    let found = Arc::new(match ast::parse::Parser::new().parse(pattern) {
+        Err(_) => (Ok(()), Vec::new()),
+        Ok(ast) => {
+            let mut walk = Walk {
+                pattern,
+                problem: None,
+            };
+            walk.top(&ast);
+            let mut risks = Vec::new();
+            find_ambiguous_loops(&ast, pattern, &mut risks);
+            (walk.problem.map_or(Ok(()), Err), risks)
+        }
+    });
+    cache
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pattern.to_owned(), found.clone());
+    found
 }
 
 /// The pattern for rulecast's evaluator: `\d`, `\w`, `\s` and `\b` (and their negations) in
@@ -465,8 +481,10 @@ fn first_chars(ast: &Ast, pattern: &str) -> ClassUnicode {
     match ast {
         Ast::Literal(literal) => {
             set = ClassUnicode::new([ClassUnicodeRange::new(literal.c, literal.c)]);
+            set.case_fold_simple();
         }
-        Ast::Dot(_) | Ast::ClassPerl(_) | Ast::ClassUnicode(_) | Ast::ClassBracketed(_) => {
+        Ast::ClassPerl(class) => set = ascii_perl_class(class),
+        Ast::Dot(_) | Ast::ClassUnicode(_) | Ast::ClassBracketed(_) => {
             let span = ast.span();
             set = class_of(&pattern[span.start.offset..span.end.offset]);
         }
@@ -487,15 +505,35 @@ fn first_chars(ast: &Ast, pattern: &str) -> ClassUnicode {
         }
         Ast::Empty(_) | Ast::Flags(_) | Ast::Assertion(_) => {}
     }
-    set.case_fold_simple();
     set
 }
 
-/// The characters a class written on its own (`.`, `\d`, `[a-z]`) matches; every character
-/// when it cannot be read alone.
+/// `\d`, `\w` or `\s` as RE2 and PCRE read them (ASCII), negated for `\D`, `\W`, `\S`.
+fn ascii_perl_class(class: &ast::ClassPerl) -> ClassUnicode {
+    let range = |a: char, b: char| ClassUnicodeRange::new(a, b);
+    let mut set = ClassUnicode::new(match class.kind {
+        ast::ClassPerlKind::Digit => vec![range('0', '9')],
+        ast::ClassPerlKind::Word => vec![
+            range('0', '9'),
+            range('A', 'Z'),
+            range('_', '_'),
+            range('a', 'z'),
+        ],
+        ast::ClassPerlKind::Space => vec![range('\t', '\r'), range(' ', ' ')],
+    });
+    if class.negated {
+        set.negate();
+    }
+    set
+}
+
+/// The characters a class written on its own (`.`, `[a-z]`) matches, case-folded; every
+/// character when it cannot be read alone.
 fn class_of(text: &str) -> ClassUnicode {
     let any = || ClassUnicode::new([ClassUnicodeRange::new('\0', char::MAX)]);
-    match regex_syntax::Parser::new()
+    match regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .build()
         .parse(text)
         .map(|h| h.into_kind())
     {

@@ -15,6 +15,23 @@ use std::fmt;
 const START: char = '\u{fdd0}';
 const SEP: char = '\u{fdd1}';
 const END: char = '\u{fdd2}';
+/// The first byte of each mark in UTF-8 (EF B7 90..92), rare in text, so a search for it is a
+/// fast first pass over a rendered file.
+const LEAD: u8 = 0xef;
+
+/// Where the next mark of any kind starts in `text`.
+fn next_mark(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(LEAD, &bytes[from..]) {
+        let at = from + at;
+        if matches!(bytes.get(at + 1..at + 3), Some([0xb7, 0x90..=0x92])) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
 
 /// What the filters wrote during one rendering: (filter, encoded text), by piece number.
 pub(super) type Written = Vec<(&'static str, String)>;
@@ -48,7 +65,7 @@ pub(super) fn mark(filter: &'static str, encoded: String) -> String {
 /// blocks) is encoded again from its text. Marks that do not form pieces mean the value itself
 /// holds the reserved characters.
 pub(super) fn unmarked(text: &str) -> tera::TeraResult<String> {
-    if !text.contains([START, SEP, END]) {
+    if next_mark(text).is_none() {
         return Ok(text.to_owned());
     }
     let mut out = String::with_capacity(text.len());
@@ -76,7 +93,7 @@ pub(super) fn unmarked(text: &str) -> tera::TeraResult<String> {
 /// [`unmarked`] for a filter that takes any value: strings anywhere inside it are unmarked.
 pub(super) fn unmarked_value(value: tera::Value) -> tera::TeraResult<tera::Value> {
     if let Some(text) = value.as_str() {
-        return Ok(if text.contains([START, SEP, END]) {
+        return Ok(if next_mark(text).is_some() {
             tera::Value::from(unmarked(text)?)
         } else {
             value
@@ -86,7 +103,7 @@ pub(super) fn unmarked_value(value: tera::Value) -> tera::TeraResult<tera::Value
         return Ok(value);
     }
     let json = serde_json::to_value(&value).map_err(|e| tera::Error::message(e.to_string()))?;
-    if !json.to_string().contains([START, SEP, END]) {
+    if next_mark(&json.to_string()).is_none() {
         return Ok(value);
     }
     fn walk(v: serde_json::Value) -> tera::TeraResult<serde_json::Value> {
@@ -200,7 +217,7 @@ pub(super) fn verify(template: &str, rendered: &str, written: &Written) -> Resul
     let suited = suited(template);
     let mut out = String::with_capacity(rendered.len());
     let mut rest = rendered;
-    while let Some(at) = rest.find([START, SEP, END]) {
+    while let Some(at) = next_mark(rest) {
         out.push_str(&rest[..at]);
         let piece = &rest[at..];
         if !piece.starts_with(START) {
@@ -218,7 +235,7 @@ pub(super) fn verify(template: &str, rendered: &str, written: &Written) -> Resul
             filter: Some(filter),
         })?;
         let found = &text[..end];
-        if found.contains([START, SEP]) {
+        if next_mark(found).is_some() {
             return Err(Problem::Broken {
                 filter: Some(filter),
             });
