@@ -264,11 +264,12 @@ pub fn claim(path: &Path, rules: &Rules) -> Result<Claimed, OutputError> {
         role: rules.role.to_owned(),
         refusal,
     };
-    let mut notes = Vec::new();
-    let dest = resolve(path, &mut notes).map_err(|e| match e {
+    let lift = |e: Resolved| match e {
         Resolved::Refused(r) => refused(r),
         Resolved::Io(e) => OutputError::Io(e),
-    })?;
+    };
+    let mut notes = Vec::new();
+    let dest = resolve(path, &mut notes).map_err(lift)?;
     let parent = dest
         .parent()
         .ok_or_else(|| refused(Refusal::FileSystemRoot))?
@@ -283,10 +284,7 @@ pub fn claim(path: &Path, rules: &Rules) -> Result<Claimed, OutputError> {
         }
     }
     // Checked before anything is created, then again under the lock, where it counts.
-    ownership(&dest, rules, &mut Vec::new()).map_err(|e| match e {
-        Resolved::Refused(r) => refused(r),
-        Resolved::Io(e) => OutputError::Io(e),
-    })?;
+    ownership(&dest, rules, &mut Vec::new()).map_err(lift)?;
     let created: Vec<PathBuf> = parent
         .ancestors()
         .take_while(|a| fs::symlink_metadata(a).is_err())
@@ -302,10 +300,7 @@ pub fn claim(path: &Path, rules: &Rules) -> Result<Claimed, OutputError> {
         .map_err(|e| remove_created(OutputError::Io(context("create the folder", &parent)(e))))?;
     let lock = lock(&parent, &name, true, rules.on_wait).map_err(remove_created)?;
     ownership(&dest, rules, &mut notes)
-        .map_err(|e| match e {
-            Resolved::Refused(r) => refused(r),
-            Resolved::Io(e) => OutputError::Io(e),
-        })
+        .map_err(lift)
         .map_err(remove_created)?;
     Ok(Claimed {
         shown: path.to_path_buf(),
