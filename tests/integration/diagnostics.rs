@@ -2,9 +2,12 @@
 //!
 //! A message is the product for a catalogue author: it has to name the file, line and column,
 //! show the line, and say how to fix it. Each case in `tests/diagnostics/<case>/` starts from
-//! the minimal fixture and breaks it in one way (`case.yaml` says how; files under `root/` are
-//! copied over the test folder), then runs the real CLI and snapshots everything it printed, so
-//! a reworded, misplaced or lost message shows up as a snapshot diff in review.
+//! the minimal fixture and breaks it in one way (`case.yaml` says how: edits, removals, grown
+//! files, symbolic links, FIFOs and raw bytes; files under `root/` are copied over the test
+//! folder), then runs the real CLI (`check` unless the case says otherwise, such as a `build
+//! --output` rulecast must refuse) and snapshots everything it printed, so a reworded, misplaced
+//! or lost message shows up as a snapshot diff in review. Whatever the command, the folder must
+//! be exactly as it was afterwards.
 
 use std::path::{Path, PathBuf};
 
