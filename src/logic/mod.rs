@@ -9,6 +9,7 @@
 pub mod condition;
 pub mod modifier;
 pub mod pattern;
+pub mod regex_dialect;
 
 use serde_json::Value;
 

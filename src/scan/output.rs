@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::ScanSummary;
 use crate::catalogue::Catalogue;
+use crate::diagnostic::escape_controls;
 use crate::eval::Alert;
 
 /// Events listed per alert in the text form (JSON lists them all, up to the alert's cap).
@@ -62,7 +63,7 @@ impl<'a> AlertWriter<'a> {
                     detection.meta.severity.as_str(),
                     detection.section,
                     detection.slug,
-                    detection.meta.title
+                    escape_controls(&detection.meta.title)
                 )?;
                 let span = if alert.start == alert.end {
                     alert.start.to_string()
@@ -103,19 +104,29 @@ impl<'a> AlertWriter<'a> {
                     } else {
                         slot
                     };
-                    writeln!(out, "  {label:<9} {value}{more}")?;
+                    // Values come from the log: an escape sequence in one must not reach
+                    // the terminal.
+                    writeln!(out, "  {label:<9} {}{more}", escape_controls(value))?;
                 }
                 if !alert.findings.is_empty() {
-                    writeln!(out, "  findings  {}", alert.findings.join("; "))?;
+                    writeln!(
+                        out,
+                        "  findings  {}",
+                        escape_controls(&alert.findings.join("; "))
+                    )?;
                 }
                 let shown: Vec<String> = alert
                     .events
                     .iter()
                     .take(EVENTS_SHOWN)
                     .map(|e| match &e.id {
-                        Some(id) => {
-                            format!("{} {} {id} at {}", self.position_name, e.position, e.time)
-                        }
+                        Some(id) => format!(
+                            "{} {} {} at {}",
+                            self.position_name,
+                            e.position,
+                            escape_controls(id),
+                            e.time
+                        ),
                         None => format!("{} {} at {}", self.position_name, e.position, e.time),
                     })
                     .collect();
