@@ -277,7 +277,13 @@ pub fn render_template<T: Serialize>(
     templates
         .render(name, &context)
         .map_err(|d| match detection {
-            Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message(), det.slug))
+            // A problem the rendered-file check found is the template's (an override that
+            // undoes an encoding filter): it stays at the template, which is what to fix.
+            Some(det) if d.file().is_some() => {
+                d.map_message(|m| format!("{m} (rendering `{}`)", det.slug))
+            }
+            Some(det) => d
+                .map_message(|m| format!("{m} (rendering `{}`)", det.slug))
                 .in_file(&det.document.path),
             None => d,
         })
