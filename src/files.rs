@@ -15,7 +15,7 @@ use std::fs;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::display_path;
+use crate::diagnostic::{Diagnostic, display_path};
 
 /// An I/O error with the operation and the path it concerned.
 #[derive(Debug)]
@@ -65,6 +65,16 @@ pub(crate) fn context<'a>(
                 source,
             },
         )
+    }
+}
+
+/// A walk of a folder that failed on the way (a loop of links, a folder that cannot be read),
+/// at the path it failed on.
+pub(crate) fn walk_error(folder: &str, e: &walkdir::Error) -> Diagnostic {
+    let d = Diagnostic::error(format!("cannot read the {folder}: {e}"));
+    match e.path() {
+        Some(path) => d.in_file(path),
+        None => d,
     }
 }
 

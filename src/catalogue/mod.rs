@@ -366,11 +366,7 @@ fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let d = Diagnostic::error(format!("cannot read the catalogue folder: {e}"));
-                diagnostics.push(match e.path() {
-                    Some(path) => d.in_file(path),
-                    None => d,
-                });
+                diagnostics.push(crate::files::walk_error("catalogue folder", &e));
                 continue;
             }
         };

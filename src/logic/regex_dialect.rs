@@ -74,35 +74,22 @@ type Analysis = (Result<(), NotPortable>, Vec<BacktrackingRisk>);
 /// Both findings for `pattern`, worked out once per process: a catalogue repeats the same few
 /// expressions in many detections.
 fn analysis(pattern: &str) -> std::sync::Arc<Analysis> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, OnceLock, RwLock};
-    static CACHE: OnceLock<RwLock<HashMap<String, Arc<Analysis>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
-    if let Some(found) = cache
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(pattern)
-    {
-        return found.clone();
-    }
-    let found = Arc::new(match ast::parse::Parser::new().parse(pattern) {
-        Err(_) => (Ok(()), Vec::new()),
-        Ok(ast) => {
-            let mut walk = Walk {
-                pattern,
-                problem: None,
-            };
-            walk.top(&ast);
-            let mut risks = Vec::new();
-            find_ambiguous_loops(&ast, pattern, &mut risks);
-            (walk.problem.map_or(Ok(()), Err), risks)
-        }
-    });
-    cache
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(pattern.to_owned(), found.clone());
-    found
+    static CACHE: super::PatternCache<std::sync::Arc<Analysis>> = super::PatternCache::new();
+    CACHE.get_or_insert_with(pattern, || {
+        std::sync::Arc::new(match ast::parse::Parser::new().parse(pattern) {
+            Err(_) => (Ok(()), Vec::new()),
+            Ok(ast) => {
+                let mut walk = Walk {
+                    pattern,
+                    problem: None,
+                };
+                walk.top(&ast);
+                let mut risks = Vec::new();
+                find_ambiguous_loops(&ast, pattern, &mut risks);
+                (walk.problem.map_or(Ok(()), Err), risks)
+            }
+        })
+    })
 }
 
 /// The pattern for rulecast's evaluator: `\d`, `\w`, `\s` and `\b` (and their negations) in

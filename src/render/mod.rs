@@ -136,11 +136,7 @@ fn load_overrides(
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                let d = Diagnostic::error(format!("cannot read the template folder: {e}"));
-                diagnostics.push(match e.path() {
-                    Some(path) => d.in_file(path),
-                    None => d,
-                });
+                diagnostics.push(crate::files::walk_error("template folder", &e));
                 continue;
             }
         };
