@@ -85,11 +85,84 @@ pub struct Artifacts {
     pub fragments: BTreeMap<String, String>,
     /// What the target could not express, per detection, as warnings.
     pub warnings: Diagnostics,
+    /// The detection file each per-detection file was rendered from.
+    owners: BTreeMap<PathBuf, PathBuf>,
+    /// How a check's finding names a piece of output rendered from one detection (a file by
+    /// its path below the target folder, a stanza as `[name]`), and that detection's file.
+    sources: Vec<(String, PathBuf)>,
+    /// Files two detections would both be written to: one would be lost.
+    collisions: Diagnostics,
 }
 
 impl Artifacts {
     pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
         self.files.insert(path.into(), content);
+    }
+
+    /// Adds a file rendered from `detection` alone; a second detection rendering to the same
+    /// path is a collision, reported naming both detection files, never an overwrite.
+    pub fn add_detection_file(
+        &mut self,
+        target: &str,
+        detection: &Detection,
+        path: impl Into<PathBuf>,
+        content: String,
+    ) {
+        let path = path.into();
+        if let Some(first) = self.owners.get(&path) {
+            self.collisions.push(
+                Diagnostic::error(format!(
+                    "{target}: this detection and {} both render to {target}/{}",
+                    crate::diagnostic::display_path(first),
+                    crate::diagnostic::display_path(&path)
+                ))
+                .in_file(&detection.document.path)
+                .with_help("rename one of the two detection files"),
+            );
+            return;
+        }
+        self.owners
+            .insert(path.clone(), detection.document.path.clone());
+        // However a check shows the file (`generated/<target>/<path>`, `<target>/<path>` or the
+        // path alone), its message holds the path below the target folder.
+        self.rendered_from(crate::diagnostic::display_path(&path), detection);
+        self.files.insert(path, content);
+    }
+
+    /// Records that the piece of output a check's finding names `name` (say a stanza,
+    /// `[name]`, of a file that holds every detection) was rendered from `detection`.
+    pub fn rendered_from(&mut self, name: impl Into<String>, detection: &Detection) {
+        self.sources
+            .push((name.into(), detection.document.path.clone()));
+    }
+
+    /// The collisions, then the findings of the target's check on these files, each pointed at
+    /// the detection it is about.
+    pub(crate) fn findings(&mut self, checked: Diagnostics) -> Diagnostics {
+        let mut findings = std::mem::take(&mut self.collisions);
+        for finding in checked {
+            findings.push(self.blame(finding));
+        }
+        findings
+    }
+
+    /// Points a check's finding about one detection's output at that detection's file, which
+    /// is where it has to be fixed; the message still names the generated file.
+    fn blame(&self, finding: Diagnostic) -> Diagnostic {
+        if finding.file().is_some() {
+            return finding;
+        }
+        let source = self
+            .sources
+            .iter()
+            .filter(|(name, _)| finding.message().contains(name.as_str()))
+            .max_by_key(|(name, _)| name.len());
+        match source {
+            Some((_, file)) => finding
+                .in_file(file)
+                .with_help("the generated file is rendered from this detection and the templates: fix the cause there, never in the generated file"),
+            None => finding,
+        }
     }
 
     /// Records that `detection` cannot be fully expressed in `target`.
@@ -312,7 +385,13 @@ pub fn render_template<T: Serialize>(
     templates
         .render(name, &context)
         .map_err(|d| match detection {
-            Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message(), det.slug))
+            // A problem the rendered-file check found is the template's (an override that
+            // undoes an encoding filter): it stays at the template, which is what to fix.
+            Some(det) if d.file().is_some() => {
+                d.map_message(|m| format!("{m} (rendering `{}`)", det.slug))
+            }
+            Some(det) => d
+                .map_message(|m| format!("{m} (rendering `{}`)", det.slug))
                 .in_file(&det.document.path),
             None => d,
         })
