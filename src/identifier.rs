@@ -36,6 +36,26 @@ pub(crate) const RECORD_PATH: &str =
 /// What [`RECORD_PATH`] says to the author.
 pub(crate) const RECORD_PATH_ADVICE: &str = "write dot-separated keys of letters, digits and _ - : / @ $ (e.g. properties.targetResources): the path is written into SPL and KQL as is";
 
+/// A key of an export `rulecast scan` reads (under a log source's `shapes:`): a path into a
+/// JSON record as [`RECORD_PATH`] writes it, or a CSV header name, whose words may be separated
+/// by single spaces and carry brackets (`TimeGenerated [UTC]`, `Date (UTC)`). Scan's summary
+/// and its "the catalogue reads ..." message print the keys, so quotes, commas, control
+/// characters and other spacing never appear. A JSON shape's keys are held to [`RECORD_PATH`]
+/// ([`is_record_path`]).
+pub(crate) const SHAPE_KEY: &str = r"^[A-Za-z0-9_@$:/.()\[\]-]+( [A-Za-z0-9_@$:/.()\[\]-]+)*$";
+/// What [`SHAPE_KEY`] says to the author.
+pub(crate) const SHAPE_KEY_ADVICE: &str = "write a dotted path of letters, digits and _ - : / @ $ (e.g. properties.result), or a CSV header name of such words with single spaces, brackets and parentheses (e.g. TimeGenerated [UTC]): scan's report shows the key as is";
+
+/// What [`LOWER_NAME`] says to the author of a shape's name (under `shapes:`).
+pub(crate) const SHAPE_NAME_ADVICE: &str = "use lower-case letters, digits and _, starting with a letter: scan's summary names the shape by it";
+
+/// A key of a built column (a CSV download's flattened columns): a [`SHAPE_KEY`] in which
+/// `{t}` placeholders stand for the item number of an enclosing list (`Target{t}Type`).
+pub(crate) const SHAPE_TEMPLATE_KEY: &str =
+    r"^([A-Za-z0-9_@$:/.()\[\]-]|\{[a-z]+\})+( ([A-Za-z0-9_@$:/.()\[\]-]|\{[a-z]+\})+)*$";
+/// What [`SHAPE_TEMPLATE_KEY`] says to the author.
+pub(crate) const SHAPE_TEMPLATE_KEY_ADVICE: &str = "write a CSV header name of letters, digits and _ - : / @ $ . with single spaces, brackets, parentheses and {t} placeholders (e.g. Target{t}DisplayName): scan's report shows the key as is";
+
 /// A Splunk role name (`default.meta` access lists): lower-case letters, digits, `_` and `-`.
 pub(crate) const SPLUNK_ROLE: &str = r"^[a-z0-9][a-z0-9_-]*$";
 /// What [`SPLUNK_ROLE`] says to the author.
@@ -58,6 +78,21 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `path` matches [`RECORD_PATH`] (without a regular expression, like
+/// [`is_identifier`]): dot-separated keys, none empty, of letters, digits and `_ @ $ : / -`, a
+/// key not starting with `:`, `/` or `-`.
+pub(crate) fn is_record_path(path: &str) -> bool {
+    path.split('.').all(|key| {
+        let mut chars = key.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '$'))
+            && chars.all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '$' | ':' | '/' | '-')
+            })
+    })
 }
 
 /// Whether `name` can be a detection file name, which names every file generated for the
@@ -94,6 +129,58 @@ mod tests {
         ] {
             assert_eq!(is_identifier(name), identifier.is_match(name), "{name:?}");
             assert_eq!(is_slug(name), slug.is_match(name), "{name:?}");
+        }
+        let record_path = regex::Regex::new(RECORD_PATH).unwrap();
+        for path in [
+            "properties.targetResources",
+            "a",
+            "@odata.type",
+            "http://schemas.example/claims/x",
+            "a..b",
+            ".a",
+            "a.",
+            "",
+            "a b",
+            "-a",
+            "a.-b",
+            "a/b-c:d",
+            "$x.y_z",
+            "a\"b",
+            "TimeGenerated [UTC]",
+            "é",
+        ] {
+            assert_eq!(is_record_path(path), record_path.is_match(path), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn shape_keys_are_paths_or_header_names() {
+        let key = regex::Regex::new(SHAPE_KEY).unwrap();
+        let template = regex::Regex::new(SHAPE_TEMPLATE_KEY).unwrap();
+        for ok in [
+            "TimeGenerated [UTC]",
+            "Date (UTC)",
+            "properties.result",
+            "operationName.value",
+        ] {
+            assert!(key.is_match(ok), "{ok:?}");
+            assert!(template.is_match(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            " Lead",
+            "two  spaces",
+            "a,b",
+            "a\"b",
+            "line\nbreak",
+            "esc\u{1b}[2J",
+            "{t}",
+        ] {
+            assert!(!key.is_match(bad), "{bad:?}");
+        }
+        assert!(template.is_match("Target{t}ModifiedProperty{p}Name"));
+        for bad in ["Target{T}", "Target{t", "a{}b", "x\ty"] {
+            assert!(!template.is_match(bad), "{bad:?}");
         }
     }
 }

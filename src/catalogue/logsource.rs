@@ -51,6 +51,7 @@ pub struct LogSourceFile {
     /// Where the columns are in each export `rulecast scan` reads, by shape name
     /// ([`super::shape`]).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": identifier::LOWER_NAME, "patternErrorMessage": identifier::SHAPE_NAME_ADVICE }))]
     pub shapes: IndexMap<String, ShapeSpec>,
     /// How each target reaches this data, one entry per target (its format is the target's).
     pub targets: TargetSections,

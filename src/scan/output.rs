@@ -286,10 +286,11 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
         if c.read() == 0 {
             continue;
         }
-        lines.push(shape_line(title, c, &sources));
+        lines.push(shape_line(&escape_controls(title), c, &sources));
     }
     let mut warnings = Vec::new();
     for ((_, c), title) in counts.shapes.iter().zip(&summary.shape_titles) {
+        let title = escape_controls(title);
         for (category, n) in &c.other_category {
             warnings.push(format!(
                 "warning: {} of category {} ({title}) skipped: no log source of the catalogue reads it",
