@@ -171,7 +171,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             Some((alias, column)) => {
                 // The watchlist file rulecast writes has a `name` column beside the values.
                 let item = if names {
-                    path("WatchlistItem", "name")
+                    path("WatchlistItem", super::LIST_NAME_COLUMN)
                 } else if column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {

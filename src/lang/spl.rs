@@ -563,7 +563,14 @@ impl<'a, 'l> Lists<'a, 'l> {
     fn of(&self, list: &str) -> Option<(&'l str, &'l str)> {
         let (base, names) = list_reference(list);
         let (name, column) = (self.lookup?)(base)?;
-        Some((name, if names { "name" } else { column }))
+        Some((
+            name,
+            if names {
+                super::LIST_NAME_COLUMN
+            } else {
+                column
+            },
+        ))
     }
 
     /// `| lookup` of `list` that sets `flag` where the field reference `on` holds one of its

@@ -247,8 +247,17 @@ pub struct ListStore<'c> {
     pub what: &'static str,
     /// An entry as the help shows it, e.g. `{ name: my_lookup, field: account }`.
     pub example: &'static str,
-    /// The names of the lists it binds, as written under `key`.
-    pub lists: Vec<&'c str>,
+    /// The lists it binds, as written under `key`, each with the store's column that holds the
+    /// list's values.
+    pub lists: Vec<(&'c str, &'c str)>,
+    /// The key of an entry that names that column, e.g. `field`.
+    pub column_key: &'static str,
+}
+
+impl ListStore<'_> {
+    fn binds(&self, list: &str) -> bool {
+        self.lists.iter().any(|(name, _)| *name == list)
+    }
 }
 
 /// Checks the targets' list stores together. A list is either bound in every store (the SOC
@@ -265,10 +274,29 @@ pub(crate) fn check_list_stores(catalogue: &Catalogue, targets: &Targets, out: &
     let doc = catalogue.config_document();
     let lists = &catalogue.config.lists;
     for store in &stores {
-        for name in store
+        let entry =
+            |name: &str| format!("/{}/{}", store.key.replace('.', "/"), pointer_segment(name));
+        for (name, column) in &store.lists {
+            let Some(list) = lists.get(*name) else {
+                continue;
+            };
+            // The names of a list's values are written beside them, in a column of their own.
+            if *column == crate::lang::LIST_NAME_COLUMN
+                && list.inline.iter().any(|v| v.name().is_some())
+            {
+                out.push(
+                    doc.error_at(
+                        &format!("{}/{}", entry(name), store.column_key),
+                        format!("the {} of list `{name}` holds its values in the column `{column}`, where rulecast writes their names", store.what),
+                    )
+                    .with_help(format!("give the values another column, e.g. {}: value", store.column_key)),
+                );
+            }
+        }
+        for (name, _) in store
             .lists
             .iter()
-            .filter(|name| !lists.contains_key(**name))
+            .filter(|(name, _)| !lists.contains_key(*name))
         {
             let help = did_you_mean(name, lists.keys().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`?"))
@@ -278,22 +306,23 @@ pub(crate) fn check_list_stores(catalogue: &Catalogue, targets: &Targets, out: &
                         store.key
                     )
                 });
-            let pointer = format!("/{}/{}", store.key.replace('.', "/"), pointer_segment(name));
             out.push(
-                doc.error_at_key(&pointer, format!("`{name}` is not a list of the catalogue"))
-                    .with_help(help),
+                doc.error_at_key(
+                    &entry(name),
+                    format!("`{name}` is not a list of the catalogue"),
+                )
+                .with_help(help),
             );
         }
     }
-    let in_stores = |list: &str| -> Vec<&ListStore> {
-        stores.iter().filter(|s| s.lists.contains(&list)).collect()
-    };
+    let in_stores =
+        |list: &str| -> Vec<&ListStore> { stores.iter().filter(|s| s.binds(list)).collect() };
     for name in lists.keys() {
         let bound = in_stores(name);
         if bound.is_empty() {
             continue;
         }
-        for missing in stores.iter().filter(|s| !s.lists.contains(&name.as_str())) {
+        for missing in stores.iter().filter(|s| !s.binds(name)) {
             let has: Vec<&str> = bound.iter().map(|s| s.what).collect();
             out.push(
                 doc.error_at_key(

@@ -181,9 +181,10 @@ impl Target for Sentinel {
             example: "{ alias: MyWatchlist, column: SearchKey }",
             lists: config(catalogue)
                 .watchlists
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .map(|(list, w)| (list.as_str(), w.column.as_str()))
                 .collect(),
+            column_key: "column",
         })
     }
 

@@ -210,9 +210,10 @@ impl Target for Splunk {
             example: "{ name: my_lookup, field: account }",
             lists: config(catalogue)
                 .lookups
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .map(|(list, l)| (list.as_str(), l.field.as_str()))
                 .collect(),
+            column_key: "field",
         })
     }
 
