@@ -49,6 +49,7 @@ pub mod targets;
 pub mod yaml;
 
 mod diff;
+mod files;
 mod git;
 mod identifier;
 mod pack;

@@ -44,6 +44,7 @@ use super::{
     needed_fields,
 };
 use crate::catalogue::duration::Duration;
+use crate::catalogue::detection::DEFAULT_TIER;
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
@@ -254,7 +255,7 @@ pub fn compile(
             Some((alias, column)) => {
                 // The watchlist file rulecast writes has a `name` column beside the values.
                 let item = if names {
-                    path("WatchlistItem", "name")
+                    path("WatchlistItem", super::LIST_NAME_COLUMN)
                 } else if column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {
@@ -393,7 +394,7 @@ pub fn compile(
                     tier.name.clone(),
                 ));
             }
-            counts.push((None, threshold.count, "default".to_owned()));
+            counts.push((None, threshold.count, DEFAULT_TIER.to_owned()));
             let case = |pick: &dyn Fn(&TierCount) -> String| -> String {
                 if counts.len() == 1 {
                     return pick(&counts[0]);
