@@ -10,7 +10,14 @@
 //! 3. the full condition;
 //! 4. for thresholds, an exact sliding window: with events of a group sorted by time, the
 //!    `n`-th event closes a window of `n` when the event `n-1` places earlier is at most `window`
-//!    older (`prev()`), which needs no fixed buckets and no self-join.
+//!    older (`prev()`), which needs no fixed buckets and no self-join; windows whose closing
+//!    events are at most `window` apart are one episode (`row_cumsum`), one result.
+//!
+//! A deployed rule ([`Recency::Arrived`]) reads its look-back and reports only what arrived
+//! since the run before: a single event whose `ingestion_time()` is in the run's interval, an
+//! episode whose first closing event's is. Every such filter is a `| where` line of its own
+//! with `ago(` in it, which the conformance suite's executor drops to run the query over a test
+//! case's events, as `rulecast test` reads them (docs/scheduling.md).
 //!
 //! Literals only reach the text through [`string`]. A catalogue list is bound once with `let`
 //! (from the Sentinel watchlist, or inline) and tested with `set_has_element`, never joined.
@@ -34,7 +41,7 @@
 //! - `prev()` closes an exact sliding window in one sorted pass. The alternative, a self-join of
 //!   each group's events, grows with the square of a group's size, and `bin()` buckets miss a
 //!   burst that straddles two buckets. Only threshold detections use it, and not those whose
-//!   count is 1 (one alert per group, such as the Start and Success records of one Azure
+//!   count is 1 (one alert per episode, such as the Start and Success records of one Azure
 //!   operation): a window of one event starts at the event, so those run offline.
 
 use std::fmt::Write as _;
@@ -43,8 +50,8 @@ use super::{
     ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, entity_fields, inline_values,
     needed_fields,
 };
-use crate::catalogue::duration::Duration;
 use crate::catalogue::detection::DEFAULT_TIER;
+use crate::catalogue::duration::Duration;
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;

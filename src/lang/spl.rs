@@ -18,8 +18,8 @@
 use std::fmt::Write as _;
 
 use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_fields};
-use crate::catalogue::duration::Duration;
 use crate::catalogue::detection::DEFAULT_TIER;
+use crate::catalogue::duration::Duration;
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;

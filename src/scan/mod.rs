@@ -7,10 +7,11 @@
 //! The file is streamed: a reader thread cuts it into batches ([`input`]), worker threads
 //! parse and evaluate them in parallel ([`worker`]), and this thread puts the results back in
 //! file order and turns hits into alerts. Single-event alerts are emitted as they are found;
-//! threshold alerts when the input ends (one per group, as the queries report them over their
-//! look-back). Memory is a few batches plus the threshold windows, whatever the file's size.
-//! Events are expected in time order (oldest first); up to one window of disorder is absorbed
-//! and later stragglers are reported rather than counted.
+//! threshold alerts when the input ends (one per group and episode, as the queries report them
+//! over their look-back). `--schedule` keeps the hits instead and replays them through a
+//! target's deployed schedule ([`schedule`]). Memory is a few batches plus the threshold
+//! windows, whatever the file's size. Events are expected in time order (oldest first); up to
+//! one window of disorder is absorbed and later stragglers are reported rather than counted.
 
 pub(crate) mod counts;
 pub(crate) mod output;
