@@ -394,3 +394,69 @@ pub(crate) fn backtest_json(
         "detections": detections,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::catalogue::Catalogue;
+    use crate::eval::Shape;
+    use crate::targets::Targets;
+
+    /// Every case of every shipped detection, replayed as each target runs it, with events on
+    /// time and 20 minutes late: a case that must alert raises at least one alert and no more
+    /// than its episodes, each episode reaches the queue or is folded exactly once, and a near
+    /// miss raises none.
+    #[test]
+    fn the_shipped_test_cases_alert_once_per_episode_in_every_target() {
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let engine = Engine::new(&catalogue, |_| true);
+        let targets = Targets::builtin();
+        let mut replayed = 0;
+        for (index, detection) in catalogue.detections.iter().enumerate() {
+            for source in detection.test_cases() {
+                let events = crate::testing::events::case_events(&source).unwrap();
+                let rows: Vec<String> = events
+                    .iter()
+                    .map(|e| Value::Object(e.clone()).to_string())
+                    .collect();
+                let run = crate::eval::replay::replay(&engine, index, Shape::LOG_ANALYTICS, &rows)
+                    .unwrap();
+                for target in targets.iter() {
+                    let model_of =
+                        |i: usize| target.run_model(&catalogue, &catalogue.detections[i]);
+                    if model_of(index).is_none() {
+                        continue;
+                    }
+                    for delay in [None, Some(Duration::from_minutes(20))] {
+                        let outcome = replay(&engine, &model_of, run.hits.clone(), delay);
+                        let backtest = &outcome.backtests[&index];
+                        let what = format!(
+                            "{} / {} in {} with delay {delay:?}",
+                            detection.slug,
+                            source.case.name,
+                            target.name()
+                        );
+                        assert_eq!(
+                            backtest.raised + backtest.folded,
+                            run.alerts.len() as u64,
+                            "{what}: every episode is reported once"
+                        );
+                        assert_eq!(
+                            backtest.raised == 0,
+                            !source.case.expect_alert,
+                            "{what}: raised {}",
+                            backtest.raised
+                        );
+                        replayed += 1;
+                    }
+                }
+            }
+        }
+        assert!(replayed > 300, "{replayed} replays");
+    }
+}
