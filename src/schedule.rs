@@ -48,6 +48,19 @@ pub struct DedupPlan {
     pub sentinel_suppression: Option<Duration>,
 }
 
+/// What every run reads: the threshold window (none for a single event), then the frequency,
+/// then the ingestion delay.
+pub(crate) fn lookback(
+    window: Option<Duration>,
+    frequency: Duration,
+    ingestion_delay: Duration,
+) -> Duration {
+    window
+        .unwrap_or(Duration::from_minutes(0))
+        .plus(frequency)
+        .plus(ingestion_delay)
+}
+
 /// The detection's plan.
 pub fn plan(catalogue: &Catalogue, detection: &Detection) -> Plan {
     let meta = &detection.meta;
@@ -56,11 +69,7 @@ pub fn plan(catalogue: &Catalogue, detection: &Detection) -> Plan {
         .schedule
         .ingestion_delay
         .unwrap_or(catalogue.config.schedule.ingestion_delay);
-    let lookback = Duration::from_minutes(
-        window.map_or(0, Duration::minutes)
-            + meta.schedule.frequency.minutes()
-            + ingestion_delay.minutes(),
-    );
+    let lookback = lookback(window, meta.schedule.frequency, ingestion_delay);
     Plan {
         frequency: meta.schedule.frequency,
         window,

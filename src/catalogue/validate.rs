@@ -652,9 +652,7 @@ fn check_detection(
         .ingestion_delay
         .unwrap_or(config.schedule.ingestion_delay);
     let window = meta.threshold.as_ref().map(|t| t.window);
-    let lookback = Duration::from_minutes(
-        window.map_or(0, Duration::minutes) + schedule.frequency.minutes() + delay.minutes(),
-    );
+    let lookback = crate::schedule::lookback(window, schedule.frequency, delay);
     let derivation = match window {
         Some(w) => format!(
             "window {w} + frequency {} + ingestion delay {delay}",
