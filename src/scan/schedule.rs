@@ -459,4 +459,76 @@ mod tests {
         }
         assert!(replayed > 300, "{replayed} replays");
     }
+
+    fn alert_of(actor: &str) -> Alert {
+        Alert {
+            detection: 0,
+            start: Timestamp(0),
+            end: Timestamp(0),
+            event_count: 1,
+            group: Vec::new(),
+            tier: None,
+            fields: vec![("Actor".to_owned(), Some(actor.to_owned()))],
+            all_values: Vec::new(),
+            findings: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Which of (minute of the run, actor) reach the queue under `folding` (runs every hour).
+    fn admitted(folding: &Folding, alerts: &[(i64, &str)]) -> Vec<bool> {
+        let mut folder = Folder::new(folding, 60 * NANOS_PER_MINUTE);
+        alerts
+            .iter()
+            .map(|(minute, actor)| folder.admit(&alert_of(actor), minute * NANOS_PER_MINUTE))
+            .collect()
+    }
+
+    #[test]
+    fn each_platform_folds_repeats_of_one_entity_for_its_period() {
+        let by = vec!["Actor".to_owned()];
+        let minutes = Duration::from_minutes;
+        // A repeat within the period is folded, another actor is not, and once the period is
+        // over the same actor alerts again.
+        let alerts = [(60, "a"), (120, "a"), (120, "b"), (300, "a")];
+        let incidents = Folding::Incidents {
+            by: by.clone(),
+            lookback: minutes(150),
+            max_alerts: 150,
+        };
+        assert_eq!(admitted(&incidents, &alerts), [true, false, true, true]);
+        let throttle = Folding::Throttle {
+            by: by.clone(),
+            period: minutes(150),
+        };
+        assert_eq!(admitted(&throttle, &alerts), [true, false, true, true]);
+        // Stateful: fired while found in a run at most two runs after the last one.
+        let stateful = Folding::Stateful {
+            by: by.clone(),
+            resolve_after: 2,
+        };
+        assert_eq!(admitted(&stateful, &alerts), [true, false, true, true]);
+        assert_eq!(
+            admitted(&stateful, &[(60, "a"), (180, "a"), (300, "a")]),
+            [true, false, false],
+            "kept fired by each run that finds it"
+        );
+        // Mute: the whole rule's actions, every actor.
+        let mute = Folding::Mute {
+            by: by.clone(),
+            mute: minutes(150),
+        };
+        assert_eq!(admitted(&mute, &alerts), [true, false, false, true]);
+        assert_eq!(admitted(&Folding::None, &alerts), [true, true, true, true]);
+        // Sentinel groups at most 150 alerts into one incident.
+        let small = Folding::Incidents {
+            by,
+            lookback: minutes(150),
+            max_alerts: 2,
+        };
+        assert_eq!(
+            admitted(&small, &[(60, "a"), (61, "a"), (62, "a")]),
+            [true, false, true]
+        );
+    }
 }
