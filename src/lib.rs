@@ -20,6 +20,8 @@
 //!   compares it (check mode); [`lock`] ties versions to what was rendered.
 //! * [`eval`] runs the same logic on JSON events, with the queries' semantics: it backs
 //!   `rulecast test` (each detection's test cases) and [`scan`] (`rulecast scan`, exported logs).
+//! * [`schedule`] is when each deployed rule runs and how each platform folds repeats: what
+//!   the targets render and `rulecast scan --schedule` replays.
 //! * [`diagnostic`] is the located error of a catalogue; [`schema`] the formats' JSON Schemas.
 //!
 //! The binary in `src/main.rs` is a thin shell over [`cli`], the only module that prints.
@@ -41,6 +43,7 @@ pub mod logic;
 pub mod output;
 pub mod render;
 pub mod scan;
+pub mod schedule;
 pub mod schema;
 pub mod targets;
 pub mod yaml;

@@ -450,6 +450,20 @@ impl<'a> Checker<'a> {
             }
             match s.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
+                    // A key the format once had says what replaced it (`x-removed`).
+                    if let Some(why) = s
+                        .get("x-removed")
+                        .and_then(|r| r.get(key))
+                        .and_then(Value::as_str)
+                    {
+                        out.push(Violation {
+                            pointer: child,
+                            at_key: true,
+                            message: format!("`{key}` is no longer a key"),
+                            help: Some(why.to_owned()),
+                        });
+                        continue;
+                    }
                     let help = match did_you_mean(key, known.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("known keys: {}", known.join(", ")),

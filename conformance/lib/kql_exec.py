@@ -38,6 +38,7 @@ import datetime
 import importlib.metadata
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -309,6 +310,23 @@ def rulecast_report(catalogue, generated):
         raise SystemExit(f"kql-exec: rulecast test gave no JSON report: {proc.stderr[-2000:]}")
 
 
+def whole_data(query, time_column):
+    """The query as `rulecast test` evaluates it: over every event of a case. A deployed rule
+    reads its look-back before now and reports what arrived since its previous run (`ago()`
+    against `TimeGenerated` and `ingestion_time()`); test events are old and have no ingestion
+    time. Every such filter is a `| where` line of its own with `ago(` in it (the compiler keeps
+    it so, src/lang/kql.rs): drop those lines, keeping a `;` that ends a `let`, and read an
+    event's arrival as its time."""
+    kept = []
+    for line in query.split("\n"):
+        if line.startswith("| where ") and "ago(" in line:
+            if line.rstrip().endswith(";") and kept:
+                kept[-1] += ";"
+            continue
+        kept.append(line)
+    return "\n".join(kept).replace("ingestion_time()", time_column)
+
+
 def run(catalogue, files, report, unsupported_path=UNSUPPORTED, only=()):
     """(summary, failures): summary counts, failures as printable lines. `files`: the hooked
     files ({checker: {target: [paths]}})."""
@@ -333,7 +351,7 @@ def run(catalogue, files, report, unsupported_path=UNSUPPORTED, only=()):
             if found is None:
                 failures.append(f"{target} {name}: no generated query")
                 continue
-            query = found[1]
+            query = whole_data(found[1], time_column)
             summary["queries"] += 1
             key = (target, name)
             seen.add(key)
@@ -410,7 +428,9 @@ def selftest(catalogue, generated):
         target, name, original = runnable[0]
         mutated = work / original.name
         text = original.read_text(encoding="utf-8")
-        changed = text.replace("| where ", "| where not ", 1)
+        # The first condition of the detection's own, not a schedule filter that whole_data drops
+        # (one with `ago(` before its line ends, a newline or, in JSON, an escaped one).
+        changed = re.sub(r"\| where (?![^\n\\]*ago\()", "| where not ", text, count=1)
         if changed == text:
             problems.append(f"could not mutate {original}")
         mutated.write_text(changed, encoding="utf-8")

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::duration::Duration;
 use super::sections::TargetSections;
 use crate::identifier;
 
@@ -25,9 +26,37 @@ pub struct CatalogueConfig {
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": identifier::LOWER_NAME, "patternErrorMessage": identifier::LOWER_NAME_ADVICE }))]
     pub lists: IndexMap<String, ListConfig>,
+    /// Defaults of every detection's schedule.
+    #[serde(default)]
+    pub schedule: ScheduleDefaults,
     /// Each target's settings, one entry per target (its format is the target's).
     #[serde(default)]
     pub targets: TargetSections,
+}
+
+/// Schedule settings every detection inherits unless it sets its own.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleDefaults {
+    /// How late an event may reach the SIEM after it happened and still be alerted exactly
+    /// once, e.g. 30m: every look-back is widened by it (docs/scheduling.md). Microsoft
+    /// documents 3 to 20 minutes for the Activity log and publishes no figure for Entra audit
+    /// logs; measure yours with `AuditLogs | where TimeGenerated > ago(7d) | extend d =
+    /// ingestion_time() - TimeGenerated | summarize percentiles(d, 50, 95, 99), max(d)`.
+    #[serde(default = "default_ingestion_delay")]
+    pub ingestion_delay: Duration,
+}
+
+impl Default for ScheduleDefaults {
+    fn default() -> Self {
+        ScheduleDefaults {
+            ingestion_delay: default_ingestion_delay(),
+        }
+    }
+}
+
+fn default_ingestion_delay() -> Duration {
+    Duration::from_minutes(30)
 }
 
 /// A list maintained by the SOC, such as its privileged accounts or its Tier 0 roles.

@@ -57,8 +57,11 @@ pub struct DetectionFile {
     /// requirement a settings change weakened).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub findings: IndexMap<String, String>,
-    /// When the rule runs and how much data each run reads.
+    /// How often the rule runs (each run's look-back is derived).
     pub schedule: Schedule,
+    /// How the platforms fold repeats of one incident into one alert (defaults per entity).
+    #[serde(default, skip_serializing_if = "is_default_dedup")]
+    pub dedup: Dedup,
     /// The fields that name the alert's entities (at least one).
     pub entities: Entities,
     /// Extra fields shown with the alert: output column name to log-source field.
@@ -84,6 +87,13 @@ pub struct DetectionFile {
     /// Events that must and must not raise an alert (run by `rulecast test`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCase>,
+}
+
+fn is_default_dedup(dedup: &Dedup) -> bool {
+    dedup.by.is_none()
+        && dedup.period.is_none()
+        && dedup.azure_monitor.is_none()
+        && dedup.sentinel_suppression.is_none()
 }
 
 /// Maturity of the detection, as in Sigma.
@@ -257,14 +267,67 @@ pub struct Tier {
     pub count: u32,
 }
 
-/// How often the rule runs and how far back it looks.
+/// How often the rule runs. How much data each run reads is not written here: rulecast derives
+/// one look-back per detection, the threshold window (none for a single-event detection) plus
+/// the frequency plus the ingestion delay, and every target reads it (docs/scheduling.md).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("x-removed" = {
+    "lookback": "the look-back is derived: threshold window + frequency + ingestion delay, the same in every target; remove the key (set `ingestion_delay` to change the margin)"
+}))]
 pub struct Schedule {
-    /// How often the query runs, e.g. 1h (Sentinel allows 5m to 14d).
+    /// How often the query runs, e.g. 1h (Sentinel allows 5m to 14d). Each run reports only the
+    /// windows (or events) that reached the SIEM since the run before, so consecutive runs
+    /// neither miss nor repeat one.
     pub frequency: Duration,
-    /// How much data each run reads, e.g. 2h. Must cover the frequency plus any threshold window.
-    pub lookback: Duration,
+    /// How late an event may reach the SIEM after it happened and still be alerted, exactly
+    /// once, e.g. 30m. Default: `schedule.ingestion_delay` of rulecast.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingestion_delay: Option<Duration>,
+}
+
+/// How each platform folds the repeats of one incident into one alert: Sentinel groups the
+/// alerts into one incident, Splunk throttles, Azure Monitor keeps one alert per entity
+/// (docs/scheduling.md). Every key has a default, so most detections write none.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dedup {
+    /// The fields whose values say that two alerts are the same incident. Default: the
+    /// threshold's `group_by`; for a single-event detection, its actor, target user, role and
+    /// resource entities (the who and the what, not the IP address). Sentinel groups incidents
+    /// on them (as custom details), Splunk throttles on them (`alert.suppress.fields`), Azure
+    /// Monitor splits its alerts by them (dimensions, at most 6). For a threshold they must be
+    /// `group_by` fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 6))]
+    pub by: Option<Vec<String>>,
+    /// How long a repeat is folded into the first alert, e.g. 1d. Default: the look-back.
+    /// Sentinel: the incident grouping's time frame (5m to 7d); Splunk: `alert.suppress.period`;
+    /// Azure Monitor with `azure_monitor: mute`: `muteActionsDuration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Duration>,
+    /// How Azure Monitor folds repeats (its two ways cannot be combined). `stateful` (default):
+    /// `autoMitigate`; the alert of one dimension value stays fired, and does not fire again,
+    /// while the detection keeps finding it, and resolves on its own. `mute`: stateless, each
+    /// run alerts and `muteActionsDuration` (the period) mutes the actions after one fires,
+    /// for the whole rule (Azure does not document muting per dimension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_monitor: Option<AzureMonitorDedup>,
+    /// Sentinel only: stop running the rule for this long after it alerts
+    /// (`suppressionDuration`, at most 24h). Off by default: it silences the rule for every
+    /// entity, not only the repeat; incident grouping folds repeats without that cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_suppression: Option<Duration>,
+}
+
+/// Azure Monitor's way of folding repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AzureMonitorDedup {
+    /// `autoMitigate: true`: one alert per dimension value until it resolves.
+    Stateful,
+    /// `autoMitigate: false` and `muteActionsDuration`: actions muted after an alert fires.
+    Mute,
 }
 
 /// Which log-source fields identify the entities of an alert.

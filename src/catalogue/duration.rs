@@ -21,6 +21,11 @@ impl Duration {
         self.minutes
     }
 
+    /// The two durations one after the other.
+    pub(crate) const fn plus(self, other: Duration) -> Duration {
+        Duration::from_minutes(self.minutes + other.minutes)
+    }
+
     pub fn seconds(self) -> u64 {
         self.minutes * 60
     }
@@ -74,6 +79,8 @@ impl fmt::Display for DurationError {
         f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for DurationError {}
 
 impl FromStr for Duration {
     type Err = DurationError;

@@ -20,7 +20,7 @@ use crate::logic::{self, condition};
 use crate::targets::Targets;
 use crate::targets::sentinel::limits::{
     LONG_PERIOD, LONG_PERIOD_MIN_FREQUENCY, MAX_CUSTOM_DETAIL_KEY, MAX_CUSTOM_DETAILS,
-    MAX_SCHEDULE, MIN_SCHEDULE,
+    MAX_GROUPING, MAX_SCHEDULE, MAX_SUPPRESSION, MIN_SCHEDULE,
 };
 use crate::yaml::{Document, pointer_segment};
 
@@ -645,42 +645,41 @@ fn check_detection(
         }
     }
 
-    // Threshold and schedule.
+    // Schedule: the look-back is derived (window + frequency + ingestion delay) and held to
+    // Sentinel's limits, so one catalogue deploys everywhere.
     let schedule = &meta.schedule;
-    for (key, value) in [
-        ("frequency", schedule.frequency),
-        ("lookback", schedule.lookback),
-    ] {
-        if value < MIN_SCHEDULE || value > MAX_SCHEDULE {
-            out.push(doc.error_at(&format!("/schedule/{key}"), format!("{key} {value} is outside Sentinel's range of {MIN_SCHEDULE} to {MAX_SCHEDULE}"))
-                .with_help(format!("every target is held to Sentinel's limits so one catalogue deploys everywhere; use a value from {MIN_SCHEDULE} to {MAX_SCHEDULE}")));
-        }
+    let delay = schedule
+        .ingestion_delay
+        .unwrap_or(config.schedule.ingestion_delay);
+    let window = meta.threshold.as_ref().map(|t| t.window);
+    let lookback = crate::schedule::lookback(window, schedule.frequency, delay);
+    let derivation = match window {
+        Some(w) => format!(
+            "window {w} + frequency {} + ingestion delay {delay}",
+            schedule.frequency
+        ),
+        None => format!("frequency {} + ingestion delay {delay}", schedule.frequency),
+    };
+    if schedule.frequency < MIN_SCHEDULE || schedule.frequency > MAX_SCHEDULE {
+        out.push(doc.error_at("/schedule/frequency", format!("frequency {} is outside Sentinel's range of {MIN_SCHEDULE} to {MAX_SCHEDULE}", schedule.frequency))
+            .with_help(format!("every target is held to Sentinel's limits so one catalogue deploys everywhere; use a value from {MIN_SCHEDULE} to {MAX_SCHEDULE}")));
+    } else if lookback > MAX_SCHEDULE {
+        out.push(doc.error_at("/schedule/frequency", format!("the look-back ({derivation} = {lookback}) is longer than Sentinel's longest query period, {MAX_SCHEDULE}"))
+            .with_help("shorten the threshold window, the frequency or the ingestion delay"));
     }
-    if schedule.lookback < schedule.frequency {
-        out.push(doc.error_at("/schedule/lookback", format!(
-            "lookback {} is shorter than the frequency {}, so events between runs would never be read",
-            schedule.lookback, schedule.frequency
-        )).with_help(format!("set lookback to at least {}", schedule.frequency)));
-    }
-    if schedule.lookback >= LONG_PERIOD && schedule.frequency < LONG_PERIOD_MIN_FREQUENCY {
+    if lookback >= LONG_PERIOD && schedule.frequency < LONG_PERIOD_MIN_FREQUENCY {
         out.push(
             doc.error_at(
                 "/schedule/frequency",
-                format!("Sentinel requires a frequency of at least {LONG_PERIOD_MIN_FREQUENCY} when the lookback is {LONG_PERIOD} or more"),
+                format!("Sentinel requires a frequency of at least {LONG_PERIOD_MIN_FREQUENCY} when the look-back is {LONG_PERIOD} or more (here {derivation} = {lookback})"),
             )
-            .with_help(format!("raise the frequency to {LONG_PERIOD_MIN_FREQUENCY} or more, or shorten the lookback below {LONG_PERIOD}")),
+            .with_help(format!("raise the frequency to {LONG_PERIOD_MIN_FREQUENCY} or more, or shorten the threshold window or the ingestion delay")),
         );
     }
+    check_dedup(&meta, &doc, lookback, &known_field, out);
     if let Some(t) = &meta.threshold {
         for (i, f) in t.group_by.iter().enumerate() {
             known_field(f, &format!("/threshold/group_by/{i}"), false, out);
-        }
-        let needed = Duration::from_minutes(schedule.frequency.minutes() + t.window.minutes());
-        if schedule.lookback < needed {
-            out.push(doc.error_at("/schedule/lookback", format!(
-                "lookback {} is shorter than frequency + window ({}): a burst that straddles two runs would be missed",
-                schedule.lookback, needed
-            )).with_help(format!("set lookback to at least {needed}")));
         }
         for (i, tier) in t.tiers.iter().enumerate() {
             let pointer = format!("/threshold/tiers/{i}");
@@ -831,6 +830,49 @@ fn check_detection(
         document: doc,
         test_file: None,
     })
+}
+
+/// The `dedup:` block: its fields are the log source's (a threshold's are its group), each
+/// once, and its durations fit the platforms that fold on them.
+fn check_dedup(
+    meta: &DetectionFile,
+    doc: &Document,
+    lookback: Duration,
+    known_field: &dyn Fn(&str, &str, bool, &mut Diagnostics),
+    out: &mut Diagnostics,
+) {
+    let dedup = &meta.dedup;
+    for (i, field) in dedup.by.iter().flatten().enumerate() {
+        let pointer = format!("/dedup/by/{i}");
+        known_field(field, &pointer, false, out);
+        if dedup.by.iter().flatten().take(i).any(|f| f == field) {
+            out.push(doc.error_at(&pointer, format!("`{field}` is listed twice")));
+        }
+        if field.len() > MAX_CUSTOM_DETAIL_KEY
+            && !meta.custom_details.values().any(|column| column == field)
+        {
+            out.push(doc.error_at(&pointer, format!("`{field}` is longer than {MAX_CUSTOM_DETAIL_KEY} characters, so Sentinel cannot group incidents on it as a custom detail"))
+                .with_help(format!("add a custom detail of a shorter name for it, e.g. `custom_details: {{ {}: {field} }}`", &field[..MAX_CUSTOM_DETAIL_KEY.min(field.len())])));
+        }
+        if let Some(t) = &meta.threshold
+            && !t.group_by.contains(field)
+        {
+            out.push(doc.error_at(&pointer, format!("`{field}` is not one of the threshold's group_by fields"))
+                .with_help(format!("a threshold alert is one group's episode, so it is the same incident as another only through its group: use some of {}", t.group_by.join(", "))));
+        }
+    }
+    if let Some(period) = dedup.period
+        && period > MAX_GROUPING
+    {
+        out.push(doc.error_at("/dedup/period", format!("period {period} is longer than Sentinel's longest incident grouping, {MAX_GROUPING}"))
+            .with_help(format!("use at most {MAX_GROUPING}; the default is the look-back, {lookback}")));
+    }
+    if let Some(pause) = dedup.sentinel_suppression
+        && !(MIN_SCHEDULE..=MAX_SUPPRESSION).contains(&pause)
+    {
+        out.push(doc.error_at("/dedup/sentinel_suppression", format!("Sentinel suppresses a rule for {MIN_SCHEDULE} to {MAX_SUPPRESSION}, not {pause}"))
+            .with_help(format!("use a value from {MIN_SCHEDULE} to {MAX_SUPPRESSION}, or leave it out: incident grouping folds repeats without silencing other entities")));
+    }
 }
 
 /// Refuses regular expressions outside the dialect every engine reads alike, pointing at the

@@ -1,9 +1,9 @@
 //! Alerts, as the compiled queries produce them.
 //!
 //! A detection without a threshold raises one alert per matching event, with the event's field
-//! values and findings. A threshold detection raises one alert per group: from the start of its
-//! first full window to the end of its last, counting every matching event of the group in that
-//! span, with the latest event's values, every distinct value of each field and every finding.
+//! values and findings. A threshold detection raises one alert per group and episode: from the
+//! start of its first full window to the end of its last, counting every matching event of the
+//! group in that span, with the latest event's values, every distinct value of each field and every finding.
 //! Lists are capped as the queries cap `make_set` (the counts are not).
 
 use serde_json::{Map, Value, json};

@@ -10,7 +10,7 @@
 //!   missing, null and "" are the same "no value" everywhere, as in the queries;
 //! * conditions: the expanded condition (`1 of`/`all of` already resolved), in [`compiled`];
 //! * thresholds: the sliding window of [`crate::lang::WINDOW_IS_INCLUSIVE`], tiers by the
-//!   lists' inline values, one alert per group, in [`window`].
+//!   lists' inline values, one alert per group and episode, in [`window`].
 //!
 //! An event is read in either of its two shapes ([`shape`]): the Log Analytics row or the
 //! diagnostic record, through each column's `diagnostic` path; [`key_tree`] finds the columns in

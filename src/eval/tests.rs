@@ -22,7 +22,7 @@ fn detection(name: &str, logic: &str) -> String {
     format!(
         "id: {id}\nversion: 1\ntitle: {name}\nstatus: test\ndescription: Logic under test.\n\
          guide_rows: [entra-role-add-eligible]\nrisk: high\nseverity: high\nattack: {{ tactics: [Persistence], techniques: [T1098] }}\n\
-         logsource: entra_auditlogs\ndetection:\n{logic}\nschedule: {{ frequency: 1h, lookback: 2h }}\nentities: {{ actor: Actor, role: RoleName }}\n\
+         logsource: entra_auditlogs\ndetection:\n{logic}\nschedule: {{ frequency: 1h }}\nentities: {{ actor: Actor, role: RoleName }}\n\
          false_positives: [None known]\nreferences: ['https://example.test']\nauthor: tests\ndate: '2026-01-01'\n"
     )
 }
@@ -420,6 +420,71 @@ fn the_alert_spans_every_window_of_the_group() {
 }
 
 #[test]
+fn bursts_more_than_a_window_apart_are_two_alerts_without_the_events_between() {
+    let (_dir, catalogue) = catalogue(&[]);
+    // Windows close at 10:30 and at 12:31 (from 12:00): 2h01 apart, more than the 1h window.
+    // 11:15 closes no window (the third event before it, 10:10, is 65 minutes older), nor does
+    // 12:20 (11:15 is); it belongs to neither alert.
+    let events = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:10:00Z",
+            "2025-01-01T10:20:00Z",
+            "2025-01-01T10:30:00Z",
+            "2025-01-01T11:15:00Z",
+            "2025-01-01T12:00:00Z",
+            "2025-01-01T12:10:00Z",
+            "2025-01-01T12:20:00Z",
+            "2025-01-01T12:31:00Z",
+        ],
+        "ops@contoso.example",
+    );
+    let alerts = run(&catalogue, BURST, &events).alerts;
+    let spans: Vec<(String, String, u64)> = alerts
+        .iter()
+        .map(|a| (a.start.to_string(), a.end.to_string(), a.event_count))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (
+                "2025-01-01T10:00:00Z".into(),
+                "2025-01-01T10:30:00Z".into(),
+                4
+            ),
+            (
+                "2025-01-01T12:00:00Z".into(),
+                "2025-01-01T12:31:00Z".into(),
+                4
+            ),
+        ]
+    );
+}
+
+#[test]
+fn windows_an_hour_apart_touch_and_are_one_alert() {
+    let (_dir, catalogue) = catalogue(&[]);
+    // The near miss of the test above: the second burst's first window closes at 11:30, one
+    // window (1h) after 10:30, so the windows touch and the episode goes on.
+    let events = burst(
+        &[
+            "2025-01-01T10:00:00Z",
+            "2025-01-01T10:10:00Z",
+            "2025-01-01T10:20:00Z",
+            "2025-01-01T10:30:00Z",
+            "2025-01-01T11:00:00Z",
+            "2025-01-01T11:10:00Z",
+            "2025-01-01T11:20:00Z",
+            "2025-01-01T11:30:00Z",
+        ],
+        "ops@contoso.example",
+    );
+    let alerts = run(&catalogue, BURST, &events).alerts;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].event_count, 8);
+}
+
+#[test]
 fn privileged_accounts_reach_the_lower_tier() {
     let (_dir, catalogue) = catalogue(&[]);
     let two = ["2025-01-01T10:00:00Z", "2025-01-01T10:30:00Z"];
@@ -512,22 +577,31 @@ fn memory_follows_the_windows_not_the_input() {
     assert!(run.finish(&[]).is_empty());
 }
 
-/// The KQL query's algorithm, written out directly: sort, `prev(time, k-1)`, the span from the
-/// earliest window start to the latest window end, and every event of the group inside it.
-fn as_the_query_computes(times: &[i64], k: usize, window: i64) -> Option<(i64, i64, usize)> {
+/// The KQL query's algorithm, written out directly: sort, `prev(time, k-1)`, windows whose
+/// closing events are at most a window apart are one episode (`row_cumsum`), and each episode
+/// spans from its earliest window start to its latest window end, with every event of the
+/// group inside it.
+fn as_the_query_computes(times: &[i64], k: usize, window: i64) -> Vec<(i64, i64, usize)> {
     let mut sorted = times.to_vec();
     sorted.sort_unstable();
     let closing: Vec<(i64, i64)> = (k - 1..sorted.len())
         .map(|n| (sorted[n - (k - 1)], sorted[n]))
         .filter(|(start, end)| end - start <= window)
         .collect();
-    let first = closing.iter().map(|(s, _)| *s).min()?;
-    let last = closing.iter().map(|(_, e)| *e).max()?;
-    Some((
-        first,
-        last,
-        sorted.iter().filter(|t| (first..=last).contains(t)).count(),
-    ))
+    let mut episodes: Vec<(i64, i64)> = Vec::new();
+    for (start, end) in closing {
+        match episodes.last_mut() {
+            Some((_, last)) if end - *last <= window => *last = end,
+            _ => episodes.push((start, end)),
+        }
+    }
+    episodes
+        .into_iter()
+        .map(|(first, last)| {
+            let inside = sorted.iter().filter(|t| (first..=last).contains(t)).count();
+            (first, last, inside)
+        })
+        .collect()
 }
 
 #[test]
@@ -544,20 +618,24 @@ fn streaming_windows_equal_the_query_on_random_bursts() {
         let k = 2 + next(4) as usize;
         let window = 60 * (1 + next(90) as i64);
         // Coarse times so that ties and exact boundaries are common.
-        let times: Vec<i64> = (0..next(12)).map(|_| 60 * next(240) as i64).collect();
+        let times: Vec<i64> = (0..next(16)).map(|_| 60 * next(480) as i64).collect();
         let mut sorted = times.clone();
         sorted.sort_unstable();
         let mut run = ThresholdRun::new(0, plan(k as u32, window as u64));
         for t in &sorted {
             run.push(hit(*t, "g"));
         }
-        let streamed = run.finish(&[]).first().map(|a| {
-            (
-                a.start.0 / 1_000_000_000,
-                a.end.0 / 1_000_000_000,
-                a.event_count as usize,
-            )
-        });
+        let streamed: Vec<(i64, i64, usize)> = run
+            .finish(&[])
+            .iter()
+            .map(|a| {
+                (
+                    a.start.0 / 1_000_000_000,
+                    a.end.0 / 1_000_000_000,
+                    a.event_count as usize,
+                )
+            })
+            .collect();
         assert_eq!(
             streamed,
             as_the_query_computes(&times, k, window),

@@ -2,8 +2,11 @@
 //!
 //! The rule (shared by every target, see [`crate::lang::WINDOW_IS_INCLUSIVE`]): with a group's
 //! events in time order, the `n`-th event closes a window when the event `n-1` places earlier
-//! is at most `window` older. The group alerts from the start of its first window to the end of
-//! its last, and counts every event of the group in that span. Events without a value for a
+//! is at most `window` older. Windows whose closing events are at most `window` apart (the
+//! `window`-long windows before them overlap or touch) are one episode: the group alerts once
+//! per episode, from the start of its first window to the end of its last, and counts every
+//! event of the group in that span; an episode a window or more after the last is another
+//! alert, and the events between them belong to neither. Events without a value for a
 //! group-by field never count. A group whose tier field (lower-cased) is on a tier's list needs
 //! that tier's count instead of the default.
 //!
@@ -103,12 +106,16 @@ struct GroupWindow {
     tier: String,
     /// The group's events of the last `window`, oldest first.
     recent: VecDeque<Hit>,
-    /// From the first window's start to the last window's end.
-    span: Option<(Timestamp, Timestamp, Evidence)>,
-    /// Events after the span's end: they join it if a later window closes.
+    /// The episode under way: from its first window's start to its last window's end.
+    span: Option<Span>,
+    /// Episodes that ended: a later window closed more than a window after their end.
+    done: Vec<Span>,
+    /// Events after the span's end: they join it if a later window of the episode closes.
     pending: Evidence,
     newest: Timestamp,
 }
+
+type Span = (Timestamp, Timestamp, Evidence);
 
 impl GroupWindow {
     fn push(&mut self, hit: Hit, window_seconds: u64) {
@@ -129,18 +136,24 @@ impl GroupWindow {
         if self.recent.len() < required {
             return;
         }
-        if let Some((_, end, evidence)) = &mut self.span {
+        // A window is the `window` before its closing event; windows that overlap or touch
+        // are one episode, one alert.
+        if let Some((_, end, evidence)) = &mut self.span
+            && !outside_window(*end, time, window_seconds)
+        {
             *end = time;
             evidence.merge(std::mem::take(&mut self.pending));
-        } else {
-            let start = self.recent[self.recent.len() - required].time();
-            let mut evidence = Evidence::default();
-            // Ties with the window's first event are inside the span too.
-            for h in self.recent.iter().filter(|h| h.time() >= start) {
-                evidence.add(h);
-            }
-            self.span = Some((start, time, evidence));
+            return;
         }
+        self.done.extend(self.span.take());
+        self.pending = Evidence::default();
+        let start = self.recent[self.recent.len() - required].time();
+        let mut evidence = Evidence::default();
+        // Ties with the window's first event are inside the span too.
+        for h in self.recent.iter().filter(|h| h.time() >= start) {
+            evidence.add(h);
+        }
+        self.span = Some((start, time, evidence));
     }
 }
 
@@ -246,6 +259,7 @@ impl ThresholdRun {
                 tier: tier.to_owned(),
                 recent: VecDeque::new(),
                 span: None,
+                done: Vec::new(),
                 pending: Evidence::default(),
                 newest: time,
             }
@@ -261,7 +275,7 @@ impl ThresholdRun {
         };
         let idle_before = released.minus_seconds(self.plan.window_seconds);
         self.groups
-            .retain(|_, g| g.span.is_some() || g.newest >= idle_before);
+            .retain(|_, g| g.span.is_some() || !g.done.is_empty() || g.newest >= idle_before);
     }
 
     /// Releases every buffered hit and returns one alert per group that reached its count,
@@ -272,38 +286,43 @@ impl ThresholdRun {
         }
         let mut alerts: Vec<Alert> = Vec::new();
         for (group, window) in self.groups {
-            let Some((start, end, evidence)) = window.span else {
-                continue;
-            };
-            let latest = evidence
-                .latest
-                .map(|(_, values)| values)
-                .unwrap_or_default();
-            alerts.push(Alert {
-                detection: self.detection,
-                start,
-                end,
-                event_count: evidence.count,
-                group: self.plan.group_names.iter().cloned().zip(group).collect(),
-                tier: Some((window.tier, window.required)),
-                fields: field_names
-                    .iter()
-                    .cloned()
-                    .zip(latest.into_iter().chain(std::iter::repeat(None)))
-                    .collect(),
-                all_values: field_names
-                    .iter()
-                    .cloned()
-                    .zip(
-                        evidence
-                            .all_values
-                            .into_iter()
-                            .chain(std::iter::repeat(Vec::new())),
-                    )
-                    .collect(),
-                findings: evidence.findings,
-                events: evidence.events,
-            });
+            for (start, end, evidence) in window.done.into_iter().chain(window.span) {
+                let latest = evidence
+                    .latest
+                    .map(|(_, values)| values)
+                    .unwrap_or_default();
+                alerts.push(Alert {
+                    detection: self.detection,
+                    start,
+                    end,
+                    event_count: evidence.count,
+                    group: self
+                        .plan
+                        .group_names
+                        .iter()
+                        .cloned()
+                        .zip(group.clone())
+                        .collect(),
+                    tier: Some((window.tier.clone(), window.required)),
+                    fields: field_names
+                        .iter()
+                        .cloned()
+                        .zip(latest.into_iter().chain(std::iter::repeat(None)))
+                        .collect(),
+                    all_values: field_names
+                        .iter()
+                        .cloned()
+                        .zip(
+                            evidence
+                                .all_values
+                                .into_iter()
+                                .chain(std::iter::repeat(Vec::new())),
+                        )
+                        .collect(),
+                    findings: evidence.findings,
+                    events: evidence.events,
+                });
+            }
         }
         alerts.sort_by(|a, b| (a.start, &a.group).cmp(&(b.start, &b.group)));
         alerts

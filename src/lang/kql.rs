@@ -10,7 +10,14 @@
 //! 3. the full condition;
 //! 4. for thresholds, an exact sliding window: with events of a group sorted by time, the
 //!    `n`-th event closes a window of `n` when the event `n-1` places earlier is at most `window`
-//!    older (`prev()`), which needs no fixed buckets and no self-join.
+//!    older (`prev()`), which needs no fixed buckets and no self-join; windows whose closing
+//!    events are at most `window` apart are one episode (`row_cumsum`), one result.
+//!
+//! A deployed rule ([`Recency::Arrived`]) reads its look-back and reports only what arrived
+//! since the run before: a single event whose `ingestion_time()` is in the run's interval, an
+//! episode whose first closing event's is. Every such filter is a `| where` line of its own
+//! with `ago(` in it, which the conformance suite's executor drops to run the query over a test
+//! case's events, as `rulecast test` reads them (docs/scheduling.md).
 //!
 //! Literals only reach the text through [`string`]. A catalogue list is bound once with `let`
 //! (from the Sentinel watchlist, or inline) and tested with `set_has_element`, never joined.
@@ -34,7 +41,7 @@
 //! - `prev()` closes an exact sliding window in one sorted pass. The alternative, a self-join of
 //!   each group's events, grows with the square of a group's size, and `bin()` buckets miss a
 //!   burst that straddles two buckets. Only threshold detections use it, and not those whose
-//!   count is 1 (one alert per group, such as the Start and Success records of one Azure
+//!   count is 1 (one alert per episode, such as the Start and Success records of one Azure
 //!   operation): a window of one event starts at the event, so those run offline.
 
 use std::fmt::Write as _;
@@ -44,10 +51,12 @@ use super::{
     needed_fields,
 };
 use crate::catalogue::detection::DEFAULT_TIER;
+use crate::catalogue::duration::Duration;
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
 use crate::logic::{FieldMatch, ListPosition, Matcher, Shape, list_reference};
+use crate::schedule::{IntervalEnd, Report, RunModel};
 
 /// How a catalogue list (e.g. privileged accounts) is read by the query.
 #[derive(Clone, Copy)]
@@ -58,6 +67,83 @@ pub enum ListBinding<'a> {
     Watchlist(&'a dyn Fn(&str) -> Option<(&'a str, &'a str)>),
     /// Values inlined into the query (Azure Monitor cannot read watchlists).
     Inline,
+}
+
+/// Which windows (or single events) a run of the query reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recency {
+    /// Only those whose closing event arrived in the run's interval: `ingestion_time()` in
+    /// `(now() - lag - interval, now() - lag]`, over the events of the look-back before
+    /// `now() - lag`. Consecutive runs' intervals tile, so each window is reported by exactly
+    /// one run (Microsoft's pattern for ingestion delay).
+    Arrived {
+        interval: Duration,
+        lag: Duration,
+        lookback: Duration,
+    },
+    /// Every one in the data the run reads; the platform's state decides what is new (Azure
+    /// Monitor's stateful alerts at a one-minute frequency, where `ingestion_time()` is not
+    /// allowed), and `rulecast test` reads every event of a case.
+    Present,
+}
+
+impl Recency {
+    /// The recency a target's run model renders.
+    pub fn of(model: &RunModel) -> Recency {
+        match model.report {
+            Report::NewSince { closed } => {
+                debug_assert_eq!(closed, IntervalEnd::Later, "KQL intervals are (a, b]");
+                Recency::Arrived {
+                    interval: model.cadence.period,
+                    lag: model.runs_late_by.plus(model.ends_before),
+                    lookback: model.lookback,
+                }
+            }
+            Report::Present => Recency::Present,
+        }
+    }
+
+    /// The condition on an arrival time (`ingestion_time()` or a column holding it) of a new
+    /// event, if any: arrived since the run before, and by this run's end.
+    fn condition(self, arrival: &str) -> Option<String> {
+        let since = self.since(arrival)?;
+        Some(match self.settled(arrival) {
+            Some(settled) => format!("{since} and {settled}"),
+            None => since,
+        })
+    }
+
+    /// Arrived after the previous run's end.
+    fn since(self, arrival: &str) -> Option<String> {
+        match self {
+            Recency::Arrived { interval, lag, .. } => {
+                Some(format!("{arrival} > ago({})", interval.plus(lag).kql()))
+            }
+            Recency::Present => None,
+        }
+    }
+
+    /// Arrived by this run's end, `lag` before it executes: what a run reads, so that what
+    /// arrives during the lag is the next run's.
+    fn settled(self, arrival: &str) -> Option<String> {
+        match self {
+            Recency::Arrived { lag, .. } if lag.minutes() > 0 => {
+                Some(format!("{arrival} <= ago({})", lag.kql()))
+            }
+            _ => None,
+        }
+    }
+
+    /// The condition on the event time: the look-back, the same in every target whatever
+    /// period the platform itself reads.
+    fn time_condition(self, time: &str) -> Option<String> {
+        match self {
+            Recency::Arrived { lag, lookback, .. } => {
+                Some(format!("{time} > ago({})", lookback.plus(lag).kql()))
+            }
+            Recency::Present => None,
+        }
+    }
 }
 
 /// A compiled query and the columns it outputs.
@@ -136,8 +222,13 @@ fn list_variable(list: &str) -> String {
 /// condition).
 type TierCount = (Option<String>, u32, String);
 
-/// Compiles a detection to KQL.
-pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBinding) -> Query {
+/// Compiles a detection to KQL, reporting what `recency` says a run reports.
+pub fn compile(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    binding: ListBinding,
+    recency: Recency,
+) -> Query {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
     let time = name(&source.time_column);
@@ -196,6 +287,27 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
 
     let mut pipeline = String::new();
     let _ = write!(pipeline, "{}", name(&source.table));
+    if let Some(recent) = recency.time_condition(&time) {
+        let _ = write!(pipeline, "\n| where {recent}");
+    }
+    // A single event is new when it arrived in the run's interval, which is cheapest to test
+    // first; a window is new when its closing event did, so every event keeps its arrival.
+    let arrival = format!("{HELPER_PREFIX}ingested");
+    match (
+        &detection.meta.threshold,
+        recency.condition("ingestion_time()"),
+    ) {
+        (None, Some(arrived)) => {
+            let _ = write!(pipeline, "\n| where {arrived}");
+        }
+        (Some(_), Some(_)) => {
+            if let Some(settled) = recency.settled("ingestion_time()") {
+                let _ = write!(pipeline, "\n| where {settled}");
+            }
+            let _ = write!(pipeline, "\n| extend {arrival} = ingestion_time()");
+        }
+        (_, None) => {}
+    }
     if let Some(pre) = condition.necessary_plain(source) {
         let _ = write!(
             pipeline,
@@ -317,52 +429,18 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             let mut distinct: Vec<u32> = counts.iter().map(|c| c.1).collect();
             distinct.sort_unstable();
             distinct.dedup();
-            let same_group = |k: u32| {
-                group
-                    .iter()
-                    .map(|g| format!("prev({g}, {}) == {g}", k - 1))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
-            };
-            // A window of one event starts at the event itself.
-            let starts: Vec<String> = distinct
-                .iter()
-                .map(|k| match k {
-                    1 => format!("{HELPER_PREFIX}start_1 = {time}"),
-                    _ => format!(
-                        "{HELPER_PREFIX}start_{k} = iff({}, prev({time}, {}), datetime(null))",
-                        same_group(*k),
-                        k - 1
-                    ),
-                })
-                .collect();
-            let start_expr = if distinct.len() == 1 {
-                format!("{HELPER_PREFIX}start_{}", distinct[0])
-            } else {
-                let mut args = Vec::new();
-                for k in &distinct[..distinct.len() - 1] {
-                    args.push(format!("{HELPER_PREFIX}required == {k}"));
-                    args.push(format!("{HELPER_PREFIX}start_{k}"));
-                }
-                args.push(format!(
-                    "{HELPER_PREFIX}start_{}",
-                    distinct[distinct.len() - 1]
-                ));
-                format!("case({})", args.join(", "))
-            };
             let by = group.join(", ");
-            let _ = writeln!(
-                text,
-                "let {p}windows = {p}matches\n| sort by {sort}, {time} asc\n| extend {starts}\n| extend {p}start = {start_expr}\n| where isnotnull({p}start) and {time} - {p}start <= {window}\n| summarize {p}first = min({p}start), {p}last = max({time}) by {by};",
-                p = HELPER_PREFIX,
-                sort = group
-                    .iter()
-                    .map(|g| format!("{g} asc"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                starts = starts.join(",\n    "),
-                window = threshold.window.kql(),
-            );
+            // An episode is new when its first arrived closing event is: the windows that
+            // arrived before were reported, with their episode, by an earlier run.
+            let arrived = recency
+                .since(&format!("{HELPER_PREFIX}arrived"))
+                .map(|since| (arrival.as_str(), since));
+            let window = threshold.window.kql();
+            if distinct == [1] {
+                text.push_str(&single_event_windows(&group, &time, &window, arrived));
+            } else {
+                text.push_str(&sliding_windows(&group, &time, &window, &distinct, arrived));
+            }
             let others = super::summary_fields(detection);
             let mut aggregates = vec![
                 format!("{} = min({time})", columns::START_TIME),
@@ -393,7 +471,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             }
             let _ = write!(
                 text,
-                "{p}windows\n| join kind=inner ({p}matches) on {by}\n| where {time} between ({p}first .. {p}last)\n| summarize {aggregates}\n    by {by}, {tier} = {p}tier, {required} = {p}required",
+                "{p}windows\n| join kind=inner ({p}matches) on {by}\n| where {time} between ({p}first .. {p}last)\n| summarize {aggregates}\n    by {by}, {p}episode, {tier} = {p}tier, {required} = {p}required",
                 p = HELPER_PREFIX,
                 aggregates = aggregates.join(",\n    "),
                 tier = columns::TIER,
@@ -453,6 +531,110 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
         text,
         columns: output,
     }
+}
+
+/// The arrival column of the matches, and the condition a new episode's earliest arrival
+/// meets; `None` when every episode is reported.
+type EpisodeArrival<'a> = Option<(&'a str, String)>;
+
+/// `_rc_windows`: per group and episode, the first event and the last closing event of the
+/// episodes a run reports. The `n`-th event of a group closes a window when the event `n-1`
+/// places earlier is at most `window` older (`prev()`, one sorted pass); windows whose closing
+/// events are at most `window` apart (the `window` before each overlap or touch) are one
+/// episode, numbered by a running sum of the episodes' starts.
+fn sliding_windows(
+    group: &[String],
+    time: &str,
+    window: &str,
+    counts: &[u32],
+    arrived: EpisodeArrival,
+) -> String {
+    let p = HELPER_PREFIX;
+    let same_group = |k: u32| {
+        group
+            .iter()
+            .map(|g| format!("prev({g}, {}) == {g}", k - 1))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    // A window of one event starts at the event itself.
+    let starts: Vec<String> = counts
+        .iter()
+        .map(|k| match k {
+            1 => format!("{p}start_1 = {time}"),
+            _ => format!(
+                "{p}start_{k} = iff({}, prev({time}, {}), datetime(null))",
+                same_group(*k),
+                k - 1
+            ),
+        })
+        .collect();
+    let start_expr = if counts.len() == 1 {
+        format!("{p}start_{}", counts[0])
+    } else {
+        let mut args = Vec::new();
+        for k in &counts[..counts.len() - 1] {
+            args.push(format!("{p}required == {k}"));
+            args.push(format!("{p}start_{k}"));
+        }
+        args.push(format!("{p}start_{}", counts[counts.len() - 1]));
+        format!("case({})", args.join(", "))
+    };
+    let sort = group
+        .iter()
+        .map(|g| format!("{g} asc"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let column = arrived.as_ref().map_or("", |a| a.0);
+    let (arrival_aggregate, new_episode) = episode_arrival(&arrived, column);
+    format!(
+        "let {p}windows = {p}matches\n| sort by {sort}, {time} asc\n| extend {}\n| extend {p}start = {start_expr}\n| where isnotnull({p}start) and {time} - {p}start <= {window}\n| extend {p}episode = row_cumsum(iff({} and {time} - prev({time}) <= {window}, 0, 1))\n| summarize {p}first = min({p}start), {p}last = max({time}){arrival_aggregate} by {}, {p}episode{new_episode};\n",
+        starts.join(",\n    "),
+        same_group(2),
+        group.join(", ")
+    )
+}
+
+/// The aggregate of an episode's earliest arrival (of `column`) and the filter on it, as text
+/// to splice in.
+fn episode_arrival(arrived: &EpisodeArrival, column: &str) -> (String, String) {
+    match arrived {
+        Some((_, since)) => (
+            format!(", {HELPER_PREFIX}arrived = min({column})"),
+            format!("\n| where {since}"),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+/// `_rc_windows` when every window is one event (a count of 1 groups the records of one
+/// operation): an episode starts at each event that has none of its group at most `window`
+/// before it. Joins instead of `prev()`: such groups are a few records, and the query then
+/// runs in an offline engine too.
+fn single_event_windows(
+    group: &[String],
+    time: &str,
+    window: &str,
+    arrived: EpisodeArrival,
+) -> String {
+    let p = HELPER_PREFIX;
+    let by = group.join(", ");
+    let (arrival_aggregate, new_episode) = episode_arrival(&arrived, &format!("{p}arrival"));
+    let (closes, close_keys) = match &arrived {
+        Some((column, _)) => (
+            format!("| summarize {p}arrival = min({column}) by {by}, {p}close = {time}"),
+            format!("{by}, {p}close, {p}arrival"),
+        ),
+        None => (
+            format!("| project {by}, {p}close = {time}\n| distinct {by}, {p}close"),
+            format!("{by}, {p}close"),
+        ),
+    };
+    format!(
+        "let {p}closes = {p}matches\n{closes};\n\
+         let {p}followers = {p}closes\n| join kind=inner ({p}closes | project {by}, {p}before = {p}close) on {by}\n| where {p}before < {p}close and {p}close - {p}before <= {window}\n| distinct {by}, {p}close;\n\
+         let {p}windows = {p}closes\n| join kind=inner ({p}closes | join kind=leftanti ({p}followers) on {by}, {p}close | project {by}, {p}episode = {p}close) on {by}\n| where {p}episode <= {p}close\n| summarize {p}episode = max({p}episode) by {close_keys}\n| summarize {p}last = max({p}close){arrival_aggregate} by {by}, {p}episode{new_episode}\n| extend {p}first = {p}episode;\n"
+    )
 }
 
 /// The stages that make `fields` columns of the table's rows: one `mv-apply` per array column

@@ -7,7 +7,11 @@
 //! which, unlike `search`, has no wildcard or term semantics to escape.
 //!
 //! Thresholds use `streamstats` windows per group over time-sorted events: the `n`-th event
-//! closes a window when the first of the last `n` events is at most `window` older.
+//! closes a window when the first of the last `n` events is at most `window` older. A deployed
+//! run reports only the windows whose closing event was indexed since the run before
+//! (`_indextime` against `addinfo`'s `info_max_time`); windows at most a window apart are one
+//! episode, one result, and an event belongs to the episode of the nearest closing event at or
+//! after it, carried back by a newest-first `streamstats`.
 //!
 //! Literals only reach the text through [`string`].
 
@@ -15,10 +19,12 @@ use std::fmt::Write as _;
 
 use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_fields};
 use crate::catalogue::detection::DEFAULT_TIER;
+use crate::catalogue::duration::Duration;
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
 use crate::logic::{FieldMatch, ListPosition, Matcher, Shape, list_reference};
+use crate::schedule::{IntervalEnd, Report, RunModel};
 
 /// A compiled search and the fields it outputs.
 #[derive(Debug, Clone)]
@@ -95,8 +101,67 @@ pub struct Binding<'a, 'l> {
 /// for a list without a lookup, whose values are inlined.
 pub type LookupOf<'a, 'l> = dyn Fn(&str) -> Option<(&'l str, &'l str)> + 'a;
 
-/// Compiles a detection to SPL.
-pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) -> Search {
+/// Which windows (or single events) a run of the search reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recency {
+    /// Only those whose closing event was indexed in the `interval` before the search's
+    /// latest time: `_indextime` in `[info_max_time - interval, info_max_time)`. Consecutive
+    /// runs' intervals tile, so each window is reported by exactly one run.
+    Indexed { interval: Duration },
+    /// Every one in the events searched.
+    Present,
+}
+
+impl Recency {
+    /// The recency a target's run model renders.
+    pub fn of(model: &RunModel) -> Recency {
+        match model.report {
+            Report::NewSince { closed } => {
+                debug_assert_eq!(closed, IntervalEnd::Earlier, "index-time bounds are [a, b)");
+                Recency::Indexed {
+                    interval: model.cadence.period,
+                }
+            }
+            Report::Present => Recency::Present,
+        }
+    }
+
+    /// The condition on a new event's index time, if any (after `addinfo`).
+    fn condition(self) -> Option<String> {
+        Some(format!(
+            "{} AND {}",
+            self.since("_indextime")?,
+            self.settled()?
+        ))
+    }
+
+    /// Indexed after the previous run's end.
+    fn since(self, indexed: &str) -> Option<String> {
+        match self {
+            Recency::Indexed { interval } => {
+                Some(format!("{indexed}>=info_max_time-{}", interval.seconds()))
+            }
+            Recency::Present => None,
+        }
+    }
+
+    /// Indexed by this run's end: what a run reads, so that what is indexed during the lag is
+    /// the next run's.
+    fn settled(self) -> Option<String> {
+        match self {
+            Recency::Indexed { .. } => Some("_indextime<info_max_time".to_owned()),
+            Recency::Present => None,
+        }
+    }
+}
+
+/// Compiles a detection to SPL, reporting what `recency` says a run reports.
+pub fn compile(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    binding: &Binding,
+    recency: Recency,
+) -> Search {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
     let condition = Expr::of(detection);
@@ -115,6 +180,19 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
                 true
             )
         );
+    }
+    // A single event is new when it was indexed in the run's interval; a window when its
+    // closing event was, so the search's bounds are added to every event.
+    let indexed = recency.condition();
+    if recency != Recency::Present {
+        text.push_str("\n| addinfo");
+    }
+    let filter = match detection.meta.threshold {
+        None => indexed,
+        Some(_) => recency.settled(),
+    };
+    if let Some(filter) = filter {
+        let _ = write!(text, "\n| where {filter}");
     }
     text.push_str(&prelude(source, &needed));
     let lists = Lists::new(catalogue, detection, binding);
@@ -237,15 +315,30 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
                 .iter()
                 .map(|k| format!("{p}required=={k} AND {p}n_{k}>={k}, {p}start_{k}"))
                 .collect();
+            let window = threshold.window.seconds();
+            // The windows: their closing events, with their starts.
             let _ = write!(
                 text,
-                "\n| eval {p}start=case({}), {p}hit_start=if(isnotnull({p}start) AND _time-{p}start<={}, {p}start, null()), {p}hit_end=if(isnotnull({p}hit_start), _time, null())",
+                "\n| eval {p}start=case({}), {p}close=if(isnotnull({p}start) AND _time-{p}start<={window}, _time, null()), {p}hit_start=if(isnotnull({p}close), {p}start, null()), {p}close_indexed=if(isnotnull({p}close), _indextime, null())",
                 start_cases.join(", "),
-                threshold.window.seconds()
             );
+            // Windows whose closing events are at most a window apart are one episode, numbered
+            // at each closing event by a running count of the episodes begun.
             let _ = write!(
                 text,
-                "\n| eventstats min({p}hit_start) AS {p}first max({p}hit_end) AS {p}last BY {by}"
+                "\n| streamstats current=f max({p}close) AS {p}prev_close BY {by}\n| eval {p}begins=if(isnotnull({p}close) AND (isnull({p}prev_close) OR _time-{p}prev_close>{window}), 1, 0)\n| streamstats sum({p}begins) AS {p}episode BY {by}\n| eventstats min({p}hit_start) AS {p}episode_first max({p}close) AS {p}episode_last min({p}close_indexed) AS {p}arrived BY {by} {p}episode"
+            );
+            // A run reports an episode when its first indexed closing event is new: the windows
+            // indexed before were reported, with their episode, by an earlier run.
+            let reported = recency.since(&format!("{p}arrived")).map_or_else(
+                || format!("isnotnull({p}close)"),
+                |since| format!("isnotnull({p}close) AND {since}"),
+            );
+            // Every event takes the episode of the nearest closing event at or after it
+            // (newest first, a closing event before the events of its own second).
+            let _ = write!(
+                text,
+                "\n| eval {p}is_close=if(isnotnull({p}close), 1, 0), {p}first=if({reported}, {p}episode_first, null()), {p}last=if({reported}, {p}episode_last, null()), {p}of=if({reported}, {p}episode, null())\n| sort 0 -_time -{p}is_close\n| streamstats last({p}first) AS {p}first last({p}last) AS {p}last last({p}of) AS {p}of BY {by}"
             );
             let _ = write!(
                 text,
@@ -270,7 +363,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
             }
             let _ = write!(
                 text,
-                "\n| stats {} BY {by} {p}tier {p}required",
+                "\n| stats {} BY {by} {p}of {p}tier {p}required",
                 stats.join(" ")
             );
             let _ = write!(

@@ -7,15 +7,17 @@
 //! The file is streamed: a reader thread cuts it into batches ([`input`]), worker threads
 //! parse and evaluate them in parallel ([`worker`]), and this thread puts the results back in
 //! file order and turns hits into alerts. Single-event alerts are emitted as they are found;
-//! threshold alerts when the input ends (one per group, as the queries report them over their
-//! look-back). Memory is a few batches plus the threshold windows, whatever the file's size.
-//! Events are expected in time order (oldest first); up to one window of disorder is absorbed
-//! and later stragglers are reported rather than counted.
+//! threshold alerts when the input ends (one per group and episode, as the queries report them
+//! over their look-back). `--schedule` keeps the hits instead and replays them through a
+//! target's deployed schedule ([`schedule`]). Memory is a few batches plus the threshold
+//! windows, whatever the file's size. Events are expected in time order (oldest first); up to
+//! one window of disorder is absorbed and later stragglers are reported rather than counted.
 
 pub(crate) mod counts;
 pub(crate) mod output;
 pub(crate) mod read;
 pub(crate) mod route;
+pub(crate) mod schedule;
 pub(crate) mod worker;
 
 use std::collections::BTreeMap;
@@ -25,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::eval::{Alert, Alerter, Engine, Place};
+use crate::eval::{Alert, Alerter, Engine, Hit, Place};
 pub use counts::Counts;
 pub use read::{Container, Input, ReadError, open};
 use worker::ShapeNames;
@@ -97,6 +99,47 @@ pub fn scan(
     threads: usize,
     emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
+    let mut alerter = Alerter::new(engine);
+    let mut alerts = 0;
+    let mut summary = evaluate(engine, input, threads, &mut |hit| {
+        if let Some(alert) = alerter.push(hit) {
+            alerts += 1;
+            emit(&alert)?;
+        }
+        Ok(())
+    })?;
+    let (finished, late) = alerter.finish();
+    summary.late = late;
+    for alert in &finished {
+        alerts += 1;
+        emit(alert).map_err(ScanError::Write)?;
+    }
+    summary.alerts = alerts;
+    Ok(summary)
+}
+
+/// Scans `input` like [`scan`], keeping every matching event instead of alerting: the input of
+/// a replay of the deployed schedule ([`schedule::replay`]).
+pub(crate) fn scan_hits(
+    engine: &Engine,
+    input: Input,
+    threads: usize,
+) -> Result<(ScanSummary, Vec<Hit>), ScanError> {
+    let mut hits = Vec::new();
+    let summary = evaluate(engine, input, threads, &mut |hit| {
+        hits.push(hit);
+        Ok(())
+    })?;
+    Ok((summary, hits))
+}
+
+/// Reads and evaluates `input`, passing each hit to `on_hit` in file order.
+fn evaluate(
+    engine: &Engine,
+    input: Input,
+    threads: usize,
+    on_hit: &mut dyn FnMut(Hit) -> io::Result<()>,
+) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
     let threads = threads.max(1);
     let shapes = ShapeNames::new(engine);
@@ -153,7 +196,6 @@ pub fn scan(
         drop(result_sender);
         drop(batch_receiver);
 
-        let mut alerter = Alerter::new(engine);
         let mut waiting: BTreeMap<u64, worker::BatchResult> = BTreeMap::new();
         let mut next = 0;
         for result in &result_receiver {
@@ -176,10 +218,7 @@ pub fn scan(
                 for mut hit in result.hits {
                     hit.event.position += record_base;
                     hit.event.line += line_shift.unwrap_or(0);
-                    if let Some(alert) = alerter.push(hit) {
-                        summary.alerts += 1;
-                        emit(&alert).map_err(ScanError::Write)?;
-                    }
+                    on_hit(hit).map_err(ScanError::Write)?;
                 }
                 // The reader may have finished; then the buffer is simply dropped.
                 let _ = free_sender.send(result.data);
@@ -193,12 +232,6 @@ pub fn scan(
                 )))
             })
             .map_err(ScanError::Read)?;
-        let (alerts, late) = alerter.finish();
-        summary.late = late;
-        for alert in &alerts {
-            summary.alerts += 1;
-            emit(alert).map_err(ScanError::Write)?;
-        }
         Ok(())
     })?;
     summary.bytes = bytes.load(Ordering::Relaxed);

@@ -17,6 +17,7 @@ use super::read::Container;
 use crate::catalogue::Catalogue;
 use crate::diagnostic::escape_controls;
 use crate::eval::{Alert, Place};
+use crate::timestamp::Timestamp;
 
 /// Events listed per alert in the text form (JSON lists them all, up to the alert's cap).
 const EVENTS_SHOWN: usize = 10;
@@ -64,7 +65,8 @@ impl<'a> AlertWriter<'a> {
         }
     }
 
-    pub(crate) fn alert(&mut self, alert: &Alert) -> io::Result<()> {
+    /// Writes an alert; `run` is when the run that raised it executed (a schedule replay).
+    pub(crate) fn alert(&mut self, alert: &Alert, run: Option<Timestamp>) -> io::Result<()> {
         let detection = &self.catalogue.detections[alert.detection];
         match self.format {
             ScanFormat::Json => {
@@ -74,6 +76,9 @@ impl<'a> AlertWriter<'a> {
                     ",\n"
                 };
                 let mut json = alert.to_json(detection);
+                if let Some(run) = run {
+                    json["run_time"] = json!(run.to_string());
+                }
                 if let Some(Value::Array(events)) = json.get_mut("events") {
                     for (shown, event) in events.iter_mut().zip(&alert.events) {
                         shown["line"] = json!(event.line);
@@ -82,13 +87,13 @@ impl<'a> AlertWriter<'a> {
                 }
                 write!(self.out, "{separator}{json}")?;
             }
-            ScanFormat::Text => self.text(alert)?,
+            ScanFormat::Text => self.text(alert, run)?,
         }
         self.written += 1;
         Ok(())
     }
 
-    fn text(&mut self, alert: &Alert) -> io::Result<()> {
+    fn text(&mut self, alert: &Alert, run: Option<Timestamp>) -> io::Result<()> {
         let detection = &self.catalogue.detections[alert.detection];
         let out = &mut self.out;
         writeln!(
@@ -99,6 +104,9 @@ impl<'a> AlertWriter<'a> {
             detection.slug,
             escape_controls(&detection.meta.title)
         )?;
+        if let Some(run) = run {
+            writeln!(out, "  run       {run}")?;
+        }
         let span = if alert.start == alert.end {
             alert.start.to_string()
         } else {
@@ -177,9 +185,19 @@ impl<'a> AlertWriter<'a> {
         writeln!(out, "  events    {}{more}\n", shown.join("\n            "))
     }
 
-    /// Ends the output; the JSON form closes its document with the summary.
-    pub(crate) fn finish(&mut self, summary: &ScanSummary) -> io::Result<()> {
+    /// Ends the output; the JSON form closes its document with the summary. A schedule
+    /// replay's backtest (as JSON, and as the lines of its table) ends either form.
+    pub(crate) fn finish(
+        &mut self,
+        summary: &ScanSummary,
+        backtest: Option<(Value, Vec<String>)>,
+    ) -> io::Result<()> {
         if self.format == ScanFormat::Text {
+            if let Some((_, lines)) = backtest {
+                for line in lines {
+                    writeln!(self.out, "{line}")?;
+                }
+            }
             return Ok(());
         }
         let opening = if self.written == 0 {
@@ -187,7 +205,10 @@ impl<'a> AlertWriter<'a> {
         } else {
             ""
         };
-        let summary = summary_json(summary, self.catalogue);
+        let mut summary = summary_json(summary, self.catalogue);
+        if let Some((json, _)) = backtest {
+            summary["backtest"] = json;
+        }
         writeln!(self.out, "{opening}\n],\n\"summary\": {summary}}}")
     }
 }

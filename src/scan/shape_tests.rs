@@ -34,8 +34,8 @@ fn scan_report(engine: &Engine, path: &Path) -> Value {
         input.container,
         &mut out,
     );
-    let summary = scan(engine, input, 2, &mut |alert| writer.alert(alert)).unwrap();
-    writer.finish(&summary).unwrap();
+    let summary = scan(engine, input, 2, &mut |alert| writer.alert(alert, None)).unwrap();
+    writer.finish(&summary, None).unwrap();
     serde_json::from_slice(&out).unwrap()
 }
 

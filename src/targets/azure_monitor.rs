@@ -11,11 +11,12 @@ use super::{
     Artifacts, Checker, Conformance, DetectionView, PackageContext, PackageError, ReleaseFile,
     RenderContext, Stamp, Target, render_template,
 };
-use crate::catalogue::detection::Severity;
+use crate::catalogue::detection::{AzureMonitorDedup, Severity};
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::lang::kql::{self, ListBinding};
+use crate::schedule::{self, Cadence, Folding, IntervalEnd, Report, RunModel};
 
 pub(crate) struct AzureMonitor;
 
@@ -51,6 +52,11 @@ struct AlertView {
     query: String,
     evaluation_frequency: String,
     window_size: String,
+    /// One alert per combination of these columns (`dimensions`).
+    dimensions: Vec<String>,
+    auto_mitigate: bool,
+    /// `muteActionsDuration`, when repeats are folded by muting.
+    mute_actions: Option<String>,
     enabled: bool,
     content_version: String,
 }
@@ -86,6 +92,10 @@ impl Target for AzureMonitor {
             ),
             bytes: combined.clone(),
         })
+    }
+
+    fn run_model(&self, catalogue: &Catalogue, detection: &Detection) -> Option<RunModel> {
+        Some(run_model(catalogue, detection))
     }
 
     fn conformance(&self) -> &'static [Conformance] {
@@ -168,60 +178,120 @@ fn round_up(wanted: Duration, allowed: &[u64]) -> Option<Duration> {
         .map(Duration::from_minutes)
 }
 
+/// Values Azure Monitor accepts for muteActionsDuration, in minutes (Microsoft's template
+/// lists PT12H too, which users report rejected).
+const MUTES: [u64; 7] = [5, 15, 30, 60, 360, 1440, 0];
+/// Dimensions per rule.
+const MAX_DIMENSIONS: usize = 6;
+/// Stateful alerts are not supported above this frequency.
+const MAX_STATEFUL_FREQUENCY: Duration = Duration::from_minutes(720);
+
+/// The frequency Azure Monitor runs at: the catalogue's, or the next shorter allowed value (a
+/// shorter frequency never misses events).
+fn frequency(wanted: Duration) -> Duration {
+    FREQUENCIES
+        .iter()
+        .copied()
+        .rev()
+        .find(|m| *m <= wanted.minutes())
+        .map_or(Duration::from_minutes(1), Duration::from_minutes)
+}
+
+/// How the deployed alert rule runs. Azure Monitor evaluates it every evaluationFrequency with
+/// no delay, over windowSize; the query reports only windows whose closing event's
+/// `ingestion_time()` is within the last frequency, and reads the detection's look-back itself
+/// (windowSize is the next allowed value, at most two days). `ingestion_time()` is not allowed
+/// at a one-minute frequency, where the stateful alert alone folds repeats.
+pub(crate) fn run_model(catalogue: &Catalogue, detection: &Detection) -> RunModel {
+    let plan = schedule::plan(catalogue, detection);
+    let frequency = frequency(plan.frequency);
+    let by: Vec<String> = plan.dedup.by.iter().take(MAX_DIMENSIONS).cloned().collect();
+    let stateful = plan.dedup.azure_monitor == AzureMonitorDedup::Stateful
+        && frequency <= MAX_STATEFUL_FREQUENCY;
+    RunModel {
+        cadence: Cadence {
+            period: frequency,
+            offset: None,
+        },
+        runs_late_by: Duration::from_minutes(0),
+        ends_before: Duration::from_minutes(0),
+        lookback: plan.lookback,
+        report: if frequency.minutes() > 1 {
+            Report::NewSince {
+                closed: IntervalEnd::Later,
+            }
+        } else {
+            Report::Present
+        },
+        folding: if stateful {
+            Folding::Stateful {
+                by,
+                resolve_after: schedule::stateful_resolve_after(frequency),
+            }
+        } else {
+            let wanted = plan.dedup.period.max(frequency);
+            Folding::Mute {
+                by,
+                mute: round_up(wanted, &MUTES).unwrap_or(Duration::from_minutes(1440)),
+            }
+        },
+        pause_after_alert: None,
+    }
+}
+
 fn alert_view(
     catalogue: &Catalogue,
     detection: &Detection,
     stamp: &Stamp,
     artifacts: &mut Artifacts,
 ) -> AlertView {
-    let schedule = &detection.meta.schedule;
+    let model = run_model(catalogue, detection);
+    let plan = schedule::plan(catalogue, detection);
     let mut notes = Vec::new();
-    let frequency = match round_up(schedule.frequency, &FREQUENCIES) {
-        Some(f) if f.minutes() <= schedule.frequency.minutes() => f,
-        _ => {
-            // Run more often rather than less: a shorter frequency never misses events.
-            let f = FREQUENCIES
-                .iter()
-                .copied()
-                .rev()
-                .find(|m| *m <= schedule.frequency.minutes())
-                .map(Duration::from_minutes)
-                .unwrap_or(Duration::from_minutes(1));
-            notes.push(format!(
-                "Azure Monitor note: runs every {f} because it cannot run every {}.",
-                schedule.frequency
-            ));
-            artifacts.limitation(
-                "azure-monitor",
-                detection,
-                &format!("runs every {f} instead of {}", schedule.frequency),
-            );
-            f
-        }
-    };
-    let window = if let Some(w) = round_up(schedule.lookback, &WINDOWS) {
-        if w != schedule.lookback {
-            notes.push(format!(
-                "Azure Monitor note: reads {w} of data because it cannot read exactly {}.",
-                schedule.lookback
-            ));
-        }
-        w
-    } else {
-        let w = Duration::from_minutes(2880);
+    let frequency = model.cadence.period;
+    if frequency != plan.frequency {
         notes.push(format!(
-            "Azure Monitor limitation: a log alert reads at most 2 days of data, but this detection looks back {}. Events older than 2 days are not considered.",
-            schedule.lookback
+            "Azure Monitor note: runs every {frequency} because it cannot run every {}.",
+            plan.frequency
         ));
         artifacts.limitation(
             "azure-monitor",
             detection,
-            &format!(
-                "reads at most 2d of data; the detection looks back {}",
-                schedule.lookback
-            ),
+            &format!("runs every {frequency} instead of {}", plan.frequency),
+        );
+    }
+    let lookback = model.lookback;
+    let window = if let Some(w) = round_up(lookback, &WINDOWS) {
+        w
+    } else {
+        let w = Duration::from_minutes(2880);
+        notes.push(format!(
+            "Azure Monitor limitation: a log alert reads at most 2 days of data, but this detection looks back {lookback}. Events older than 2 days are not considered."
+        ));
+        artifacts.limitation(
+            "azure-monitor",
+            detection,
+            &format!("reads at most 2d of data; the detection looks back {lookback}"),
         );
         w
+    };
+    if model.report == Report::Present {
+        notes.push("Azure Monitor note: at a one-minute frequency the query cannot use ingestion_time(), so each run reports every match of its window and the stateful alert folds the repeats.".to_owned());
+    }
+    if plan.dedup.by.len() > MAX_DIMENSIONS {
+        notes.push(format!(
+            "Azure Monitor limitation: at most {MAX_DIMENSIONS} dimensions; alerts are split by {} only.",
+            model.folding.fields().join(", ")
+        ));
+    }
+    if plan.dedup.azure_monitor == AzureMonitorDedup::Stateful
+        && !matches!(model.folding, Folding::Stateful { .. })
+    {
+        notes.push(format!("Azure Monitor note: stateful alerts run at most every {MAX_STATEFUL_FREQUENCY}, so repeats are folded by muting actions instead."));
+    }
+    let (auto_mitigate, mute_actions) = match &model.folding {
+        Folding::Mute { mute, .. } => (false, Some(mute.iso8601())),
+        _ => (true, None),
     };
     let tiers = detection
         .meta
@@ -245,7 +315,12 @@ fn alert_view(
             );
         }
     }
-    let query = kql::compile(catalogue, detection, ListBinding::Inline);
+    let query = kql::compile(
+        catalogue,
+        detection,
+        ListBinding::Inline,
+        kql::Recency::of(&model),
+    );
     AlertView {
         detection: DetectionView::new(detection, stamp, &notes),
         resource_name: format!("{}-{}", catalogue.config.name, detection.slug),
@@ -253,6 +328,9 @@ fn alert_view(
         query: query.text,
         evaluation_frequency: frequency.iso8601(),
         window_size: window.iso8601(),
+        dimensions: model.folding.fields().to_vec(),
+        auto_mitigate,
+        mute_actions,
         enabled: !detection.is_deprecated(),
         content_version: format!("{}.0.0.0", stamp.version),
     }

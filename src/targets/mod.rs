@@ -48,6 +48,7 @@ use serde::Serialize;
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::render::Templates;
+use crate::schedule::RunModel;
 use crate::yaml::pointer_segment;
 
 pub use conformance::{Checker, Conformance};
@@ -236,6 +237,15 @@ pub trait Target: Sync {
     /// Which conformance checkers judge which of its files (`rulecast targets --format json`).
     fn conformance(&self) -> &'static [Conformance] {
         &[]
+    }
+
+    /// How its deployed rule for `detection` runs: its cadence, what each run reads and
+    /// reports, how the platform folds repeats. The target renders its files from this model
+    /// and `rulecast scan --schedule <name>` replays it. `None` (the default) for a target
+    /// whose rules their consumer schedules (Sigma).
+    fn run_model(&self, catalogue: &Catalogue, detection: &Detection) -> Option<RunModel> {
+        let _ = (catalogue, detection);
+        None
     }
 }
 

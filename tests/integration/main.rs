@@ -10,6 +10,7 @@ mod properties;
 mod refusals;
 mod safe_output;
 mod scan_command;
+mod scan_schedule;
 mod scan_shapes;
 mod snapshots;
 mod test;

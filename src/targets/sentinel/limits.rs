@@ -18,6 +18,17 @@ pub(crate) const MAX_SCHEDULE: Duration = Duration::from_minutes(14 * 1440);
 pub(crate) const LONG_PERIOD: Duration = Duration::from_minutes(2 * 1440);
 pub(crate) const LONG_PERIOD_MIN_FREQUENCY: Duration = Duration::from_minutes(60);
 
+/// Sentinel runs a scheduled rule this long after its scheduled time ("a five-minute delay",
+/// for ingestion latency).
+pub(crate) const SCHEDULER_DELAY: Duration = Duration::from_minutes(5);
+/// The shortest and longest time frame of incident grouping (`lookbackDuration`).
+pub(crate) const MIN_GROUPING: Duration = Duration::from_minutes(5);
+pub(crate) const MAX_GROUPING: Duration = Duration::from_minutes(7 * 1440);
+/// The longest suppression (`suppressionDuration`).
+pub(crate) const MAX_SUPPRESSION: Duration = Duration::from_minutes(1440);
+/// Alerts grouped into one incident.
+pub(crate) const MAX_ALERTS_PER_INCIDENT: u32 = 150;
+
 /// Custom details per rule, and characters per custom-detail key.
 pub(crate) const MAX_CUSTOM_DETAILS: usize = 20;
 pub(crate) const MAX_CUSTOM_DETAIL_KEY: usize = 20;

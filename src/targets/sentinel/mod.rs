@@ -9,6 +9,7 @@
 //! create incidents and the watchlist that holds each list.
 
 pub(crate) mod limits;
+mod schedule;
 pub(crate) mod template_rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +27,7 @@ use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
 use crate::lang::{ColumnRole, columns};
+use crate::schedule::RunModel;
 
 pub(crate) struct Sentinel;
 
@@ -137,10 +139,8 @@ struct RuleView {
     severity: String,
     connector: String,
     data_type: String,
-    query_frequency: String,
-    query_period: String,
-    query_frequency_iso: String,
-    query_period_iso: String,
+    /// queryFrequency, queryPeriod, incident grouping and suppression.
+    schedule: schedule::ScheduleView,
     query: String,
     entities: Vec<EntityMapping>,
     custom_details: Vec<CustomDetail>,
@@ -230,6 +230,10 @@ impl Target for Sentinel {
                 files: "watchlists/*.csv",
             },
         ]
+    }
+
+    fn run_model(&self, catalogue: &Catalogue, detection: &Detection) -> Option<RunModel> {
+        Some(schedule::run_model(catalogue, detection))
     }
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
@@ -363,7 +367,13 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         let watchlist = settings.watchlists.get(list)?;
         Some((watchlist.alias.as_str(), watchlist.column.as_str()))
     };
-    let query = kql::compile(catalogue, detection, ListBinding::Watchlist(&watchlist));
+    let model = schedule::run_model(catalogue, detection);
+    let query = kql::compile(
+        catalogue,
+        detection,
+        ListBinding::Watchlist(&watchlist),
+        kql::Recency::of(&model),
+    );
     let meta = &detection.meta;
 
     let mut entities = Vec::new();
@@ -433,6 +443,8 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         }
     }
 
+    let schedule = schedule::view(&model, &mut custom_details);
+
     let parents: BTreeSet<String> = meta
         .attack
         .techniques
@@ -458,10 +470,7 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
             .connector
             .clone(),
         data_type: source.table.clone(),
-        query_frequency: meta.schedule.frequency.short(),
-        query_period: meta.schedule.lookback.short(),
-        query_frequency_iso: meta.schedule.frequency.iso8601(),
-        query_period_iso: meta.schedule.lookback.iso8601(),
+        schedule,
         query: query.text,
         entities,
         custom_details,

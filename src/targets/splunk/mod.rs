@@ -10,6 +10,7 @@
 
 mod app_check;
 pub(crate) mod conf;
+mod schedule;
 pub(crate) mod spl_check;
 
 use std::collections::BTreeMap;
@@ -24,12 +25,12 @@ use super::{
     ReleaseFile, RenderContext, Section, Target, package, render_template,
 };
 use crate::catalogue::detection::Severity;
-use crate::catalogue::duration::Duration;
 use crate::catalogue::logsource::LogSourceFile;
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
 use crate::lang::spl;
 use crate::render::encode::{conf_stanza, conf_value};
+use crate::schedule::RunModel;
 
 pub(crate) struct Splunk;
 
@@ -143,6 +144,10 @@ struct SearchView {
     search: String,
     cron: String,
     earliest: String,
+    latest: String,
+    /// `alert.suppress.fields` and `alert.suppress.period`: the results of one incident.
+    throttle_fields: String,
+    throttle_period: String,
     alert_severity: u8,
     filter_macro: String,
     enabled_by_default: bool,
@@ -185,6 +190,10 @@ struct AppView<'a> {
 impl Target for Splunk {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn run_model(&self, catalogue: &Catalogue, detection: &Detection) -> Option<RunModel> {
+        Some(schedule::run_model(catalogue, detection))
     }
 
     fn description(&self) -> &'static str {
@@ -329,20 +338,22 @@ impl Target for Splunk {
                 filter_macro: &filter_macro,
                 lookup: &lookup,
             };
-            let search = spl::compile(catalogue, detection, &binding);
-            let (cron, exact) = cron(detection.meta.schedule.frequency, &detection.meta.id);
+            let model = schedule::run_model(catalogue, detection);
+            let search = spl::compile(catalogue, detection, &binding, spl::Recency::of(&model));
+            let frequency = detection.meta.schedule.frequency;
+            let cron = schedule::Cron::new(frequency, &detection.meta.id);
             let mut notes = Vec::new();
-            if !exact {
+            if !cron.is_exact(frequency) {
                 notes.push(format!(
-                    "Splunk note: cron cannot run exactly every {}; the search runs at {cron}, which is more often, and its window still covers the lookback.",
-                    detection.meta.schedule.frequency
+                    "Splunk note: cron cannot run exactly every {frequency}; the search runs at {}, every {}, and each run reports what was indexed since the run before.",
+                    cron.spec, cron.period
                 ));
                 artifacts.limitation(
                     "splunk",
                     detection,
                     &format!(
-                        "runs on `{cron}` because cron cannot express every {}",
-                        detection.meta.schedule.frequency
+                        "runs on `{}` because cron cannot express every {frequency}",
+                        cron.spec
                     ),
                 );
             }
@@ -360,8 +371,19 @@ impl Target for Splunk {
                 detection: DetectionView::new(detection, &stamp, &notes),
                 stanza: stanza_name(catalogue, detection),
                 search: search.text,
-                cron,
-                earliest: detection.meta.schedule.lookback.splunk_relative(),
+                cron: cron.spec,
+                earliest: format!(
+                    "{}@m",
+                    model.lookback.plus(model.ends_before).splunk_relative()
+                ),
+                latest: format!("{}@m", model.ends_before.splunk_relative()),
+                throttle_fields: model.folding.fields().join(","),
+                throttle_period: match &model.folding {
+                    crate::schedule::Folding::Throttle { period, .. } => {
+                        format!("{}m", period.minutes())
+                    }
+                    _ => String::new(),
+                },
                 alert_severity: alert_severity(detection.meta.severity),
                 filter_macro,
                 enabled_by_default: false,
@@ -479,43 +501,6 @@ fn alert_severity(severity: Severity) -> u8 {
     }
 }
 
-/// A cron schedule for a frequency, and whether it is exact. The minute (and hour) offset is
-/// derived from the detection id so a pack's searches do not all start at once.
-pub(crate) fn cron(frequency: Duration, id: &str) -> (String, bool) {
-    let seed: u64 = id
-        .bytes()
-        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    let minutes = frequency.minutes();
-    let minute = seed % 60;
-    if minutes < 60 {
-        let step = (1..=minutes).rev().find(|s| 60 % s == 0).unwrap_or(1);
-        let offset = seed % step;
-        let spec = if step == 1 {
-            "*".to_owned()
-        } else {
-            format!("{offset}-59/{step}")
-        };
-        return (format!("{spec} * * * *"), step == minutes);
-    }
-    if minutes < 1440 {
-        let hours = minutes / 60;
-        let step = (1..=hours).rev().find(|s| 24 % s == 0).unwrap_or(1);
-        let offset = (seed / 60) % step;
-        let spec = if step == 1 {
-            "*".to_owned()
-        } else {
-            format!("{offset}-23/{step}")
-        };
-        return (format!("{minute} {spec} * * *"), step * 60 == minutes);
-    }
-    let hour = (seed / 60) % 24;
-    match minutes / 1440 {
-        1 if minutes == 1440 => (format!("{minute} {hour} * * *"), true),
-        7 if minutes == 7 * 1440 => (format!("{minute} {hour} * * {}", seed % 7), true),
-        _ => (format!("{minute} {hour} * * *"), false),
-    }
-}
-
 /// `[stanza]` header -> the stanza's text, from a rendered .conf file. Blank lines between
 /// stanzas belong to none of them, so a stanza's text (and the lock's hash of it) does not
 /// depend on whether another stanza follows it.
@@ -556,20 +541,5 @@ mod tests {
         let followed = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n\n[b]\ny = 2\n");
         assert_eq!(alone["[a]"], followed["[a]"]);
         assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]\n");
-    }
-
-    #[test]
-    fn cron_schedules() {
-        let d = |s: &str| s.parse::<Duration>().unwrap();
-        let (c, exact) = cron(d("1h"), "abc");
-        assert!(exact);
-        assert_eq!(c.split(' ').nth(1), Some("*"));
-        let (c, exact) = cron(d("15m"), "abc");
-        assert!(exact && c.contains("/15"), "{c}");
-        let (_, exact) = cron(d("45m"), "abc");
-        assert!(!exact);
-        let (c, exact) = cron(d("2h"), "abc");
-        assert!(exact && c.contains("/2"), "{c}");
-        assert!(cron(d("1d"), "abc").1);
     }
 }
