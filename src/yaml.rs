@@ -54,6 +54,21 @@ impl Document {
         self.diagnostic_at(Diagnostic::error(message), pointer, true)
     }
 
+    /// An error at the key of `pointer` (when `at_key`) or at its value, with its help if any.
+    pub(crate) fn error_with_help(
+        &self,
+        pointer: &str,
+        at_key: bool,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let d = self.diagnostic_at(Diagnostic::error(message), pointer, at_key);
+        match help {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    }
+
     pub fn warning_at(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         self.diagnostic_at(Diagnostic::warning(message), pointer, false)
     }

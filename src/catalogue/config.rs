@@ -23,6 +23,11 @@ pub struct CatalogueConfig {
     /// values are compiled into every query.
     #[serde(default)]
     pub lists: IndexMap<String, ListConfig>,
+    /// Exclusions for every detection whose log source has the field (or only the detections
+    /// an exclusion names), such as a service account no detection should alert on. Each is
+    /// compiled into every target like a detection's own `exclusions:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<super::exclusion::CatalogueExclusion>,
     /// Each target's settings, one entry per target (its format is the target's).
     #[serde(default)]
     pub targets: TargetSections,

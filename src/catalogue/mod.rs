@@ -16,6 +16,7 @@ pub(crate) mod attack;
 pub mod config;
 pub mod detection;
 pub mod duration;
+pub mod exclusion;
 pub mod guide;
 pub mod logsource;
 pub mod sections;
@@ -82,6 +83,9 @@ pub struct Detection {
     pub condition: Condition,
     /// The condition with `1 of x*` patterns expanded to selection names.
     pub expanded: Condition,
+    /// The exclusions that apply (its own and the catalogue's), each compiled to one of
+    /// `selections`, which the conditions exclude.
+    pub exclusions: Vec<exclusion::Applied>,
     /// The parsed source, for diagnostics found after loading (lock, tests).
     pub document: Document,
     /// The detection's `<slug>.tests.yaml`, when it has one.
@@ -401,15 +405,7 @@ fn load_typed<T: DeserializeOwned>(
     let violations = schema::check(targets.schema(kind), &document.value);
     if !violations.is_empty() {
         for v in violations {
-            let d = if v.at_key {
-                document.error_at_key(&v.pointer, v.message)
-            } else {
-                document.error_at(&v.pointer, v.message)
-            };
-            diagnostics.push(match v.help {
-                Some(help) => d.with_help(help),
-                None => d,
-            });
+            diagnostics.push(document.error_with_help(&v.pointer, v.at_key, v.message, v.help));
         }
         return None;
     }

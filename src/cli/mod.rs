@@ -71,10 +71,7 @@ pub(crate) enum Command {
     /// Validate the catalogue and the version lock, and fail when the output folder is not what
     /// the catalogue renders to. This is the gate a pull request runs. It never writes anything.
     #[command(after_help = EXIT_CODES)]
-    Check {
-        #[command(flatten)]
-        pack: crate::pack::Selection,
-    },
+    Check(CheckArgs),
     /// Bump the version of every changed detection by one and update the version lock.
     #[command(after_help = EXIT_CODES)]
     Lock(lock::LockArgs),
@@ -159,6 +156,21 @@ pub(crate) enum Command {
     },
 }
 
+/// The options of `rulecast check`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub pack: crate::pack::Selection,
+    /// The day exclusions are checked against (YYYY-MM-DD; default: SOURCE_DATE_EPOCH, else
+    /// today in UTC): an expired one fails, one that expires within 14 days warns.
+    #[arg(long, value_name = "DATE", value_parser = crate::lock::date::parse)]
+    pub date: Option<String>,
+    /// Do not run the detections' tests (by default `check` fails when a test case fails, as
+    /// `rulecast test` would).
+    #[arg(long)]
+    pub no_tests: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     Table,
@@ -189,7 +201,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
     match &cli.command {
         Command::Build { pack } => build_command(cli, targets, pack),
-        Command::Check { pack } => check_command(cli, targets, pack),
+        Command::Check(args) => check_command(cli, targets, args),
         Command::Lock(args) => lock::run(cli, targets, args),
         Command::Diff(args) => diff::run(cli, targets, args),
         Command::Release(args) => release::run(cli, targets, args),
@@ -340,11 +352,36 @@ fn build_command(
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_command(
-    cli: &Cli,
-    targets: &Arc<Targets>,
-    pack: &crate::pack::Selection,
-) -> std::io::Result<ExitCode> {
+/// The day `check` judges exclusions on: `--date`, else SOURCE_DATE_EPOCH, else the clock; or
+/// the exit code after saying why not.
+pub(crate) fn today(date: Option<&String>) -> Result<String, ExitCode> {
+    match date {
+        Some(d) => Ok(d.clone()),
+        None => crate::lock::date::today().map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }),
+    }
+}
+
+/// Runs every detection's tests, as `rulecast test` would: the failures located at their cases,
+/// and a summary (`170 of 174 test cases passed`). `check` and `release` gate on it.
+pub(crate) fn test_gate(catalogue: &Catalogue) -> (Diagnostics, String) {
+    let all: Vec<usize> = (0..catalogue.detections.len()).collect();
+    let run = testing::run(catalogue, &all);
+    let (cases, failures, _) = run.counts();
+    (
+        testing::diagnostics(&run, catalogue),
+        format!("{} of {cases} test cases passed", cases - failures),
+    )
+}
+
+fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io::Result<ExitCode> {
+    let pack = &args.pack;
+    let today = match today(args.date.as_ref()) {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
+    };
     let (catalogue, templates) = match load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -360,6 +397,18 @@ fn check_command(
             problems.has_errors()
         }
         Err(code) => return Ok(code),
+    };
+    let expiry = crate::catalogue::exclusion::expiry(&catalogue, &today);
+    report(&expiry, cli.quiet);
+    failed |= expiry.has_errors();
+    // The tests gate the whole catalogue, whatever pack is being checked.
+    let tested = if args.no_tests {
+        String::new()
+    } else {
+        let (problems, summary) = test_gate(&catalogue);
+        report(&problems, false);
+        failed |= problems.has_errors();
+        format!("; {summary}")
     };
     let lock = lock_file
         .map(|l| l.lock)
@@ -397,7 +446,7 @@ fn check_command(
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "rulecast: {} detections valid and locked; {} matches the catalogue",
+        "rulecast: {} detections valid and locked; {} matches the catalogue{tested}",
         catalogue.detections.len(),
         display_path(&cli.output)
     );

@@ -24,6 +24,10 @@ pub(crate) struct ReleaseArgs {
     pub previous: Option<String>,
     #[command(flatten)]
     pub pack: crate::pack::Selection,
+    /// Release without running the detections' tests (by default a release is refused when a
+    /// test case fails, as `rulecast check` would fail).
+    #[arg(long)]
+    pub no_tests: bool,
 }
 
 fn refuse(message: impl std::fmt::Display) -> std::io::Result<ExitCode> {
@@ -69,6 +73,25 @@ pub(super) fn run(
         }
         Ok(_) => {}
         Err(code) => return Ok(code),
+    }
+    // What `check` gates on gates a release too: the tests, and exclusions past their date.
+    let today = match cli::today(None) {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
+    };
+    let expiry = crate::catalogue::exclusion::expiry(&catalogue, &today);
+    cli::report(&expiry, cli.quiet);
+    if expiry.has_errors() {
+        return refuse("an exclusion has expired (see above); renew or remove it");
+    }
+    if !args.no_tests {
+        let (problems, summary) = cli::test_gate(&catalogue);
+        if problems.has_errors() {
+            cli::report(&problems, false);
+            return refuse(format!(
+                "the detections' tests fail ({summary}); fix them, as `rulecast test` shows"
+            ));
+        }
     }
     let lock = lock_file.expect("check fails without a lock").lock;
     if &lock.pack_version != version {

@@ -14,4 +14,5 @@ mod snapshots;
 mod test;
 mod test_command;
 mod test_files;
+mod tuning;
 mod workflow;
