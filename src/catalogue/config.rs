@@ -31,6 +31,13 @@ pub struct CatalogueConfig {
     /// Each target's settings, one entry per target (its format is the target's).
     #[serde(default)]
     pub targets: TargetSections,
+    /// Where the catalogue is deployed, by name (lower-case letters, digits and `-`, e.g.
+    /// `prod`, `tenant-a`), each with its overrides of this file and of detections.
+    /// `rulecast build --env NAME` writes that environment's pack; `base` is the catalogue as
+    /// written.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": crate::identifier::KEY }))]
+    pub environments: IndexMap<String, super::environment::Environment>,
 }
 
 /// A list maintained by the SOC, such as its privileged accounts or its Tier 0 roles.

@@ -171,9 +171,9 @@ impl Exclusion {
 impl CatalogueExclusion {
     /// Whether the exclusion names the detection with this id, section and file name.
     pub(crate) fn names(&self, id: &str, section: &str, slug: &str) -> bool {
-        self.detections.iter().any(|name| {
-            name.eq_ignore_ascii_case(id) || name == slug || *name == format!("{section}/{slug}")
-        })
+        self.detections
+            .iter()
+            .any(|name| super::names_detection(name, id, section, slug))
     }
 }
 

@@ -850,11 +850,9 @@ fn check_catalogue_exclusions(
         let field = e.exclusion.field_name();
         for (j, name) in e.detections.iter().enumerate() {
             let at = format!("{pointer}/detections/{j}");
-            let named = detections.iter().find(|d| {
-                name.eq_ignore_ascii_case(&d.meta.id)
-                    || *name == d.slug
-                    || *name == format!("{}/{}", d.section, d.slug)
-            });
+            let named = detections
+                .iter()
+                .find(|d| super::names_detection(name, &d.meta.id, &d.section, &d.slug));
             match named {
                 None => {
                     let help = did_you_mean(name, detections.iter().map(|d| d.slug.as_str()))

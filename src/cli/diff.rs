@@ -26,6 +26,9 @@ pub(crate) enum DiffFormat {
 }
 
 pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &DiffArgs) -> std::io::Result<ExitCode> {
+    if let Err(code) = cli::refuse_environment(cli, "diff") {
+        return Ok(code);
+    }
     let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),

@@ -75,6 +75,9 @@ fn fingerprints(
 
 /// `rulecast lock`.
 pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &LockArgs) -> std::io::Result<ExitCode> {
+    if let Err(code) = cli::refuse_environment(cli, "lock") {
+        return Ok(code);
+    }
     let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),

@@ -36,7 +36,7 @@ const EXIT_CODES: &str = "Exit codes:
   3  I/O error
   4  scan: no record of the log was recognised, or (--strict) a record was skipped";
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "rulecast",
     version,
@@ -47,9 +47,16 @@ pub struct Cli {
     /// The catalogue folder.
     #[arg(long, global = true, default_value = "detections", value_name = "DIR")]
     pub(crate) catalogue: PathBuf,
-    /// The output folder.
-    #[arg(long, global = true, default_value = "generated", value_name = "DIR")]
+    /// The output folder [default: generated; for an environment, generated-NAME].
+    #[arg(long = "output", global = true, value_name = "DIR")]
+    pub(crate) output_arg: Option<PathBuf>,
+    /// The output folder the command uses: `--output`, else the environment's default.
+    #[arg(skip)]
     pub(crate) output: PathBuf,
+    /// The environment of rulecast.yaml to build, check, test or release (its overrides applied);
+    /// `base` is the catalogue as written.
+    #[arg(long = "env", global = true, value_name = "NAME", env = "RULECAST_ENV")]
+    pub(crate) env: Option<String>,
     /// A folder of templates that override the built-in ones by name (e.g. DIR/sentinel/rule.yaml.tera).
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) templates: Option<PathBuf>,
@@ -60,7 +67,7 @@ pub struct Cli {
     pub(crate) command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub(crate) enum Command {
     /// Render the catalogue into the output folder (atomically; stale files are removed).
     #[command(after_help = EXIT_CODES)]
@@ -196,9 +203,32 @@ pub fn main() -> ExitCode {
     }
 }
 
+impl Cli {
+    /// The command line with its defaults filled in: the output folder is `--output`, else
+    /// `generated-NAME` for environment NAME, else `generated`.
+    fn resolved(&self) -> Cli {
+        let mut cli = self.clone();
+        let environment = cli.environment();
+        cli.output = match (&cli.output_arg, environment) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(name)) => PathBuf::from(format!("generated-{name}")),
+            (None, None) => PathBuf::from("generated"),
+        };
+        cli
+    }
+
+    /// The environment chosen, unless it is the catalogue as written.
+    pub(crate) fn environment(&self) -> Option<&str> {
+        self.env
+            .as_deref()
+            .filter(|name| *name != crate::catalogue::environment::BASE)
+    }
+}
+
 /// Runs a parsed command line for `targets` (a program that registers its own targets runs
 /// the CLI with them).
 pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
+    let cli = &cli.resolved();
     match &cli.command {
         Command::Build { pack } => build_command(cli, targets, pack),
         Command::Check(args) => check_command(cli, targets, args),
@@ -263,7 +293,7 @@ pub(crate) fn summary_line(diagnostics: &Diagnostics) -> String {
 
 /// Loads the catalogue and templates, or prints why not.
 pub(crate) fn load(cli: &Cli, targets: &Arc<Targets>) -> Result<(Catalogue, Templates), ExitCode> {
-    let catalogue = Catalogue::load_with(&cli.catalogue, targets.clone());
+    let catalogue = Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
     let templates = Templates::load(targets, cli.templates.as_deref());
     match (catalogue, templates) {
         (Ok(c), Ok(t)) => {
@@ -364,6 +394,41 @@ pub(crate) fn today(date: Option<&String>) -> Result<String, ExitCode> {
     }
 }
 
+/// The catalogue as written when `catalogue` is an environment's (the lock records the
+/// catalogue as written; an environment's pack is stamped with its versions); `None` when it
+/// is the catalogue as written.
+pub(crate) fn base_for_lock(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+) -> Result<Option<Catalogue>, ExitCode> {
+    if cli.environment().is_none() {
+        return Ok(None);
+    }
+    Catalogue::load_with(&cli.catalogue, targets.clone())
+        .map(Some)
+        .map_err(|d| {
+            report(&d, false);
+            eprintln!(
+                "rulecast: the catalogue as written has problems ({})",
+                summary_line(&d)
+            );
+            ExitCode::from(1)
+        })
+}
+
+/// Refuses `--env` for a command that works on the catalogue as written.
+pub(crate) fn refuse_environment(cli: &Cli, command: &str) -> Result<(), ExitCode> {
+    match cli.environment() {
+        None => Ok(()),
+        Some(name) => {
+            eprintln!(
+                "error: `rulecast {command}` works on the catalogue as written, not on environment `{name}`\n  = help: run it without --env (and without RULECAST_ENV)"
+            );
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 /// Runs every detection's tests, as `rulecast test` would: the failures located at their cases,
 /// and a summary (`170 of 174 test cases passed`). `check` and `release` gate on it.
 pub(crate) fn test_gate(catalogue: &Catalogue) -> (Diagnostics, String) {
@@ -390,8 +455,16 @@ fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    // The lock covers the whole catalogue, whatever pack is being checked.
-    let mut failed = match lock::check(&catalogue, &templates, lock_file.as_ref()) {
+    // The lock covers the whole catalogue as written, whatever pack or environment is checked.
+    let base = match base_for_lock(cli, targets) {
+        Ok(b) => b,
+        Err(code) => return Ok(code),
+    };
+    let mut failed = match lock::check(
+        base.as_ref().unwrap_or(&catalogue),
+        &templates,
+        lock_file.as_ref(),
+    ) {
         Ok(problems) => {
             report(&problems, false);
             problems.has_errors()
@@ -499,13 +572,14 @@ fn verify_command(dir: &std::path::Path, targets: &Targets) -> std::io::Result<E
 }
 
 fn list_command(cli: &Cli, targets: &Arc<Targets>, format: Format) -> std::io::Result<ExitCode> {
-    let catalogue = match Catalogue::load_with(&cli.catalogue, targets.clone()) {
-        Ok(c) => c,
-        Err(d) => {
-            report(&d, false);
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let catalogue =
+        match Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment()) {
+            Ok(c) => c,
+            Err(d) => {
+                report(&d, false);
+                return Ok(ExitCode::from(1));
+            }
+        };
     let target_names: Vec<&str> = targets.iter().map(Target::name).collect();
     let mut stdout = std::io::stdout().lock();
     match format {
@@ -722,17 +796,18 @@ fn load_selected(
     names: &[String],
     nothing_done: &str,
 ) -> Result<(Catalogue, Vec<usize>), ExitCode> {
-    let catalogue = match Catalogue::load_with(&cli.catalogue, targets.clone()) {
-        Ok(c) => c,
-        Err(d) => {
-            report(&d, false);
-            eprintln!(
-                "rulecast: the catalogue has problems ({}); {nothing_done}",
-                summary_line(&d)
-            );
-            return Err(ExitCode::from(1));
-        }
-    };
+    let catalogue =
+        match Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment()) {
+            Ok(c) => c,
+            Err(d) => {
+                report(&d, false);
+                eprintln!(
+                    "rulecast: the catalogue has problems ({}); {nothing_done}",
+                    summary_line(&d)
+                );
+                return Err(ExitCode::from(1));
+            }
+        };
     report(&catalogue.warnings, true);
     match select_detections(&catalogue, names) {
         Ok(selected) => Ok((catalogue, selected)),

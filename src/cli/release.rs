@@ -64,7 +64,15 @@ pub(super) fn run(
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    match cli::lock::check(&catalogue, &templates, lock_file.as_ref()) {
+    let base = match cli::base_for_lock(cli, targets) {
+        Ok(b) => b,
+        Err(code) => return Ok(code),
+    };
+    match cli::lock::check(
+        base.as_ref().unwrap_or(&catalogue),
+        &templates,
+        lock_file.as_ref(),
+    ) {
         Ok(problems) if problems.has_errors() => {
             cli::report(&problems, false);
             return refuse(

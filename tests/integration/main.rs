@@ -4,6 +4,7 @@
 mod cli;
 mod decode;
 mod diagnostics;
+mod environments;
 mod escaping;
 mod extra_target;
 mod properties;
