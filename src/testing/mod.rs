@@ -40,7 +40,7 @@ pub(crate) fn diagnostics(run: &run::TestRun, catalogue: &Catalogue) -> Diagnost
             let message = format!(
                 "test case \"{}\" of `{name}` failed: {}",
                 case.name,
-                case.failures.join("\n  ")
+                case.failures.join("; ")
             );
             out.push(
                 source

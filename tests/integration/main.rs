@@ -8,6 +8,7 @@ mod environments;
 mod escaping;
 mod extra_target;
 mod properties;
+mod refusals;
 mod safe_output;
 mod scan_command;
 mod scan_shapes;

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
+use crate::test::git;
 use crate::test::{Test, repo};
-use crate::workflow::git;
 
 const BURST: &str = "detections/entra-roles/eligible-assignment-burst.yaml";
 
@@ -290,7 +290,7 @@ fn check_and_release_gate_on_the_tests() {
         .then()
         .args(["check", "--quiet"])
         .status(1)
-        .stderr_contains("error: test case \"four eligible assignments by one admin within 40 minutes\" of `entra-roles/eligible-assignment-burst` failed: no alert\n  Actor=\"alex.wilber@contoso.example\": 4 matching events, at most 4 within 1h; the default tier needs 40")
+        .stderr_contains("error: test case \"four eligible assignments by one admin within 40 minutes\" of `entra-roles/eligible-assignment-burst` failed: no alert; Actor=\"alex.wilber@contoso.example\": 4 matching events, at most 4 within 1h; the default tier needs 40")
         .stderr_contains("--> detections/entra-roles/eligible-assignment-burst.tests.yaml:3:")
         .stderr_contains("`rulecast test --detection eligible-assignment-burst` shows every case and why")
         .run();
