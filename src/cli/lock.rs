@@ -1,5 +1,6 @@
 //! The command-line side of the lock: `rulecast lock`, and the lock part of `rulecast check`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -131,13 +132,17 @@ pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &LockArgs) -> std::io
         lock_file::write(&catalogue.root, &update.lock)?;
     }
     for action in &update.actions {
-        println!("{action}");
+        writeln!(std::io::stdout(), "{action}")?;
     }
     if existing
         .as_ref()
         .is_some_and(|l| l.lock.pack_version != update.lock.pack_version)
     {
-        println!("pack version {}", update.lock.pack_version);
+        writeln!(
+            std::io::stdout(),
+            "pack version {}",
+            update.lock.pack_version
+        )?;
     }
     if unchanged {
         eprintln!("rulecast: {} is up to date", display_path(&path));

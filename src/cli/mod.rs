@@ -94,6 +94,13 @@ pub(crate) enum Command {
     /// zip, Azure Monitor template, manifest.json, CHANGELOG.md and SHA256SUMS (reproducible).
     #[command(after_help = EXIT_CODES)]
     Release(release::ReleaseArgs),
+    /// Print a shell completion script: `rulecast completions bash > /etc/bash_completion.d/rulecast`,
+    /// `rulecast completions zsh > ~/.zfunc/_rulecast`, `rulecast completions fish >
+    /// ~/.config/fish/completions/rulecast.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Check a generated tree on disk the way each platform reads it (Sentinel template rules,
     /// Splunk .conf and SPL structure, YAML and JSON syntax). Needs no catalogue.
     #[command(after_help = EXIT_CODES)]
@@ -200,6 +207,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli, &Targets::builtin()) {
         Ok(code) => code,
+        // The reader went away (`rulecast list | head -1`): what it wanted it has; stop quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(3)
@@ -239,6 +248,13 @@ pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
         Command::Lock(args) => lock::run(cli, targets, args),
         Command::Diff(args) => diff::run(cli, targets, args),
         Command::Release(args) => release::run(cli, targets, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "rulecast", &mut script);
+            std::io::stdout().lock().write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output), targets),
         Command::List { format } => list_command(cli, targets, *format),
         Command::Targets { format } => targets_command(targets, *format),
@@ -266,7 +282,7 @@ pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
             reference,
         } => {
             if *reference {
-                print!("{}", crate::reference::markdown(targets));
+                write!(std::io::stdout(), "{}", crate::reference::markdown(targets))?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 schema_command(cli, targets, *kind, *write)
@@ -1039,6 +1055,6 @@ fn schema_command(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", schema::schema_text(kind, targets));
+    write!(std::io::stdout(), "{}", schema::schema_text(kind, targets))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! The command-line side of `rulecast release`: the refusals, then the files.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -177,7 +178,7 @@ pub(super) fn run(
         return Ok(cli::output_failed(&e));
     }
     for name in files.keys() {
-        println!("{}", display_path(&args.out.join(name)));
+        writeln!(std::io::stdout(), "{}", display_path(&args.out.join(name)))?;
     }
     eprintln!(
         "rulecast: released {} {version} ({}, {} detections) to {}",

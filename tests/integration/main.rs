@@ -2,6 +2,7 @@
 //! runs the real CLI against a catalogue in a temporary folder.
 
 mod cli;
+mod closed_pipe;
 mod decode;
 mod diagnostics;
 mod environments;
