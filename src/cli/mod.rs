@@ -25,6 +25,7 @@ use crate::schema::{self, SchemaKind};
 use crate::targets::{Target, Targets};
 use crate::testing;
 
+mod annotations;
 mod diff;
 mod lock;
 mod release;
@@ -187,6 +188,10 @@ pub(crate) struct CheckArgs {
     /// `rulecast test` would).
     #[arg(long)]
     pub no_tests: bool,
+    /// Also write the findings to stdout as CI annotations: `github` (workflow commands, shown
+    /// on the pull request's changed lines) or `sarif` (SARIF 2.1.0, for code scanning).
+    #[arg(long, value_name = "FORMAT")]
+    pub annotations: Option<annotations::Annotations>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -313,6 +318,14 @@ pub(crate) fn summary_line(diagnostics: &Diagnostics) -> String {
 
 /// Loads the catalogue and templates, or prints why not.
 pub(crate) fn load(cli: &Cli, targets: &Arc<Targets>) -> Result<(Catalogue, Templates), ExitCode> {
+    load_collecting(cli, targets).map_err(|(code, _)| code)
+}
+
+/// [`load`], also giving back the problems it reported (for `check --annotations`).
+fn load_collecting(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+) -> Result<(Catalogue, Templates), (ExitCode, Diagnostics)> {
     let catalogue = Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
     let templates = Templates::load(targets, cli.templates.as_deref());
     match (catalogue, templates) {
@@ -333,7 +346,7 @@ pub(crate) fn load(cli: &Cli, targets: &Arc<Targets>) -> Result<(Catalogue, Temp
                 "rulecast: the catalogue has problems ({}); nothing was written",
                 summary_line(&all)
             );
-            Err(ExitCode::from(1))
+            Err((ExitCode::from(1), all))
         }
     }
 }
@@ -525,15 +538,47 @@ pub(crate) fn test_gate(catalogue: &Catalogue) -> (Diagnostics, String) {
 }
 
 fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io::Result<ExitCode> {
+    let mut findings = Diagnostics::new();
+    let code = check_findings(cli, targets, args, &mut findings)?;
+    if let Some(format) = args.annotations {
+        std::io::stdout()
+            .lock()
+            .write_all(annotations::render(format, &findings.sorted()).as_bytes())?;
+    }
+    Ok(code)
+}
+
+/// Reports `problems` (warnings unless `quiet`) and keeps them in `findings`; whether one is an
+/// error.
+fn found(findings: &mut Diagnostics, problems: Diagnostics, quiet: bool) -> bool {
+    report(&problems, quiet);
+    let failed = problems.has_errors();
+    findings.extend(problems);
+    failed
+}
+
+/// `check`: reports every finding as it goes (to stderr) and collects it in `findings`.
+fn check_findings(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+    args: &CheckArgs,
+    findings: &mut Diagnostics,
+) -> std::io::Result<ExitCode> {
     let pack = &args.pack;
     let today = match today(args.date.as_ref()) {
         Ok(d) => d,
         Err(code) => return Ok(code),
     };
-    let (catalogue, templates) = match load(cli, targets) {
+    let (catalogue, templates) = match load_collecting(cli, targets) {
         Ok(x) => x,
-        Err(code) => return Ok(code),
+        Err((code, problems)) => {
+            findings.extend(problems);
+            return Ok(code);
+        }
     };
+    if !cli.quiet {
+        findings.extend(catalogue.warnings.clone());
+    }
     let lock_file = match read_lock(cli) {
         Ok(l) => l,
         Err(code) => return Ok(code),
@@ -548,22 +593,20 @@ fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io
         &templates,
         lock_file.as_ref(),
     ) {
-        Ok(problems) => {
-            report(&problems, false);
-            problems.has_errors()
-        }
+        Ok(problems) => found(findings, problems, false),
         Err(code) => return Ok(code),
     };
-    let expiry = crate::catalogue::exclusion::expiry(&catalogue, &today);
-    report(&expiry, cli.quiet);
-    failed |= expiry.has_errors();
+    failed |= found(
+        findings,
+        crate::catalogue::exclusion::expiry(&catalogue, &today),
+        cli.quiet,
+    );
     // The tests gate the whole catalogue, whatever pack is being checked.
     let tested = if args.no_tests {
         String::new()
     } else {
         let (problems, summary) = test_gate(&catalogue);
-        report(&problems, false);
-        failed |= problems.has_errors();
+        failed |= found(findings, problems, false);
         format!("; {summary}")
     };
     let lock = lock_file
@@ -579,12 +622,20 @@ fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io
         }
         let current = crate::yaml::read_text(&path, &path);
         if let Err(d) = &current {
-            report(&Diagnostics::from(d.clone()), false);
+            found(findings, Diagnostics::from(d.clone()), false);
             failed = true;
         } else if current.as_deref().ok() != Some(schema::schema_text(kind, targets).as_str()) {
-            eprintln!(
-                "error: {} is not the current schema\n  = help: run `rulecast schema --write`",
-                display_path(&path)
+            found(
+                findings,
+                Diagnostics::from(
+                    crate::diagnostic::Diagnostic::error(format!(
+                        "{} is not the current schema",
+                        display_path(&path)
+                    ))
+                    .in_file(&path)
+                    .with_help("run `rulecast schema --write`"),
+                ),
+                false,
             );
             failed = true;
         }
@@ -600,9 +651,16 @@ fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io
     };
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 12));
-        eprintln!(
-            "error: {} is not what the catalogue renders to\n  = help: run `rulecast build` and commit the result; never edit generated files by hand",
-            display_path(&cli.output)
+        found(
+            findings,
+            Diagnostics::from(
+                crate::diagnostic::Diagnostic::error(format!(
+                    "{} is not what the catalogue renders to",
+                    display_path(&cli.output)
+                ))
+                .with_help("run `rulecast build` and commit the result; never edit generated files by hand"),
+            ),
+            false,
         );
         failed = true;
     }

@@ -177,6 +177,53 @@ fn check_fails_on_an_expired_exclusion_and_warns_two_weeks_ahead() {
         .stderr_contains("error: `entra-roles/eligible-assignment-burst`: the exclusion of Actor = svc-onboarding@contoso.example expired on 2027-03-31 (2 days ago; owner identity-team@contoso.example)")
         .stderr_contains("--> detections/entra-roles/eligible-assignment-burst.yaml:")
         .run();
+    // The same finding as a GitHub annotation and in SARIF, on the line of `expires:`.
+    let (t, out) = t
+        .then()
+        .args([
+            "check",
+            "--no-tests",
+            "--date",
+            "2027-04-02",
+            "--annotations",
+            "github",
+        ])
+        .status(1)
+        .run();
+    let expires_line = out
+        .read(BURST)
+        .lines()
+        .position(|l| l.contains("expires: 2027-03-31"))
+        .unwrap()
+        + 1;
+    assert!(
+        out.stdout.starts_with(&format!("::error title=rulecast check,file={BURST},line={expires_line},col=14::`entra-roles/eligible-assignment-burst`: the exclusion of Actor = svc-onboarding@contoso.example expired on 2027-03-31 (2 days ago; owner identity-team@contoso.example)%0Ahelp: ask identity-team@contoso.example")),
+        "{}",
+        out.stdout
+    );
+    let (t, out) = t
+        .then()
+        .args([
+            "check",
+            "--no-tests",
+            "--date",
+            "2027-04-02",
+            "--annotations",
+            "sarif",
+        ])
+        .status(1)
+        .run();
+    let sarif: Value = serde_json::from_str(&out.stdout).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["level"], "error");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        BURST
+    );
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        expires_line
+    );
     // SOURCE_DATE_EPOCH pins the day as `lock` reads it: 2027-04-02.
     let out = std::process::Command::new(crate::test::BIN)
         .args(["check", "--no-tests"])
