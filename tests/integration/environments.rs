@@ -155,3 +155,48 @@ fn an_override_is_checked_where_it_is_written() {
         )
         .run();
 }
+
+/// The case tests/fixtures/environments/ appends for prod holds there and only there:
+/// `rulecast test` honours an environment's exclusions, chosen by --env or RULECAST_ENV.
+#[test]
+fn test_honours_an_environments_exclusion() {
+    let cases = std::fs::read_to_string(
+        repo().join("tests/fixtures/environments/eligible-assignment-burst.tests.append.yaml"),
+    )
+    .unwrap();
+    let t = two_environments();
+    let tests = t
+        .root()
+        .join("detections/entra-roles/eligible-assignment-burst.tests.yaml");
+    let mut text = std::fs::read_to_string(&tests).unwrap();
+    text.push_str(&cases);
+    std::fs::write(&tests, text).unwrap();
+    let case = "the onboarding service's burst raises nothing where it is excluded (prod)";
+    let (t, _) = t
+        .args(["test", "--detection", "eligible-assignment-burst"])
+        .status(1)
+        .stdout_contains(&format!("FAIL  {case}"))
+        .run();
+    let (t, _) = t
+        .then()
+        .args([
+            "test",
+            "--env",
+            "prod",
+            "--detection",
+            "eligible-assignment-burst",
+        ])
+        .stdout_contains(&format!("ok    {case} (no alert)"))
+        .run();
+    let out = std::process::Command::new(crate::test::BIN)
+        .args(["test", "--detection", "eligible-assignment-burst"])
+        .current_dir(t.root())
+        .env("RULECAST_ENV", "prod")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
