@@ -9,7 +9,7 @@
 //!      skipped
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -49,9 +49,16 @@ const MAX_SCAN_THREADS: i64 = 256;
     after_help = EXIT_CODES
 )]
 pub struct Cli {
-    /// The catalogue folder.
-    #[arg(long, global = true, default_value = "detections", value_name = "DIR")]
+    /// The catalogue folder [default: from rulecast-project.yaml, else detections/ of the
+    /// nearest folder, this one or a parent, that has detections/rulecast.yaml].
+    #[arg(long = "catalogue", global = true, value_name = "DIR")]
+    pub(crate) catalogue_arg: Option<PathBuf>,
+    /// The catalogue folder the command uses.
+    #[arg(skip)]
     pub(crate) catalogue: PathBuf,
+    /// The project settings (rulecast-project.yaml), found from the current folder up.
+    #[arg(skip)]
+    pub(crate) project: crate::project::Project,
     /// The output folder [default: generated; for an environment, generated-NAME].
     #[arg(long = "output", global = true, value_name = "DIR")]
     pub(crate) output_arg: Option<PathBuf>,
@@ -224,15 +231,34 @@ pub fn main() -> ExitCode {
 impl Cli {
     /// The command line with its defaults filled in: the output folder is `--output`, else
     /// `generated-NAME` for environment NAME, else `generated`.
-    fn resolved(&self) -> Cli {
+    fn resolved(&self) -> Result<Cli, crate::diagnostic::Diagnostic> {
         let mut cli = self.clone();
-        let environment = cli.environment();
-        cli.output = match (&cli.output_arg, environment) {
+        let here = std::env::current_dir().unwrap_or_default();
+        let project = crate::project::Project::discover(&here)?;
+        let settings = &project.file;
+        if cli.env.is_none() {
+            cli.env.clone_from(&settings.environment);
+        }
+        if cli.templates.is_none() {
+            cli.templates = settings.templates.as_deref().map(|t| project.path(t));
+        }
+        cli.catalogue = match (&cli.catalogue_arg, &settings.catalogue) {
             (Some(dir), _) => dir.clone(),
-            (None, Some(name)) => PathBuf::from(format!("generated-{name}")),
-            (None, None) => PathBuf::from("generated"),
+            (None, Some(dir)) => project.path(dir),
+            (None, None) => project.path(Path::new("detections")),
         };
-        cli
+        let environment = cli.environment();
+        cli.output = match (&cli.output_arg, &settings.output, environment) {
+            (Some(dir), _, _) => dir.clone(),
+            (None, Some(dir), None) => project.path(dir),
+            (None, Some(dir), Some(name)) => {
+                project.path(Path::new(&format!("{}-{name}", dir.display())))
+            }
+            (None, None, Some(name)) => project.path(Path::new(&format!("generated-{name}"))),
+            (None, None, None) => project.path(Path::new("generated")),
+        };
+        cli.project = project;
+        Ok(cli)
     }
 
     /// The environment chosen, unless it is the catalogue as written.
@@ -246,7 +272,13 @@ impl Cli {
 /// Runs a parsed command line for `targets` (a program that registers its own targets runs
 /// the CLI with them).
 pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
-    let cli = &cli.resolved();
+    let cli = &match cli.resolved() {
+        Ok(cli) => cli,
+        Err(d) => {
+            eprintln!("{d}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     match &cli.command {
         Command::Build { pack } => build_command(cli, targets, pack),
         Command::Check(args) => check_command(cli, targets, args),
@@ -329,7 +361,8 @@ fn load_collecting(
     let catalogue = Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
     let templates = Templates::load(targets, cli.templates.as_deref());
     match (catalogue, templates) {
-        (Ok(c), Ok(t)) => {
+        (Ok(mut c), Ok(t)) => {
+            c.warnings = cli.project.acknowledge(&c.warnings);
             report(&c.warnings, cli.quiet);
             Ok((c, t))
         }
@@ -370,7 +403,8 @@ pub(crate) fn render(
 ) -> Result<build::Rendered, ExitCode> {
     let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
     match build::render(catalogue, templates, &stamps, pack_version) {
-        Ok(r) => {
+        Ok(mut r) => {
+            r.warnings = cli.project.acknowledge(&r.warnings);
             report(&r.warnings, cli.quiet);
             Ok(r)
         }
@@ -612,6 +646,7 @@ fn check_findings(
     let lock = lock_file
         .map(|l| l.lock)
         .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
+    let all_detections = catalogue.detections.len();
     let catalogue = pack.apply(&catalogue);
     // Committed schemas (optional in a catalogue) must be current, or editors validate against
     // a stale format.
@@ -663,6 +698,10 @@ fn check_findings(
             false,
         );
         failed = true;
+    }
+    // Only a render of every detection raises every warning an acknowledgement may match.
+    if catalogue.detections.len() == all_detections {
+        found(findings, cli.project.stale(), cli.quiet);
     }
     if failed {
         return Ok(ExitCode::from(1));

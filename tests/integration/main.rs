@@ -8,6 +8,7 @@ mod diagnostics;
 mod environments;
 mod escaping;
 mod extra_target;
+mod project;
 mod properties;
 mod refusals;
 mod safe_output;
