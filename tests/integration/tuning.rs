@@ -370,3 +370,38 @@ fn check_and_release_gate_on_the_tests() {
         .stderr_contains("rulecast: released")
         .run();
 }
+
+/// An exclusion added in a pull request: `diff` calls it risky, and the release notes list it.
+#[test]
+fn diff_calls_a_new_exclusion_risky_and_the_release_notes_list_it() {
+    let t = append(
+        crate::test::repository(),
+        BURST,
+        &exclusion("svc-onboarding@contoso.example", "2099-12-31"),
+    );
+    let (t, _) = t.args(["lock", "--date", "2027-01-01"]).run();
+    let (t, _) = t.then().args(["build", "--quiet"]).run();
+    let (t, _) = t
+        .then()
+        .args(["diff", "main"])
+        // The comment breaks `@` with a word joiner, so GitHub mentions no one.
+        .stdout_contains(&"exclusion added: events with Actor = svc-onboarding@contoso.example no longer alert (owner identity-team@contoso.example, until 2099-12-31: The onboarding service assigns roles in bulk during onboarding weeks.)".replace('@', "@\u{2060}"))
+        .run();
+    git(t.root(), &["add", "-A"]);
+    git(t.root(), &["commit", "-q", "-m", "exclusion"]);
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(t.root().join("detections/rulecast.lock")).unwrap(),
+    )
+    .unwrap();
+    let version = lock["pack_version"].as_str().unwrap().to_owned();
+    let (_t, out) = t
+        .then()
+        .args(["release", "--quiet", "--no-tests", "--version", &version])
+        .run();
+    let notes = out.read("dist/CHANGELOG.md");
+    assert!(notes.contains("### Active exclusions\n\n- "), "{notes}");
+    assert!(
+        notes.contains("(`eligible-assignment-burst`): Actor = svc-onboarding@contoso.example, until 2099-12-31 (owner identity-team@contoso.example): The onboarding service assigns roles in bulk during onboarding weeks."),
+        "{notes}"
+    );
+}
