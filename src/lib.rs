@@ -53,6 +53,7 @@ mod files;
 mod git;
 mod identifier;
 mod pack;
+mod project;
 mod reference;
 mod release;
 #[cfg(test)]

@@ -29,9 +29,104 @@ pub struct Document {
     pub(crate) source: String,
     pub(crate) value: Value,
     pub(crate) map: SourceMap,
+    /// Parts of the value written in another document (an environment's overrides in
+    /// rulecast.yaml): a problem there is reported where it was written.
+    pub(crate) overlays: Vec<Overlay>,
+}
+
+/// The value at `at` (a JSON pointer of the document) was written at `from` in `origin`.
+#[derive(Debug, Clone)]
+pub(crate) struct Overlay {
+    at: String,
+    from: String,
+    origin: std::sync::Arc<Document>,
+}
+
+/// Whether `pointer` is `prefix` or inside it.
+fn within(pointer: &str, prefix: &str) -> bool {
+    pointer
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 impl Document {
+    /// Applies `patch` (a JSON merge patch, RFC 7386: a mapping is merged key by key, `null`
+    /// removes a key, any other value replaces) over the value at `at`, recording that what it
+    /// sets was written at `from` in `origin`, so problems with it are reported there.
+    pub(crate) fn overlay(
+        &mut self,
+        at: &str,
+        patch: &Value,
+        from: &str,
+        origin: &std::sync::Arc<Document>,
+    ) {
+        let mut target = &mut self.value;
+        for segment in at.split('/').skip(1) {
+            let key = segment.replace("~1", "/").replace("~0", "~");
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            target = target
+                .as_object_mut()
+                .expect("made an object")
+                .entry(key)
+                .or_insert(Value::Object(Map::new()));
+        }
+        let mut set = Vec::new();
+        merge(target, patch, at, from, &mut set);
+        for (at, from) in set {
+            self.overlays.push(Overlay {
+                at,
+                from,
+                origin: origin.clone(),
+            });
+        }
+    }
+
+    /// Appends `items` to the list at `at` (made when missing), each recorded as written at
+    /// `from`/<its index> in `origin`.
+    pub(crate) fn append(
+        &mut self,
+        at: &str,
+        items: &[Value],
+        from: &str,
+        origin: &std::sync::Arc<Document>,
+    ) {
+        if items.is_empty() {
+            return;
+        }
+        let Some(key) = at.strip_prefix('/').filter(|k| !k.contains('/')) else {
+            return;
+        };
+        let Some(object) = self.value.as_object_mut() else {
+            return;
+        };
+        let list = object
+            .entry(key.to_owned())
+            .or_insert(Value::Array(Vec::new()));
+        if !list.is_array() {
+            *list = Value::Array(Vec::new());
+        }
+        let list = list.as_array_mut().expect("made a list");
+        for (i, item) in items.iter().enumerate() {
+            self.overlays.push(Overlay {
+                at: format!("{at}/{}", list.len()),
+                from: format!("{from}/{i}"),
+                origin: origin.clone(),
+            });
+            list.push(item.clone());
+        }
+    }
+
+    /// The overlay that wrote `pointer`, and the pointer in its origin.
+    fn overlaid(&self, pointer: &str) -> Option<(&Document, String)> {
+        self.overlays
+            .iter()
+            .filter(|o| within(pointer, &o.at))
+            .max_by_key(|o| o.at.len())
+            .map(|o| (&*o.origin, format!("{}{}", o.from, &pointer[o.at.len()..])))
+    }
+
     /// Position of the value at `pointer` (falling back to the nearest parent that has one).
     pub fn position(&self, pointer: &str) -> Option<Position> {
         self.map.value_position(pointer)
@@ -76,11 +171,29 @@ impl Document {
         self.diagnostic_at(Diagnostic::error(message), pointer, true)
     }
 
+    /// An error at the key of `pointer` (when `at_key`) or at its value, with its help if any.
+    pub(crate) fn error_with_help(
+        &self,
+        pointer: &str,
+        at_key: bool,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let d = self.diagnostic_at(Diagnostic::error(message), pointer, at_key);
+        match help {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    }
+
     pub fn warning_at(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         self.diagnostic_at(Diagnostic::warning(message), pointer, false)
     }
 
     pub fn diagnostic_at(&self, diagnostic: Diagnostic, pointer: &str, key: bool) -> Diagnostic {
+        if let Some((origin, from)) = self.overlaid(pointer) {
+            return origin.diagnostic_at(diagnostic, &from, key);
+        }
         let position = if key {
             self.key_position(pointer)
         } else {
@@ -238,7 +351,34 @@ pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagno
         source: source.to_owned(),
         value,
         map: builder.map,
+        overlays: Vec::new(),
     })
+}
+
+/// RFC 7386 merge of `patch` into `target`; `set` collects (pointer in the target, pointer in
+/// the patch's document) of every value the patch wrote.
+fn merge(target: &mut Value, patch: &Value, at: &str, from: &str, set: &mut Vec<(String, String)>) {
+    let Value::Object(changes) = patch else {
+        *target = patch.clone();
+        set.push((at.to_owned(), from.to_owned()));
+        return;
+    };
+    if !target.is_object() {
+        // A mapping the patch creates is all the patch's, missing keys included.
+        *target = Value::Object(Map::new());
+        set.push((at.to_owned(), from.to_owned()));
+    }
+    let object = target.as_object_mut().expect("made an object");
+    for (key, value) in changes {
+        let segment = pointer_segment(key);
+        let (at, from) = (format!("{at}/{segment}"), format!("{from}/{segment}"));
+        if value.is_null() {
+            object.shift_remove(key);
+        } else {
+            let slot = object.entry(key.clone()).or_insert(Value::Null);
+            merge(slot, value, &at, &from, set);
+        }
+    }
 }
 
 /// Parses every document of a YAML stream into values, without positions: for checking what
@@ -690,6 +830,39 @@ mod tests {
         assert_eq!(doc.position("/list/0/b/1"), Some(Position::new(4, 12)));
         // A pointer below a scalar falls back to the scalar.
         assert_eq!(doc.position("/id/deeper"), Some(Position::new(1, 5)));
+    }
+
+    #[test]
+    fn an_overlay_merges_like_a_merge_patch_and_locates_what_it_wrote() {
+        let mut doc = parse_str(
+            "a: { keep: 1, drop: 2, list: [x, y] }\nb: 3\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        let origin = std::sync::Arc::new(
+            parse_str(
+                "env:\n  over:\n    a: { drop: null, list: [z] }\n    b: 4\n",
+                Path::new("o.yaml"),
+            )
+            .unwrap(),
+        );
+        let patch = origin.value["env"]["over"].clone();
+        doc.overlay("", &patch, "/env/over", &origin);
+        assert_eq!(
+            doc.value,
+            serde_json::json!({ "a": { "keep": 1, "list": ["z"] }, "b": 4 })
+        );
+        let at = |pointer: &str| {
+            let d = doc.error_at(pointer, "x");
+            (
+                d.file().map(Path::to_path_buf),
+                d.position().map(|p| p.line),
+            )
+        };
+        let file = |f: &str| Some(Path::new(f).to_path_buf());
+        assert_eq!(at("/b"), (file("o.yaml"), Some(4)));
+        assert_eq!(at("/a/list/0"), (file("o.yaml"), Some(3)));
+        assert_eq!(at("/a/keep"), (file("t.yaml"), Some(1)));
     }
 
     #[test]

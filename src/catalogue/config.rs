@@ -29,9 +29,21 @@ pub struct CatalogueConfig {
     /// Defaults of every detection's schedule.
     #[serde(default)]
     pub schedule: ScheduleDefaults,
+    /// Exclusions for every detection whose log source has the field (or only the detections
+    /// an exclusion names), such as a service account no detection should alert on. Each is
+    /// compiled into every target like a detection's own `exclusions:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<super::exclusion::CatalogueExclusion>,
     /// Each target's settings, one entry per target (its format is the target's).
     #[serde(default)]
     pub targets: TargetSections,
+    /// Where the catalogue is deployed, by name (lower-case letters, digits and `-`, e.g.
+    /// `prod`, `tenant-a`), each with its overrides of this file and of detections.
+    /// `rulecast build --env NAME` writes that environment's pack; `base` is the catalogue as
+    /// written.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": crate::identifier::KEY }))]
+    pub environments: IndexMap<String, super::environment::Environment>,
 }
 
 /// Schedule settings every detection inherits unless it sets its own.

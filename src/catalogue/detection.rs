@@ -84,6 +84,11 @@ pub struct DetectionFile {
     /// Required when status is deprecated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecation: Option<Deprecation>,
+    /// Site tuning: events this detection must not alert on, each with why, who owns it and
+    /// until when. Compiled into every target's logic and honoured by `rulecast test` and
+    /// `rulecast scan`; `rulecast check` fails once one has expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<super::exclusion::Exclusion>,
     /// Events that must and must not raise an alert (run by `rulecast test`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCase>,

@@ -16,6 +16,8 @@ pub(crate) mod attack;
 pub mod config;
 pub mod detection;
 pub mod duration;
+pub mod environment;
+pub mod exclusion;
 pub mod guide;
 pub mod logsource;
 pub mod sections;
@@ -82,6 +84,9 @@ pub struct Detection {
     pub condition: Condition,
     /// The condition with `1 of x*` patterns expanded to selection names.
     pub expanded: Condition,
+    /// The exclusions that apply (its own and the catalogue's), each compiled to one of
+    /// `selections`, which the conditions exclude.
+    pub exclusions: Vec<exclusion::Applied>,
     /// The parsed source, for diagnostics found after loading (lock, tests).
     pub document: Document,
     /// The detection's `<slug>.tests.yaml`, when it has one.
@@ -153,6 +158,19 @@ impl Catalogue {
     /// Loads and validates the catalogue in `root` for `targets`: their sections of the
     /// catalogue files are read and checked, and so is everything a target checks itself.
     pub fn load_with(root: &Path, targets: Arc<Targets>) -> Result<Catalogue, Diagnostics> {
+        Catalogue::load_environment(root, targets, None)
+    }
+
+    /// Loads the catalogue in `root` as environment `environment` deploys it: its overrides
+    /// applied to rulecast.yaml and the detection files before anything reads them (so every
+    /// problem is found as in the catalogue as written, and located where the override is
+    /// written), its exclusions added and its disabled detections left out. `None` or
+    /// [`environment::BASE`] is the catalogue as written.
+    pub fn load_environment(
+        root: &Path,
+        targets: Arc<Targets>,
+        environment: Option<&str>,
+    ) -> Result<Catalogue, Diagnostics> {
         let mut diagnostics = Diagnostics::new();
         if !root.is_dir() {
             diagnostics.push(
@@ -165,11 +183,29 @@ impl Catalogue {
             return Err(diagnostics);
         }
 
+        let overrides = match environment.filter(|name| *name != environment::BASE) {
+            Some(name) => {
+                let config = yaml::load_file(
+                    &root.join(CONFIG_FILE),
+                    &display(root, Path::new(CONFIG_FILE)),
+                );
+                match config.map(|doc| environment::Overrides::find(&doc, name)) {
+                    Ok(Ok(o)) => Some(o),
+                    Ok(Err(e)) | Err(e) => {
+                        diagnostics.push(e);
+                        return Err(diagnostics);
+                    }
+                }
+            }
+            None => None,
+        };
+        let overrides = overrides.as_ref();
         let config: Option<(CatalogueConfig, Document)> = load_typed(
             &targets,
             root,
             Path::new(CONFIG_FILE),
             SchemaKind::Config,
+            overrides,
             &mut diagnostics,
         );
         let guide: Option<(GuideFile, Document)> = load_typed(
@@ -177,6 +213,7 @@ impl Catalogue {
             root,
             Path::new(GUIDE_FILE),
             SchemaKind::Guide,
+            None,
             &mut diagnostics,
         );
 
@@ -191,6 +228,7 @@ impl Catalogue {
                     root,
                     relative,
                     SchemaKind::Logsource,
+                    None,
                     &mut local,
                 )
                 .and_then(|(mut source, document)| {
@@ -207,15 +245,17 @@ impl Catalogue {
                     .then(|| Loaded::LogSource(Box::new((source, document))))
                 })
             } else if test_file::is_test_file(relative) {
-                load_typed::<TestFile>(targets, root, relative, SchemaKind::Tests, &mut local).map(
-                    |(file, document)| Loaded::Tests(Box::new(LoadedTestFile { file, document })),
-                )
+                load_typed::<TestFile>(targets, root, relative, SchemaKind::Tests, None, &mut local)
+                    .map(|(file, document)| {
+                        Loaded::Tests(Box::new(LoadedTestFile { file, document }))
+                    })
             } else {
                 load_typed::<DetectionFile>(
                     targets,
                     root,
                     relative,
                     SchemaKind::Detection,
+                    overrides,
                     &mut local,
                 )
                 .map(|d| Loaded::Detection(Box::new(d)))
@@ -264,6 +304,16 @@ impl Catalogue {
             sources,
             &mut diagnostics,
         );
+        let mut catalogue = catalogue;
+        if let Some(overrides) = overrides {
+            // A detection that did not load would be reported again as a name of nothing.
+            if !diagnostics.has_errors() {
+                overrides.check_names(&catalogue, &mut diagnostics);
+            }
+            catalogue
+                .detections
+                .retain(|d| !overrides.disables(&d.meta.id, &d.section, &d.slug));
+        }
         // Every section of every file in the catalogue was read, so targets can check theirs.
         for target in targets.iter() {
             target.validate(&catalogue, &mut diagnostics);
@@ -272,7 +322,6 @@ impl Catalogue {
         if diagnostics.has_errors() {
             return Err(diagnostics.sorted());
         }
-        let mut catalogue = catalogue;
         catalogue.warnings = diagnostics.sorted();
         Ok(catalogue)
     }
@@ -422,6 +471,14 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 /// How a catalogue path is shown: relative to the working directory when possible.
+/// Whether `name`, as a user writes it in rulecast.yaml (a detection's file name, its
+/// section/name, or its id in any case), names the detection with this id, section and slug.
+pub(crate) fn names_detection(name: &str, id: &str, section: &str, slug: &str) -> bool {
+    (!id.is_empty() && name.eq_ignore_ascii_case(id))
+        || name == slug
+        || name.strip_prefix(section).and_then(|r| r.strip_prefix('/')) == Some(slug)
+}
+
 pub(crate) fn display(root: &Path, relative: &Path) -> PathBuf {
     root.join(relative)
 }
@@ -432,28 +489,37 @@ fn load_typed<T: DeserializeOwned>(
     root: &Path,
     relative: &Path,
     kind: SchemaKind,
+    overrides: Option<&environment::Overrides>,
     diagnostics: &mut Diagnostics,
 ) -> Option<(T, Document)> {
     let shown = display(root, relative);
-    let document = match yaml::load_file(&root.join(relative), &shown) {
+    let mut document = match yaml::load_file(&root.join(relative), &shown) {
         Ok(d) => d,
         Err(e) => {
             diagnostics.push(e);
             return None;
         }
     };
+    if let Some(overrides) = overrides {
+        match kind {
+            SchemaKind::Config => overrides.apply_to_config(&mut document, diagnostics),
+            SchemaKind::Detection => {
+                let section = relative
+                    .parent()
+                    .and_then(Path::file_name)
+                    .and_then(|s| s.to_str());
+                let slug = relative.file_stem().and_then(|s| s.to_str());
+                if let (Some(section), Some(slug)) = (section, slug) {
+                    overrides.apply_to_detection(&mut document, section, slug, diagnostics);
+                }
+            }
+            _ => {}
+        }
+    }
     let violations = schema::check(targets.schema(kind), &document.value);
     if !violations.is_empty() {
         for v in violations {
-            let d = if v.at_key {
-                document.error_at_key(&v.pointer, v.message)
-            } else {
-                document.error_at(&v.pointer, v.message)
-            };
-            diagnostics.push(match v.help {
-                Some(help) => d.with_help(help),
-                None => d,
-            });
+            diagnostics.push(document.error_with_help(&v.pointer, v.at_key, v.message, v.help));
         }
         return None;
     }

@@ -11,6 +11,7 @@ use super::attack;
 use super::detection::TestCase;
 use super::detection::{DetectionFile, Status};
 use super::duration::Duration;
+use super::exclusion;
 use super::logsource::{ColumnType, FieldValue, LogSourceFile};
 use super::test_file::{self, LoadedTestFile};
 use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
@@ -146,6 +147,10 @@ pub(super) fn validate(
     attach_test_files(root, test_files, &mut compiled, &sources, out);
 
     check_replacements(&compiled, out);
+    // Detections that did not load are left out, so a name of one is not reported twice.
+    if !out.has_errors() {
+        check_catalogue_exclusions(&config, &config_doc, &compiled, &sources, out);
+    }
     // Coverage is only meaningful when every detection loaded; otherwise the missing ones would
     // be reported twice, once for their own error and once as an uncovered row.
     if !out.has_errors() {
@@ -539,19 +544,7 @@ fn check_detection(
                 }
                 selections.push(sel);
             }
-            Err(errors) => {
-                for e in errors {
-                    let d = if e.at_key {
-                        doc.error_at_key(&e.pointer, e.message)
-                    } else {
-                        doc.error_at(&e.pointer, e.message)
-                    };
-                    out.push(match e.help {
-                        Some(h) => d.with_help(h),
-                        None => d,
-                    });
-                }
-            }
+            Err(errors) => report_logic_errors(&doc, errors, out),
         }
     }
     // YAML reads `1.50` as the number 1.5; matched as text, it would be `1.5`.
@@ -569,6 +562,71 @@ fn check_detection(
         }
     }
     let names: Vec<String> = meta.detection.selections.keys().cloned().collect();
+    for name in names
+        .iter()
+        .filter(|n| n.starts_with(exclusion::SELECTION_PREFIX))
+    {
+        out.push(
+            doc.error_at_key(
+                &format!("/detection/{}", pointer_segment(name)),
+                format!("selection names starting with `{}` are kept for exclusions", exclusion::SELECTION_PREFIX),
+            )
+            .with_help("rename the selection, or write it as an entry under `exclusions:` with its reason, owner and expiry date"),
+        );
+    }
+
+    // Exclusions: the detection's own, then those of rulecast.yaml that apply to it.
+    let mut exclusions: Vec<(exclusion::Applied, logic::FieldMatch)> = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    let mut push_exclusion =
+        |e: &exclusion::Exclusion, origin: exclusion::Origin, m: logic::FieldMatch| {
+            let name = exclusion::selection_name(&e.field, &taken);
+            taken.push(name.clone());
+            exclusions.push((
+                exclusion::Applied {
+                    exclusion: e.clone(),
+                    origin,
+                    selection: name,
+                },
+                m,
+            ));
+        };
+    for (i, e) in meta.exclusions.iter().enumerate() {
+        let origin = exclusion::Origin::Detection(i);
+        let pointer = origin.pointer();
+        if crate::lock::date::parse(&e.expires).is_err() {
+            out.push(doc.error_at(
+                &format!("{pointer}/expires"),
+                format!("`{}` is not a day of the calendar", e.expires),
+            ));
+        }
+        match e.field_match(&pointer) {
+            Ok(m) => {
+                known_field(&m.field, &format!("{pointer}/field"), false, out);
+                check_list_match(&m, config, &doc, out);
+                push_exclusion(e, origin, m);
+            }
+            Err(errors) => report_logic_errors(&doc, errors, out),
+        }
+    }
+    for (i, e) in config.exclusions.iter().enumerate() {
+        let applies = if e.detections.is_empty() {
+            source.fields.contains_key(e.exclusion.field_name())
+        } else {
+            // A named detection whose log source lacks the field is reported with the
+            // catalogue's exclusions ([`check_catalogue_exclusions`]).
+            e.names(&meta.id, &section, &slug)
+                && source.fields.contains_key(e.exclusion.field_name())
+        };
+        // Problems of its modifiers or values are reported once, in rulecast.yaml.
+        if let (true, Ok(m)) = (
+            applies,
+            e.exclusion
+                .field_match(&exclusion::Origin::Catalogue(i).pointer()),
+        ) {
+            push_exclusion(&e.exclusion, exclusion::Origin::Catalogue(i), m);
+        }
+    }
 
     // Condition.
     let condition = match condition::parse(&meta.detection.condition) {
@@ -818,7 +876,14 @@ fn check_detection(
         return None;
     }
     let condition = condition?;
-    let expanded = condition.expand(&names);
+    let (applied, matches): (Vec<_>, Vec<_>) = exclusions.into_iter().unzip();
+    let (condition, expanded) = exclusion::wrap(condition, &names, &applied);
+    selections.extend(
+        applied
+            .iter()
+            .zip(matches)
+            .map(|(a, m)| exclusion::selection(a.selection.clone(), m)),
+    );
     Some(Detection {
         meta,
         path: relative.to_path_buf(),
@@ -827,6 +892,7 @@ fn check_detection(
         selections,
         condition,
         expanded,
+        exclusions: applied,
         document: doc,
         test_file: None,
     })
@@ -872,6 +938,87 @@ fn check_dedup(
     {
         out.push(doc.error_at("/dedup/sentinel_suppression", format!("Sentinel suppresses a rule for {MIN_SCHEDULE} to {MAX_SUPPRESSION}, not {pause}"))
             .with_help(format!("use a value from {MIN_SCHEDULE} to {MAX_SUPPRESSION}, or leave it out: incident grouping folds repeats without silencing other entities")));
+    }
+}
+
+fn report_logic_errors(doc: &Document, errors: Vec<logic::LogicError>, out: &mut Diagnostics) {
+    for e in errors {
+        out.push(doc.error_with_help(&e.pointer, e.at_key, e.message, e.help));
+    }
+}
+
+/// The exclusions of rulecast.yaml: each is a valid field match, names detections that exist
+/// and whose log source has its field, and applies to at least one detection.
+fn check_catalogue_exclusions(
+    config: &CatalogueConfig,
+    doc: &Document,
+    detections: &[Detection],
+    sources: &IndexMap<String, LogSourceFile>,
+    out: &mut Diagnostics,
+) {
+    for (i, e) in config.exclusions.iter().enumerate() {
+        let pointer = exclusion::Origin::Catalogue(i).pointer();
+        if crate::lock::date::parse(&e.exclusion.expires).is_err() {
+            out.push(doc.error_at(
+                &format!("{pointer}/expires"),
+                format!("`{}` is not a day of the calendar", e.exclusion.expires),
+            ));
+        }
+        match e.exclusion.field_match(&pointer) {
+            Ok(m) => check_list_match(&m, config, doc, out),
+            Err(errors) => {
+                report_logic_errors(doc, errors, out);
+                continue;
+            }
+        }
+        let field = e.exclusion.field_name();
+        for (j, name) in e.detections.iter().enumerate() {
+            let at = format!("{pointer}/detections/{j}");
+            let named = detections
+                .iter()
+                .find(|d| super::names_detection(name, &d.meta.id, &d.section, &d.slug));
+            match named {
+                None => {
+                    let help = did_you_mean(name, detections.iter().map(|d| d.slug.as_str()))
+                        .map(|c| format!("did you mean `{c}`?"))
+                        .unwrap_or_else(|| "`rulecast list` shows every detection".to_owned());
+                    out.push(
+                        doc.error_at(&at, format!("no detection is named `{name}`"))
+                            .with_help(help),
+                    );
+                }
+                Some(d)
+                    if !sources
+                        .get(&d.meta.logsource)
+                        .is_some_and(|s| s.fields.contains_key(field)) =>
+                {
+                    out.push(doc.error_at(
+                        &at,
+                        format!(
+                            "`{name}` reads log source `{}`, which has no field `{field}`",
+                            d.meta.logsource
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if e.detections.is_empty() && !sources.values().any(|s| s.fields.contains_key(field)) {
+            let help = did_you_mean(
+                field,
+                sources
+                    .values()
+                    .flat_map(|s| s.fields.keys().map(String::as_str)),
+            )
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_else(|| {
+                "an exclusion applies to the detections whose log source has its field".to_owned()
+            });
+            out.push(
+                doc.error_at(&format!("{pointer}/field"), format!("no log source has a field `{field}`, so the exclusion applies to no detection"))
+                    .with_help(help),
+            );
+        }
     }
 }
 

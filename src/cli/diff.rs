@@ -1,5 +1,6 @@
 //! `rulecast diff <ref>`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ pub(crate) enum DiffFormat {
 }
 
 pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &DiffArgs) -> std::io::Result<ExitCode> {
+    if let Err(code) = cli::refuse_environment(cli, "diff") {
+        return Ok(code);
+    }
     let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -50,11 +54,12 @@ pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &DiffArgs) -> std::io
     };
     let diff = crate::diff::compare(&args.base, &base_state, &head_state);
     match args.format {
-        DiffFormat::Markdown => print!("{}", report::markdown(&diff)),
-        DiffFormat::Json => println!(
+        DiffFormat::Markdown => write!(std::io::stdout(), "{}", report::markdown(&diff))?,
+        DiffFormat::Json => writeln!(
+            std::io::stdout(),
             "{}",
             serde_json::to_string_pretty(&diff).expect("the report serialises")
-        ),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

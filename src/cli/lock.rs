@@ -1,5 +1,6 @@
 //! The command-line side of the lock: `rulecast lock`, and the lock part of `rulecast check`.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -75,6 +76,9 @@ fn fingerprints(
 
 /// `rulecast lock`.
 pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &LockArgs) -> std::io::Result<ExitCode> {
+    if let Err(code) = cli::refuse_environment(cli, "lock") {
+        return Ok(code);
+    }
     let (catalogue, templates) = match cli::load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -128,13 +132,17 @@ pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &LockArgs) -> std::io
         lock_file::write(&catalogue.root, &update.lock)?;
     }
     for action in &update.actions {
-        println!("{action}");
+        writeln!(std::io::stdout(), "{action}")?;
     }
     if existing
         .as_ref()
         .is_some_and(|l| l.lock.pack_version != update.lock.pack_version)
     {
-        println!("pack version {}", update.lock.pack_version);
+        writeln!(
+            std::io::stdout(),
+            "pack version {}",
+            update.lock.pack_version
+        )?;
     }
     if unchanged {
         eprintln!("rulecast: {} is up to date", display_path(&path));

@@ -9,7 +9,7 @@
 //!      skipped
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ use crate::schema::{self, SchemaKind};
 use crate::targets::{Target, Targets};
 use crate::testing;
 
+mod annotations;
 mod diff;
 mod lock;
 mod release;
@@ -40,7 +41,7 @@ const EXIT_CODES: &str = "Exit codes:
 /// would exhaust the system's threads).
 const MAX_SCAN_THREADS: i64 = 256;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "rulecast",
     version,
@@ -48,12 +49,26 @@ const MAX_SCAN_THREADS: i64 = 256;
     after_help = EXIT_CODES
 )]
 pub struct Cli {
-    /// The catalogue folder.
-    #[arg(long, global = true, default_value = "detections", value_name = "DIR")]
+    /// The catalogue folder [default: from rulecast-project.yaml, else detections/ of the
+    /// nearest folder, this one or a parent, that has detections/rulecast.yaml].
+    #[arg(long = "catalogue", global = true, value_name = "DIR")]
+    pub(crate) catalogue_arg: Option<PathBuf>,
+    /// The catalogue folder the command uses.
+    #[arg(skip)]
     pub(crate) catalogue: PathBuf,
-    /// The output folder.
-    #[arg(long, global = true, default_value = "generated", value_name = "DIR")]
+    /// The project settings (rulecast-project.yaml), found from the current folder up.
+    #[arg(skip)]
+    pub(crate) project: crate::project::Project,
+    /// The output folder [default: generated; for an environment, generated-NAME].
+    #[arg(long = "output", global = true, value_name = "DIR")]
+    pub(crate) output_arg: Option<PathBuf>,
+    /// The output folder the command uses: `--output`, else the environment's default.
+    #[arg(skip)]
     pub(crate) output: PathBuf,
+    /// The environment of rulecast.yaml to build, check, test or release (its overrides applied);
+    /// `base` is the catalogue as written.
+    #[arg(long = "env", global = true, value_name = "NAME", env = "RULECAST_ENV")]
+    pub(crate) env: Option<String>,
     /// A folder of templates that override the built-in ones by name (e.g. DIR/sentinel/rule.yaml.tera).
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) templates: Option<PathBuf>,
@@ -64,7 +79,7 @@ pub struct Cli {
     pub(crate) command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub(crate) enum Command {
     /// Render the catalogue into the output folder (atomically; stale files are removed).
     #[command(after_help = EXIT_CODES)]
@@ -75,10 +90,7 @@ pub(crate) enum Command {
     /// Validate the catalogue and the version lock, and fail when the output folder is not what
     /// the catalogue renders to. This is the gate a pull request runs. It never writes anything.
     #[command(after_help = EXIT_CODES)]
-    Check {
-        #[command(flatten)]
-        pack: crate::pack::Selection,
-    },
+    Check(CheckArgs),
     /// Bump the version of every changed detection by one and update the version lock.
     #[command(after_help = EXIT_CODES)]
     Lock(lock::LockArgs),
@@ -90,6 +102,13 @@ pub(crate) enum Command {
     /// zip, Azure Monitor template, manifest.json, CHANGELOG.md and SHA256SUMS (reproducible).
     #[command(after_help = EXIT_CODES)]
     Release(release::ReleaseArgs),
+    /// Print a shell completion script: `rulecast completions bash > /etc/bash_completion.d/rulecast`,
+    /// `rulecast completions zsh > ~/.zfunc/_rulecast`, `rulecast completions fish >
+    /// ~/.config/fish/completions/rulecast.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Check a generated tree on disk the way each platform reads it (Sentinel template rules,
     /// Splunk .conf and SPL structure, YAML and JSON syntax). Needs no catalogue.
     #[command(after_help = EXIT_CODES)]
@@ -173,6 +192,25 @@ pub(crate) enum Command {
     },
 }
 
+/// The options of `rulecast check`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub pack: crate::pack::Selection,
+    /// The day exclusions are checked against (YYYY-MM-DD; default: SOURCE_DATE_EPOCH, else
+    /// today in UTC): an expired one fails, one that expires within 14 days warns.
+    #[arg(long, value_name = "DATE", value_parser = crate::lock::date::parse)]
+    pub date: Option<String>,
+    /// Do not run the detections' tests (by default `check` fails when a test case fails, as
+    /// `rulecast test` would).
+    #[arg(long)]
+    pub no_tests: bool,
+    /// Also write the findings to stdout as CI annotations: `github` (workflow commands, shown
+    /// on the pull request's changed lines) or `sarif` (SARIF 2.1.0, for code scanning).
+    #[arg(long, value_name = "FORMAT")]
+    pub annotations: Option<annotations::Annotations>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     Table,
@@ -191,6 +229,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli, &Targets::builtin()) {
         Ok(code) => code,
+        // The reader went away (`rulecast list | head -1`): what it wanted it has; stop quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(3)
@@ -198,15 +238,70 @@ pub fn main() -> ExitCode {
     }
 }
 
+impl Cli {
+    /// The command line with its defaults filled in: the output folder is `--output`, else
+    /// `generated-NAME` for environment NAME, else `generated`.
+    fn resolved(&self) -> Result<Cli, crate::diagnostic::Diagnostic> {
+        let mut cli = self.clone();
+        let here = std::env::current_dir().unwrap_or_default();
+        let project = crate::project::Project::discover(&here)?;
+        let settings = &project.file;
+        if cli.env.is_none() {
+            cli.env.clone_from(&settings.environment);
+        }
+        if cli.templates.is_none() {
+            cli.templates = settings.templates.as_deref().map(|t| project.path(t));
+        }
+        cli.catalogue = match (&cli.catalogue_arg, &settings.catalogue) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(dir)) => project.path(dir),
+            (None, None) => project.path(Path::new("detections")),
+        };
+        let environment = cli.environment();
+        cli.output = match (&cli.output_arg, &settings.output, environment) {
+            (Some(dir), _, _) => dir.clone(),
+            (None, Some(dir), None) => project.path(dir),
+            (None, Some(dir), Some(name)) => {
+                project.path(Path::new(&format!("{}-{name}", dir.display())))
+            }
+            (None, None, Some(name)) => project.path(Path::new(&format!("generated-{name}"))),
+            (None, None, None) => project.path(Path::new("generated")),
+        };
+        cli.project = project;
+        Ok(cli)
+    }
+
+    /// The environment chosen, unless it is the catalogue as written.
+    pub(crate) fn environment(&self) -> Option<&str> {
+        self.env
+            .as_deref()
+            .filter(|name| *name != crate::catalogue::environment::BASE)
+    }
+}
+
 /// Runs a parsed command line for `targets` (a program that registers its own targets runs
 /// the CLI with them).
 pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
+    let cli = &match cli.resolved() {
+        Ok(cli) => cli,
+        Err(d) => {
+            eprintln!("{d}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     match &cli.command {
         Command::Build { pack } => build_command(cli, targets, pack),
-        Command::Check { pack } => check_command(cli, targets, pack),
+        Command::Check(args) => check_command(cli, targets, args),
         Command::Lock(args) => lock::run(cli, targets, args),
         Command::Diff(args) => diff::run(cli, targets, args),
         Command::Release(args) => release::run(cli, targets, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "rulecast", &mut script);
+            std::io::stdout().lock().write_all(&script)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify { dir } => verify_command(dir.as_deref().unwrap_or(&cli.output), targets),
         Command::List { format } => list_command(cli, targets, *format),
         Command::Targets { format } => targets_command(targets, *format),
@@ -238,7 +333,7 @@ pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
             reference,
         } => {
             if *reference {
-                print!("{}", crate::reference::markdown(targets));
+                write!(std::io::stdout(), "{}", crate::reference::markdown(targets))?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 schema_command(cli, targets, *kind, *write)
@@ -269,10 +364,19 @@ pub(crate) fn summary_line(diagnostics: &Diagnostics) -> String {
 
 /// Loads the catalogue and templates, or prints why not.
 pub(crate) fn load(cli: &Cli, targets: &Arc<Targets>) -> Result<(Catalogue, Templates), ExitCode> {
-    let catalogue = Catalogue::load_with(&cli.catalogue, targets.clone());
+    load_collecting(cli, targets).map_err(|(code, _)| code)
+}
+
+/// [`load`], also giving back the problems it reported (for `check --annotations`).
+fn load_collecting(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+) -> Result<(Catalogue, Templates), (ExitCode, Diagnostics)> {
+    let catalogue = Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
     let templates = Templates::load(targets, cli.templates.as_deref());
     match (catalogue, templates) {
-        (Ok(c), Ok(t)) => {
+        (Ok(mut c), Ok(t)) => {
+            c.warnings = cli.project.acknowledge(&c.warnings);
             report(&c.warnings, cli.quiet);
             Ok((c, t))
         }
@@ -289,7 +393,7 @@ pub(crate) fn load(cli: &Cli, targets: &Arc<Targets>) -> Result<(Catalogue, Temp
                 "rulecast: the catalogue has problems ({}); nothing was written",
                 summary_line(&all)
             );
-            Err(ExitCode::from(1))
+            Err((ExitCode::from(1), all))
         }
     }
 }
@@ -313,7 +417,8 @@ pub(crate) fn render(
 ) -> Result<build::Rendered, ExitCode> {
     let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
     match build::render(catalogue, templates, &stamps, pack_version) {
-        Ok(r) => {
+        Ok(mut r) => {
+            r.warnings = cli.project.acknowledge(&r.warnings);
             report(&r.warnings, cli.quiet);
             Ok(r)
         }
@@ -421,30 +526,141 @@ fn build_command(
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_command(
+/// The day `check` judges exclusions on: `--date`, else SOURCE_DATE_EPOCH, else the clock; or
+/// the exit code after saying why not.
+pub(crate) fn today(date: Option<&String>) -> Result<String, ExitCode> {
+    match date {
+        Some(d) => Ok(d.clone()),
+        None => crate::lock::date::today().map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }),
+    }
+}
+
+/// The catalogue as written when `catalogue` is an environment's (the lock records the
+/// catalogue as written; an environment's pack is stamped with its versions); `None` when it
+/// is the catalogue as written.
+pub(crate) fn base_for_lock(
     cli: &Cli,
     targets: &Arc<Targets>,
-    pack: &crate::pack::Selection,
+) -> Result<Option<Catalogue>, ExitCode> {
+    if cli.environment().is_none() {
+        return Ok(None);
+    }
+    Catalogue::load_with(&cli.catalogue, targets.clone())
+        .map(Some)
+        .map_err(|d| {
+            report(&d, false);
+            eprintln!(
+                "rulecast: the catalogue as written has problems ({})",
+                summary_line(&d)
+            );
+            ExitCode::from(1)
+        })
+}
+
+/// Refuses `--env` for a command that works on the catalogue as written.
+pub(crate) fn refuse_environment(cli: &Cli, command: &str) -> Result<(), ExitCode> {
+    match cli.environment() {
+        None => Ok(()),
+        Some(name) => {
+            eprintln!(
+                "error: `rulecast {command}` works on the catalogue as written, not on environment `{name}`\n  = help: run it without --env (and without RULECAST_ENV)"
+            );
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Runs every detection's tests, as `rulecast test` would: the failures located at their cases,
+/// and a summary (`170 of 174 test cases passed`). `check` and `release` gate on it.
+pub(crate) fn test_gate(catalogue: &Catalogue) -> (Diagnostics, String) {
+    let all: Vec<usize> = (0..catalogue.detections.len()).collect();
+    let run = testing::run(catalogue, &all);
+    let (cases, failures, _) = run.counts();
+    (
+        testing::diagnostics(&run, catalogue),
+        format!("{} of {cases} test cases passed", cases - failures),
+    )
+}
+
+fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io::Result<ExitCode> {
+    let mut findings = Diagnostics::new();
+    let code = check_findings(cli, targets, args, &mut findings)?;
+    if let Some(format) = args.annotations {
+        std::io::stdout()
+            .lock()
+            .write_all(annotations::render(format, &findings.sorted()).as_bytes())?;
+    }
+    Ok(code)
+}
+
+/// Reports `problems` (warnings unless `quiet`) and keeps them in `findings`; whether one is an
+/// error.
+fn found(findings: &mut Diagnostics, problems: Diagnostics, quiet: bool) -> bool {
+    report(&problems, quiet);
+    let failed = problems.has_errors();
+    findings.extend(problems);
+    failed
+}
+
+/// `check`: reports every finding as it goes (to stderr) and collects it in `findings`.
+fn check_findings(
+    cli: &Cli,
+    targets: &Arc<Targets>,
+    args: &CheckArgs,
+    findings: &mut Diagnostics,
 ) -> std::io::Result<ExitCode> {
-    let (catalogue, templates) = match load(cli, targets) {
-        Ok(x) => x,
+    let pack = &args.pack;
+    let today = match today(args.date.as_ref()) {
+        Ok(d) => d,
         Err(code) => return Ok(code),
     };
+    let (catalogue, templates) = match load_collecting(cli, targets) {
+        Ok(x) => x,
+        Err((code, problems)) => {
+            findings.extend(problems);
+            return Ok(code);
+        }
+    };
+    if !cli.quiet {
+        findings.extend(catalogue.warnings.clone());
+    }
     let lock_file = match read_lock(cli) {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    // The lock covers the whole catalogue, whatever pack is being checked.
-    let mut failed = match lock::check(&catalogue, &templates, lock_file.as_ref()) {
-        Ok(problems) => {
-            report(&problems, false);
-            problems.has_errors()
-        }
+    // The lock covers the whole catalogue as written, whatever pack or environment is checked.
+    let base = match base_for_lock(cli, targets) {
+        Ok(b) => b,
         Err(code) => return Ok(code),
+    };
+    let mut failed = match lock::check(
+        base.as_ref().unwrap_or(&catalogue),
+        &templates,
+        lock_file.as_ref(),
+    ) {
+        Ok(problems) => found(findings, problems, false),
+        Err(code) => return Ok(code),
+    };
+    failed |= found(
+        findings,
+        crate::catalogue::exclusion::expiry(&catalogue, &today),
+        cli.quiet,
+    );
+    // The tests gate the whole catalogue, whatever pack is being checked.
+    let tested = if args.no_tests {
+        String::new()
+    } else {
+        let (problems, summary) = test_gate(&catalogue);
+        failed |= found(findings, problems, false);
+        format!("; {summary}")
     };
     let lock = lock_file
         .map(|l| l.lock)
         .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
+    let all_detections = catalogue.detections.len();
     let catalogue = pack.apply(&catalogue);
     // Committed schemas (optional in a catalogue) must be current, or editors validate against
     // a stale format.
@@ -455,12 +671,20 @@ fn check_command(
         }
         let current = crate::yaml::read_text(&path, &path);
         if let Err(d) = &current {
-            report(&Diagnostics::from(d.clone()), false);
+            found(findings, Diagnostics::from(d.clone()), false);
             failed = true;
         } else if current.as_deref().ok() != Some(schema::schema_text(kind, targets).as_str()) {
-            eprintln!(
-                "error: {} is not the current schema\n  = help: run `rulecast schema --write`",
-                display_path(&path)
+            found(
+                findings,
+                Diagnostics::from(
+                    crate::diagnostic::Diagnostic::error(format!(
+                        "{} is not the current schema",
+                        display_path(&path)
+                    ))
+                    .in_file(&path)
+                    .with_help("run `rulecast schema --write`"),
+                ),
+                false,
             );
             failed = true;
         }
@@ -476,17 +700,28 @@ fn check_command(
     };
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 12));
-        eprintln!(
-            "error: {} is not what the catalogue renders to\n  = help: run `rulecast build` and commit the result; never edit generated files by hand",
-            display_path(&cli.output)
+        found(
+            findings,
+            Diagnostics::from(
+                crate::diagnostic::Diagnostic::error(format!(
+                    "{} is not what the catalogue renders to",
+                    display_path(&cli.output)
+                ))
+                .with_help("run `rulecast build` and commit the result; never edit generated files by hand"),
+            ),
+            false,
         );
         failed = true;
+    }
+    // Only a render of every detection raises every warning an acknowledgement may match.
+    if catalogue.detections.len() == all_detections {
+        found(findings, cli.project.stale(), cli.quiet);
     }
     if failed {
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "rulecast: {} detections valid and locked; {} matches the catalogue",
+        "rulecast: {} detections valid and locked; {} matches the catalogue{tested}",
         catalogue.detections.len(),
         display_path(&cli.output)
     );
@@ -539,13 +774,14 @@ fn verify_command(dir: &std::path::Path, targets: &Targets) -> std::io::Result<E
 }
 
 fn list_command(cli: &Cli, targets: &Arc<Targets>, format: Format) -> std::io::Result<ExitCode> {
-    let catalogue = match Catalogue::load_with(&cli.catalogue, targets.clone()) {
-        Ok(c) => c,
-        Err(d) => {
-            report(&d, false);
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let catalogue =
+        match Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment()) {
+            Ok(c) => c,
+            Err(d) => {
+                report(&d, false);
+                return Ok(ExitCode::from(1));
+            }
+        };
     let target_names: Vec<&str> = targets.iter().map(Target::name).collect();
     let mut stdout = std::io::stdout().lock();
     match format {
@@ -766,17 +1002,18 @@ fn load_selected(
     names: &[String],
     nothing_done: &str,
 ) -> Result<(Catalogue, Vec<usize>), ExitCode> {
-    let catalogue = match Catalogue::load_with(&cli.catalogue, targets.clone()) {
-        Ok(c) => c,
-        Err(d) => {
-            report(&d, false);
-            eprintln!(
-                "rulecast: the catalogue has problems ({}); {nothing_done}",
-                summary_line(&d)
-            );
-            return Err(ExitCode::from(1));
-        }
-    };
+    let catalogue =
+        match Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment()) {
+            Ok(c) => c,
+            Err(d) => {
+                report(&d, false);
+                eprintln!(
+                    "rulecast: the catalogue has problems ({}); {nothing_done}",
+                    summary_line(&d)
+                );
+                return Err(ExitCode::from(1));
+            }
+        };
     report(&catalogue.warnings, true);
     match select_detections(&catalogue, names) {
         Ok(selected) => Ok((catalogue, selected)),
@@ -991,6 +1228,6 @@ fn schema_command(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", schema::schema_text(kind, targets));
+    write!(std::io::stdout(), "{}", schema::schema_text(kind, targets))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! The command-line side of `rulecast release`: the refusals, then the files.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,6 +25,10 @@ pub(crate) struct ReleaseArgs {
     pub previous: Option<String>,
     #[command(flatten)]
     pub pack: crate::pack::Selection,
+    /// Release without running the detections' tests (by default a release is refused when a
+    /// test case fails, as `rulecast check` would fail).
+    #[arg(long)]
+    pub no_tests: bool,
 }
 
 fn refuse(message: impl std::fmt::Display) -> std::io::Result<ExitCode> {
@@ -83,7 +88,15 @@ pub(super) fn run(
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
-    match cli::lock::check(&catalogue, &templates, lock_file.as_ref()) {
+    let base = match cli::base_for_lock(cli, targets) {
+        Ok(b) => b,
+        Err(code) => return Ok(code),
+    };
+    match cli::lock::check(
+        base.as_ref().unwrap_or(&catalogue),
+        &templates,
+        lock_file.as_ref(),
+    ) {
         Ok(problems) if problems.has_errors() => {
             cli::report(&problems, false);
             return refuse(
@@ -92,6 +105,25 @@ pub(super) fn run(
         }
         Ok(_) => {}
         Err(code) => return Ok(code),
+    }
+    // What `check` gates on gates a release too: the tests, and exclusions past their date.
+    let today = match cli::today(None) {
+        Ok(d) => d,
+        Err(code) => return Ok(code),
+    };
+    let expiry = crate::catalogue::exclusion::expiry(&catalogue, &today);
+    cli::report(&expiry, cli.quiet);
+    if expiry.has_errors() {
+        return refuse("an exclusion has expired (see above); renew or remove it");
+    }
+    if !args.no_tests {
+        let (problems, summary) = cli::test_gate(&catalogue);
+        if problems.has_errors() {
+            cli::report(&problems, false);
+            return refuse(format!(
+                "the detections' tests fail ({summary}); fix them, as `rulecast test` shows"
+            ));
+        }
     }
     let lock = lock_file.expect("check fails without a lock").lock;
     if &lock.pack_version != version {
@@ -146,7 +178,7 @@ pub(super) fn run(
         return Ok(cli::output_failed(&e));
     }
     for name in files.keys() {
-        println!("{}", display_path(&args.out.join(name)));
+        writeln!(std::io::stdout(), "{}", display_path(&args.out.join(name)))?;
     }
     eprintln!(
         "rulecast: released {} {version} ({}, {} detections) to {}",

@@ -31,6 +31,8 @@ pub(crate) struct Item {
     pub section: String,
     pub slug: String,
     pub file: DetectionFile,
+    /// The exclusions that apply to it: its own and those of rulecast.yaml.
+    pub exclusions: Vec<crate::catalogue::exclusion::Exclusion>,
     /// Target -> SHA-256 of its artifact.
     pub sha256: BTreeMap<String, String>,
 }
@@ -52,6 +54,7 @@ impl State {
                     section: d.section.clone(),
                     slug: d.slug.clone(),
                     file: d.meta.clone(),
+                    exclusions: d.exclusions.iter().map(|e| e.exclusion.clone()).collect(),
                     sha256: hashes.get(&d.meta.id).cloned().unwrap_or_default(),
                 };
                 (d.meta.id.clone(), item)
@@ -121,7 +124,10 @@ pub(crate) fn compare(base_ref: &str, base: &State, head: &State) -> Report {
             continue;
         };
         let e = entry(id, Some(old), Some(new));
-        for message in risk::risks(&old.file, &new.file) {
+        let risks = risk::risks(&old.file, &new.file)
+            .into_iter()
+            .chain(risk::exclusion_risks(&old.exclusions, &new.exclusions));
+        for message in risks {
             report.risks.push(Risk {
                 id: id.clone(),
                 name: new.name(),

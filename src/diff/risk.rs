@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::catalogue::DetectionFile;
 use crate::catalogue::detection::Status;
+use crate::catalogue::exclusion::{Exclusion, shown_values};
 
 /// The risky changes from `old` to `new`, as sentences.
 pub(crate) fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
@@ -81,6 +82,58 @@ pub(crate) fn risks(old: &DetectionFile, new: &DetectionFile) -> Vec<String> {
                     ));
                 }
             }
+        }
+    }
+    out
+}
+
+/// The exclusions that silence more than before: one on a field (with its modifiers) that was
+/// not excluded, a value added to one, or an expiry moved later. Each names what is excluded,
+/// who owns it and until when, so the reviewer can judge it.
+pub(crate) fn exclusion_risks(old: &[Exclusion], new: &[Exclusion]) -> Vec<String> {
+    let mut out = Vec::new();
+    for exclusion in new {
+        let before: Vec<&Exclusion> = old.iter().filter(|o| o.field == exclusion.field).collect();
+        let values = |e: &Exclusion| -> BTreeSet<String> {
+            e.values
+                .iter()
+                .map(|v| v.to_string().to_lowercase())
+                .collect()
+        };
+        let had: BTreeSet<String> = before.iter().flat_map(|o| values(o)).collect();
+        let added: Vec<&Value> = exclusion
+            .values
+            .iter()
+            .filter(|v| !had.contains(&v.to_string().to_lowercase()))
+            .collect();
+        let owner = format!(
+            "owner {}, until {}: {}",
+            exclusion.owner,
+            exclusion.expires,
+            exclusion.reason.trim()
+        );
+        if before.is_empty() {
+            out.push(format!(
+                "exclusion added: events with {} = {} no longer alert ({owner})",
+                exclusion.field,
+                shown_values(&exclusion.values)
+            ));
+        } else if !added.is_empty() {
+            let added: Vec<Value> = added.into_iter().cloned().collect();
+            out.push(format!(
+                "exclusion widened: {} now also excludes {} ({owner})",
+                exclusion.field,
+                shown_values(&added)
+            ));
+        } else if let Some(latest) = before.iter().map(|o| o.expires.as_str()).max()
+            && exclusion.expires.as_str() > latest
+        {
+            out.push(format!(
+                "exclusion extended: {} = {} now applies until {} instead of {latest} ({owner})",
+                exclusion.field,
+                shown_values(&exclusion.values),
+                exclusion.expires
+            ));
         }
     }
     out
@@ -198,6 +251,63 @@ mod tests {
         ] {
             assert!(risks(&old, &detection(edit)).is_empty());
         }
+    }
+
+    fn exclusion(field: &str, values: &[&str], expires: &str) -> Exclusion {
+        Exclusion {
+            field: field.to_owned(),
+            values: values.iter().map(|v| Value::from(*v)).collect(),
+            reason: "Bulk onboarding by the service".to_owned(),
+            owner: "identity-team@contoso.example".to_owned(),
+            expires: expires.to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_added_widened_or_extended_exclusion_is_risky() {
+        let svc = exclusion("Actor", &["svc@contoso.example"], "2027-03-31");
+        let found = exclusion_risks(&[], std::slice::from_ref(&svc));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("exclusion added: events with Actor = svc@contoso.example")
+                && found[0].contains("owner identity-team@contoso.example, until 2027-03-31"),
+            "{found:?}"
+        );
+        let wider = exclusion(
+            "Actor",
+            &["SVC@contoso.example", "svc2@contoso.example"],
+            "2027-03-31",
+        );
+        assert_eq!(
+            exclusion_risks(std::slice::from_ref(&svc), std::slice::from_ref(&wider)),
+            vec!["exclusion widened: Actor now also excludes svc2@contoso.example (owner identity-team@contoso.example, until 2027-03-31: Bulk onboarding by the service)".to_owned()],
+            "a value differing only in case is the same value"
+        );
+        let longer = exclusion("Actor", &["svc@contoso.example"], "2027-06-30");
+        let found = exclusion_risks(std::slice::from_ref(&svc), std::slice::from_ref(&longer));
+        assert!(
+            found.len() == 1 && found[0].starts_with("exclusion extended: Actor"),
+            "{found:?}"
+        );
+        let modifier = exclusion("Actor|endswith", &["@contoso.example"], "2027-03-31");
+        let found = exclusion_risks(std::slice::from_ref(&svc), std::slice::from_ref(&modifier));
+        assert!(
+            found.len() == 1 && found[0].starts_with("exclusion added: events with Actor|endswith"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_narrowed_or_removed_exclusion_is_not_risky() {
+        let two = exclusion(
+            "Actor",
+            &["a@contoso.example", "b@contoso.example"],
+            "2027-03-31",
+        );
+        let one = exclusion("Actor", &["a@contoso.example"], "2027-01-31");
+        assert!(exclusion_risks(std::slice::from_ref(&two), std::slice::from_ref(&one)).is_empty());
+        assert!(exclusion_risks(std::slice::from_ref(&two), &[]).is_empty());
+        assert!(exclusion_risks(std::slice::from_ref(&two), std::slice::from_ref(&two)).is_empty());
     }
 
     #[test]

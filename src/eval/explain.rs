@@ -66,7 +66,12 @@ fn failures(
         LogicTree::Not(inner) => {
             let mut matched = Vec::new();
             successes(inner, detection, record, &mut matched);
-            out.push(format!("not {}", matched.join(" and ")));
+            let prefix = crate::catalogue::exclusion::SELECTION_PREFIX;
+            if matched.iter().all(|m| m.starts_with(prefix)) {
+                out.push(format!("excluded by {}", matched.join(" and ")));
+            } else {
+                out.push(format!("not {}", matched.join(" and ")));
+            }
         }
     }
 }

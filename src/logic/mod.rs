@@ -277,7 +277,8 @@ fn parse_map(
     out
 }
 
-fn parse_entry(
+/// Parses one `Field|modifiers: values` entry (of a selection, or of an exclusion) at `pointer`.
+pub(crate) fn parse_entry(
     key: &str,
     value: &Value,
     pointer: &str,

@@ -130,6 +130,41 @@ pub(crate) fn section(
             out.push('\n');
         }
     }
+    out.push_str(&active_exclusions(catalogue, included));
+    out
+}
+
+/// The exclusions the released detections carry, for the people deploying the release: which
+/// events the pack deliberately does not alert on, why, who owns each and until when.
+fn active_exclusions(catalogue: &Catalogue, included: &dyn Fn(&str) -> bool) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for detection in catalogue.detections.iter().filter(|d| included(&d.meta.id)) {
+        for applied in &detection.exclusions {
+            let e = &applied.exclusion;
+            let scope = match applied.origin {
+                crate::catalogue::exclusion::Origin::Detection(_) => "",
+                crate::catalogue::exclusion::Origin::Catalogue(_) => ", catalogue-wide",
+            };
+            lines.push(format!(
+                "{} (`{}`): {} = {}, until {} (owner {}{scope}): {}",
+                markdown_text(&detection.meta.title),
+                detection.slug,
+                markdown_text(&e.field),
+                markdown_text(&crate::catalogue::exclusion::shown_values(&e.values)),
+                e.expires,
+                markdown_text(&e.owner),
+                markdown_text(e.reason.trim()),
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = "### Active exclusions\n\n".to_owned();
+    for line in lines {
+        let _ = writeln!(out, "- {line}");
+    }
+    out.push('\n');
     out
 }
 

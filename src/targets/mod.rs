@@ -348,34 +348,58 @@ pub(crate) fn check_list_stores(catalogue: &Catalogue, targets: &Targets, out: &
             );
         }
     }
-    for detection in &catalogue.detections {
-        for m in detection.field_matches() {
-            for matcher in &m.matchers {
-                let crate::logic::Matcher::InList { list, position } = matcher else {
-                    continue;
-                };
-                let base = crate::logic::list_reference(list).0;
-                let bound = in_stores(base);
-                if *position == crate::logic::ListPosition::Whole || bound.is_empty() {
-                    continue;
-                }
-                let what: Vec<&str> = bound.iter().map(|s| s.what).collect();
-                let keys: Vec<&str> = bound.iter().map(|s| s.key).collect();
-                out.push(
-                    detection.document.error_at_key(
-                        &m.pointer,
-                        format!(
-                            "list `{base}` is read from a {}, which can only match whole values",
-                            what.join(" and a ")
-                        ),
-                    )
-                    .with_help(format!(
-                        "match the whole value (`{}|expand`), or remove `{base}` from {} so every target inlines its values",
-                        m.field,
-                        keys.join(" and ")
-                    )),
-                );
+    let part_of_stored_list = |m: &crate::logic::FieldMatch,
+                               document: &crate::yaml::Document,
+                               out: &mut Diagnostics| {
+        for matcher in &m.matchers {
+            let crate::logic::Matcher::InList { list, position } = matcher else {
+                continue;
+            };
+            let base = crate::logic::list_reference(list).0;
+            let bound = in_stores(base);
+            if *position == crate::logic::ListPosition::Whole || bound.is_empty() {
+                continue;
             }
+            let what: Vec<&str> = bound.iter().map(|s| s.what).collect();
+            let keys: Vec<&str> = bound.iter().map(|s| s.key).collect();
+            out.push(
+                document.error_at_key(
+                    &m.pointer,
+                    format!(
+                        "list `{base}` is read from a {}, which can only match whole values",
+                        what.join(" and a ")
+                    ),
+                )
+                .with_help(format!(
+                    "match the whole value (`{}|expand`), or remove `{base}` from {} so every target inlines its values",
+                    m.field,
+                    keys.join(" and ")
+                )),
+            );
+        }
+    };
+    for detection in &catalogue.detections {
+        // An exclusion of rulecast.yaml is checked once, in that file, below.
+        let of_catalogue = |name: &str| {
+            detection.exclusions.iter().any(|e| {
+                e.selection == name
+                    && matches!(e.origin, crate::catalogue::exclusion::Origin::Catalogue(_))
+            })
+        };
+        for selection in detection
+            .selections
+            .iter()
+            .filter(|s| !of_catalogue(&s.name))
+        {
+            for m in selection.fields() {
+                part_of_stored_list(m, &detection.document, out);
+            }
+        }
+    }
+    for (i, e) in catalogue.config.exclusions.iter().enumerate() {
+        let pointer = crate::catalogue::exclusion::Origin::Catalogue(i).pointer();
+        if let Ok(m) = e.exclusion.field_match(&pointer) {
+            part_of_stored_list(&m, doc, out);
         }
     }
 }

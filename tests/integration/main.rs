@@ -2,10 +2,13 @@
 //! runs the real CLI against a catalogue in a temporary folder.
 
 mod cli;
+mod closed_pipe;
 mod decode;
 mod diagnostics;
+mod environments;
 mod escaping;
 mod extra_target;
+mod project;
 mod properties;
 mod refusals;
 mod safe_output;
@@ -16,4 +19,5 @@ mod snapshots;
 mod test;
 mod test_command;
 mod test_files;
+mod tuning;
 mod workflow;
