@@ -145,7 +145,8 @@ pub(crate) enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_SCAN_THREADS))]
         threads: Option<u16>,
         /// Exit with 4 when any record was skipped (unknown shape, other category, no time,
-        /// unparseable time, not JSON), not only when none was recognised.
+        /// unparseable time, not JSON), not only when none was recognised. Every record is
+        /// then parsed, also those that hold none of the texts the detections require.
         #[arg(long)]
         strict: bool,
     },
@@ -836,13 +837,21 @@ fn scan_command(
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
     let mut writer = AlertWriter::new(options.format, &catalogue, input.container, &mut out);
-    let scanned = crate::scan::scan(&engine, input, threads, &mut |alert| writer.alert(alert))
-        .and_then(|summary| {
-            writer
-                .finish(&summary)
-                .map(|()| summary)
-                .map_err(ScanError::Write)
-        });
+    // --strict makes every skipped record an error, so every record must be classified.
+    let reading = if options.strict {
+        crate::scan::Reading::EveryRecord
+    } else {
+        crate::scan::Reading::Prefiltered
+    };
+    let scanned = crate::scan::scan_reading(&engine, input, threads, reading, &mut |alert| {
+        writer.alert(alert)
+    })
+    .and_then(|summary| {
+        writer
+            .finish(&summary)
+            .map(|()| summary)
+            .map_err(ScanError::Write)
+    });
     let summary =
         match scanned.and_then(|summary| out.flush().map(|()| summary).map_err(ScanError::Write)) {
             Ok(summary) => summary,

@@ -14,6 +14,7 @@
 
 pub(crate) mod counts;
 pub(crate) mod output;
+pub(crate) mod prefilter;
 pub(crate) mod read;
 pub(crate) mod route;
 pub(crate) mod worker;
@@ -89,12 +90,48 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// Which records a scan parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Every record, so every one is classified (by shape, category, or why it was skipped).
+    EveryRecord,
+    /// Only records that hold a text some detection requires ([`prefilter`]); the others are
+    /// counted as passed over. The alerts are the same.
+    Prefiltered,
+}
+
 /// Scans `input` with the detections of `engine` on `threads` worker threads, passing each
-/// alert to `emit` as soon as it is known.
+/// alert to `emit` as soon as it is known. Records no detection can match are passed over
+/// unparsed ([`Reading::Prefiltered`]).
 pub fn scan(
     engine: &Engine,
     input: Input,
     threads: usize,
+    emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
+) -> Result<ScanSummary, ScanError> {
+    scan_reading(engine, input, threads, Reading::Prefiltered, emit)
+}
+
+/// [`scan`], parsing the records `reading` says.
+pub fn scan_reading(
+    engine: &Engine,
+    input: Input,
+    threads: usize,
+    reading: Reading,
+    emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
+) -> Result<ScanSummary, ScanError> {
+    let prefilter = match reading {
+        Reading::EveryRecord => None,
+        Reading::Prefiltered => prefilter::Prefilter::of(engine),
+    };
+    scan_with(engine, input, threads, prefilter, emit)
+}
+
+fn scan_with(
+    engine: &Engine,
+    input: Input,
+    threads: usize,
+    prefilter: Option<prefilter::Prefilter>,
     emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
@@ -133,6 +170,7 @@ pub fn scan(
             let batches = Arc::clone(&batch_receiver);
             let results = result_sender.clone();
             let shapes = &shapes;
+            let prefilter = prefilter.as_ref();
             scope.spawn(move || {
                 loop {
                     // The lock is held only to take a batch, never while evaluating one.
@@ -142,7 +180,7 @@ pub fn scan(
                     };
                     let Ok(batch) = batch else { return };
                     if results
-                        .send(worker::evaluate(engine, shapes, batch))
+                        .send(worker::evaluate(engine, shapes, prefilter, batch))
                         .is_err()
                     {
                         return;
@@ -206,6 +244,8 @@ pub fn scan(
     Ok(summary)
 }
 
+#[cfg(test)]
+mod prefilter_tests;
 #[cfg(test)]
 mod shape_tests;
 #[cfg(test)]
