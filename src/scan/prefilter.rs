@@ -83,7 +83,7 @@ impl Prefilter {
             let required = tree_texts(detection.plain_prefilter()?, plan)?;
             texts.extend(required.into_iter().map(|t| t.to_ascii_lowercase()));
         }
-        if texts.is_empty() || !texts.iter().all(|t| usable(t)) {
+        if texts.is_empty() {
             return None;
         }
         texts.sort_unstable();
@@ -206,7 +206,8 @@ fn tree_texts(tree: &LogicTree<CompiledMatch>, plan: &SourcePlan) -> Option<Vec<
     }
 }
 
-/// The texts of one match, and the spellings the shapes map the column's values from.
+/// The texts of one match, and the spellings the shapes map the column's values from; `None`
+/// when one of them is not [`usable`].
 fn match_texts(m: &CompiledMatch, plan: &SourcePlan) -> Option<Vec<String>> {
     let FieldPlan::Plain { column } = plan.field_plan(m.field) else {
         return None;
@@ -222,7 +223,9 @@ fn match_texts(m: &CompiledMatch, plan: &SourcePlan) -> Option<Vec<String>> {
             ColumnRead::At { values: None, .. } | ColumnRead::Absent => {}
         }
     }
-    Some(texts)
+    // A part of a condition whose texts cannot be searched for is no part to rely on; another
+    // part of an `and` may be.
+    texts.iter().all(|t| usable(t)).then_some(texts)
 }
 
 #[cfg(test)]
@@ -350,6 +353,21 @@ mod tests {
         assert!(
             Prefilter::of(&burst_only).is_some(),
             "only the detections scanned count"
+        );
+        // A number cannot be searched for: the other part of the `and` is used instead.
+        let (_dir, catalogue) = crate::test_support::catalogue(
+            &[(
+                "entra-roles/pim-alert-disabled.yaml",
+                "    ActivityDisplayName: Disable PIM alert",
+                "    ActivityDisplayName: '42'",
+            )],
+            &[],
+        );
+        let engine = Engine::new(&catalogue, |_| true);
+        let texts = Prefilter::of(&engine).unwrap().texts;
+        assert!(
+            texts.contains(&"rolemanagement".to_owned()),
+            "the other part of the `and`: {texts:?}"
         );
         assert!(!usable("42"), "a number's spelling can change");
         assert!(!usable("1e5"));
