@@ -164,7 +164,8 @@ pub(crate) enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_SCAN_THREADS))]
         threads: Option<u16>,
         /// Exit with 4 when any record was skipped (unknown shape, other category, no time,
-        /// unparseable time, not JSON), not only when none was recognised.
+        /// unparseable time, not JSON), not only when none was recognised. Every record is
+        /// then parsed, also those that hold none of the texts the detections require.
         #[arg(long)]
         strict: bool,
         /// Replay the file as this target's deployed rules would run over it (sentinel, splunk,
@@ -1112,8 +1113,14 @@ fn scan_command(
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
     let mut writer = AlertWriter::new(options.format, &catalogue, input.container, &mut out);
+    // --strict makes every skipped record an error, so every record must be classified.
+    let reading = if options.strict {
+        crate::scan::Reading::EveryRecord
+    } else {
+        crate::scan::Reading::Prefiltered
+    };
     let scanned = match schedule {
-        None => crate::scan::scan(&engine, input, threads, &mut |alert| {
+        None => crate::scan::scan_reading(&engine, input, threads, reading, &mut |alert| {
             writer.alert(alert, None)
         })
         .and_then(|summary| {
@@ -1122,8 +1129,8 @@ fn scan_command(
                 .map(|()| summary)
                 .map_err(ScanError::Write)
         }),
-        Some(target) => {
-            crate::scan::scan_hits(&engine, input, threads).and_then(|(mut summary, hits)| {
+        Some(target) => crate::scan::scan_hits(&engine, input, threads, reading).and_then(
+            |(mut summary, hits)| {
                 use crate::scan::schedule;
                 let model_of = |i: usize| target.run_model(&catalogue, &catalogue.detections[i]);
                 let outcome = schedule::replay(&engine, &model_of, hits, options.ingestion_delay);
@@ -1153,8 +1160,8 @@ fn scan_command(
                     .and_then(|()| writer.finish(&summary, Some(backtest)))
                     .map(|()| summary)
                     .map_err(ScanError::Write)
-            })
-        }
+            },
+        ),
     };
     let summary =
         match scanned.and_then(|summary| out.flush().map(|()| summary).map_err(ScanError::Write)) {

@@ -112,6 +112,11 @@ impl CompiledDetection {
         }
     }
 
+    /// The condition over plain columns that every matching event meets, if there is one.
+    pub(crate) fn plain_prefilter(&self) -> Option<&LogicTree<CompiledMatch>> {
+        self.prefilter.as_ref()
+    }
+
     /// Whether the event meets the plain-column pre-filter (true when there is none).
     pub(crate) fn passes_prefilter(&self, record: &Record) -> bool {
         self.prefilter

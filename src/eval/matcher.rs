@@ -181,6 +181,25 @@ impl Test {
         }
     }
 
+    /// Texts one of which every value the test accepts holds, before case folding; `None`
+    /// when it accepts values that need none (an empty or any value, a glob, a regex).
+    fn required_texts(&self) -> Option<Vec<&str>> {
+        match self {
+            Test::Equals { lower: text }
+            | Test::EqualsCased(text)
+            | Test::Contains { text, .. }
+            | Test::StartsWith { text, .. }
+            | Test::EndsWith { text, .. } => (!text.is_empty()).then(|| vec![text.as_str()]),
+            Test::InList { values, .. } => {
+                let mut texts: Vec<&str> = values.iter().map(String::as_str).collect();
+                texts.sort_unstable();
+                (!texts.is_empty() && texts.iter().all(|t| !t.is_empty())).then_some(texts)
+            }
+            Test::AnyOf { tests, .. } => any_of(tests.iter().map(Test::required_texts)),
+            Test::Glob { .. } | Test::Regex { .. } | Test::Empty | Test::Present => None,
+        }
+    }
+
     /// How the test reads in an explanation: the phrase before the value, and the value.
     fn phrase(&self) -> (&'static str, String) {
         match self {
@@ -260,6 +279,15 @@ impl CompiledMatch {
         }
     }
 
+    /// Texts one of which every value this match accepts holds (see [`Test::required_texts`]).
+    pub(crate) fn required_texts(&self) -> Option<Vec<&str>> {
+        if self.all {
+            self.tests.iter().find_map(Test::required_texts)
+        } else {
+            any_of(self.tests.iter().map(Test::required_texts))
+        }
+    }
+
     /// What the field had to be: `expected one of Global Administrator, Security Administrator`.
     pub(crate) fn expectation(&self) -> String {
         let phrases: Vec<(&str, String)> = self
@@ -292,6 +320,16 @@ impl CompiledMatch {
             each.join(if self.all { " and " } else { " or " })
         )
     }
+}
+
+/// The texts of alternatives, any of which may hold: all of them, or `None` when one of the
+/// alternatives needs none.
+fn any_of<'t>(alternatives: impl Iterator<Item = Option<Vec<&'t str>>>) -> Option<Vec<&'t str>> {
+    let mut texts = Vec::new();
+    for alternative in alternatives {
+        texts.extend(alternative?);
+    }
+    (!texts.is_empty()).then_some(texts)
 }
 
 #[cfg(test)]

@@ -82,6 +82,9 @@ pub struct Counts {
     pub first_unreadable: Option<Example>,
     pub unknown_shape: u64,
     pub first_unknown_shape: Option<Example>,
+    /// Records passed over unparsed: they hold none of the texts the detections require
+    /// (see [`super::prefilter`]), so they are of no shape.
+    pub passed_over: u64,
 }
 
 impl Counts {
@@ -183,6 +186,7 @@ impl Counts {
         self.unreadable += other.unreadable;
         first(&mut self.first_unreadable, other.first_unreadable);
         self.unknown_shape += other.unknown_shape;
+        self.passed_over += other.passed_over;
         first(&mut self.first_unknown_shape, other.first_unknown_shape);
         for ((_, mine), (_, theirs)) in self.shapes.iter_mut().zip(other.shapes) {
             for (m, t) in mine.recognised.iter_mut().zip(&theirs.recognised) {

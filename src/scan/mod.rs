@@ -15,6 +15,7 @@
 
 pub(crate) mod counts;
 pub(crate) mod output;
+pub(crate) mod prefilter;
 pub(crate) mod read;
 pub(crate) mod route;
 pub(crate) mod schedule;
@@ -91,17 +92,58 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// Which records a scan parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Every record, so every one is classified (by shape, category, or why it was skipped).
+    EveryRecord,
+    /// Only records that hold a text some detection requires ([`prefilter`]); the others are
+    /// counted as passed over. The alerts are the same.
+    Prefiltered,
+}
+
 /// Scans `input` with the detections of `engine` on `threads` worker threads, passing each
-/// alert to `emit` as soon as it is known.
+/// alert to `emit` as soon as it is known. Records no detection can match are passed over
+/// unparsed ([`Reading::Prefiltered`]).
 pub fn scan(
     engine: &Engine,
     input: Input,
     threads: usize,
     emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
+    scan_reading(engine, input, threads, Reading::Prefiltered, emit)
+}
+
+/// [`scan`], parsing the records `reading` says.
+pub fn scan_reading(
+    engine: &Engine,
+    input: Input,
+    threads: usize,
+    reading: Reading,
+    emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
+) -> Result<ScanSummary, ScanError> {
+    scan_with(engine, input, threads, prefilter_for(engine, reading), emit)
+}
+
+/// The prefilter a scan reading `reading` applies.
+fn prefilter_for(engine: &Engine, reading: Reading) -> Option<prefilter::Prefilter> {
+    match reading {
+        Reading::EveryRecord => None,
+        Reading::Prefiltered => prefilter::Prefilter::of(engine),
+    }
+}
+
+/// [`scan`] with the given prefilter (`None`: every record is parsed).
+fn scan_with(
+    engine: &Engine,
+    input: Input,
+    threads: usize,
+    prefilter: Option<prefilter::Prefilter>,
+    emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
+) -> Result<ScanSummary, ScanError> {
     let mut alerter = Alerter::new(engine);
     let mut alerts = 0;
-    let mut summary = evaluate(engine, input, threads, &mut |hit| {
+    let mut summary = evaluate(engine, input, threads, prefilter, &mut |hit| {
         if let Some(alert) = alerter.push(hit) {
             alerts += 1;
             emit(&alert)?;
@@ -118,26 +160,35 @@ pub fn scan(
     Ok(summary)
 }
 
-/// Scans `input` like [`scan`], keeping every matching event instead of alerting: the input of
-/// a replay of the deployed schedule ([`schedule::replay`]).
+/// Scans `input` like [`scan_reading`], keeping every matching event instead of alerting: the
+/// input of a replay of the deployed schedule ([`schedule::replay`]).
 pub(crate) fn scan_hits(
     engine: &Engine,
     input: Input,
     threads: usize,
+    reading: Reading,
 ) -> Result<(ScanSummary, Vec<Hit>), ScanError> {
     let mut hits = Vec::new();
-    let summary = evaluate(engine, input, threads, &mut |hit| {
-        hits.push(hit);
-        Ok(())
-    })?;
+    let summary = evaluate(
+        engine,
+        input,
+        threads,
+        prefilter_for(engine, reading),
+        &mut |hit| {
+            hits.push(hit);
+            Ok(())
+        },
+    )?;
     Ok((summary, hits))
 }
 
-/// Reads and evaluates `input`, passing each hit to `on_hit` in file order.
+/// Reads and evaluates `input`, parsing the records `prefilter` keeps (all with `None`) and
+/// passing each hit to `on_hit` in file order.
 fn evaluate(
     engine: &Engine,
     input: Input,
     threads: usize,
+    prefilter: Option<prefilter::Prefilter>,
     on_hit: &mut dyn FnMut(Hit) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
@@ -176,6 +227,7 @@ fn evaluate(
             let batches = Arc::clone(&batch_receiver);
             let results = result_sender.clone();
             let shapes = &shapes;
+            let prefilter = prefilter.as_ref();
             scope.spawn(move || {
                 loop {
                     // The lock is held only to take a batch, never while evaluating one.
@@ -185,7 +237,7 @@ fn evaluate(
                     };
                     let Ok(batch) = batch else { return };
                     if results
-                        .send(worker::evaluate(engine, shapes, batch))
+                        .send(worker::evaluate(engine, shapes, prefilter, batch))
                         .is_err()
                     {
                         return;
@@ -239,6 +291,8 @@ fn evaluate(
     Ok(summary)
 }
 
+#[cfg(test)]
+mod prefilter_tests;
 #[cfg(test)]
 mod shape_tests;
 #[cfg(test)]

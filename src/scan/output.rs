@@ -269,6 +269,7 @@ pub(crate) fn summary_json(summary: &ScanSummary, catalogue: &Catalogue) -> Valu
         "first_unreadable": example_json(counts.first_unreadable.as_ref()),
         "unknown_shape": counts.unknown_shape,
         "first_unknown_shape": example_json(counts.first_unknown_shape.as_ref()),
+        "passed_over": counts.passed_over,
         "late": late,
         "alerts": summary.alerts,
     })
@@ -308,6 +309,13 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
             continue;
         }
         lines.push(shape_line(&escape_controls(title), c, &sources));
+    }
+    if counts.passed_over > 0 {
+        lines.push(format!(
+            "  {} passed over unparsed: {} none of the texts the detections require (--strict parses every record)",
+            count_of(counts.passed_over, "record"),
+            if counts.passed_over == 1 { "it holds" } else { "they hold" }
+        ));
     }
     let mut warnings = Vec::new();
     for ((_, c), title) in counts.shapes.iter().zip(&summary.shape_titles) {

@@ -6,6 +6,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use super::counts::{Counts, Skip, Unread};
+use super::prefilter::Prefilter;
 use super::read::json::{Table, row_object};
 use super::read::{Batch, Records};
 use super::route::{Route, route};
@@ -86,10 +87,19 @@ pub(crate) struct BatchResult {
     pub counts: Counts,
 }
 
-pub(crate) fn evaluate(engine: &Engine, shapes: &ShapeNames, batch: Batch) -> BatchResult {
+/// Evaluates a batch; records that `prefilter` rules out are counted and passed over (from its
+/// `from_batch` on).
+pub(crate) fn evaluate(
+    engine: &Engine,
+    shapes: &ShapeNames,
+    prefilter: Option<&Prefilter>,
+    batch: Batch,
+) -> BatchResult {
     let mut work = Work {
         engine,
         shapes,
+        prefilter: prefilter.filter(|p| batch.sequence >= p.from_batch),
+        lower: Vec::new(),
         hits: Vec::new(),
         counts: Counts::new(&shapes.names, engine.sources.len()),
     };
@@ -135,6 +145,9 @@ pub(crate) fn evaluate(engine: &Engine, shapes: &ShapeNames, batch: Batch) -> Ba
 struct Work<'e, 'c> {
     engine: &'e Engine<'c>,
     shapes: &'e ShapeNames,
+    prefilter: Option<&'e Prefilter>,
+    /// Scratch space for the prefilter.
+    lower: Vec<u8>,
     hits: Vec<Hit>,
     counts: Counts,
 }
@@ -148,7 +161,24 @@ impl Work<'_, '_> {
         }
     }
 
+    /// Counts a record (or wrapper) as passed over when the prefilter rules it out.
+    fn passed_over(&mut self, bytes: &[u8], place: Place, may_wrap: bool) -> bool {
+        let Some(prefilter) = self.prefilter else {
+            return false;
+        };
+        if prefilter.must_parse(bytes, may_wrap, &mut self.lower) {
+            return false;
+        }
+        self.next_place(place);
+        self.counts.passed_over += 1;
+        true
+    }
+
     fn bytes(&mut self, bytes: &[u8], place: Place, input: InputKind) {
+        // Before the UTF-8 check, which costs about as much as the prefilter's search.
+        if self.passed_over(bytes, place, input == InputKind::Json) {
+            return;
+        }
         // One UTF-8 check of the whole record is cheaper than serde_json's check of each value.
         match std::str::from_utf8(bytes) {
             Ok(text) => self.text(text, place, input, 0),
@@ -182,6 +212,11 @@ impl Work<'_, '_> {
             }
             return;
         }
+        let may_wrap = input == InputKind::Json && depth < NESTING;
+        // Records at the top were looked at before their UTF-8 check.
+        if depth > 0 && self.passed_over(text.as_bytes(), place, may_wrap) {
+            return;
+        }
         let found = match engine.read_as(text, input) {
             Ok(found) => found,
             Err(e) => {
@@ -191,10 +226,7 @@ impl Work<'_, '_> {
                 return;
             }
         };
-        if input == InputKind::Json
-            && depth < NESTING
-            && let Some((key, array)) = engine.wrapped(&found)
-        {
+        if may_wrap && let Some((key, array)) = engine.wrapped(&found) {
             return self.wrapper(text, key, array, place, depth);
         }
         let place = self.next_place(place);
@@ -329,7 +361,7 @@ mod tests {
             data: data.into_bytes(),
             records: Records::Lines { offset: 100 },
         };
-        let result = evaluate(&engine, &shapes, batch);
+        let result = evaluate(&engine, &shapes, None, batch);
         assert_eq!(result.lines, Some(3));
         let counts = &result.counts;
         assert_eq!(counts.records, 4);
