@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::duration::Duration;
+use super::sections::TargetSections;
 
 /// One detection: a reviewed piece of content that rulecast compiles into every target.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -84,6 +85,10 @@ pub struct DetectionFile {
     /// Events that must and must not raise an alert (run by `rulecast test`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCase>,
+    /// This detection's settings in each target that has some, one entry per target (its
+    /// format is the target's), e.g. `sentinel: { kind: nrt }`.
+    #[serde(default, skip_serializing_if = "TargetSections::is_empty")]
+    pub targets: TargetSections,
 }
 
 /// Maturity of the detection, as in Sigma.
@@ -252,6 +257,11 @@ pub struct Tier {
     /// Events needed in one window for a group on the list.
     #[schemars(range(min = 1, max = 10000))]
     pub count: u32,
+    /// The alert severity of a group on the list, when it differs from the detection's (a
+    /// burst by a break-glass account is more severe than one by a regular admin). Sentinel
+    /// reads it from the alert's data; a target with one severity per rule says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
 }
 
 /// How often the rule runs and how far back it looks.

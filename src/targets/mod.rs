@@ -26,6 +26,8 @@ pub mod package;
 pub mod registry;
 pub mod section;
 
+
+
 // The built-in targets: a module each, and an entry in BUILTIN.
 pub(crate) mod azure_monitor;
 pub(crate) mod sentinel;
@@ -127,6 +129,12 @@ pub trait Target: Sync {
 
     /// The target's entry under `targets:` of `rulecast.yaml` (its settings).
     fn config_section(&self) -> Option<Section> {
+        None
+    }
+
+    /// The target's entry under `targets:` of a detection file (the detection's own settings
+    /// in this target). It must be optional: a detection says nothing about most targets.
+    fn detection_section(&self) -> Option<Section> {
         None
     }
 
