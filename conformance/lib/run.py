@@ -269,6 +269,20 @@ class Suite:
         if proc.returncode != 0 and row.failures == 0:
             row.failures = 1
 
+    def check_repositories(self):
+        """Our replay of Sentinel Repositories' deployment script on the whole tree."""
+        row = self.row("repositories", "ours: Sentinel Repositories deployment replay", "templates")
+        row.version = "-"
+        out = self.work / "repositories.json"
+        proc = run([sys.executable, LIB / "repositories_check.py", self.gen, "--json", out])
+        echo(proc.stdout)
+        if not out.exists():
+            echo(proc.stderr, "repositories: ")
+            row.failures = row.artifacts = 1
+            return
+        data = json.loads(out.read_text())
+        row.artifacts, row.failures = data["artifacts"], data["failures"]
+
     # ---------------------------------------------------------- ARM
     def check_arm(self):
         schema = self.row("arm-schema", "check-jsonschema + ARM schemas", "templates")
@@ -708,6 +722,7 @@ def main():
     plan = [
         (suite.check_kql, ["node"], [("kql", "Kusto.Language (@kusto/language-service-next)"), ("kql-columns", "Kusto.Language result columns")]),
         (suite.check_rulecast, [], [("rulecast-verify", "rulecast verify (template rules, SPL structure)")]),
+        (suite.check_repositories, [], [("repositories", "ours: Sentinel Repositories deployment replay")]),
         (suite.check_arm, ["sigma"], [("arm-schema", "check-jsonschema + ARM schemas"), ("arm-lint", "ours: ARM durations/limits")]),
         (suite.check_sigma, ["sigma"], [("sigma-check", "sigma check + SigmaHQ validators"),
                                                 ("sigma-schema", "check-jsonschema + Sigma schemas"),

@@ -53,7 +53,26 @@ struct AlertView {
     window_size: String,
     enabled: bool,
     content_version: String,
+    /// What the responder reads in the alert (e-mail and portal show the description only,
+    /// never the query's rows): what happened, which columns name it, what to check.
+    responder_description: String,
+    /// Key/value pairs for webhooks, Logic Apps and runbooks (not shown in e-mail).
+    custom_properties: Vec<CustomProperty>,
+    /// The entity columns each alert splits by (one alert per actor, role, ...).
+    dimensions: Vec<String>,
 }
+
+#[derive(Serialize)]
+struct CustomProperty {
+    name: &'static str,
+    value: String,
+}
+
+/// Characters of a log search alert's description.
+const MAX_DESCRIPTION: usize = 4096;
+
+/// Dimensions per log search alert rule.
+const MAX_DIMENSIONS: usize = 6;
 
 #[derive(Serialize)]
 struct SingleView<'a> {
@@ -246,8 +265,47 @@ fn alert_view(
         }
     }
     let query = kql::compile(catalogue, detection, ListBinding::Inline);
+    let outputs: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
+    // An alert of a threshold splits by what its events share (the columns it groups by);
+    // splitting by one event's role or target would cut the burst into single events.
+    let group_by = detection.meta.threshold.as_ref().map(|t| &t.group_by);
+    let dimensions: Vec<String> = crate::lang::entity_fields(detection)
+        .into_iter()
+        .map(|(_, field)| field)
+        .filter(|f| outputs.contains(f) && group_by.is_none_or(|g| g.iter().any(|c| c == f)))
+        .take(MAX_DIMENSIONS)
+        .map(str::to_owned)
+        .collect();
+    let view = DetectionView::new(detection, stamp, &notes);
+    let mut responder_description = view.description.clone();
+    let responder = super::alert_text::responder_text(detection, &dimensions);
+    if !responder.is_empty() {
+        responder_description.push_str("\n\n");
+        responder_description.push_str(&responder);
+    }
+    if responder_description.chars().count() > MAX_DESCRIPTION {
+        responder_description = responder_description
+            .chars()
+            .take(MAX_DESCRIPTION - 1)
+            .chain(std::iter::once('…'))
+            .collect();
+        artifacts.limitation(
+            "azure-monitor",
+            detection,
+            &format!("has its alert description cut to {MAX_DESCRIPTION} characters"),
+        );
+    }
+    let property = |name, value| CustomProperty { name, value };
+    let custom_properties = vec![
+        property("rulecast-id", detection.meta.id.clone()),
+        property("rulecast-version", stamp.version.to_string()),
+        property("guide-rows", detection.meta.guide_rows.join(", ")),
+    ];
     AlertView {
-        detection: DetectionView::new(detection, stamp, &notes),
+        responder_description,
+        custom_properties,
+        dimensions,
+        detection: view,
         resource_name: format!("{}-{}", catalogue.config.name, detection.slug),
         severity: severity(detection.meta.severity),
         query: query.text,

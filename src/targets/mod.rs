@@ -26,7 +26,7 @@ pub mod package;
 pub mod registry;
 pub mod section;
 
-
+pub(crate) mod alert_text;
 
 // The built-in targets: a module each, and an entry in BUILTIN.
 pub(crate) mod azure_monitor;

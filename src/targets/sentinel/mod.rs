@@ -8,7 +8,9 @@
 //! Its entry in a log source names the data connector; in `rulecast.yaml`, whether alerts
 //! create incidents and the watchlist that holds each list.
 
+pub(crate) mod entities;
 pub(crate) mod limits;
+pub(crate) mod repositories;
 pub(crate) mod template_rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +20,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::alert_text;
 use super::{
     Artifacts, Checker, Conformance, DetectionView, ListStore, PackageContext, PackageError,
     ReleaseFile, RenderContext, Section, Stamp, Target, package, render_template, title_case,
@@ -26,6 +29,7 @@ use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
 use crate::lang::{ColumnRole, columns};
+use entities::EntityMapping;
 
 pub(crate) struct Sentinel;
 
@@ -47,6 +51,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "sentinel/azuredeploy.json",
         include_str!("../../../templates/sentinel/azuredeploy.json.tera"),
+    ),
+    (
+        "sentinel/sentinel-deployment.config",
+        include_str!("../../../templates/sentinel/sentinel-deployment.config.tera"),
     ),
     (
         "sentinel/watchlist.csv",
@@ -74,6 +82,13 @@ pub(crate) struct ConfigSection {
     /// The watchlist that holds each list of `lists:`, by the list's name.
     #[serde(default)]
     pub watchlists: IndexMap<String, Watchlist>,
+    /// Where this target's output folder is, from the root of the repository that Sentinel
+    /// Repositories is connected to (forward slashes). The generated
+    /// `sentinel-deployment.config` names its files by this path, as Repositories reads them.
+    #[serde(default = "default_repository_path")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"))]
+    #[schemars(extend("patternErrorMessage" = "write a relative path with forward slashes, e.g. generated/sentinel"))]
+    pub repository_path: String,
 }
 
 impl Default for ConfigSection {
@@ -81,8 +96,13 @@ impl Default for ConfigSection {
         ConfigSection {
             create_incident: yes(),
             watchlists: IndexMap::new(),
+            repository_path: default_repository_path(),
         }
     }
+}
+
+fn default_repository_path() -> String {
+    "generated/sentinel".to_owned()
 }
 
 fn yes() -> bool {
@@ -109,20 +129,14 @@ fn config(catalogue: &Catalogue) -> &ConfigSection {
         .expect("the catalogue was loaded for the Sentinel target")
 }
 
-/// Newest stable API version of Microsoft.SecurityInsights alert rules.
-pub(crate) const API_VERSION: &str = "2025-09-01";
+/// API version of Microsoft.SecurityInsights alert rules. A preview version, the one the
+/// Sentinel portal exports with: the stable versions (up to 2025-09-01) carry neither
+/// `subTechniques` (T1098.003 would become T1098) nor `kind: NRT`.
+pub(crate) const API_VERSION: &str = "2023-12-01-preview";
 
-#[derive(Serialize)]
-struct EntityMapping {
-    entity_type: &'static str,
-    mappings: Vec<FieldMapping>,
-}
-
-#[derive(Serialize)]
-struct FieldMapping {
-    identifier: &'static str,
-    column: String,
-}
+/// Placeholders Sentinel fills in each of an alert's name and description (the limit of
+/// Azure-Sentinel's template validation).
+pub(crate) const MAX_ALERT_PLACEHOLDERS: usize = 3;
 
 #[derive(Serialize)]
 struct CustomDetail {
@@ -143,7 +157,10 @@ struct RuleView {
     query: String,
     entities: Vec<EntityMapping>,
     custom_details: Vec<CustomDetail>,
-    /// Parent techniques (the stable ARM API rejects sub-techniques).
+    /// The alert's name and description from the columns of each result (`{{Column}}`).
+    alert_name_format: String,
+    alert_description_format: String,
+    /// Parent techniques (ARM's `techniques`); sub-techniques go to `subTechniques`.
     parent_techniques: Vec<String>,
     sub_techniques: Vec<String>,
     tags: Vec<String>,
@@ -187,16 +204,12 @@ impl Target for Sentinel {
     }
 
     fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
-        // The YAML templates (for Sentinel Repositories), the combined ARM template and the
-        // watchlist files the rules read; the per-rule ARM templates are the same rules again.
+        // Everything: the per-rule ARM templates and sentinel-deployment.config (for Sentinel
+        // Repositories), the combined ARM template (for a one-off deployment), the YAML
+        // templates (Azure-Sentinel's format) and the watchlist files the rules read.
         let files: package::Entries = context
             .files
             .iter()
-            .filter(|(path, _)| {
-                path.starts_with("rules/")
-                    || path.starts_with("watchlists/")
-                    || *path == "azuredeploy.json"
-            })
             .map(|(path, bytes)| (path.clone(), bytes.clone()))
             .collect();
         Ok(ReleaseFile {
@@ -232,6 +245,9 @@ impl Target for Sentinel {
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         let mut out = Diagnostics::new();
+        for problem in repositories::check(files) {
+            out.push(Diagnostic::error(format!("sentinel: {problem}")));
+        }
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
             let shown = format!(
@@ -268,12 +284,16 @@ impl Target for Sentinel {
         let mut resources = Vec::new();
         for detection in super::detections(catalogue) {
             let stamp = (context.stamps)(detection);
-            let rule = rule_view(catalogue, detection, &stamp);
+            let (rule, limitations) = rule_view(catalogue, detection, &stamp);
+            for what in &limitations {
+                artifacts.limitation(NAME, detection, what);
+            }
             let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
             let arm_path = format!("arm/{}.json", detection.slug);
             let view = ArmView {
                 rule: &rule,
                 api_version: API_VERSION,
+                resource_name: resource_name(&detection.meta.id),
             };
             match (
                 render_template(
@@ -336,11 +356,37 @@ impl Target for Sentinel {
             API_VERSION,
             &resources,
         );
+        // Repositories deploys every *.json it walks: the combined template (for `az
+        // deployment group create`) holds every rule again, so it is excluded, and each rule
+        // is deployed by its own file alone.
+        let view = DeploymentConfig {
+            excluded: vec![format!(
+                "{}/azuredeploy.json",
+                config(catalogue).repository_path
+            )],
+        };
+        match render_template(
+            context.templates,
+            "sentinel/sentinel-deployment.config",
+            &view,
+            None,
+        )
+        .and_then(|text| super::parse_json(repositories::CONFIG_FILE, &text))
+        {
+            Ok(parsed) => artifacts.add_file(repositories::CONFIG_FILE, super::pretty(&parsed)),
+            Err(e) => errors.push(e),
+        }
         if errors.has_errors() {
             return Err(errors);
         }
         Ok(artifacts)
     }
+}
+
+/// What `sentinel-deployment.config` receives: the paths Repositories must not deploy.
+#[derive(Serialize)]
+struct DeploymentConfig {
+    excluded: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -352,9 +398,21 @@ struct RuleContext<'a> {
 struct ArmView<'a> {
     rule: &'a RuleView,
     api_version: &'static str,
+    /// The ARM expression of the rule's name, in the form Repositories deploys (a workspace
+    /// child named by the rule id, not an extension resource with a `scope`).
+    resource_name: String,
 }
 
-fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> RuleView {
+/// The ARM name of the rule `id` in the workspace the `workspace` parameter names.
+fn resource_name(id: &str) -> String {
+    format!("[concat(parameters('workspace'),'/Microsoft.SecurityInsights/{id}')]")
+}
+
+fn rule_view(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    stamp: &Stamp,
+) -> (RuleView, Vec<String>) {
     let source = catalogue.logsource(detection);
     let settings = config(catalogue);
     let watchlist = |list: &str| {
@@ -364,38 +422,46 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
     let query = kql::compile(catalogue, detection, ListBinding::Watchlist(&watchlist));
     let meta = &detection.meta;
 
-    let mut entities = Vec::new();
+    let outputs: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
+    let (entities, left_out) = entities::entity_mappings(detection, &outputs);
+    let mut limitations: Vec<String> = left_out
+        .iter()
+        .map(|m| {
+            let columns: Vec<&str> = m.mappings.iter().map(|f| f.column.as_str()).collect();
+            format!(
+                "maps no {} entity from {}: Sentinel allows {} entity mappings per rule",
+                m.entity_type,
+                columns.join(", "),
+                limits::MAX_ENTITY_MAPPINGS
+            )
+        })
+        .collect();
+    let mut alert_format = |what: &str, text: alert_text::AlertText| {
+        if let Some(missing) = text.columns().into_iter().find(|c| !outputs.contains(c)) {
+            limitations.push(format!(
+                "keeps Sentinel's default alert {what}: its query does not output `{missing}`"
+            ));
+            return String::new();
+        }
+        text.render(alert_text::SENTINEL).unwrap_or_else(|why| {
+            limitations.push(format!("keeps Sentinel's default alert {what}: {why}"));
+            String::new()
+        })
+    };
+    let alert_name_format =
+        alert_format("name", alert_text::title(detection, MAX_ALERT_PLACEHOLDERS));
+    let alert_description_format = alert_format(
+        "description",
+        alert_text::description(detection, MAX_ALERT_PLACEHOLDERS),
+    );
     let mut custom_details = Vec::new();
     for column in &query.columns {
         match column.role {
-            ColumnRole::Entity(slot) => match slot {
-                "actor" | "target_user" => entities.push(EntityMapping {
-                    entity_type: "Account",
-                    mappings: vec![FieldMapping {
-                        identifier: "FullName",
-                        column: column.name.clone(),
-                    }],
-                }),
-                "ip" => entities.push(EntityMapping {
-                    entity_type: "IP",
-                    mappings: vec![FieldMapping {
-                        identifier: "Address",
-                        column: column.name.clone(),
-                    }],
-                }),
-                "resource" => entities.push(EntityMapping {
-                    entity_type: "AzureResource",
-                    mappings: vec![FieldMapping {
-                        identifier: "ResourceId",
-                        column: column.name.clone(),
-                    }],
-                }),
-                // Sentinel has no role entity; the role is shown as a custom detail.
-                _ => custom_details.push(CustomDetail {
-                    key: "Role".to_owned(),
-                    column: column.name.clone(),
-                }),
-            },
+            // Sentinel has no role entity; the role is shown as a custom detail.
+            ColumnRole::Entity("role") => custom_details.push(CustomDetail {
+                key: "Role".to_owned(),
+                column: column.name.clone(),
+            }),
             ColumnRole::Detail
                 if column.name == columns::FINDINGS
                     || column.name == format!("All{}", columns::FINDINGS) =>
@@ -446,7 +512,7 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         .collect();
     let mut tags = vec!["rulecast".to_owned()];
     tags.extend(meta.guide_rows.iter().map(|r| format!("guide:{r}")));
-    RuleView {
+    let view = RuleView {
         detection: DetectionView::new(detection, stamp, &[]),
         severity: title_case(meta.severity.as_str()),
         connector: source
@@ -463,11 +529,14 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         query: query.text,
         entities,
         custom_details,
+        alert_name_format,
+        alert_description_format,
         parent_techniques: parents.into_iter().collect(),
         sub_techniques: subs.into_iter().collect(),
         tags,
         content_version: format!("{}.0.0.0", stamp.version),
         enabled: !detection.is_deprecated(),
         create_incident: settings.create_incident,
-    }
+    };
+    (view, limitations)
 }
