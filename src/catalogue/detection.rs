@@ -257,11 +257,6 @@ pub struct Tier {
     /// Events needed in one window for a group on the list.
     #[schemars(range(min = 1, max = 10000))]
     pub count: u32,
-    /// The alert severity of a group on the list, when it differs from the detection's (a
-    /// burst by a break-glass account is more severe than one by a regular admin). Sentinel
-    /// reads it from the alert's data; a target with one severity per rule says so.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<Severity>,
 }
 
 /// How often the rule runs and how far back it looks.

@@ -95,6 +95,76 @@ pub struct Binding<'a, 'l> {
 pub type LookupOf<'a, 'l> = dyn Fn(&str) -> Option<(&'l str, &'l str)> + 'a;
 
 /// Compiles a detection to SPL.
+/// Index terms every event the expression matches holds in its raw text (a necessary
+/// condition, never a sufficient one), or None when none can be said. A value is a term only
+/// if it reads the same in the raw JSON: printable ASCII without quotes, backslashes, slashes
+/// or characters a JSON writer may escape, and no wildcard. Terms are case-insensitive, as
+/// the field tests they stand before may be.
+fn search_terms(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Match(m) => {
+            let terms: Vec<String> = m.matchers.iter().map(term).collect::<Option<_>>()?;
+            let terms = distinct(terms);
+            match terms.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                _ if m.all => Some(terms.join(" ")),
+                _ => Some(format!("({})", terms.join(" OR "))),
+            }
+        }
+        // A conjunct without terms is left out: the others still hold. Parenthesised, because
+        // Splunk binds OR tighter than the implied AND (`a b OR c` is `a (b OR c)`).
+        Expr::And(items) => {
+            let parts = distinct(items.iter().filter_map(search_terms).collect());
+            match parts.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                _ => Some(format!("({})", parts.join(" "))),
+            }
+        }
+        // Every branch must say a term, or an event of the silent branch would be lost.
+        Expr::Or(items) => {
+            let parts: Vec<String> = items.iter().map(search_terms).collect::<Option<_>>()?;
+            match distinct(parts).as_slice() {
+                [one] => Some(one.clone()),
+                parts => Some(format!("({})", parts.join(" OR "))),
+            }
+        }
+        Expr::Not(_) => None,
+    }
+}
+
+/// The items in their first order, each once.
+fn distinct(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// The term of one matcher: its longest literal, quoted.
+fn term(matcher: &Matcher) -> Option<String> {
+    let Matcher::Pattern { pattern, .. } = matcher else {
+        return None;
+    };
+    let literal = pattern
+        .pieces
+        .iter()
+        .filter_map(|p| match p {
+            crate::logic::pattern::Piece::Literal(text) => Some(text),
+            _ => None,
+        })
+        .max_by_key(|text| text.len())?;
+    let plain = literal.trim().len() >= 2
+        && literal
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -_.:(),;".contains(c));
+    plain.then(|| format!("\"{literal}\""))
+}
+
 pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) -> Search {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
@@ -102,7 +172,13 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
     let mut macros = vec![(binding.source_macro.to_owned(), 0)];
     let mut lookups = Vec::new();
     let mut text = format!("`{}`", binding.source_macro);
-    if let Some(pre) = condition.necessary_plain(source) {
+    let pre = condition.necessary_plain(source);
+    if let Some(terms) = pre.as_ref().and_then(search_terms) {
+        // Terms before the first pipe are looked up in the index, so indexers fetch and parse
+        // only the events that hold them; the exact, field-aware test follows.
+        let _ = write!(text, " {terms}");
+    }
+    if let Some(pre) = pre {
         let raw = |f: &str| field(&diagnostic_path(source, f));
         let _ = write!(
             text,

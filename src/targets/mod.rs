@@ -499,6 +499,56 @@ pub struct DetectionView {
     pub deprecated: bool,
     pub deprecation_reason: String,
     pub replaced_by: String,
+    /// The fields that name the alert's entities, in slot order, with their identifiers.
+    pub entities: Vec<EntityView>,
+    /// The fields a threshold groups by (empty for a single-event detection).
+    pub group_by: Vec<String>,
+    /// The threshold's tiers.
+    pub tiers: Vec<TierView>,
+    /// The findings the alert labels: selection name and label.
+    pub findings: Vec<FindingView>,
+    /// How often the rule runs and how much each run reads (e.g. `1h`, `2h`).
+    pub schedule: ScheduleView,
+}
+
+/// An entity of a detection, for templates: `slot` (actor, target_user, role, ip, resource),
+/// the `field` that names it, and the fields that identify it (`identifies:` of its log
+/// source), each with what it is (`user/upn`, `user/object_id`, `group/object_id`, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityView {
+    pub slot: &'static str,
+    pub field: String,
+    pub identifiers: Vec<IdentifierView>,
+}
+
+/// One identifier field of an entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifierView {
+    pub of: &'static str,
+    pub field: String,
+}
+
+/// A threshold tier, for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierView {
+    pub name: String,
+    pub field: String,
+    pub list: String,
+    pub count: u32,
+}
+
+/// A finding, for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub selection: String,
+    pub label: String,
+}
+
+/// A detection's schedule, for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    pub frequency: String,
+    pub lookback: String,
 }
 
 impl DetectionView {
@@ -552,6 +602,55 @@ impl DetectionView {
             replaced_by: deprecation
                 .and_then(|d| d.replaced_by.clone())
                 .unwrap_or_default(),
+            entities: meta
+                .entities
+                .slots()
+                .into_iter()
+                .filter_map(|(slot, field)| {
+                    Some(EntityView {
+                        slot,
+                        field: field?.to_owned(),
+                        identifiers: detection
+                            .identities_of(slot)
+                            .map(|i| i.fields())
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(of, field)| IdentifierView {
+                                of,
+                                field: field.to_owned(),
+                            })
+                            .collect(),
+                    })
+                })
+                .collect(),
+            group_by: meta
+                .threshold
+                .as_ref()
+                .map(|t| t.group_by.clone())
+                .unwrap_or_default(),
+            tiers: meta
+                .threshold
+                .iter()
+                .flat_map(|t| &t.tiers)
+                .map(|t| TierView {
+                    name: t.name.clone(),
+                    field: t.field.clone(),
+                    list: t.list.clone(),
+                    count: t.count,
+                })
+                .collect(),
+            findings: meta
+                .findings
+                .iter()
+                .map(|(selection, label)| FindingView {
+                    selection: selection.clone(),
+                    label: label.clone(),
+                })
+                .collect(),
+            schedule: ScheduleView {
+                frequency: meta.schedule.frequency.short(),
+                lookback: meta.schedule.lookback.short(),
+            },
         }
     }
 }

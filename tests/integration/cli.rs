@@ -336,3 +336,35 @@ fn stale_output_files_are_removed() {
             .exists()
     );
 }
+
+#[test]
+fn templates_receive_entities_group_by_tiers_findings_and_schedule() {
+    // An organisation's override adds keys from the detection's context, and a literal
+    // Sentinel placeholder through its filter.
+    let template = format!(
+        "{}\nxEntities: {{{{ rule.detection.entities | json }}}}\nxGroupBy: {{{{ rule.detection.group_by | json }}}}\nxTiers: {{{{ rule.detection.tiers | json }}}}\nxFindings: {{{{ rule.detection.findings | json }}}}\nxSchedule: {{{{ rule.detection.schedule | json }}}}\nxPlaceholder: \"{{{{ \"Actor\" | placeholder }}}}\"\n",
+        include_str!("../../templates/sentinel/rule.yaml.tera").trim_end()
+    );
+    let (_t, out) = Test::minimal()
+        .write("my-templates/sentinel/rule.yaml.tera", &template)
+        .args(["build", "--templates", "my-templates"])
+        .run();
+    let rule: serde_json::Value = serde_saphyr::from_str(
+        &out.read("generated/sentinel/rules/entra-roles/eligible-assignment-burst.yaml"),
+    )
+    .unwrap();
+    let actor = rule["xEntities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["slot"] == "actor")
+        .expect("the actor entity");
+    assert_eq!(actor["field"], "Actor");
+    // The minimal log source says nothing of what identifies the actor.
+    assert_eq!(actor["identifiers"], serde_json::json!([]));
+    assert_eq!(rule["xGroupBy"], serde_json::json!(["Actor"]));
+    assert_eq!(rule["xTiers"][0]["name"], "privileged");
+    assert_eq!(rule["xSchedule"]["frequency"], "1h");
+    assert!(rule["xFindings"].is_array());
+    assert_eq!(rule["xPlaceholder"], "{{Actor}}");
+}
