@@ -62,8 +62,8 @@ pub fn render(
                     pack_version,
                 };
                 scope.spawn(move || {
-                    let checked = target.render(&context).map(|artifacts| Checked {
-                        findings: target.check(&artifacts.files),
+                    let checked = target.render(&context).map(|mut artifacts| Checked {
+                        findings: artifacts.findings(target.check(&artifacts.files)),
                         digests: artifacts
                             .fragments
                             .iter()

@@ -135,9 +135,42 @@ impl Diagnostic {
 }
 
 /// Paths are shown with forward slashes so messages (and their snapshots) read the same on
-/// every platform.
+/// every platform, and with control characters escaped (a file name may hold a newline).
 pub fn display_path(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
+    escape_controls(&path.to_string_lossy().replace('\\', "/")).into_owned()
+}
+
+/// Whether a character would act on a terminal instead of showing: control characters (an
+/// escape sequence can rewrite the screen, a carriage return hide what came before), the line
+/// and paragraph separators (which break a line like `\n` in some terminals and viewers), and
+/// the bidirectional controls that display text in another order than it is.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every character that would act on a terminal written as an escape (`\n`,
+/// `\u{1b}`), so it prints on one line as what it is. The one escaping of the crate: catalogue
+/// text echoed in a message, and log values in `rulecast scan`'s report (which an attacker may
+/// have written, to forge an alert line or move the cursor) both go through it.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(acts_on_terminal) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if acts_on_terminal(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl fmt::Display for Diagnostic {
@@ -147,7 +180,7 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{label}: {}", d.message)?;
+        writeln!(f, "{label}: {}", escape_controls(&d.message))?;
         // The arrow, the bars and the help line up with the line number, as in rustc's output,
         // so the eye runs straight down the gutter.
         let snippet = d.source_line.as_ref().zip(d.position);
@@ -157,13 +190,16 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{gutter}--> {location}")?;
         }
         if let Some((line, pos)) = snippet {
+            let shown = |text: &str| escape_controls(&text.replace('\t', " ")).into_owned();
             writeln!(f, "{gutter} |")?;
-            writeln!(f, "{} | {}", pos.line, line.replace('\t', " "))?;
-            let caret_pad = " ".repeat(line.chars().take(pos.column.saturating_sub(1)).count());
+            writeln!(f, "{} | {}", pos.line, shown(line))?;
+            // The caret counts the characters before it as they are shown, escapes included.
+            let before: String = line.chars().take(pos.column.saturating_sub(1)).collect();
+            let caret_pad = " ".repeat(shown(&before).chars().count());
             writeln!(f, "{gutter} | {caret_pad}^")?;
         }
         if let Some(help) = &d.help {
-            writeln!(f, "{gutter} = help: {help}")?;
+            writeln!(f, "{gutter} = help: {}", escape_controls(help))?;
         }
         Ok(())
     }
@@ -270,4 +306,47 @@ pub(crate) fn did_you_mean<'a>(
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_would_act_on_a_terminal_is_shown_escaped() {
+        assert!(matches!(
+            escape_controls("alex@contoso.example"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(escape_controls("plain é"), "plain é");
+        assert_eq!(escape_controls("Ärger über Größe"), "Ärger über Größe");
+        assert_eq!(
+            escape_controls("x\nhigh  entra-roles/forged: Fake\u{1b}[2K\r\u{202e}"),
+            "x\\nhigh  entra-roles/forged: Fake\\u{1b}[2K\\r\\u{202e}"
+        );
+        assert_eq!(
+            escape_controls("tab\there\u{2028}\u{7f}\u{85}\u{200f}"),
+            "tab\\there\\u{2028}\\u{7f}\\u{85}\\u{200f}"
+        );
+        assert_eq!(
+            escape_controls("a\u{1b}[31mred\r\nb\u{202e}c"),
+            "a\\u{1b}[31mred\\r\\nb\\u{202e}c"
+        );
+        let source = "title: \"x\u{1b}[2J\"\tend\n";
+        let d = Diagnostic::error("the title `x\u{1b}[2J` is already used")
+            .in_file("d/new\nline.yaml")
+            .at(source, Position::new(1, 16))
+            .with_help("rename \u{7}it");
+        let shown = d.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{shown}"
+        );
+        assert!(shown.contains("--> d/new\\nline.yaml:1:16"), "{shown}");
+        // The caret stays under the character it points at, escapes counted as shown.
+        let lines: Vec<&str> = shown.lines().collect();
+        let code = lines.iter().find(|l| l.starts_with("1 | ")).unwrap();
+        let caret = lines.iter().find(|l| l.trim_end().ends_with('^')).unwrap();
+        assert_eq!(&code[caret.len() - 1..caret.len()], "e", "{shown}");
+    }
 }

@@ -147,6 +147,38 @@ mod tests {
         }
     }
 
+    /// A seed named after a file of the repository (`tests_fixtures_minimal_rulecast.yaml` for
+    /// tests/fixtures/minimal/rulecast.yaml) is a copy of it: a stale copy in a format the
+    /// loader no longer reads would only fuzz the first error.
+    #[test]
+    fn seeds_named_after_a_file_are_copies_of_it() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let files: std::collections::BTreeMap<String, PathBuf> = ["detections", "tests"]
+            .iter()
+            .flat_map(|dir| walkdir::WalkDir::new(root.join(dir)))
+            .map(Result::unwrap)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let relative = e.path().strip_prefix(root).unwrap().to_string_lossy();
+                (relative.replace(['/', '\\'], "_"), e.path().to_owned())
+            })
+            .collect();
+        let mut copies = 0;
+        for (seed, bytes) in seeds("catalogue_file") {
+            let name = seed.file_name().unwrap().to_string_lossy();
+            if let Some(file) = files.get(name.as_ref()) {
+                assert!(
+                    std::fs::read(file).unwrap() == bytes,
+                    "{} is not a copy of {}: copy the file again",
+                    seed.display(),
+                    file.display()
+                );
+                copies += 1;
+            }
+        }
+        assert!(copies >= 10, "only {copies} seeds are named after a file");
+    }
+
     #[test]
     fn condition_seeds() {
         for (path, bytes) in seeds("condition") {

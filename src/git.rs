@@ -176,16 +176,29 @@ impl Repo {
         })
     }
 
-    /// Paths with uncommitted changes or untracked files, as `git status` shows them.
+    /// Paths (relative to the top) with uncommitted changes or untracked files; both paths of
+    /// a rename.
     pub(crate) fn dirty(&self) -> Result<Vec<String>, GitError> {
+        // `-z` gives paths as they are (no quoting of unusual names, no ` -> ` for renames).
         let out = run(
             &self.top,
-            &["status", "--porcelain", "--untracked-files=all"],
+            &["status", "--porcelain", "-z", "--untracked-files=all"],
         )?;
-        Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .map(|l| l.get(3..).unwrap_or(l).to_owned())
-            .collect())
+        let mut paths = Vec::new();
+        let mut fields = out.split(|b| *b == 0).filter(|f| !f.is_empty());
+        while let Some(entry) = fields.next() {
+            let status = entry.get(..2).unwrap_or_default();
+            paths.push(String::from_utf8_lossy(entry.get(3..).unwrap_or(entry)).into_owned());
+            // A rename or copy is followed by the path it came from.
+            if status.contains(&b'R') || status.contains(&b'C') {
+                paths.extend(
+                    fields
+                        .next()
+                        .map(|f| String::from_utf8_lossy(f).into_owned()),
+                );
+            }
+        }
+        Ok(paths)
     }
 
     /// Tags whose name matches `pattern` (a git glob).

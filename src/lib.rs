@@ -46,6 +46,7 @@ pub mod targets;
 pub mod yaml;
 
 mod diff;
+mod files;
 mod git;
 mod identifier;
 mod pack;

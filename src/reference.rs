@@ -229,6 +229,21 @@ fn constraints(map: &Map<String, Value>) -> String {
     if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
         parts.push(format!("form `{pattern}`"));
     }
+    // The forms of the names and values inside a list or mapping (list keys, column names,
+    // Splunk roles, Sigma field names).
+    for (key, what) in [
+        ("propertyNames", "names"),
+        ("items", "items"),
+        ("additionalProperties", "values"),
+    ] {
+        if let Some(pattern) = map
+            .get(key)
+            .and_then(|s| s.get("pattern"))
+            .and_then(Value::as_str)
+        {
+            parts.push(format!("{what} of form `{pattern}`"));
+        }
+    }
     if let Some(default) = map.get("default")
         && !default.as_object().is_some_and(Map::is_empty)
         && !default.as_array().is_some_and(Vec::is_empty)

@@ -423,8 +423,8 @@ impl<'a> Checker<'a> {
                 help: description(s),
             });
         }
-        let name_pattern = s
-            .get("propertyNames")
+        let names = s.get("propertyNames");
+        let name_pattern = names
             .and_then(|p| p.get("pattern"))
             .and_then(Value::as_str)
             .and_then(compiled);
@@ -433,11 +433,15 @@ impl<'a> Checker<'a> {
             if let Some(re) = &name_pattern
                 && !re.is_match(key)
             {
+                let advice = names
+                    .and_then(|p| p.get("patternErrorMessage"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 out.push(Violation {
                     pointer: child.clone(),
                     at_key: true,
                     message: format!("`{key}` is not a valid name here ({})", re.as_str()),
-                    help: description(s),
+                    help: advice.or_else(|| description(s)),
                 });
                 continue;
             }

@@ -44,6 +44,28 @@ impl Document {
             .or_else(|| self.map.value_position(pointer))
     }
 
+    /// The position of the character at byte `offset` of the text `value`, the scalar at
+    /// `pointer`, when the scalar is written on one line as it reads (plain, or quoted without
+    /// escapes before the offset); otherwise the position of the scalar.
+    pub(crate) fn position_in_scalar(
+        &self,
+        pointer: &str,
+        value: &str,
+        offset: usize,
+    ) -> Option<Position> {
+        let start = self.map.values.iter().find(|(p, _)| p == pointer)?.1;
+        let line = self.source.lines().nth(start.line.checked_sub(1)?)?;
+        let rest: String = line.chars().skip(start.column - 1).collect();
+        let quoted = rest.starts_with(['"', '\'']);
+        let written = if quoted { &rest[1..] } else { rest.as_str() };
+        let before = value.get(..offset)?;
+        if !written.starts_with(before) || (quoted && before.contains(['\\', '\''])) {
+            return Some(start);
+        }
+        let column = start.column + usize::from(quoted) + before.chars().count();
+        Some(Position::new(start.line, column))
+    }
+
     /// An error pointing at the value at `pointer`.
     pub fn error_at(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         self.diagnostic_at(Diagnostic::error(message), pointer, false)
@@ -81,6 +103,9 @@ impl Document {
 pub(crate) struct SourceMap {
     values: Vec<(String, Position)>,
     keys: Vec<(String, Position)>,
+    /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
+    /// `0x1f`): the pointer, the text as written and the number as read.
+    renumbered: Vec<(String, String, String)>,
 }
 
 impl SourceMap {
@@ -105,6 +130,14 @@ impl SourceMap {
     pub(crate) fn key_position(&self, pointer: &str) -> Option<Position> {
         Self::find(&self.keys, pointer)
     }
+
+    /// The plain scalars YAML reads as a number that prints otherwise (`1.50` is 1.5): the
+    /// pointer, the text as written and the number as read.
+    pub(crate) fn renumbered(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.renumbered
+            .iter()
+            .map(|(pointer, text, number)| (pointer.as_str(), text.as_str(), number.as_str()))
+    }
 }
 
 /// Escapes one JSON-pointer segment.
@@ -118,24 +151,60 @@ pub(crate) fn pointer_segment(segment: &str) -> String {
 
 /// Reads and parses `path`. Errors come back as diagnostics with positions.
 pub(crate) fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(display))?;
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(format!(
-            "file is {} bytes; catalogue files are limited to {} bytes",
-            metadata.len(),
-            MAX_FILE_BYTES
-        ))
-        .in_file(display)
-        .with_help(
-            "split the content into several files; a detection never needs this much text",
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(format!("cannot read file: {e}")).in_file(display))?;
-    let source = String::from_utf8(bytes)
-        .map_err(|e| Diagnostic::error(format!("file is not valid UTF-8: {e}")).in_file(display))?;
+    let source = read_text(path, display)?;
     parse_str(&source, display)
+}
+
+/// The text of a catalogue file: a regular file of at most [`MAX_FILE_BYTES`], in UTF-8.
+pub(crate) fn read_text(path: &Path, display: &Path) -> Result<String, Diagnostic> {
+    use crate::files::ReadError;
+    let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| {
+        let d = Diagnostic::error(format!("cannot read the file: {e}")).in_file(display);
+        match e {
+            ReadError::TooLarge { .. } => Diagnostic::error(format!(
+                "the file is larger than {MAX_FILE_BYTES} bytes, the limit of a catalogue file"
+            ))
+            .in_file(display)
+            .with_help(
+                "split the content into several files; a detection never needs this much text",
+            ),
+            ReadError::NotAFile(_) => d.with_help(
+                "a catalogue holds regular files and folders only; replace it with the file itself",
+            ),
+            _ => d,
+        }
+    })?;
+    String::from_utf8(bytes).map_err(|e| not_utf8(e.as_bytes(), e.utf8_error(), display))
+}
+
+/// The line and column of the first byte of `bytes` that is not UTF-8.
+pub(crate) fn utf8_error_position(bytes: &[u8], error: std::str::Utf8Error) -> Position {
+    let at = error.valid_up_to();
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = memchr::memchr_iter(b'\n', &bytes[..at]).count() + 1;
+    // Bytes before the bad one on its line are valid UTF-8, so they count as characters.
+    let column = String::from_utf8_lossy(&bytes[line_start..at])
+        .chars()
+        .count()
+        + 1;
+    Position::new(line, column)
+}
+
+/// An error at the line and column of the first byte of `bytes` that is not UTF-8.
+fn not_utf8(bytes: &[u8], error: std::str::Utf8Error, display: &Path) -> Diagnostic {
+    let at = error.valid_up_to();
+    let Position { line, column } = utf8_error_position(bytes, error);
+    let lossy = String::from_utf8_lossy(bytes);
+    Diagnostic::error(format!(
+        "the file is not valid UTF-8: byte 0x{:02x} cannot start or continue a character",
+        bytes[at]
+    ))
+    .in_file(display)
+    .at(&lossy, Position::new(line, column))
+    .with_help("save the file as UTF-8")
 }
 
 /// Parses YAML text. `display` is the path shown in diagnostics.
@@ -397,6 +466,8 @@ impl Builder {
                 },
                 Event::Scalar(text, style, anchor, tag) => {
                     let plain = matches!(style, ScalarStyle::Plain);
+                    // The text of a plain scalar read as a number that prints otherwise.
+                    let mut renumbered: Option<String> = None;
                     let value = match tag {
                         Some(tag) if tag.is_yaml_core_schema() && tag.suffix() == "str" => {
                             Value::String(text.into_owned())
@@ -413,7 +484,15 @@ impl Builder {
                                 ),
                             ));
                         }
-                        _ if plain => resolve_plain(&text),
+                        _ if plain => {
+                            let value = resolve_plain(&text);
+                            if let Value::Number(n) = &value
+                                && n.to_string() != *text
+                            {
+                                renumbered = Some(text.into_owned());
+                            }
+                            value
+                        }
                         _ => Value::String(text.into_owned()),
                     };
                     self.count(1, at)?;
@@ -425,10 +504,11 @@ impl Builder {
                         ..
                     }) = stack.last_mut()
                     {
+                        // A key is a name: a number keeps the digits it was written with.
                         let name = match &value {
                             Value::String(s) => s.clone(),
                             Value::Null => "null".to_owned(),
-                            other => other.to_string(),
+                            other => renumbered.take().unwrap_or_else(|| other.to_string()),
                         };
                         if object.contains_key(&name) {
                             return Err(ParseError {
@@ -450,7 +530,12 @@ impl Builder {
                         }
                         continue;
                     }
-                    self.child_pointer(&stack, at)?;
+                    let pointer = self.child_pointer(&stack, at)?;
+                    if self.positions
+                        && let Some(text) = renumbered
+                    {
+                        self.map.renumbered.push((pointer, text, value.to_string()));
+                    }
                     (value, anchor, 1)
                 }
                 Event::Alias(id) => {
@@ -616,6 +701,25 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    #[test]
+    fn numbers_that_print_otherwise_are_recorded_with_their_text() {
+        let doc = parse_str(
+            "a: 1.50\nb: 1.5\nc: 007\nd: '1.50'\ne: [0x1f, 3]\n1.50: key\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        let found: Vec<(&str, &str, &str)> = doc.map.renumbered().collect();
+        assert_eq!(
+            found,
+            [
+                ("/a", "1.50", "1.5"),
+                ("/c", "007", "7"),
+                ("/e/0", "0x1f", "31")
+            ]
+        );
+        assert_eq!(doc.value["1.50"], "key", "a key keeps its digits");
     }
 
     #[test]

@@ -47,3 +47,12 @@ def target_files(generated, binary=None):
                 found = [p for p in root.glob(pattern) if p.is_file()]
             files.setdefault(hook["checker"], {}).setdefault(target["name"], set()).update(found)
     return {c: {t: sorted(paths) for t, paths in by_target.items()} for c, by_target in files.items()}, None
+
+
+def checker_files(generated, checker, binary=None):
+    """Every file of `generated` that the targets' hooks give to `checker`, sorted; raises
+    RuntimeError when rulecast cannot say, so a caller never silently checks nothing."""
+    files, reason = target_files(generated, binary)
+    if files is None:
+        raise RuntimeError(reason)
+    return sorted(p for paths in files.get(checker, {}).values() for p in paths)

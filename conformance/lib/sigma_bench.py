@@ -36,6 +36,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import sigma_flatten as flat  # noqa: E402
 import sigma_oracle as oracle  # noqa: E402
+from rulecast_bin import checker_files  # noqa: E402
 import yaml  # noqa: E402
 from sigma.backends.sqlite import sqliteBackend  # noqa: E402
 
@@ -72,7 +73,7 @@ def convert_all(catalogue, generated, logsources):
     names = {str(flat.load_yaml(p)["id"]).lower(): n for n, p in flat.detection_files(catalogue)}
     lists = flat.load_lists(catalogue)
     plans = []
-    for path in sorted((generated / "sigma" / "rules").rglob("*.yml")):
+    for path in checker_files(generated, "sigma-rules"):
         text = path.read_text(encoding="utf-8")
         first = next(yaml.safe_load_all(text))
         source = by_sigma[(first["logsource"]["product"], first["logsource"]["service"])]

@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 
-from rulecast_bin import rulecast_binary
+from rulecast_bin import checker_files, rulecast_binary
 
 import yaml
 from sigma.backends.sqlite import sqliteBackend
@@ -172,7 +172,7 @@ class SigmaPlan:
 def sigma_index(generated):
     """Detection id (lower case) -> Sigma file, from the id of each file's first document."""
     index = {}
-    for path in sorted((generated / "sigma" / "rules").rglob("*.yml")):
+    for path in checker_files(generated, "sigma-rules"):
         text = path.read_text(encoding="utf-8")
         first = next(yaml.safe_load_all(text))
         index.setdefault(str(first.get("id")).lower(), []).append((path, text))
@@ -524,7 +524,7 @@ def selftest(args):
         with tempfile.TemporaryDirectory() as tmp:
             copy_dir = pathlib.Path(tmp) / "generated"
             shutil.copytree(generated / "sigma", copy_dir / "sigma")
-            files = sorted((copy_dir / "sigma" / "rules").rglob("*.yml"))
+            files = checker_files(copy_dir, "sigma-rules")
             path = next((p for p in files if pick(p)), None)
             if path is None:
                 outcomes.append(False)

@@ -5,23 +5,25 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::sections::TargetSections;
+use crate::identifier;
 
 /// Catalogue-wide settings.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogueConfig {
     /// Short machine name of the content pack, e.g. rulecast-pim.
-    #[schemars(regex(pattern = crate::identifier::KEY))]
+    #[schemars(regex(pattern = identifier::KEY))]
     pub name: String,
     /// Human title of the content pack.
     pub title: String,
     /// Who publishes the content.
     pub publisher: String,
-    /// Lists that detections refer to: threshold tiers, and `Field|expand: '%name%'` matches.
-    /// A list is bound in every target that keeps lists in a store of its platform (a Sentinel
-    /// watchlist and a Splunk lookup, in their entries under `targets:`), or in none: then its
-    /// values are compiled into every query.
+    /// Lists that detections refer to (threshold tiers, and `Field|expand: '%name%'` matches), by
+    /// a lower-case name. A list is bound in every target that keeps lists in a store of its
+    /// platform (a Sentinel watchlist and a Splunk lookup, in their entries under `targets:`), or
+    /// in none: then its values are compiled into every query.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": identifier::LOWER_NAME, "patternErrorMessage": identifier::LOWER_NAME_ADVICE }))]
     pub lists: IndexMap<String, ListConfig>,
     /// Each target's settings, one entry per target (its format is the target's).
     #[serde(default)]

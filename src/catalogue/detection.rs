@@ -243,6 +243,9 @@ pub struct Threshold {
     pub tiers: Vec<Tier>,
 }
 
+/// The tier alerts report when no tier of the threshold matched.
+pub const DEFAULT_TIER: &str = "default";
+
 /// A threshold tier: groups whose `field` value is on `list` need only `count` events.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -18,13 +18,14 @@ use serde::{Deserialize, Serialize};
 
 use super::sections::TargetSections;
 use super::shape::ShapeSpec;
+use crate::identifier;
 
 /// A log source file in detections/logsources/.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSourceFile {
     /// Name detections use in `logsource:`; the file is named after it.
-    #[schemars(regex(pattern = crate::identifier::LOWER_NAME))]
+    #[schemars(regex(pattern = identifier::LOWER_NAME))]
     pub id: String,
     /// Human name of the data, e.g. Microsoft Entra audit logs.
     pub title: String,
@@ -32,10 +33,14 @@ pub struct LogSourceFile {
     pub description: String,
     /// The Log Analytics table of the rows (Sentinel and Azure Monitor query it; an exported
     /// row names it in its `Type` column).
+    #[schemars(regex(pattern = identifier::IDENTIFIER))]
+    #[schemars(extend("patternErrorMessage" = identifier::IDENTIFIER_ADVICE))]
     pub table: String,
     /// The time column, which orders events and places them in threshold windows.
     pub time_column: String,
-    /// Raw columns of the Log Analytics table that fields are built from.
+    /// Raw columns of the Log Analytics table that fields are built from, by their name in the
+    /// table.
+    #[schemars(extend("propertyNames" = { "pattern": identifier::IDENTIFIER, "patternErrorMessage": identifier::IDENTIFIER_ADVICE }))]
     pub columns: IndexMap<String, Column>,
     /// The column that identifies one event (e.g. Id), shown with the events behind an alert
     /// by `rulecast scan`.
@@ -46,6 +51,7 @@ pub struct LogSourceFile {
     /// Where the columns are in each export `rulecast scan` reads, by shape name
     /// ([`super::shape`]).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": identifier::LOWER_NAME, "patternErrorMessage": identifier::SHAPE_NAME_ADVICE }))]
     pub shapes: IndexMap<String, ShapeSpec>,
     /// How each target reaches this data, one entry per target (its format is the target's).
     pub targets: TargetSections,
@@ -59,6 +65,8 @@ pub struct Column {
     #[serde(rename = "type")]
     pub kind: ColumnType,
     /// Dotted path of the same data in the diagnostic record, e.g. properties.targetResources.
+    #[schemars(regex(pattern = identifier::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = identifier::RECORD_PATH_ADVICE))]
     pub diagnostic: String,
 }
 
@@ -174,6 +182,8 @@ pub enum FieldValue {
     Column {
         column: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(regex(pattern = identifier::RECORD_PATH))]
+        #[schemars(extend("patternErrorMessage" = identifier::RECORD_PATH_ADVICE))]
         path: Option<String>,
     },
     /// The first element of an array column whose keys match `where` (case-insensitively),
@@ -199,9 +209,12 @@ pub struct ElementLookup {
     pub column: String,
     /// Keys the element must have, compared case-insensitively, e.g. { type: Role }.
     #[schemars(length(min = 1))]
+    #[schemars(extend("propertyNames" = { "pattern": identifier::RECORD_PATH, "patternErrorMessage": identifier::RECORD_PATH_ADVICE }))]
     #[serde(rename = "where")]
     pub matching: IndexMap<String, String>,
     /// Dotted path of the value inside the element.
+    #[schemars(regex(pattern = identifier::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = identifier::RECORD_PATH_ADVICE))]
     pub path: String,
 }
 
@@ -213,6 +226,8 @@ pub struct IndexLookup {
     /// Position of the element, from 0.
     pub index: u32,
     /// Dotted path of the value inside the element.
+    #[schemars(regex(pattern = identifier::RECORD_PATH))]
+    #[schemars(extend("patternErrorMessage" = identifier::RECORD_PATH_ADVICE))]
     pub path: String,
 }
 

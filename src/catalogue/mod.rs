@@ -353,33 +353,67 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     })
 }
 
-/// YAML files of the catalogue (detections, their test files and log sources), relative to `root`, sorted.
+/// YAML files of the catalogue (detections, their test files and log sources), relative to
+/// `root`, sorted.
+///
+/// Nothing in the folder is passed over without a word: a symbolic link is followed when it
+/// stays inside the catalogue and refused when it leads out of it (a checkout must not read, or
+/// publish, a file from elsewhere on the machine), and a FIFO, socket or device is refused.
 fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
     let mut files = Vec::new();
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut refused: Vec<Diagnostic> = Vec::new();
     let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name();
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            // Other files are read only when a catalogue file names them (test events), and
+            // are checked there, where the error can point at the name.
+            if !entry.path_is_symlink() || entry.depth() == 0 || !(entry.file_type().is_dir() || is_yaml(entry.path())) {
+                return true;
+            }
+            match entry.path().canonicalize() {
+                Ok(target) if target.starts_with(&real_root) => true,
+                resolved => {
+                    let shown = resolved
+                        .map(|t| crate::diagnostic::display_path(&t))
+                        .unwrap_or_else(|e| format!("nothing ({e})"));
+                    refused.push(
+                        Diagnostic::error(format!(
+                            "this symbolic link leads out of the catalogue, to {shown}"
+                        ))
+                        .in_file(entry.path())
+                        .with_help("a catalogue reads only its own files: copy the file in, or link to one inside the catalogue"),
+                    );
+                    false
+                }
+            }
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                diagnostics.push(Diagnostic::error(format!(
-                    "cannot read the catalogue folder: {e}"
-                )));
+                diagnostics.push(crate::files::walk_error("catalogue folder", &e));
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
-            continue;
+        match crate::files::FileKind::of(entry.file_type()) {
+            None => {}
+            Some(crate::files::FileKind::Folder) => continue,
+            Some(kind) => {
+                diagnostics.push(
+                    Diagnostic::error(format!("this is {kind}, not a regular file"))
+                        .in_file(entry.path())
+                        .with_help("a catalogue holds regular files and folders only; remove it"),
+                );
+                continue;
+            }
         }
         let Ok(relative) = entry.path().strip_prefix(root) else {
             continue;
         };
-        let is_yaml = matches!(
-            relative.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        );
-        if !is_yaml {
+        if !is_yaml(relative) {
             continue;
         }
         if relative == Path::new(CONFIG_FILE) || relative == Path::new(GUIDE_FILE) {
@@ -395,7 +429,17 @@ fn catalogue_files(root: &Path, diagnostics: &mut Diagnostics) -> Vec<PathBuf> {
         }
         files.push(relative.to_path_buf());
     }
+    for d in refused {
+        diagnostics.push(d);
+    }
     files
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// How a catalogue path is shown: relative to the working directory when possible.

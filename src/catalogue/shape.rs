@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::LogSourceFile;
 use super::logsource::ColumnType;
 use crate::diagnostic::{Diagnostics, did_you_mean};
+use crate::identifier;
 use crate::yaml::{Document, pointer_segment};
 
 /// One input shape of a log source, under `shapes.<name>`. Shapes of the same name in several
@@ -50,7 +51,53 @@ pub struct ShapeSpec {
     pub other_columns: OtherColumns,
     /// Where a column is, by column name.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": identifier::IDENTIFIER, "patternErrorMessage": identifier::IDENTIFIER_ADVICE }))]
     pub columns: IndexMap<String, ColumnPlace>,
+}
+
+impl ShapeSpec {
+    /// Every key the shape reads, with the JSON pointer (below `at`, the shape's own) where it
+    /// is written; a built column's keys with their placeholders replaced, at the column.
+    fn keys(&self, at: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        match &self.recognise {
+            Recognise::AllOf { all_of } => {
+                list_keys(&mut out, &format!("{at}/recognise/all_of"), all_of);
+            }
+            Recognise::AnyOf { any_of } => {
+                list_keys(&mut out, &format!("{at}/recognise/any_of"), any_of);
+            }
+        }
+        if let Some(category) = &self.category {
+            out.push((format!("{at}/category/key"), category.key.clone()));
+        }
+        for (column, place) in &self.columns {
+            let pointer = format!("{at}/columns/{}", pointer_segment(column));
+            match place {
+                ColumnPlace::Key(key) => out.push((pointer, key.clone())),
+                ColumnPlace::FirstOf(keys) => list_keys(&mut out, &pointer, keys),
+                ColumnPlace::Mapped {
+                    key: KeyOrKeys::One(key),
+                    ..
+                } => out.push((format!("{pointer}/key"), key.clone())),
+                ColumnPlace::Mapped {
+                    key: KeyOrKeys::FirstOf(keys),
+                    ..
+                } => list_keys(&mut out, &format!("{pointer}/key"), keys),
+                ColumnPlace::Built { build } => {
+                    let pointer = format!("{pointer}/build");
+                    out.extend(build.keys().into_iter().map(|key| (pointer.clone(), key)));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn list_keys(out: &mut Vec<(String, String)>, pointer: &str, keys: &[String]) {
+    for (i, key) in keys.iter().enumerate() {
+        out.push((format!("{pointer}/{i}"), key.clone()));
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -70,11 +117,13 @@ pub enum Recognise {
     /// Every one of the keys.
     AllOf {
         #[schemars(length(min = 1))]
+        #[schemars(extend("items" = { "type": "string", "pattern": identifier::SHAPE_KEY, "patternErrorMessage": identifier::SHAPE_KEY_ADVICE }))]
         all_of: Vec<String>,
     },
     /// At least one of the keys.
     AnyOf {
         #[schemars(length(min = 1))]
+        #[schemars(extend("items" = { "type": "string", "pattern": identifier::SHAPE_KEY, "patternErrorMessage": identifier::SHAPE_KEY_ADVICE }))]
         any_of: Vec<String>,
     },
 }
@@ -92,6 +141,8 @@ impl Recognise {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryKey {
+    #[schemars(regex(pattern = identifier::SHAPE_KEY))]
+    #[schemars(extend("patternErrorMessage" = identifier::SHAPE_KEY_ADVICE))]
     pub key: String,
     /// Compared case-insensitively. Empty: the log source's Log Analytics table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -126,10 +177,17 @@ pub enum OtherColumns {
 #[serde(untagged, deny_unknown_fields)]
 pub enum ColumnPlace {
     /// One key (dotted path in JSON; a whole header name in CSV).
-    Key(String),
+    Key(
+        #[schemars(regex(pattern = identifier::SHAPE_KEY))]
+        #[schemars(extend("patternErrorMessage" = identifier::SHAPE_KEY_ADVICE))]
+        String,
+    ),
     /// The first of these keys the record has. For a string column, a key holding an object
     /// or array is passed over (`operationName` written as `{"value": ...}`).
-    FirstOf(Vec<String>),
+    FirstOf(
+        #[schemars(extend("items" = { "type": "string", "pattern": identifier::SHAPE_KEY, "patternErrorMessage": identifier::SHAPE_KEY_ADVICE }))]
+         Vec<String>,
+    ),
     /// A key (or the first of several) whose values are written differently from the Log
     /// Analytics column, with the column's value for each (others are kept as they are).
     Mapped {
@@ -143,8 +201,15 @@ pub enum ColumnPlace {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum KeyOrKeys {
-    One(String),
-    FirstOf(Vec<String>),
+    One(
+        #[schemars(regex(pattern = identifier::SHAPE_KEY))]
+        #[schemars(extend("patternErrorMessage" = identifier::SHAPE_KEY_ADVICE))]
+        String,
+    ),
+    FirstOf(
+        #[schemars(extend("items" = { "type": "string", "pattern": identifier::SHAPE_KEY, "patternErrorMessage": identifier::SHAPE_KEY_ADVICE }))]
+         Vec<String>,
+    ),
 }
 
 impl KeyOrKeys {
@@ -173,12 +238,19 @@ impl ColumnPlace {
 #[serde(untagged, deny_unknown_fields)]
 pub enum Template {
     /// The text of a flat column (a header name, with list placeholders such as `{t}`).
-    Key(String),
+    Key(
+        #[schemars(regex(pattern = identifier::SHAPE_TEMPLATE_KEY))]
+        #[schemars(extend("patternErrorMessage" = identifier::SHAPE_TEMPLATE_KEY_ADVICE))]
+        String,
+    ),
     /// An object of templates; left out when all its values are empty, or when its `when`
     /// column is.
     Object {
+        #[schemars(extend("propertyNames" = { "pattern": identifier::IDENTIFIER, "patternErrorMessage": "use letters, digits and _, not starting with a digit: the key is one of the built JSON value, which the fields' paths read" }))]
         object: IndexMap<String, Template>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(regex(pattern = identifier::SHAPE_TEMPLATE_KEY))]
+        #[schemars(extend("patternErrorMessage" = identifier::SHAPE_TEMPLATE_KEY_ADVICE))]
         when: Option<String>,
     },
     /// A list of `count` items, the placeholder replaced by 1, 2, ...; empty items are left out.
@@ -266,6 +338,16 @@ pub(super) fn check(source: &LogSourceFile, doc: &Document, out: &mut Diagnostic
                     ),
                 )),
                 _ => {}
+            }
+        }
+        if shape.input == InputKind::Json {
+            for (pointer, key) in shape.keys(&at) {
+                if !identifier::is_record_path(&key) {
+                    out.push(
+                        doc.error_at(&pointer, format!("`{key}` is not a path into a JSON record"))
+                            .with_help("a JSON shape reads dotted paths: write dot-separated keys of letters, digits and _ - : / @ $ (e.g. properties.result); header names with spaces or brackets are for `input: csv`"),
+                    );
+                }
             }
         }
         let time = &source.time_column;

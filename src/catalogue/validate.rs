@@ -24,6 +24,11 @@ use crate::targets::sentinel::limits::{
 };
 use crate::yaml::{Document, pointer_segment};
 
+/// Names the default threshold takes in every target's output, which a tier must not share:
+/// alerts carry the tier as `default` when no tier matched, and Sigma names the default
+/// correlation rule `<rule>_correlation`, where a tier's base rule is `<rule>_<tier>`.
+pub(crate) const RESERVED_TIER_NAMES: [&str; 2] = [super::detection::DEFAULT_TIER, "correlation"];
+
 /// The files of a catalogue that were parsed and schema-checked, ready for the checks across them.
 pub(super) struct Sources {
     pub targets: Arc<Targets>,
@@ -73,12 +78,32 @@ pub(super) fn validate(
     let mut compiled = Vec::new();
     let mut ids: HashMap<String, (PathBuf, Option<Position>)> = HashMap::new();
     let mut titles: HashMap<String, PathBuf> = HashMap::new();
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
     for (meta, doc) in detections {
         let relative = doc
             .path
             .strip_prefix(root)
             .unwrap_or(&doc.path)
             .to_path_buf();
+        // Most targets name a detection's files after its file name alone (Splunk searches,
+        // ARM templates, Sigma rules), so two detections with one name, in two sections or as
+        // `.yaml` and `.yml` twins, would write one file and lose the other.
+        let name = relative
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(first) = names.get(&name) {
+            out.push(
+                Diagnostic::error(format!(
+                    "two detections are named `{name}`: this file and {}",
+                    crate::diagnostic::display_path(first)
+                ))
+                .in_file(&doc.path)
+                .with_help("rename one: every target names a detection's files after its file name, so one would overwrite the other"),
+            );
+        } else {
+            names.insert(name, doc.path.clone());
+        }
         let id_key = meta.id.to_ascii_lowercase();
         if let Some((first, pos)) = ids.get(&id_key) {
             let at = pos
@@ -106,7 +131,13 @@ pub(super) fn validate(
         } else {
             titles.insert(title_key, doc.path.clone());
         }
-        if let Some(d) = check_detection(meta, doc, &relative, &config, &guide, &sources, out) {
+        let context = Context {
+            root,
+            config: &config,
+            guide: &guide,
+            sources: &sources,
+        };
+        if let Some(d) = check_detection(meta, doc, &relative, &context, out) {
             compiled.push(d);
         }
     }
@@ -174,11 +205,7 @@ fn check_list_match(
         let logic::Matcher::InList { list, .. } = matcher else {
             continue;
         };
-        let pointer = if m.matchers.len() > 1 {
-            format!("{}/{i}", m.pointer)
-        } else {
-            m.pointer.clone()
-        };
+        let pointer = m.value_pointer(i);
         let (base, names) = logic::list_reference(list);
         let Some(defined) = config.lists.get(base) else {
             let help = did_you_mean(base, config.lists.keys().map(String::as_str))
@@ -349,15 +376,27 @@ fn check_field_value(
     }
 }
 
+/// What a detection is checked against.
+struct Context<'a> {
+    root: &'a Path,
+    config: &'a CatalogueConfig,
+    guide: &'a GuideFile,
+    sources: &'a IndexMap<String, LogSourceFile>,
+}
+
 fn check_detection(
     meta: DetectionFile,
     doc: Document,
     relative: &Path,
-    config: &CatalogueConfig,
-    guide: &GuideFile,
-    sources: &IndexMap<String, LogSourceFile>,
+    context: &Context,
     out: &mut Diagnostics,
 ) -> Option<Detection> {
+    let Context {
+        root,
+        config,
+        guide,
+        sources,
+    } = *context;
     let before = out.error_count();
     let slug = relative
         .file_stem()
@@ -519,6 +558,7 @@ fn check_detection(
                 for m in sel.fields() {
                     known_field(&m.field, &m.pointer, true, out);
                     check_list_match(m, config, &doc, out);
+                    check_regex_dialect(m, &doc, out);
                 }
                 selections.push(sel);
             }
@@ -535,6 +575,20 @@ fn check_detection(
                     });
                 }
             }
+        }
+    }
+    // YAML reads `1.50` as the number 1.5; matched as text, it would be `1.5`.
+    for (pointer, written, read) in doc.map.renumbered() {
+        if pointer.starts_with("/detection/") {
+            out.push(
+                doc.error_at(
+                    pointer,
+                    format!("`{written}` is a number to YAML, so it would be matched as `{read}`"),
+                )
+                .with_help(format!(
+                    "quote it to match the text as written: '{written}'"
+                )),
+            );
         }
     }
     let names: Vec<String> = meta.detection.selections.keys().cloned().collect();
@@ -653,6 +707,18 @@ fn check_detection(
         }
         for (i, tier) in t.tiers.iter().enumerate() {
             let pointer = format!("/threshold/tiers/{i}");
+            if RESERVED_TIER_NAMES.contains(&tier.name.as_str()) {
+                out.push(
+                    doc.error_at(
+                        &format!("{pointer}/name"),
+                        format!("a tier cannot be named `{}`", tier.name),
+                    )
+                    .with_help(format!(
+                        "rulecast uses {} for the threshold without a tier (alerts report the tier as `default`, Sigma names its correlation rule `..._correlation`); name the tier after its list, e.g. privileged",
+                        RESERVED_TIER_NAMES.map(|n| format!("`{n}`")).join(" and ")
+                    )),
+                );
+            }
             if !t.group_by.contains(&tier.field) {
                 out.push(
                     doc.error_at(
@@ -735,6 +801,22 @@ fn check_detection(
         known_field(field, &pointer, false, out);
     }
 
+    // Dates: the schema checks the form, this the calendar.
+    let deprecation_date = meta.deprecation.as_ref().map(|d| d.date.as_str());
+    for (pointer, date) in [
+        ("/date", Some(meta.date.as_str())),
+        ("/deprecation/date", deprecation_date),
+    ] {
+        if let Some(date) = date
+            && crate::lock::date::parse(date).is_err()
+        {
+            out.push(
+                doc.error_at(pointer, format!("`{date}` is not a day of the calendar"))
+                    .with_help("write a real date as YYYY-MM-DD, e.g. 2026-02-28"),
+            );
+        }
+    }
+
     // Deprecation.
     match (meta.status, &meta.deprecation) {
         (Status::Deprecated, None) => out.push(
@@ -754,7 +836,7 @@ fn check_detection(
         _ => {}
     }
 
-    check_test_cases(&meta.tests, &doc, source, out);
+    check_test_cases(root, &meta.tests, &doc, source, out);
 
     if out.error_count() > before {
         return None;
@@ -784,6 +866,40 @@ fn check_detection(
     })
 }
 
+/// Refuses regular expressions outside the dialect every engine reads alike, pointing at the
+/// construct, and warns about those that PCRE (Splunk) and Python backtrack through for an
+/// exponentially long time on a near miss.
+fn check_regex_dialect(m: &logic::FieldMatch, doc: &Document, out: &mut Diagnostics) {
+    for (i, matcher) in m.matchers.iter().enumerate() {
+        let logic::Matcher::Regex { regex, .. } = matcher else {
+            continue;
+        };
+        let pointer = m.value_pointer(i);
+        if let Err(e) = logic::regex_dialect::check(regex) {
+            let d = Diagnostic::error(format!("in the regular expression, {e}"))
+                .in_file(&doc.path)
+                .with_help(format!("{}; rulecast accepts only what Rust, RE2 (KQL), PCRE (Splunk) and Python's re (pySigma) read alike", e.instead));
+            out.push(match doc.position_in_scalar(&pointer, regex, e.offset) {
+                Some(p) => d.at(&doc.source, p),
+                None => d,
+            });
+            continue;
+        }
+        for risk in logic::regex_dialect::backtracking_risks(regex) {
+            let d = Diagnostic::warning(format!(
+                "the nested quantifier `{}` can backtrack catastrophically: Splunk (PCRE) and pySigma (Python) may take exponential time on text that almost matches",
+                risk.construct
+            ))
+            .in_file(&doc.path)
+            .with_help("repeat the inner part once, e.g. `(a+)+` as `a+`, or make the repeated text unambiguous");
+            out.push(match doc.position_in_scalar(&pointer, regex, risk.offset) {
+                Some(p) => d.at(&doc.source, p),
+                None => d,
+            });
+        }
+    }
+}
+
 /// Gives each detection its test file, and reports test files that test nothing.
 fn attach_test_files(
     root: &Path,
@@ -803,7 +919,7 @@ fn attach_test_files(
         match detections.iter_mut().find(|d| d.path == tested) {
             Some(detection) => {
                 if let Some(source) = sources.get(&detection.meta.logsource) {
-                    check_test_cases(&loaded.file.tests, &loaded.document, source, out);
+                    check_test_cases(root, &loaded.file.tests, &loaded.document, source, out);
                 }
                 detection.test_file = Some(loaded);
             }
@@ -855,6 +971,7 @@ fn attach_test_files(
 /// Checks the cases of a detection (inline or in its test file): each has events, from one
 /// place, and every inline event has a time the threshold windows can order it by.
 fn check_test_cases(
+    root: &Path,
     cases: &[TestCase],
     doc: &Document,
     source: &LogSourceFile,
@@ -881,11 +998,36 @@ fn check_test_cases(
                         &format!("{pointer}/events_file"),
                         "events_file must be a plain path next to the detection",
                     ));
+                } else if let Some(kind) = full
+                    .as_ref()
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .and_then(|m| crate::files::FileKind::of(m.file_type()))
+                {
+                    out.push(
+                        doc.error_at(
+                            &format!("{pointer}/events_file"),
+                            format!("`{file}` is {kind}, not a regular file"),
+                        )
+                        .with_help("test events are read from a regular JSON-lines file"),
+                    );
                 } else if !full.as_ref().is_some_and(|p| p.is_file()) {
                     out.push(doc.error_at(
                         &format!("{pointer}/events_file"),
                         format!("`{file}` does not exist next to the detection"),
                     ));
+                } else if !full
+                    .as_ref()
+                    .is_some_and(|p| crate::files::resolves_inside(p, root))
+                {
+                    out.push(
+                        doc.error_at(
+                            &format!("{pointer}/events_file"),
+                            format!("`{file}` is a symbolic link that leads out of the catalogue"),
+                        )
+                        .with_help(
+                            "test events are read from the catalogue only; copy the file in",
+                        ),
+                    );
                 }
             }
             _ => {}
@@ -967,28 +1109,13 @@ fn check_attack(meta: &DetectionFile, doc: &Document, out: &mut Diagnostics) {
 /// An error inside the condition string, placed on the offending character when the string is a
 /// single-line scalar.
 fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -> Diagnostic {
-    let message = format!("invalid condition: {message}");
-    let help = "a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`";
-    let Some(pos) = doc.position("/detection/condition") else {
-        return doc
-            .error_at("/detection/condition", message)
-            .with_help(help);
-    };
-    let line = doc.source.lines().nth(pos.line - 1).unwrap_or_default();
-    let rest: String = line.chars().skip(pos.column - 1).collect();
-    let quoted = rest.starts_with('"') || rest.starts_with('\'');
-    let inline = rest
-        .trim_start_matches(['"', '\''])
-        .starts_with(text.chars().take(8).collect::<String>().as_str());
-    let column = if inline {
-        pos.column + offset + usize::from(quoted)
-    } else {
-        pos.column
-    };
-    Diagnostic::error(message)
+    let d = Diagnostic::error(format!("invalid condition: {message}"))
         .in_file(&doc.path)
-        .at(&doc.source, Position::new(pos.line, column))
-        .with_help(help)
+        .with_help("a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`");
+    match doc.position_in_scalar("/detection/condition", text, offset) {
+        Some(p) => d.at(&doc.source, p),
+        None => d,
+    }
 }
 
 fn check_replacements(detections: &[Detection], out: &mut Diagnostics) {

@@ -120,7 +120,7 @@ pub(super) fn run(cli: &Cli, targets: &Arc<Targets>, args: &LockArgs) -> std::io
         }
     };
     for (path, text) in &update.files {
-        std::fs::write(path, text)?;
+        std::fs::write(path, text).map_err(crate::files::context("write", path))?;
     }
     let path = lock_file::path(&catalogue.root);
     let unchanged = existing.as_ref().is_some_and(|l| l.lock == update.lock);

@@ -36,6 +36,10 @@ const EXIT_CODES: &str = "Exit codes:
   3  I/O error
   4  scan: no record of the log was recognised, or (--strict) a record was skipped";
 
+/// More scan workers than this only contend for the same cores (and a count in the millions
+/// would exhaust the system's threads).
+const MAX_SCAN_THREADS: i64 = 256;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rulecast",
@@ -137,9 +141,9 @@ pub(crate) enum Command {
         detections: Vec<String>,
         #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
         format: ScanFormat,
-        /// Worker threads (default: one per CPU).
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
+        /// Worker threads, 1 to 256 (default: one per CPU).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_SCAN_THREADS))]
+        threads: Option<u16>,
         /// Exit with 4 when any record was skipped (unknown shape, other category, no time,
         /// unparseable time, not JSON), not only when none was recognised.
         #[arg(long)]
@@ -210,7 +214,7 @@ pub fn run(cli: &Cli, targets: &Arc<Targets>) -> std::io::Result<ExitCode> {
             detections,
             ScanOptions {
                 format: *format,
-                threads: *threads,
+                threads: threads.map(usize::from),
                 strict: *strict,
             },
         ),
@@ -310,11 +314,72 @@ pub(crate) fn render(
     }
 }
 
+/// The rules for a folder rulecast replaces: never the catalogue or the templates, and a
+/// folder without rulecast's marker only when it holds nothing but target folders (the output
+/// of a rulecast from before the marker).
+pub(crate) fn output_rules<'a>(
+    cli: &'a Cli,
+    targets: &'a Targets,
+    role: &'a str,
+) -> output::Rules<'a> {
+    let mut protected = vec![output::Protected::apart("the catalogue", &cli.catalogue)];
+    if let Some(templates) = &cli.templates {
+        protected.push(output::Protected::apart("the templates folder", templates));
+    }
+    output::Rules {
+        role,
+        protected,
+        adoptable: Box::new(|entries| {
+            entries
+                .iter()
+                .all(|(name, is_dir)| *is_dir && targets.get(name).is_some())
+        }),
+        on_wait: &|path| {
+            eprintln!(
+                "rulecast: waiting for another rulecast to finish writing {}",
+                display_path(path)
+            );
+        },
+    }
+}
+
+/// Claims the folder a command writes, printing what the claim resolved; or reports why not.
+pub(crate) fn claim_output(
+    path: &std::path::Path,
+    rules: &output::Rules,
+) -> Result<output::Claimed, ExitCode> {
+    match output::claim(path, rules) {
+        Ok(claimed) => {
+            for note in &claimed.notes {
+                eprintln!("note: {note}");
+            }
+            Ok(claimed)
+        }
+        Err(e) => Err(output_failed(&e)),
+    }
+}
+
+/// Reports an output that could not be written; the exit code says whether the command line or
+/// the system is to blame.
+pub(crate) fn output_failed(e: &output::OutputError) -> ExitCode {
+    let mut all = Diagnostics::new();
+    all.push(e.to_diagnostic());
+    report(&all, false);
+    eprintln!("rulecast: nothing was written");
+    ExitCode::from(e.exit_code())
+}
+
 fn build_command(
     cli: &Cli,
     targets: &Arc<Targets>,
     pack: &crate::pack::Selection,
 ) -> std::io::Result<ExitCode> {
+    // The claim is held for the whole build: another build of the same folder waits, so the
+    // output is always the complete work of one build.
+    let claimed = match claim_output(&cli.output, &output_rules(cli, targets, "output folder")) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     let (catalogue, templates) = match load(cli, targets) {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -330,7 +395,9 @@ fn build_command(
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    output::write_atomic(&cli.output, &rendered.tree)?;
+    if let Err(e) = claimed.write(&rendered.tree) {
+        return Ok(output_failed(&e));
+    }
     eprintln!(
         "rulecast: wrote {} files for {} detections to {}",
         rendered.tree.len(),
@@ -369,10 +436,14 @@ fn check_command(
     // a stale format.
     for kind in SchemaKind::ALL {
         let path = cli.catalogue.join(kind.committed_path());
-        let Ok(current) = std::fs::read_to_string(&path) else {
+        if std::fs::symlink_metadata(&path).is_err() {
             continue;
-        };
-        if current != schema::schema_text(kind, targets) {
+        }
+        let current = crate::yaml::read_text(&path, &path);
+        if let Err(d) = &current {
+            report(&Diagnostics::from(d.clone()), false);
+            failed = true;
+        } else if current.as_deref().ok() != Some(schema::schema_text(kind, targets).as_str()) {
             eprintln!(
                 "error: {} is not the current schema\n  = help: run `rulecast schema --write`",
                 display_path(&path)
@@ -384,7 +455,11 @@ fn check_command(
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let drift = output::compare(&cli.output, &rendered.tree)?;
+    let drift = {
+        // A build swapping the folder in the middle of the reading would look like drift.
+        let _shared = output::read_lock(&cli.output);
+        output::compare(&cli.output, &rendered.tree)?
+    };
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 12));
         eprintln!(
@@ -620,7 +695,11 @@ struct UnknownDetection {
 
 impl std::fmt::Display for UnknownDetection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "error: no detection is named `{}`", self.name)?;
+        writeln!(
+            f,
+            "error: no detection is named `{}`",
+            crate::diagnostic::escape_controls(&self.name)
+        )?;
         match &self.close {
             Some(close) => write!(f, "  = help: did you mean `{close}`?"),
             None => write!(f, "  = help: `rulecast list` shows every detection"),
@@ -827,9 +906,11 @@ fn schema_command(
         for kind in SchemaKind::ALL {
             let path = cli.catalogue.join(kind.committed_path());
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
+                std::fs::create_dir_all(dir)
+                    .map_err(crate::files::context("create the folder", dir))?;
             }
-            std::fs::write(&path, schema::schema_text(kind, targets))?;
+            std::fs::write(&path, schema::schema_text(kind, targets))
+                .map_err(crate::files::context("write", &path))?;
             eprintln!("wrote {}", display_path(&path));
         }
         return Ok(ExitCode::SUCCESS);

@@ -42,9 +42,32 @@ pub(super) fn run(
         Ok(r) => r,
         Err(e) => return refuse(e),
     };
-    match uncommitted(&repo, &args.out) {
+    // The release folder is claimed first: the dirty-tree check below leaves out exactly the
+    // folder the release replaces, so that folder can hold nothing the check should have seen.
+    let mut rules = cli::output_rules(cli, targets, "release folder");
+    rules.protected.push(crate::output::Protected::apart(
+        "the output folder",
+        &cli.output,
+    ));
+    // A folder without the marker is taken over only when it holds nothing but the files of an
+    // earlier release (from a rulecast before the marker).
+    rules.adoptable = Box::new(|entries| {
+        entries.iter().all(|(_, is_dir)| !is_dir)
+            && [release::CHECKSUMS, release::MANIFEST]
+                .iter()
+                .all(|f| entries.iter().any(|(name, _)| name == f))
+    });
+    let claimed = match cli::claim_output(&args.out, &rules) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match uncommitted(&repo, claimed.path()) {
         Ok(paths) if paths.is_empty() => {}
         Ok(paths) => {
+            let paths: Vec<_> = paths
+                .iter()
+                .map(|p| crate::diagnostic::escape_controls(p))
+                .collect();
             return refuse(format!(
                 "the working tree has uncommitted changes ({}); a release is made from a commit so it can be rebuilt from its tag",
                 paths.join(", ")
@@ -119,7 +142,9 @@ pub(super) fn run(
         Ok(f) => f,
         Err(e) => return refuse(e),
     };
-    release::write(&args.out, &files)?;
+    if let Err(e) = claimed.write(&files) {
+        return Ok(cli::output_failed(&e));
+    }
     for name in files.keys() {
         println!("{}", display_path(&args.out.join(name)));
     }

@@ -1,19 +1,20 @@
 //! The diff report as Markdown, fit for a pull-request comment.
 //!
 //! Risky changes come first because they are what a reviewer must decide on; then one table
-//! per kind of change. Every value is escaped for Markdown, since titles are free text.
+//! per kind of change. Every value is escaped for Markdown, since titles are free text, and
+//! made inert: a title cannot mention a team, reference an issue or plant a link in the comment.
 
 use std::fmt::Write as _;
 
 use super::{Entry, Report};
-use crate::render::encode::markdown_text;
+use crate::render::encode::markdown_inert;
 
 pub(crate) fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "### rulecast: content changes against {}\n",
-        markdown_text(&report.base)
+        markdown_inert(&report.base)
     );
     if report.is_empty() {
         out.push_str("No detection was added, changed, deprecated or removed.\n");
@@ -33,8 +34,8 @@ pub(crate) fn markdown(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "- **{}**: {}",
-                markdown_text(&risk.name),
-                markdown_text(&risk.message)
+                markdown_inert(&risk.name),
+                markdown_inert(&risk.message)
             );
         }
         out.push('\n');
@@ -64,7 +65,11 @@ fn table(out: &mut String, heading: &str, entries: &[Entry], detailed: bool) {
             (Some(o), None) => o.to_string(),
             (None, None) => String::new(),
         };
-        let name = format!("**{}** {}", markdown_text(&e.name), markdown_text(&e.title));
+        let name = format!(
+            "**{}** {}",
+            markdown_inert(&e.name),
+            markdown_inert(&e.title)
+        );
         if detailed {
             let fields = e
                 .fields
@@ -87,4 +92,39 @@ fn table(out: &mut String, heading: &str, entries: &[Entry], detailed: bool) {
 
 fn or_none(text: &str) -> &str {
     if text.is_empty() { "none" } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_mention_no_one_and_link_nothing_in_the_comment() {
+        let entry = Entry {
+            id: "id".to_owned(),
+            name: "entra-roles/x".to_owned(),
+            title: "Ping @security-team, fixes #12, see https://evil.example/x".to_owned(),
+            old_version: None,
+            new_version: Some(1),
+            fields: Vec::new(),
+            targets: Vec::new(),
+        };
+        let report = Report {
+            base: "origin/main".to_owned(),
+            added: vec![entry],
+            changed: Vec::new(),
+            deprecated: Vec::new(),
+            removed: Vec::new(),
+            risks: Vec::new(),
+        };
+        let text = markdown(&report);
+        for live in ["@security", "#12", "https://"] {
+            assert!(!text.contains(live), "{live} is live in\n{text}");
+        }
+        assert!(
+            text.replace('\u{2060}', "")
+                .contains("Ping @security-team, fixes \\#12, see https://evil.example/x"),
+            "the title still reads as written\n{text}"
+        );
+    }
 }

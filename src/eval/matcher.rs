@@ -109,8 +109,10 @@ impl Test {
                 } else {
                     regex.clone()
                 };
+                // RE2's and PCRE's ASCII `\d`, `\w`, `\b`, as the SIEMs read the pattern.
+                let portable = crate::logic::regex_dialect::for_rust(&flagged);
                 Test::Regex {
-                    regex: Regex::new(&flagged).expect("validated: regular expressions compile"),
+                    regex: Regex::new(&portable).expect("validated: regular expressions compile"),
                     text: regex.clone(),
                 }
             }

@@ -92,7 +92,7 @@ impl ThresholdPlan {
                     .contains(&super::field::lowercase(&group[t.position]))
             })
             .map(|t| (t.name.as_str(), t.count))
-            .unwrap_or(("default", self.count))
+            .unwrap_or((crate::catalogue::detection::DEFAULT_TIER, self.count))
     }
 }
 

@@ -43,6 +43,7 @@ use super::{
     ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, entity_fields, inline_values,
     needed_fields,
 };
+use crate::catalogue::detection::DEFAULT_TIER;
 use crate::catalogue::logsource::{ColumnType, FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
@@ -170,7 +171,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
             Some((alias, column)) => {
                 // The watchlist file rulecast writes has a `name` column beside the values.
                 let item = if names {
-                    path("WatchlistItem", "name")
+                    path("WatchlistItem", super::LIST_NAME_COLUMN)
                 } else if column == "SearchKey" {
                     "SearchKey".to_owned()
                 } else {
@@ -288,7 +289,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: ListBindin
                     tier.name.clone(),
                 ));
             }
-            counts.push((None, threshold.count, "default".to_owned()));
+            counts.push((None, threshold.count, DEFAULT_TIER.to_owned()));
             let case = |pick: &dyn Fn(&TierCount) -> String| -> String {
                 if counts.len() == 1 {
                     return pick(&counts[0]);

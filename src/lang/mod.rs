@@ -220,6 +220,10 @@ pub(crate) fn entity_fields(detection: &Detection) -> Vec<(&'static str, &str)> 
         .collect()
 }
 
+/// The column of a list's Splunk lookup and Sentinel watchlist that holds the names of its
+/// values (`{ value, name }` entries), beside their values; the templates write it as `name`.
+pub(crate) const LIST_NAME_COLUMN: &str = "name";
+
 /// The inline values of a catalogue list, lower-cased (what every target compares a
 /// lower-cased field value with), sorted, each once, with the name of the first entry that gives
 /// one: the rows of the list's Splunk lookup and Sentinel watchlist.

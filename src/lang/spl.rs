@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{ColumnRole, Expr, HELPER_PREFIX, OutputColumn, columns, needed_fields};
+use crate::catalogue::detection::DEFAULT_TIER;
 use crate::catalogue::logsource::{FieldValue, LogSourceFile};
 use crate::catalogue::{Catalogue, Detection};
 use crate::identifier::is_identifier;
@@ -285,7 +286,7 @@ pub fn compile(catalogue: &Catalogue, detection: &Detection, binding: &Binding) 
                 tier_cases.push(format!("isnotnull({flag}), {}", string(&tier.name)));
                 required_cases.push(format!("isnotnull({flag}), {}", tier.count));
             }
-            tier_cases.push("true(), \"default\"".to_owned());
+            tier_cases.push(format!("true(), {}", string(DEFAULT_TIER)));
             required_cases.push(format!("true(), {}", threshold.count));
             let _ = write!(
                 text,
@@ -638,7 +639,14 @@ impl<'a, 'l> Lists<'a, 'l> {
     fn of(&self, list: &str) -> Option<(&'l str, &'l str)> {
         let (base, names) = list_reference(list);
         let (name, column) = (self.lookup?)(base)?;
-        Some((name, if names { "name" } else { column }))
+        Some((
+            name,
+            if names {
+                super::LIST_NAME_COLUMN
+            } else {
+                column
+            },
+        ))
     }
 
     /// `| lookup` of `list` that sets `flag` where the field reference `on` holds one of its

@@ -101,8 +101,18 @@ impl Lock {
 
     /// Parses lock text; `shown` is the path used in diagnostics.
     pub(crate) fn parse(text: &str, shown: &Path) -> Result<LockFile, Diagnostic> {
-        // JSON is YAML, and the YAML loader keeps positions, so a broken lock is reported at the
-        // exact line like any catalogue file.
+        // The lock is JSON; YAML would also accept comments, unquoted keys and trailing text
+        // that no JSON tool reads, so the JSON syntax is checked first.
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message);
+            return Err(Diagnostic::error(format!("the lock is not valid JSON: {message}"))
+                .in_file(shown)
+                .at(text, crate::diagnostic::Position::new(e.line(), e.column().max(1)))
+                .with_help("regenerate it with `rulecast lock` (after restoring it from git if it was edited by hand)"));
+        }
+        // JSON is YAML, and the YAML loader keeps positions, so a lock that is not a rulecast
+        // lock is reported at the exact line like any catalogue file.
         let document = yaml::parse_str(text, shown)?;
         let lock: Lock = match serde_path_to_error::deserialize(document.value.clone()) {
             Ok(lock) => lock,
@@ -147,11 +157,11 @@ pub(crate) fn path(root: &Path) -> PathBuf {
 /// Reads the lock of the catalogue in `root`; `None` when there is none yet.
 pub fn read(root: &Path) -> Result<Option<LockFile>, Diagnostic> {
     let path = path(root);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Lock::parse(&text, &path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Diagnostic::error(format!("cannot read the lock: {e}")).in_file(&path)),
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
     }
+    let text = yaml::read_text(&path, &path)?;
+    Lock::parse(&text, &path).map(Some)
 }
 
 /// Writes the lock of the catalogue in `root` (through a temporary file, so an interrupted
@@ -159,8 +169,8 @@ pub fn read(root: &Path) -> Result<Option<LockFile>, Diagnostic> {
 pub(crate) fn write(root: &Path, lock: &Lock) -> std::io::Result<()> {
     let path = path(root);
     let tmp = root.join(format!(".{LOCK_FILE}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, lock.to_text())?;
-    std::fs::rename(&tmp, &path)
+    std::fs::write(&tmp, lock.to_text()).map_err(crate::files::context("write", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(crate::files::context("replace", &path))
 }
 
 #[cfg(test)]
@@ -203,6 +213,19 @@ mod tests {
             Lock::parse(&text, Path::new("rulecast.lock")).unwrap().lock,
             sample()
         );
+    }
+
+    #[test]
+    fn a_lock_that_is_yaml_but_not_json_is_refused() {
+        let text = sample().to_text().replacen('{', "{ # hand edit\n", 1);
+        let err = Lock::parse(&text, Path::new("rulecast.lock")).unwrap_err();
+        assert!(
+            err.message().starts_with("the lock is not valid JSON"),
+            "{err}"
+        );
+        assert_eq!(err.position().map(|p| p.line), Some(1), "{err}");
+        let unquoted = sample().to_text().replacen("\"format\"", "format", 1);
+        assert!(Lock::parse(&unquoted, Path::new("rulecast.lock")).is_err());
     }
 
     #[test]

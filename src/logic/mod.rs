@@ -15,6 +15,7 @@
 pub mod condition;
 pub mod modifier;
 pub mod pattern;
+pub mod regex_dialect;
 
 use serde_json::Value;
 
@@ -49,6 +50,18 @@ pub struct FieldMatch {
     pub all: bool,
     /// JSON pointer of the entry in the detection file, for diagnostics.
     pub pointer: String,
+}
+
+impl FieldMatch {
+    /// JSON pointer of the value the `i`th matcher tests: matchers are in the order of the
+    /// values, which are a list or a single value.
+    pub fn value_pointer(&self, i: usize) -> String {
+        if self.listed {
+            format!("{}/{i}", self.pointer)
+        } else {
+            self.pointer.clone()
+        }
+    }
 }
 
 /// A single test applied to a field's value.
@@ -160,31 +173,49 @@ fn placeholder(text: &str) -> Option<&str> {
 /// Why `pattern` is not a valid regular expression, if it is not. Results are cached: a large
 /// catalogue repeats the same few expressions in many detections, and compiling is costly.
 fn regex_problem(pattern: &str) -> Option<String> {
-    use std::collections::HashMap;
-    use std::sync::{OnceLock, RwLock};
-    static CACHE: OnceLock<RwLock<HashMap<String, Option<String>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
-    if let Some(found) = cache
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(pattern)
-    {
-        return found.clone();
+    static CACHE: PatternCache<Option<String>> = PatternCache::new();
+    CACHE.get_or_insert_with(pattern, || {
+        regex::Regex::new(pattern).err().map(|e| {
+            e.to_string()
+                .lines()
+                .last()
+                .unwrap_or("invalid")
+                .trim()
+                .trim_start_matches("error: ")
+                .to_owned()
+        })
+    })
+}
+
+/// What rulecast worked out about regular expressions, by their text, once per process: a
+/// large catalogue repeats the same few expressions in many detections.
+pub(crate) struct PatternCache<V>(
+    std::sync::OnceLock<std::sync::RwLock<std::collections::HashMap<String, V>>>,
+);
+
+impl<V: Clone> PatternCache<V> {
+    pub(crate) const fn new() -> Self {
+        PatternCache(std::sync::OnceLock::new())
     }
-    let problem = regex::Regex::new(pattern).err().map(|e| {
-        e.to_string()
-            .lines()
-            .last()
-            .unwrap_or("invalid")
-            .trim()
-            .trim_start_matches("error: ")
-            .to_owned()
-    });
-    cache
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(pattern.to_owned(), problem.clone());
-    problem
+
+    /// The value for `pattern`, computed by `compute` the first time it is asked for.
+    pub(crate) fn get_or_insert_with(&self, pattern: &str, compute: impl FnOnce() -> V) -> V {
+        use std::sync::PoisonError;
+        let cache = self.0.get_or_init(Default::default);
+        if let Some(found) = cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pattern)
+        {
+            return found.clone();
+        }
+        let found = compute();
+        cache
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pattern.to_owned(), found.clone());
+        found
+    }
 }
 
 /// Parses one selection. `pointer` is the selection's JSON pointer in the file.

@@ -91,6 +91,11 @@ impl From<GitError> for ReleaseError {
     }
 }
 
+/// The release file that describes the release (its targets' files, detections and versions).
+pub(crate) const MANIFEST: &str = "manifest.json";
+/// The release file of every other file's SHA-256.
+pub(crate) const CHECKSUMS: &str = "SHA256SUMS";
+
 /// Release files: file name -> content, in the order they are listed.
 pub(crate) type Files = BTreeMap<String, Vec<u8>>;
 
@@ -129,24 +134,19 @@ pub(crate) fn previous_tag(tags: &[String], version: &str) -> Option<String> {
         .map(|(_, t)| t.clone())
 }
 
-/// Writes `files` into `out`.
-pub(crate) fn write(out: &Path, files: &Files) -> std::io::Result<()> {
-    std::fs::create_dir_all(out)?;
-    for (name, bytes) in files {
-        std::fs::write(out.join(name), bytes)?;
-    }
-    Ok(())
-}
-
-/// Uncommitted paths, leaving out the release folder itself (it may sit in the tree).
+/// Uncommitted paths, leaving out only what is inside the release folder `out` (resolved, as
+/// the claim of the folder gives it), which may sit in the tree. The claim has made sure that
+/// folder holds neither the catalogue nor the working folder, so nothing a release is built
+/// from can hide in it.
 pub(crate) fn uncommitted(repo: &Repo, out: &Path) -> Result<Vec<String>, ReleaseError> {
-    let out = std::env::current_dir().map_err(ReleaseError::Io)?.join(out);
     let top = repo.top.canonicalize().map_err(ReleaseError::Io)?;
-    let out = out.canonicalize().unwrap_or(out);
     Ok(repo
         .dirty()?
         .into_iter()
-        .filter(|p| !top.join(p.trim_end_matches('/')).starts_with(&out))
+        .filter(|p| {
+            let path = top.join(p.trim_end_matches('/'));
+            path == out || !path.starts_with(out)
+        })
         .collect())
 }
 
@@ -217,7 +217,7 @@ pub(crate) fn files(
     let manifest = manifest::manifest(selected, lock, version, &pack.describe(), targets_files);
     let mut json = serde_json::to_string_pretty(&manifest).expect("the manifest serialises");
     json.push('\n');
-    files.insert("manifest.json".to_owned(), json.into_bytes());
+    files.insert(MANIFEST.to_owned(), json.into_bytes());
 
     let included = |id: &str| selected.detections.iter().any(|d| d.meta.id == id);
     files.insert(
@@ -226,7 +226,7 @@ pub(crate) fn files(
     );
 
     let sums = checksums(&files);
-    files.insert("SHA256SUMS".to_owned(), sums.into_bytes());
+    files.insert(CHECKSUMS.to_owned(), sums.into_bytes());
     Ok(files)
 }
 

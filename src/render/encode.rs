@@ -226,6 +226,39 @@ pub fn markdown_text(value: &str) -> String {
     out
 }
 
+/// [`markdown_text`] that also stays quiet in a GitHub or GitLab comment: `@team` would notify
+/// a team, `#12` link an issue, and a bare URL or address become a link a reviewer might follow.
+/// A word joiner (U+2060, invisible) after `@` and `#`, and inside `://` and `www.`, keeps the
+/// text as it reads while no mention, reference or autolink can start.
+pub fn markdown_inert(value: &str) -> String {
+    const JOINER: char = '\u{2060}';
+    let text = markdown_text(value);
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text.as_str();
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("://") {
+            out.push(':');
+            out.push(JOINER);
+            out.push_str("//");
+            rest = &rest[3..];
+            continue;
+        }
+        if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("www.") {
+            out.push_str(&rest[..3]);
+            out.push(JOINER);
+            out.push('.');
+            rest = &rest[4..];
+            continue;
+        }
+        out.push(c);
+        if c == '@' || c == '#' {
+            out.push(JOINER);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// A CSV field (RFC 4180).
 pub fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ') {
@@ -298,6 +331,20 @@ mod tests {
         assert_eq!(arm_string("[concat('a')]"), "\"[[concat('a')]\"");
         assert_eq!(arm_string("[not an expression"), "\"[not an expression\"");
         assert_eq!(arm_string("plain \"q\""), "\"plain \\\"q\\\"\"");
+    }
+
+    #[test]
+    fn markdown_for_comments_mentions_no_one_and_links_nothing() {
+        let text =
+            markdown_inert("ping @soc-team about #12, see https://evil.example and www.x.test");
+        for live in ["@soc", "#12", "https://", "www.x"] {
+            assert!(!text.contains(live), "{live} stays live in {text}");
+        }
+        assert_eq!(
+            text.replace('\u{2060}', ""),
+            markdown_text("ping @soc-team about #12, see https://evil.example and www.x.test"),
+            "only invisible joiners are added"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! raw is rejected when loaded, so an override cannot reintroduce an injection.
 
 pub mod encode;
+mod marks;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,8 @@ const ENCODING_FILTERS: [&str; 8] = [
 /// The loaded templates.
 pub struct Templates {
     tera: Tera,
+    /// Where each template came from, for messages about what it rendered.
+    paths: std::collections::HashMap<String, PathBuf>,
 }
 
 impl Templates {
@@ -88,17 +91,28 @@ impl Templates {
             diagnostics.push(d);
             return Err(diagnostics);
         }
-        Ok(Templates { tera })
+        let paths = sources.into_iter().map(|(n, _, p)| (n, p)).collect();
+        Ok(Templates { tera, paths })
     }
 
-    /// Renders template `name`.
+    /// Renders template `name`, and checks that every value in the result is still exactly
+    /// what its encoding filter wrote, by a filter that suits the file's format.
     pub fn render(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
-        self.tera.render(name, context).map_err(|e| {
+        let (rendered, written) = marks::recording(|| self.tera.render(name, context));
+        let rendered = rendered.map_err(|e| {
             let message = match e.kind() {
                 tera::ErrorKind::RenderingError(report) => report.message().to_owned(),
                 _ => error_text(&e),
             };
             Diagnostic::error(format!("template `{name}` failed: {message}"))
+        })?;
+        marks::verify(name, &rendered, &written).map_err(|problem| {
+            let d =
+                Diagnostic::error(format!("template `{name}` {problem}")).with_help(problem.help());
+            match self.paths.get(name) {
+                Some(path) => d.in_file(path),
+                None => d,
+            }
         })
     }
 }
@@ -127,11 +141,17 @@ fn load_overrides(
     }
     let names: Vec<String> = sources.iter().map(|(n, _, _)| n.clone()).collect();
     for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
         .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
     {
-        if !entry.file_type().is_file() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                diagnostics.push(crate::files::walk_error("template folder", &e));
+                continue;
+            }
+        };
+        if entry.file_type().is_dir() {
             continue;
         }
         let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
@@ -140,14 +160,12 @@ fn load_overrides(
             continue;
         };
         match sources.iter_mut().find(|(n, _, _)| n == name) {
-            Some(slot) => match std::fs::read_to_string(entry.path()) {
+            Some(slot) => match crate::yaml::read_text(entry.path(), entry.path()) {
                 Ok(text) => {
                     slot.1 = text;
                     slot.2 = entry.path().to_path_buf();
                 }
-                Err(e) => diagnostics.push(
-                    Diagnostic::error(format!("cannot read template: {e}")).in_file(entry.path()),
-                ),
+                Err(d) => diagnostics.push(d),
             },
             None => diagnostics.push(
                 Diagnostic::error(format!("`{name}` does not override any built-in template"))
@@ -215,9 +233,12 @@ fn register_filters(tera: &mut Tera) {
     tera.register_filter(
         "yaml",
         |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let value = marks::unmarked_value(value)?;
             match as_text(&value) {
-                Some(text) if value.as_str().is_some() => Ok(encode::yaml_scalar(&text)),
-                Some(text) => Ok(text),
+                Some(text) if value.as_str().is_some() => {
+                    Ok(marks::mark("yaml", encode::yaml_scalar(&text)))
+                }
+                Some(text) => Ok(marks::mark("yaml", text)),
                 None => Err(tera::Error::message(
                     "the yaml filter takes a string, number or boolean",
                 )),
@@ -227,33 +248,58 @@ fn register_filters(tera: &mut Tera) {
     tera.register_filter(
         "yaml_block",
         |value: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let value = marks::unmarked(value)?;
             let indent: i64 = kwargs.get("indent")?.unwrap_or(2);
-            Ok(encode::yaml_block(value, indent.clamp(1, 32) as usize))
+            Ok(marks::mark(
+                "yaml_block",
+                encode::yaml_block(&value, indent.clamp(1, 32) as usize),
+            ))
         },
     );
     tera.register_filter(
         "json",
         |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
-            serde_json::to_string(&value).map_err(|e| tera::Error::message(e.to_string()))
+            let value = marks::unmarked_value(value)?;
+            serde_json::to_string(&value)
+                .map(|text| marks::mark("json", text))
+                .map_err(|e| tera::Error::message(e.to_string()))
         },
     );
-    tera.register_filter("arm", |value: &str, _: Kwargs, _: &State| {
-        encode::arm_string(value)
-    });
+    tera.register_filter(
+        "arm",
+        |value: &str, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            Ok(marks::mark(
+                "arm",
+                encode::arm_string(&marks::unmarked(value)?),
+            ))
+        },
+    );
     tera.register_filter(
         "conf",
         |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let value = marks::unmarked_value(value)?;
             let text = as_text(&value)
                 .ok_or_else(|| tera::Error::message("the conf filter takes a string"))?;
             // Name the value: this error has no detection attached to say which one it was.
             let shown: String = text.chars().take(40).collect();
-            encode::conf_value(&text).map_err(|e| {
-                tera::Error::message(format!(
-                    "{} (the value {shown:?}{})",
-                    e,
-                    if shown.len() < text.len() { "..." } else { "" }
-                ))
-            })
+            encode::conf_value(&text)
+                .map(|t| marks::mark("conf", t))
+                .map_err(|e| {
+                    tera::Error::message(format!(
+                        "{} (the value {shown:?}{})",
+                        e,
+                        if shown.len() < text.len() { "..." } else { "" }
+                    ))
+                })
+        },
+    );
+    tera.register_filter(
+        "csv",
+        |value: &str, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            Ok(marks::mark(
+                "csv",
+                encode::csv_field(&marks::unmarked(value)?),
+            ))
         },
     );
     tera.register_filter(
@@ -273,18 +319,19 @@ fn register_filters(tera: &mut Tera) {
                     "`{value}` is not a column name (letters, digits and _), so it cannot be a placeholder"
                 )));
             }
-            Ok(format!("{}{value}{}", syntax.open, syntax.close))
+            Ok(marks::mark(
+                "placeholder",
+                format!("{}{value}{}", syntax.open, syntax.close),
+            ))
         },
     );
-    tera.register_filter("csv", |value: &str, _: Kwargs, _: &State| {
-        encode::csv_field(value)
-    });
     tera.register_filter(
         "md",
         |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let value = marks::unmarked_value(value)?;
             let text = as_text(&value)
                 .ok_or_else(|| tera::Error::message("the md filter takes a string"))?;
-            Ok(encode::markdown_text(&text))
+            Ok(marks::mark("md", encode::markdown_text(&text)))
         },
     );
 }

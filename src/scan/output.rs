@@ -4,9 +4,8 @@
 //!
 //! Values in the text report come from the log, which an attacker may have written: a display
 //! name can hold a line break that forges an alert line, or an escape sequence that moves the
-//! cursor. So every log value goes through [`printable`] before it reaches the terminal.
+//! cursor. So every log value goes through [`escape_controls`] before it reaches the terminal.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -16,6 +15,7 @@ use super::ScanSummary;
 use super::counts::{Counts, Example, ShapeCounts};
 use super::read::Container;
 use crate::catalogue::Catalogue;
+use crate::diagnostic::escape_controls;
 use crate::eval::{Alert, Place};
 
 /// Events listed per alert in the text form (JSON lists them all, up to the alert's cap).
@@ -25,36 +25,6 @@ const EVENTS_SHOWN: usize = 10;
 pub(crate) enum ScanFormat {
     Text,
     Json,
-}
-
-/// `text` with control characters, line and paragraph separators and bidirectional controls
-/// escaped (`\n`, `\u{1b}`), so it prints on one line as what it is.
-pub(crate) fn printable(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
-            )
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    };
-    if !text.chars().any(unsafe_char) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if unsafe_char(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// Where a record is, as a person looks for it: the line of a JSON-lines file; the record's
@@ -127,7 +97,7 @@ impl<'a> AlertWriter<'a> {
             detection.meta.severity.as_str(),
             detection.section,
             detection.slug,
-            detection.meta.title
+            escape_controls(&detection.meta.title)
         )?;
         let span = if alert.start == alert.end {
             alert.start.to_string()
@@ -143,7 +113,7 @@ impl<'a> AlertWriter<'a> {
             (Some((tier, required)), Some(threshold)) => writeln!(
                 out,
                 "  when      {span}, {count} ({} tier: {required} within {})",
-                printable(tier),
+                escape_controls(tier),
                 threshold.window
             )?,
             _ => writeln!(out, "  when      {span}")?,
@@ -169,10 +139,14 @@ impl<'a> AlertWriter<'a> {
             } else {
                 slot
             };
-            writeln!(out, "  {label:<9} {}{more}", printable(value))?;
+            writeln!(out, "  {label:<9} {}{more}", escape_controls(value))?;
         }
         if !alert.findings.is_empty() {
-            writeln!(out, "  findings  {}", printable(&alert.findings.join("; ")))?;
+            writeln!(
+                out,
+                "  findings  {}",
+                escape_controls(&alert.findings.join("; "))
+            )?;
         }
         let shown: Vec<String> = alert
             .events
@@ -189,7 +163,7 @@ impl<'a> AlertWriter<'a> {
                     false,
                 );
                 match &e.id {
-                    Some(id) => format!("{place} {} at {}", printable(id), e.time),
+                    Some(id) => format!("{place} {} at {}", escape_controls(id), e.time),
                     None => format!("{place} at {}", e.time),
                 }
             })
@@ -302,7 +276,7 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
             format!(
                 " (first: {}{})",
                 place_text(container, e.place, true),
-                detail(&printable(&e.detail))
+                detail(&escape_controls(&e.detail))
             )
         })
         .unwrap_or_default()
@@ -312,15 +286,16 @@ pub(crate) fn summary_lines(summary: &ScanSummary, catalogue: &Catalogue) -> Vec
         if c.read() == 0 {
             continue;
         }
-        lines.push(shape_line(title, c, &sources));
+        lines.push(shape_line(&escape_controls(title), c, &sources));
     }
     let mut warnings = Vec::new();
     for ((_, c), title) in counts.shapes.iter().zip(&summary.shape_titles) {
+        let title = escape_controls(title);
         for (category, n) in &c.other_category {
             warnings.push(format!(
                 "warning: {} of category {} ({title}) skipped: no log source of the catalogue reads it",
                 count_of(*n, "record"),
-                printable(category)
+                escape_controls(category)
             ));
         }
         if c.other_categories_more > 0 {
@@ -386,7 +361,7 @@ pub(crate) fn skip_reasons(counts: &Counts) -> Vec<String> {
         }
     }
     for (name, n) in categories {
-        reasons.push(format!("{n} of category {}", printable(name)));
+        reasons.push(format!("{n} of category {}", escape_controls(name)));
     }
     let more: u64 = counts
         .shapes
@@ -430,26 +405,4 @@ fn shape_line(title: &str, c: &ShapeCounts, sources: &[&str]) -> String {
         let _ = write!(line, ", {skipped} skipped");
     }
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_values_cannot_forge_lines_or_move_the_cursor() {
-        assert!(matches!(
-            printable("alex@contoso.example"),
-            Cow::Borrowed(_)
-        ));
-        assert_eq!(
-            printable("x\nhigh  entra-roles/forged: Fake\u{1b}[2K\r\u{202e}"),
-            "x\\nhigh  entra-roles/forged: Fake\\u{1b}[2K\\r\\u{202e}"
-        );
-        assert_eq!(
-            printable("tab\there\u{2028}\u{7f}\u{85}"),
-            "tab\\there\\u{2028}\\u{7f}\\u{85}"
-        );
-        assert_eq!(printable("Ärger über Größe"), "Ärger über Größe");
-    }
 }

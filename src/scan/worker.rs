@@ -45,7 +45,11 @@ impl ShapeNames {
                         InputKind::Json => "keys",
                         InputKind::Csv => "CSV columns",
                     };
-                    recognition.push(format!("{} ({keys} {})", shape.title, shape.recognition()));
+                    recognition.push(format!(
+                        "{} ({keys} {})",
+                        crate::diagnostic::escape_controls(&shape.title),
+                        shape.recognition()
+                    ));
                     names.len() - 1
                 };
                 index[source][i] = at;

@@ -146,7 +146,7 @@ impl Target for AzureMonitor {
                     artifacts
                         .fragments
                         .insert(detection.meta.id.clone(), text.clone());
-                    artifacts.add_file(path, text);
+                    artifacts.add_detection_file("azure-monitor", detection, path, text);
                 }
                 Err(e) => errors.push(e),
             }

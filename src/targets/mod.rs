@@ -87,11 +87,84 @@ pub struct Artifacts {
     pub fragments: BTreeMap<String, String>,
     /// What the target could not express, per detection, as warnings.
     pub warnings: Diagnostics,
+    /// The detection file each per-detection file was rendered from.
+    owners: BTreeMap<PathBuf, PathBuf>,
+    /// How a check's finding names a piece of output rendered from one detection (a file by
+    /// its path below the target folder, a stanza as `[name]`), and that detection's file.
+    sources: Vec<(String, PathBuf)>,
+    /// Files two detections would both be written to: one would be lost.
+    collisions: Diagnostics,
 }
 
 impl Artifacts {
     pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
         self.files.insert(path.into(), content);
+    }
+
+    /// Adds a file rendered from `detection` alone; a second detection rendering to the same
+    /// path is a collision, reported naming both detection files, never an overwrite.
+    pub fn add_detection_file(
+        &mut self,
+        target: &str,
+        detection: &Detection,
+        path: impl Into<PathBuf>,
+        content: String,
+    ) {
+        let path = path.into();
+        if let Some(first) = self.owners.get(&path) {
+            self.collisions.push(
+                Diagnostic::error(format!(
+                    "{target}: this detection and {} both render to {target}/{}",
+                    crate::diagnostic::display_path(first),
+                    crate::diagnostic::display_path(&path)
+                ))
+                .in_file(&detection.document.path)
+                .with_help("rename one of the two detection files"),
+            );
+            return;
+        }
+        self.owners
+            .insert(path.clone(), detection.document.path.clone());
+        // However a check shows the file (`generated/<target>/<path>`, `<target>/<path>` or the
+        // path alone), its message holds the path below the target folder.
+        self.rendered_from(crate::diagnostic::display_path(&path), detection);
+        self.files.insert(path, content);
+    }
+
+    /// Records that the piece of output a check's finding names `name` (say a stanza,
+    /// `[name]`, of a file that holds every detection) was rendered from `detection`.
+    pub fn rendered_from(&mut self, name: impl Into<String>, detection: &Detection) {
+        self.sources
+            .push((name.into(), detection.document.path.clone()));
+    }
+
+    /// The collisions, then the findings of the target's check on these files, each pointed at
+    /// the detection it is about.
+    pub(crate) fn findings(&mut self, checked: Diagnostics) -> Diagnostics {
+        let mut findings = std::mem::take(&mut self.collisions);
+        for finding in checked {
+            findings.push(self.blame(finding));
+        }
+        findings
+    }
+
+    /// Points a check's finding about one detection's output at that detection's file, which
+    /// is where it has to be fixed; the message still names the generated file.
+    fn blame(&self, finding: Diagnostic) -> Diagnostic {
+        if finding.file().is_some() {
+            return finding;
+        }
+        let source = self
+            .sources
+            .iter()
+            .filter(|(name, _)| finding.message().contains(name.as_str()))
+            .max_by_key(|(name, _)| name.len());
+        match source {
+            Some((_, file)) => finding
+                .in_file(file)
+                .with_help("the generated file is rendered from this detection and the templates: fix the cause there, never in the generated file"),
+            None => finding,
+        }
     }
 
     /// Records that `detection` cannot be fully expressed in `target`.
@@ -182,8 +255,17 @@ pub struct ListStore<'c> {
     pub what: &'static str,
     /// An entry as the help shows it, e.g. `{ name: my_lookup, field: account }`.
     pub example: &'static str,
-    /// The names of the lists it binds, as written under `key`.
-    pub lists: Vec<&'c str>,
+    /// The lists it binds, as written under `key`, each with the store's column that holds the
+    /// list's values.
+    pub lists: Vec<(&'c str, &'c str)>,
+    /// The key of an entry that names that column, e.g. `field`.
+    pub column_key: &'static str,
+}
+
+impl ListStore<'_> {
+    fn binds(&self, list: &str) -> bool {
+        self.lists.iter().any(|(name, _)| *name == list)
+    }
 }
 
 /// Checks the targets' list stores together. A list is either bound in every store (the SOC
@@ -200,10 +282,29 @@ pub(crate) fn check_list_stores(catalogue: &Catalogue, targets: &Targets, out: &
     let doc = catalogue.config_document();
     let lists = &catalogue.config.lists;
     for store in &stores {
-        for name in store
+        let entry =
+            |name: &str| format!("/{}/{}", store.key.replace('.', "/"), pointer_segment(name));
+        for (name, column) in &store.lists {
+            let Some(list) = lists.get(*name) else {
+                continue;
+            };
+            // The names of a list's values are written beside them, in a column of their own.
+            if *column == crate::lang::LIST_NAME_COLUMN
+                && list.inline.iter().any(|v| v.name().is_some())
+            {
+                out.push(
+                    doc.error_at(
+                        &format!("{}/{}", entry(name), store.column_key),
+                        format!("the {} of list `{name}` holds its values in the column `{column}`, where rulecast writes their names", store.what),
+                    )
+                    .with_help(format!("give the values another column, e.g. {}: value", store.column_key)),
+                );
+            }
+        }
+        for (name, _) in store
             .lists
             .iter()
-            .filter(|name| !lists.contains_key(**name))
+            .filter(|(name, _)| !lists.contains_key(*name))
         {
             let help = did_you_mean(name, lists.keys().map(String::as_str))
                 .map(|c| format!("did you mean `{c}`?"))
@@ -213,22 +314,23 @@ pub(crate) fn check_list_stores(catalogue: &Catalogue, targets: &Targets, out: &
                         store.key
                     )
                 });
-            let pointer = format!("/{}/{}", store.key.replace('.', "/"), pointer_segment(name));
             out.push(
-                doc.error_at_key(&pointer, format!("`{name}` is not a list of the catalogue"))
-                    .with_help(help),
+                doc.error_at_key(
+                    &entry(name),
+                    format!("`{name}` is not a list of the catalogue"),
+                )
+                .with_help(help),
             );
         }
     }
-    let in_stores = |list: &str| -> Vec<&ListStore> {
-        stores.iter().filter(|s| s.lists.contains(&list)).collect()
-    };
+    let in_stores =
+        |list: &str| -> Vec<&ListStore> { stores.iter().filter(|s| s.binds(list)).collect() };
     for name in lists.keys() {
         let bound = in_stores(name);
         if bound.is_empty() {
             continue;
         }
-        for missing in stores.iter().filter(|s| !s.lists.contains(&name.as_str())) {
+        for missing in stores.iter().filter(|s| !s.binds(name)) {
             let has: Vec<&str> = bound.iter().map(|s| s.what).collect();
             out.push(
                 doc.error_at_key(
@@ -320,7 +422,13 @@ pub fn render_template<T: Serialize>(
     templates
         .render(name, &context)
         .map_err(|d| match detection {
-            Some(det) => Diagnostic::error(format!("{} (rendering `{}`)", d.message(), det.slug))
+            // A problem the rendered-file check found is the template's (an override that
+            // undoes an encoding filter): it stays at the template, which is what to fix.
+            Some(det) if d.file().is_some() => {
+                d.map_message(|m| format!("{m} (rendering `{}`)", det.slug))
+            }
+            Some(det) => d
+                .map_message(|m| format!("{m} (rendering `{}`)", det.slug))
                 .in_file(&det.document.path),
             None => d,
         })

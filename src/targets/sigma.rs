@@ -55,14 +55,17 @@ const TEMPLATES: &[(&str, &str)] = &[
 #[schemars(rename = "SigmaSource")]
 pub(crate) struct SourceSection {
     /// Sigma product, e.g. azure. It also names the rule files (`<product>_<name>.yml`).
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
+    #[schemars(regex(pattern = crate::identifier::SIGMA_NAME))]
     #[schemars(extend("patternErrorMessage" = "a Sigma product is a lower-case name such as azure or m365 (letters, digits, _ and -)"))]
     pub product: String,
     /// Sigma service, e.g. auditlogs.
+    #[schemars(regex(pattern = crate::identifier::SIGMA_NAME))]
+    #[schemars(extend("patternErrorMessage" = "a Sigma service is a lower-case name such as auditlogs (letters, digits, _ and -)"))]
     pub service: String,
     /// Field name in Sigma rules, for fields whose Sigma name is not their own. The shipped
     /// pySigma pipelines map each back.
     #[serde(default, skip_serializing_if = "FieldNames::is_empty")]
+    #[schemars(extend("additionalProperties" = { "type": "string", "pattern": crate::identifier::SIGMA_FIELD, "patternErrorMessage": crate::identifier::SIGMA_FIELD_ADVICE }))]
     pub fields: FieldNames,
 }
 
@@ -268,7 +271,7 @@ impl Target for Sigma {
             artifacts
                 .fragments
                 .insert(detection.meta.id.clone(), text.clone());
-            artifacts.add_file(path, text);
+            artifacts.add_detection_file("sigma", detection, path, text);
         }
         for (backend, file) in [
             ("kusto", "pipelines/rulecast_kusto.yml"),

@@ -13,7 +13,13 @@ use crate::diagnostic::display_path;
 pub(crate) enum EventsError {
     Read {
         file: String,
-        source: std::io::Error,
+        source: crate::files::ReadError,
+    },
+    /// The file is not UTF-8 text: the line and column of the first bad byte.
+    NotUtf8 {
+        file: String,
+        line: usize,
+        column: usize,
     },
     /// A line holds JSON that is not an object.
     NotAnObject {
@@ -37,6 +43,10 @@ impl fmt::Display for EventsError {
             EventsError::Read { file, source } => {
                 write!(f, "{file}: cannot read the events: {source}")
             }
+            EventsError::NotUtf8 { file, line, column } => write!(
+                f,
+                "{file}:{line}:{column}: the events are not UTF-8 text (save the file as UTF-8)"
+            ),
             EventsError::NotAnObject { file, line } => write!(
                 f,
                 "{file}:{line}: an event must be a JSON object (one row per line)"
@@ -61,6 +71,9 @@ impl std::error::Error for EventsError {
     }
 }
 
+/// Exported rows are long, but a test's events file is still a reviewed file in the catalogue.
+const MAX_EVENTS_FILE_BYTES: u64 = 64 << 20;
+
 /// The events of a case, each a Log Analytics row; or why they cannot be read, located.
 pub(crate) fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>, EventsError> {
     let Some(file) = &source.case.events_file else {
@@ -73,12 +86,23 @@ pub(crate) fn case_events(source: &CaseSource) -> Result<Vec<Map<String, Value>>
         .map(|p| p.join(file))
         .unwrap_or_else(|| file.into());
     let shown = display_path(&path);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    let bytes = match crate::files::read_regular(&path, MAX_EVENTS_FILE_BYTES) {
+        Ok(bytes) => bytes,
         Err(source) => {
             return Err(EventsError::Read {
                 file: shown,
                 source,
+            });
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = crate::yaml::utf8_error_position(e.as_bytes(), e.utf8_error());
+            return Err(EventsError::NotUtf8 {
+                file: shown,
+                line: at.line,
+                column: at.column,
             });
         }
     };

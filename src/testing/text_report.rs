@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::run::TestRun;
 use crate::catalogue::Catalogue;
+use crate::diagnostic::escape_controls;
 
 pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -> io::Result<()> {
     for result in &run.results {
@@ -17,12 +18,13 @@ pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -
                 "no alert".to_owned()
             };
             if case.passed() {
-                writeln!(out, "  ok    {} ({outcome})", case.name)?;
+                writeln!(out, "  ok    {} ({outcome})", escape_controls(&case.name))?;
             } else {
-                writeln!(out, "  FAIL  {}", case.name)?;
-                writeln!(out, "        at {}", case.location)?;
+                writeln!(out, "  FAIL  {}", escape_controls(&case.name))?;
+                writeln!(out, "        at {}", escape_controls(&case.location))?;
                 for failure in &case.failures {
-                    writeln!(out, "        {failure}")?;
+                    // A failure quotes event values, which may hold anything.
+                    writeln!(out, "        {}", escape_controls(failure))?;
                 }
             }
         }

@@ -368,3 +368,22 @@ fn templates_receive_entities_group_by_tiers_findings_and_schedule() {
     assert!(rule["xFindings"].is_array());
     assert_eq!(rule["xPlaceholder"], "{{Actor}}");
 }
+
+#[test]
+fn scan_refuses_a_thread_count_it_cannot_use() {
+    for (count, says) in [
+        ("0", "0 is not in 1..=256"),
+        ("257", "257 is not in 1..=256"),
+        (
+            "99999999999999999999",
+            "invalid value '99999999999999999999' for '--threads <N>'",
+        ),
+    ] {
+        Test::minimal()
+            .args(["scan", "--logs", "none.jsonl", "--threads", count])
+            .status(2)
+            .stderr_contains(says)
+            .stderr_lacks("panicked")
+            .run();
+    }
+}

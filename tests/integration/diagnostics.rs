@@ -2,9 +2,12 @@
 //!
 //! A message is the product for a catalogue author: it has to name the file, line and column,
 //! show the line, and say how to fix it. Each case in `tests/diagnostics/<case>/` starts from
-//! the minimal fixture and breaks it in one way (`case.yaml` says how; files under `root/` are
-//! copied over the test folder), then runs the real CLI and snapshots everything it printed, so
-//! a reworded, misplaced or lost message shows up as a snapshot diff in review.
+//! the minimal fixture and breaks it in one way (`case.yaml` says how: edits, removals, grown
+//! files, symbolic links, FIFOs and raw bytes; files under `root/` are copied over the test
+//! folder), then runs the real CLI (`check` unless the case says otherwise, such as a `build
+//! --output` rulecast must refuse) and snapshots everything it printed, so a reworded, misplaced
+//! or lost message shows up as a snapshot diff in review. Whatever the command, the folder must
+//! be exactly as it was afterwards.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +34,32 @@ struct Case {
     /// Text appended to a file many times: for limits no one should commit a file to test.
     #[serde(default)]
     grow: Vec<Grow>,
+    /// Symbolic links to create (Unix only: the case is skipped elsewhere).
+    #[serde(default)]
+    symlink: Vec<Symlink>,
+    /// FIFOs to create (Unix only).
+    #[serde(default)]
+    fifo: Vec<String>,
+    /// Text replaced by raw bytes, for what a YAML case file cannot hold (invalid UTF-8).
+    #[serde(default)]
+    bytes: Vec<Bytes>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Symlink {
+    file: String,
+    /// Where the link points, as written into it (relative to the link's folder, or absolute).
+    to: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bytes {
+    file: String,
+    replace: String,
+    /// The bytes, in hex.
+    with_hex: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,6 +125,40 @@ fn run_case(dir: &Path, case: &Case) -> crate::test::Output {
         text.push_str(&g.text.repeat(g.times));
         std::fs::write(path, text).unwrap();
     }
+    for b in &case.bytes {
+        let path = t.root().join(&b.file);
+        let text = std::fs::read(&path).unwrap();
+        let at = text
+            .windows(b.replace.len())
+            .position(|w| w == b.replace.as_bytes())
+            .unwrap_or_else(|| panic!("{} does not contain {:?}", b.file, b.replace));
+        let bytes: Vec<u8> = (0..b.with_hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&b.with_hex[i..i + 2], 16).unwrap())
+            .collect();
+        let mut out = text[..at].to_vec();
+        out.extend(bytes);
+        out.extend(&text[at + b.replace.len()..]);
+        std::fs::write(path, out).unwrap();
+    }
+    #[cfg(unix)]
+    for link in &case.symlink {
+        let path = t.root().join(&link.file);
+        if path.exists() {
+            std::fs::remove_file(&path).unwrap();
+        }
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&link.to, &path).unwrap();
+    }
+    #[cfg(unix)]
+    for fifo in &case.fifo {
+        let path = t.root().join(fifo);
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo {fifo}");
+    }
     let before = snapshot_tree(t.root());
     let (t, out) = t.args(case.args.clone()).status(case.status).run();
     // A broken catalogue never changes the folder, whatever the command.
@@ -121,6 +184,9 @@ fn every_case_reports_its_exact_message() {
     settings.set_omit_expression(true);
     for (name, dir) in cases {
         let case = load_case(&dir);
+        if cfg!(not(unix)) && !(case.symlink.is_empty() && case.fifo.is_empty()) {
+            continue;
+        }
         let out = run_case(&dir, &case);
         assert!(
             !out.stderr.contains("panicked"),

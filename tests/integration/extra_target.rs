@@ -4,7 +4,10 @@
 //! detection's version, `build` writes its files and leaves every other file as it was,
 //! `check` and `verify` pass, `release` packages it, its templates can be overridden by name,
 //! and the committed schema describes its sections. That no file of the crate had to change
-//! for any of this is what the test proves by compiling: the target lives in this file.
+//! for any of this is what the test proves by compiling: the target lives in this file. Its
+//! output is held to the same rules as the built-in targets' output: its templates' rendered
+//! files are checked against what their encoding filters wrote, and a finding of its check is
+//! pointed at the detection the file was rendered from.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,15 +15,62 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser as _;
+use rulecast::catalogue::{Catalogue, Detection};
 use rulecast::cli::Cli;
 use rulecast::diagnostic::{Diagnostic, Diagnostics};
+use rulecast::render::Templates;
 use rulecast::targets::{
-    Artifacts, Conformance, DetectionView, RenderContext, Section, Target, Targets, render_template,
+    Artifacts, Conformance, DetectionView, RenderContext, Section, Stamp, Target, Targets,
+    render_template,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::test::{copy_dir, repo, snapshot_tree};
+
+/// The minimal catalogue with the inventory target's sections, in a new folder.
+fn catalogue_with_inventory() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    copy_dir(
+        &repo().join("tests/fixtures/minimal"),
+        &root.join("detections"),
+    );
+    add_inventory_sections(root);
+    dir
+}
+
+/// Gives the catalogue in `root` the inventory target's sections.
+fn add_inventory_sections(root: &Path) {
+    append(
+        &root.join("detections/logsources/entra_auditlogs.yaml"),
+        "  inventory:\n    index: logs-azure.auditlogs-*\n",
+    );
+    append(
+        &root.join("detections/rulecast.yaml"),
+        "  inventory:\n    owner: Identity SOC\n",
+    );
+}
+
+/// Renders the catalogue in `root` with the inventory target and the template `page` as its
+/// override: the errors.
+fn render_with_page(root: &Path, page: &str) -> Vec<Diagnostic> {
+    let catalogue =
+        Catalogue::load_with(&root.join("detections"), targets()).unwrap_or_else(|d| panic!("{d}"));
+    let overrides = root.join("overrides");
+    std::fs::create_dir_all(overrides.join("inventory")).unwrap();
+    std::fs::write(overrides.join("inventory/page.md.tera"), page).unwrap();
+    let templates =
+        Templates::load(&catalogue.targets, Some(&overrides)).unwrap_or_else(|d| panic!("{d}"));
+    let stamps = |_: &Detection| Stamp {
+        version: 1,
+        modified: "2026-01-01".to_owned(),
+    };
+    match rulecast::build::render(&catalogue, &templates, &stamps, "1.0.0") {
+        Ok(_) => panic!("the page {page:?} renders"),
+        Err(errors) => errors.into_vec(),
+    }
+}
 
 /// A detection inventory for a wiki: one Markdown page per detection, saying where its data
 /// is indexed and who owns it.
@@ -116,8 +166,14 @@ impl Target for Inventory {
                     artifacts
                         .fragments
                         .insert(detection.meta.id.clone(), text.clone());
-                    artifacts
-                        .add_file(format!("{}/{}.md", detection.section, detection.slug), text);
+                    // A file of one detection: a second detection rendering to the same path is
+                    // refused, and a finding of `check` about it points at the detection.
+                    artifacts.add_detection_file(
+                        self.name(),
+                        detection,
+                        format!("{}/{}.md", detection.section, detection.slug),
+                        text,
+                    );
                 }
                 Err(e) => errors.push(e),
             }
@@ -214,14 +270,7 @@ fn an_extra_target_plugs_in_without_moving_a_version() {
     let generated_before = files_below(&root.join("generated"));
 
     // Registering the target: its sections in the catalogue files, and the registry.
-    append(
-        &root.join("detections/logsources/entra_auditlogs.yaml"),
-        "  inventory:\n    index: logs-azure.auditlogs-*\n",
-    );
-    append(
-        &root.join("detections/rulecast.yaml"),
-        "  inventory:\n    owner: Identity SOC\n",
-    );
+    add_inventory_sections(root);
     let targets = targets();
     assert_eq!(
         run(root, &builtin, &["check"]),
@@ -345,4 +394,65 @@ fn an_extra_target_plugs_in_without_moving_a_version() {
         schema["$defs"]["InventorySource"]["properties"]["index"]["description"],
         "The index pattern, e.g. logs-azure.auditlogs-*."
     );
+}
+
+#[test]
+fn an_extra_targets_output_is_checked_like_a_builtin_ones() {
+    let dir = catalogue_with_inventory();
+    let root = dir.path();
+
+    // A page without its title fails the target's own check, which names the generated file;
+    // the finding points at the detection the page was rendered from.
+    let errors = render_with_page(root, "Owner: {{ owner | md }}\n");
+    let detection = root.join("detections/entra-roles/pim-alert-disabled.yaml");
+    let finding = errors
+        .iter()
+        .find(|d| {
+            d.message()
+                .contains("entra-roles/pim-alert-disabled.md has no title")
+        })
+        .unwrap_or_else(|| panic!("{errors:?}"));
+    assert_eq!(finding.file(), Some(detection.as_path()), "{finding}");
+    assert!(
+        finding
+            .help()
+            .is_some_and(|h| h.contains("fix the cause there")),
+        "{finding}"
+    );
+    assert_eq!(
+        errors.len(),
+        catalogue_detections(root),
+        "one finding per page: {errors:?}"
+    );
+
+    // An override that changes a value after its encoding filter is refused, for a plug-in's
+    // template as for a built-in one: `md` escaped the `*` of the index pattern.
+    let errors = render_with_page(
+        root,
+        "# {{ detection.title | md }}\n\n{% filter replace(from=\"*\", to=\"\") %}Index: {{ index | md }}{% endfilter %}\n",
+    );
+    assert!(
+        errors.iter().any(|d| d.message().starts_with(
+            "template `inventory/page.md` changes a value after its `md` filter encoded it"
+        ) && d.file()
+            == Some(root.join("overrides/inventory/page.md.tera").as_path())),
+        "{errors:?}"
+    );
+
+    // A value encoded for another format is refused too: a Markdown page is not YAML.
+    let errors = render_with_page(root, "# {{ detection.title | yaml }}\n");
+    assert!(
+        errors.iter().any(|d| d
+            .message()
+            .contains("encodes a value with `yaml`, which does not make it safe")),
+        "{errors:?}"
+    );
+}
+
+/// How many detections the catalogue in `root` has.
+fn catalogue_detections(root: &Path) -> usize {
+    Catalogue::load_with(&root.join("detections"), targets())
+        .unwrap_or_else(|d| panic!("{d}"))
+        .detections
+        .len()
 }

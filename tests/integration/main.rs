@@ -7,6 +7,7 @@ mod diagnostics;
 mod escaping;
 mod extra_target;
 mod properties;
+mod refusals;
 mod safe_output;
 mod scan_command;
 mod scan_shapes;

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::test::{BIN, Test, copy_dir, repo, snapshot_tree};
+use crate::test::{BIN, FileTree, Test, copy_dir, repo, snapshot_tree};
 
 /// Every file under `dir` except those under `dir/except`.
-fn tree_outside(dir: &Path, except: &str) -> Vec<(String, Vec<u8>)> {
+fn tree_outside(dir: &Path, except: &str) -> FileTree {
     snapshot_tree(dir)
         .into_iter()
         .filter(|(path, _)| !path.starts_with(&format!("{except}/")))
@@ -104,7 +104,7 @@ fn a_build_writes_only_inside_its_output_folder() {
 }
 
 /// A catalogue whose first build is `old`, edited so the next build writes something else.
-fn built_then_edited() -> (Test, Vec<(String, Vec<u8>)>) {
+fn built_then_edited() -> (Test, FileTree) {
     let (t, out) = Test::minimal().args(["build"]).run();
     let old = snapshot_tree(&out.path("generated"));
     let t = t.then().edit(
@@ -115,7 +115,7 @@ fn built_then_edited() -> (Test, Vec<(String, Vec<u8>)>) {
     (t, old)
 }
 
-fn build_output(t: &Test) -> Vec<(String, Vec<u8>)> {
+fn build_output(t: &Test) -> FileTree {
     let mut fresh = Test::empty();
     copy_dir(
         &t.root().join("detections"),
@@ -126,61 +126,183 @@ fn build_output(t: &Test) -> Vec<(String, Vec<u8>)> {
     snapshot_tree(&out.path("generated"))
 }
 
-#[test]
-fn a_build_that_dies_while_writing_leaves_the_previous_output() {
-    let (t, old) = built_then_edited();
-    let status = Command::new(BIN)
-        .arg("build")
-        .current_dir(t.root())
-        .env("RULECAST_TEST_CRASH_AT", "writing")
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the crash hook did not fire");
-    assert_eq!(snapshot_tree(&t.root().join("generated")), old);
-    // The next build cleans up and writes the new output.
-    let new = build_output(&t);
-    let (_t, out) = t.args(["build"]).run();
-    assert_eq!(snapshot_tree(&out.path("generated")), new);
-    assert_eq!(
-        std::fs::read_dir(out.root).unwrap().count(),
-        2,
-        "only detections/ and generated/ remain"
-    );
-}
-
-#[test]
-fn a_build_that_dies_between_the_renames_loses_nothing() {
-    let (t, old) = built_then_edited();
-    let status = Command::new(BIN)
-        .arg("build")
-        .current_dir(t.root())
-        .env("RULECAST_TEST_CRASH_AT", "swapping")
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the crash hook did not fire");
-    // The previous output is complete, beside its place.
-    let aside: Vec<_> = std::fs::read_dir(t.root())
+/// The leftovers a crashed build left beside `generated/`, by kind (`tmp` or `old`).
+fn leftovers(root: &Path, kind: &str) -> Vec<std::path::PathBuf> {
+    let prefix = format!(".rulecast-{kind}.generated.");
+    std::fs::read_dir(root)
         .unwrap()
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".rulecast-old-generated-")
-        })
-        .collect();
-    assert_eq!(aside.len(), 1);
-    assert_eq!(snapshot_tree(&aside[0].path()), old);
-    // The next build puts it back, then replaces it, and leaves nothing else behind.
-    let new = build_output(&t);
-    let (_t, out) = t.then().args(["build"]).run();
-    assert_eq!(snapshot_tree(&out.path("generated")), new);
-    assert_eq!(
-        std::fs::read_dir(out.root).unwrap().count(),
-        2,
-        "only detections/ and generated/ remain"
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Every step of the swap, in both of its forms: a build killed there leaves a complete output
+/// (the old one before the exchange, the new one after it), and the next build recovers and
+/// leaves nothing behind. The two-rename form, used where a file system cannot exchange, is the
+/// only one with a moment without the folder; the previous output is then complete beside it.
+#[test]
+fn a_build_killed_at_each_step_of_the_swap_leaves_a_complete_output() {
+    // (crash point, exchange available, what `generated/` holds after the crash)
+    let steps: &[(&str, bool, &str)] = &[
+        ("writing", true, "old"),
+        ("written", true, "old"),
+        ("exchanged", true, "new"),
+        ("writing", false, "old"),
+        ("written", false, "old"),
+        ("moved-aside", false, "aside"),
+        ("moved-in", false, "new"),
+    ];
+    for &(point, exchange, expected) in steps {
+        let case = format!("{point} (exchange: {exchange})");
+        let (t, old) = built_then_edited();
+        let new = build_output(&t);
+        let mut command = Command::new(BIN);
+        command
+            .arg("build")
+            .current_dir(t.root())
+            .env("RULECAST_TEST_CRASH_AT", point)
+            .stderr(Stdio::null());
+        if !exchange {
+            command.env("RULECAST_TEST_NO_EXCHANGE", "1");
+        }
+        let status = command.status().unwrap();
+        assert!(!status.success(), "{case}: the crash hook did not fire");
+        let current = snapshot_tree(&t.root().join("generated"));
+        match expected {
+            "old" => assert_eq!(current, old, "{case}"),
+            "new" => assert_eq!(current, new, "{case}"),
+            _ => {
+                assert!(current.is_empty(), "{case}");
+                let aside = leftovers(t.root(), "old");
+                assert_eq!(aside.len(), 1, "{case}");
+                assert_eq!(snapshot_tree(&aside[0]), old, "{case}");
+            }
+        }
+        // The next build puts back what was moved aside, replaces it, and removes the rest.
+        let (_t, out) = t.then().args(["build"]).run();
+        assert_eq!(snapshot_tree(&out.path("generated")), new, "{case}");
+        let mut names: Vec<String> = std::fs::read_dir(&out.root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["detections", "generated"],
+            "{case}: leftovers remain"
+        );
+    }
+}
+
+/// A built folder with two catalogues, `detections` and `detections-b`, that render to
+/// different outputs (each given, as a fresh build of it writes it).
+fn two_catalogues() -> (Test, [FileTree; 2]) {
+    let (t, _old) = built_then_edited();
+    copy_dir(&t.root().join("detections"), &t.root().join("detections-b"));
+    let t = t.edit(
+        "detections-b/entra-roles/pim-alert-disabled.yaml",
+        "title: PIM alert switched off",
+        "title: PIM alert turned off",
     );
+    let second = {
+        let fresh = Test::empty();
+        copy_dir(
+            &t.root().join("detections-b"),
+            &fresh.root().join("detections-b"),
+        );
+        let (_fresh, out) = fresh.args(["build", "--catalogue", "detections-b"]).run();
+        snapshot_tree(&out.path("generated"))
+    };
+    let outputs = [build_output(&t), second];
+    assert_ne!(outputs[0], outputs[1]);
+    (t, outputs)
+}
+
+/// Two builds of one output with different catalogues, the second started while the first is
+/// stopped just before its swap: the second waits for the first, deletes nothing of it, and the
+/// output ends as the second's complete work.
+#[test]
+fn a_second_build_waits_for_the_first_and_spares_its_folder() {
+    let (t, [first_output, second_output]) = two_catalogues();
+
+    let signal = t.root().join("first-is-paused");
+    let mut first = Command::new(BIN)
+        .arg("build")
+        .current_dir(t.root())
+        .env(
+            "RULECAST_TEST_PAUSE_AT",
+            format!("written:{}", signal.display()),
+        )
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !signal.exists() {
+        assert!(first.try_wait().unwrap().is_none(), "the first build ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let first_tmp = leftovers(t.root(), "tmp");
+    assert_eq!(first_tmp.len(), 1);
+    let mut second = Command::new(BIN)
+        .args(["build", "--catalogue", "detections-b"])
+        .current_dir(t.root())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // However long the second build is given, it cannot finish while the first holds the lock.
+    for _ in 0..25 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            second.try_wait().unwrap().is_none(),
+            "the second build did not wait for the first"
+        );
+    }
+    assert_eq!(
+        snapshot_tree(&first_tmp[0]),
+        first_output,
+        "the first build's folder was touched"
+    );
+    std::fs::remove_file(&signal).unwrap();
+    assert!(first.wait().unwrap().success());
+    let second = second.wait_with_output().unwrap();
+    assert!(second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("waiting for another rulecast"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(snapshot_tree(&t.root().join("generated")), second_output);
+    assert!(leftovers(t.root(), "tmp").is_empty());
+}
+
+/// Builds started together, over and over: each succeeds, and the output is always one of
+/// them, complete.
+#[test]
+fn racing_builds_leave_one_complete_output() {
+    let (t, outputs) = two_catalogues();
+    for round in 0..4 {
+        let children: Vec<_> = ["detections", "detections-b"]
+            .iter()
+            .map(|catalogue| {
+                Command::new(BIN)
+                    .args(["build", "--catalogue", catalogue])
+                    .current_dir(t.root())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut child in children {
+            assert!(child.wait().unwrap().success(), "round {round}");
+        }
+        let current = snapshot_tree(&t.root().join("generated"));
+        assert!(
+            outputs.contains(&current),
+            "round {round}: the output is a mix"
+        );
+        assert!(leftovers(t.root(), "tmp").is_empty(), "round {round}");
+    }
 }
 
 /// Kills real builds at moments spread over a whole build: whenever it dies, the output folder
@@ -214,32 +336,11 @@ fn a_build_killed_at_any_moment_leaves_a_complete_output() {
         let _ = child.kill();
         let _ = child.wait();
         let current = snapshot_tree(&t.root().join("generated"));
-        if current.is_empty() {
-            let aside: Vec<_> = std::fs::read_dir(t.root())
-                .unwrap()
-                .flatten()
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with(".rulecast-old-generated-")
-                })
-                .collect();
-            assert_eq!(
-                aside.len(),
-                1,
-                "round {round}: the output is gone and nothing is aside"
-            );
-            let kept = snapshot_tree(&aside[0].path());
-            assert!(
-                kept == old || kept == new,
-                "round {round}: the output set aside is incomplete"
-            );
-        } else {
-            assert!(
-                current == old || current == new,
-                "round {round} ({delay:?}): the output is a mix"
-            );
-        }
+        // The exchange never leaves a moment without the folder.
+        assert!(
+            current == old || current == new,
+            "round {round} ({delay:?}): the output is missing or a mix"
+        );
     }
     std::fs::write(&file, &edited).unwrap();
     let (_t, out) = t.then().args(["build"]).run();
@@ -274,8 +375,8 @@ fn check_never_writes() {
             )
         }),
         ("leftovers of a crashed build", |t| {
-            t.write(".rulecast-tmp-generated-1/half.txt", "x")
-                .write(".rulecast-old-generated-2/old.txt", "y")
+            t.write(".rulecast-tmp.generated.1/half.txt", "x")
+                .write(".rulecast-old.generated.2/old.txt", "y")
         }),
         ("stale schema", |t| {
             t.write("detections/schema.json", "{}\n")

@@ -226,9 +226,15 @@ impl Test {
     }
 }
 
+/// Files with their content, by path (forward slashes) below the folder they were read from.
+pub(crate) type FileTree = Vec<(String, Vec<u8>)>;
+
 /// Every file under `dir` with its content, for byte-for-byte comparisons.
-pub(crate) fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn snapshot_tree(dir: &Path) -> FileTree {
     let mut out = Vec::new();
+    if !dir.exists() {
+        return out;
+    }
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.unwrap();
         if entry.file_type().is_file() {
@@ -242,4 +248,36 @@ pub(crate) fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// Runs git in `root`, failing the test when it fails; its standard output.
+pub(crate) fn git(root: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The minimal catalogue, built, in a fresh git repository with everything committed (and
+/// `dist/`, the release folder, ignored).
+pub(crate) fn repository() -> Test {
+    let t = Test::minimal().write(".gitignore", "dist/\n");
+    let (t, _) = t.args(["build"]).run();
+    git(t.root(), &["init", "-q", "-b", "main"]);
+    git(t.root(), &["config", "user.name", "rulecast tests"]);
+    git(
+        t.root(),
+        &["config", "user.email", "tests@rulecast.invalid"],
+    );
+    git(t.root(), &["add", "-A"]);
+    git(t.root(), &["commit", "-q", "-m", "catalogue"]);
+    t.then()
 }

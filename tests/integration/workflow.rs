@@ -1,30 +1,12 @@
 //! The versioning workflow end to end, in a real git repository: add, change and deprecate
 //! detections, and at each step what `check`, `diff` and `lock` say; then releases.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::test::Test;
+use crate::test::{Test, git, repository};
 
 const BURST: &str = "detections/entra-roles/eligible-assignment-burst.yaml";
 const DISABLED: &str = "detections/entra-roles/pim-alert-disabled.yaml";
 const NEW: &str = "detections/entra-roles/pim-alert-disabled-or-deleted.yaml";
 const NEW_ID: &str = "5c0e7a3d-2b1f-4e8a-9d6c-7f4b3a2e1d0c";
-
-fn git(root: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn commit(t: &Test, message: &str) {
     git(t.root(), &["add", "-A"]);
@@ -67,15 +49,7 @@ fn new_detection() -> String {
 
 #[test]
 fn add_change_deprecate_and_release() {
-    let t = Test::minimal().write(".gitignore", "dist/\n");
-    let (t, _) = t.args(["build"]).run();
-    git(t.root(), &["init", "-q", "-b", "main"]);
-    git(t.root(), &["config", "user.name", "rulecast tests"]);
-    git(
-        t.root(),
-        &["config", "user.email", "tests@rulecast.invalid"],
-    );
-    commit(&t, "catalogue");
+    let t = repository();
 
     // A first release, twice: the same tree gives the same bytes.
     let (t, out) = t
@@ -86,6 +60,19 @@ fn add_change_deprecate_and_release() {
     let sums = out.read("dist/SHA256SUMS");
     assert_eq!(sums.lines().count(), 6, "{sums}");
     assert!(out.read("dist/CHANGELOG.md").contains("First release."));
+    // Sentinel Repositories deploys the YAML rules with the watchlists they read, and the
+    // combined ARM template; the per-rule ARM templates are the same rules again.
+    let sentinel = std::fs::File::open(out.path("dist/test-pack-1.0.0-sentinel.zip")).unwrap();
+    let sentinel = zip::ZipArchive::new(sentinel).unwrap();
+    let names: Vec<String> = sentinel
+        .file_names()
+        .map(|n| n.unwrap().into_owned())
+        .collect();
+    let has = |name: &str| names.iter().any(|n| n == name);
+    assert!(has("watchlists/PrivilegedAccounts.csv"), "{names:?}");
+    assert!(has("azuredeploy.json"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("rules/")), "{names:?}");
+    assert!(!names.iter().any(|n| n.starts_with("arm/")), "{names:?}");
     std::fs::remove_dir_all(out.path("dist")).unwrap();
     let (t, out) = t.then().args(["release", "--version", "1.0.0"]).run();
     assert_eq!(

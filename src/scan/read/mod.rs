@@ -206,7 +206,7 @@ pub fn open(path: &Path) -> Result<Input, ReadError> {
                         .take(40)
                         .collect();
                 return Err(ReadError::NotALog {
-                    start: format!("`{}`", crate::scan::output::printable(&shown)),
+                    start: format!("`{}`", crate::diagnostic::escape_controls(&shown)),
                 });
             }
             Container::Csv

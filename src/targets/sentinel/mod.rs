@@ -118,6 +118,7 @@ pub(crate) struct Watchlist {
     pub alias: String,
     /// Column of the watchlist that holds the value (SearchKey is the watchlist's search key).
     #[schemars(regex(pattern = crate::identifier::IDENTIFIER))]
+    #[schemars(extend("patternErrorMessage" = crate::identifier::IDENTIFIER_ADVICE))]
     pub column: String,
 }
 
@@ -197,9 +198,10 @@ impl Target for Sentinel {
             example: "{ alias: MyWatchlist, column: SearchKey }",
             lists: config(catalogue)
                 .watchlists
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .map(|(list, w)| (list.as_str(), w.column.as_str()))
                 .collect(),
+            column_key: "column",
         })
     }
 
@@ -323,8 +325,8 @@ impl Target for Sentinel {
                     artifacts
                         .fragments
                         .insert(detection.meta.id.clone(), format!("{yaml}\n{arm}"));
-                    artifacts.add_file(yaml_path, yaml);
-                    artifacts.add_file(arm_path, arm);
+                    artifacts.add_detection_file("sentinel", detection, yaml_path, yaml);
+                    artifacts.add_detection_file("sentinel", detection, arm_path, arm);
                 }
                 (a, b) => {
                     for e in a.err().into_iter().chain(b.err()) {

@@ -100,6 +100,7 @@ pub(crate) struct ConfigSection {
     pub app_label: String,
     /// Roles allowed to write the app's objects.
     #[serde(default = "default_write_roles")]
+    #[schemars(extend("items" = { "type": "string", "pattern": crate::identifier::SPLUNK_ROLE, "patternErrorMessage": crate::identifier::SPLUNK_ROLE_ADVICE }))]
     pub write_roles: Vec<String>,
     /// The lookup that holds each list of `lists:`, by the list's name.
     #[serde(default)]
@@ -246,9 +247,10 @@ impl Target for Splunk {
             example: "{ name: my_lookup, field: account }",
             lists: config(catalogue)
                 .lookups
-                .keys()
-                .map(String::as_str)
+                .iter()
+                .map(|(list, l)| (list.as_str(), l.field.as_str()))
                 .collect(),
+            column_key: "field",
         })
     }
 
@@ -307,6 +309,31 @@ impl Target for Splunk {
         let config = config(catalogue);
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
+
+        // A catalogue setting that Splunk cannot hold is reported once, at its line in
+        // rulecast.yaml, rather than as a problem of every search that carries it.
+        let settings = catalogue.config_document();
+        let label_fits = conf_stanza(&config.app_label).is_ok();
+        for (pointer, value, stanza) in [
+            ("/targets/splunk/app_label", &config.app_label, true),
+            ("/publisher", &catalogue.config.publisher, false),
+            ("/title", &catalogue.config.title, false),
+        ] {
+            let problem = conf_value(value)
+                .err()
+                .or_else(|| stanza.then(|| conf_stanza(value).err()).flatten());
+            if let Some(e) = problem {
+                errors.push(
+                    settings
+                        .error_at(pointer, format!("splunk: this setting cannot be written to the app's .conf files: {e}"))
+                        .with_help(if stanza {
+                            "the app label begins every saved-search name: no brackets, control characters or surrounding spaces"
+                        } else {
+                            "rulecast never changes a value to make it fit; reword it so every target can hold it exactly"
+                        }),
+                );
+            }
+        }
 
         let mut searches = Vec::new();
         let mut macros = Vec::new();
@@ -391,7 +418,9 @@ impl Target for Splunk {
             };
             // A value Splunk cannot hold is reported at the detection's own line, instead of as
             // an anonymous failure of the shared savedsearches.conf template.
-            if let Err(e) = conf_stanza(&view.stanza) {
+            if let Err(e) = conf_stanza(&view.stanza)
+                && label_fits
+            {
                 errors.push(detection.document.error_at("/title", format!("splunk: the title cannot name a saved search: {e}"))
                     .with_help("a Splunk stanza name cannot hold brackets, control characters or surrounding spaces"));
             }
@@ -497,6 +526,7 @@ impl Target for Splunk {
         let stanzas = split_stanzas(&saved);
         for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
             let header = format!("[{}]", view.stanza);
+            artifacts.rendered_from(&header, detection);
             artifacts.fragments.insert(
                 detection.meta.id.clone(),
                 stanzas.get(&header).cloned().unwrap_or_default(),

@@ -1,27 +1,28 @@
 //! Writing the output folder, or comparing against it.
 //!
 //! A deployment pipeline (Sentinel Repositories, a Splunk deployment server) pushes whatever is
-//! in `generated/`, so a half-written folder is worse than a failed build. Every file is
-//! rendered in memory first; then the tree is written to a temporary folder beside the output
-//! and swapped in with two renames, rolled back if the second fails. A crash before the swap
-//! leaves the previous output untouched. A crash between the two renames leaves the previous
-//! output complete beside its place; the next build puts it back before anything else, then
-//! removes every leftover.
+//! in `generated/`, so a half-written folder is worse than a failed build, and a build pointed at
+//! the wrong folder must not empty it. Every file is rendered in memory first; then the folder
+//! is claimed ([`claim`]: rulecast replaces only a folder it owns, and locks it against other
+//! builds) and the tree is swapped in atomically ([`swap`]).
 //!
 //! Check mode compares the rendered tree with the folder and writes nothing.
+
+pub(crate) mod claim;
+mod swap;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+pub(crate) use claim::{Claimed, MARKER, OutputError, Protected, Rules, claim, read_lock};
+
 use crate::diagnostic::display_path;
+use crate::files::{FileKind, context};
 
 /// Rendered files: path relative to the output folder -> content.
 pub type Tree = BTreeMap<PathBuf, String>;
-
-const TMP_PREFIX: &str = ".rulecast-tmp-";
-const OLD_PREFIX: &str = ".rulecast-old-";
 
 /// Refuses any path that could leave the output folder.
 pub(crate) fn check_relative(path: &Path) -> io::Result<()> {
@@ -40,113 +41,68 @@ pub(crate) fn check_relative(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Replaces `dest` with exactly `tree`.
+/// Replaces `dest` with exactly `tree`, if rulecast owns `dest` (see [`claim`]); a refusal is
+/// an error of kind `Other` whose message says why.
 pub fn write_atomic(dest: &Path, tree: &Tree) -> io::Result<()> {
-    for path in tree.keys() {
-        check_relative(path)?;
-    }
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    let rules = Rules {
+        role: "output folder",
+        protected: Vec::new(),
+        adoptable: Box::new(|_| false),
+        on_wait: &|_| {},
     };
-    fs::create_dir_all(&parent)?;
-    let name = dest
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("generated")
-        .to_owned();
-    recover(dest, &parent, &name)?;
-
-    let tmp = parent.join(format!("{TMP_PREFIX}{name}-{}", std::process::id()));
-    let result = (|| {
-        fs::create_dir_all(&tmp)?;
-        for (i, (path, content)) in tree.iter().enumerate() {
-            if i == tree.len() / 2 {
-                crash_point("writing");
-            }
-            let full = tmp.join(path);
-            if let Some(dir) = full.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            fs::write(&full, content)?;
-        }
-        // Make the content durable before it becomes visible.
-        if let Ok(f) = fs::File::open(&tmp) {
-            let _ = f.sync_all();
-        }
-        swap_in(&tmp, dest, &parent, &name)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
-    }
-    result
+    claim(dest, &rules)
+        .and_then(|claimed| claimed.write(tree))
+        .map_err(|e| match e {
+            OutputError::Io(e) => e,
+            refused @ OutputError::Refused { .. } => io::Error::other(refused.to_string()),
+        })
 }
 
-fn swap_in(tmp: &Path, dest: &Path, parent: &Path, name: &str) -> io::Result<()> {
-    if !dest.exists() {
-        return fs::rename(tmp, dest);
-    }
-    let old = parent.join(format!("{OLD_PREFIX}{name}-{}", std::process::id()));
-    fs::rename(dest, &old)?;
-    crash_point("swapping");
-    if let Err(e) = fs::rename(tmp, dest) {
-        // Put the previous output back before reporting.
-        fs::rename(&old, dest)?;
-        return Err(e);
-    }
-    fs::remove_dir_all(&old)
-}
+/// The largest output file rulecast reads back (combined ARM templates of a big catalogue are
+/// tens of megabytes); the bound is what stops a link to a device.
+const MAX_OUTPUT_FILE_BYTES: u64 = 1 << 30;
 
-/// Cleans up after an interrupted build: a previous output that was moved aside but never
-/// replaced goes back to its place; half-written folders are removed.
-fn recover(dest: &Path, parent: &Path, name: &str) -> io::Result<()> {
-    let Ok(entries) = fs::read_dir(parent) else {
-        return Ok(());
-    };
-    let mut leftovers: Vec<PathBuf> = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let file = file.to_string_lossy();
-        if file.starts_with(&format!("{OLD_PREFIX}{name}-")) && !dest.exists() {
-            fs::rename(entry.path(), dest)?;
-        } else if file.starts_with(&format!("{TMP_PREFIX}{name}-"))
-            || file.starts_with(&format!("{OLD_PREFIX}{name}-"))
-        {
-            leftovers.push(entry.path());
-        }
-    }
-    for leftover in leftovers {
-        let _ = fs::remove_dir_all(leftover);
-    }
-    Ok(())
-}
-
-/// Test builds die here, like a killed process (no cleanup), when `RULECAST_TEST_CRASH_AT`
-/// names the point: the only way to reach the moments between two file-system calls reliably.
-/// Release builds have no such hook.
-fn crash_point(point: &str) {
-    if cfg!(debug_assertions) && std::env::var("RULECAST_TEST_CRASH_AT").is_ok_and(|p| p == point) {
-        std::process::abort();
-    }
-}
-
-/// Every file under `dir`, relative to it.
+/// Every file under `dir`, relative to it, except rulecast's marker. Anything but a regular file
+/// or a folder is an error: rulecast writes nothing else, so it was put there by hand.
 pub fn read_tree(dir: &Path) -> io::Result<Tree> {
     let mut tree = Tree::new();
-    if !dir.exists() {
+    if fs::symlink_metadata(dir).is_err() {
         return Ok(tree);
     }
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(io::Error::other)?;
-        if entry.file_type().is_file() {
-            let relative = entry
-                .path()
-                .strip_prefix(dir)
-                .unwrap_or(entry.path())
-                .to_path_buf();
-            let bytes = fs::read(entry.path())?;
-            tree.insert(relative, String::from_utf8_lossy(&bytes).into_owned());
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_path_buf();
+            context("read", &path)(e.into())
+        })?;
+        let relative = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        if relative == Path::new(MARKER) {
+            continue;
         }
+        match FileKind::of(entry.file_type()) {
+            None => {}
+            Some(FileKind::Folder) => continue,
+            Some(kind) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is {kind}; rulecast writes only files and folders, so it was not generated",
+                        display_path(entry.path())
+                    ),
+                ));
+            }
+        }
+        let bytes =
+            crate::files::read_regular(entry.path(), MAX_OUTPUT_FILE_BYTES).map_err(|e| {
+                context("read", entry.path())(match e {
+                    crate::files::ReadError::Io(e) => e,
+                    other => io::Error::new(io::ErrorKind::InvalidData, other),
+                })
+            })?;
+        tree.insert(relative, String::from_utf8_lossy(&bytes).into_owned());
     }
     Ok(tree)
 }
@@ -175,7 +131,10 @@ impl Drift {
             out.push_str(&format!("changed: {}\n", show(&p.0)));
             let lines: Vec<&str> = p.1.lines().collect();
             for line in lines.iter().take(max_lines) {
-                out.push_str(&format!("    {line}\n"));
+                out.push_str(&format!(
+                    "    {}\n",
+                    crate::diagnostic::escape_controls(line)
+                ));
             }
             if lines.len() > max_lines {
                 out.push_str(&format!("    ... {} more lines\n", lines.len() - max_lines));
@@ -235,6 +194,10 @@ mod tests {
         write_atomic(&out, &tree(&[("a/x.txt", "1"), ("stale.txt", "s")])).unwrap();
         write_atomic(&out, &tree(&[("a/x.txt", "2")])).unwrap();
         assert_eq!(read_tree(&out).unwrap(), tree(&[("a/x.txt", "2")]));
+        assert!(
+            out.join(MARKER).is_file(),
+            "the folder is marked as rulecast's"
+        );
         let leftovers: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .flatten()
@@ -276,21 +239,40 @@ mod tests {
         let out = dir.path().join("generated");
         write_atomic(&out, &tree(&[("keep.txt", "old")])).unwrap();
         // The state a crash between the two renames leaves.
-        fs::rename(&out, dir.path().join(format!("{OLD_PREFIX}generated-1"))).unwrap();
-        fs::create_dir_all(dir.path().join(format!("{TMP_PREFIX}generated-1/half"))).unwrap();
+        fs::rename(&out, dir.path().join(".rulecast-old.generated.1")).unwrap();
+        fs::create_dir_all(dir.path().join(".rulecast-tmp.generated.1/half")).unwrap();
+        // An older rulecast's names, and another output's leftover, which stays.
+        fs::create_dir_all(dir.path().join(".rulecast-tmp-generated-7/half")).unwrap();
+        fs::create_dir_all(dir.path().join(".rulecast-tmp.generated.2.9/other")).unwrap();
         // A build that then fails still finds the previous output where it belongs.
         assert!(write_atomic(&out, &tree(&[("a", "file"), ("a/b", "child")])).is_err());
         assert_eq!(read_tree(&out).unwrap(), tree(&[("keep.txt", "old")]));
-        let names: Vec<_> = fs::read_dir(dir.path())
+        let mut names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .flatten()
             .map(|e| e.file_name())
             .collect();
+        names.sort();
         assert_eq!(
             names,
-            vec![std::ffi::OsString::from("generated")],
+            vec![
+                std::ffi::OsString::from(".rulecast-tmp.generated.2.9"),
+                std::ffi::OsString::from("generated"),
+            ],
             "leftovers are removed"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_in_the_output_is_reported_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("g");
+        write_atomic(&out, &tree(&[("a.txt", "1")])).unwrap();
+        fs::write(dir.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), out.join("b.txt")).unwrap();
+        let e = read_tree(&out).unwrap_err();
+        assert!(e.to_string().contains("b.txt is a symbolic link"), "{e}");
     }
 
     #[test]
