@@ -71,6 +71,41 @@ pub(crate) struct SourceSection {
     pub connector: String,
 }
 
+/// A detection's own Sentinel settings (`targets: { sentinel: ... }` in its file).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SentinelDetection")]
+pub(crate) struct DetectionSection {
+    /// The kind of analytics rule: `scheduled` (the default) or `nrt`.
+    #[serde(default)]
+    pub kind: RuleKind,
+}
+
+/// The kind of a Sentinel analytics rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RuleKind {
+    /// Runs on the detection's schedule over its lookback.
+    #[default]
+    Scheduled,
+    /// Near-real-time: runs every minute over the events ingested since the last run
+    /// (Sentinel handles the ingestion delay itself), one alert per event. Only for a
+    /// detection without a threshold; at most 50 NRT rules per tenant.
+    Nrt,
+}
+
+/// NRT rules Sentinel allows per customer.
+pub(crate) const MAX_NRT_RULES: usize = 50;
+
+fn rule_kind(detection: &Detection) -> RuleKind {
+    detection
+        .meta
+        .targets
+        .get::<DetectionSection>(NAME)
+        .map(|s| s.kind)
+        .unwrap_or_default()
+}
+
 /// The Sentinel settings in `rulecast.yaml`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -168,6 +203,8 @@ struct RuleView {
     content_version: String,
     enabled: bool,
     create_incident: bool,
+    /// NRT instead of Scheduled (no frequency, period or trigger).
+    nrt: bool,
 }
 
 impl Target for Sentinel {
@@ -189,6 +226,42 @@ impl Target for Sentinel {
 
     fn config_section(&self) -> Option<Section> {
         Some(Section::optional::<ConfigSection>())
+    }
+
+    fn detection_section(&self) -> Option<Section> {
+        Some(Section::optional::<DetectionSection>())
+    }
+
+    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
+        let mut nrt = 0;
+        for detection in &catalogue.detections {
+            if rule_kind(detection) != RuleKind::Nrt {
+                continue;
+            }
+            nrt += 1;
+            if detection.meta.threshold.is_some() {
+                out.push(
+                    detection
+                        .document
+                        .error_at(
+                            "/targets/sentinel/kind",
+                            "an NRT rule alerts on each event; this detection counts events over a window",
+                        )
+                        .with_help("use `kind: scheduled` (the default) for a threshold"),
+                );
+            }
+            if nrt == MAX_NRT_RULES + 1 {
+                out.push(
+                    detection
+                        .document
+                        .error_at(
+                            "/targets/sentinel/kind",
+                            format!("more than {MAX_NRT_RULES} detections are NRT rules; Sentinel allows {MAX_NRT_RULES}"),
+                        )
+                        .with_help("keep NRT for the rows the guide says to alert on at once"),
+                );
+            }
+        }
     }
 
     fn list_store<'c>(&self, catalogue: &'c Catalogue) -> Option<ListStore<'c>> {
@@ -539,6 +612,7 @@ fn rule_view(
         content_version: format!("{}.0.0.0", stamp.version),
         enabled: !detection.is_deprecated(),
         create_incident: settings.create_incident,
+        nrt: rule_kind(detection) == RuleKind::Nrt,
     };
     (view, limitations)
 }
