@@ -6,13 +6,15 @@ use crate::test::{Test, snapshot_tree};
 fn build_writes_every_target_and_is_deterministic() {
     let (t, out) = Test::minimal()
         .args(["build"])
-        .stderr_contains("wrote 20 files for 2 detections")
+        .stderr_contains("wrote 23 files for 2 detections")
         .run();
     for path in [
         "generated/sentinel/rules/entra-roles/pim-alert-disabled.yaml",
         "generated/sentinel/arm/pim-alert-disabled.json",
         "generated/sentinel/azuredeploy.json",
+        "generated/sentinel/sentinel-deployment.config",
         "generated/splunk/test_pack/default/savedsearches.conf",
+        "generated/splunk/test_pack/default/analyticstories.conf",
         "generated/splunk/test_pack/lookups/test_privileged_accounts.csv",
         "generated/sentinel/watchlists/PrivilegedAccounts.csv",
         "generated/sigma/rules/entra-roles/correlation_azure_eligible_assignment_burst.yml",
