@@ -766,6 +766,64 @@ fn matcher(v: &str, m: &Matcher, lists: &Lists<'_, '_>) -> String {
 mod tests {
     use super::*;
 
+    fn equals(field: &str, values: &[&str]) -> FieldMatch {
+        FieldMatch {
+            field: field.to_owned(),
+            modifiers: Vec::new(),
+            values: values.iter().map(|v| serde_json::json!(v)).collect(),
+            listed: values.len() > 1,
+            matchers: values
+                .iter()
+                .map(|v| Matcher::Pattern {
+                    pattern: crate::logic::pattern::Pattern::parse(v),
+                    cased: false,
+                })
+                .collect(),
+            all: false,
+            pointer: String::new(),
+        }
+    }
+
+    #[test]
+    fn base_search_terms_are_a_necessary_condition_only() {
+        let category = equals("Category", &["RoleManagement"]);
+        let activity = equals(
+            "ActivityDisplayName",
+            &[
+                "Add member to role in PIM completed (permanent)",
+                "Disable PIM alert",
+            ],
+        );
+        let quoted = equals("ResultReason", &["say \"no\""]);
+        let wildcard = equals("ActivityDisplayName", &["Add*PIM alert"]);
+        let and = Expr::And(vec![Expr::Match(&category), Expr::Match(&activity)]);
+        // Parenthesised: Splunk binds OR tighter than the implied AND.
+        assert_eq!(
+            search_terms(&and).as_deref(),
+            Some(
+                r#"("RoleManagement" ("Add member to role in PIM completed (permanent)" OR "Disable PIM alert"))"#
+            )
+        );
+        // A value the raw JSON may escape gives no term; a conjunct without one is left out.
+        let with_quote = Expr::And(vec![Expr::Match(&category), Expr::Match(&quoted)]);
+        assert_eq!(
+            search_terms(&with_quote).as_deref(),
+            Some(r#""RoleManagement""#)
+        );
+        // The longest literal of a wildcard pattern is a term; the wildcard is not.
+        assert_eq!(
+            search_terms(&Expr::Match(&wildcard)).as_deref(),
+            Some(r#""PIM alert""#)
+        );
+        // An OR with a branch that says nothing says nothing: its events would be lost.
+        let or = Expr::Or(vec![Expr::Match(&category), Expr::Match(&quoted)]);
+        assert_eq!(search_terms(&or), None);
+        assert_eq!(
+            search_terms(&Expr::Not(Box::new(Expr::Match(&category)))),
+            None
+        );
+    }
+
     #[test]
     fn string_literals() {
         assert_eq!(string("plain"), "\"plain\"");
