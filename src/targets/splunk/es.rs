@@ -46,6 +46,10 @@ pub(crate) const SECURITY_DOMAINS: &[&str] = &[
     "access", "endpoint", "network", "threat", "identity", "audit",
 ];
 
+/// Characters of a correlation search's name that ES can still edit (ES renames a search it
+/// edits to `<domain> - <name> - Rule`; contentctl's ES_MAX_STANZA_LENGTH).
+pub(crate) const MAX_STANZA: usize = 99;
+
 /// The custom annotation framework that names the guide rows a search implements.
 pub(crate) const GUIDE_FRAMEWORK: &str = "entra_pim_guide";
 
@@ -102,6 +106,16 @@ pub(crate) fn correlation_search(
     artifacts: &mut Artifacts,
 ) -> CorrelationSearch {
     let meta = &detection.meta;
+    if stanza.chars().count() > MAX_STANZA {
+        artifacts.limitation(
+            "splunk",
+            detection,
+            &format!(
+                "has a correlation search name of {} characters; ES cannot edit one longer than {MAX_STANZA} (shorten the title or the app label)",
+                stanza.chars().count()
+            ),
+        );
+    }
     let outputs: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     // A result of a threshold stands for many events: only the fields it groups by name
     // one principal (the others hold one event's value, picked at random).
