@@ -1,7 +1,7 @@
 //! Sentinel entity mappings: which entity each output column names, by strong identifiers.
 //!
 //! A principal is mapped by what identifies it beyond doubt, not by a display name: a user as
-//! an Account by its UPN (FullName, which Sentinel splits into Name and UPNSuffix) and its
+//! an Account by its UPN's name and suffix (Name and UPNSuffix, split off by the query) and its
 //! Microsoft Entra object id (AadUserId); a group as a SecurityGroup by its object id; an
 //! application as a CloudApplication by its application id or name. The log source's
 //! `identifies:` says which columns hold them; an event fills the kind of principal it is and
@@ -30,8 +30,53 @@ pub(crate) struct FieldMapping {
     pub column: String,
 }
 
+/// The columns a UPN column is split into: the name before the `@` and the suffix after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UpnParts {
+    pub upn: String,
+    pub name: String,
+    pub suffix: String,
+}
+
+/// The parts of the user UPN of `identities`, named after its column (ActorUpn: ActorName,
+/// ActorUpnSuffix; Caller: CallerName, CallerUpnSuffix).
+fn u_parts(identities: &Identities) -> Option<UpnParts> {
+    let upn = identities.user.as_ref()?.upn.as_ref()?;
+    let stem = upn.strip_suffix("Upn").unwrap_or(upn);
+    Some(UpnParts {
+        upn: upn.clone(),
+        name: format!("{stem}Name"),
+        suffix: format!("{stem}UpnSuffix"),
+    })
+}
+
+/// The UPN columns of a detection's entities that its query outputs, with the columns to split
+/// each into (none whose name the query already uses).
+pub(crate) fn upn_parts(detection: &Detection, outputs: &[&str]) -> Vec<UpnParts> {
+    let mut out: Vec<UpnParts> = Vec::new();
+    for (slot, field) in detection.meta.entities.slots() {
+        let Some(parts) = field
+            .and_then(|_| detection.identities_of(slot))
+            .and_then(u_parts)
+        else {
+            continue;
+        };
+        let free =
+            !outputs.contains(&parts.name.as_str()) && !outputs.contains(&parts.suffix.as_str());
+        if outputs.contains(&parts.upn.as_str()) && free && !out.contains(&parts) {
+            out.push(parts);
+        }
+    }
+    out
+}
+
 /// The mappings of one entity column, most telling first.
-fn mappings_of(slot: &str, column: &str, identities: Option<&Identities>) -> Vec<EntityMapping> {
+fn mappings_of(
+    slot: &str,
+    column: &str,
+    identities: Option<&Identities>,
+    outputs: &[&str],
+) -> Vec<EntityMapping> {
     let mapping = |entity_type, fields: &[(&'static str, Option<&String>)]| {
         let mappings: Vec<FieldMapping> = fields
             .iter()
@@ -59,14 +104,28 @@ fn mappings_of(slot: &str, column: &str, identities: Option<&Identities>) -> Vec
     match slot {
         "actor" | "target_user" => match identities {
             Some(ids) => {
-                let user = ids.user.as_ref().and_then(|u| {
-                    mapping(
+                // Name and UPNSuffix (the strong pair) from the UPN's parts, when the query
+                // splits them off ([`upn_parts`]); else the UPN as FullName, which Sentinel
+                // keeps for backward compatibility and splits itself.
+                let parts = u_parts(ids).filter(|p| {
+                    outputs.contains(&p.name.as_str()) && outputs.contains(&p.suffix.as_str())
+                });
+                let user = ids.user.as_ref().and_then(|u| match &parts {
+                    Some(p) => mapping(
+                        "Account",
+                        &[
+                            ("Name", Some(&p.name)),
+                            ("UPNSuffix", Some(&p.suffix)),
+                            ("AadUserId", u.object_id.as_ref()),
+                        ],
+                    ),
+                    None => mapping(
                         "Account",
                         &[
                             ("FullName", u.upn.as_ref()),
                             ("AadUserId", u.object_id.as_ref()),
                         ],
-                    )
+                    ),
                 });
                 let group = ids
                     .group
@@ -104,7 +163,7 @@ pub(crate) fn entity_mappings(
         .filter_map(|(slot, column)| Some((slot, column?)))
         .filter(|(_, column)| outputs.contains(column))
         .map(|(slot, column)| {
-            let mut mappings = mappings_of(slot, column, detection.identities_of(slot));
+            let mut mappings = mappings_of(slot, column, detection.identities_of(slot), outputs);
             // A column the query does not output cannot be mapped.
             for m in &mut mappings {
                 m.mappings.retain(|f| outputs.contains(&f.column.as_str()));
@@ -172,20 +231,34 @@ mod tests {
                 object_id: Some("TargetSpId".into()),
             }),
         };
+        let split = ["TargetUserName", "TargetUserUpnSuffix"];
         assert_eq!(
-            names(&mappings_of("target_user", "TargetName", Some(&ids))),
+            names(&mappings_of(
+                "target_user",
+                "TargetName",
+                Some(&ids),
+                &split
+            )),
             [
-                "Account[FullName=TargetUserUpn,AadUserId=TargetUserId]",
+                "Account[Name=TargetUserName,UPNSuffix=TargetUserUpnSuffix,AadUserId=TargetUserId]",
                 "SecurityGroup[ObjectGuid=TargetGroupId]",
                 "CloudApplication[Name=TargetSpName]",
             ]
         );
+        // When the query has no columns of the UPN's parts, the UPN itself names the account.
+        assert_eq!(
+            names(&mappings_of("target_user", "TargetName", Some(&ids), &[]))[0],
+            "Account[FullName=TargetUserUpn,AadUserId=TargetUserId]"
+        );
         // Without identifiers the field itself names the account.
         assert_eq!(
-            names(&mappings_of("actor", "Caller", None)),
+            names(&mappings_of("actor", "Caller", None, &[])),
             ["Account[FullName=Caller]"]
         );
-        assert_eq!(names(&mappings_of("ip", "Ip", None)), ["IP[Address=Ip]"]);
-        assert!(mappings_of("role", "RoleName", None).is_empty());
+        assert_eq!(
+            names(&mappings_of("ip", "Ip", None, &[])),
+            ["IP[Address=Ip]"]
+        );
+        assert!(mappings_of("role", "RoleName", None, &[]).is_empty());
     }
 }

@@ -497,6 +497,34 @@ fn rule_view(
     let query = kql::compile(catalogue, detection, ListBinding::Watchlist(&watchlist));
     let meta = &detection.meta;
 
+    let mut query = query;
+    let names: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
+    let split = entities::upn_parts(detection, &names);
+    if !split.is_empty() {
+        // Account's strong identifiers are the UPN's name and suffix, as columns of their own.
+        let parts: Vec<String> = split
+            .iter()
+            .map(|p| {
+                format!(
+                    "{name} = tostring(split({upn}, \"@\")[0]), {suffix} = tostring(split({upn}, \"@\")[1])",
+                    name = p.name,
+                    suffix = p.suffix,
+                    upn = p.upn
+                )
+            })
+            .collect();
+        query
+            .text
+            .push_str(&format!("\n| extend {}", parts.join(", ")));
+        for p in &split {
+            for name in [&p.name, &p.suffix] {
+                query.columns.push(crate::lang::OutputColumn {
+                    name: name.clone(),
+                    role: ColumnRole::Detail,
+                });
+            }
+        }
+    }
     let outputs: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
     let (entities, left_out) = entities::entity_mappings(detection, &outputs);
     let mut limitations: Vec<String> = left_out
