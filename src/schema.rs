@@ -84,7 +84,8 @@ pub(crate) fn generate(kind: SchemaKind, targets: &Targets) -> Value {
     let section = |target: &dyn Target| match kind {
         SchemaKind::Logsource => target.logsource_section(),
         SchemaKind::Config => target.config_section(),
-        SchemaKind::Detection | SchemaKind::Guide | SchemaKind::Tests => None,
+        SchemaKind::Detection => target.detection_section(),
+        SchemaKind::Guide | SchemaKind::Tests => None,
     };
     let mut entries = Map::new();
     let mut required = Vec::new();

@@ -270,6 +270,20 @@ class Suite:
         if proc.returncode != 0 and row.failures == 0:
             row.failures = 1
 
+    def check_repositories(self):
+        """Our replay of Sentinel Repositories' deployment script on the whole tree."""
+        row = self.row("repositories", "ours: Sentinel Repositories deployment replay", "templates")
+        row.version = "-"
+        out = self.work / "repositories.json"
+        proc = run([sys.executable, LIB / "repositories_check.py", self.gen, "--json", out])
+        echo(proc.stdout)
+        if not out.exists():
+            echo(proc.stderr, "repositories: ")
+            row.failures = row.artifacts = 1
+            return
+        data = json.loads(out.read_text())
+        row.artifacts, row.failures = data["artifacts"], data["failures"]
+
     # ---------------------------------------------------------- ARM
     def check_arm(self):
         schema = self.row("arm-schema", "check-jsonschema + ARM schemas", "templates")
@@ -570,11 +584,40 @@ class Suite:
     def check_appinspect(self):
         folders = self.files_for("splunk-app")
         apps = [d for d in folders if (d / "default" / "app.conf").is_file()]
+        apps.extend(self._other_flavour_apps())
         self._appinspect(apps)
         for d in folders:
             if d not in apps:
                 print(f"FAIL [appinspect] {self.rel(d)}: an app folder without default/app.conf")
                 self.rows["appinspect"].failures += 1
+
+    def _other_flavour_apps(self):
+        """The Splunk app in the flavour the catalogue does not choose (Enterprise Security or
+        core Splunk), built from a copy of the catalogue, so AppInspect judges both."""
+        if self.catalogue is None:
+            self.notes.append("appinspect: one Splunk flavour checked (pass --catalogue DIR to check both)")
+            return []
+        binary = rulecast_binary()
+        config = self.catalogue / "rulecast.yaml"
+        if binary is None or not config.is_file():
+            return []
+        text = config.read_text(encoding="utf-8")
+        other = "enterprise_security" if re.search(r"^    flavour: core\s*$", text, re.M) else "core"
+        text = re.sub(r"^    flavour: \w+\s*\n", "", text, flags=re.M)
+        changed = text.replace("\n  splunk:\n", f"\n  splunk:\n    flavour: {other}\n", 1)
+        if changed == text:
+            print("FAIL [appinspect] cannot set the Splunk flavour in a copy of rulecast.yaml")
+            self.rows.setdefault("appinspect", Row("appinspect", "splunk-appinspect --mode precert", what="apps"))
+            return []
+        copy = self.work / f"catalogue-{other}"
+        shutil.copytree(self.catalogue, copy)
+        (copy / "rulecast.yaml").write_text(changed, encoding="utf-8")
+        out = self.work / f"generated-{other}"
+        proc = run([binary, "--quiet", "--catalogue", copy, "--output", out, "build"])
+        if proc.returncode != 0:
+            echo(proc.stderr, "appinspect: ")
+            return []
+        return [d for d in (out / "splunk").iterdir() if (d / "default" / "app.conf").is_file()]
 
     def check_ksconf(self):
         self._ksconf()
@@ -709,6 +752,7 @@ def main():
     plan = [
         (suite.check_kql, ["node"], [("kql", "Kusto.Language (@kusto/language-service-next)"), ("kql-columns", "Kusto.Language result columns")]),
         (suite.check_rulecast, [], [("rulecast-verify", "rulecast verify (template rules, SPL structure)")]),
+        (suite.check_repositories, [], [("repositories", "ours: Sentinel Repositories deployment replay")]),
         (suite.check_arm, ["sigma"], [("arm-schema", "check-jsonschema + ARM schemas"), ("arm-lint", "ours: ARM durations/limits")]),
         (suite.check_sigma, ["sigma"], [("sigma-check", "sigma check + SigmaHQ validators"),
                                                 ("sigma-schema", "check-jsonschema + Sigma schemas"),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::duration::Duration;
+use super::sections::TargetSections;
 
 /// One detection: a reviewed piece of content that rulecast compiles into every target.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -92,6 +93,10 @@ pub struct DetectionFile {
     /// Events that must and must not raise an alert (run by `rulecast test`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCase>,
+    /// This detection's settings in each target that has some, one entry per target (its
+    /// format is the target's), e.g. `sentinel: { kind: nrt }`.
+    #[serde(default, skip_serializing_if = "TargetSections::is_empty")]
+    pub targets: TargetSections,
 }
 
 fn is_default_dedup(dedup: &Dedup) -> bool {

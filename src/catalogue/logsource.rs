@@ -86,6 +86,92 @@ pub struct Field {
     pub description: String,
     /// How the value is found in an event.
     pub value: FieldValue,
+    /// For a field that names a principal (who did it, whom it was about): the fields of this
+    /// log source that hold the principal's identifiers, by the kind of principal it can be.
+    /// A detection whose entity is this field reports them too, so each target can name the
+    /// principal by a strong identifier (Sentinel: Account by AadUserId and by Name and
+    /// UPNSuffix, SecurityGroup, CloudApplication) rather than by a display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifies: Option<Identities>,
+}
+
+/// The identifier fields of a principal, by kind. A field left out is one the log does not
+/// carry; an event fills the kind it is (a user, or an app) and leaves the others empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identities {
+    /// When the principal is a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserIdentity>,
+    /// When the principal is, or the event concerns, a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupIdentity>,
+    /// When the principal is an application (a service principal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<ApplicationIdentity>,
+}
+
+/// The identifier fields of a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserIdentity {
+    /// The field of the user principal name (alice@contoso.com).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upn: Option<String>,
+    /// The field of the user's Microsoft Entra object id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+/// The identifier fields of a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupIdentity {
+    /// The field of the group's Microsoft Entra object id.
+    pub object_id: String,
+    /// The field of the group's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The identifier fields of an application.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationIdentity {
+    /// The field of the application (client) id, the same in every tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    /// The field of the application's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The field of the service principal's object id in the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+impl Identities {
+    /// Every identifier field, with where it is written (below `identifies`), in a fixed order.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        if let Some(user) = &self.user {
+            out.extend(user.upn.as_deref().map(|f| ("user/upn", f)));
+            out.extend(user.object_id.as_deref().map(|f| ("user/object_id", f)));
+        }
+        if let Some(group) = &self.group {
+            out.push(("group/object_id", group.object_id.as_str()));
+            out.extend(group.name.as_deref().map(|f| ("group/name", f)));
+        }
+        if let Some(app) = &self.application {
+            out.extend(app.app_id.as_deref().map(|f| ("application/app_id", f)));
+            out.extend(app.name.as_deref().map(|f| ("application/name", f)));
+            out.extend(
+                app.object_id
+                    .as_deref()
+                    .map(|f| ("application/object_id", f)),
+            );
+        }
+        out
+    }
 }
 
 /// How a field's value is found. Exactly one form per value.

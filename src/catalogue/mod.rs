@@ -91,11 +91,22 @@ pub struct Detection {
     pub document: Document,
     /// The detection's `<slug>.tests.yaml`, when it has one.
     pub test_file: Option<LoadedTestFile>,
+    /// The identifier fields of its entities, by entity slot, from the log source's
+    /// `identifies:` (in slot order; only the entities whose field has some).
+    pub identities: Vec<(&'static str, logsource::Identities)>,
 }
 
 impl Detection {
     pub fn selection(&self, name: &str) -> Option<&Selection> {
         self.selections.iter().find(|s| s.name == name)
+    }
+
+    /// The identifier fields of the entity in `slot`, if its field has some.
+    pub(crate) fn identities_of(&self, slot: &str) -> Option<&logsource::Identities> {
+        self.identities
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, identities)| identities)
     }
 
     /// Every field match of every selection.
@@ -258,7 +269,17 @@ impl Catalogue {
                     overrides,
                     &mut local,
                 )
-                .map(|d| Loaded::Detection(Box::new(d)))
+                .and_then(|(mut detection, document)| {
+                    read_sections(
+                        &mut detection.targets,
+                        targets
+                            .iter()
+                            .filter_map(|t| Some((t.name(), t.detection_section()?))),
+                        &document,
+                        &mut local,
+                    )
+                    .then(|| Loaded::Detection(Box::new((detection, document))))
+                })
             };
             (file, local)
         });

@@ -1,8 +1,8 @@
 //! The `targets:` section of a catalogue file: one entry per target, in the target's own format.
 //!
 //! A log source says how each target reaches its data (the Splunk source macro, the Sentinel
-//! data connector, the Sigma logsource) and `rulecast.yaml` holds each target's settings (the
-//! Splunk app id). Those facts belong to the targets, not to the catalogue format, so the
+//! data connector, the Sigma logsource), `rulecast.yaml` holds each target's settings (the
+//! Splunk app id) and a detection its own settings in a target (a Sentinel NRT rule). Those facts belong to the targets, not to the catalogue format, so the
 //! format has one open `targets:` mapping: each registered target describes its entry (a
 //! JSON Schema and a type, [`crate::targets::Section`]), the committed schemas include it,
 //! and the loader reads each entry into the target's type once. Adding a target adds a key
@@ -30,6 +30,11 @@ impl TargetSections {
     /// no such section or the catalogue was not loaded for it.
     pub fn get<T: Any>(&self, target: &str) -> Option<&T> {
         self.read.get(target)?.downcast_ref()
+    }
+
+    /// No entry was written.
+    pub fn is_empty(&self) -> bool {
+        self.written.is_empty()
     }
 
     /// The entries as written, by target name.

@@ -299,6 +299,29 @@ fn check_logsource(source: &LogSourceFile, doc: &Document, out: &mut Diagnostics
             );
         }
         check_field_value(source, &field.value, &format!("{pointer}/value"), doc, out);
+        for (at, identifier) in field.identifies.iter().flat_map(|i| i.fields()) {
+            let at = format!("{pointer}/identifies/{at}");
+            match source.fields.get(identifier) {
+                None => {
+                    let help = did_you_mean(identifier, source.fields.keys().map(String::as_str))
+                        .map(|c| format!("did you mean `{c}`?"))
+                        .unwrap_or_else(|| "name a field under `fields:`".to_owned());
+                    out.push(
+                        doc.error_at(&at, format!("`{identifier}` is not a field of this log source"))
+                            .with_help(help),
+                    );
+                }
+                // A field may be its own identifier (Caller holds the UPN itself).
+                Some(f) if f.identifies.is_some() && identifier != name => out.push(
+                    doc.error_at(
+                        &at,
+                        format!("`{identifier}` names a principal itself; an identifier is a plain value"),
+                    )
+                    .with_help("point at the field that holds the id or the name"),
+                ),
+                Some(_) => {}
+            }
+        }
     }
 }
 
@@ -884,7 +907,17 @@ fn check_detection(
             .zip(matches)
             .map(|(a, m)| exclusion::selection(a.selection.clone(), m)),
     );
+    let identities = meta
+        .entities
+        .slots()
+        .into_iter()
+        .filter_map(|(slot, field)| {
+            let identities = source.fields.get(field?)?.identifies.clone()?;
+            Some((slot, identities))
+        })
+        .collect();
     Some(Detection {
+        identities,
         meta,
         path: relative.to_path_buf(),
         section,

@@ -153,15 +153,13 @@ pub(crate) fn needed_fields(detection: &Detection) -> Vec<&str> {
         .threshold
         .iter()
         .flat_map(|t| t.group_by.iter().map(String::as_str));
-    let entities = detection
-        .meta
-        .entities
-        .slots()
-        .into_iter()
-        .filter_map(|(_, f)| f);
     let details = detection.meta.custom_details.values().map(String::as_str);
     let mut out: Vec<&str> = Vec::new();
-    for f in logic.chain(group).chain(entities).chain(details) {
+    for f in logic
+        .chain(group)
+        .chain(entity_and_identity_fields(detection))
+        .chain(details)
+    {
         if !out.contains(&f) {
             out.push(f);
         }
@@ -183,20 +181,32 @@ pub(crate) fn summary_fields(detection: &Detection) -> Vec<&str> {
         .as_ref()
         .map(|t| t.group_by.as_slice())
         .unwrap_or_default();
-    let entities = detection
-        .meta
-        .entities
-        .slots()
-        .into_iter()
-        .filter_map(|(_, f)| f);
     let details = detection.meta.custom_details.values().map(String::as_str);
     let mut out: Vec<&str> = Vec::new();
-    for f in entities.chain(details) {
+    for f in entity_and_identity_fields(detection).chain(details) {
         if !out.contains(&f) && !group.iter().any(|g| g == f) {
             out.push(f);
         }
     }
     out
+}
+
+/// The entity fields of a detection in slot order, each followed by its identifier fields
+/// (the log source's `identifies:`), which every query reports beside it.
+fn entity_and_identity_fields(detection: &Detection) -> impl Iterator<Item = &str> {
+    detection
+        .meta
+        .entities
+        .slots()
+        .into_iter()
+        .filter_map(|(slot, field)| Some((slot, field?)))
+        .flat_map(move |(slot, field)| {
+            let identifiers = detection
+                .identities_of(slot)
+                .map(|i| i.fields().into_iter().map(|(_, f)| f).collect::<Vec<_>>())
+                .unwrap_or_default();
+            std::iter::once(field).chain(identifiers)
+        })
 }
 
 /// The entity columns of a detection: (entity slot, field), in slot order.

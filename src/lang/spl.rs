@@ -155,6 +155,76 @@ impl Recency {
     }
 }
 
+/// Index terms every event the expression matches holds in its raw text (a necessary
+/// condition, never a sufficient one), or None when none can be said. A value is a term only
+/// if it reads the same in the raw JSON: printable ASCII without quotes, backslashes, slashes
+/// or characters a JSON writer may escape, and no wildcard. Terms are case-insensitive, as
+/// the field tests they stand before may be.
+fn search_terms(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Match(m) => {
+            let terms: Vec<String> = m.matchers.iter().map(term).collect::<Option<_>>()?;
+            let terms = distinct(terms);
+            match terms.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                _ if m.all => Some(terms.join(" ")),
+                _ => Some(format!("({})", terms.join(" OR "))),
+            }
+        }
+        // A conjunct without terms is left out: the others still hold. Parenthesised, because
+        // Splunk binds OR tighter than the implied AND (`a b OR c` is `a (b OR c)`).
+        Expr::And(items) => {
+            let parts = distinct(items.iter().filter_map(search_terms).collect());
+            match parts.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                _ => Some(format!("({})", parts.join(" "))),
+            }
+        }
+        // Every branch must say a term, or an event of the silent branch would be lost.
+        Expr::Or(items) => {
+            let parts: Vec<String> = items.iter().map(search_terms).collect::<Option<_>>()?;
+            match distinct(parts).as_slice() {
+                [one] => Some(one.clone()),
+                parts => Some(format!("({})", parts.join(" OR "))),
+            }
+        }
+        Expr::Not(_) => None,
+    }
+}
+
+/// The items in their first order, each once.
+fn distinct(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// The term of one matcher: its longest literal, quoted.
+fn term(matcher: &Matcher) -> Option<String> {
+    let Matcher::Pattern { pattern, .. } = matcher else {
+        return None;
+    };
+    let literal = pattern
+        .pieces
+        .iter()
+        .filter_map(|p| match p {
+            crate::logic::pattern::Piece::Literal(text) => Some(text),
+            _ => None,
+        })
+        .max_by_key(|text| text.len())?;
+    let plain = literal.trim().len() >= 2
+        && literal
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -_.:(),;".contains(c));
+    plain.then(|| format!("\"{literal}\""))
+}
+
 /// Compiles a detection to SPL, reporting what `recency` says a run reports.
 pub fn compile(
     catalogue: &Catalogue,
@@ -168,7 +238,13 @@ pub fn compile(
     let mut macros = vec![(binding.source_macro.to_owned(), 0)];
     let mut lookups = Vec::new();
     let mut text = format!("`{}`", binding.source_macro);
-    if let Some(pre) = condition.necessary_plain(source) {
+    let pre = condition.necessary_plain(source);
+    if let Some(terms) = pre.as_ref().and_then(search_terms) {
+        // Terms before the first pipe are looked up in the index, so indexers fetch and parse
+        // only the events that hold them; the exact, field-aware test follows.
+        let _ = write!(text, " {terms}");
+    }
+    if let Some(pre) = pre {
         let raw = |f: &str| field(&diagnostic_path(source, f));
         let _ = write!(
             text,
@@ -782,6 +858,64 @@ fn matcher(v: &str, m: &Matcher, lists: &Lists<'_, '_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn equals(field: &str, values: &[&str]) -> FieldMatch {
+        FieldMatch {
+            field: field.to_owned(),
+            modifiers: Vec::new(),
+            values: values.iter().map(|v| serde_json::json!(v)).collect(),
+            listed: values.len() > 1,
+            matchers: values
+                .iter()
+                .map(|v| Matcher::Pattern {
+                    pattern: crate::logic::pattern::Pattern::parse(v),
+                    cased: false,
+                })
+                .collect(),
+            all: false,
+            pointer: String::new(),
+        }
+    }
+
+    #[test]
+    fn base_search_terms_are_a_necessary_condition_only() {
+        let category = equals("Category", &["RoleManagement"]);
+        let activity = equals(
+            "ActivityDisplayName",
+            &[
+                "Add member to role in PIM completed (permanent)",
+                "Disable PIM alert",
+            ],
+        );
+        let quoted = equals("ResultReason", &["say \"no\""]);
+        let wildcard = equals("ActivityDisplayName", &["Add*PIM alert"]);
+        let and = Expr::And(vec![Expr::Match(&category), Expr::Match(&activity)]);
+        // Parenthesised: Splunk binds OR tighter than the implied AND.
+        assert_eq!(
+            search_terms(&and).as_deref(),
+            Some(
+                r#"("RoleManagement" ("Add member to role in PIM completed (permanent)" OR "Disable PIM alert"))"#
+            )
+        );
+        // A value the raw JSON may escape gives no term; a conjunct without one is left out.
+        let with_quote = Expr::And(vec![Expr::Match(&category), Expr::Match(&quoted)]);
+        assert_eq!(
+            search_terms(&with_quote).as_deref(),
+            Some(r#""RoleManagement""#)
+        );
+        // The longest literal of a wildcard pattern is a term; the wildcard is not.
+        assert_eq!(
+            search_terms(&Expr::Match(&wildcard)).as_deref(),
+            Some(r#""PIM alert""#)
+        );
+        // An OR with a branch that says nothing says nothing: its events would be lost.
+        let or = Expr::Or(vec![Expr::Match(&category), Expr::Match(&quoted)]);
+        assert_eq!(search_terms(&or), None);
+        assert_eq!(
+            search_terms(&Expr::Not(Box::new(Expr::Match(&category)))),
+            None
+        );
+    }
 
     #[test]
     fn string_literals() {

@@ -5,8 +5,9 @@
 //! (`rulecast lock --pack-version`), so the released archives are exactly what the committed
 //! `generated/` holds. What it writes (file names start with the pack name):
 //!
-//! * `<name>-<version>-sentinel.zip`: the Sentinel YAML rule templates and the combined ARM
-//!   template (`rules/<section>/<slug>.yaml`, `azuredeploy.json`);
+//! * `<name>-<version>-sentinel.zip`: the Sentinel output folder: one ARM template per rule
+//!   and `sentinel-deployment.config` (for Repositories), the combined ARM template, the
+//!   watchlists and the Azure-Sentinel YAML templates;
 //! * `<app>-<version>.tgz`: the Splunk app, app version set to the release version;
 //! * `<name>-<version>-sigma.zip`: Sigma rules (correlations are in the rule files) and the
 //!   pySigma pipelines;

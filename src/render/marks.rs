@@ -133,12 +133,23 @@ fn reserved() -> tera::Error {
 fn suited(template: &str) -> &'static [&'static str] {
     let extension = template.rsplit('.').next().unwrap_or_default();
     match extension {
-        "conf" | "meta" => &["conf"],
-        "yaml" | "yml" => &["yaml", "yaml_block", "json"],
-        "json" => &["json", "arm"],
+        // A placeholder is an identifier in the platform's braces or dollars: safe inside a
+        // quoted YAML or JSON string and in a .conf value.
+        "conf" | "meta" => &["conf", "placeholder"],
+        "yaml" | "yml" => &["yaml", "yaml_block", "json", "placeholder"],
+        "json" => &["json", "arm", "placeholder"],
         "csv" => &["csv"],
         "md" => &["md"],
-        _ => &["yaml", "yaml_block", "json", "arm", "conf", "csv", "md"],
+        _ => &[
+            "yaml",
+            "yaml_block",
+            "json",
+            "arm",
+            "conf",
+            "csv",
+            "md",
+            "placeholder",
+        ],
     }
 }
 

@@ -20,8 +20,19 @@ use crate::targets::{Target, Targets};
 /// Extension of template files on disk.
 pub(crate) const TEMPLATE_SUFFIX: &str = ".tera";
 
-/// Filters that make a printed value safe for its file format.
-const ENCODING_FILTERS: [&str; 7] = ["yaml", "yaml_block", "json", "arm", "conf", "csv", "md"];
+/// Filters that make a printed value safe for its file format. `placeholder` prints a column
+/// name as a platform's placeholder (`{{Actor}}`, `$Actor$`): only an identifier passes it, so
+/// it can print nothing else.
+const ENCODING_FILTERS: [&str; 8] = [
+    "yaml",
+    "yaml_block",
+    "json",
+    "arm",
+    "conf",
+    "csv",
+    "md",
+    "placeholder",
+];
 
 /// The loaded templates.
 pub struct Templates {
@@ -292,6 +303,29 @@ fn register_filters(tera: &mut Tera) {
         },
     );
     tera.register_filter(
+        "placeholder",
+        |value: &str, kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+            let syntax = match kwargs.get::<&str>("syntax")?.unwrap_or("sentinel") {
+                "sentinel" => crate::targets::alert_text::SENTINEL,
+                "splunk" => crate::targets::alert_text::SPLUNK,
+                other => {
+                    return Err(tera::Error::message(format!(
+                        "placeholder syntax `{other}` is not sentinel or splunk"
+                    )));
+                }
+            };
+            if !crate::identifier::is_identifier(value) {
+                return Err(tera::Error::message(format!(
+                    "`{value}` is not a column name (letters, digits and _), so it cannot be a placeholder"
+                )));
+            }
+            Ok(marks::mark(
+                "placeholder",
+                format!("{}{value}{}", syntax.open, syntax.close),
+            ))
+        },
+    );
+    tera.register_filter(
         "md",
         |value: Value, _: Kwargs, _: &State| -> tera::TeraResult<String> {
             let value = marks::unmarked_value(value)?;
@@ -331,6 +365,25 @@ mod tests {
             .is_ok()
         );
         assert!(lint("x", "{{ a | yaml | lower }}", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn a_literal_placeholder_prints_through_its_filter_only() {
+        assert!(lint("x", r#"{{ "Actor" | placeholder }}"#, Path::new("x")).is_ok());
+        assert!(lint("x", r#"{{ "{{Actor}}" }}"#, Path::new("x")).is_err());
+        let mut tera = Tera::new();
+        tera.autoescape_on(Vec::<&str>::new());
+        register_filters(&mut tera);
+        tera.add_raw_template(
+            "t",
+            r#"{{ c | placeholder }} {{ c | placeholder(syntax="splunk") }}"#,
+        )
+        .unwrap();
+        let mut ctx = Context::new();
+        ctx.insert("c", "RoleName");
+        assert_eq!(tera.render("t", &ctx).unwrap(), "{{RoleName}} $RoleName$");
+        ctx.insert("c", "x}} {{y");
+        assert!(tera.render("t", &ctx).is_err());
     }
 
     #[test]

@@ -59,7 +59,21 @@ struct AlertView {
     mute_actions: Option<String>,
     enabled: bool,
     content_version: String,
+    /// What the responder reads in the alert (e-mail and portal show the description only,
+    /// never the query's rows): what happened, which columns name it, what to check.
+    responder_description: String,
+    /// Key/value pairs for webhooks, Logic Apps and runbooks (not shown in e-mail).
+    custom_properties: Vec<CustomProperty>,
 }
+
+#[derive(Serialize)]
+struct CustomProperty {
+    name: &'static str,
+    value: String,
+}
+
+/// Characters of a log search alert's description.
+const MAX_DESCRIPTION: usize = 4096;
 
 #[derive(Serialize)]
 struct SingleView<'a> {
@@ -321,8 +335,36 @@ fn alert_view(
         ListBinding::Inline,
         kql::Recency::of(&model),
     );
+    let dimensions = model.folding.fields();
+    let view = DetectionView::new(catalogue, detection, stamp, &notes);
+    let mut responder_description = view.description.clone();
+    let responder = super::alert_text::responder_text(detection, dimensions);
+    if !responder.is_empty() {
+        responder_description.push_str("\n\n");
+        responder_description.push_str(&responder);
+    }
+    if responder_description.chars().count() > MAX_DESCRIPTION {
+        responder_description = responder_description
+            .chars()
+            .take(MAX_DESCRIPTION - 1)
+            .chain(std::iter::once('…'))
+            .collect();
+        artifacts.limitation(
+            "azure-monitor",
+            detection,
+            &format!("has its alert description cut to {MAX_DESCRIPTION} characters"),
+        );
+    }
+    let property = |name, value| CustomProperty { name, value };
+    let custom_properties = vec![
+        property("rulecast-id", detection.meta.id.clone()),
+        property("rulecast-version", stamp.version.to_string()),
+        property("guide-rows", detection.meta.guide_rows.join(", ")),
+    ];
     AlertView {
-        detection: DetectionView::new(detection, stamp, &notes),
+        responder_description,
+        custom_properties,
+        detection: view,
         resource_name: format!("{}-{}", catalogue.config.name, detection.slug),
         severity: severity(detection.meta.severity),
         query: query.text,

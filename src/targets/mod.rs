@@ -26,6 +26,8 @@ pub mod package;
 pub mod registry;
 pub mod section;
 
+pub(crate) mod alert_text;
+
 // The built-in targets: a module each, and an entry in BUILTIN.
 pub(crate) mod azure_monitor;
 pub(crate) mod sentinel;
@@ -201,6 +203,12 @@ pub trait Target: Sync {
 
     /// The target's entry under `targets:` of `rulecast.yaml` (its settings).
     fn config_section(&self) -> Option<Section> {
+        None
+    }
+
+    /// The target's entry under `targets:` of a detection file (the detection's own settings
+    /// in this target). It must be optional: a detection says nothing about most targets.
+    fn detection_section(&self) -> Option<Section> {
         None
     }
 
@@ -633,10 +641,67 @@ pub struct DetectionView {
     pub deprecated: bool,
     pub deprecation_reason: String,
     pub replaced_by: String,
+    /// The fields that name the alert's entities, in slot order, with their identifiers.
+    pub entities: Vec<EntityView>,
+    /// The fields a threshold groups by (empty for a single-event detection).
+    pub group_by: Vec<String>,
+    /// The threshold's tiers.
+    pub tiers: Vec<TierView>,
+    /// The findings the alert labels: selection name and label.
+    pub findings: Vec<FindingView>,
+    /// How often the rule runs and how much each run reads (e.g. `1h`, `2h`).
+    pub schedule: ScheduleView,
+}
+
+/// An entity of a detection, for templates: `slot` (actor, target_user, role, ip, resource),
+/// the `field` that names it, and the fields that identify it (`identifies:` of its log
+/// source), each with what it is (`user/upn`, `user/object_id`, `group/object_id`, ...).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityView {
+    pub slot: &'static str,
+    pub field: String,
+    pub identifiers: Vec<IdentifierView>,
+}
+
+/// One identifier field of an entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifierView {
+    pub of: &'static str,
+    pub field: String,
+}
+
+/// A threshold tier, for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierView {
+    pub name: String,
+    pub field: String,
+    pub list: String,
+    pub count: u32,
+}
+
+/// A finding, for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub selection: String,
+    pub label: String,
+}
+
+/// A detection's schedule, for templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    pub frequency: String,
+    pub ingestion_delay: String,
+    /// The derived look-back: threshold window + frequency + ingestion delay.
+    pub lookback: String,
 }
 
 impl DetectionView {
-    pub fn new(detection: &Detection, stamp: &Stamp, notes: &[String]) -> DetectionView {
+    pub fn new(
+        catalogue: &Catalogue,
+        detection: &Detection,
+        stamp: &Stamp,
+        notes: &[String],
+    ) -> DetectionView {
         let version = stamp.version;
         let meta = &detection.meta;
         // Only the line break a YAML block scalar adds is dropped: other whitespace is the
@@ -686,6 +751,59 @@ impl DetectionView {
             replaced_by: deprecation
                 .and_then(|d| d.replaced_by.clone())
                 .unwrap_or_default(),
+            entities: meta
+                .entities
+                .slots()
+                .into_iter()
+                .filter_map(|(slot, field)| {
+                    Some(EntityView {
+                        slot,
+                        field: field?.to_owned(),
+                        identifiers: detection
+                            .identities_of(slot)
+                            .map(|i| i.fields())
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(of, field)| IdentifierView {
+                                of,
+                                field: field.to_owned(),
+                            })
+                            .collect(),
+                    })
+                })
+                .collect(),
+            group_by: meta
+                .threshold
+                .as_ref()
+                .map(|t| t.group_by.clone())
+                .unwrap_or_default(),
+            tiers: meta
+                .threshold
+                .iter()
+                .flat_map(|t| &t.tiers)
+                .map(|t| TierView {
+                    name: t.name.clone(),
+                    field: t.field.clone(),
+                    list: t.list.clone(),
+                    count: t.count,
+                })
+                .collect(),
+            findings: meta
+                .findings
+                .iter()
+                .map(|(selection, label)| FindingView {
+                    selection: selection.clone(),
+                    label: label.clone(),
+                })
+                .collect(),
+            schedule: {
+                let plan = crate::schedule::plan(catalogue, detection);
+                ScheduleView {
+                    frequency: plan.frequency.short(),
+                    ingestion_delay: plan.ingestion_delay.short(),
+                    lookback: plan.lookback.short(),
+                }
+            },
         }
     }
 }

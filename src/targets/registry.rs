@@ -32,6 +32,8 @@ pub enum RegistryError {
         target: &'static str,
         template: &'static str,
     },
+    /// A target's section of detection files is required: every detection would need it.
+    RequiredDetectionSection(&'static str),
 }
 
 impl fmt::Display for RegistryError {
@@ -45,6 +47,10 @@ impl fmt::Display for RegistryError {
             RegistryError::TemplateOutsideTarget { target, template } => write!(
                 f,
                 "target `{target}` ships the template `{template}`, which is not under `{target}/`"
+            ),
+            RegistryError::RequiredDetectionSection(name) => write!(
+                f,
+                "target `{name}` requires a section in every detection file; make it optional (`Section::optional`)"
             ),
         }
     }
@@ -72,6 +78,12 @@ impl Targets {
             }
             if list[..i].iter().any(|t| t.name() == name) {
                 return Err(RegistryError::Duplicate(name));
+            }
+            if target
+                .detection_section()
+                .is_some_and(|section| section.is_required())
+            {
+                return Err(RegistryError::RequiredDetectionSection(name));
             }
             if let Some((template, _)) = target
                 .templates()

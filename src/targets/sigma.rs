@@ -445,7 +445,7 @@ fn documents(
               condition: String,
               correlation: Option<CorrelationView>,
               notes: &[String]| RuleDoc {
-        detection: DetectionView::new(detection, stamp, notes),
+        detection: DetectionView::new(catalogue, detection, stamp, notes),
         id,
         title: title_case(&title),
         name,

@@ -6,13 +6,15 @@ use crate::test::{Test, snapshot_tree};
 fn build_writes_every_target_and_is_deterministic() {
     let (t, out) = Test::minimal()
         .args(["build"])
-        .stderr_contains("wrote 20 files for 2 detections")
+        .stderr_contains("wrote 23 files for 2 detections")
         .run();
     for path in [
         "generated/sentinel/rules/entra-roles/pim-alert-disabled.yaml",
         "generated/sentinel/arm/pim-alert-disabled.json",
         "generated/sentinel/azuredeploy.json",
+        "generated/sentinel/sentinel-deployment.config",
         "generated/splunk/test_pack/default/savedsearches.conf",
+        "generated/splunk/test_pack/default/analyticstories.conf",
         "generated/splunk/test_pack/lookups/test_privileged_accounts.csv",
         "generated/sentinel/watchlists/PrivilegedAccounts.csv",
         "generated/sigma/rules/entra-roles/correlation_azure_eligible_assignment_burst.yml",
@@ -336,6 +338,38 @@ fn stale_output_files_are_removed() {
         out.path("generated/sentinel/arm/pim-alert-disabled.json")
             .exists()
     );
+}
+
+#[test]
+fn templates_receive_entities_group_by_tiers_findings_and_schedule() {
+    // An organisation's override adds keys from the detection's context, and a literal
+    // Sentinel placeholder through its filter.
+    let template = format!(
+        "{}\nxEntities: {{{{ rule.detection.entities | json }}}}\nxGroupBy: {{{{ rule.detection.group_by | json }}}}\nxTiers: {{{{ rule.detection.tiers | json }}}}\nxFindings: {{{{ rule.detection.findings | json }}}}\nxSchedule: {{{{ rule.detection.schedule | json }}}}\nxPlaceholder: \"{{{{ \"Actor\" | placeholder }}}}\"\n",
+        include_str!("../../templates/sentinel/rule.yaml.tera").trim_end()
+    );
+    let (_t, out) = Test::minimal()
+        .write("my-templates/sentinel/rule.yaml.tera", &template)
+        .args(["build", "--templates", "my-templates"])
+        .run();
+    let rule: serde_json::Value = serde_saphyr::from_str(
+        &out.read("generated/sentinel/rules/entra-roles/eligible-assignment-burst.yaml"),
+    )
+    .unwrap();
+    let actor = rule["xEntities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["slot"] == "actor")
+        .expect("the actor entity");
+    assert_eq!(actor["field"], "Actor");
+    // The minimal log source says nothing of what identifies the actor.
+    assert_eq!(actor["identifiers"], serde_json::json!([]));
+    assert_eq!(rule["xGroupBy"], serde_json::json!(["Actor"]));
+    assert_eq!(rule["xTiers"][0]["name"], "privileged");
+    assert_eq!(rule["xSchedule"]["frequency"], "1h");
+    assert!(rule["xFindings"].is_array());
+    assert_eq!(rule["xPlaceholder"], "{{Actor}}");
 }
 
 #[test]

@@ -191,7 +191,7 @@ fn sentinel_arm_says_exactly_each_value() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["name"] == id)
+            .find(|r| text(&r["name"]).ends_with(&format!("/Microsoft.SecurityInsights/{id}')]")))
             .expect("in azuredeploy.json");
         for resource in [&single["resources"][0], in_combined] {
             let p = &resource["properties"];
@@ -202,6 +202,17 @@ fn sentinel_arm_says_exactly_each_value() {
                 yaml_query,
                 "{slug}: ARM and YAML deploy different queries"
             );
+            // The alert name starts with the title, unless the title holds `{{`, which
+            // Sentinel would read as a placeholder: then the default name is kept.
+            let title = text(&d["title"]);
+            match p["alertDetailsOverride"]["alertDisplayNameFormat"].as_str() {
+                Some(_) => assert!(
+                    arm::literal(&p["alertDetailsOverride"]["alertDisplayNameFormat"])
+                        .starts_with(title),
+                    "{slug}"
+                ),
+                None => assert!(title.contains("{{"), "{slug}: no alert name format"),
+            }
         }
         assert_eq!(
             arm::literal(&single["metadata"]["description"]),
@@ -222,7 +233,11 @@ fn azure_monitor_says_exactly_each_value() {
             serde_json::from_str(&read(&format!("azure-monitor/{slug}.json"))).unwrap();
         let p = &alert["resources"][0]["properties"];
         assert_eq!(arm::literal(&p["displayName"]), text(&d["title"]), "{slug}");
-        assert_eq!(arm::literal(&p["description"]), description(&d), "{slug}");
+        // The responder's description: the detection's, then what each alert is for and what
+        // to rule out (cut to Azure Monitor's 4096 characters).
+        let said = arm::literal(&p["description"]);
+        assert!(said.starts_with(&description(&d)), "{slug}: {said}");
+        assert!(said.chars().count() <= 4096, "{slug}");
         let literals = kql::literals(&arm::literal(&p["criteria"]["allOf"][0]["query"]));
         assert_has_literals(slug, &literals, entries(&d).iter().filter_map(kql_literal));
         if slug == "hostile-list" {

@@ -152,7 +152,12 @@ impl Target for Inventory {
                 .get("inventory")
                 .unwrap();
             let view = PageView {
-                detection: DetectionView::new(detection, &(context.stamps)(detection), &[]),
+                detection: DetectionView::new(
+                    catalogue,
+                    detection,
+                    &(context.stamps)(detection),
+                    &[],
+                ),
                 index: &source.index,
                 owner: &settings.owner,
             };

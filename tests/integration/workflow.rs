@@ -62,8 +62,9 @@ fn add_change_deprecate_and_release() {
     let sums = out.read("dist/SHA256SUMS");
     assert_eq!(sums.lines().count(), 6, "{sums}");
     assert!(out.read("dist/CHANGELOG.md").contains("First release."));
-    // Sentinel Repositories deploys the YAML rules with the watchlists they read, and the
-    // combined ARM template; the per-rule ARM templates are the same rules again.
+    // The Sentinel zip holds what each way of deploying reads: the per-rule ARM templates and
+    // sentinel-deployment.config (Repositories), the combined template (the Azure CLI), the
+    // watchlists the rules read and the Azure-Sentinel YAML templates.
     let sentinel = std::fs::File::open(out.path("dist/test-pack-1.0.0-sentinel.zip")).unwrap();
     let sentinel = zip::ZipArchive::new(sentinel).unwrap();
     let names: Vec<String> = sentinel
@@ -74,7 +75,8 @@ fn add_change_deprecate_and_release() {
     assert!(has("watchlists/PrivilegedAccounts.csv"), "{names:?}");
     assert!(has("azuredeploy.json"), "{names:?}");
     assert!(names.iter().any(|n| n.starts_with("rules/")), "{names:?}");
-    assert!(!names.iter().any(|n| n.starts_with("arm/")), "{names:?}");
+    assert!(has("arm/pim-alert-disabled.json"), "{names:?}");
+    assert!(has("sentinel-deployment.config"), "{names:?}");
     std::fs::remove_dir_all(out.path("dist")).unwrap();
     let (t, out) = t
         .then()

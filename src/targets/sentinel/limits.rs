@@ -21,6 +21,8 @@ pub(crate) const LONG_PERIOD_MIN_FREQUENCY: Duration = Duration::from_minutes(60
 /// Sentinel runs a scheduled rule this long after its scheduled time ("a five-minute delay",
 /// for ingestion latency).
 pub(crate) const SCHEDULER_DELAY: Duration = Duration::from_minutes(5);
+/// An NRT rule runs once a minute, over what was ingested since its last run.
+pub(crate) const NRT_PERIOD: Duration = Duration::from_minutes(1);
 /// The shortest and longest time frame of incident grouping (`lookbackDuration`).
 pub(crate) const MIN_GROUPING: Duration = Duration::from_minutes(5);
 pub(crate) const MAX_GROUPING: Duration = Duration::from_minutes(7 * 1440);

@@ -8,7 +8,9 @@
 //! Its entry in a log source names the data connector; in `rulecast.yaml`, whether alerts
 //! create incidents and the watchlist that holds each list.
 
+pub(crate) mod entities;
 pub(crate) mod limits;
+pub(crate) mod repositories;
 mod schedule;
 pub(crate) mod template_rules;
 
@@ -19,6 +21,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::alert_text;
 use super::{
     Artifacts, Checker, Conformance, DetectionView, ListStore, PackageContext, PackageError,
     ReleaseFile, RenderContext, Section, Stamp, Target, package, render_template, title_case,
@@ -28,6 +31,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::lang::kql::{self, ListBinding};
 use crate::lang::{ColumnRole, columns};
 use crate::schedule::RunModel;
+use entities::EntityMapping;
 
 pub(crate) struct Sentinel;
 
@@ -51,6 +55,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/sentinel/azuredeploy.json.tera"),
     ),
     (
+        "sentinel/sentinel-deployment.config",
+        include_str!("../../../templates/sentinel/sentinel-deployment.config.tera"),
+    ),
+    (
         "sentinel/watchlist.csv",
         include_str!("../../../templates/sentinel/watchlist.csv.tera"),
     ),
@@ -65,6 +73,41 @@ pub(crate) struct SourceSection {
     pub connector: String,
 }
 
+/// A detection's own Sentinel settings (`targets: { sentinel: ... }` in its file).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SentinelDetection")]
+pub(crate) struct DetectionSection {
+    /// The kind of analytics rule: `scheduled` (the default) or `nrt`.
+    #[serde(default)]
+    pub kind: RuleKind,
+}
+
+/// The kind of a Sentinel analytics rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RuleKind {
+    /// Runs on the detection's schedule over its lookback.
+    #[default]
+    Scheduled,
+    /// Near-real-time: runs every minute over the events ingested since the last run
+    /// (Sentinel handles the ingestion delay itself), one alert per event. Only for a
+    /// detection without a threshold; at most 50 NRT rules per tenant.
+    Nrt,
+}
+
+/// NRT rules Sentinel allows per customer.
+pub(crate) const MAX_NRT_RULES: usize = 50;
+
+fn rule_kind(detection: &Detection) -> RuleKind {
+    detection
+        .meta
+        .targets
+        .get::<DetectionSection>(NAME)
+        .map(|s| s.kind)
+        .unwrap_or_default()
+}
+
 /// The Sentinel settings in `rulecast.yaml`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +119,13 @@ pub(crate) struct ConfigSection {
     /// The watchlist that holds each list of `lists:`, by the list's name.
     #[serde(default)]
     pub watchlists: IndexMap<String, Watchlist>,
+    /// Where this target's output folder is, from the root of the repository that Sentinel
+    /// Repositories is connected to (forward slashes). The generated
+    /// `sentinel-deployment.config` names its files by this path, as Repositories reads them.
+    #[serde(default = "default_repository_path")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"))]
+    #[schemars(extend("patternErrorMessage" = "write a relative path with forward slashes, e.g. generated/sentinel"))]
+    pub repository_path: String,
 }
 
 impl Default for ConfigSection {
@@ -83,8 +133,13 @@ impl Default for ConfigSection {
         ConfigSection {
             create_incident: yes(),
             watchlists: IndexMap::new(),
+            repository_path: default_repository_path(),
         }
     }
+}
+
+fn default_repository_path() -> String {
+    "generated/sentinel".to_owned()
 }
 
 fn yes() -> bool {
@@ -112,20 +167,14 @@ fn config(catalogue: &Catalogue) -> &ConfigSection {
         .expect("the catalogue was loaded for the Sentinel target")
 }
 
-/// Newest stable API version of Microsoft.SecurityInsights alert rules.
-pub(crate) const API_VERSION: &str = "2025-09-01";
+/// API version of Microsoft.SecurityInsights alert rules. A preview version, the one the
+/// Sentinel portal exports with: the stable versions (up to 2025-09-01) carry neither
+/// `subTechniques` (T1098.003 would become T1098) nor `kind: NRT`.
+pub(crate) const API_VERSION: &str = "2023-12-01-preview";
 
-#[derive(Serialize)]
-struct EntityMapping {
-    entity_type: &'static str,
-    mappings: Vec<FieldMapping>,
-}
-
-#[derive(Serialize)]
-struct FieldMapping {
-    identifier: &'static str,
-    column: String,
-}
+/// Placeholders Sentinel fills in each of an alert's name and description (the limit of
+/// Azure-Sentinel's template validation).
+pub(crate) const MAX_ALERT_PLACEHOLDERS: usize = 3;
 
 #[derive(Serialize)]
 struct CustomDetail {
@@ -144,13 +193,18 @@ struct RuleView {
     query: String,
     entities: Vec<EntityMapping>,
     custom_details: Vec<CustomDetail>,
-    /// Parent techniques (the stable ARM API rejects sub-techniques).
+    /// The alert's name and description from the columns of each result (`{{Column}}`).
+    alert_name_format: String,
+    alert_description_format: String,
+    /// Parent techniques (ARM's `techniques`); sub-techniques go to `subTechniques`.
     parent_techniques: Vec<String>,
     sub_techniques: Vec<String>,
     tags: Vec<String>,
     content_version: String,
     enabled: bool,
     create_incident: bool,
+    /// NRT instead of Scheduled (no frequency, period or trigger).
+    nrt: bool,
 }
 
 impl Target for Sentinel {
@@ -174,6 +228,42 @@ impl Target for Sentinel {
         Some(Section::optional::<ConfigSection>())
     }
 
+    fn detection_section(&self) -> Option<Section> {
+        Some(Section::optional::<DetectionSection>())
+    }
+
+    fn validate(&self, catalogue: &Catalogue, out: &mut Diagnostics) {
+        let mut nrt = 0;
+        for detection in &catalogue.detections {
+            if rule_kind(detection) != RuleKind::Nrt {
+                continue;
+            }
+            nrt += 1;
+            if detection.meta.threshold.is_some() {
+                out.push(
+                    detection
+                        .document
+                        .error_at(
+                            "/targets/sentinel/kind",
+                            "an NRT rule alerts on each event; this detection counts events over a window",
+                        )
+                        .with_help("use `kind: scheduled` (the default) for a threshold"),
+                );
+            }
+            if nrt == MAX_NRT_RULES + 1 {
+                out.push(
+                    detection
+                        .document
+                        .error_at(
+                            "/targets/sentinel/kind",
+                            format!("more than {MAX_NRT_RULES} detections are NRT rules; Sentinel allows {MAX_NRT_RULES}"),
+                        )
+                        .with_help("keep NRT for the rows the guide says to alert on at once"),
+                );
+            }
+        }
+    }
+
     fn list_store<'c>(&self, catalogue: &'c Catalogue) -> Option<ListStore<'c>> {
         Some(ListStore {
             key: "targets.sentinel.watchlists",
@@ -189,16 +279,12 @@ impl Target for Sentinel {
     }
 
     fn package(&self, context: &PackageContext) -> Result<ReleaseFile, PackageError> {
-        // The YAML templates (for Sentinel Repositories), the combined ARM template and the
-        // watchlist files the rules read; the per-rule ARM templates are the same rules again.
+        // Everything: the per-rule ARM templates and sentinel-deployment.config (for Sentinel
+        // Repositories), the combined ARM template (for a one-off deployment), the YAML
+        // templates (Azure-Sentinel's format) and the watchlist files the rules read.
         let files: package::Entries = context
             .files
             .iter()
-            .filter(|(path, _)| {
-                path.starts_with("rules/")
-                    || path.starts_with("watchlists/")
-                    || *path == "azuredeploy.json"
-            })
             .map(|(path, bytes)| (path.clone(), bytes.clone()))
             .collect();
         Ok(ReleaseFile {
@@ -238,6 +324,9 @@ impl Target for Sentinel {
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         let mut out = Diagnostics::new();
+        for problem in repositories::check(files) {
+            out.push(Diagnostic::error(format!("sentinel: {problem}")));
+        }
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
             let shown = format!(
@@ -274,12 +363,16 @@ impl Target for Sentinel {
         let mut resources = Vec::new();
         for detection in super::detections(catalogue) {
             let stamp = (context.stamps)(detection);
-            let rule = rule_view(catalogue, detection, &stamp);
+            let (rule, limitations) = rule_view(catalogue, detection, &stamp);
+            for what in &limitations {
+                artifacts.limitation(NAME, detection, what);
+            }
             let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
             let arm_path = format!("arm/{}.json", detection.slug);
             let view = ArmView {
                 rule: &rule,
                 api_version: API_VERSION,
+                resource_name: resource_name(&detection.meta.id),
             };
             match (
                 render_template(
@@ -342,11 +435,37 @@ impl Target for Sentinel {
             API_VERSION,
             &resources,
         );
+        // Repositories deploys every *.json it walks: the combined template (for `az
+        // deployment group create`) holds every rule again, so it is excluded, and each rule
+        // is deployed by its own file alone.
+        let view = DeploymentConfig {
+            excluded: vec![format!(
+                "{}/azuredeploy.json",
+                config(catalogue).repository_path
+            )],
+        };
+        match render_template(
+            context.templates,
+            "sentinel/sentinel-deployment.config",
+            &view,
+            None,
+        )
+        .and_then(|text| super::parse_json(repositories::CONFIG_FILE, &text))
+        {
+            Ok(parsed) => artifacts.add_file(repositories::CONFIG_FILE, super::pretty(&parsed)),
+            Err(e) => errors.push(e),
+        }
         if errors.has_errors() {
             return Err(errors);
         }
         Ok(artifacts)
     }
+}
+
+/// What `sentinel-deployment.config` receives: the paths Repositories must not deploy.
+#[derive(Serialize)]
+struct DeploymentConfig {
+    excluded: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -358,9 +477,21 @@ struct RuleContext<'a> {
 struct ArmView<'a> {
     rule: &'a RuleView,
     api_version: &'static str,
+    /// The ARM expression of the rule's name, in the form Repositories deploys (a workspace
+    /// child named by the rule id, not an extension resource with a `scope`).
+    resource_name: String,
 }
 
-fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> RuleView {
+/// The ARM name of the rule `id` in the workspace the `workspace` parameter names.
+fn resource_name(id: &str) -> String {
+    format!("[concat(parameters('workspace'),'/Microsoft.SecurityInsights/{id}')]")
+}
+
+fn rule_view(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    stamp: &Stamp,
+) -> (RuleView, Vec<String>) {
     let source = catalogue.logsource(detection);
     let settings = config(catalogue);
     let watchlist = |list: &str| {
@@ -372,42 +503,84 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         catalogue,
         detection,
         ListBinding::Watchlist(&watchlist),
-        kql::Recency::of(&model),
+        // NRT hands its query only what was ingested since the last run; a filter on
+        // `ingestion_time()` relative to now would drop it.
+        if rule_kind(detection) == RuleKind::Nrt {
+            kql::Recency::Present
+        } else {
+            kql::Recency::of(&model)
+        },
     );
     let meta = &detection.meta;
 
-    let mut entities = Vec::new();
+    let mut query = query;
+    let names: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
+    let split = entities::upn_parts(detection, &names);
+    if !split.is_empty() {
+        // Account's strong identifiers are the UPN's name and suffix, as columns of their own.
+        let parts: Vec<String> = split
+            .iter()
+            .map(|p| {
+                format!(
+                    "{name} = tostring(split({upn}, \"@\")[0]), {suffix} = tostring(split({upn}, \"@\")[1])",
+                    name = p.name,
+                    suffix = p.suffix,
+                    upn = p.upn
+                )
+            })
+            .collect();
+        query
+            .text
+            .push_str(&format!("\n| extend {}", parts.join(", ")));
+        for p in &split {
+            for name in [&p.name, &p.suffix] {
+                query.columns.push(crate::lang::OutputColumn {
+                    name: name.clone(),
+                    role: ColumnRole::Detail,
+                });
+            }
+        }
+    }
+    let outputs: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
+    let (entities, left_out) = entities::entity_mappings(detection, &outputs);
+    let mut limitations: Vec<String> = left_out
+        .iter()
+        .map(|m| {
+            let columns: Vec<&str> = m.mappings.iter().map(|f| f.column.as_str()).collect();
+            format!(
+                "maps no {} entity from {}: Sentinel allows {} entity mappings per rule",
+                m.entity_type,
+                columns.join(", "),
+                limits::MAX_ENTITY_MAPPINGS
+            )
+        })
+        .collect();
+    let mut alert_format = |what: &str, text: alert_text::AlertText| {
+        if let Some(missing) = text.columns().into_iter().find(|c| !outputs.contains(c)) {
+            limitations.push(format!(
+                "keeps Sentinel's default alert {what}: its query does not output `{missing}`"
+            ));
+            return String::new();
+        }
+        text.render(alert_text::SENTINEL).unwrap_or_else(|why| {
+            limitations.push(format!("keeps Sentinel's default alert {what}: {why}"));
+            String::new()
+        })
+    };
+    let alert_name_format =
+        alert_format("name", alert_text::title(detection, MAX_ALERT_PLACEHOLDERS));
+    let alert_description_format = alert_format(
+        "description",
+        alert_text::description(detection, MAX_ALERT_PLACEHOLDERS),
+    );
     let mut custom_details = Vec::new();
     for column in &query.columns {
         match column.role {
-            ColumnRole::Entity(slot) => match slot {
-                "actor" | "target_user" => entities.push(EntityMapping {
-                    entity_type: "Account",
-                    mappings: vec![FieldMapping {
-                        identifier: "FullName",
-                        column: column.name.clone(),
-                    }],
-                }),
-                "ip" => entities.push(EntityMapping {
-                    entity_type: "IP",
-                    mappings: vec![FieldMapping {
-                        identifier: "Address",
-                        column: column.name.clone(),
-                    }],
-                }),
-                "resource" => entities.push(EntityMapping {
-                    entity_type: "AzureResource",
-                    mappings: vec![FieldMapping {
-                        identifier: "ResourceId",
-                        column: column.name.clone(),
-                    }],
-                }),
-                // Sentinel has no role entity; the role is shown as a custom detail.
-                _ => custom_details.push(CustomDetail {
-                    key: "Role".to_owned(),
-                    column: column.name.clone(),
-                }),
-            },
+            // Sentinel has no role entity; the role is shown as a custom detail.
+            ColumnRole::Entity("role") => custom_details.push(CustomDetail {
+                key: "Role".to_owned(),
+                column: column.name.clone(),
+            }),
             ColumnRole::Detail
                 if column.name == columns::FINDINGS
                     || column.name == format!("All{}", columns::FINDINGS) =>
@@ -460,8 +633,8 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         .collect();
     let mut tags = vec!["rulecast".to_owned()];
     tags.extend(meta.guide_rows.iter().map(|r| format!("guide:{r}")));
-    RuleView {
-        detection: DetectionView::new(detection, stamp, &[]),
+    let view = RuleView {
+        detection: DetectionView::new(catalogue, detection, stamp, &[]),
         severity: title_case(meta.severity.as_str()),
         connector: source
             .targets
@@ -474,11 +647,15 @@ fn rule_view(catalogue: &Catalogue, detection: &Detection, stamp: &Stamp) -> Rul
         query: query.text,
         entities,
         custom_details,
+        alert_name_format,
+        alert_description_format,
         parent_techniques: parents.into_iter().collect(),
         sub_techniques: subs.into_iter().collect(),
         tags,
         content_version: format!("{}.0.0.0", stamp.version),
         enabled: !detection.is_deprecated(),
         create_incident: settings.create_incident,
-    }
+        nrt: rule_kind(detection) == RuleKind::Nrt,
+    };
+    (view, limitations)
 }

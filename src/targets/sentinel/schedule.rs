@@ -12,7 +12,9 @@
 
 use serde::Serialize;
 
-use super::limits::{MAX_ALERTS_PER_INCIDENT, MAX_GROUPING, MIN_GROUPING, SCHEDULER_DELAY};
+use super::limits::{
+    MAX_ALERTS_PER_INCIDENT, MAX_GROUPING, MIN_GROUPING, NRT_PERIOD, SCHEDULER_DELAY,
+};
 use super::{CustomDetail, config};
 use crate::catalogue::duration::Duration;
 use crate::catalogue::{Catalogue, Detection};
@@ -21,12 +23,19 @@ use crate::schedule::{self, Cadence, Folding, IntervalEnd, Report, RunModel};
 /// The deployed rule's model.
 pub(crate) fn run_model(catalogue: &Catalogue, detection: &Detection) -> RunModel {
     let plan = schedule::plan(catalogue, detection);
+    // An NRT rule runs every minute over what was ingested since its last run, with no
+    // scheduler delay: each event is reported once, in the minute after it arrives.
+    let nrt = super::rule_kind(detection) == super::RuleKind::Nrt;
     RunModel {
         cadence: Cadence {
-            period: plan.frequency,
+            period: if nrt { NRT_PERIOD } else { plan.frequency },
             offset: None,
         },
-        runs_late_by: SCHEDULER_DELAY,
+        runs_late_by: if nrt {
+            Duration::from_minutes(0)
+        } else {
+            SCHEDULER_DELAY
+        },
         ends_before: Duration::from_minutes(0),
         lookback: plan.lookback,
         report: Report::NewSince {

@@ -34,8 +34,10 @@ const IDENTIFIERS: &[(&str, &[&str])] = &[
             "ObjectGuid",
         ],
     ),
-    ("IP", &["Address"]),
+    ("IP", &["Address", "AddressScope"]),
     ("AzureResource", &["ResourceId"]),
+    ("CloudApplication", &["AppId", "Name", "InstanceName"]),
+    ("SecurityGroup", &["DistinguishedName", "SID", "ObjectGuid"]),
     (
         "Host",
         &[
@@ -251,6 +253,29 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             }
         }
     }
+    let formats = template.get("alertDetailsOverride");
+    for (key, max) in [
+        ("alertDisplayNameFormat", MAX_NAME),
+        ("alertDescriptionFormat", MAX_DESCRIPTION),
+    ] {
+        let Some(format) = formats.and_then(|f| f.get(key)).and_then(Value::as_str) else {
+            continue;
+        };
+        if format.is_empty() || format.chars().count() > max {
+            problems.push(format!(
+                "alertDetailsOverride.{key} is {} characters long; Sentinel allows 1 to {max}",
+                format.chars().count()
+            ));
+        }
+        let placeholders = format.matches("{{").count();
+        if placeholders > super::MAX_ALERT_PLACEHOLDERS {
+            problems.push(format!(
+                "alertDetailsOverride.{key} has {placeholders} {{{{Column}}}} placeholders; \
+                 Sentinel allows {}",
+                super::MAX_ALERT_PLACEHOLDERS
+            ));
+        }
+    }
     if let Some(details) = template.get("customDetails").and_then(Value::as_object) {
         if details.len() > MAX_CUSTOM_DETAILS {
             problems.push(format!(
@@ -327,6 +352,16 @@ mod tests {
                 "not an identifier of IP",
             ),
             ("version", json!("1.0"), "is not X.Y.Z"),
+            (
+                "alertDetailsOverride",
+                json!({"alertDisplayNameFormat": "{{A}} {{B}} {{C}} {{D}}"}),
+                "has 4 {{Column}} placeholders",
+            ),
+            (
+                "alertDetailsOverride",
+                json!({"alertDescriptionFormat": ""}),
+                "allows 1 to 5000",
+            ),
             ("triggerOperator", json!("GreaterThan"), "is not gt"),
             ("id", json!("not-a-guid"), "is not a GUID"),
             (

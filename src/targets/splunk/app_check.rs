@@ -94,6 +94,14 @@ pub(super) fn check(files: &BTreeMap<PathBuf, String>, app_dir: &Path) -> Diagno
                 }
             }
         }
+        for p in super::es::check_stanza(
+            stanza
+                .values
+                .iter()
+                .map(|(k, (v, _))| (k.as_str(), v.as_str())),
+        ) {
+            out.push(problem(stanza.line, p));
+        }
         if stanza.get("enableSched") == Some("1") {
             if stanza.get("cron_schedule").is_none() {
                 out.push(problem(

@@ -10,6 +10,7 @@
 
 mod app_check;
 pub(crate) mod conf;
+pub(crate) mod es;
 mod schedule;
 pub(crate) mod spl_check;
 
@@ -65,6 +66,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "splunk/README.md",
         include_str!("../../../templates/splunk/README.md.tera"),
     ),
+    (
+        "splunk/analyticstories.conf",
+        include_str!("../../../templates/splunk/analyticstories.conf.tera"),
+    ),
+    (
+        "splunk/server.conf",
+        include_str!("../../../templates/splunk/server.conf.tera"),
+    ),
 ];
 
 /// The Splunk entry of a log source.
@@ -97,6 +106,21 @@ pub(crate) struct ConfigSection {
     /// The lookup that holds each list of `lists:`, by the list's name.
     #[serde(default)]
     pub lookups: IndexMap<String, Lookup>,
+    /// The Splunk the app is for: Enterprise Security (every search a correlation search
+    /// with a notable, risk and MITRE annotations) or core Splunk (plain alerts).
+    #[serde(default)]
+    pub flavour: Flavour,
+}
+
+/// The Splunk product the app is written for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Flavour {
+    /// Splunk Enterprise Security: correlation searches that raise notables and risk.
+    #[default]
+    EnterpriseSecurity,
+    /// Splunk Enterprise or Cloud without ES: scheduled alerts (Triggered Alerts).
+    Core,
 }
 
 fn default_write_roles() -> Vec<String> {
@@ -153,6 +177,8 @@ struct SearchView {
     enabled_by_default: bool,
     guide_rows: String,
     deprecated: bool,
+    /// The Enterprise Security settings, for the ES flavour.
+    es: Option<es::CorrelationSearch>,
 }
 
 #[derive(Clone, Serialize)]
@@ -185,6 +211,17 @@ struct AppView<'a> {
     source_macros: Vec<MacroView>,
     lookups: Vec<LookupView>,
     write_roles: String,
+    /// Enterprise Security's analytic stories (empty for core Splunk).
+    stories: Vec<StoryView>,
+}
+
+/// An ES analytic story: one catalogue section and the correlation searches in it.
+#[derive(Serialize)]
+struct StoryView {
+    name: String,
+    description: String,
+    /// The stanza names of its searches, as a JSON list.
+    searches: String,
 }
 
 impl Target for Splunk {
@@ -367,8 +404,19 @@ impl Target for Splunk {
                 definition: "search *".to_owned(),
                 description: format!("Tuning filter for \"{}\": override in local/macros.conf to exclude known, approved activity.", detection.meta.title),
             });
+            let es = (config.flavour == Flavour::EnterpriseSecurity).then(|| {
+                es::correlation_search(
+                    detection,
+                    &stanza_name(catalogue, detection),
+                    &config.app_label,
+                    &source.macro_name,
+                    &search.columns,
+                    &mut artifacts,
+                )
+            });
             let view = SearchView {
-                detection: DetectionView::new(detection, &stamp, &notes),
+                es,
+                detection: DetectionView::new(catalogue, detection, &stamp, &notes),
                 stanza: stanza_name(catalogue, detection),
                 search: search.text,
                 cron: cron.spec,
@@ -421,7 +469,27 @@ impl Target for Splunk {
             });
         }
 
+        // One story per catalogue section, its searches in catalogue order.
+        let mut by_story: IndexMap<&str, Vec<&str>> = IndexMap::new();
+        for view in &searches {
+            if let Some(es) = &view.es {
+                by_story.entry(&es.story).or_default().push(&view.stanza);
+            }
+        }
+        let stories: Vec<StoryView> = by_story
+            .into_iter()
+            .map(|(name, stanzas)| StoryView {
+                name: name.to_owned(),
+                description: format!(
+                    "{}: the detections of the catalogue section `{}`.",
+                    catalogue.config.title,
+                    name.rsplit(": ").next().unwrap_or(name)
+                ),
+                searches: serde_json::to_string(&stanzas).expect("strings serialise"),
+            })
+            .collect();
         let app = AppView {
+            stories,
             app_id: &config.app_id,
             label: &config.app_label,
             publisher: &catalogue.config.publisher,
@@ -435,7 +503,7 @@ impl Target for Splunk {
         };
 
         let root = config.app_id.clone();
-        let files: [(&str, String); 6] = [
+        let mut files: Vec<(&str, String)> = vec![
             ("splunk/app.conf", format!("{root}/default/app.conf")),
             (
                 "splunk/savedsearches.conf",
@@ -452,6 +520,13 @@ impl Target for Splunk {
             ),
             ("splunk/README.md", format!("{root}/README.md")),
         ];
+        if !app.stories.is_empty() {
+            files.push((
+                "splunk/analyticstories.conf",
+                format!("{root}/default/analyticstories.conf"),
+            ));
+            files.push(("splunk/server.conf", format!("{root}/default/server.conf")));
+        }
         for (template, path) in files {
             match render_template(context.templates, template, &app, None) {
                 Ok(text) => artifacts.add_file(path, text),
