@@ -61,6 +61,12 @@ pub(crate) const SPLUNK_ROLE: &str = r"^[a-z0-9][a-z0-9_-]*$";
 /// What [`SPLUNK_ROLE`] says to the author.
 pub(crate) const SPLUNK_ROLE_ADVICE: &str = "a Splunk role name has lower-case letters, digits, _ and -, e.g. sc_admin; it is written into metadata/default.meta as is";
 
+/// A Splunk index name: what indexes.conf allows (lower-case letters, digits, _ and -, not
+/// first), so it goes into a search as a plain term.
+pub(crate) const SPLUNK_INDEX: &str = r"^[a-z0-9][a-z0-9_-]*$";
+/// What [`SPLUNK_INDEX`] says to the author.
+pub(crate) const SPLUNK_INDEX_ADVICE: &str = "a Splunk index name has lower-case letters, digits, _ and -, e.g. azure; it is written into the source macro as index=<name>";
+
 /// A Sigma field name: an identifier, with dots for nested fields.
 pub(crate) const SIGMA_FIELD: &str = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$";
 /// What [`SIGMA_FIELD`] says to the author.

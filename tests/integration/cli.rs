@@ -24,6 +24,14 @@ fn build_writes_every_target_and_is_deterministic() {
     ] {
         assert!(out.path(path).is_file(), "{path} missing");
     }
+    // The source macro carries the log source's index, so the search opens only its buckets.
+    let macros =
+        std::fs::read_to_string(out.path("generated/splunk/test_pack/default/macros.conf"))
+            .unwrap();
+    assert!(
+        macros.contains("definition = index=azure_audit sourcetype="),
+        "{macros}"
+    );
     let first = snapshot_tree(&out.path("generated"));
     let (_t, out) = t.then().args(["build"]).run();
     assert_eq!(

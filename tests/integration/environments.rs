@@ -38,6 +38,17 @@ fn each_environment_builds_its_own_pack_and_passes_check() {
             .is_file()
     );
     assert!(!out.path("generated-test/splunk/rulecast_pim").exists());
+    // The test search head reads its own index; the other log source keeps the base's.
+    let test_macros = out.read("generated-test/splunk/rulecast_pim_test/default/macros.conf");
+    assert!(
+        test_macros.contains("definition = index=azure_test sourcetype=\"azure:monitor:aad\""),
+        "{test_macros}"
+    );
+    assert!(test_macros.contains("definition = index=azure sourcetype=\"azure:monitor:activity\""));
+    assert!(
+        out.read("generated/splunk/rulecast_pim/default/macros.conf")
+            .contains("definition = index=azure sourcetype=\"azure:monitor:aad\"")
+    );
     assert!(
         base(BURST_RULE).contains("severity: High"),
         "{}",

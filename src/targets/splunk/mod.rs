@@ -110,6 +110,13 @@ pub(crate) struct ConfigSection {
     /// with a notable, risk and MITRE annotations) or core Splunk (plain alerts).
     #[serde(default)]
     pub flavour: Flavour,
+    /// The index each log source is searched in, by the log source's name (e.g.
+    /// `entra_auditlogs: azure`): the source macro starts with `index=<name>`, so the search
+    /// reads only that index's buckets. A log source without one searches the role's default
+    /// indexes, which rarely hold add-on data; `build` warns.
+    #[serde(default)]
+    #[schemars(extend("additionalProperties" = { "type": "string", "pattern": crate::identifier::SPLUNK_INDEX, "patternErrorMessage": crate::identifier::SPLUNK_INDEX_ADVICE }))]
+    pub indexes: IndexMap<String, String>,
 }
 
 /// The Splunk product the app is written for.
@@ -351,14 +358,49 @@ impl Target for Splunk {
             let Some(section) = source_section(source) else {
                 continue;
             };
+            let (definition, description) = if let Some(index) = config.indexes.get(&source.id) {
+                (
+                    format!("index={index} {}", section.search),
+                    format!(
+                        "Where {} live (targets.splunk.indexes in rulecast.yaml). Override it in local/macros.conf if they move.",
+                        source.title
+                    ),
+                )
+            } else {
+                artifacts.warnings.push(
+                        settings
+                            .warning_at(
+                                "/targets/splunk",
+                                format!("splunk: log source `{}` has no index in targets.splunk.indexes, so its searches read the role's default indexes", source.id),
+                            )
+                            .with_help(format!("add `indexes: {{ {}: <your index> }}` under targets.splunk", source.id)),
+                    );
+                (
+                    section.search.clone(),
+                    format!(
+                        "Where {} live. Set targets.splunk.indexes in rulecast.yaml, or override it in local/macros.conf, to add your index, e.g. index=azure {}",
+                        source.title, section.search
+                    ),
+                )
+            };
             source_macros.push(MacroView {
                 name: section.macro_name.clone(),
-                definition: section.search.clone(),
-                description: format!(
-                    "Where {} live. Override it in local/macros.conf to add your index, e.g. index=azure {}",
-                    source.title, section.search
-                ),
+                definition,
+                description,
             });
+        }
+        for name in config.indexes.keys() {
+            if !catalogue.logsources.contains_key(name) {
+                let known: Vec<&str> = catalogue.logsources.keys().map(String::as_str).collect();
+                errors.push(
+                    settings
+                        .error_at_key(
+                            &format!("/targets/splunk/indexes/{name}"),
+                            format!("splunk: no log source is named `{name}`"),
+                        )
+                        .with_help(format!("name one of: {}", known.join(", "))),
+                );
+            }
         }
         let lookup = |list: &str| {
             let lookup = config.lookups.get(list)?;
