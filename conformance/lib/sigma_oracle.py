@@ -19,10 +19,11 @@ For each detection and each test case:
      window: COUNT(*) OVER (PARTITION BY group ORDER BY ts RANGE BETWEEN span PRECEDING AND
      CURRENT ROW)), and the SQL is run;
   4. the oracle's alerts: a plain rule alerts once per matching row; a correlation alerts
-     once per (tier, group) that has at least one qualifying window (rulecast reports one alert
-     per group, spanning its windows), with start = the earliest event of its first window,
-     end = the end of its last window, and its events = the tier's matching events of that
-     group between start and end;
+     once per episode of a (tier, group): its qualifying windows in time order, a window whose
+     end is at most the timespan after the previous one's joining its episode (the windows
+     overlap or touch), with start = the earliest event of the episode's first window, end =
+     the end of its last window, and its events = the tier's matching events of that group
+     between start and end;
   5. compared with the case's expectation (expect_alert, alerts) and with what
      `rulecast test --format json` reported: the number of alerts, and per alert its events
      (positions), and for thresholds its tier, required count, group, start and end.
@@ -229,8 +230,16 @@ def evaluate(plan, logsource, events):
                 keys = json.loads(row["group_keys"])
                 group = tuple(keys.get(f) for f in corr["group_by"])
                 windows.setdefault(group, []).append(row)
+            episodes = []
             for group, rows in sorted(windows.items(), key=lambda kv: str(kv[0])):
                 rows.sort(key=lambda r: r["occurrence_time"])
+                for row in rows:
+                    if episodes and episodes[-1][0] == group and \
+                            row["occurrence_time"] - episodes[-1][1][-1]["occurrence_time"] <= corr["seconds"]:
+                        episodes[-1][1].append(row)
+                    else:
+                        episodes.append((group, [row]))
+            for group, rows in episodes:
                 first_ids = [int(e.split(":", 1)[1]) for e in json.loads(rows[0]["event_ids"])]
                 start = min(ts[i] for i in first_ids)
                 end = max(r["occurrence_time"] for r in rows)
@@ -289,14 +298,17 @@ def compare(oracle, rulecast, threshold):
         if a["event_count"] != len(a["events"]):
             diffs.append(f"rulecast alert says event_count {a['event_count']} but lists {len(a['events'])} events")
 
-    def key(a):
-        return (a["tier"], tuple(sorted(a["group"].items())))
-    mine = {key(a): a for a in oracle}
-    their = {}
-    for a in theirs:
-        if key(a) in their:
-            diffs.append(f"rulecast raised two alerts for one group: {describe(a)}")
-        their[key(a)] = a
+    # A group alerts once per episode: its alerts are paired in time order.
+    def keyed(alerts):
+        seen = {}
+        out = {}
+        for a in sorted(alerts, key=lambda a: (str(a["tier"]), str(sorted(a["group"].items())), a["start"] or 0)):
+            group = (a["tier"], tuple(sorted(a["group"].items())))
+            seen[group] = seen.get(group, 0) + 1
+            out[group + (seen[group],)] = a
+        return out
+    mine = keyed(oracle)
+    their = keyed(theirs)
     for k in sorted(set(mine) | set(their), key=str):
         m, t = mine.get(k), their.get(k)
         if t is None:
