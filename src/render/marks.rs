@@ -140,16 +140,7 @@ fn suited(template: &str) -> &'static [&'static str] {
         "json" => &["json", "arm", "placeholder"],
         "csv" => &["csv"],
         "md" => &["md"],
-        _ => &[
-            "yaml",
-            "yaml_block",
-            "json",
-            "arm",
-            "conf",
-            "csv",
-            "md",
-            "placeholder",
-        ],
+        _ => &super::ENCODING_FILTERS,
     }
 }
 
