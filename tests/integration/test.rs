@@ -266,18 +266,20 @@ pub(crate) fn git(root: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Makes `root` a git repository on `main` with everything in it committed.
+pub(crate) fn commit_everything(root: &Path) {
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "rulecast tests"]);
+    git(root, &["config", "user.email", "tests@rulecast.invalid"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "catalogue"]);
+}
+
 /// The minimal catalogue, built, in a fresh git repository with everything committed (and
 /// `dist/`, the release folder, ignored).
 pub(crate) fn repository() -> Test {
     let t = Test::minimal().write(".gitignore", "dist/\n");
     let (t, _) = t.args(["build"]).run();
-    git(t.root(), &["init", "-q", "-b", "main"]);
-    git(t.root(), &["config", "user.name", "rulecast tests"]);
-    git(
-        t.root(),
-        &["config", "user.email", "tests@rulecast.invalid"],
-    );
-    git(t.root(), &["add", "-A"]);
-    git(t.root(), &["commit", "-q", "-m", "catalogue"]);
+    commit_everything(t.root());
     t.then()
 }

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::test::git;
 use crate::test::{Test, repo};
+use crate::test::{commit_everything, git};
 
 const BURST: &str = "detections/entra-roles/eligible-assignment-burst.yaml";
 
@@ -346,14 +346,7 @@ fn check_and_release_gate_on_the_tests() {
         .args(["check", "--quiet", "--no-tests"])
         .stderr_contains("valid and locked; generated matches the catalogue\n")
         .run();
-    git(t.root(), &["init", "-q", "-b", "main"]);
-    git(t.root(), &["config", "user.name", "rulecast tests"]);
-    git(
-        t.root(),
-        &["config", "user.email", "tests@rulecast.invalid"],
-    );
-    git(t.root(), &["add", "-A"]);
-    git(t.root(), &["commit", "-q", "-m", "catalogue"]);
+    commit_everything(t.root());
     let version = std::fs::read_to_string(t.root().join("detections/rulecast.lock")).unwrap();
     let version: Value = serde_json::from_str(&version).unwrap();
     let version = version["pack_version"].as_str().unwrap().to_owned();
