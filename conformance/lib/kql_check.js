@@ -15,7 +15,8 @@
 // It also checks that every column a rule *refers to outside the query* is a
 // column of the query's result (KQL names are case-sensitive):
 //   - Sentinel (YAML and ARM): entityMappings[].fieldMappings[].columnName,
-//     customDetails values, {{Column}} placeholders of alertDetailsOverride;
+//     customDetails values, {{Column}} placeholders, severity/tactics columns and dynamic
+//     properties of alertDetailsOverride;
 //   - Azure Monitor: criteria.allOf[].dimensions[].name.
 //
 // Usage:
@@ -116,6 +117,9 @@ function sentinelColumnRefs(rule) {
     const re = /\{\{\s*([^}\s]+)\s*\}\}/g;
     let m;
     while ((m = re.exec(ado[key] || '')) !== null) refs.push({ where: `alertDetailsOverride.${key}`, column: m[1] });
+  }
+  for (const key of ['alertSeverityColumnName', 'alertTacticsColumnName']) {
+    if (ado[key]) refs.push({ where: `alertDetailsOverride.${key}`, column: ado[key] });
   }
   (ado.alertDynamicProperties || []).forEach((p, i) =>
     refs.push({ where: `alertDetailsOverride.alertDynamicProperties[${i}].value`, column: p.value }));

@@ -275,6 +275,42 @@ pub struct Tier {
     /// Events needed in one window for a group on the list.
     #[schemars(range(min = 1, max = 10000))]
     pub count: u32,
+    /// Severity of the alerts of a group on the list, when the list warrants more than the
+    /// detection's own `severity` (a Tier 0 or break-glass account, say); never less.
+    /// Default: the detection's severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+impl Threshold {
+    /// The tiers whose alerts take another severity than `default` (the detection's), with it.
+    pub fn tier_severities(&self, default: Severity) -> Vec<(&Tier, Severity)> {
+        self.tiers
+            .iter()
+            .filter_map(|t| t.severity.filter(|s| *s != default).map(|s| (t, s)))
+            .collect()
+    }
+}
+
+impl DetectionFile {
+    /// The severity of an alert of `tier` (a tier's name, or [`DEFAULT_TIER`]; `None` for a
+    /// detection without a threshold): the tier's own severity, else the detection's.
+    pub fn alert_severity(&self, tier: Option<&str>) -> Severity {
+        self.threshold
+            .as_ref()
+            .and_then(|t| t.tiers.iter().find(|t| Some(t.name.as_str()) == tier))
+            .and_then(|t| t.severity)
+            .unwrap_or(self.severity)
+    }
+
+    /// The tiers whose alerts take another severity than the detection's, with it; empty when
+    /// every alert has the detection's severity.
+    pub fn tier_severities(&self) -> Vec<(&Tier, Severity)> {
+        self.threshold
+            .as_ref()
+            .map(|t| t.tier_severities(self.severity))
+            .unwrap_or_default()
+    }
 }
 
 /// How often the rule runs. How much data each run reads is not written here: rulecast derives
@@ -401,6 +437,10 @@ pub struct TestCase {
     /// Number of alerts expected when expect_alert is true (default: at least one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<u32>,
+    /// The severity every alert must have when expect_alert is true: the detection's own, or
+    /// that of the threshold tier the alert reached (default: not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
     /// Events, inline. Each is one AuditLogs/AzureActivity row as Log Analytics returns it
     /// (column name to value; dynamic columns as JSON).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

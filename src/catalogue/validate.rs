@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use super::attack;
 use super::detection::TestCase;
-use super::detection::{DetectionFile, Status};
+use super::detection::{DetectionFile, Severity, Status};
 use super::duration::Duration;
 use super::exclusion;
 use super::logsource::{ColumnType, FieldValue, LogSourceFile};
@@ -813,6 +813,44 @@ fn check_detection(
                         tier.name, tier.count, t.count
                     ),
                 ));
+            }
+            if let Some(severity) = tier.severity {
+                let at = format!("{pointer}/severity");
+                let own = meta.severity;
+                if severity < own {
+                    out.push(
+                        doc.error_at(
+                            &at,
+                            format!(
+                                "tier `{}` has severity {}, lower than the detection's own ({})",
+                                tier.name,
+                                severity.as_str(),
+                                own.as_str()
+                            ),
+                        )
+                        .with_help({
+                            let higher: Vec<&str> = Severity::ALL
+                                .into_iter()
+                                .filter(|s| *s > own)
+                                .map(Severity::as_str)
+                                .collect();
+                            if higher.is_empty() {
+                                format!("a tier only raises the severity of its groups, and {} is the highest; remove the key", own.as_str())
+                            } else {
+                                format!("a tier only raises the severity of its groups: use {}, or remove the key", higher.join(" or "))
+                            }
+                        }),
+                    );
+                } else if severity == own {
+                    out.push(doc.warning_at(
+                        &at,
+                        format!(
+                            "tier `{}` has the detection's own severity ({}); remove the key",
+                            tier.name,
+                            severity.as_str()
+                        ),
+                    ));
+                }
             }
         }
         if t.tiers

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::hit::{EventRef, Hit};
 use crate::catalogue::Detection;
+use crate::catalogue::detection::Severity;
 use crate::timestamp::Timestamp;
 
 /// How many events, and distinct values per field, an alert lists (KQL's `make_set(x, 100)`).
@@ -52,6 +53,13 @@ impl Alert {
         }
     }
 
+    /// The alert's severity: its tier's, if the tier has one, else the detection's.
+    pub(crate) fn severity(&self, detection: &Detection) -> Severity {
+        detection
+            .meta
+            .alert_severity(self.tier.as_ref().map(|(name, _)| name.as_str()))
+    }
+
     /// The value of an output or group-by field.
     pub(crate) fn value(&self, field: &str) -> Option<&str> {
         self.group
@@ -83,7 +91,7 @@ impl Alert {
         };
         let mut alert = json!({
             "detection": { "id": detection.meta.id, "name": format!("{}/{}", detection.section, detection.slug), "title": detection.meta.title },
-            "severity": detection.meta.severity.as_str(),
+            "severity": self.severity(detection).as_str(),
             "start": self.start.to_string(),
             "end": self.end.to_string(),
             "event_count": self.event_count,

@@ -1,8 +1,9 @@
 //! Running the cases of the catalogue and judging them.
 //!
 //! A case passes when its events raise an alert (at least one, or exactly `alerts`) if
-//! `expect_alert` is true, and none if it is false, and when the Log Analytics row and its
-//! diagnostic record raise the same alerts. A failure says why, in the rule's own terms: the
+//! `expect_alert` is true, and none if it is false, when every alert has the case's `severity`
+//! (if it names one: the detection's, or a threshold tier's), and when the Log Analytics row and
+//! its diagnostic record raise the same alerts. A failure says why, in the rule's own terms: the
 //! selection, field and value that kept an event out, the counts per group for a threshold, or
 //! the field whose `diagnostic:` mapping reads different data.
 
@@ -194,6 +195,29 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
                     plural(got)
                 ));
                 result.failures.extend(context.why_alerts(&row_run.alerts));
+            }
+        }
+    }
+    if let Some(wanted) = case.severity {
+        if !case.expect_alert {
+            result.failures.push(format!(
+                "`severity: {}` asserts the severity of the alerts; a case that must not alert has none",
+                wanted.as_str()
+            ));
+        }
+        for (i, alert) in row_run.alerts.iter().enumerate() {
+            let got = alert.severity(detection);
+            if got != wanted {
+                let tier = match &alert.tier {
+                    Some((tier, _)) => format!(" (tier {tier})"),
+                    None => String::new(),
+                };
+                result.failures.push(format!(
+                    "alert {} has severity {}{tier}; the case expects {}",
+                    i + 1,
+                    got.as_str(),
+                    wanted.as_str()
+                ));
             }
         }
     }
@@ -458,6 +482,72 @@ mod tests {
         assert!(
             run.results[0].cases[1].passed(),
             "the near miss raises no alert either way"
+        );
+    }
+
+    const BURSTS: &str = r#"tests:
+  - name: two by a privileged account reach the privileged tier
+    expect_alert: true
+    severity: high
+    events:
+      - &assign { TimeGenerated: "2025-01-01T10:00:00Z", Category: RoleManagement, ActivityDisplayName: Add eligible member to role in PIM completed (permanent), InitiatedBy: { user: { userPrincipalName: admin@contoso.example } } }
+      - { <<: *assign, TimeGenerated: "2025-01-01T10:05:00Z" }
+  - name: four by another account reach the default tier, at the detection's severity
+    expect_alert: true
+    severity: medium
+    events:
+      - &other { <<: *assign, InitiatedBy: { user: { userPrincipalName: someone@contoso.example } } }
+      - { <<: *other, TimeGenerated: "2025-01-01T10:01:00Z" }
+      - { <<: *other, TimeGenerated: "2025-01-01T10:02:00Z" }
+      - { <<: *other, TimeGenerated: "2025-01-01T10:03:00Z" }
+  - name: the privileged pair asserted at the default severity
+    expect_alert: true
+    severity: medium
+    events:
+      - { <<: *assign }
+      - { <<: *assign, TimeGenerated: "2025-01-01T10:05:00Z" }
+  - name: a severity on a case that must not alert
+    expect_alert: false
+    severity: high
+    events:
+      - { <<: *assign }
+"#;
+
+    #[test]
+    fn cases_assert_the_severity_of_the_tier_an_alert_reached() {
+        let (_dir, catalogue) = catalogue(
+            &[
+                (
+                    "entra-roles/eligible-assignment-burst.yaml",
+                    "severity: high",
+                    "severity: medium",
+                ),
+                (
+                    "entra-roles/eligible-assignment-burst.yaml",
+                    "      count: 2\n",
+                    "      count: 2\n      severity: high\n",
+                ),
+            ],
+            &[("entra-roles/eligible-assignment-burst.tests.yaml", BURSTS)],
+        );
+        let index = catalogue
+            .detections
+            .iter()
+            .position(|d| d.slug == "eligible-assignment-burst")
+            .unwrap();
+        let run = run(&catalogue, &[index]);
+        let cases = &run.results[0].cases;
+        assert!(cases[0].passed(), "{:#?}", cases[0]);
+        assert!(cases[1].passed(), "{:#?}", cases[1]);
+        assert_eq!(
+            cases[2].failures,
+            ["alert 1 has severity high (tier privileged); the case expects medium"]
+        );
+        assert_eq!(
+            cases[3].failures,
+            [
+                "`severity: high` asserts the severity of the alerts; a case that must not alert has none"
+            ]
         );
     }
 }
