@@ -234,11 +234,23 @@ pub(crate) fn description(detection: &Detection, max_placeholders: usize) -> Ale
         out.text("\n\n");
     }
     out.text(&summary);
-    if !meta.false_positives.is_empty() {
-        out.text("\n\nBefore closing it as benign, rule out: ");
-        out.text(&meta.false_positives.join(" "));
+    if let Some(check) = what_to_check(detection) {
+        out.text("\n\n");
+        out.text(&check);
     }
     out
+}
+
+/// What the responder should rule out before closing an alert as benign (the detection's
+/// known false positives), as one sentence; `None` when the detection names none.
+pub(crate) fn what_to_check(detection: &Detection) -> Option<String> {
+    let false_positives = &detection.meta.false_positives;
+    (!false_positives.is_empty()).then(|| {
+        format!(
+            "What to check before closing it as benign: {}",
+            false_positives.join(" ")
+        )
+    })
 }
 
 /// What a responder needs beyond the detection's description, as plain text, for a target
@@ -256,13 +268,11 @@ pub(crate) fn responder_text(detection: &Detection, split_by: &[String]) -> Stri
              matching events."
         ));
     }
-    let false_positives = &detection.meta.false_positives;
-    if !false_positives.is_empty() {
+    if let Some(check) = what_to_check(detection) {
         if !out.is_empty() {
             out.push_str("\n\n");
         }
-        out.push_str("What to check before closing it as benign: ");
-        out.push_str(&false_positives.join(" "));
+        out.push_str(&check);
     }
     out
 }

@@ -329,6 +329,21 @@ fn alert_view(
             );
         }
     }
+    if let Some(tiers) = super::raised_tiers(detection) {
+        notes.push(format!(
+            "Azure Monitor limitation: a log alert rule has one severity, the detection's ({}); the higher severity of the tier {} is not expressed: the Tier column of each result names the tier.",
+            detection.meta.severity.as_str(),
+            tiers
+        ));
+        artifacts.limitation(
+            "azure-monitor",
+            detection,
+            &format!(
+                "gives every alert the detection's severity: a log alert rule cannot vary it with the tier {}",
+                tiers
+            ),
+        );
+    }
     let query = kql::compile(
         catalogue,
         detection,

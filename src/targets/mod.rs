@@ -177,6 +177,18 @@ impl Artifacts {
     }
 }
 
+/// The tiers of `detection` that raise its alerts' severity, as a target's note names them
+/// (`` `privileged` (high)``); `None` when no tier does.
+pub(crate) fn raised_tiers(detection: &Detection) -> Option<String> {
+    let tiers: Vec<String> = detection
+        .meta
+        .tier_severities()
+        .iter()
+        .map(|(tier, severity)| format!("`{}` ({})", tier.name, severity.as_str()))
+        .collect();
+    (!tiers.is_empty()).then(|| tiers.join(", "))
+}
+
 /// A content target.
 ///
 /// Only [`name`](Target::name), [`description`](Target::description) and

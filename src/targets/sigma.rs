@@ -428,12 +428,8 @@ fn documents(
             "cannot label which finding matched (the rule matches the same events)",
         );
     }
-    let level = match meta.severity {
-        crate::catalogue::detection::Severity::Informational => "informational",
-        crate::catalogue::detection::Severity::Low => "low",
-        crate::catalogue::detection::Severity::Medium => "medium",
-        crate::catalogue::detection::Severity::High => "high",
-    };
+    // Sigma's levels are the catalogue's severities, by the same names.
+    let level = meta.severity.as_str();
     let base_name = detection.slug.replace('-', "_");
     let sigma = section(source);
     let selections = compile::selections(&sigma.fields, detection);
@@ -483,9 +479,15 @@ fn documents(
     let mut tier_docs = Vec::new();
     for tier in &threshold.tiers {
         let values = list_values(catalogue, &tier.list);
+        let tier_level = meta.alert_severity(Some(&tier.name)).as_str();
         if values.is_empty() {
+            let severity = if tier_level == level {
+                String::new()
+            } else {
+                format!(" and level {level} (not the tier's {tier_level})")
+            };
             notes.push(format!(
-                "Not expressible in Sigma: the `{}` tier ({} events for {} on the list `{}`) reads a watchlist or lookup; the list has no inline values, so this rule applies the default threshold of {} to everyone.",
+                "Not expressible in Sigma: the `{}` tier ({} events for {} on the list `{}`) reads a watchlist or lookup; the list has no inline values, so this rule applies the default threshold of {}{severity} to everyone.",
                 tier.name, tier.count, tier.field, tier.list, threshold.count
             ));
             artifacts.limitation("sigma", detection, &format!("applies the default threshold to the `{}` tier: list `{}` has no inline values", tier.name, tier.list));
@@ -499,6 +501,7 @@ fn documents(
         let mut tier_selections = selections.clone();
         tier_selections.push(tier_selection);
         let rule_name = format!("{base_name}_{}", tier.name);
+        let first = tier_docs.len();
         tier_docs.push(mk(
             derived_id(detection, &format!("tier/{}", tier.name)),
             format!("{} - {} Accounts", meta.title, tier.name),
@@ -525,6 +528,11 @@ fn documents(
             }),
             &notes,
         ));
+        // The tier's own rules carry its severity: a Sigma rule has one level, and the
+        // groups on the list match these rules alone.
+        for doc in &mut tier_docs[first..] {
+            doc.level = tier_level;
+        }
     }
     let default_condition = if default_selections.len() == selections.len() {
         condition.clone()

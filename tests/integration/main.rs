@@ -19,5 +19,6 @@ mod snapshots;
 mod test;
 mod test_command;
 mod test_files;
+mod tier_severity;
 mod tuning;
 mod workflow;

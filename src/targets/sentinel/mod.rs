@@ -176,9 +176,38 @@ pub(crate) const API_VERSION: &str = "2023-12-01-preview";
 /// Azure-Sentinel's template validation).
 pub(crate) const MAX_ALERT_PLACEHOLDERS: usize = 3;
 
+/// The column of a rule whose tiers raise the severity: each alert's severity, which
+/// `alertDetailsOverride.alertSeverityColumnName` names.
+pub(crate) const ALERT_SEVERITY_COLUMN: &str = "AlertSeverity";
+
+/// The column that carries what to check before closing an alert as benign, mapped to the
+/// alert's `RemediationSteps` (`alertDetailsOverride.alertDynamicProperties`).
+pub(crate) const REMEDIATION_STEPS_COLUMN: &str = "RemediationSteps";
+
+/// The alert properties `alertDynamicProperties` may set (2023-12-01-preview).
+pub(crate) const DYNAMIC_PROPERTIES: &[&str] = &[
+    "AlertLink",
+    "ConfidenceLevel",
+    "ConfidenceScore",
+    "ExtendedLinks",
+    "ProductName",
+    "ProviderName",
+    "ProductComponentName",
+    "RemediationSteps",
+    "Techniques",
+    "SubTechniques",
+];
+
 #[derive(Serialize)]
 struct CustomDetail {
     key: String,
+    column: String,
+}
+
+/// An alert property Sentinel sets from a column of each result.
+#[derive(Serialize)]
+struct DynamicProperty {
+    property: &'static str,
     column: String,
 }
 
@@ -196,6 +225,10 @@ struct RuleView {
     /// The alert's name and description from the columns of each result (`{{Column}}`).
     alert_name_format: String,
     alert_description_format: String,
+    /// The column holding each alert's severity, when a tier raises it (else empty).
+    alert_severity_column: String,
+    /// Alert properties set from columns (`alertDynamicProperties`).
+    dynamic_properties: Vec<DynamicProperty>,
     /// Parent techniques (ARM's `techniques`); sub-techniques go to `subTechniques`.
     parent_techniques: Vec<String>,
     sub_techniques: Vec<String>,
@@ -541,20 +574,65 @@ fn rule_view(
             }
         }
     }
+    let mut limitations: Vec<String> = Vec::new();
+    // A tier that warrants another severity: the query names each alert's, and the alert
+    // takes it from that column (its values are exactly Sentinel's severities).
+    let mut alert_severity_column = String::new();
+    let tier_severities = meta.tier_severities();
+    if !tier_severities.is_empty() {
+        // A threshold with tiers always outputs its Tier column.
+        if query.columns.iter().any(|c| c.name == columns::TIER) {
+            let mut cases: Vec<String> = tier_severities
+                .iter()
+                .map(|(tier, severity)| {
+                    format!(
+                        "{} == {}, {}",
+                        columns::TIER,
+                        kql::string(&tier.name),
+                        kql::string(&title_case(severity.as_str()))
+                    )
+                })
+                .collect();
+            cases.push(kql::string(&title_case(meta.severity.as_str())));
+            query.text.push_str(&format!(
+                "\n| extend {ALERT_SEVERITY_COLUMN} = case({})",
+                cases.join(", ")
+            ));
+            query.columns.push(crate::lang::OutputColumn {
+                name: ALERT_SEVERITY_COLUMN.to_owned(),
+                role: ColumnRole::Detail,
+            });
+            alert_severity_column = ALERT_SEVERITY_COLUMN.to_owned();
+        }
+    }
+    // What to check before closing the alert, where Sentinel shows remediation steps; a
+    // column, as alertDynamicProperties reads only columns.
+    let mut dynamic_properties = Vec::new();
+    if let Some(check) = alert_text::what_to_check(detection) {
+        query.text.push_str(&format!(
+            "\n| extend {REMEDIATION_STEPS_COLUMN} = {}",
+            kql::string(&check)
+        ));
+        query.columns.push(crate::lang::OutputColumn {
+            name: REMEDIATION_STEPS_COLUMN.to_owned(),
+            role: ColumnRole::Detail,
+        });
+        dynamic_properties.push(DynamicProperty {
+            property: "RemediationSteps",
+            column: REMEDIATION_STEPS_COLUMN.to_owned(),
+        });
+    }
     let outputs: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
     let (entities, left_out) = entities::entity_mappings(detection, &outputs);
-    let mut limitations: Vec<String> = left_out
-        .iter()
-        .map(|m| {
-            let columns: Vec<&str> = m.mappings.iter().map(|f| f.column.as_str()).collect();
-            format!(
-                "maps no {} entity from {}: Sentinel allows {} entity mappings per rule",
-                m.entity_type,
-                columns.join(", "),
-                limits::MAX_ENTITY_MAPPINGS
-            )
-        })
-        .collect();
+    limitations.extend(left_out.iter().map(|m| {
+        let columns: Vec<&str> = m.mappings.iter().map(|f| f.column.as_str()).collect();
+        format!(
+            "maps no {} entity from {}: Sentinel allows {} entity mappings per rule",
+            m.entity_type,
+            columns.join(", "),
+            limits::MAX_ENTITY_MAPPINGS
+        )
+    }));
     let mut alert_format = |what: &str, text: alert_text::AlertText| {
         if let Some(missing) = text.columns().into_iter().find(|c| !outputs.contains(c)) {
             limitations.push(format!(
@@ -649,6 +727,8 @@ fn rule_view(
         custom_details,
         alert_name_format,
         alert_description_format,
+        alert_severity_column,
+        dynamic_properties,
         parent_techniques: parents.into_iter().collect(),
         sub_techniques: subs.into_iter().collect(),
         tags,

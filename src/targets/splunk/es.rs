@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::catalogue::Detection;
 use crate::catalogue::attack;
-use crate::catalogue::detection::Severity;
-use crate::lang::{ColumnRole, OutputColumn};
+use crate::catalogue::detection::{DEFAULT_TIER, Severity};
+use crate::lang::{ColumnRole, OutputColumn, columns, spl};
 use crate::targets::Artifacts;
 use crate::targets::alert_text::{self, SPLUNK};
 
@@ -67,6 +67,21 @@ pub(crate) struct CorrelationSearch {
     pub drilldown_searches: String,
     pub risk: String,
     pub risk_message: String,
+    /// SPL appended to the search when a tier raises the severity: each result's `severity`
+    /// (which the notable takes) and, per tier, the risk objects scored at its severity.
+    pub tier_evals: String,
+}
+
+/// The risk score of a detection's risk objects in a result of `tier` (`None` without a
+/// threshold): the score of the tier's severity, or of the detection's.
+fn tier_risk_score(detection: &Detection, tier: Option<&str>) -> u8 {
+    risk_score(detection.meta.alert_severity(tier))
+}
+
+/// The field that holds a risk object's value in the results of one tier only, so that a
+/// risk entry scored at the tier's severity applies to them alone.
+fn tier_field(field: &str, tier: &str) -> String {
+    format!("{field}_{tier}")
 }
 
 /// ES notable severity.
@@ -169,24 +184,76 @@ pub(crate) fn correlation_search(
         "mitre_attack": techniques,
         GUIDE_FRAMEWORK: meta.guide_rows,
     });
-    let score = risk_score(meta.severity);
+    // A risk object is scored once per result. When a tier raises the severity, its score
+    // depends on the tier: ES's `_risk` entries have fixed scores, so each tier's results hold
+    // the object in a field of that tier's own (`Actor_privileged`), scored at its severity,
+    // and every result holds it in exactly one. ES adds risk to the object's value, so an
+    // account collects the same risk whichever field named it.
+    let tier_severities = meta.tier_severities();
+    let tiers: Vec<&str> = match &meta.threshold {
+        Some(t) if !tier_severities.is_empty() => t
+            .tiers
+            .iter()
+            .map(|t| t.name.as_str())
+            .chain([DEFAULT_TIER])
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut objects: Vec<(&str, &str)> = ["actor", "target_user"]
+        .into_iter()
+        .filter_map(entity)
+        .map(|field| (field, "user"))
+        .collect();
+    // An Azure scope is no user or host; ES's `other` type carries it.
+    objects.extend(entity("resource").map(|field| (field, "other")));
     let mut risk = Vec::new();
-    for slot in ["actor", "target_user"] {
-        if let Some(field) = entity(slot) {
+    let mut evals = Vec::new();
+    for (field, kind) in objects {
+        if tiers.is_empty() {
             risk.push(json!({
                 "risk_object_field": field,
-                "risk_object_type": "user",
-                "risk_score": score,
+                "risk_object_type": kind,
+                "risk_score": tier_risk_score(detection, None),
+            }));
+            continue;
+        }
+        for tier in &tiers {
+            let per_tier = tier_field(field, tier);
+            evals.push(format!(
+                "{}=if({}=={}, {}, null())",
+                spl::field(&per_tier),
+                columns::TIER,
+                spl::string(tier),
+                spl::field(field)
+            ));
+            risk.push(json!({
+                "risk_object_field": per_tier,
+                "risk_object_type": kind,
+                "risk_score": tier_risk_score(detection, Some(tier)),
             }));
         }
     }
-    // An Azure scope is no user or host; ES's `other` type carries it.
-    if let Some(resource) = entity("resource") {
-        risk.push(json!({
-            "risk_object_field": resource,
-            "risk_object_type": "other",
-            "risk_score": score,
-        }));
+    let mut tier_evals = String::new();
+    if !tiers.is_empty() {
+        // ES takes a notable's severity from the result's `severity` field when it has one
+        // (ES's own content sets it with `eval severity=...`); the setting is the default.
+        let mut cases: Vec<String> = tier_severities
+            .iter()
+            .map(|(tier, severity)| {
+                format!(
+                    "{}=={}, {}",
+                    columns::TIER,
+                    spl::string(&tier.name),
+                    spl::string(notable_severity(*severity))
+                )
+            })
+            .collect();
+        cases.push(format!(
+            "true(), {}",
+            spl::string(notable_severity(meta.severity))
+        ));
+        evals.insert(0, format!("severity=case({})", cases.join(", ")));
+        tier_evals = format!("\n| eval {}", evals.join(", "));
     }
     if let Some(ip) = entity("ip") {
         risk.push(json!({"threat_object_field": ip, "threat_object_type": "ip_address"}));
@@ -221,6 +288,7 @@ pub(crate) fn correlation_search(
         nes_fields: nes_fields.join(","),
         drilldown_searches: drilldown.to_string(),
         risk: serde_json::Value::Array(risk).to_string(),
+        tier_evals,
     }
 }
 
@@ -312,6 +380,31 @@ pub(crate) fn check_stanza<'a>(values: impl Iterator<Item = (&'a str, &'a str)>)
         _ => problems
             .push("`action.risk.param._risk` is not a JSON list with a risk object".to_owned()),
     }
+    let search = get("search").unwrap_or_default();
+    if let Some(objects) = json("action.risk.param._risk").and_then(|v| v.as_array().cloned()) {
+        for o in &objects {
+            let field = o["risk_object_field"]
+                .as_str()
+                .or_else(|| o["threat_object_field"].as_str());
+            if let Some(field) = field
+                && !mentions(search, field)
+            {
+                problems.push(format!(
+                    "risk entry {o} names `{field}`, which the search never mentions"
+                ));
+            }
+        }
+    }
+    for value in severity_values(search) {
+        if !matches!(
+            value.as_str(),
+            "\"informational\"" | "\"low\"" | "\"medium\"" | "\"high\"" | "\"critical\""
+        ) {
+            problems.push(format!(
+                "the search sets severity to {value}, which is not an ES severity"
+            ));
+        }
+    }
     match json("action.notable.param.drilldown_searches") {
         Some(serde_json::Value::Array(searches))
             if searches
@@ -325,12 +418,57 @@ pub(crate) fn check_stanza<'a>(values: impl Iterator<Item = (&'a str, &'a str)>)
     problems
 }
 
+/// Whether `search` mentions `field` as a whole word (a field name ends where a character
+/// that cannot be part of one begins).
+fn mentions(search: &str, field: &str) -> bool {
+    let part = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    search.match_indices(field).any(|(at, _)| {
+        let before = search[..at].chars().next_back();
+        let after = search[at + field.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
+/// The values a search's `severity=case(...)` can give (every second argument, as written).
+fn severity_values(search: &str) -> Vec<String> {
+    let Some(start) = search.find("severity=case(") else {
+        return Vec::new();
+    };
+    let mut args = vec![String::new()];
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in search[start + "severity=case(".len()..].chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth == 0 => break,
+            ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                args.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        args.last_mut().expect("never empty").push(c);
+    }
+    args.iter()
+        .skip(1)
+        .step_by(2)
+        .map(|a| a.trim().to_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn valid() -> Vec<(&'static str, &'static str)> {
         vec![
+            (
+                "search",
+                "`src` | table Actor Ip Tier\n| eval severity=case(Tier==\"privileged\", \"high\", true(), \"medium\")",
+            ),
             ("action.correlationsearch.enabled", "1"),
             ("action.correlationsearch.label", "pack - title"),
             (
@@ -410,6 +548,16 @@ mod tests {
                 "list of {name, search}",
             ),
             ("action.notable.param.rule_title", "", "is missing"),
+            (
+                "action.risk.param._risk",
+                r#"[{"risk_object_field": "Actor_privileged", "risk_object_type": "user", "risk_score": 70}]"#,
+                "`Actor_privileged`, which the search never mentions",
+            ),
+            (
+                "search",
+                "`src` | table Actor Ip Tier\n| eval severity=case(Tier==\"privileged\", \"severe\", true(), \"medium\")",
+                "sets severity to \"severe\", which is not an ES severity",
+            ),
         ];
         for (key, value, expected) in cases {
             let mut stanza: Vec<(&str, &str)> =

@@ -446,6 +446,23 @@ impl Target for Splunk {
                 definition: "search *".to_owned(),
                 description: format!("Tuning filter for \"{}\": override in local/macros.conf to exclude known, approved activity.", detection.meta.title),
             });
+            if let Some(tiers) = super::raised_tiers(detection)
+                && config.flavour != Flavour::EnterpriseSecurity
+            {
+                notes.push(format!(
+                    "Splunk limitation: a plain alert has one severity (alert.severity), the detection's ({}); the higher severity of the tier {} is not expressed: the Tier field of each result names the tier.",
+                    detection.meta.severity.as_str(),
+                    tiers
+                ));
+                artifacts.limitation(
+                    "splunk",
+                    detection,
+                    &format!(
+                        "gives every alert the detection's severity: core Splunk cannot vary it with the tier {}",
+                        tiers
+                    ),
+                );
+            }
             let es = (config.flavour == Flavour::EnterpriseSecurity).then(|| {
                 es::correlation_search(
                     detection,
@@ -456,11 +473,15 @@ impl Target for Splunk {
                     &mut artifacts,
                 )
             });
+            let mut search_text = search.text;
+            if let Some(es) = &es {
+                search_text.push_str(&es.tier_evals);
+            }
             let view = SearchView {
                 es,
                 detection: DetectionView::new(catalogue, detection, &stamp, &notes),
                 stanza: stanza_name(catalogue, detection),
-                search: search.text,
+                search: search_text,
                 cron: cron.spec,
                 earliest: format!(
                     "{}@m",
