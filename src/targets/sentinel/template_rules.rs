@@ -276,6 +276,21 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             ));
         }
     }
+    for property in formats
+        .and_then(|f| f.get("alertDynamicProperties"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = property.get("alertProperty").and_then(Value::as_str);
+        if !name.is_some_and(|n| super::DYNAMIC_PROPERTIES.contains(&n)) {
+            problems.push(format!(
+                "alertDetailsOverride.alertDynamicProperties names {}, not one of {}",
+                name.unwrap_or("no alertProperty"),
+                super::DYNAMIC_PROPERTIES.join(", ")
+            ));
+        }
+    }
     if let Some(details) = template.get("customDetails").and_then(Value::as_object) {
         if details.len() > MAX_CUSTOM_DETAILS {
             problems.push(format!(
@@ -361,6 +376,11 @@ mod tests {
                 "alertDetailsOverride",
                 json!({"alertDescriptionFormat": ""}),
                 "allows 1 to 5000",
+            ),
+            (
+                "alertDetailsOverride",
+                json!({"alertDynamicProperties": [{"alertProperty": "Remediation", "value": "x"}]}),
+                "names Remediation, not one of",
             ),
             ("triggerOperator", json!("GreaterThan"), "is not gt"),
             ("id", json!("not-a-guid"), "is not a GUID"),
