@@ -252,6 +252,8 @@ def alert_view(alert, time_column):
     view["StartTime"], view["EndTime"] = norm(alert.get("start")), norm(alert.get("end"))
     view["EventCount"] = norm(alert.get("event_count"))
     view["Tier"], view["RequiredCount"] = norm(tier.get("name")), norm(tier.get("required"))
+    # A Sentinel query whose tiers raise the severity outputs it as AlertSeverity.
+    view["AlertSeverity"] = norm(str(alert.get("severity", "")).title())
     for field, values in (alert.get("all_values") or {}).items():
         view[f"All{field}"] = norm_set(values)
     view["AllFindings"] = norm_set(findings)

@@ -339,8 +339,7 @@ fn alert_view(
             "azure-monitor",
             detection,
             &format!(
-                "gives every alert the detection's severity: a log alert rule cannot vary it with the tier {}",
-                tiers
+                "gives every alert the detection's severity: a log alert rule cannot vary it with the tier {tiers}"
             ),
         );
     }

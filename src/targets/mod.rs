@@ -689,6 +689,8 @@ pub struct TierView {
     pub field: String,
     pub list: String,
     pub count: u32,
+    /// The severity of the tier's alerts: its own, else the detection's.
+    pub severity: &'static str,
 }
 
 /// A finding, for templates.
@@ -798,6 +800,7 @@ impl DetectionView {
                     field: t.field.clone(),
                     list: t.list.clone(),
                     count: t.count,
+                    severity: meta.alert_severity(Some(&t.name)).as_str(),
                 })
                 .collect(),
             findings: meta

@@ -225,8 +225,8 @@ struct RuleView {
     /// The alert's name and description from the columns of each result (`{{Column}}`).
     alert_name_format: String,
     alert_description_format: String,
-    /// The column holding each alert's severity, when a tier raises it (else empty).
-    alert_severity_column: String,
+    /// The column holding each alert's severity, when a tier raises it.
+    alert_severity_column: Option<&'static str>,
     /// Alert properties set from columns (`alertDynamicProperties`).
     dynamic_properties: Vec<DynamicProperty>,
     /// Parent techniques (ARM's `techniques`); sub-techniques go to `subTechniques`.
@@ -577,7 +577,7 @@ fn rule_view(
     let mut limitations: Vec<String> = Vec::new();
     // A tier that warrants another severity: the query names each alert's, and the alert
     // takes it from that column (its values are exactly Sentinel's severities).
-    let mut alert_severity_column = String::new();
+    let mut alert_severity_column = None;
     let tier_severities = meta.tier_severities();
     if !tier_severities.is_empty() {
         // A threshold with tiers always outputs its Tier column.
@@ -602,7 +602,7 @@ fn rule_view(
                 name: ALERT_SEVERITY_COLUMN.to_owned(),
                 role: ColumnRole::Detail,
             });
-            alert_severity_column = ALERT_SEVERITY_COLUMN.to_owned();
+            alert_severity_column = Some(ALERT_SEVERITY_COLUMN);
         }
     }
     // What to check before closing the alert, where Sentinel shows remediation steps; a

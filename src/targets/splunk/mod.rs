@@ -458,8 +458,7 @@ impl Target for Splunk {
                     "splunk",
                     detection,
                     &format!(
-                        "gives every alert the detection's severity: core Splunk cannot vary it with the tier {}",
-                        tiers
+                        "gives every alert the detection's severity: core Splunk cannot vary it with the tier {tiers}"
                     ),
                 );
             }
