@@ -436,3 +436,46 @@ fn unrepresentable_values_fail_the_build() {
         assert_eq!(before, snapshot_tree(t.root()), "{to}: files were written");
     }
 }
+
+#[test]
+fn sentinel_remediation_steps_say_exactly_what_to_check() {
+    // hostile-text's false positives would push its query past Sentinel's 10,000 characters,
+    // so it has none (and a build warning); the others carry every hostile false positive.
+    let mut carried = 0;
+    for slug in DETECTIONS {
+        let d = detection(slug);
+        let rule = yaml(&read(&format!("sentinel/rules/hostile/{slug}.yaml")));
+        let query = text(&rule["query"]);
+        let Some(line) = query
+            .lines()
+            .find_map(|l| l.strip_prefix("| extend RemediationSteps = "))
+        else {
+            assert_eq!(
+                slug, "hostile-text",
+                "{slug} has no RemediationSteps column"
+            );
+            assert!(rule["alertDetailsOverride"]["alertDynamicProperties"].is_null());
+            continue;
+        };
+        let false_positives: Vec<&str> = d["false_positives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kql::decode(line),
+            format!(
+                "What to check before closing it as benign: {}",
+                false_positives.join(" ")
+            ),
+            "{slug}"
+        );
+        assert_eq!(
+            rule["alertDetailsOverride"]["alertDynamicProperties"][0]["value"],
+            "RemediationSteps"
+        );
+        carried += 1;
+    }
+    assert_eq!(carried, 2);
+}

@@ -609,18 +609,27 @@ fn rule_view(
     // column, as alertDynamicProperties reads only columns.
     let mut dynamic_properties = Vec::new();
     if let Some(check) = alert_text::what_to_check(detection) {
-        query.text.push_str(&format!(
+        let extend = format!(
             "\n| extend {REMEDIATION_STEPS_COLUMN} = {}",
             kql::string(&check)
-        ));
-        query.columns.push(crate::lang::OutputColumn {
-            name: REMEDIATION_STEPS_COLUMN.to_owned(),
-            role: ColumnRole::Detail,
-        });
-        dynamic_properties.push(DynamicProperty {
-            property: "RemediationSteps",
-            column: REMEDIATION_STEPS_COLUMN.to_owned(),
-        });
+        );
+        // The text is in the query itself, which Sentinel caps; the description keeps it.
+        if query.text.chars().count() + extend.chars().count() > limits::MAX_QUERY {
+            limitations.push(format!(
+                "has no remediation steps: the what-to-check text would make the query longer than Sentinel's {} characters (the alert description has it)",
+                limits::MAX_QUERY
+            ));
+        } else {
+            query.text.push_str(&extend);
+            query.columns.push(crate::lang::OutputColumn {
+                name: REMEDIATION_STEPS_COLUMN.to_owned(),
+                role: ColumnRole::Detail,
+            });
+            dynamic_properties.push(DynamicProperty {
+                property: "RemediationSteps",
+                column: REMEDIATION_STEPS_COLUMN.to_owned(),
+            });
+        }
     }
     let outputs: Vec<&str> = query.columns.iter().map(|c| c.name.as_str()).collect();
     let (entities, left_out) = entities::entity_mappings(detection, &outputs);
