@@ -842,14 +842,17 @@ fn check_detection(
                         }),
                     );
                 } else if severity == own {
-                    out.push(doc.warning_at(
-                        &at,
-                        format!(
-                            "tier `{}` has the detection's own severity ({}); remove the key",
-                            tier.name,
-                            severity.as_str()
-                        ),
-                    ));
+                    out.push(
+                        doc.warning_at(
+                            &at,
+                            format!(
+                                "tier `{}` has the detection's own severity ({})",
+                                tier.name,
+                                severity.as_str()
+                            ),
+                        )
+                        .with_help("a tier's severity matters only when it is higher than the detection's; remove the key"),
+                    );
                 }
             }
         }
