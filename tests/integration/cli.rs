@@ -375,6 +375,8 @@ fn templates_receive_entities_group_by_tiers_findings_and_schedule() {
     assert_eq!(actor["identifiers"], serde_json::json!([]));
     assert_eq!(rule["xGroupBy"], serde_json::json!(["Actor"]));
     assert_eq!(rule["xTiers"][0]["name"], "privileged");
+    // A tier without a severity of its own has the detection's.
+    assert_eq!(rule["xTiers"][0]["severity"], "high");
     assert_eq!(rule["xSchedule"]["frequency"], "1h");
     assert!(rule["xFindings"].is_array());
     assert_eq!(rule["xPlaceholder"], "{{Actor}}");

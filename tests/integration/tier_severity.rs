@@ -202,3 +202,18 @@ fn sigma_gives_the_tiers_rules_their_own_level() {
         "{sigma}"
     );
 }
+
+#[test]
+fn templates_receive_the_tiers_severity() {
+    let template = format!(
+        "{}\nxTiers: {{{{ rule.detection.tiers | json }}}}\n",
+        include_str!("../../templates/sentinel/rule.yaml.tera").trim_end()
+    );
+    let (_t, out) = raised()
+        .write("my-templates/sentinel/rule.yaml.tera", &template)
+        .args(["build", "--templates", "my-templates"])
+        .run();
+    let rule: Value = serde_saphyr::from_str(&out.read(SENTINEL_YAML)).unwrap();
+    assert_eq!(rule["xTiers"][0]["severity"], "high");
+    assert_eq!(rule["severity"], "Medium");
+}
