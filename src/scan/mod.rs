@@ -222,13 +222,17 @@ fn evaluate(
             mpsc::sync_channel::<worker::BatchResult>(threads * 2);
         let (free_sender, free_receiver) = mpsc::channel::<Vec<u8>>();
         let batch_receiver = Arc::new(Mutex::new(batch_receiver));
-        let reader = scope.spawn(move || input.read(batch_sender, free_receiver));
+        // Every batch is in the channel, with a worker, among the results or waiting for its
+        // turn, or being filled: so many buffers are ever made.
+        let buffers = threads * 6 + 2;
+        let reader = scope.spawn(move || input.read(batch_sender, free_receiver, buffers));
         for _ in 0..threads {
             let batches = Arc::clone(&batch_receiver);
             let results = result_sender.clone();
             let shapes = &shapes;
             let prefilter = prefilter.as_ref();
             scope.spawn(move || {
+                let mut candidates = prefilter::Candidates::default();
                 loop {
                     // The lock is held only to take a batch, never while evaluating one.
                     let batch = match batches.lock() {
@@ -237,7 +241,13 @@ fn evaluate(
                     };
                     let Ok(batch) = batch else { return };
                     if results
-                        .send(worker::evaluate(engine, shapes, prefilter, batch))
+                        .send(worker::evaluate(
+                            engine,
+                            shapes,
+                            prefilter,
+                            &mut candidates,
+                            batch,
+                        ))
                         .is_err()
                     {
                         return;
