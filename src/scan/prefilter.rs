@@ -642,6 +642,33 @@ mod tests {
     }
 
     #[test]
+    fn a_field_inside_a_dynamic_column_is_searched_for_only_where_the_bytes_show_its_value() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let source = catalogue
+            .logsources
+            .get_index_of("entra_auditlogs")
+            .unwrap();
+        let plan = &engine.sources[source];
+        let field = |name: &str| plan.field_plan(plan.field_index(name).unwrap());
+        let text = field("TargetResourcesText");
+        assert!(read_as_written(
+            text,
+            plan,
+            "Roles are being assigned outside of PIM"
+        ));
+        // The portal CSV's TargetResources is built from flat columns: the key names it makes
+        // up are in no record's bytes.
+        assert!(!read_as_written(text, plan, "modifiedProperties"));
+        assert!(!read_as_written(text, plan, "ifiedprop"));
+        assert!(read_as_written(
+            field("TargetGroupId"),
+            plan,
+            "5c1e7a92-3f4b"
+        ));
+    }
+
+    #[test]
     fn every_required_text_holds_an_anchor() {
         let catalogue = shipped();
         let engine = Engine::new(&catalogue, |_| true);
