@@ -152,6 +152,24 @@ impl Built {
         }
     }
 
+    /// The key names the built value makes up, appended to `out`.
+    pub(crate) fn names<'b>(&'b self, out: &mut Vec<&'b str>) {
+        match self {
+            Built::Key(_) => {}
+            Built::Object { fields, .. } => {
+                for (name, built) in fields {
+                    out.push(name);
+                    built.names(out);
+                }
+            }
+            Built::List(items) => {
+                for item in items {
+                    item.names(out);
+                }
+            }
+        }
+    }
+
     /// Where each part of `value` goes as flat columns: the inverse of [`Built::value`], for
     /// writing events in a CSV shape.
     #[cfg(test)]

@@ -222,13 +222,18 @@ fn evaluate(
             mpsc::sync_channel::<worker::BatchResult>(threads * 2);
         let (free_sender, free_receiver) = mpsc::channel::<Vec<u8>>();
         let batch_receiver = Arc::new(Mutex::new(batch_receiver));
-        let reader = scope.spawn(move || input.read(batch_sender, free_receiver));
+        // Enough buffers that every worker has a batch to take while another is filled and the
+        // results are put in order; with more, the reader only runs further ahead, and memory
+        // grows by 2.5 MB a buffer.
+        let buffers = threads * 3 + 2;
+        let reader = scope.spawn(move || input.read(batch_sender, free_receiver, buffers));
         for _ in 0..threads {
             let batches = Arc::clone(&batch_receiver);
             let results = result_sender.clone();
             let shapes = &shapes;
             let prefilter = prefilter.as_ref();
             scope.spawn(move || {
+                let mut candidates = prefilter::Candidates::default();
                 loop {
                     // The lock is held only to take a batch, never while evaluating one.
                     let batch = match batches.lock() {
@@ -237,7 +242,13 @@ fn evaluate(
                     };
                     let Ok(batch) = batch else { return };
                     if results
-                        .send(worker::evaluate(engine, shapes, prefilter, batch))
+                        .send(worker::evaluate(
+                            engine,
+                            shapes,
+                            prefilter,
+                            &mut candidates,
+                            batch,
+                        ))
                         .is_err()
                     {
                         return;

@@ -4,10 +4,21 @@
 //! detection looks at, and parsing a record as JSON is most of what a scan spends on it. Every
 //! detection of the catalogue requires a plain column (`ActivityDisplayName`, `OperationName`)
 //! to hold one of a few texts (the plain-column pre-filter the query compilers put first,
-//! [`crate::eval::compiled::CompiledDetection::plain_prefilter`]), so a record whose bytes hold none of those texts,
-//! ignoring ASCII case, cannot match anything. Searching the record's bytes (lower-cased) for
-//! a few parts of those texts, one in each (`memmem`), then for the texts themselves
-//! (Aho-Corasick) only where a part was found, tells at a fraction of the cost of parsing.
+//! [`crate::eval::compiled::CompiledDetection::plain_prefilter`]), so a record whose bytes
+//! hold none of those texts, ignoring ASCII case, cannot match anything. Three steps tell, at
+//! a fraction of the cost of parsing:
+//!
+//! 1. a whole batch of JSON lines (2 MB) is lower-cased and searched at once for a few parts of
+//!    those texts, one in each (the anchors, in one Aho-Corasick search whose packed SIMD
+//!    prefilter runs at several GB/s), and for the wrapper keys and the hazards below; a line
+//!    without a find costs nothing more, which is four lines in five of a routine log;
+//! 2. a line with an anchor is searched for every text that any part of a detection's
+//!    condition requires, of any field whose value the record's bytes show as it is (the
+//!    activity, the category, a group id inside `TargetResources`), and the detection's
+//!    condition is evaluated over which texts were found: "Add member to group" is an
+//!    activity a detection requires, but only with the id of a group on its `tier0_groups`
+//!    list, so a routine group membership is passed over;
+//! 3. only the lines that may match are parsed.
 //!
 //! The prefilter must never pass over a record that could match: alerts are exactly those of a
 //! scan that parses everything (a test compares them). That is why a record is parsed when:
@@ -29,10 +40,12 @@
 //! whole, so the summary still names the shapes a file holds and a file of no known shape is
 //! still told apart from a quiet day.
 
-use aho_corasick::AhoCorasick;
-use memchr::memmem::Finder;
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::eval::Engine;
+use crate::eval::compiled::CompiledDetection;
 use crate::eval::engine::WRAPPER_KEYS;
 use crate::eval::field::FieldPlan;
 use crate::eval::logic_tree::LogicTree;
@@ -56,32 +69,74 @@ const SHORT_ESCAPES: [(char, &str); 7] = [
     ('\t', "\\t"),
 ];
 
-/// The required texts of a catalogue, and how to search a record for them.
+/// The required texts of a catalogue, and how to search a record, or a whole batch of JSON
+/// lines, for them.
 #[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
     /// The required texts (lower case, sorted, without repeats).
     #[cfg(test)]
     pub texts: Vec<String>,
-    /// A few parts of the required texts, one in each (and the escapes and characters that
-    /// may hide a text): a first search that few records pass, since a few dozen texts that
-    /// start alike make a slow one ("Update user" starts as "Update role setting in PIM").
-    anchors: Vec<Finder<'static>>,
-    /// The required texts, and the escapes and characters that may hide one.
-    needles: AhoCorasick,
-    /// The wrapper keys, quoted (keys are compared as written, and an escaped one is a `\u`).
-    wrappers: [Finder<'static>; 3],
+    /// A few parts of the required texts, one in each, then the quoted wrapper keys: one search
+    /// over a whole batch (lower-cased), which few lines pass. A few dozen texts that start
+    /// alike make a slow search ("Update user" starts as "Update role setting in PIM"); a few
+    /// parts make one that runs at several GB/s (Aho-Corasick's packed SIMD prefilter).
+    first: AhoCorasick,
+    /// How many of `first`'s patterns are anchors (the wrapper keys follow).
+    anchors: usize,
+    /// The escapes and characters that may hide a text: a line that holds one is parsed.
+    hazards: Vec<Vec<u8>>,
+    /// The bytes the hazards start with (`\\` and two UTF-8 lead bytes): one search for all.
+    hazard_starts: [u8; 3],
+    /// Every text the detections' conditions require (of any field whose value the record's
+    /// bytes show as it is), searched for in the lines where an anchor was found...
+    needed: AhoCorasick,
+    /// ...to tell, per detection, whether the line holds the texts its condition requires
+    /// (leaves: indexes of `needed`'s texts, one of which must be found). The anchors come from
+    /// one part of each condition, chosen to be searched for fast; these are all parts:
+    /// a routine "Add member to group" holds the activity a detection requires, but not the
+    /// id of a group on its list.
+    needs: Vec<LogicTree<Vec<usize>>>,
     /// The first batch passed through the prefilter; the batches before it are read whole.
     pub from_batch: u64,
+}
+
+/// Why a place of a batch was found by [`Prefilter::search`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// A part of a required text: the line is parsed if it holds a whole one.
+    Anchor,
+    /// An escape or character that may hide a text, or a wrapper key before an array: the
+    /// line is parsed.
+    Parse,
+}
+
+/// Where the lines of a batch that may hold a required text are, from one search of the
+/// whole batch ([`Prefilter::search`]). Reused from batch to batch.
+#[derive(Debug, Default)]
+pub(crate) struct Candidates {
+    /// The batch, lower-cased (ASCII only).
+    lower: Vec<u8>,
+    /// Places found, in byte order.
+    found: Vec<(usize, Found)>,
+    /// Which of the needed texts a line holds.
+    holds: Vec<bool>,
+    /// The next of `found` not yet looked at.
+    next: usize,
 }
 
 impl Prefilter {
     /// The prefilter of `engine`'s detections; `None` when some detection requires no text.
     pub(crate) fn of(engine: &Engine) -> Option<Prefilter> {
         let mut texts: Vec<String> = Vec::new();
+        let mut needs = Vec::new();
+        let mut needed = Interned::default();
         for detection in &engine.detections {
             let plan = &engine.sources[detection.source];
-            let required = tree_texts(detection.plain_prefilter()?, plan)?;
+            let leaf = |m: &CompiledMatch| match_texts(m, plan);
+            let required = tree_texts(detection.plain_prefilter()?, &leaf)?;
             texts.extend(required.into_iter().map(|t| t.to_ascii_lowercase()));
+            let need = detection_needs(detection, plan).expect("a detection with texts needs them");
+            needs.push(needed.intern(need));
         }
         if texts.is_empty() {
             return None;
@@ -92,25 +147,42 @@ impl Prefilter {
         hazards.extend(
             SHORT_ESCAPES
                 .iter()
-                .filter(|(c, _)| texts.iter().any(|t| t.contains(*c)))
+                .filter(|(c, _)| texts.iter().chain(&needed.texts).any(|t| t.contains(*c)))
                 .map(|(_, escape)| *escape),
         );
         hazards.extend(LOWERING_TO_ASCII);
-        // Both are searched for in the record lower-cased (ASCII only): a case-sensitive
-        // automaton keeps its vectorised prefilter, which an ASCII-case-insensitive one loses.
-        let searcher = |patterns: Vec<&str>| {
-            AhoCorasick::new(patterns).expect("a few dozen texts always build")
+        // Searched for in the text lower-cased (ASCII only): a case-sensitive automaton keeps
+        // its vectorised prefilter, which an ASCII-case-insensitive one loses.
+        let searcher = |patterns: Vec<String>| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(patterns)
+                .expect("a few dozen texts always build")
         };
         let anchors = anchors(&texts);
+        let anchor_count = anchors.len();
+        let wrappers = WRAPPER_KEYS.iter().map(|k| format!("\"{k}\""));
+        let mut starts: Vec<u8> = hazards.iter().map(|h| h.as_bytes()[0]).collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let hazard_starts = match starts[..] {
+            [a, b, c] => [a, b, c],
+            _ => unreachable!(
+                "hazards start with a backslash or the lead byte of one of two characters"
+            ),
+        };
         Some(Prefilter {
-            anchors: anchors
-                .iter()
-                .map(String::as_str)
-                .chain(hazards.iter().copied())
-                .map(|a| Finder::new(a.as_bytes()).into_owned())
-                .collect(),
-            needles: searcher(texts.iter().map(String::as_str).chain(hazards).collect()),
-            wrappers: WRAPPER_KEYS.map(|k| Finder::new(format!("\"{k}\"").as_bytes()).into_owned()),
+            first: searcher(anchors.into_iter().chain(wrappers).collect()),
+            anchors: anchor_count,
+            hazards: hazards.iter().map(|h| h.as_bytes().to_vec()).collect(),
+            hazard_starts,
+            // A DFA: it runs over a fifth of a routine log, where an NFA is the slowest part.
+            needed: AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .build(&needed.texts)
+                .expect("a few dozen texts always build"),
+            needs,
             #[cfg(test)]
             texts,
             from_batch: 1,
@@ -119,32 +191,172 @@ impl Prefilter {
 
     /// Whether the JSON text of a record (or of a wrapper, when `may_wrap`) may hold a record
     /// that some detection matches, and must be parsed.
-    /// `lower` is scratch space, reused from record to record.
-    pub(crate) fn must_parse(&self, text: &[u8], may_wrap: bool, lower: &mut Vec<u8>) -> bool {
-        lower.clear();
-        lower.extend(text.iter().map(u8::to_ascii_lowercase));
-        (self.anchors.iter().any(|a| a.find(lower).is_some()) && self.needles.is_match(&lower[..]))
-            || (may_wrap && self.may_be_wrapper(text))
+    /// `candidates` is scratch space, reused from record to record.
+    pub(crate) fn must_parse(
+        &self,
+        text: &[u8],
+        may_wrap: bool,
+        candidates: &mut Candidates,
+    ) -> bool {
+        self.search(text, may_wrap, candidates);
+        self.take(candidates, 0..text.len(), text, may_wrap)
     }
 
-    /// Whether `text` is an array, or has a wrapper key followed by an array anywhere (a
-    /// superset of "the object's own wrapper key holds an array").
-    fn may_be_wrapper(&self, text: &[u8]) -> bool {
-        text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
-            || self.wrappers.iter().any(|key| {
-                key.find_iter(text).any(|at| {
-                    let after = &text[at + key.needle().len()..];
-                    let mut rest = after.iter().filter(|b| !b.is_ascii_whitespace());
-                    rest.next() == Some(&b':') && rest.next() == Some(&b'[')
-                })
-            })
+    /// Searches a batch of JSON lines at once, for [`Prefilter::line_must_parse`] to tell
+    /// line by line: the lines without a find cost nothing but the search.
+    pub(crate) fn search_lines(&self, data: &[u8], candidates: &mut Candidates) {
+        self.search(data, true, candidates);
     }
+
+    /// Whether line `line` (a range of the batch given to [`Prefilter::search_lines`], lines
+    /// asked for in order) may hold a record that some detection matches.
+    pub(crate) fn line_must_parse(
+        &self,
+        candidates: &mut Candidates,
+        line: Range<usize>,
+        data: &[u8],
+    ) -> bool {
+        self.take(candidates, line, data, true)
+    }
+
+    /// Finds in `data` the anchors, hazards and (when `may_wrap`) wrapper keys before an array.
+    fn search(&self, data: &[u8], may_wrap: bool, candidates: &mut Candidates) {
+        let Candidates {
+            lower, found, next, ..
+        } = candidates;
+        lower.clear();
+        lower.extend_from_slice(data);
+        lower.make_ascii_lowercase();
+        found.clear();
+        *next = 0;
+        let mut at = 0;
+        while at < lower.len() {
+            let Some(m) = self
+                .first
+                .find(aho_corasick::Input::new(&lower[..]).span(at..lower.len()))
+            else {
+                break;
+            };
+            let pattern = m.pattern().as_usize();
+            if pattern < self.anchors {
+                found.push((m.start(), Found::Anchor));
+                at = m.end();
+            } else if may_wrap && wrapper_key_before_array(data, m.start(), m.end()) {
+                found.push((m.start(), Found::Parse));
+                at = m.end();
+            } else {
+                // An anchor may start inside the key (`"value"` and a text holding `value`).
+                at = m.start() + 1;
+            }
+        }
+        let [a, b, c] = self.hazard_starts;
+        found.extend(
+            memchr::memchr3_iter(a, b, c, lower)
+                .filter(|at| self.hazards.iter().any(|h| lower[*at..].starts_with(h)))
+                .map(|at| (at, Found::Parse)),
+        );
+        found.sort_unstable_by_key(|(at, _)| *at);
+    }
+
+    /// Whether the finds in `range` (of `data`, searched before) make it a record to parse; the
+    /// finds before its end are used up.
+    fn take(
+        &self,
+        candidates: &mut Candidates,
+        range: Range<usize>,
+        data: &[u8],
+        may_wrap: bool,
+    ) -> bool {
+        let Candidates {
+            lower,
+            found,
+            next,
+            holds,
+        } = candidates;
+        let mut anchor = false;
+        let mut parse = false;
+        while let Some(&(at, kind)) = found.get(*next) {
+            if at >= range.end {
+                break;
+            }
+            *next += 1;
+            if at >= range.start {
+                anchor |= kind == Found::Anchor;
+                parse |= kind == Found::Parse;
+            }
+        }
+        parse
+            || (anchor && self.holds_needed(&lower[range.clone()], holds))
+            || (may_wrap && data[range].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
+    }
+}
+
+impl Prefilter {
+    /// Whether `text` (lower-cased) holds the texts some detection's condition requires.
+    fn holds_needed(&self, text: &[u8], holds: &mut Vec<bool>) -> bool {
+        holds.clear();
+        holds.resize(self.needed.patterns_len(), false);
+        for m in self.needed.find_overlapping_iter(text) {
+            holds[m.pattern().as_usize()] = true;
+        }
+        self.needs
+            .iter()
+            .any(|need| need.evaluate(&mut |any: &Vec<usize>| any.iter().any(|t| holds[*t])))
+    }
+}
+
+/// Texts, each once, and the conditions over them.
+#[derive(Debug, Default)]
+struct Interned {
+    texts: Vec<String>,
+}
+
+impl Interned {
+    /// `need` with its texts (lower-cased) replaced by their indexes.
+    fn intern(&mut self, need: LogicTree<Vec<String>>) -> LogicTree<Vec<usize>> {
+        match need {
+            LogicTree::Leaf(any) => LogicTree::Leaf(
+                any.iter()
+                    .map(|text| {
+                        let text = text.to_ascii_lowercase();
+                        self.texts
+                            .iter()
+                            .position(|t| *t == text)
+                            .unwrap_or_else(|| {
+                                self.texts.push(text);
+                                self.texts.len() - 1
+                            })
+                    })
+                    .collect(),
+            ),
+            LogicTree::Not(inner) => LogicTree::Not(Box::new(self.intern(*inner))),
+            LogicTree::And(items) => {
+                LogicTree::And(items.into_iter().map(|i| self.intern(i)).collect())
+            }
+            LogicTree::Or(items) => {
+                LogicTree::Or(items.into_iter().map(|i| self.intern(i)).collect())
+            }
+        }
+    }
+}
+
+/// Whether the quoted key found at `start..end` of `text` (lower-cased) is written as such and
+/// followed by an array: a superset of "the object's own wrapper key holds an array".
+fn wrapper_key_before_array(text: &[u8], start: usize, end: usize) -> bool {
+    let key = &text[start..end];
+    WRAPPER_KEYS
+        .iter()
+        .any(|k| key.len() == k.len() + 2 && &key[1..key.len() - 1] == k.as_bytes())
+        && {
+            let mut rest = text[end..].iter().filter(|b| !b.is_ascii_whitespace());
+            rest.next() == Some(&b':') && rest.next() == Some(&b'[')
+        }
 }
 
 /// Parts of `texts` such that each text holds one: chosen greedily, each the part that covers
 /// the most texts not yet covered, weighted by its length (a longer part is rarer in a log).
 fn anchors(texts: &[String]) -> Vec<String> {
-    const LENGTHS: [usize; 6] = [4, 6, 8, 12, 16, 24];
+    const LENGTHS: [usize; 3] = [12, 16, 24];
     let mut left: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut anchors = Vec::new();
     while !left.is_empty() {
@@ -186,20 +398,79 @@ fn usable(text: &str) -> bool {
             .any(|b| b.is_ascii_alphabetic() && !b.eq_ignore_ascii_case(&b'e'))
 }
 
-/// Texts one of which every event meeting `tree` holds in its raw columns.
-fn tree_texts(tree: &LogicTree<CompiledMatch>, plan: &SourcePlan) -> Option<Vec<String>> {
+/// The texts every event matching `detection` holds in its bytes, as a condition over them
+/// (leaves: one of these texts): the parts of its condition, and of its plain-column
+/// pre-filter, whose texts are written in the record as they are; `None` when no part is.
+fn detection_needs(
+    detection: &CompiledDetection,
+    plan: &SourcePlan,
+) -> Option<LogicTree<Vec<String>>> {
+    let leaf = |m: &CompiledMatch| match_texts(m, plan).map(LogicTree::Leaf);
+    let selection = |s: &usize| {
+        let alternatives = &detection.selections[*s].alternatives;
+        alternatives
+            .iter()
+            .map(|all| all_of(all.iter().filter_map(leaf).collect()))
+            .collect::<Option<Vec<_>>>()
+            .map(LogicTree::Or)
+    };
+    let parts = [
+        tree_needs(&detection.condition, &selection),
+        detection
+            .plain_prefilter()
+            .and_then(|tree| tree_needs(tree, &leaf)),
+    ];
+    all_of(parts.into_iter().flatten().collect())
+}
+
+/// The texts every event meeting `tree` holds, `leaf` giving those of a leaf.
+fn tree_needs<T>(
+    tree: &LogicTree<T>,
+    leaf: &dyn Fn(&T) -> Option<LogicTree<Vec<String>>>,
+) -> Option<LogicTree<Vec<String>>> {
     match tree {
-        LogicTree::Leaf(m) => match_texts(m, plan),
+        LogicTree::Leaf(item) => leaf(item),
         LogicTree::Not(_) => None,
-        // Any part will do: the one whose shortest text is longest rules out the most.
+        LogicTree::And(items) => all_of(items.iter().filter_map(|i| tree_needs(i, leaf)).collect()),
+        LogicTree::Or(items) => items
+            .iter()
+            .map(|i| tree_needs(i, leaf))
+            .collect::<Option<Vec<_>>>()
+            .map(LogicTree::Or),
+    }
+}
+
+/// The parts that need texts, all of them; `None` when none does.
+fn all_of(parts: Vec<LogicTree<Vec<String>>>) -> Option<LogicTree<Vec<String>>> {
+    (!parts.is_empty()).then_some(LogicTree::And(parts))
+}
+
+/// How many records a set of texts lets through, as far as can be told without the log: of
+/// two sets, the one whose shortest text is longer rules out more (a longer text is rarer),
+/// and between equals, the one whose next shortest is longer.
+fn shortest(texts: &[String]) -> Vec<usize> {
+    let mut lengths: Vec<usize> = texts.iter().map(String::len).collect();
+    lengths.sort_unstable();
+    lengths
+}
+
+/// Texts one of which every event meeting `tree` holds, `leaf` giving those of a leaf.
+fn tree_texts<T>(
+    tree: &LogicTree<T>,
+    leaf: &dyn Fn(&T) -> Option<Vec<String>>,
+) -> Option<Vec<String>> {
+    match tree {
+        LogicTree::Leaf(item) => leaf(item),
+        LogicTree::Not(_) => None,
+        // Any part will do: the one that rules out the most.
         LogicTree::And(items) => items
             .iter()
-            .filter_map(|item| tree_texts(item, plan))
-            .max_by_key(|texts| texts.iter().map(String::len).min().unwrap_or(0)),
+            .filter_map(|item| tree_texts(item, leaf))
+            .max_by_key(|texts| shortest(texts)),
         LogicTree::Or(items) => {
             let mut texts = Vec::new();
             for item in items {
-                texts.extend(tree_texts(item, plan)?);
+                texts.extend(tree_texts(item, leaf)?);
             }
             Some(texts)
         }
@@ -207,25 +478,69 @@ fn tree_texts(tree: &LogicTree<CompiledMatch>, plan: &SourcePlan) -> Option<Vec<
 }
 
 /// The texts of one match, and the spellings the shapes map the column's values from; `None`
-/// when one of them is not [`usable`].
+/// when one of them is not [`usable`], or the field's value need not be written in the
+/// record's bytes.
 fn match_texts(m: &CompiledMatch, plan: &SourcePlan) -> Option<Vec<String>> {
-    let FieldPlan::Plain { column } = plan.field_plan(m.field) else {
-        return None;
-    };
     let mut texts: Vec<String> = m.required_texts()?.into_iter().map(str::to_owned).collect();
-    for shape in plan.shapes() {
-        match &shape.columns[*column] {
-            ColumnRead::Built(_) => return None,
-            ColumnRead::At {
-                values: Some(values),
-                ..
-            } => texts.extend(values.keys().cloned()),
-            ColumnRead::At { values: None, .. } | ColumnRead::Absent => {}
+    if let FieldPlan::Plain { column } = plan.field_plan(m.field) {
+        for shape in plan.shapes() {
+            match &shape.columns[*column] {
+                ColumnRead::Built(_) => return None,
+                ColumnRead::At {
+                    values: Some(values),
+                    ..
+                } => texts.extend(values.keys().cloned()),
+                ColumnRead::At { values: None, .. } | ColumnRead::Absent => {}
+            }
         }
+    } else if !texts.iter().all(|t| {
+        !t.contains(JSON_PUNCTUATION) && read_as_written(plan.field_plan(m.field), plan, t)
+    }) {
+        return None;
     }
     // A part of a condition whose texts cannot be searched for is no part to rely on; another
     // part of an `and` may be.
     texts.iter().all(|t| usable(t)).then_some(texts)
+}
+
+/// What JSON writes between values: a text without it (and without a quote) lies inside one
+/// value or key, whether the JSON is compact, spaced or nested in a string.
+const JSON_PUNCTUATION: [char; 6] = ['{', '}', '[', ']', ',', ':'];
+
+/// Whether a value of `field` that holds `text` (which has no [`JSON_PUNCTUATION`]) shows it
+/// in the record's bytes: every field reads the record's keys and values (inside a dynamic
+/// column, or in the JSON text a Log Analytics row holds in it), and writes an object it reads
+/// as compact JSON, so a text inside one value or key is written in the record as it is, but
+/// for escapes (which make the record parsed) and ASCII case (which the search ignores). Not
+/// so for the key names a shape's built column makes up (`modifiedProperties` from the portal
+/// CSV's `Target1ModifiedProperty1Name`), so `text` must not lie inside one.
+fn read_as_written(field: &FieldPlan, plan: &SourcePlan, text: &str) -> bool {
+    let column = match field {
+        FieldPlan::FirstOf(fields) => {
+            return fields.iter().all(|f| read_as_written(f, plan, text));
+        }
+        FieldPlan::Plain { column }
+        | FieldPlan::Dynamic { column, .. }
+        | FieldPlan::Element { column, .. }
+        | FieldPlan::At { column, .. }
+        | FieldPlan::ModifiedProperty { column, .. } => *column,
+    };
+    let text = text.to_ascii_lowercase();
+    plan.shapes()
+        .iter()
+        .all(|shape| match &shape.columns[column] {
+            ColumnRead::Absent | ColumnRead::At { values: None, .. } => true,
+            ColumnRead::At {
+                values: Some(_), ..
+            } => false,
+            ColumnRead::Built(built) => {
+                let mut names = Vec::new();
+                built.names(&mut names);
+                names
+                    .iter()
+                    .all(|name| !name.to_ascii_lowercase().contains(&text))
+            }
+        })
 }
 
 #[cfg(test)]
@@ -236,7 +551,7 @@ mod tests {
     use crate::catalogue::Catalogue;
 
     fn parses(prefilter: &Prefilter, text: &[u8], may_wrap: bool) -> bool {
-        prefilter.must_parse(text, may_wrap, &mut Vec::new())
+        prefilter.must_parse(text, may_wrap, &mut Candidates::default())
     }
 
     fn shipped() -> Catalogue {
@@ -267,8 +582,31 @@ mod tests {
         );
         let routine = br#"{"TimeGenerated":"2025-06-01T00:00:00Z","ActivityDisplayName":"Update user","Category":"UserManagement","AdditionalDetails":[{"key":"x","value":"y"}]}"#;
         assert!(!parses(&prefilter, routine, true));
-        let disable = br#"{"TimeGenerated":"2025-06-01T00:00:00Z","ActivityDisplayName":"DISABLE PIM ALERT"}"#;
+        let disable = br#"{"TimeGenerated":"2025-06-01T00:00:00Z","Category":"RoleManagement","ActivityDisplayName":"DISABLE PIM ALERT"}"#;
         assert!(parses(&prefilter, disable, true), "case is ignored");
+        let no_category =
+            br#"{"TimeGenerated":"2025-06-01T00:00:00Z","ActivityDisplayName":"Disable PIM alert"}"#;
+        assert!(
+            !parses(&prefilter, no_category, true),
+            "every part of a condition is required, not only the one searched for first"
+        );
+        // A routine group membership holds an activity that a detection requires, but not the
+        // id of a group on its `tier0_groups` list (nor anything any other detection requires).
+        let group = |id: &str| {
+            format!(
+                r#"{{"Category":"GroupManagement","LoggedByService":"Core Directory","ActivityDisplayName":"Add member to group","Result":"success","TargetResources":[{{"type":"User","userPrincipalName":"x@contoso.example","modifiedProperties":[{{"displayName":"Group.ObjectID","newValue":"\"{id}\""}}]}}]}}"#
+            )
+        };
+        assert!(!parses(
+            &prefilter,
+            group("0b7c0d9e-3f4b-4d8e-9a61-5c1e7a922b7c").as_bytes(),
+            true
+        ));
+        assert!(parses(
+            &prefilter,
+            group("5C1E7A92-3F4B-4D8E-9A61-2B7C0D9E4F13").as_bytes(),
+            true
+        ));
         // Near misses that must be parsed all the same.
         let escaped = br#"{"ActivityDisplayName":"Disable PIM \u0061lert"}"#;
         assert!(
@@ -301,6 +639,33 @@ mod tests {
             parses(&prefilter, br#" [{"a":1}]"#, true),
             "so are an array's"
         );
+    }
+
+    #[test]
+    fn a_field_inside_a_dynamic_column_is_searched_for_only_where_the_bytes_show_its_value() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let source = catalogue
+            .logsources
+            .get_index_of("entra_auditlogs")
+            .unwrap();
+        let plan = &engine.sources[source];
+        let field = |name: &str| plan.field_plan(plan.field_index(name).unwrap());
+        let text = field("TargetResourcesText");
+        assert!(read_as_written(
+            text,
+            plan,
+            "Roles are being assigned outside of PIM"
+        ));
+        // The portal CSV's TargetResources is built from flat columns: the key names it makes
+        // up are in no record's bytes.
+        assert!(!read_as_written(text, plan, "modifiedProperties"));
+        assert!(!read_as_written(text, plan, "ifiedprop"));
+        assert!(read_as_written(
+            field("TargetGroupId"),
+            plan,
+            "5c1e7a92-3f4b"
+        ));
     }
 
     #[test]

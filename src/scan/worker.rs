@@ -6,7 +6,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use super::counts::{Counts, Skip, Unread};
-use super::prefilter::Prefilter;
+use super::prefilter::{Candidates, Prefilter};
 use super::read::json::{Table, row_object};
 use super::read::{Batch, Records};
 use super::route::{Route, route};
@@ -88,18 +88,20 @@ pub(crate) struct BatchResult {
 }
 
 /// Evaluates a batch; records that `prefilter` rules out are counted and passed over (from its
-/// `from_batch` on).
+/// `from_batch` on). `candidates` is the prefilter's scratch space, kept by the worker thread.
 pub(crate) fn evaluate(
     engine: &Engine,
     shapes: &ShapeNames,
     prefilter: Option<&Prefilter>,
+    candidates: &mut Candidates,
     batch: Batch,
 ) -> BatchResult {
     let mut work = Work {
         engine,
         shapes,
         prefilter: prefilter.filter(|p| batch.sequence >= p.from_batch),
-        lower: Vec::new(),
+        lines: candidates,
+        records: Candidates::default(),
         hits: Vec::new(),
         counts: Counts::new(&shapes.names, engine.sources.len()),
     };
@@ -107,6 +109,12 @@ pub(crate) fn evaluate(
     match &batch.records {
         Records::Lines { offset } => {
             let data = &batch.data;
+            // The whole batch is searched at once; then only the lines with a find are looked
+            // at again.
+            let prefilter = work.prefilter;
+            if let Some(prefilter) = prefilter {
+                prefilter.search_lines(data, work.lines);
+            }
             let mut start = 0;
             let mut line = 0;
             for end in memchr::memchr_iter(b'\n', data)
@@ -121,7 +129,13 @@ pub(crate) fn evaluate(
                         line,
                         offset: offset + start as u64,
                     };
-                    work.bytes(text, place, InputKind::Json);
+                    if prefilter.is_some_and(|p| {
+                        !p.line_must_parse(work.lines, start..start + text.len(), data)
+                    }) {
+                        work.pass_over(place);
+                    } else {
+                        work.parse(text, place, InputKind::Json);
+                    }
                 }
                 start = end + 1;
             }
@@ -146,8 +160,11 @@ struct Work<'e, 'c> {
     engine: &'e Engine<'c>,
     shapes: &'e ShapeNames,
     prefilter: Option<&'e Prefilter>,
-    /// Scratch space for the prefilter.
-    lower: Vec<u8>,
+    /// The prefilter's finds in a batch of JSON lines.
+    lines: &'e mut Candidates,
+    /// Scratch space for the prefilter, record by record (framed records, and those inside
+    /// the wrappers of a line).
+    records: Candidates,
     hits: Vec<Hit>,
     counts: Counts,
 }
@@ -166,12 +183,17 @@ impl Work<'_, '_> {
         let Some(prefilter) = self.prefilter else {
             return false;
         };
-        if prefilter.must_parse(bytes, may_wrap, &mut self.lower) {
+        if prefilter.must_parse(bytes, may_wrap, &mut self.records) {
             return false;
         }
+        self.pass_over(place);
+        true
+    }
+
+    /// Counts a record the prefilter ruled out.
+    fn pass_over(&mut self, place: Place) {
         self.next_place(place);
         self.counts.passed_over += 1;
-        true
     }
 
     fn bytes(&mut self, bytes: &[u8], place: Place, input: InputKind) {
@@ -179,6 +201,11 @@ impl Work<'_, '_> {
         if self.passed_over(bytes, place, input == InputKind::Json) {
             return;
         }
+        self.parse(bytes, place, input);
+    }
+
+    /// A record (or wrapper) the prefilter did not rule out.
+    fn parse(&mut self, bytes: &[u8], place: Place, input: InputKind) {
         // One UTF-8 check of the whole record is cheaper than serde_json's check of each value.
         match std::str::from_utf8(bytes) {
             Ok(text) => self.text(text, place, input, 0),
@@ -361,7 +388,7 @@ mod tests {
             data: data.into_bytes(),
             records: Records::Lines { offset: 100 },
         };
-        let result = evaluate(&engine, &shapes, None, batch);
+        let result = evaluate(&engine, &shapes, None, &mut Candidates::default(), batch);
         assert_eq!(result.lines, Some(3));
         let counts = &result.counts;
         assert_eq!(counts.records, 4);

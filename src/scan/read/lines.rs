@@ -8,12 +8,18 @@ use std::io::{self, Read};
 use super::{BATCH_BYTES, ReadError, Records, Sink};
 use crate::eval::Place;
 
-/// Fills `buffer` from `reader` up to `until` bytes; returns false at the end of the input.
-fn fill(reader: &mut dyn Read, buffer: &mut Vec<u8>, until: usize) -> io::Result<bool> {
-    let wanted = until.saturating_sub(buffer.len());
-    // `read_to_end` reads into the spare capacity without zeroing it first.
-    let read = Read::take(&mut *reader, wanted as u64).read_to_end(buffer)?;
-    Ok(read == wanted)
+/// Reads into `buffer[*filled..]` until it is full or the input ends; returns false at the end.
+/// The buffer is initialised already (buffers are reused), so nothing is zeroed per read.
+fn fill(reader: &mut dyn Read, buffer: &mut [u8], filled: &mut usize) -> io::Result<bool> {
+    while *filled < buffer.len() {
+        match reader.read(&mut buffer[*filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 pub(crate) fn read(
@@ -24,20 +30,27 @@ pub(crate) fn read(
     let mut carry: Vec<u8> = Vec::new();
     let mut offset = start.offset;
     loop {
+        // A returned buffer is as long as the batch it held: growing it back to a batch's
+        // length zeroes only the few bytes after that batch's last line.
         let mut data = sink.buffer();
-        data.append(&mut carry);
-        let mut more = fill(&mut reader, &mut data, BATCH_BYTES)?;
+        data.resize(BATCH_BYTES.max(carry.len() + BATCH_BYTES / 2), 0);
+        data[..carry.len()].copy_from_slice(&carry);
+        let mut filled = carry.len();
+        carry.clear();
+        let mut more = fill(&mut reader, &mut data, &mut filled)?;
         // A batch ends at a line's end; a line longer than a batch makes the batch grow.
-        let mut cut = memchr::memrchr(b'\n', &data);
+        let mut cut = memchr::memrchr(b'\n', &data[..filled]);
         while cut.is_none() && more {
-            let until = data.len() + BATCH_BYTES;
-            more = fill(&mut reader, &mut data, until)?;
-            cut = memchr::memrchr(b'\n', &data);
+            let searched = filled;
+            data.resize(data.len() + BATCH_BYTES, 0);
+            more = fill(&mut reader, &mut data, &mut filled)?;
+            cut = memchr::memrchr(b'\n', &data[searched..filled]).map(|at| searched + at);
         }
         if more && let Some(cut) = cut {
-            carry.extend_from_slice(&data[cut + 1..]);
-            data.truncate(cut + 1);
+            carry.extend_from_slice(&data[cut + 1..filled]);
+            filled = cut + 1;
         }
+        data.truncate(filled);
         if data.is_empty() {
             return Ok(());
         }

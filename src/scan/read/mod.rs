@@ -222,13 +222,15 @@ pub fn open(path: &Path) -> Result<Input, ReadError> {
 
 impl Input {
     /// Reads every record, sending batches until the input ends or the receiver hangs up.
-    /// Buffers come back through `free` to be reused.
+    /// Buffers come back through `free` to be reused; at most `buffers` are made, then the
+    /// reader waits for one to come back.
     pub fn read(
         self,
         batches: SyncSender<Batch>,
         free: Receiver<Vec<u8>>,
+        buffers: usize,
     ) -> Result<(), ReadError> {
-        let sink = Sink::new(&batches, &free);
+        let sink = Sink::new(&batches, &free, buffers);
         match self.container {
             Container::JsonLines => lines::read(self.reader, self.start, sink),
             Container::Json => json::read(self.reader, self.start, sink),
@@ -330,28 +332,39 @@ pub(crate) struct Sink<'a> {
     batches: &'a SyncSender<Batch>,
     free: &'a Receiver<Vec<u8>>,
     sequence: u64,
+    /// Buffers made so far, and how many may be.
+    made: usize,
+    most: usize,
     /// The receiver hung up: stop reading.
     pub closed: bool,
 }
 
 impl<'a> Sink<'a> {
-    fn new(batches: &'a SyncSender<Batch>, free: &'a Receiver<Vec<u8>>) -> Sink<'a> {
+    fn new(batches: &'a SyncSender<Batch>, free: &'a Receiver<Vec<u8>>, most: usize) -> Sink<'a> {
         Sink {
             batches,
             free,
             sequence: 0,
+            made: 0,
+            most: most.max(1),
             closed: false,
         }
     }
 
-    /// A buffer to fill: a returned one when there is one.
-    pub(crate) fn buffer(&self) -> Vec<u8> {
-        let mut buffer = self
-            .free
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4));
-        buffer.clear();
-        buffer
+    /// A buffer to fill, holding whatever it held before: a returned one when there is one, a
+    /// new one while fewer than the most are made, else the next one to come back. Reusing
+    /// them, rather than freeing and making new ones, keeps the allocator from handing the
+    /// memory back and the kernel from zeroing fresh pages for every batch.
+    pub(crate) fn buffer(&mut self) -> Vec<u8> {
+        if let Ok(buffer) = self.free.try_recv() {
+            return buffer;
+        }
+        if self.made < self.most {
+            self.made += 1;
+            return Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4);
+        }
+        // The scan hands every buffer back unless it has stopped; then nothing waits for this.
+        self.free.recv().unwrap_or_default()
     }
 
     /// Sends a batch; false once nobody reads them.
@@ -382,7 +395,8 @@ pub(crate) struct SpanBatcher<'s, 'a> {
 
 impl<'s, 'a> SpanBatcher<'s, 'a> {
     pub(crate) fn new(sink: &'s mut Sink<'a>, input: InputKind) -> SpanBatcher<'s, 'a> {
-        let data = sink.buffer();
+        let mut data = sink.buffer();
+        data.clear();
         SpanBatcher {
             sink,
             input,
@@ -417,7 +431,9 @@ impl<'s, 'a> SpanBatcher<'s, 'a> {
         if self.spans.is_empty() {
             return !self.sink.closed;
         }
-        let data = std::mem::replace(&mut self.data, self.sink.buffer());
+        let mut next = self.sink.buffer();
+        next.clear();
+        let data = std::mem::replace(&mut self.data, next);
         let spans = std::mem::take(&mut self.spans);
         self.sink.send(
             data,
@@ -450,7 +466,7 @@ pub(crate) mod tests {
         let mut line_base = input.start().line - 1;
         let (send, receive) = std::sync::mpsc::sync_channel(1024);
         let (_give_back, free) = std::sync::mpsc::channel();
-        input.read(send, free)?;
+        input.read(send, free, usize::MAX)?;
         let mut out = Vec::new();
         for batch in &receive {
             match batch.records {
