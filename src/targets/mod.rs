@@ -67,6 +67,21 @@ pub struct RenderContext<'a> {
     pub stamps: &'a (dyn Fn(&Detection) -> Stamp + Sync),
     /// Content-pack version stamped on pack-level artifacts (app version, combined templates).
     pub pack_version: &'a str,
+    /// How many threads [`RenderContext::each_detection`] may use.
+    pub threads: usize,
+}
+
+impl RenderContext<'_> {
+    /// `render` of every detection, in catalogue order, run on up to `threads` threads. A
+    /// target renders its detections through it and then adds the results to its artifacts in
+    /// that order, so its output is the same whatever the number of threads.
+    pub fn each_detection<'c, R: Send>(
+        &'c self,
+        render: impl Fn(&'c Detection) -> R + Sync,
+    ) -> Vec<R> {
+        let detections: Vec<&'c Detection> = detections(self.catalogue).collect();
+        crate::catalogue::parallel_map_on(self.threads, &detections, |d| render(d))
+    }
 }
 
 /// The facts about a detection that its artifacts carry but its logic does not decide: the
@@ -84,8 +99,11 @@ pub struct Stamp {
 pub struct Artifacts {
     /// Path relative to the target's folder -> content.
     pub files: BTreeMap<PathBuf, String>,
-    /// Detection id -> canonical text of the detection in this target.
+    /// Detection id -> canonical text of the detection in this target (or see
+    /// [`Artifacts::add_fragment`], which keeps only its digest).
     pub fragments: BTreeMap<String, String>,
+    /// Detection id -> SHA-256 (hex) of its canonical text, from [`Artifacts::add_fragment`].
+    pub(crate) digests: BTreeMap<String, String>,
     /// What the target could not express, per detection, as warnings.
     pub warnings: Diagnostics,
     /// The detection file each per-detection file was rendered from.
@@ -98,6 +116,18 @@ pub struct Artifacts {
 }
 
 impl Artifacts {
+    /// Records the canonical text of detection `id` in this target, given as the pieces it is
+    /// made of, in order. Only its digest is kept: the text is as large as the output.
+    pub fn add_fragment(&mut self, id: &str, pieces: &[&str]) {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for piece in pieces {
+            hasher.update(piece.as_bytes());
+        }
+        self.digests
+            .insert(id.to_owned(), crate::build::hex(&hasher.finalize()));
+    }
+
     pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
         self.files.insert(path.into(), content);
     }

@@ -361,20 +361,17 @@ impl Target for Sentinel {
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
         let mut resources = Vec::new();
-        for detection in super::detections(catalogue) {
+        // Each detection's two files, rendered on every core; added in catalogue order.
+        let rendered = context.each_detection(|detection| {
             let stamp = (context.stamps)(detection);
             let (rule, limitations) = rule_view(catalogue, detection, &stamp);
-            for what in &limitations {
-                artifacts.limitation(NAME, detection, what);
-            }
-            let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
-            let arm_path = format!("arm/{}.json", detection.slug);
             let view = ArmView {
                 rule: &rule,
                 api_version: API_VERSION,
                 resource_name: resource_name(&detection.meta.id),
             };
-            match (
+            let arm_path = format!("arm/{}.json", detection.slug);
+            let files = match (
                 render_template(
                     context.templates,
                     "sentinel/rule.yaml",
@@ -388,25 +385,36 @@ impl Target for Sentinel {
                     Some(detection),
                 ),
             ) {
-                (Ok(yaml), Ok(arm)) => {
-                    let arm = match super::parse_json(&arm_path, &arm) {
-                        Ok(parsed) => {
-                            resources.extend(super::arm_resource_texts(&parsed));
-                            super::pretty(&parsed)
-                        }
-                        Err(e) => {
-                            errors.push(e);
-                            arm
-                        }
-                    };
-                    artifacts
-                        .fragments
-                        .insert(detection.meta.id.clone(), format!("{yaml}\n{arm}"));
+                (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
+                    Ok(parsed) => (
+                        yaml,
+                        super::pretty(&parsed),
+                        super::arm_resource_texts(&parsed),
+                        None,
+                    ),
+                    Err(e) => (yaml, arm, Vec::new(), Some(e)),
+                }),
+                (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
+            };
+            (detection, limitations, arm_path, files)
+        });
+        for (detection, limitations, arm_path, files) in rendered {
+            for what in &limitations {
+                artifacts.limitation(NAME, detection, what);
+            }
+            match files {
+                Ok((yaml, arm, texts, problem)) => {
+                    resources.extend(texts);
+                    if let Some(e) = problem {
+                        errors.push(e);
+                    }
+                    let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
+                    artifacts.add_fragment(&detection.meta.id, &[&yaml, "\n", &arm]);
                     artifacts.add_detection_file("sentinel", detection, yaml_path, yaml);
                     artifacts.add_detection_file("sentinel", detection, arm_path, arm);
                 }
-                (a, b) => {
-                    for e in a.err().into_iter().chain(b.err()) {
+                Err(problems) => {
+                    for e in problems {
                         errors.push(e);
                     }
                 }

@@ -591,9 +591,9 @@ impl Target for Splunk {
         for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
             let header = format!("[{}]", view.stanza);
             artifacts.rendered_from(&header, detection);
-            artifacts.fragments.insert(
-                detection.meta.id.clone(),
-                stanzas.get(&header).cloned().unwrap_or_default(),
+            artifacts.add_fragment(
+                &detection.meta.id,
+                &[stanzas.get(&header).map_or("", String::as_str)],
             );
         }
         if errors.has_errors() {
