@@ -178,10 +178,18 @@ fn render_target(
     failed: &std::sync::atomic::AtomicBool,
 ) -> Result<Checked, Failure> {
     let mut artifacts = target.render(context).map_err(Failure::Findings)?;
-    let findings = artifacts.findings(target.check(&artifacts.files));
+    // The files the target checked as it rendered them are not read back.
+    let checked = std::mem::take(&mut artifacts.checked);
+    let (mut exempt, to_read): (BTreeMap<PathBuf, String>, BTreeMap<PathBuf, String>) =
+        std::mem::take(&mut artifacts.files)
+            .into_iter()
+            .partition(|(path, _)| checked.contains(path));
+    let findings = artifacts.findings(target.check(&to_read));
     if findings.has_errors() {
         return Err(Failure::Findings(findings));
     }
+    exempt.extend(to_read);
+    artifacts.files = exempt;
     let mut digests = std::mem::take(&mut artifacts.digests);
     for (id, text) in std::mem::take(&mut artifacts.fragments) {
         digests.insert(id, sha256_hex(text.as_bytes()));

@@ -113,6 +113,10 @@ pub struct Artifacts {
     sources: Vec<(String, PathBuf)>,
     /// Files two detections would both be written to: one would be lost.
     collisions: Diagnostics,
+    /// Files rendered by built-in templates from values the target checked as it rendered
+    /// them ([`Artifacts::checked_in_render`]): `build` does not read them back through
+    /// [`Target::check`]; `rulecast verify` still does.
+    pub(crate) checked: std::collections::BTreeSet<PathBuf>,
 }
 
 impl Artifacts {
@@ -160,6 +164,14 @@ impl Artifacts {
         // path alone), its message holds the path below the target folder.
         self.rendered_from(crate::diagnostic::display_path(&path), detection);
         self.files.insert(path, content);
+    }
+
+    /// Records that the file at `path` needs no reading back in `build`: a built-in template
+    /// (see [`Templates::is_builtin`]) rendered it from typed values, through the encoding
+    /// filters, and what [`Target::check`] would find in its text was checked on those
+    /// values. A file rendered by a user's override must always be read back.
+    pub fn checked_in_render(&mut self, path: impl Into<PathBuf>) {
+        self.checked.insert(path.into());
     }
 
     /// Records that the piece of output a check's finding names `name` (say a stanza,
@@ -474,6 +486,15 @@ impl ListFile {
     }
 }
 
+/// The context template `name` renders with, from the view `context`.
+pub(crate) fn template_context<T: Serialize>(
+    name: &str,
+    context: &T,
+) -> Result<tera::Context, Diagnostic> {
+    tera::Context::from_serialize(context)
+        .map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))
+}
+
 /// Renders a template, attaching the detection to any error.
 pub fn render_template<T: Serialize>(
     templates: &Templates,
@@ -481,8 +502,7 @@ pub fn render_template<T: Serialize>(
     context: &T,
     detection: Option<&Detection>,
 ) -> Result<String, Diagnostic> {
-    let context = tera::Context::from_serialize(context)
-        .map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))?;
+    let context = template_context(name, context)?;
     templates
         .render(name, &context)
         .map_err(|d| match detection {

@@ -247,6 +247,12 @@ impl Target for Sigma {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
+        // A rule file is only checked to be YAML. The built-in templates print every value
+        // through the yaml filter (each checked to be exactly what the filter wrote), so what
+        // they render is YAML by construction; an override's output is read back.
+        let by_builtins = ["sigma/rule.yml", "sigma/correlation.yml"]
+            .iter()
+            .all(|t| context.templates.is_builtin(t));
         // Each detection's file, rendered on every core (its limitations kept apart with it);
         // added in catalogue order.
         let rendered = context.each_detection(|detection| {
@@ -279,6 +285,9 @@ impl Target for Sigma {
                 file_name(catalogue, detection)
             );
             artifacts.add_fragment(&detection.meta.id, &[&text]);
+            if by_builtins {
+                artifacts.checked_in_render(&path);
+            }
             artifacts.add_detection_file("sigma", detection, path, text);
         }
         for (backend, file) in [
