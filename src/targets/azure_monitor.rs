@@ -129,7 +129,8 @@ impl Target for AzureMonitor {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        let mut resources = Vec::new();
+        // The per-detection templates, whose resources the combined one holds.
+        let mut singles = Vec::new();
         // Each detection's alert, rendered on every core (its limitations kept apart with it);
         // added in catalogue order.
         let rendered = context.each_detection(|detection| {
@@ -147,14 +148,14 @@ impl Target for AzureMonitor {
                 Some(detection),
             )
             .and_then(|t| super::parse_json(&path, &t))
-            .map(|parsed| (super::arm_resource_texts(&parsed), super::pretty(&parsed)));
+            .map(|parsed| super::pretty(&parsed));
             (detection, own.warnings, path, parsed)
         });
         for (detection, warnings, path, parsed) in rendered {
             artifacts.warnings.extend(warnings);
             match parsed {
-                Ok((texts, text)) => {
-                    resources.extend(texts);
+                Ok(text) => {
+                    singles.push(std::path::PathBuf::from(&path));
                     artifacts.add_fragment(&detection.meta.id, &[&text]);
                     artifacts.add_detection_file("azure-monitor", detection, path, text);
                 }
@@ -168,7 +169,7 @@ impl Target for AzureMonitor {
             "azure-monitor/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-            &resources,
+            &singles,
         );
         if errors.has_errors() {
             return Err(errors);

@@ -532,30 +532,53 @@ pub fn pretty(value: &serde_json::Value) -> String {
     out
 }
 
-/// The `resources` of a parsed ARM template, each in the canonical layout.
-pub(crate) fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
-    template
+/// The `resources` list's items of a per-detection ARM template in the canonical layout
+/// ([`pretty`]), as a combined template holds them: indented for its top-level list, joined by
+/// `,` lines. They are read off the file's own text (the pretty printer puts the top-level
+/// list's items between `\n  "resources": [\n` and the next `\n  ]`, and no JSON string holds a
+/// raw line break), so nothing is serialised twice; a text in any other layout is parsed.
+fn arm_resources_in(text: &str) -> std::borrow::Cow<'_, str> {
+    const OPEN: &str = "\n  \"resources\": [\n";
+    if let Some(start) = text.find(OPEN).map(|at| at + OPEN.len())
+        && let Some(length) = text[start..].find("\n  ]")
+    {
+        return std::borrow::Cow::Borrowed(&text[start..start + length]);
+    }
+    let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let mut out = String::new();
+    for (i, resource) in parsed
         .get("resources")
         .and_then(serde_json::Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|r| serde_json::to_string_pretty(r).expect("a parsed value serialises"))
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        let text = serde_json::to_string_pretty(resource).expect("a parsed value serialises");
+        for (j, line) in text.split('\n').enumerate() {
+            if j > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(line);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Builds a combined ARM template: the rendered `skeleton` (parameters, metadata, an empty
-/// `resources` list) with every per-detection template's resources appended, in order.
-/// Resources come from the already rendered and checked per-detection templates, so the
-/// combined file deploys exactly what the single files do and nothing is rendered twice. They
-/// are spliced in as text, indented to their place, which gives exactly the canonical layout
-/// of the whole template without holding thousands of parsed resources in memory.
-pub(crate) fn combine_arm(
+/// `resources` list) with the resources of every per-detection template (`singles`, their
+/// text in the canonical layout) appended, in order. Resources come from the already rendered
+/// and checked per-detection templates, so the combined file deploys exactly what the single
+/// files do and nothing is rendered twice. They are spliced in as text, which gives exactly
+/// the canonical layout of the whole template without holding thousands of parsed resources,
+/// or a second copy of their text, in memory.
+pub(crate) fn combine_arm<'t>(
     path: &str,
     skeleton: &str,
-    resources: &[String],
+    singles: impl Iterator<Item = &'t str>,
 ) -> Result<String, Diagnostic> {
     let parsed = parse_json(path, skeleton)?;
     if parsed
@@ -574,37 +597,31 @@ pub(crate) fn combine_arm(
             "the template of {path} must have a top-level `resources` list"
         ))
     })?;
-    if resources.is_empty() {
-        return Ok(text);
-    }
-    let mut out = String::with_capacity(
-        text.len()
-            + resources
-                .iter()
-                .map(|r| r.len() + r.len() / 8)
-                .sum::<usize>(),
-    );
-    out.push_str(&text[..at]);
+    let mut out = String::from(&text[..at]);
     out.push_str("\n  \"resources\": [\n");
-    for (i, resource) in resources.iter().enumerate() {
-        if i > 0 {
+    let mut any = false;
+    for single in singles {
+        let resources = arm_resources_in(single);
+        if resources.is_empty() {
+            continue;
+        }
+        if any {
             out.push_str(",\n");
         }
-        for (j, line) in resource.split('\n').enumerate() {
-            if j > 0 {
-                out.push('\n');
-            }
-            out.push_str("    ");
-            out.push_str(line);
-        }
+        out.push_str(&resources);
+        any = true;
+    }
+    if !any {
+        return Ok(text);
     }
     out.push_str("\n  ]");
     out.push_str(&text[at + marker.len()..]);
     Ok(out)
 }
 
-/// Renders a combined ARM template's skeleton with `template` and splices `resources` into it
-/// as `azuredeploy.json` of the target.
+/// Renders a combined ARM template's skeleton with `template` and splices into it the
+/// resources of the target's per-detection ARM templates at `singles` (paths in the target's
+/// files), as `azuredeploy.json` of the target.
 pub(crate) fn add_combined_arm(
     artifacts: &mut Artifacts,
     errors: &mut Diagnostics,
@@ -612,7 +629,7 @@ pub(crate) fn add_combined_arm(
     template: &str,
     pack_version: &str,
     api_version: &str,
-    resources: &[String],
+    singles: &[PathBuf],
 ) {
     #[derive(Serialize)]
     struct CombinedView<'a> {
@@ -623,8 +640,11 @@ pub(crate) fn add_combined_arm(
         api_version,
         content_version: content_version(pack_version),
     };
+    let texts = singles
+        .iter()
+        .filter_map(|path| artifacts.files.get(path).map(String::as_str));
     match render_template(templates, template, &view, None)
-        .and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, resources))
+        .and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, texts))
     {
         Ok(text) => artifacts.add_file("azuredeploy.json", text),
         Err(e) => errors.push(e),

@@ -360,7 +360,8 @@ impl Target for Sentinel {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        let mut resources = Vec::new();
+        // The per-detection ARM templates, whose resources the combined one holds.
+        let mut singles = Vec::new();
         // Each detection's two files, rendered on every core; added in catalogue order.
         let rendered = context.each_detection(|detection| {
             let stamp = (context.stamps)(detection);
@@ -386,13 +387,8 @@ impl Target for Sentinel {
                 ),
             ) {
                 (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
-                    Ok(parsed) => (
-                        yaml,
-                        super::pretty(&parsed),
-                        super::arm_resource_texts(&parsed),
-                        None,
-                    ),
-                    Err(e) => (yaml, arm, Vec::new(), Some(e)),
+                    Ok(parsed) => (yaml, super::pretty(&parsed), None),
+                    Err(e) => (yaml, arm, Some(e)),
                 }),
                 (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
             };
@@ -403,8 +399,8 @@ impl Target for Sentinel {
                 artifacts.limitation(NAME, detection, what);
             }
             match files {
-                Ok((yaml, arm, texts, problem)) => {
-                    resources.extend(texts);
+                Ok((yaml, arm, problem)) => {
+                    singles.push(PathBuf::from(&arm_path));
                     if let Some(e) = problem {
                         errors.push(e);
                     }
@@ -441,7 +437,7 @@ impl Target for Sentinel {
             "sentinel/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-            &resources,
+            &singles,
         );
         // Repositories deploys every *.json it walks: the combined template (for `az
         // deployment group create`) holds every rule again, so it is excluded, and each rule
