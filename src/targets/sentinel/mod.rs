@@ -327,8 +327,12 @@ impl Target for Sentinel {
         for problem in repositories::check(files) {
             out.push(Diagnostic::error(format!("sentinel: {problem}")));
         }
-        let mut ids: BTreeMap<String, String> = BTreeMap::new();
-        for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
+        // Each rule file is read back on every core; the findings keep the files' order.
+        let rules: Vec<(&PathBuf, &String)> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with("rules"))
+            .collect();
+        let read = crate::catalogue::parallel_map(&rules, |(path, text)| {
             let shown = format!(
                 "generated/sentinel/{}",
                 path.to_string_lossy().replace('\\', "/")
@@ -336,15 +340,28 @@ impl Target for Sentinel {
             match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default())
             {
                 Ok(template) => {
+                    let id = template
+                        .get("id")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned);
+                    (shown, id, Ok(template_rules::check(&template)))
+                }
+                Err(e) => (shown, None, Err(e)),
+            }
+        });
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (shown, id, problems) in read {
+            match problems {
+                Ok(problems) => {
                     // Sentinel identifies a template by its id: two files with one id overwrite each other.
-                    if let Some(id) = template.get("id").and_then(serde_json::Value::as_str)
+                    if let Some(id) = id
                         && let Some(first) = ids.insert(id.to_lowercase(), shown.clone())
                     {
                         out.push(Diagnostic::error(format!(
                             "sentinel: {shown}: id {id} is also used by {first}"
                         )));
                     }
-                    for problem in template_rules::check(&template) {
+                    for problem in problems {
                         out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
                     }
                 }
@@ -662,4 +679,54 @@ fn rule_view(
         nrt: rule_kind(detection) == RuleKind::Nrt,
     };
     (view, limitations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule files are read back on several threads; every finding is still reported, in
+    /// the files' order, and an id is a duplicate of the first file that has it.
+    #[test]
+    fn every_rule_file_is_read_back_with_its_findings_in_order() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("generated/sentinel/rules/entra-roles/pim-alert-disabled.yaml");
+        let rule = std::fs::read_to_string(shipped).unwrap();
+        assert!(rule.contains("\nseverity: High\n"));
+        let mut files = BTreeMap::new();
+        files.insert(PathBuf::from("rules/a/first.yaml"), rule.clone());
+        files.insert(PathBuf::from("rules/a/second.yaml"), rule.clone());
+        files.insert(PathBuf::from("rules/b/broken.yaml"), "id: [\n".to_owned());
+        files.insert(
+            PathBuf::from("rules/b/severe.yaml"),
+            rule.replace("\nseverity: High\n", "\nseverity: Severe\n"),
+        );
+        for i in 0..20 {
+            files.insert(PathBuf::from(format!("rules/c/{i:02}.yaml")), rule.clone());
+        }
+        let findings = Sentinel.check(&files);
+        let about: Vec<&str> = findings
+            .iter()
+            .map(Diagnostic::message)
+            .filter(|m| m.contains("generated/sentinel/rules/"))
+            .collect();
+        assert_eq!(about.len(), 24, "{about:#?}");
+        assert!(
+            about[0].starts_with("sentinel: generated/sentinel/rules/a/second.yaml: id ")
+                && about[0].ends_with("is also used by generated/sentinel/rules/a/first.yaml"),
+            "{about:#?}"
+        );
+        assert!(
+            about[1]
+                .starts_with("sentinel: generated/sentinel/rules/b/broken.yaml is not valid YAML"),
+            "{about:#?}"
+        );
+        assert!(about[2].contains("rules/b/severe.yaml: id "), "{about:#?}");
+        assert!(
+            about[3].contains("rules/b/severe.yaml: severity `Severe`"),
+            "{about:#?}"
+        );
+        assert!(about[4].contains("rules/c/00.yaml: id "), "{about:#?}");
+        assert!(about[23].contains("rules/c/19.yaml: id "), "{about:#?}");
+    }
 }
