@@ -12,6 +12,10 @@ use rulecast::catalogue::Catalogue;
 use rulecast::render::Templates;
 
 const DETECTIONS: usize = 5_000;
+/// How a shipped detection asks for a near-real-time Sentinel rule, and how many of those
+/// Sentinel allows (`MAX_NRT_RULES` in src/targets/sentinel/mod.rs).
+const NRT: &str = "sentinel: { kind: nrt }";
+const MAX_NRT: usize = 50;
 
 // The same allocator as the rulecast binary, so the figures are what users get.
 #[global_allocator]
@@ -107,13 +111,21 @@ fn synthesise(shipped: &Path, out: &Path) -> usize {
             ));
         }
     }
+    let mut nrt = 0;
     for i in 0..DETECTIONS {
         let (section, slug, text) = &sources[i % sources.len()];
         let id_line = text.lines().find(|l| l.starts_with("id: ")).unwrap();
         let title_line = text.lines().find(|l| l.starts_with("title: ")).unwrap();
-        let text = text
+        let mut text = text
             .replacen(id_line, &format!("id: {}", uuid_for(i)), 1)
             .replacen(title_line, &format!("title: \"synthetic {i}: {slug}\""), 1);
+        // Sentinel allows 50 NRT rules (the build refuses more): later copies are scheduled.
+        if text.contains(NRT) {
+            nrt += 1;
+            if nrt > MAX_NRT {
+                text = text.replace(NRT, "sentinel: { kind: scheduled }");
+            }
+        }
         let folder = out.join(section);
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join(format!("{slug}-{i:05}.yaml")), text).unwrap();

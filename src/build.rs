@@ -9,21 +9,26 @@ use crate::output::Tree;
 use crate::render::Templates;
 use crate::targets::{RenderContext, Stamp, Target};
 
-/// One target's output once checked, with its fragments reduced to digests.
+/// One target's output once checked and handed on: how many files, its fragments reduced to
+/// digests, and its warnings.
 struct Checked {
-    files: BTreeMap<PathBuf, String>,
+    files: usize,
     digests: BTreeMap<String, String>,
-    findings: Diagnostics,
     warnings: Diagnostics,
 }
 
 /// SHA-256 of `bytes`, in lower-case hex.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
+/// `bytes` in lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    Sha256::digest(bytes)
+    bytes
         .iter()
-        .fold(String::with_capacity(64), |mut hex, b| {
+        .fold(String::with_capacity(2 * bytes.len()), |mut hex, b| {
             let _ = write!(hex, "{b:02x}");
             hex
         })
@@ -32,8 +37,11 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// The result of rendering.
 #[derive(Debug, Default)]
 pub struct Rendered {
-    /// Path under the output folder (`<target>/...`) -> content.
+    /// Path under the output folder (`<target>/...`) -> content; empty when the files were
+    /// streamed to a folder instead ([`render_to`]).
     pub tree: Tree,
+    /// How many files were rendered.
+    pub files: usize,
     /// Target -> detection id -> SHA-256 (hex) of the detection's canonical text in that
     /// target (what the lock records; the text itself is not kept, it is as large as the output).
     pub digests: BTreeMap<&'static str, BTreeMap<String, String>>,
@@ -41,17 +49,82 @@ pub struct Rendered {
     pub warnings: Diagnostics,
 }
 
-/// Renders the catalogue with every target it was loaded for (in parallel: they share nothing
-/// but read-only inputs).
+/// Why rendering to a folder stopped.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Problems with the catalogue, a template or a rendered file: nothing may be written.
+    Findings(Diagnostics),
+    /// A rendered file could not be written.
+    Io(std::io::Error),
+}
+
+/// Where each file goes once its target has rendered and checked it: `<target>/...` and the
+/// content. Called from the targets' threads.
+pub(crate) type Sink<'a> = dyn Fn(PathBuf, String) -> std::io::Result<()> + Sync + 'a;
+
+/// Renders the catalogue with every target it was loaded for, into one tree in memory.
 pub fn render(
     catalogue: &Catalogue,
     templates: &Templates,
     stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
     pack_version: &str,
 ) -> Result<Rendered, Diagnostics> {
+    let threads = crate::catalogue::cores();
+    render_on(catalogue, templates, stamps, pack_version, threads)
+}
+
+/// [`render`], each target rendering its detections on up to `threads` threads.
+pub(crate) fn render_on(
+    catalogue: &Catalogue,
+    templates: &Templates,
+    stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
+    pack_version: &str,
+    threads: usize,
+) -> Result<Rendered, Diagnostics> {
+    let tree = std::sync::Mutex::new(Tree::new());
+    let collect = |path: PathBuf, content: String| {
+        tree.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path, content);
+        Ok(())
+    };
+    match render_to(
+        catalogue,
+        templates,
+        stamps,
+        pack_version,
+        threads,
+        &collect,
+    ) {
+        Ok(mut rendered) => {
+            rendered.tree = tree
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Ok(rendered)
+        }
+        Err(Failure::Findings(d)) => Err(d),
+        Err(Failure::Io(e)) => unreachable!("collecting in memory cannot fail: {e}"),
+    }
+}
+
+/// Renders the catalogue with every target it was loaded for (in parallel: they share nothing
+/// but read-only inputs), handing each target's files to `sink` as soon as that target has
+/// rendered and checked them, so the whole output is never held at once. The caller keeps
+/// what `sink` received out of use unless this returns `Ok`: another target may still fail.
+pub(crate) fn render_to(
+    catalogue: &Catalogue,
+    templates: &Templates,
+    stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
+    pack_version: &str,
+    threads: usize,
+    sink: &Sink,
+) -> Result<Rendered, Failure> {
     let targets: Vec<&'static dyn Target> = catalogue.targets.iter().collect();
-    // Each target renders, checks its own files and hashes its fragments on its own thread.
-    let results: Vec<(&'static str, Result<Checked, Diagnostics>)> = std::thread::scope(|scope| {
+    // Set when a target fails, so the others stop handing on files that will not be used.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    // Each target renders, checks its own files, hashes its fragments and hands its files on,
+    // on its own thread.
+    let results: Vec<Result<Checked, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
             .map(|target| {
@@ -60,19 +133,15 @@ pub fn render(
                     templates,
                     stamps,
                     pack_version,
+                    threads,
                 };
+                let failed = &failed;
                 scope.spawn(move || {
-                    let checked = target.render(&context).map(|mut artifacts| Checked {
-                        findings: artifacts.findings(target.check(&artifacts.files)),
-                        digests: artifacts
-                            .fragments
-                            .iter()
-                            .map(|(id, text)| (id.clone(), sha256_hex(text.as_bytes())))
-                            .collect(),
-                        files: artifacts.files,
-                        warnings: artifacts.warnings,
-                    });
-                    (target.name(), checked)
+                    let result = render_target(*target, &context, sink, failed);
+                    if result.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    result
                 })
             })
             .collect();
@@ -83,23 +152,96 @@ pub fn render(
     });
     let mut rendered = Rendered::default();
     let mut errors = Diagnostics::new();
-    for (name, result) in results {
+    for (target, result) in targets.iter().zip(results) {
         match result {
             Ok(checked) => {
-                errors.extend(checked.findings);
-                for (path, content) in checked.files {
-                    rendered
-                        .tree
-                        .insert(PathBuf::from(name).join(path), content);
-                }
-                rendered.digests.insert(name, checked.digests);
+                rendered.files += checked.files;
+                rendered.digests.insert(target.name(), checked.digests);
                 rendered.warnings.extend(checked.warnings);
             }
-            Err(e) => errors.extend(e),
+            Err(Failure::Findings(e)) => errors.extend(e),
+            Err(io @ Failure::Io(_)) => return Err(io),
         }
     }
     if errors.has_errors() {
-        return Err(errors.sorted());
+        return Err(Failure::Findings(errors.sorted()));
     }
     Ok(rendered)
+}
+
+/// One target rendered and checked, its fragments reduced to digests and its files handed to
+/// `sink` (unless another target failed meanwhile).
+fn render_target(
+    target: &dyn Target,
+    context: &RenderContext,
+    sink: &Sink,
+    failed: &std::sync::atomic::AtomicBool,
+) -> Result<Checked, Failure> {
+    let mut artifacts = target.render(context).map_err(Failure::Findings)?;
+    // The files the target checked as it rendered them are not read back.
+    let checked = std::mem::take(&mut artifacts.checked);
+    let (mut exempt, to_read): (BTreeMap<PathBuf, String>, BTreeMap<PathBuf, String>) =
+        std::mem::take(&mut artifacts.files)
+            .into_iter()
+            .partition(|(path, _)| checked.contains(path));
+    let findings = artifacts.findings(target.check(&to_read));
+    if findings.has_errors() {
+        return Err(Failure::Findings(findings));
+    }
+    exempt.extend(to_read);
+    artifacts.files = exempt;
+    let mut digests = std::mem::take(&mut artifacts.digests);
+    for (id, text) in std::mem::take(&mut artifacts.fragments) {
+        digests.insert(id, sha256_hex(text.as_bytes()));
+    }
+    let files = artifacts.files.len();
+    let root = PathBuf::from(target.name());
+    for (path, content) in std::mem::take(&mut artifacts.files) {
+        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        sink(root.join(path), content).map_err(Failure::Io)?;
+    }
+    Ok(Checked {
+        files,
+        digests,
+        warnings: artifacts.warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Targets render their detections on several threads and add them in catalogue order:
+    /// the files, their bytes, the lock's digests and the warnings are the same whatever the
+    /// number of threads (one, fewer than the detections, more than the cores).
+    #[test]
+    fn output_is_the_same_whatever_the_number_of_threads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("detections");
+        let catalogue = Catalogue::load(&root).unwrap_or_else(|d| panic!("{d}"));
+        assert!(catalogue.detections.len() > 7, "enough detections to split");
+        let templates = Templates::load(&catalogue.targets, None).unwrap_or_else(|d| panic!("{d}"));
+        let stamp = crate::lock::fingerprint::neutral_stamp;
+        let on = |threads| {
+            render_on(&catalogue, &templates, &stamp, "1.0.0", threads)
+                .unwrap_or_else(|d| panic!("{d}"))
+        };
+        let alone = on(1);
+        assert!(alone.tree.len() > 4 * catalogue.detections.len() / 2);
+        assert_eq!(alone.files, alone.tree.len());
+        for threads in [2, 7, 64] {
+            let parallel = on(threads);
+            assert!(
+                parallel.tree == alone.tree,
+                "{threads} threads: the files differ"
+            );
+            assert_eq!(parallel.digests, alone.digests, "{threads} threads");
+            assert_eq!(
+                parallel.warnings.to_string(),
+                alone.warnings.to_string(),
+                "{threads} threads"
+            );
+        }
+    }
 }

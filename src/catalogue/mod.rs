@@ -382,10 +382,23 @@ enum Loaded {
 
 /// `f` over `items` on every core, results in input order.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
+    parallel_map_on(cores(), items, f)
+}
+
+/// The number of cores, as the default number of threads.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism()
         .map(std::num::NonZero::get)
         .unwrap_or(1)
-        .min(items.len().max(1));
+}
+
+/// `f` over `items` on up to `threads` threads, results in input order whatever their number.
+pub(crate) fn parallel_map_on<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len()).max(1);
     if threads <= 1 {
         return items.iter().map(&f).collect();
     }
@@ -397,7 +410,7 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("a loader thread panicked"))
+            .flat_map(|h| h.join().expect("a worker thread panicked"))
             .collect()
     })
 }

@@ -417,13 +417,25 @@ pub(crate) fn render(
     pack_version: &str,
 ) -> Result<build::Rendered, ExitCode> {
     let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
-    match build::render(catalogue, templates, &stamps, pack_version) {
+    rendered(
+        cli,
+        build::render(catalogue, templates, &stamps, pack_version)
+            .map_err(build::Failure::Findings),
+    )
+}
+
+/// Reports the warnings of a rendering, or why it failed.
+fn rendered(
+    cli: &Cli,
+    result: Result<build::Rendered, build::Failure>,
+) -> Result<build::Rendered, ExitCode> {
+    match result {
         Ok(mut r) => {
             r.warnings = cli.project.acknowledge(&r.warnings);
             report(&r.warnings, cli.quiet);
             Ok(r)
         }
-        Err(d) => {
+        Err(build::Failure::Findings(d)) => {
             report(&d, false);
             eprintln!(
                 "rulecast: rendering failed ({}); nothing was written",
@@ -431,6 +443,7 @@ pub(crate) fn render(
             );
             Err(ExitCode::from(1))
         }
+        Err(build::Failure::Io(e)) => Err(output_failed(&output::OutputError::Io(e))),
     }
 }
 
@@ -511,16 +524,33 @@ fn build_command(
         Err(code) => return Ok(code),
     };
     let catalogue = pack.apply(&catalogue);
-    let rendered = match render(cli, &catalogue, &templates, &lock, &lock.pack_version) {
-        Ok(r) => r,
-        Err(code) => return Ok(code),
+    // Each target's files go to the temporary folder as soon as the target has rendered and
+    // checked them; the folder is swapped in only when every target has.
+    let staging = match claimed.stage() {
+        Ok(s) => s,
+        Err(e) => return Ok(output_failed(&e)),
     };
-    if let Err(e) = claimed.write(&rendered.tree) {
+    let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
+    let sink = |path: PathBuf, content: String| staging.add(&path, content.as_bytes());
+    let threads = crate::catalogue::cores();
+    let result = build::render_to(
+        &catalogue,
+        &templates,
+        &stamps,
+        &lock.pack_version,
+        threads,
+        &sink,
+    );
+    if let Err(code) = rendered(cli, result) {
+        return Ok(code);
+    }
+    let files = staging.len();
+    if let Err(e) = staging.commit() {
         return Ok(output_failed(&e));
     }
     eprintln!(
         "rulecast: wrote {} files for {} detections to {}",
-        rendered.tree.len(),
+        files,
         catalogue.detections.len(),
         display_path(&cli.output)
     );

@@ -229,13 +229,13 @@ pub(crate) struct Claimed {
     /// Folders above the output the claim created, deepest first: removed again unless the
     /// output is written, so a refused or failed command leaves nothing behind.
     created: Vec<PathBuf>,
-    pub(super) written: std::cell::Cell<bool>,
+    pub(super) written: std::sync::atomic::AtomicBool,
     _lock: fs::File,
 }
 
 impl Drop for Claimed {
     fn drop(&mut self) {
-        if !self.written.get() {
+        if !self.written.load(std::sync::atomic::Ordering::Relaxed) {
             for dir in &self.created {
                 // Only an empty folder goes; one that someone else filled meanwhile stays.
                 let _ = fs::remove_dir(dir);
@@ -303,7 +303,7 @@ pub(crate) fn claim(path: &Path, rules: &Rules) -> Result<Claimed, OutputError> 
         name,
         notes,
         created,
-        written: std::cell::Cell::new(false),
+        written: std::sync::atomic::AtomicBool::new(false),
         _lock: lock,
     })
 }

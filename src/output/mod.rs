@@ -2,9 +2,10 @@
 //!
 //! A deployment pipeline (Sentinel Repositories, a Splunk deployment server) pushes whatever is
 //! in `generated/`, so a half-written folder is worse than a failed build, and a build pointed at
-//! the wrong folder must not empty it. Every file is rendered in memory first; then the folder
-//! is claimed ([`claim`]: rulecast replaces only a folder it owns, and locks it against other
-//! builds) and the tree is swapped in atomically ([`swap`]).
+//! the wrong folder must not empty it. The folder is claimed first ([`claim`]: rulecast
+//! replaces only a folder it owns, and locks it against other builds); files are written to a
+//! temporary folder beside it as they are rendered ([`swap::Staging`]), and once every target has
+//! rendered and passed its checks the new tree is swapped in atomically ([`swap`]).
 //!
 //! Check mode compares the rendered tree with the folder and writes nothing.
 

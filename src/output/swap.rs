@@ -13,11 +13,13 @@
 //! Only the holder of the claim's lock touches them, so a build never deletes a folder that
 //! another live build is writing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::check_relative;
 use super::claim::{Claimed, MARKER, MARKER_TEXT, OutputError};
@@ -45,28 +47,31 @@ impl Claimed {
         tree: &BTreeMap<P, C>,
     ) -> Result<(), OutputError> {
         for path in tree.keys() {
-            let path = path.as_ref();
-            check_relative(path)?;
-            if path == Path::new(MARKER) {
-                return Err(OutputError::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{MARKER} is rulecast's own file; no target may write it"),
-                )));
-            }
+            check_path(path.as_ref())?;
         }
+        let staging = self.stage()?;
+        for (path, content) in tree {
+            staging.add(path.as_ref(), content.as_ref())?;
+        }
+        staging.commit()
+    }
+
+    /// Starts writing a new tree for the folder: leftovers of interrupted builds are cleaned up
+    /// and an empty temporary folder is created beside the output. Files go in with
+    /// [`Staging::add`], from any thread, as they are rendered; [`Staging::commit`] swaps the
+    /// folder in. Dropped uncommitted, the temporary folder is removed and the output is as it
+    /// was.
+    pub(crate) fn stage(&self) -> Result<Staging<'_>, OutputError> {
         self.recover()?;
         let tmp = self.sibling(TMP_PREFIX);
-        let written = write_tree(&tmp, tree);
-        let swapped = written.and_then(|()| {
-            crash_point("written");
-            self.swap_in(&tmp)
-        });
-        if let Err(e) = swapped {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(OutputError::Io(e));
-        }
-        self.written.set(true);
-        Ok(())
+        fs::create_dir(&tmp).map_err(context("create the folder", &tmp))?;
+        Ok(Staging {
+            claimed: self,
+            tmp,
+            folders: Mutex::new(HashSet::new()),
+            files: AtomicUsize::new(0),
+            committed: false,
+        })
     }
 
     /// `<parent>/<prefix><name>.<pid>`.
@@ -163,21 +168,92 @@ fn leftover_of(entry: &OsStr, name: &OsStr) -> Option<Leftover> {
     None
 }
 
-fn write_tree<P: AsRef<Path>, C: AsRef<[u8]>>(tmp: &Path, tree: &BTreeMap<P, C>) -> io::Result<()> {
-    fs::create_dir(tmp).map_err(context("create the folder", tmp))?;
-    for (i, (path, content)) in tree.iter().enumerate() {
-        if i == tree.len() / 2 {
+/// Refuses a path outside the folder, and rulecast's own marker.
+fn check_path(path: &Path) -> io::Result<()> {
+    check_relative(path)?;
+    if path == Path::new(MARKER) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{MARKER} is rulecast's own file; no target may write it"),
+        ));
+    }
+    Ok(())
+}
+
+/// A new tree being written to the temporary folder beside a claimed output
+/// ([`Claimed::stage`]). Files are written as they come, so the tree is never held whole in
+/// memory; nothing reaches the output folder until [`Staging::commit`].
+pub(crate) struct Staging<'a> {
+    claimed: &'a Claimed,
+    tmp: PathBuf,
+    /// The folders below `tmp` created so far: each is created once, parents first, instead of
+    /// a `create_dir_all` (one failing `mkdir` per level) for every file.
+    folders: Mutex<HashSet<PathBuf>>,
+    files: AtomicUsize,
+    committed: bool,
+}
+
+impl Staging<'_> {
+    /// Writes one file of the new tree, `path` relative to the output folder. A path written
+    /// twice, or a file where a folder must go, is an error: nothing is overwritten.
+    pub(crate) fn add(&self, path: &Path, content: &[u8]) -> io::Result<()> {
+        check_path(path)?;
+        if let Some(folder) = path.parent() {
+            self.folder(folder)?;
+        }
+        let full = self.tmp.join(path);
+        let mut file = fs::File::create_new(&full).map_err(context("write", &full))?;
+        file.write_all(content).map_err(context("write", &full))?;
+        if self.files.fetch_add(1, Ordering::Relaxed) == 0 {
             crash_point("writing");
         }
-        let full = tmp.join(path);
-        if let Some(dir) = full.parent() {
-            fs::create_dir_all(dir).map_err(context("create the folder", dir))?;
-        }
-        fs::write(&full, content).map_err(context("write", &full))?;
+        Ok(())
     }
-    let marker = tmp.join(MARKER);
-    fs::write(&marker, MARKER_TEXT).map_err(context("write", &marker))?;
-    Ok(())
+
+    /// How many files have been written.
+    pub(crate) fn len(&self) -> usize {
+        self.files.load(Ordering::Relaxed)
+    }
+
+    /// Creates `relative` below the temporary folder, and its parents, unless done already.
+    fn folder(&self, relative: &Path) -> io::Result<()> {
+        let mut made = self
+            .folders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if relative.as_os_str().is_empty() || made.contains(relative) {
+            return Ok(());
+        }
+        let missing: Vec<&Path> = relative
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !made.contains(*a))
+            .collect();
+        for folder in missing.into_iter().rev() {
+            let full = self.tmp.join(folder);
+            fs::create_dir(&full).map_err(context("create the folder", &full))?;
+            made.insert(folder.to_path_buf());
+        }
+        Ok(())
+    }
+
+    /// Writes the marker and swaps the new tree in for the output folder.
+    pub(crate) fn commit(mut self) -> Result<(), OutputError> {
+        let marker = self.tmp.join(MARKER);
+        fs::write(&marker, MARKER_TEXT).map_err(context("write", &marker))?;
+        crash_point("written");
+        self.claimed.swap_in(&self.tmp)?;
+        self.committed = true;
+        self.claimed.written.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 /// Renames `from` to `to`, failing if `to` appeared meanwhile.

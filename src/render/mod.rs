@@ -39,6 +39,8 @@ pub struct Templates {
     tera: Tera,
     /// Where each template came from, for messages about what it rendered.
     paths: std::collections::HashMap<String, PathBuf>,
+    /// The names `--templates` overrode.
+    overridden: std::collections::HashSet<String>,
 }
 
 impl Templates {
@@ -56,8 +58,9 @@ impl Templates {
                 )
             })
             .collect();
+        let mut overridden = std::collections::HashSet::new();
         if let Some(dir) = overrides {
-            load_overrides(dir, &mut sources, &mut diagnostics);
+            load_overrides(dir, &mut sources, &mut overridden, &mut diagnostics);
         }
         let mut tera = Tera::new();
         // Output formats are YAML, JSON and .conf, never HTML: encoding is explicit (filters).
@@ -92,7 +95,18 @@ impl Templates {
             return Err(diagnostics);
         }
         let paths = sources.into_iter().map(|(n, _, p)| (n, p)).collect();
-        Ok(Templates { tera, paths })
+        Ok(Templates {
+            tera,
+            paths,
+            overridden,
+        })
+    }
+
+    /// Whether template `name` is the built-in one, which the tests and the conformance suite
+    /// hold to its file format: a file it renders from typed values needs no reading back,
+    /// unlike one rendered by a user's override.
+    pub fn is_builtin(&self, name: &str) -> bool {
+        !self.overridden.contains(name)
     }
 
     /// Renders template `name`, and checks that every value in the result is still exactly
@@ -130,6 +144,7 @@ fn error_text(e: &tera::Error) -> String {
 fn load_overrides(
     dir: &Path,
     sources: &mut [(String, String, PathBuf)],
+    overridden: &mut std::collections::HashSet<String>,
     diagnostics: &mut Diagnostics,
 ) {
     if !dir.is_dir() {
@@ -164,6 +179,7 @@ fn load_overrides(
                 Ok(text) => {
                     slot.1 = text;
                     slot.2 = entry.path().to_path_buf();
+                    overridden.insert(slot.0.clone());
                 }
                 Err(d) => diagnostics.push(d),
             },

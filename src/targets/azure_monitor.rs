@@ -129,12 +129,16 @@ impl Target for AzureMonitor {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        let mut resources = Vec::new();
-        for detection in super::detections(catalogue) {
+        // The per-detection templates, whose resources the combined one holds.
+        let mut singles = Vec::new();
+        // Each detection's alert, rendered on every core (its limitations kept apart with it);
+        // added in catalogue order.
+        let rendered = context.each_detection(|detection| {
             let stamp = (context.stamps)(detection);
-            let alert = alert_view(catalogue, detection, &stamp, &mut artifacts);
+            let mut own = Artifacts::default();
+            let alert = alert_view(catalogue, detection, &stamp, &mut own);
             let path = format!("{}.json", detection.slug);
-            match render_template(
+            let parsed = render_template(
                 context.templates,
                 "azure-monitor/alert.json",
                 &SingleView {
@@ -144,13 +148,15 @@ impl Target for AzureMonitor {
                 Some(detection),
             )
             .and_then(|t| super::parse_json(&path, &t))
-            {
-                Ok(parsed) => {
-                    resources.extend(super::arm_resource_texts(&parsed));
-                    let text = super::pretty(&parsed);
-                    artifacts
-                        .fragments
-                        .insert(detection.meta.id.clone(), text.clone());
+            .map(|parsed| super::pretty(&parsed));
+            (detection, own.warnings, path, parsed)
+        });
+        for (detection, warnings, path, parsed) in rendered {
+            artifacts.warnings.extend(warnings);
+            match parsed {
+                Ok(text) => {
+                    singles.push(std::path::PathBuf::from(&path));
+                    artifacts.add_fragment(&detection.meta.id, &[&text]);
                     artifacts.add_detection_file("azure-monitor", detection, path, text);
                 }
                 Err(e) => errors.push(e),
@@ -163,7 +169,7 @@ impl Target for AzureMonitor {
             "azure-monitor/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-            &resources,
+            &singles,
         );
         if errors.has_errors() {
             return Err(errors);

@@ -67,6 +67,21 @@ pub struct RenderContext<'a> {
     pub stamps: &'a (dyn Fn(&Detection) -> Stamp + Sync),
     /// Content-pack version stamped on pack-level artifacts (app version, combined templates).
     pub pack_version: &'a str,
+    /// How many threads [`RenderContext::each_detection`] may use.
+    pub threads: usize,
+}
+
+impl RenderContext<'_> {
+    /// `render` of every detection, in catalogue order, run on up to `threads` threads. A
+    /// target renders its detections through it and then adds the results to its artifacts in
+    /// that order, so its output is the same whatever the number of threads.
+    pub fn each_detection<'c, R: Send>(
+        &'c self,
+        render: impl Fn(&'c Detection) -> R + Sync,
+    ) -> Vec<R> {
+        let detections: Vec<&'c Detection> = detections(self.catalogue).collect();
+        crate::catalogue::parallel_map_on(self.threads, &detections, |d| render(d))
+    }
 }
 
 /// The facts about a detection that its artifacts carry but its logic does not decide: the
@@ -84,8 +99,11 @@ pub struct Stamp {
 pub struct Artifacts {
     /// Path relative to the target's folder -> content.
     pub files: BTreeMap<PathBuf, String>,
-    /// Detection id -> canonical text of the detection in this target.
+    /// Detection id -> canonical text of the detection in this target (or see
+    /// [`Artifacts::add_fragment`], which keeps only its digest).
     pub fragments: BTreeMap<String, String>,
+    /// Detection id -> SHA-256 (hex) of its canonical text, from [`Artifacts::add_fragment`].
+    pub(crate) digests: BTreeMap<String, String>,
     /// What the target could not express, per detection, as warnings.
     pub warnings: Diagnostics,
     /// The detection file each per-detection file was rendered from.
@@ -95,9 +113,25 @@ pub struct Artifacts {
     sources: Vec<(String, PathBuf)>,
     /// Files two detections would both be written to: one would be lost.
     collisions: Diagnostics,
+    /// Files rendered by built-in templates from values the target checked as it rendered
+    /// them ([`Artifacts::checked_in_render`]): `build` does not read them back through
+    /// [`Target::check`]; `rulecast verify` still does.
+    pub(crate) checked: std::collections::BTreeSet<PathBuf>,
 }
 
 impl Artifacts {
+    /// Records the canonical text of detection `id` in this target, given as the pieces it is
+    /// made of, in order. Only its digest is kept: the text is as large as the output.
+    pub fn add_fragment(&mut self, id: &str, pieces: &[&str]) {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for piece in pieces {
+            hasher.update(piece.as_bytes());
+        }
+        self.digests
+            .insert(id.to_owned(), crate::build::hex(&hasher.finalize()));
+    }
+
     pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
         self.files.insert(path.into(), content);
     }
@@ -130,6 +164,14 @@ impl Artifacts {
         // path alone), its message holds the path below the target folder.
         self.rendered_from(crate::diagnostic::display_path(&path), detection);
         self.files.insert(path, content);
+    }
+
+    /// Records that the file at `path` needs no reading back in `build`: a built-in template
+    /// (see [`Templates::is_builtin`]) rendered it from typed values, through the encoding
+    /// filters, and what [`Target::check`] would find in its text was checked on those
+    /// values. A file rendered by a user's override must always be read back.
+    pub fn checked_in_render(&mut self, path: impl Into<PathBuf>) {
+        self.checked.insert(path.into());
     }
 
     /// Records that the piece of output a check's finding names `name` (say a stanza,
@@ -456,6 +498,15 @@ impl ListFile {
     }
 }
 
+/// The context template `name` renders with, from the view `context`.
+pub(crate) fn template_context<T: Serialize>(
+    name: &str,
+    context: &T,
+) -> Result<tera::Context, Diagnostic> {
+    tera::Context::from_serialize(context)
+        .map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))
+}
+
 /// Renders a template, attaching the detection to any error.
 pub fn render_template<T: Serialize>(
     templates: &Templates,
@@ -463,8 +514,7 @@ pub fn render_template<T: Serialize>(
     context: &T,
     detection: Option<&Detection>,
 ) -> Result<String, Diagnostic> {
-    let context = tera::Context::from_serialize(context)
-        .map_err(|e| Diagnostic::error(format!("cannot build the context of `{name}`: {e}")))?;
+    let context = template_context(name, context)?;
     templates
         .render(name, &context)
         .map_err(|d| match detection {
@@ -494,30 +544,53 @@ pub fn pretty(value: &serde_json::Value) -> String {
     out
 }
 
-/// The `resources` of a parsed ARM template, each in the canonical layout.
-pub(crate) fn arm_resource_texts(template: &serde_json::Value) -> Vec<String> {
-    template
+/// The `resources` list's items of a per-detection ARM template in the canonical layout
+/// ([`pretty`]), as a combined template holds them: indented for its top-level list, joined by
+/// `,` lines. They are read off the file's own text (the pretty printer puts the top-level
+/// list's items between `\n  "resources": [\n` and the next `\n  ]`, and no JSON string holds a
+/// raw line break), so nothing is serialised twice; a text in any other layout is parsed.
+fn arm_resources_in(text: &str) -> std::borrow::Cow<'_, str> {
+    const OPEN: &str = "\n  \"resources\": [\n";
+    if let Some(start) = text.find(OPEN).map(|at| at + OPEN.len())
+        && let Some(length) = text[start..].find("\n  ]")
+    {
+        return std::borrow::Cow::Borrowed(&text[start..start + length]);
+    }
+    let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let mut out = String::new();
+    for (i, resource) in parsed
         .get("resources")
         .and_then(serde_json::Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|r| serde_json::to_string_pretty(r).expect("a parsed value serialises"))
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        let text = serde_json::to_string_pretty(resource).expect("a parsed value serialises");
+        for (j, line) in text.split('\n').enumerate() {
+            if j > 0 {
+                out.push('\n');
+            }
+            out.push_str("    ");
+            out.push_str(line);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Builds a combined ARM template: the rendered `skeleton` (parameters, metadata, an empty
-/// `resources` list) with every per-detection template's resources appended, in order.
-/// Resources come from the already rendered and checked per-detection templates, so the
-/// combined file deploys exactly what the single files do and nothing is rendered twice. They
-/// are spliced in as text, indented to their place, which gives exactly the canonical layout
-/// of the whole template without holding thousands of parsed resources in memory.
-pub(crate) fn combine_arm(
+/// `resources` list) with the resources of every per-detection template (`singles`, their
+/// text in the canonical layout) appended, in order. Resources come from the already rendered
+/// and checked per-detection templates, so the combined file deploys exactly what the single
+/// files do and nothing is rendered twice. They are spliced in as text, which gives exactly
+/// the canonical layout of the whole template without holding thousands of parsed resources,
+/// or a second copy of their text, in memory.
+pub(crate) fn combine_arm<'t>(
     path: &str,
     skeleton: &str,
-    resources: &[String],
+    singles: impl Iterator<Item = &'t str>,
 ) -> Result<String, Diagnostic> {
     let parsed = parse_json(path, skeleton)?;
     if parsed
@@ -536,37 +609,31 @@ pub(crate) fn combine_arm(
             "the template of {path} must have a top-level `resources` list"
         ))
     })?;
-    if resources.is_empty() {
-        return Ok(text);
-    }
-    let mut out = String::with_capacity(
-        text.len()
-            + resources
-                .iter()
-                .map(|r| r.len() + r.len() / 8)
-                .sum::<usize>(),
-    );
-    out.push_str(&text[..at]);
+    let mut out = String::from(&text[..at]);
     out.push_str("\n  \"resources\": [\n");
-    for (i, resource) in resources.iter().enumerate() {
-        if i > 0 {
+    let mut any = false;
+    for single in singles {
+        let resources = arm_resources_in(single);
+        if resources.is_empty() {
+            continue;
+        }
+        if any {
             out.push_str(",\n");
         }
-        for (j, line) in resource.split('\n').enumerate() {
-            if j > 0 {
-                out.push('\n');
-            }
-            out.push_str("    ");
-            out.push_str(line);
-        }
+        out.push_str(&resources);
+        any = true;
+    }
+    if !any {
+        return Ok(text);
     }
     out.push_str("\n  ]");
     out.push_str(&text[at + marker.len()..]);
     Ok(out)
 }
 
-/// Renders a combined ARM template's skeleton with `template` and splices `resources` into it
-/// as `azuredeploy.json` of the target.
+/// Renders a combined ARM template's skeleton with `template` and splices into it the
+/// resources of the target's per-detection ARM templates at `singles` (paths in the target's
+/// files), as `azuredeploy.json` of the target.
 pub(crate) fn add_combined_arm(
     artifacts: &mut Artifacts,
     errors: &mut Diagnostics,
@@ -574,7 +641,7 @@ pub(crate) fn add_combined_arm(
     template: &str,
     pack_version: &str,
     api_version: &str,
-    resources: &[String],
+    singles: &[PathBuf],
 ) {
     #[derive(Serialize)]
     struct CombinedView<'a> {
@@ -585,8 +652,11 @@ pub(crate) fn add_combined_arm(
         api_version,
         content_version: content_version(pack_version),
     };
+    let texts = singles
+        .iter()
+        .filter_map(|path| artifacts.files.get(path).map(String::as_str));
     match render_template(templates, template, &view, None)
-        .and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, resources))
+        .and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, texts))
     {
         Ok(text) => artifacts.add_file("azuredeploy.json", text),
         Err(e) => errors.push(e),

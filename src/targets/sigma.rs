@@ -247,10 +247,20 @@ impl Target for Sigma {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        for detection in super::detections(catalogue) {
+        // A rule file is only checked to be YAML. The built-in templates print every value
+        // through the yaml filter (each checked to be exactly what the filter wrote), so what
+        // they render is YAML by construction; an override's output is read back.
+        let by_builtins = ["sigma/rule.yml", "sigma/correlation.yml"]
+            .iter()
+            .all(|t| context.templates.is_builtin(t));
+        // Each detection's file, rendered on every core (its limitations kept apart with it);
+        // added in catalogue order.
+        let rendered = context.each_detection(|detection| {
             let stamp = (context.stamps)(detection);
-            let docs = documents(catalogue, detection, &stamp, &mut artifacts);
+            let mut own = Artifacts::default();
+            let docs = documents(catalogue, detection, &stamp, &mut own);
             let mut parts = Vec::new();
+            let mut problems = Vec::new();
             for doc in &docs {
                 let template = if doc.correlation.is_some() {
                     "sigma/correlation.yml"
@@ -259,18 +269,25 @@ impl Target for Sigma {
                 };
                 match render_template(context.templates, template, doc, Some(detection)) {
                     Ok(text) => parts.push(text),
-                    Err(e) => errors.push(e),
+                    Err(e) => problems.push(e),
                 }
             }
-            let text = parts.join("---\n");
+            (detection, own.warnings, parts.join("---\n"), problems)
+        });
+        for (detection, warnings, text, problems) in rendered {
+            artifacts.warnings.extend(warnings);
+            for e in problems {
+                errors.push(e);
+            }
             let path = format!(
                 "rules/{}/{}",
                 detection.section,
                 file_name(catalogue, detection)
             );
-            artifacts
-                .fragments
-                .insert(detection.meta.id.clone(), text.clone());
+            artifacts.add_fragment(&detection.meta.id, &[&text]);
+            if by_builtins {
+                artifacts.checked_in_render(&path);
+            }
             artifacts.add_detection_file("sigma", detection, path, text);
         }
         for (backend, file) in [

@@ -331,6 +331,32 @@ fn template_overrides_are_checked() {
     }
 }
 
+/// A built-in Sigma template renders YAML by construction, so `build` does not read its files
+/// back; an override's files are still read back, and one that writes broken YAML fails the
+/// build, naming the file, with nothing written.
+#[test]
+fn an_override_that_breaks_a_file_fails_the_build() {
+    let (_t, out) = Test::minimal()
+        .write(
+            "my-templates/sigma/rule.yml.tera",
+            "title: {{ title | yaml }}\nid: [{{ id | yaml }}\n",
+        )
+        .args(["build", "--templates", "my-templates"])
+        .status(1)
+        .stderr_contains("template produced invalid YAML for generated/sigma/rules/")
+        .stderr_contains("nothing was written")
+        .run();
+    assert!(!out.path("generated").exists());
+    // The same override, fixed, builds.
+    Test::minimal()
+        .write(
+            "my-templates/sigma/rule.yml.tera",
+            "title: {{ title | yaml }}\nid: [{{ id | yaml }}]\n",
+        )
+        .args(["build", "--templates", "my-templates"])
+        .run();
+}
+
 #[test]
 fn stale_output_files_are_removed() {
     let (t, _) = Test::minimal().args(["build"]).run();

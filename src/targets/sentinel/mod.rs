@@ -360,8 +360,12 @@ impl Target for Sentinel {
         for problem in repositories::check(files) {
             out.push(Diagnostic::error(format!("sentinel: {problem}")));
         }
-        let mut ids: BTreeMap<String, String> = BTreeMap::new();
-        for (path, text) in files.iter().filter(|(p, _)| p.starts_with("rules")) {
+        // Each rule file is read back on every core; the findings keep the files' order.
+        let rules: Vec<(&PathBuf, &String)> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with("rules"))
+            .collect();
+        let read = crate::catalogue::parallel_map(&rules, |(path, text)| {
             let shown = format!(
                 "generated/sentinel/{}",
                 path.to_string_lossy().replace('\\', "/")
@@ -369,15 +373,28 @@ impl Target for Sentinel {
             match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default())
             {
                 Ok(template) => {
+                    let id = template
+                        .get("id")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned);
+                    (shown, id, Ok(template_rules::check(&template)))
+                }
+                Err(e) => (shown, None, Err(e)),
+            }
+        });
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (shown, id, problems) in read {
+            match problems {
+                Ok(problems) => {
                     // Sentinel identifies a template by its id: two files with one id overwrite each other.
-                    if let Some(id) = template.get("id").and_then(serde_json::Value::as_str)
+                    if let Some(id) = id
                         && let Some(first) = ids.insert(id.to_lowercase(), shown.clone())
                     {
                         out.push(Diagnostic::error(format!(
                             "sentinel: {shown}: id {id} is also used by {first}"
                         )));
                     }
-                    for problem in template_rules::check(&template) {
+                    for problem in problems {
                         out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
                     }
                 }
@@ -393,21 +410,19 @@ impl Target for Sentinel {
         let catalogue = context.catalogue;
         let mut artifacts = Artifacts::default();
         let mut errors = Diagnostics::new();
-        let mut resources = Vec::new();
-        for detection in super::detections(catalogue) {
+        // The per-detection ARM templates, whose resources the combined one holds.
+        let mut singles = Vec::new();
+        // Each detection's two files, rendered on every core; added in catalogue order.
+        let rendered = context.each_detection(|detection| {
             let stamp = (context.stamps)(detection);
             let (rule, limitations) = rule_view(catalogue, detection, &stamp);
-            for what in &limitations {
-                artifacts.limitation(NAME, detection, what);
-            }
-            let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
-            let arm_path = format!("arm/{}.json", detection.slug);
             let view = ArmView {
                 rule: &rule,
                 api_version: API_VERSION,
                 resource_name: resource_name(&detection.meta.id),
             };
-            match (
+            let arm_path = format!("arm/{}.json", detection.slug);
+            let files = match (
                 render_template(
                     context.templates,
                     "sentinel/rule.yaml",
@@ -421,25 +436,31 @@ impl Target for Sentinel {
                     Some(detection),
                 ),
             ) {
-                (Ok(yaml), Ok(arm)) => {
-                    let arm = match super::parse_json(&arm_path, &arm) {
-                        Ok(parsed) => {
-                            resources.extend(super::arm_resource_texts(&parsed));
-                            super::pretty(&parsed)
-                        }
-                        Err(e) => {
-                            errors.push(e);
-                            arm
-                        }
-                    };
-                    artifacts
-                        .fragments
-                        .insert(detection.meta.id.clone(), format!("{yaml}\n{arm}"));
+                (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
+                    Ok(parsed) => (yaml, super::pretty(&parsed), None),
+                    Err(e) => (yaml, arm, Some(e)),
+                }),
+                (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
+            };
+            (detection, limitations, arm_path, files)
+        });
+        for (detection, limitations, arm_path, files) in rendered {
+            for what in &limitations {
+                artifacts.limitation(NAME, detection, what);
+            }
+            match files {
+                Ok((yaml, arm, problem)) => {
+                    singles.push(PathBuf::from(&arm_path));
+                    if let Some(e) = problem {
+                        errors.push(e);
+                    }
+                    let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
+                    artifacts.add_fragment(&detection.meta.id, &[&yaml, "\n", &arm]);
                     artifacts.add_detection_file("sentinel", detection, yaml_path, yaml);
                     artifacts.add_detection_file("sentinel", detection, arm_path, arm);
                 }
-                (a, b) => {
-                    for e in a.err().into_iter().chain(b.err()) {
+                Err(problems) => {
+                    for e in problems {
                         errors.push(e);
                     }
                 }
@@ -466,7 +487,7 @@ impl Target for Sentinel {
             "sentinel/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-            &resources,
+            &singles,
         );
         // Repositories deploys every *.json it walks: the combined template (for `az
         // deployment group create`) holds every rule again, so it is excluded, and each rule
@@ -747,4 +768,54 @@ fn rule_view(
         nrt: rule_kind(detection) == RuleKind::Nrt,
     };
     (view, limitations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule files are read back on several threads; every finding is still reported, in
+    /// the files' order, and an id is a duplicate of the first file that has it.
+    #[test]
+    fn every_rule_file_is_read_back_with_its_findings_in_order() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("generated/sentinel/rules/entra-roles/pim-alert-disabled.yaml");
+        let rule = std::fs::read_to_string(shipped).unwrap();
+        assert!(rule.contains("\nseverity: High\n"));
+        let mut files = BTreeMap::new();
+        files.insert(PathBuf::from("rules/a/first.yaml"), rule.clone());
+        files.insert(PathBuf::from("rules/a/second.yaml"), rule.clone());
+        files.insert(PathBuf::from("rules/b/broken.yaml"), "id: [\n".to_owned());
+        files.insert(
+            PathBuf::from("rules/b/severe.yaml"),
+            rule.replace("\nseverity: High\n", "\nseverity: Severe\n"),
+        );
+        for i in 0..20 {
+            files.insert(PathBuf::from(format!("rules/c/{i:02}.yaml")), rule.clone());
+        }
+        let findings = Sentinel.check(&files);
+        let about: Vec<&str> = findings
+            .iter()
+            .map(Diagnostic::message)
+            .filter(|m| m.contains("generated/sentinel/rules/"))
+            .collect();
+        assert_eq!(about.len(), 24, "{about:#?}");
+        assert!(
+            about[0].starts_with("sentinel: generated/sentinel/rules/a/second.yaml: id ")
+                && about[0].ends_with("is also used by generated/sentinel/rules/a/first.yaml"),
+            "{about:#?}"
+        );
+        assert!(
+            about[1]
+                .starts_with("sentinel: generated/sentinel/rules/b/broken.yaml is not valid YAML"),
+            "{about:#?}"
+        );
+        assert!(about[2].contains("rules/b/severe.yaml: id "), "{about:#?}");
+        assert!(
+            about[3].contains("rules/b/severe.yaml: severity `Severe`"),
+            "{about:#?}"
+        );
+        assert!(about[4].contains("rules/c/00.yaml: id "), "{about:#?}");
+        assert!(about[23].contains("rules/c/19.yaml: id "), "{about:#?}");
+    }
 }

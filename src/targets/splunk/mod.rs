@@ -407,7 +407,11 @@ impl Target for Splunk {
             Some((lookup.name.as_str(), lookup.field.as_str()))
         };
         macros.extend(source_macros.iter().cloned());
-        for detection in super::detections(catalogue) {
+        // Each detection's search, compiled on every core (its limitations and problems kept
+        // apart with it); added in catalogue order.
+        let compiled = context.each_detection(|detection| {
+            let mut own = Artifacts::default();
+            let mut problems = Vec::new();
             let stamp = (context.stamps)(detection);
             let filter_macro = filter_macro(catalogue, detection);
             let source = source_section(catalogue.logsource(detection))
@@ -427,7 +431,7 @@ impl Target for Splunk {
                     "Splunk note: cron cannot run exactly every {frequency}; the search runs at {}, every {}, and each run reports what was indexed since the run before.",
                     cron.spec, cron.period
                 ));
-                artifacts.limitation(
+                own.limitation(
                     "splunk",
                     detection,
                     &format!(
@@ -441,11 +445,11 @@ impl Target for Splunk {
                 // shipped `enableSched = 0` still stops a deprecated search that was enabled.
                 notes.push("Splunk note: deprecated, so this search is not scheduled (enableSched = 0) even where it was enabled; it stays in the app so upgrades switch it off.".to_owned());
             }
-            macros.push(MacroView {
+            let tuning = MacroView {
                 name: filter_macro.clone(),
                 definition: "search *".to_owned(),
                 description: format!("Tuning filter for \"{}\": override in local/macros.conf to exclude known, approved activity.", detection.meta.title),
-            });
+            };
             if let Some(tiers) = super::raised_tiers(detection)
                 && config.flavour != Flavour::EnterpriseSecurity
             {
@@ -454,7 +458,7 @@ impl Target for Splunk {
                     detection.meta.severity.as_str(),
                     tiers
                 ));
-                artifacts.limitation(
+                own.limitation(
                     "splunk",
                     detection,
                     &format!(
@@ -469,7 +473,7 @@ impl Target for Splunk {
                     &config.app_label,
                     &source.macro_name,
                     &search.columns,
-                    &mut artifacts,
+                    &mut own,
                 )
             });
             let mut search_text = search.text;
@@ -505,12 +509,20 @@ impl Target for Splunk {
             if let Err(e) = conf_stanza(&view.stanza)
                 && label_fits
             {
-                errors.push(detection.document.error_at("/title", format!("splunk: the title cannot name a saved search: {e}"))
+                problems.push(detection.document.error_at("/title", format!("splunk: the title cannot name a saved search: {e}"))
                     .with_help("a Splunk stanza name cannot hold brackets, control characters or surrounding spaces"));
             }
             if let Err(e) = conf_value(&view.detection.description) {
-                errors.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
+                problems.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
                     .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
+            }
+            (own.warnings, tuning, view, problems)
+        });
+        for (warnings, tuning, view, problems) in compiled {
+            artifacts.warnings.extend(warnings);
+            macros.push(tuning);
+            for e in problems {
+                errors.push(e);
             }
             searches.push(view);
         }
@@ -589,11 +601,18 @@ impl Target for Splunk {
             ));
             files.push(("splunk/server.conf", format!("{root}/default/server.conf")));
         }
-        for (template, path) in files {
-            match render_template(context.templates, template, &app, None) {
-                Ok(text) => artifacts.add_file(path, text),
-                Err(e) => errors.push(e),
+        // Every file of the app renders from the same view, which holds every search: it is
+        // turned into the templates' context once, not once per file.
+        match super::template_context("splunk/savedsearches.conf", &app) {
+            Ok(app_context) => {
+                for (template, path) in files {
+                    match context.templates.render(template, &app_context) {
+                        Ok(text) => artifacts.add_file(path, text),
+                        Err(e) => errors.push(e),
+                    }
+                }
             }
+            Err(e) => errors.push(e),
         }
         for lookup in &app.lookups {
             match render_template(context.templates, "splunk/lookup.csv", lookup, None) {
@@ -611,9 +630,9 @@ impl Target for Splunk {
         for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
             let header = format!("[{}]", view.stanza);
             artifacts.rendered_from(&header, detection);
-            artifacts.fragments.insert(
-                detection.meta.id.clone(),
-                stanzas.get(&header).cloned().unwrap_or_default(),
+            artifacts.add_fragment(
+                &detection.meta.id,
+                &[stanzas.get(&header).map_or("", String::as_str)],
             );
         }
         if errors.has_errors() {
