@@ -8,11 +8,14 @@
 //! hold none of those texts, ignoring ASCII case, cannot match anything. Three steps tell, at
 //! a fraction of the cost of parsing:
 //!
-//! 1. a whole batch of JSON lines (2 MB) is lower-cased and searched at once for a few parts of
-//!    those texts, one in each (the anchors, in one Aho-Corasick search whose packed SIMD
-//!    prefilter runs at several GB/s), and for the wrapper keys and the hazards below; a line
-//!    without a find costs nothing more, which is four lines in five of a routine log;
-//! 2. a line with an anchor is searched for every text that any part of a detection's
+//! 1. a whole batch of JSON lines (2 MB) is searched at once (lower-cased a piece at a time,
+//!    so the copy is searched while in the cache) for a few parts of those texts, one in each
+//!    (the anchors, in one Aho-Corasick search whose packed SIMD prefilter runs at several
+//!    GB/s), and for the wrapper keys and the hazards below; a line without a find costs
+//!    nothing more, which is four lines in five of a routine log;
+//! 2. a line with an anchor is searched (packed SIMD again) for one part of each detection's
+//!    condition, its rarest texts (the ids of the `tier0_groups` rather than "Add member to
+//!    group"); a line with one is searched for every text that any part of a detection's
 //!    condition requires, of any field whose value the record's bytes show as it is (the
 //!    activity, the category, a group id inside `TargetResources`), and the detection's
 //!    condition is evaluated over which texts were found: "Add member to group" is an
@@ -52,6 +55,9 @@ use crate::eval::logic_tree::LogicTree;
 use crate::eval::matcher::CompiledMatch;
 use crate::eval::shape::ColumnRead;
 use crate::eval::source::SourcePlan;
+
+/// How many bytes of a batch are lower-cased at a time, to be searched while in the cache.
+const LOWER_CASED_PIECE: usize = 32 * 1024;
 
 /// Non-ASCII characters whose lower case holds an ASCII character (checked against every
 /// character by a test), in UTF-8.
@@ -120,7 +126,7 @@ enum Found {
 /// whole batch ([`Prefilter::search`]). Reused from batch to batch.
 #[derive(Debug, Default)]
 pub(crate) struct Candidates {
-    /// The batch, lower-cased (ASCII only).
+    /// A piece of the batch, or the line asked about, lower-cased (ASCII only).
     lower: Vec<u8>,
     /// Places found, in byte order.
     found: Vec<(usize, Found)>,
@@ -230,34 +236,56 @@ impl Prefilter {
         let Candidates {
             lower, found, next, ..
         } = candidates;
-        lower.clear();
-        lower.extend(data.iter().map(u8::to_ascii_lowercase));
         found.clear();
         *next = 0;
+        // Lower-cased a piece at a time, each piece with the bytes a find starting in it may
+        // reach, so the copy stays in the cache for the search: finds are those of one search
+        // over the whole batch lower-cased (a leftmost-first find starting in a piece is the
+        // same in the piece as in the batch: every pattern that may start there fits).
+        let reach = self.first.max_pattern_len() - 1;
+        let mut piece = 0;
         let mut at = 0;
-        while at < lower.len() {
-            let Some(m) = self
-                .first
-                .find(aho_corasick::Input::new(&lower[..]).span(at..lower.len()))
-            else {
-                break;
-            };
-            let pattern = m.pattern().as_usize();
-            if pattern < self.anchors {
-                found.push((m.start(), Found::Anchor));
-                at = m.end();
-            } else if may_wrap && wrapper_key_before_array(data, m.start(), m.end()) {
-                found.push((m.start(), Found::Parse));
-                at = m.end();
-            } else {
-                // An anchor may start inside the key (`"value"` and a text holding `value`).
-                at = m.start() + 1;
+        while piece < data.len() {
+            let piece_end = (piece + LOWER_CASED_PIECE).min(data.len());
+            lower.clear();
+            lower.extend(
+                data[piece..(piece_end + reach).min(data.len())]
+                    .iter()
+                    .map(u8::to_ascii_lowercase),
+            );
+            while at < piece_end {
+                let input = aho_corasick::Input::new(&lower[..]).span(at - piece..lower.len());
+                let Some(m) = self.first.find(input) else {
+                    break;
+                };
+                let (start, end) = (piece + m.start(), piece + m.end());
+                if start >= piece_end {
+                    break;
+                }
+                let pattern = m.pattern().as_usize();
+                if pattern < self.anchors {
+                    found.push((start, Found::Anchor));
+                    at = end;
+                } else if may_wrap && wrapper_key_before_array(data, start, end) {
+                    found.push((start, Found::Parse));
+                    at = end;
+                } else {
+                    // An anchor may start inside the key (`"value"` and a text holding `value`).
+                    at = start + 1;
+                }
             }
+            piece = piece_end;
+            at = at.max(piece);
         }
         let [a, b, c] = self.hazard_starts;
         found.extend(
-            memchr::memchr3_iter(a, b, c, lower)
-                .filter(|at| self.hazards.iter().any(|h| lower[*at..].starts_with(h)))
+            memchr::memchr3_iter(a, b, c, data)
+                .filter(|at| {
+                    let rest = &data[*at..];
+                    self.hazards
+                        .iter()
+                        .any(|h| rest.len() >= h.len() && rest[..h.len()].eq_ignore_ascii_case(h))
+                })
                 .map(|at| (at, Found::Parse)),
         );
         found.sort_unstable_by_key(|(at, _)| *at);
@@ -291,7 +319,11 @@ impl Prefilter {
             }
         }
         parse
-            || (anchor && self.holds_needed(&lower[range.clone()], holds))
+            || (anchor && {
+                lower.clear();
+                lower.extend(data[range.clone()].iter().map(u8::to_ascii_lowercase));
+                self.holds_needed(lower, holds)
+            })
             || (may_wrap && data[range].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
     }
 }
@@ -780,6 +812,25 @@ mod tests {
             !rare.is_match("add member to rol pr"),
             "a near miss of each"
         );
+    }
+
+    #[test]
+    fn a_text_across_two_pieces_lower_cased_apart_is_found() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let prefilter = Prefilter::of(&engine).unwrap();
+        let record = |activity: &str, at: usize| {
+            let head = r#"{"Category":"RoleManagement","Pad":""#;
+            let pad = "x".repeat(at - head.len() - r#"","ActivityDisplayName":""#.len());
+            format!(r#"{head}{pad}","ActivityDisplayName":"{activity}"}}"#)
+        };
+        for start in LOWER_CASED_PIECE - 20..LOWER_CASED_PIECE + 2 {
+            let text = record("Disable PIM ALERT", start);
+            assert_eq!(text.find("Disable"), Some(start));
+            assert!(parses(&prefilter, text.as_bytes(), true), "{start}");
+            let near_miss = record("Disable PIM ALERX", start);
+            assert!(!parses(&prefilter, near_miss.as_bytes(), true), "{start}");
+        }
     }
 
     #[test]
