@@ -8,11 +8,14 @@
 //! hold none of those texts, ignoring ASCII case, cannot match anything. Three steps tell, at
 //! a fraction of the cost of parsing:
 //!
-//! 1. a whole batch of JSON lines (2 MB) is lower-cased and searched at once for a few parts of
-//!    those texts, one in each (the anchors, in one Aho-Corasick search whose packed SIMD
-//!    prefilter runs at several GB/s), and for the wrapper keys and the hazards below; a line
-//!    without a find costs nothing more, which is four lines in five of a routine log;
-//! 2. a line with an anchor is searched for every text that any part of a detection's
+//! 1. a whole batch of JSON lines (2 MB) is searched at once (lower-cased a piece at a time,
+//!    so the copy is searched while in the cache) for a few parts of those texts, one in each
+//!    (the anchors, in one Aho-Corasick search whose packed SIMD prefilter runs at several
+//!    GB/s), and for the wrapper keys and the hazards below; a line without a find costs
+//!    nothing more, which is four lines in five of a routine log;
+//! 2. a line with an anchor is searched (packed SIMD again) for one part of each detection's
+//!    condition, its rarest texts (the ids of the `tier0_groups` rather than "Add member to
+//!    group"); a line with one is searched for every text that any part of a detection's
 //!    condition requires, of any field whose value the record's bytes show as it is (the
 //!    activity, the category, a group id inside `TargetResources`), and the detection's
 //!    condition is evaluated over which texts were found: "Add member to group" is an
@@ -42,7 +45,7 @@
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::eval::Engine;
 use crate::eval::compiled::CompiledDetection;
@@ -52,6 +55,9 @@ use crate::eval::logic_tree::LogicTree;
 use crate::eval::matcher::CompiledMatch;
 use crate::eval::shape::ColumnRead;
 use crate::eval::source::SourcePlan;
+
+/// How many bytes of a batch are lower-cased at a time, to be searched while in the cache.
+const LOWER_CASED_PIECE: usize = 32 * 1024;
 
 /// Non-ASCII characters whose lower case holds an ASCII character (checked against every
 /// character by a test), in UTF-8.
@@ -89,7 +95,13 @@ pub(crate) struct Prefilter {
     hazard_starts: [u8; 3],
     /// Every text the detections' conditions require (of any field whose value the record's
     /// bytes show as it is), searched for in the lines where an anchor was found...
-    needed: AhoCorasick,
+    needed: EveryText,
+    /// ...but only in a line that holds one of a few texts every match of some detection
+    /// holds (one part of each condition: the rarest by [`shortest`]): a search whose packed
+    /// SIMD prefilter runs at several GB/s, where the search for every text runs an automaton
+    /// over every byte. A routine "Add member to group" holds the activity a detection
+    /// requires, but not the id of any group on its list, and stops here...
+    rare: AhoCorasick,
     /// ...to tell, per detection, whether the line holds the texts its condition requires
     /// (leaves: indexes of `needed`'s texts, one of which must be found). The anchors come from
     /// one part of each condition, chosen to be searched for fast; these are all parts:
@@ -114,7 +126,7 @@ enum Found {
 /// whole batch ([`Prefilter::search`]). Reused from batch to batch.
 #[derive(Debug, Default)]
 pub(crate) struct Candidates {
-    /// The batch, lower-cased (ASCII only).
+    /// A piece of the batch, or the line asked about, lower-cased (ASCII only).
     lower: Vec<u8>,
     /// Places found, in byte order.
     found: Vec<(usize, Found)>,
@@ -130,12 +142,16 @@ impl Prefilter {
         let mut texts: Vec<String> = Vec::new();
         let mut needs = Vec::new();
         let mut needed = Interned::default();
+        let mut rare: Vec<String> = Vec::new();
         for detection in &engine.detections {
             let plan = &engine.sources[detection.source];
             let leaf = |m: &CompiledMatch| match_texts(m, plan);
             let required = tree_texts(detection.plain_prefilter()?, &leaf)?;
             texts.extend(required.into_iter().map(|t| t.to_ascii_lowercase()));
             let need = detection_needs(detection, plan).expect("a detection with texts needs them");
+            let texts_of = |any: &Vec<String>| Some(any.clone());
+            let cut = tree_texts(&need, &texts_of).expect("a detection with texts needs them");
+            rare.extend(cut.into_iter().map(|t| t.to_ascii_lowercase()));
             needs.push(needed.intern(need));
         }
         if texts.is_empty() {
@@ -176,12 +192,8 @@ impl Prefilter {
             anchors: anchor_count,
             hazards: hazards.iter().map(|h| h.as_bytes().to_vec()).collect(),
             hazard_starts,
-            // A DFA: it runs over a fifth of a routine log, where an NFA is the slowest part.
-            needed: AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::DFA))
-                .match_kind(MatchKind::Standard)
-                .build(&needed.texts)
-                .expect("a few dozen texts always build"),
+            needed: EveryText::of(&needed.texts),
+            rare: searcher(without_longer(rare)),
             needs,
             #[cfg(test)]
             texts,
@@ -224,35 +236,56 @@ impl Prefilter {
         let Candidates {
             lower, found, next, ..
         } = candidates;
-        lower.clear();
-        lower.extend_from_slice(data);
-        lower.make_ascii_lowercase();
         found.clear();
         *next = 0;
+        // Lower-cased a piece at a time, each piece with the bytes a find starting in it may
+        // reach, so the copy stays in the cache for the search: finds are those of one search
+        // over the whole batch lower-cased (a leftmost-first find starting in a piece is the
+        // same in the piece as in the batch: every pattern that may start there fits).
+        let reach = self.first.max_pattern_len() - 1;
+        let mut piece = 0;
         let mut at = 0;
-        while at < lower.len() {
-            let Some(m) = self
-                .first
-                .find(aho_corasick::Input::new(&lower[..]).span(at..lower.len()))
-            else {
-                break;
-            };
-            let pattern = m.pattern().as_usize();
-            if pattern < self.anchors {
-                found.push((m.start(), Found::Anchor));
-                at = m.end();
-            } else if may_wrap && wrapper_key_before_array(data, m.start(), m.end()) {
-                found.push((m.start(), Found::Parse));
-                at = m.end();
-            } else {
-                // An anchor may start inside the key (`"value"` and a text holding `value`).
-                at = m.start() + 1;
+        while piece < data.len() {
+            let piece_end = (piece + LOWER_CASED_PIECE).min(data.len());
+            lower.clear();
+            lower.extend(
+                data[piece..(piece_end + reach).min(data.len())]
+                    .iter()
+                    .map(u8::to_ascii_lowercase),
+            );
+            while at < piece_end {
+                let input = aho_corasick::Input::new(&lower[..]).span(at - piece..lower.len());
+                let Some(m) = self.first.find(input) else {
+                    break;
+                };
+                let (start, end) = (piece + m.start(), piece + m.end());
+                if start >= piece_end {
+                    break;
+                }
+                let pattern = m.pattern().as_usize();
+                if pattern < self.anchors {
+                    found.push((start, Found::Anchor));
+                    at = end;
+                } else if may_wrap && wrapper_key_before_array(data, start, end) {
+                    found.push((start, Found::Parse));
+                    at = end;
+                } else {
+                    // An anchor may start inside the key (`"value"` and a text holding `value`).
+                    at = start + 1;
+                }
             }
+            piece = piece_end;
+            at = at.max(piece);
         }
         let [a, b, c] = self.hazard_starts;
         found.extend(
-            memchr::memchr3_iter(a, b, c, lower)
-                .filter(|at| self.hazards.iter().any(|h| lower[*at..].starts_with(h)))
+            memchr::memchr3_iter(a, b, c, data)
+                .filter(|at| {
+                    let rest = &data[*at..];
+                    self.hazards
+                        .iter()
+                        .any(|h| rest.len() >= h.len() && rest[..h.len()].eq_ignore_ascii_case(h))
+                })
                 .map(|at| (at, Found::Parse)),
         );
         found.sort_unstable_by_key(|(at, _)| *at);
@@ -286,7 +319,11 @@ impl Prefilter {
             }
         }
         parse
-            || (anchor && self.holds_needed(&lower[range.clone()], holds))
+            || (anchor && {
+                lower.clear();
+                lower.extend(data[range.clone()].iter().map(u8::to_ascii_lowercase));
+                self.holds_needed(lower, holds)
+            })
             || (may_wrap && data[range].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
     }
 }
@@ -294,15 +331,82 @@ impl Prefilter {
 impl Prefilter {
     /// Whether `text` (lower-cased) holds the texts some detection's condition requires.
     fn holds_needed(&self, text: &[u8], holds: &mut Vec<bool>) -> bool {
-        holds.clear();
-        holds.resize(self.needed.patterns_len(), false);
-        for m in self.needed.find_overlapping_iter(text) {
-            holds[m.pattern().as_usize()] = true;
+        if !self.rare.is_match(text) {
+            return false;
         }
+        self.needed.mark(text, holds);
         self.needs
             .iter()
             .any(|need| need.evaluate(&mut |any: &Vec<usize>| any.iter().any(|t| holds[*t])))
     }
+}
+
+/// A search that tells which of a few dozen texts a line holds, each wherever it is, even inside
+/// or across another.
+///
+/// Not an overlapping search, which runs its automaton over every byte (it was a third of a
+/// scan's time, over the routine lines that hold a required activity): a leftmost-longest one,
+/// whose packed SIMD prefilter skips the bytes between finds, restarted one byte after the
+/// start of each find. Every place where some text starts is found that way, and the texts
+/// that start at a place are prefixes of the longest one there, which is the one reported: so
+/// a find marks every text the reported one holds.
+#[derive(Debug, Clone)]
+struct EveryText {
+    search: AhoCorasick,
+    /// For each text, the indexes of the texts it holds (itself among them).
+    inside: Vec<Vec<usize>>,
+}
+
+impl EveryText {
+    fn of(texts: &[String]) -> EveryText {
+        EveryText {
+            search: AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(texts)
+                .expect("a few dozen texts always build"),
+            inside: texts
+                .iter()
+                .map(|outer| {
+                    (0..texts.len())
+                        .filter(|i| outer.contains(&texts[*i]))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Sets `holds` to which of the texts `text` holds.
+    fn mark(&self, text: &[u8], holds: &mut Vec<bool>) {
+        holds.clear();
+        holds.resize(self.inside.len(), false);
+        let mut at = 0;
+        while let Some(found) = self
+            .search
+            .find(aho_corasick::Input::new(text).span(at..text.len()))
+        {
+            for inside in &self.inside[found.pattern().as_usize()] {
+                holds[*inside] = true;
+            }
+            at = found.start() + 1;
+        }
+    }
+}
+
+/// `texts` without repeats nor a text that holds another: a line holds one of them if, and
+/// only if, it holds one of `texts`.
+fn without_longer(mut texts: Vec<String>) -> Vec<String> {
+    texts.sort_unstable();
+    texts.dedup();
+    let shortest: Vec<String> = texts
+        .iter()
+        .filter(|t| {
+            !texts
+                .iter()
+                .any(|inner| inner != *t && t.contains(inner.as_str()))
+        })
+        .cloned()
+        .collect();
+    shortest
 }
 
 /// Texts, each once, and the conditions over them.
@@ -666,6 +770,67 @@ mod tests {
             plan,
             "5c1e7a92-3f4b"
         ));
+    }
+
+    #[test]
+    fn every_text_is_found_inside_across_and_beside_another() {
+        let texts =
+            ["add member to role", "member to role outside", "role", "to"].map(String::from);
+        let every = EveryText::of(&texts);
+        let mut holds = Vec::new();
+        let mut found = |text: &str| {
+            every.mark(text.as_bytes(), &mut holds);
+            holds.clone()
+        };
+        // "role" and "to" lie inside the first text; the second overlaps the first.
+        assert_eq!(
+            found("x add member to role outside y"),
+            [true, true, true, true]
+        );
+        assert_eq!(found("add member to role"), [true, false, true, true]);
+        assert_eq!(found("member to role outsid"), [false, false, true, true]);
+        assert_eq!(found("add member to rol"), [false, false, false, true]);
+        assert_eq!(found("r o l e"), [false; 4], "a near miss marks nothing");
+        assert_eq!(found("rolerole"), [false, false, true, false]);
+    }
+
+    #[test]
+    fn a_line_holds_one_of_the_rare_texts_exactly_when_it_holds_one_before_they_are_shortened() {
+        let texts = [
+            "add member to role (pim)",
+            "add member to role",
+            "q",
+            "pqr",
+            "q",
+        ];
+        let kept = without_longer(texts.map(String::from).to_vec());
+        assert_eq!(kept, ["add member to role", "q"]);
+        let rare = AhoCorasick::new(&kept).unwrap();
+        assert!(rare.is_match("x add member to role (pim)"));
+        assert!(rare.is_match("pqr"));
+        assert!(
+            !rare.is_match("add member to rol pr"),
+            "a near miss of each"
+        );
+    }
+
+    #[test]
+    fn a_text_across_two_pieces_lower_cased_apart_is_found() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let prefilter = Prefilter::of(&engine).unwrap();
+        let record = |activity: &str, at: usize| {
+            let head = r#"{"Category":"RoleManagement","Pad":""#;
+            let pad = "x".repeat(at - head.len() - r#"","ActivityDisplayName":""#.len());
+            format!(r#"{head}{pad}","ActivityDisplayName":"{activity}"}}"#)
+        };
+        for start in LOWER_CASED_PIECE - 20..LOWER_CASED_PIECE + 2 {
+            let text = record("Disable PIM ALERT", start);
+            assert_eq!(text.find("Disable"), Some(start));
+            assert!(parses(&prefilter, text.as_bytes(), true), "{start}");
+            let near_miss = record("Disable PIM ALERX", start);
+            assert!(!parses(&prefilter, near_miss.as_bytes(), true), "{start}");
+        }
     }
 
     #[test]
