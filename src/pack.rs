@@ -35,11 +35,11 @@ impl Selection {
         status_ok && self.min_severity.is_none_or(|min| meta.severity >= min)
     }
 
-    /// The catalogue with only the selected detections.
-    pub(crate) fn apply(&self, catalogue: &Catalogue) -> Catalogue {
-        let mut selected = catalogue.clone();
-        selected.detections.retain(|d| self.includes(d));
-        selected
+    /// The catalogue with only the selected detections. It is taken by value: a copy of a
+    /// large catalogue (every detection with its parsed source) costs as much as loading it.
+    pub(crate) fn apply(&self, mut catalogue: Catalogue) -> Catalogue {
+        catalogue.detections.retain(|d| self.includes(d));
+        catalogue
     }
 
     /// How the selection is described in messages and the release manifest.
@@ -125,7 +125,7 @@ mod tests {
             min_status: Some(Status::Experimental),
             min_severity: Some(Severity::High),
         };
-        let picked = high.apply(&catalogue);
+        let picked = high.apply(catalogue.clone());
         assert!(
             !picked.detections.is_empty() && picked.detections.len() < catalogue.detections.len()
         );
@@ -141,14 +141,14 @@ mod tests {
         };
         assert!(
             stable
-                .apply(&catalogue)
+                .apply(catalogue.clone())
                 .detections
                 .iter()
                 .all(|d| d.meta.status == Status::Stable)
         );
         let full = Selection::default();
         assert_eq!(
-            full.apply(&catalogue).detections.len(),
+            full.apply(catalogue.clone()).detections.len(),
             catalogue.detections.len()
         );
     }

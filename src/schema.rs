@@ -21,7 +21,7 @@ use crate::catalogue::guide::GuideFile;
 use crate::catalogue::logsource::LogSourceFile;
 use crate::catalogue::test_file::TestFile;
 use crate::diagnostic::did_you_mean;
-use crate::yaml::pointer_segment;
+use crate::yaml::push_segment;
 
 /// Which file format a schema describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -151,7 +151,9 @@ pub(crate) struct Violation {
 /// Every violation of `schema` by `instance`.
 pub(crate) fn check(schema: &Value, instance: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
-    Checker { root: schema }.check(schema, instance, "", &mut out);
+    // One buffer holds the pointer of the node being checked; a violation copies it.
+    let mut pointer = String::new();
+    Checker { root: schema }.check(schema, instance, &mut pointer, &mut out);
     out
 }
 
@@ -178,7 +180,13 @@ impl<'a> Checker<'a> {
         current
     }
 
-    fn check(&self, schema: &'a Value, instance: &Value, pointer: &str, out: &mut Vec<Violation>) {
+    fn check(
+        &self,
+        schema: &'a Value,
+        instance: &Value,
+        pointer: &mut String,
+        out: &mut Vec<Violation>,
+    ) {
         let schema = self.resolve(schema);
         let Value::Object(s) = schema else { return };
 
@@ -252,7 +260,7 @@ impl<'a> Checker<'a> {
         &self,
         branches: &'a [Value],
         instance: &Value,
-        pointer: &str,
+        pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
         let mut results: Vec<(usize, Vec<Violation>)> = Vec::new();
@@ -338,7 +346,7 @@ impl<'a> Checker<'a> {
         &self,
         s: &'a Map<String, Value>,
         items: &[Value],
-        pointer: &str,
+        pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
         if let Some(min) = s.get("minItems").and_then(Value::as_u64)
@@ -367,8 +375,12 @@ impl<'a> Checker<'a> {
             });
         }
         if let Some(item_schema) = s.get("items") {
+            let length = pointer.len();
             for (i, item) in items.iter().enumerate() {
-                self.check(item_schema, item, &format!("{pointer}/{i}"), out);
+                use std::fmt::Write as _;
+                write!(pointer, "/{i}").expect("writing to a String cannot fail");
+                self.check(item_schema, item, pointer, out);
+                pointer.truncate(length);
             }
         }
     }
@@ -377,7 +389,7 @@ impl<'a> Checker<'a> {
         &self,
         s: &'a Map<String, Value>,
         map: &Map<String, Value>,
-        pointer: &str,
+        pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
         let properties = s.get("properties").and_then(Value::as_object);
@@ -389,7 +401,7 @@ impl<'a> Checker<'a> {
         // suggestion, not again as a missing key.
         let misspelt: Vec<&str> = if closed {
             map.keys()
-                .filter(|k| !known.contains(&k.as_str()))
+                .filter(|k| !properties.is_some_and(|p| p.contains_key(k.as_str())))
                 .filter_map(|k| did_you_mean(k, known.iter().copied()))
                 .collect()
         } else {
@@ -428,8 +440,11 @@ impl<'a> Checker<'a> {
             .and_then(|p| p.get("pattern"))
             .and_then(Value::as_str)
             .and_then(compiled);
+        let length = pointer.len();
         for (key, value) in map {
-            let child = format!("{pointer}/{}", pointer_segment(key));
+            pointer.truncate(length);
+            push_segment(pointer, key);
+            let child = &*pointer;
             if let Some(re) = &name_pattern
                 && !re.is_match(key)
             {
@@ -438,7 +453,7 @@ impl<'a> Checker<'a> {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 out.push(Violation {
-                    pointer: child.clone(),
+                    pointer: child.to_owned(),
                     at_key: true,
                     message: format!("`{key}` is not a valid name here ({})", re.as_str()),
                     help: advice.or_else(|| description(s)),
@@ -446,7 +461,7 @@ impl<'a> Checker<'a> {
                 continue;
             }
             if let Some(prop) = properties.and_then(|p| p.get(key)) {
-                self.check(prop, value, &child, out);
+                self.check(prop, value, pointer, out);
                 continue;
             }
             match s.get("additionalProperties") {
@@ -458,7 +473,7 @@ impl<'a> Checker<'a> {
                         .and_then(Value::as_str)
                     {
                         out.push(Violation {
-                            pointer: child,
+                            pointer: child.to_owned(),
                             at_key: true,
                             message: format!("`{key}` is no longer a key"),
                             help: Some(why.to_owned()),
@@ -470,16 +485,17 @@ impl<'a> Checker<'a> {
                         None => format!("known keys: {}", known.join(", ")),
                     };
                     out.push(Violation {
-                        pointer: child,
+                        pointer: child.to_owned(),
                         at_key: true,
                         message: format!("unknown key `{key}`"),
                         help: Some(help),
                     });
                 }
-                Some(extra @ Value::Object(_)) => self.check(extra, value, &child, out),
+                Some(extra @ Value::Object(_)) => self.check(extra, value, pointer, out),
                 _ => {}
             }
         }
+        pointer.truncate(length);
     }
 }
 

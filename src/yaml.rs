@@ -28,7 +28,9 @@ pub struct Document {
     pub(crate) path: PathBuf,
     pub(crate) source: String,
     pub(crate) value: Value,
-    pub(crate) map: SourceMap,
+    /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
+    /// `0x1f`): the pointer, the text as written and the number as read.
+    renumbered: Vec<(String, String, String)>,
     /// Parts of the value written in another document (an environment's overrides in
     /// rulecast.yaml): a problem there is reported where it was written.
     pub(crate) overlays: Vec<Overlay>,
@@ -127,16 +129,50 @@ impl Document {
             .map(|o| (&*o.origin, format!("{}{}", o.from, &pointer[o.at.len()..])))
     }
 
+    /// Where the parts of `pointer` start in the source.
+    ///
+    /// Positions are needed only to report a problem, a handful of times per file at most, so
+    /// none is kept: the source is parsed again, looking for this pointer alone. Keeping a
+    /// position for every node would cost several times the text itself for every file of a
+    /// large catalogue that has nothing to report.
+    fn locate(&self, pointer: &str) -> Located {
+        let mut builder = Builder::new(Track::Locate(pointer));
+        // The text parsed when the document was made, so it parses again.
+        let _ = builder.run(&self.source);
+        builder.located
+    }
+
+    /// Where each item of the list at `pointer` starts, in order (none when it is not a list).
+    pub(crate) fn item_positions(&self, pointer: &str) -> Vec<Position> {
+        let mut builder = Builder::new(Track::Items(pointer));
+        let _ = builder.run(&self.source);
+        builder.items
+    }
+
     /// Position of the value at `pointer` (falling back to the nearest parent that has one).
     pub fn position(&self, pointer: &str) -> Option<Position> {
-        self.map.value_position(pointer)
+        self.locate(pointer).nearest.map(|(_, at)| at)
     }
 
     /// Position of the key that introduces `pointer` (for "unknown key" errors).
     pub fn key_position(&self, pointer: &str) -> Option<Position> {
-        self.map
-            .key_position(pointer)
-            .or_else(|| self.map.value_position(pointer))
+        let located = self.locate(pointer);
+        located.key.or(located.nearest.map(|(_, at)| at))
+    }
+
+    /// Where the value at `pointer` starts, when it is written under a key (a top-level
+    /// `version:`, for editing it in place); no parent stands in for it.
+    pub(crate) fn keyed_value_position(&self, pointer: &str) -> Option<Position> {
+        let located = self.locate(pointer);
+        located.key.and(located.value)
+    }
+
+    /// The plain scalars YAML reads as a number that prints otherwise (`1.50` is 1.5): the
+    /// pointer, the text as written and the number as read.
+    pub(crate) fn renumbered(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        self.renumbered
+            .iter()
+            .map(|(pointer, text, number)| (pointer.as_str(), text.as_str(), number.as_str()))
     }
 
     /// The position of the character at byte `offset` of the text `value`, the scalar at
@@ -148,7 +184,7 @@ impl Document {
         value: &str,
         offset: usize,
     ) -> Option<Position> {
-        let start = self.map.values.iter().find(|(p, _)| p == pointer)?.1;
+        let start = self.locate(pointer).value?;
         let line = self.source.lines().nth(start.line.checked_sub(1)?)?;
         let rest: String = line.chars().skip(start.column - 1).collect();
         let quoted = rest.starts_with(['"', '\'']);
@@ -204,52 +240,6 @@ impl Document {
             Some(p) => diagnostic.at(&self.source, p),
             None => diagnostic,
         }
-    }
-}
-
-/// JSON pointer (RFC 6901) to source position, for values and for the keys that name them.
-///
-/// Positions are recorded for every node while parsing but looked up only to report a
-/// problem, a handful of times per file at most, so they are kept as plain lists searched
-/// linearly rather than indexed.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SourceMap {
-    values: Vec<(String, Position)>,
-    keys: Vec<(String, Position)>,
-    /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
-    /// `0x1f`): the pointer, the text as written and the number as read.
-    renumbered: Vec<(String, String, String)>,
-}
-
-impl SourceMap {
-    fn find(list: &[(String, Position)], pointer: &str) -> Option<Position> {
-        // The first position recorded for a pointer is where the node starts.
-        list.iter().find(|(p, _)| p == pointer).map(|(_, pos)| *pos)
-    }
-
-    pub(crate) fn value_position(&self, pointer: &str) -> Option<Position> {
-        let mut p = pointer;
-        loop {
-            if let Some(pos) = Self::find(&self.values, p) {
-                return Some(pos);
-            }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return None,
-            }
-        }
-    }
-
-    pub(crate) fn key_position(&self, pointer: &str) -> Option<Position> {
-        Self::find(&self.keys, pointer)
-    }
-
-    /// The plain scalars YAML reads as a number that prints otherwise (`1.50` is 1.5): the
-    /// pointer, the text as written and the number as read.
-    pub(crate) fn renumbered(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.renumbered
-            .iter()
-            .map(|(pointer, text, number)| (pointer.as_str(), text.as_str(), number.as_str()))
     }
 }
 
@@ -330,7 +320,7 @@ pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagno
         ))
         .in_file(display));
     }
-    let mut builder = Builder::new(true);
+    let mut builder = Builder::new(Track::Renumbered);
     let mut documents = builder
         .run(source)
         .map_err(|e| e.into_diagnostic(source, display))?;
@@ -350,7 +340,7 @@ pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagno
         path: display.to_path_buf(),
         source: source.to_owned(),
         value,
-        map: builder.map,
+        renumbered: builder.renumbered,
         overlays: Vec::new(),
     })
 }
@@ -384,7 +374,7 @@ fn merge(target: &mut Value, patch: &Value, at: &str, from: &str, set: &mut Vec<
 /// Parses every document of a YAML stream into values, without positions: for checking what
 /// rulecast itself wrote.
 pub(crate) fn parse_documents(source: &str) -> Result<Vec<Value>, ParseError> {
-    Builder::new(false).run(source)
+    Builder::new(Track::Nothing).run(source)
 }
 
 /// A parse failure with its position.
@@ -456,24 +446,58 @@ const MERGE_KEY: &str = "<<";
 /// so the tree is built directly from events: this keeps positions exact, rejects duplicate
 /// keys, and bounds alias expansion and nesting, at a fraction of the cost of a general
 /// deserializer.
-struct Builder {
-    positions: bool,
-    map: SourceMap,
+struct Builder<'a> {
+    track: Track<'a>,
+    /// The JSON pointer of the node being built (a frame keeps the length of its own), built
+    /// only when something is tracked: one buffer, not a string per node.
+    path: String,
+    /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
+    /// `0x1f`): the pointer, the text as written and the number as read.
+    renumbered: Vec<(String, String, String)>,
+    /// What [`Track::Locate`] found.
+    located: Located,
+    /// What [`Track::Items`] found.
+    items: Vec<Position>,
     /// Anchor id -> the anchored value and its node count.
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
 }
 
+/// What the builder records besides the values.
+#[derive(Clone, Copy)]
+enum Track<'a> {
+    /// Nothing: checking what rulecast itself wrote.
+    Nothing,
+    /// The numbers that print otherwise: loading a catalogue file.
+    Renumbered,
+    /// Where the node at this pointer (or else its nearest parent) and its key start: locating
+    /// a diagnostic.
+    Locate(&'a str),
+    /// Where each item of the list at this pointer starts.
+    Items(&'a str),
+}
+
+/// The positions [`Track::Locate`] looks for.
+#[derive(Debug, Default)]
+struct Located {
+    key: Option<Position>,
+    /// Where the pointer itself starts.
+    value: Option<Position>,
+    /// Where the pointer or its nearest parent with a position starts: the length of that
+    /// parent's pointer, and its position.
+    nearest: Option<(usize, Position)>,
+}
+
 enum Frame {
     Seq {
         items: Vec<Value>,
-        pointer: String,
+        pointer: usize,
         anchor: usize,
         start: usize,
     },
     Map {
         object: Map<String, Value>,
-        pointer: String,
+        pointer: usize,
         key: Option<(String, Position)>,
         anchor: usize,
         start: usize,
@@ -482,11 +506,14 @@ enum Frame {
     },
 }
 
-impl Builder {
-    fn new(positions: bool) -> Builder {
+impl<'a> Builder<'a> {
+    fn new(track: Track<'a>) -> Builder<'a> {
         Builder {
-            positions,
-            map: SourceMap::default(),
+            track,
+            path: String::new(),
+            renumbered: Vec::new(),
+            located: Located::default(),
+            items: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
         }
@@ -644,9 +671,12 @@ impl Builder {
                         ..
                     }) = stack.last_mut()
                     {
+                        if anchor != 0 {
+                            self.anchors.insert(anchor, (value.clone(), 1));
+                        }
                         // A key is a name: a number keeps the digits it was written with.
-                        let name = match &value {
-                            Value::String(s) => s.clone(),
+                        let name = match value {
+                            Value::String(s) => s,
                             Value::Null => "null".to_owned(),
                             other => renumbered.take().unwrap_or_else(|| other.to_string()),
                         };
@@ -659,22 +689,20 @@ impl Builder {
                                 help: Some("remove or rename one of them".to_owned()),
                             });
                         }
-                        if self.positions {
-                            self.map
-                                .keys
-                                .push((format!("{pointer}/{}", pointer_segment(&name)), at));
+                        if let Track::Locate(target) = self.track {
+                            self.path.truncate(*pointer);
+                            push_segment(&mut self.path, &name);
+                            if self.located.key.is_none() && self.path == target {
+                                self.located.key = Some(at);
+                            }
                         }
                         *key = Some((name, at));
-                        if anchor != 0 {
-                            self.anchors.insert(anchor, (value, 1));
-                        }
                         continue;
                     }
-                    let pointer = self.child_pointer(&stack, at)?;
-                    if self.positions
-                        && let Some(text) = renumbered
-                    {
-                        self.map.renumbered.push((pointer, text, value.to_string()));
+                    self.child_pointer(&stack, at)?;
+                    if let (Track::Renumbered, Some(text)) = (self.track, renumbered) {
+                        self.renumbered
+                            .push((self.path.clone(), text, value.to_string()));
                     }
                     (value, anchor, 1)
                 }
@@ -748,30 +776,64 @@ impl Builder {
         Ok(())
     }
 
-    /// The JSON pointer of the next child of the innermost collection, recording its position.
-    /// Without positions (checking rulecast's own output) no pointer is built at all.
-    fn child_pointer(&mut self, stack: &[Frame], at: Position) -> Result<String, ParseError> {
+    /// Makes `path` the JSON pointer of the next child of the innermost collection, returns its
+    /// length and records its position when it is looked for. Without anything tracked
+    /// (checking rulecast's own output) no pointer is built at all.
+    fn child_pointer(&mut self, stack: &[Frame], at: Position) -> Result<usize, ParseError> {
         if let Some(Frame::Map { key: None, .. }) = stack.last() {
             return Err(Self::error(
                 at,
                 "a mapping key must be text, not a list or a mapping",
             ));
         }
-        if !self.positions {
-            return Ok(String::new());
+        if matches!(self.track, Track::Nothing) {
+            return Ok(0);
         }
-        let pointer = match stack.last() {
-            None => String::new(),
-            Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
+        match stack.last() {
+            None => self.path.clear(),
+            Some(Frame::Seq { items, pointer, .. }) => {
+                use std::fmt::Write as _;
+                self.path.truncate(*pointer);
+                write!(self.path, "/{}", items.len()).expect("writing to a String cannot fail");
+            }
             Some(Frame::Map {
                 key: Some((name, _)),
                 pointer,
                 ..
-            }) => format!("{pointer}/{}", pointer_segment(name)),
+            }) => {
+                self.path.truncate(*pointer);
+                push_segment(&mut self.path, name);
+            }
             Some(Frame::Map { key: None, .. }) => unreachable!("checked above"),
-        };
-        self.map.values.push((pointer.clone(), at));
-        Ok(pointer)
+        }
+        if let (Track::Items(list), Some(Frame::Seq { pointer, .. })) = (self.track, stack.last())
+            && self.path[..*pointer] == *list
+        {
+            self.items.push(at);
+        }
+        if let Track::Locate(target) = self.track
+            && within(target, &self.path)
+        {
+            // The first position recorded for a pointer is where the node starts.
+            let length = self.path.len();
+            if self.located.nearest.is_none_or(|(l, _)| l < length) {
+                self.located.nearest = Some((length, at));
+                if length == target.len() {
+                    self.located.value = Some(at);
+                }
+            }
+        }
+        Ok(self.path.len())
+    }
+}
+
+/// Appends `/` and `segment`, escaped as a JSON-pointer segment, to `path`.
+pub(crate) fn push_segment(path: &mut String, segment: &str) {
+    path.push('/');
+    if segment.contains(['~', '/']) {
+        path.push_str(&pointer_segment(segment));
+    } else {
+        path.push_str(segment);
     }
 }
 
@@ -883,7 +945,7 @@ mod tests {
             Path::new("t.yaml"),
         )
         .unwrap();
-        let found: Vec<(&str, &str, &str)> = doc.map.renumbered().collect();
+        let found: Vec<(&str, &str, &str)> = doc.renumbered().collect();
         assert_eq!(
             found,
             [

@@ -120,29 +120,34 @@ impl Detection {
 
     /// Every test case: inline ones first, then those of the test file.
     pub(crate) fn test_cases(&self) -> Vec<CaseSource<'_>> {
-        let inline = self
-            .meta
-            .tests
-            .iter()
-            .enumerate()
-            .map(|(index, case)| CaseSource {
-                case,
-                document: &self.document,
-                index,
-            });
-        let from_file = self.test_file.iter().flat_map(|t| {
-            t.file
-                .tests
-                .iter()
-                .enumerate()
-                .map(move |(index, case)| CaseSource {
-                    case,
-                    document: &t.document,
-                    index,
-                })
-        });
-        inline.chain(from_file).collect()
+        let mut all = case_sources(&self.meta.tests, &self.document);
+        if let Some(t) = &self.test_file {
+            all.extend(case_sources(&t.file.tests, &t.document));
+        }
+        all
     }
+}
+
+/// The cases of `document`, with where each starts: one look-up for all, not one per case.
+fn case_sources<'a>(
+    cases: &'a [detection::TestCase],
+    document: &'a Document,
+) -> Vec<CaseSource<'a>> {
+    let positions = if cases.is_empty() {
+        Vec::new()
+    } else {
+        document.item_positions("/tests")
+    };
+    cases
+        .iter()
+        .enumerate()
+        .map(|(index, case)| CaseSource {
+            case,
+            document,
+            index,
+            position: positions.get(index).copied(),
+        })
+        .collect()
 }
 
 impl Catalogue {
@@ -385,6 +390,42 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + 
     parallel_map_on(cores(), items, f)
 }
 
+/// `f` over `items`, taken by value, on every core; results in input order.
+pub(crate) fn parallel_map_owned<T: Send, R: Send>(
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let threads = cores().min(items.len()).max(1);
+    if threads <= 1 {
+        return items.into_iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let part: Vec<T> = items.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    on_threads(parts, |part| part.into_iter().map(&f).collect())
+}
+
+/// `work` over each of `parts` on a thread of its own; the results in the order of the parts.
+fn on_threads<P: Send, R: Send>(parts: Vec<P>, work: impl Fn(P) -> Vec<R> + Sync) -> Vec<R> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(|| work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a worker thread panicked"))
+            .collect()
+    })
+}
+
 /// The number of cores, as the default number of threads.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism()
@@ -403,15 +444,8 @@ pub(crate) fn parallel_map_on<T: Sync, R: Send>(
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a worker thread panicked"))
-            .collect()
+    on_threads(items.chunks(chunk).collect(), |part| {
+        part.iter().map(&f).collect()
     })
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct CaseSource<'a> {
     pub case: &'a TestCase,
     pub document: &'a Document,
     pub index: usize,
+    /// Where the case starts, looked up with the other cases of its document.
+    pub position: Option<crate::diagnostic::Position>,
 }
 
 impl CaseSource<'_> {
@@ -48,7 +50,7 @@ impl CaseSource<'_> {
     /// `file:line:column` of the case, as editors and CI annotations understand it.
     pub(crate) fn location(&self) -> String {
         let file = crate::diagnostic::display_path(&self.document.path);
-        match self.document.position(&self.pointer()) {
+        match self.position {
             Some(p) => format!("{file}:{}:{}", p.line, p.column),
             None => file,
         }

@@ -2,7 +2,7 @@
 //! fields against log sources, the condition language, Sentinel's limits, guide coverage.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -15,7 +15,7 @@ use super::exclusion;
 use super::logsource::{ColumnType, FieldValue, LogSourceFile};
 use super::test_file::{self, LoadedTestFile};
 use super::{Catalogue, CatalogueConfig, Detection, GuideFile, LOGSOURCE_DIR};
-use crate::diagnostic::{Diagnostic, Diagnostics, Position, did_you_mean};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::identifier::{is_identifier, is_slug};
 use crate::logic::{self, condition};
 use crate::targets::Targets;
@@ -76,71 +76,30 @@ pub(super) fn validate(
     sources.sort_keys();
     logsource_documents.sort_keys();
 
-    let mut compiled = Vec::new();
-    let mut ids: HashMap<String, (PathBuf, Option<Position>)> = HashMap::new();
-    let mut titles: HashMap<String, PathBuf> = HashMap::new();
-    let mut names: HashMap<String, PathBuf> = HashMap::new();
-    for (meta, doc) in detections {
+    check_unique(root, &detections, out);
+    let context = Context {
+        root,
+        config: &config,
+        guide: &guide,
+        sources: &sources,
+        earlier_errors: out.has_errors(),
+    };
+    // Each detection is checked on its own, so they are checked in parallel; their problems
+    // are gathered in file order (and sorted at the end in any case).
+    let checked = super::parallel_map_owned(detections, |(meta, doc)| {
+        let mut local = Diagnostics::new();
         let relative = doc
             .path
             .strip_prefix(root)
             .unwrap_or(&doc.path)
             .to_path_buf();
-        // Most targets name a detection's files after its file name alone (Splunk searches,
-        // ARM templates, Sigma rules), so two detections with one name, in two sections or as
-        // `.yaml` and `.yml` twins, would write one file and lose the other.
-        let name = relative
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(first) = names.get(&name) {
-            out.push(
-                Diagnostic::error(format!(
-                    "two detections are named `{name}`: this file and {}",
-                    crate::diagnostic::display_path(first)
-                ))
-                .in_file(&doc.path)
-                .with_help("rename one: every target names a detection's files after its file name, so one would overwrite the other"),
-            );
-        } else {
-            names.insert(name, doc.path.clone());
-        }
-        let id_key = meta.id.to_ascii_lowercase();
-        if let Some((first, pos)) = ids.get(&id_key) {
-            let at = pos
-                .map(|p| format!(":{}:{}", p.line, p.column))
-                .unwrap_or_default();
-            out.push(doc.error_at("/id", format!("duplicate id `{}`", meta.id)).with_help(format!(
-                "first used by {}{at}; every detection needs its own UUID (generate one with `uuidgen`)",
-                crate::diagnostic::display_path(first)
-            )));
-        } else {
-            ids.insert(id_key, (doc.path.clone(), doc.position("/id")));
-        }
-        let title_key = meta.title.to_lowercase();
-        if let Some(first) = titles.get(&title_key) {
-            out.push(
-                doc.error_at(
-                    "/title",
-                    format!("the title `{}` is already used", meta.title),
-                )
-                .with_help(format!(
-                    "first used by {}; titles name Splunk saved searches and must be unique",
-                    crate::diagnostic::display_path(first)
-                )),
-            );
-        } else {
-            titles.insert(title_key, doc.path.clone());
-        }
-        let context = Context {
-            root,
-            config: &config,
-            guide: &guide,
-            sources: &sources,
-        };
-        if let Some(d) = check_detection(meta, doc, &relative, &context, out) {
-            compiled.push(d);
-        }
+        let detection = check_detection(meta, doc, &relative, &context, &mut local);
+        (detection, local)
+    });
+    let mut compiled = Vec::with_capacity(checked.len());
+    for (detection, local) in checked {
+        out.extend(local);
+        compiled.extend(detection);
     }
     compiled
         .sort_by(|a: &Detection, b: &Detection| (&a.section, &a.slug).cmp(&(&b.section, &b.slug)));
@@ -167,6 +126,67 @@ pub(super) fn validate(
         warnings: Diagnostics::new(),
         config_document: config_doc,
         logsource_documents,
+    }
+}
+
+/// What must be unique across detections: the file name (most targets name a detection's files
+/// after it), the id and the title.
+fn check_unique(root: &Path, detections: &[(DetectionFile, Document)], out: &mut Diagnostics) {
+    // The first detection with each id, by index: the position of its id is looked up only
+    // when another detection uses it too.
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut titles: HashMap<String, &Path> = HashMap::new();
+    let mut names: HashMap<String, &Path> = HashMap::new();
+    for (index, (meta, doc)) in detections.iter().enumerate() {
+        let relative = doc.path.strip_prefix(root).unwrap_or(&doc.path);
+        // Most targets name a detection's files after its file name alone (Splunk searches,
+        // ARM templates, Sigma rules), so two detections with one name, in two sections or as
+        // `.yaml` and `.yml` twins, would write one file and lose the other.
+        let name = relative
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(first) = names.get(&name) {
+            out.push(
+                Diagnostic::error(format!(
+                    "two detections are named `{name}`: this file and {}",
+                    crate::diagnostic::display_path(first)
+                ))
+                .in_file(&doc.path)
+                .with_help("rename one: every target names a detection's files after its file name, so one would overwrite the other"),
+            );
+        } else {
+            names.insert(name, &doc.path);
+        }
+        let id_key = meta.id.to_ascii_lowercase();
+        if let Some(&first) = ids.get(&id_key) {
+            let first = &detections[first].1;
+            let at = first
+                .position("/id")
+                .map(|p| format!(":{}:{}", p.line, p.column))
+                .unwrap_or_default();
+            out.push(doc.error_at("/id", format!("duplicate id `{}`", meta.id)).with_help(format!(
+                "first used by {}{at}; every detection needs its own UUID (generate one with `uuidgen`)",
+                crate::diagnostic::display_path(&first.path)
+            )));
+        } else {
+            ids.insert(id_key, index);
+        }
+        let title_key = meta.title.to_lowercase();
+        if let Some(first) = titles.get(&title_key) {
+            out.push(
+                doc.error_at(
+                    "/title",
+                    format!("the title `{}` is already used", meta.title),
+                )
+                .with_help(format!(
+                    "first used by {}; titles name Splunk saved searches and must be unique",
+                    crate::diagnostic::display_path(first)
+                )),
+            );
+        } else {
+            titles.insert(title_key, &doc.path);
+        }
     }
 }
 
@@ -387,6 +407,9 @@ struct Context<'a> {
     config: &'a CatalogueConfig,
     guide: &'a GuideFile,
     sources: &'a IndexMap<String, LogSourceFile>,
+    /// Whether the files were found to have errors before detections were checked (a log
+    /// source that did not load has its own).
+    earlier_errors: bool,
 }
 
 fn check_detection(
@@ -401,6 +424,7 @@ fn check_detection(
         config,
         guide,
         sources,
+        earlier_errors,
     } = *context;
     let before = out.error_count();
     let slug = relative
@@ -508,7 +532,7 @@ fn check_detection(
             r.join(LOGSOURCE_DIR)
                 .join(format!("{}.yaml", meta.logsource))
                 .is_file()
-        }) && out.has_errors()
+        }) && earlier_errors
         {
             return None;
         }
@@ -571,7 +595,7 @@ fn check_detection(
         }
     }
     // YAML reads `1.50` as the number 1.5; matched as text, it would be `1.5`.
-    for (pointer, written, read) in doc.map.renumbered() {
+    for (pointer, written, read) in doc.renumbered() {
         if pointer.starts_with("/detection/") {
             out.push(
                 doc.error_at(

@@ -523,7 +523,7 @@ fn build_command(
             .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT)),
         Err(code) => return Ok(code),
     };
-    let catalogue = pack.apply(&catalogue);
+    let catalogue = pack.apply(catalogue);
     // Each target's files go to the temporary folder as soon as the target has rendered and
     // checked them; the folder is swapped in only when every target has.
     let staging = match claimed.stage() {
@@ -692,7 +692,7 @@ fn check_findings(
         .map(|l| l.lock)
         .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
     let all_detections = catalogue.detections.len();
-    let catalogue = pack.apply(&catalogue);
+    let catalogue = pack.apply(catalogue);
     // Committed schemas (optional in a catalogue) must be current, or editors validate against
     // a stale format.
     for kind in SchemaKind::ALL {

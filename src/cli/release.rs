@@ -147,7 +147,7 @@ pub(super) fn run(
         ));
     }
 
-    let selected = args.pack.apply(&catalogue);
+    let selected = args.pack.apply(catalogue.clone());
     if selected.detections.is_empty() {
         return refuse(format!(
             "no detection is selected ({})",

@@ -12,11 +12,7 @@ use crate::yaml::Document;
 /// `new`.
 pub(crate) fn set_version(document: &Document, old: u32, new: u32) -> Result<String, Diagnostic> {
     let old = u64::from(old);
-    let Some(position) = document
-        .map
-        .key_position("/version")
-        .and(document.map.value_position("/version"))
-    else {
+    let Some(position) = document.keyed_value_position("/version") else {
         return Err(
             Diagnostic::error("the file has no integer `version:` to bump").in_file(&document.path),
         );
