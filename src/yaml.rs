@@ -449,7 +449,7 @@ const MERGE_KEY: &str = "<<";
 struct Builder<'a> {
     track: Track<'a>,
     /// The JSON pointer of the node being built (a frame keeps the length of its own), built
-    /// only when something is tracked: one buffer, not a string per node.
+    /// only when a position is looked for: one buffer, not a string per node.
     path: String,
     /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
     /// `0x1f`): the pointer, the text as written and the number as read.
@@ -702,7 +702,7 @@ impl<'a> Builder<'a> {
                     self.child_pointer(&stack, at)?;
                     if let (Track::Renumbered, Some(text)) = (self.track, renumbered) {
                         self.renumbered
-                            .push((self.path.clone(), text, value.to_string()));
+                            .push((pointer_of_next(&stack), text, value.to_string()));
                     }
                     (value, anchor, 1)
                 }
@@ -786,7 +786,8 @@ impl<'a> Builder<'a> {
                 "a mapping key must be text, not a list or a mapping",
             ));
         }
-        if matches!(self.track, Track::Nothing) {
+        // Loading keeps no position; the few numbers it records build their own pointers.
+        if matches!(self.track, Track::Nothing | Track::Renumbered) {
             return Ok(0);
         }
         match stack.last() {
@@ -825,6 +826,27 @@ impl<'a> Builder<'a> {
         }
         Ok(self.path.len())
     }
+}
+
+/// The JSON pointer of the next child of the innermost collection of `stack`, built from the
+/// keys and item counts of the collections it is in.
+fn pointer_of_next(stack: &[Frame]) -> String {
+    use std::fmt::Write as _;
+    let mut pointer = String::new();
+    for frame in stack {
+        match frame {
+            Frame::Seq { items, .. } => {
+                write!(pointer, "/{}", items.len()).expect("writing to a String cannot fail");
+            }
+            Frame::Map {
+                key: Some((name, _)),
+                ..
+            } => push_segment(&mut pointer, name),
+            // Only the innermost collection can be waiting for a key, and a value follows one.
+            Frame::Map { key: None, .. } => {}
+        }
+    }
+    pointer
 }
 
 /// Appends `/` and `segment`, escaped as a JSON-pointer segment, to `path`.

@@ -267,7 +267,7 @@ fn parse_map(
     pointer: &str,
     errors: &mut Vec<LogicError>,
 ) -> Vec<FieldMatch> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(map.len());
     for (key, value) in map {
         let entry_pointer = format!("{pointer}/{}", crate::yaml::pointer_segment(key));
         if let Some(m) = parse_entry(key, value, &entry_pointer, errors) {
@@ -395,7 +395,7 @@ pub(crate) fn parse_entry(
         single => vec![(pointer.to_owned(), single)],
     };
 
-    let mut matchers = Vec::new();
+    let mut matchers = Vec::with_capacity(values.len());
     for (value_pointer, v) in values {
         let value_error = |message: String, help: Option<String>| LogicError {
             pointer: value_pointer.clone(),

@@ -25,7 +25,8 @@ impl Pattern {
     /// is a literal backslash, as the Sigma specification says.
     pub fn parse(text: &str) -> Pattern {
         let mut pattern = Pattern::default();
-        let mut literal = String::new();
+        // Most values are one literal: sized once, and kept for the whole run.
+        let mut literal = String::with_capacity(text.len());
         let mut chars = text.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
@@ -54,6 +55,7 @@ impl Pattern {
         if !literal.is_empty() {
             pattern.pieces.push(Piece::Literal(literal));
         }
+        pattern.pieces.shrink_to_fit();
         pattern
     }
 
