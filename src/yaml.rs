@@ -26,7 +26,7 @@ pub(crate) const MAX_NODES: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct Document {
     pub(crate) path: PathBuf,
-    pub(crate) source: String,
+    text: Text,
     pub(crate) value: Value,
     /// Plain scalars read as numbers whose canonical form is not their text (`1.50`, `007`,
     /// `0x1f`): the pointer, the text as written and the number as read.
@@ -42,6 +42,30 @@ pub(crate) struct Overlay {
     at: String,
     from: String,
     origin: std::sync::Arc<Document>,
+}
+
+/// The text a document was parsed from.
+#[derive(Debug, Clone)]
+enum Text {
+    Kept(String),
+    /// Released once the file was read into the model: read again from `file` when a problem
+    /// is reported, and used only if it is still what was parsed (same length and digest), so
+    /// a file edited meanwhile gets a message without a position rather than a wrong one.
+    /// A large catalogue would otherwise hold all of its text for the few files that have
+    /// something to report.
+    InFile {
+        file: PathBuf,
+        length: usize,
+        digest: u64,
+    },
+}
+
+/// A digest of `text`, to tell whether a file still holds it.
+fn digest(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Whether `pointer` is `prefix` or inside it.
@@ -129,23 +153,60 @@ impl Document {
             .map(|o| (&*o.origin, format!("{}{}", o.from, &pointer[o.at.len()..])))
     }
 
-    /// Where the parts of `pointer` start in the source.
+    /// The text the document was parsed from, when it can still be had.
+    pub(crate) fn source(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match &self.text {
+            Text::Kept(text) => Some(std::borrow::Cow::Borrowed(text)),
+            Text::InFile {
+                file,
+                length,
+                digest: parsed,
+            } => {
+                let bytes = crate::files::read_regular(file, MAX_FILE_BYTES).ok()?;
+                let text = String::from_utf8(bytes).ok()?;
+                (text.len() == *length && digest(&text) == *parsed)
+                    .then_some(std::borrow::Cow::Owned(text))
+            }
+        }
+    }
+
+    /// Lets go of the text, which `file` holds: positions are then found by reading it again.
+    pub(crate) fn release_text(&mut self, file: &Path) {
+        if let Text::Kept(text) = &self.text {
+            self.text = Text::InFile {
+                file: file.to_path_buf(),
+                length: text.len(),
+                digest: digest(text),
+            };
+        }
+    }
+
+    /// Where the parts of `pointer` start in `source`, the document's text.
     ///
     /// Positions are needed only to report a problem, a handful of times per file at most, so
     /// none is kept: the source is parsed again, looking for this pointer alone. Keeping a
     /// position for every node would cost several times the text itself for every file of a
     /// large catalogue that has nothing to report.
-    fn locate(&self, pointer: &str) -> Located {
+    fn locate_in(source: &str, pointer: &str) -> Located {
         let mut builder = Builder::new(Track::Locate(pointer));
         // The text parsed when the document was made, so it parses again.
-        let _ = builder.run(&self.source);
+        let _ = builder.run(source);
         builder.located
+    }
+
+    fn locate(&self, pointer: &str) -> Located {
+        self.source()
+            .map(|source| Self::locate_in(&source, pointer))
+            .unwrap_or_default()
     }
 
     /// Where each item of the list at `pointer` starts, in order (none when it is not a list).
     pub(crate) fn item_positions(&self, pointer: &str) -> Vec<Position> {
+        let Some(source) = self.source() else {
+            return Vec::new();
+        };
         let mut builder = Builder::new(Track::Items(pointer));
-        let _ = builder.run(&self.source);
+        let _ = builder.run(&source);
         builder.items
     }
 
@@ -175,17 +236,34 @@ impl Document {
             .map(|(pointer, text, number)| (pointer.as_str(), text.as_str(), number.as_str()))
     }
 
-    /// The position of the character at byte `offset` of the text `value`, the scalar at
-    /// `pointer`, when the scalar is written on one line as it reads (plain, or quoted without
-    /// escapes before the offset); otherwise the position of the scalar.
-    pub(crate) fn position_in_scalar(
+    /// `diagnostic` in this file, at the character at byte `offset` of the text `value`, the
+    /// scalar at `pointer`, when the scalar is written on one line as it reads (plain, or quoted
+    /// without escapes before the offset); otherwise at the scalar.
+    pub(crate) fn at_character(
         &self,
+        diagnostic: Diagnostic,
+        pointer: &str,
+        value: &str,
+        offset: usize,
+    ) -> Diagnostic {
+        let diagnostic = diagnostic.in_file(&self.path);
+        let Some(source) = self.source() else {
+            return diagnostic;
+        };
+        match Self::character_position(&source, pointer, value, offset) {
+            Some(p) => diagnostic.at(&source, p),
+            None => diagnostic,
+        }
+    }
+
+    fn character_position(
+        source: &str,
         pointer: &str,
         value: &str,
         offset: usize,
     ) -> Option<Position> {
-        let start = self.locate(pointer).value?;
-        let line = self.source.lines().nth(start.line.checked_sub(1)?)?;
+        let start = Self::locate_in(source, pointer).value?;
+        let line = source.lines().nth(start.line.checked_sub(1)?)?;
         let rest: String = line.chars().skip(start.column - 1).collect();
         let quoted = rest.starts_with(['"', '\'']);
         let written = if quoted { &rest[1..] } else { rest.as_str() };
@@ -230,14 +308,19 @@ impl Document {
         if let Some((origin, from)) = self.overlaid(pointer) {
             return origin.diagnostic_at(diagnostic, &from, key);
         }
-        let position = if key {
-            self.key_position(pointer)
-        } else {
-            self.position(pointer)
-        };
         let diagnostic = diagnostic.in_file(&self.path);
+        let Some(source) = self.source() else {
+            return diagnostic;
+        };
+        let located = Self::locate_in(&source, pointer);
+        let nearest = located.nearest.map(|(_, at)| at);
+        let position = if key {
+            located.key.or(nearest)
+        } else {
+            nearest
+        };
         match position {
-            Some(p) => diagnostic.at(&self.source, p),
+            Some(p) => diagnostic.at(&source, p),
             None => diagnostic,
         }
     }
@@ -254,8 +337,7 @@ pub(crate) fn pointer_segment(segment: &str) -> String {
 
 /// Reads and parses `path`. Errors come back as diagnostics with positions.
 pub(crate) fn load_file(path: &Path, display: &Path) -> Result<Document, Diagnostic> {
-    let source = read_text(path, display)?;
-    parse_str(&source, display)
+    parse_text(read_text(path, display)?, display)
 }
 
 /// The text of a catalogue file: a regular file of at most [`MAX_FILE_BYTES`], in UTF-8.
@@ -312,6 +394,11 @@ fn not_utf8(bytes: &[u8], error: std::str::Utf8Error, display: &Path) -> Diagnos
 
 /// Parses YAML text. `display` is the path shown in diagnostics.
 pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagnostic> {
+    parse_text(source.to_owned(), display)
+}
+
+/// Parses YAML text, which the document keeps. `display` is the path shown in diagnostics.
+fn parse_text(source: String, display: &Path) -> Result<Document, Diagnostic> {
     if source.len() as u64 > MAX_FILE_BYTES {
         return Err(Diagnostic::error(format!(
             "document is {} bytes; catalogue files are limited to {} bytes",
@@ -322,8 +409,8 @@ pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagno
     }
     let mut builder = Builder::new(Track::Renumbered);
     let mut documents = builder
-        .run(source)
-        .map_err(|e| e.into_diagnostic(source, display))?;
+        .run(&source)
+        .map_err(|e| e.into_diagnostic(&source, display))?;
     if documents.len() > 1 {
         return Err(Diagnostic::error(
             "a catalogue file holds one YAML document; this one holds several (`---`)",
@@ -338,7 +425,7 @@ pub(crate) fn parse_str(source: &str, display: &Path) -> Result<Document, Diagno
     }
     Ok(Document {
         path: display.to_path_buf(),
-        source: source.to_owned(),
+        text: Text::Kept(source),
         value,
         renumbered: builder.renumbered,
         overlays: Vec::new(),
@@ -914,6 +1001,23 @@ mod tests {
         assert_eq!(doc.position("/list/0/b/1"), Some(Position::new(4, 12)));
         // A pointer below a scalar falls back to the scalar.
         assert_eq!(doc.position("/id/deeper"), Some(Position::new(1, 5)));
+    }
+
+    #[test]
+    fn a_released_text_is_read_again_and_used_only_while_unchanged() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("d.yaml");
+        std::fs::write(&file, "id: abc\nlist: [x, y]\n").unwrap();
+        let mut doc = load_file(&file, &file).unwrap();
+        doc.release_text(&file);
+        assert_eq!(doc.position("/list/1"), Some(Position::new(2, 11)));
+        let d = doc.error_at("/id", "x");
+        assert_eq!(d.position(), Some(Position::new(1, 5)));
+        // Edited since it was parsed: no position rather than a wrong one.
+        std::fs::write(&file, "# a comment\nid: abc\nlist: [x, y]\n").unwrap();
+        assert_eq!(doc.position("/list/1"), None);
+        let d = doc.error_at("/id", "x");
+        assert_eq!((d.file(), d.position()), (Some(file.as_path()), None));
     }
 
     #[test]

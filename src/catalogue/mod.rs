@@ -593,9 +593,13 @@ fn load_typed<T: DeserializeOwned>(
     }
     match serde_path_to_error::deserialize::<_, T>(&document.value) {
         Ok(value) => {
-            // The typed model is what the rest of rulecast reads; keep positions, drop the tree.
+            // The typed model is what the rest of rulecast reads: drop the tree, and the text of
+            // the many files the catalogue can have (read again to report a problem).
             let mut document = document;
             document.value = serde_json::Value::Null;
+            if kind != SchemaKind::Config {
+                document.release_text(&root.join(relative));
+            }
             Some((value, document))
         }
         Err(e) => {

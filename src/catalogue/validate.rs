@@ -1133,10 +1133,7 @@ fn check_regex_dialect(m: &logic::FieldMatch, doc: &Document, out: &mut Diagnost
             let d = Diagnostic::error(format!("in the regular expression, {e}"))
                 .in_file(&doc.path)
                 .with_help(format!("{}; rulecast accepts only what Rust, RE2 (KQL), PCRE (Splunk) and Python's re (pySigma) read alike", e.instead));
-            out.push(match doc.position_in_scalar(&pointer, regex, e.offset) {
-                Some(p) => d.at(&doc.source, p),
-                None => d,
-            });
+            out.push(doc.at_character(d, &pointer, regex, e.offset));
             continue;
         }
         for risk in logic::regex_dialect::backtracking_risks(regex) {
@@ -1146,10 +1143,7 @@ fn check_regex_dialect(m: &logic::FieldMatch, doc: &Document, out: &mut Diagnost
             ))
             .in_file(&doc.path)
             .with_help("repeat the inner part once, e.g. `(a+)+` as `a+`, or make the repeated text unambiguous");
-            out.push(match doc.position_in_scalar(&pointer, regex, risk.offset) {
-                Some(p) => d.at(&doc.source, p),
-                None => d,
-            });
+            out.push(doc.at_character(d, &pointer, regex, risk.offset));
         }
     }
 }
@@ -1366,10 +1360,7 @@ fn condition_error(doc: &Document, text: &str, offset: usize, message: String) -
     let d = Diagnostic::error(format!("invalid condition: {message}"))
         .in_file(&doc.path)
         .with_help("a condition combines selection names with and, or, not and parentheses, or quantifies them: `1 of selection_*`, `all of them`");
-    match doc.position_in_scalar("/detection/condition", text, offset) {
-        Some(p) => d.at(&doc.source, p),
-        None => d,
-    }
+    doc.at_character(d, "/detection/condition", text, offset)
 }
 
 fn check_replacements(detections: &[Detection], out: &mut Diagnostics) {

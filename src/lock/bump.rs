@@ -17,7 +17,13 @@ pub(crate) fn set_version(document: &Document, old: u32, new: u32) -> Result<Str
             Diagnostic::error("the file has no integer `version:` to bump").in_file(&document.path),
         );
     };
-    let source = &document.source;
+    let Some(source) = document.source() else {
+        return Err(Diagnostic::error(
+            "the file changed while rulecast was reading the catalogue, so its version cannot be bumped",
+        )
+        .in_file(&document.path)
+        .with_help("run the command again"));
+    };
     let line_start: usize = source
         .split_inclusive('\n')
         .take(position.line - 1)
