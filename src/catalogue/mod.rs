@@ -591,7 +591,13 @@ fn load_typed<T: DeserializeOwned>(
         }
         return None;
     }
-    match serde_path_to_error::deserialize::<_, T>(&document.value) {
+    // The path of a failure is tracked only once there is one: a file that passed the schema
+    // check rarely fails here, and tracking every field of every file costs.
+    let read = match T::deserialize(&document.value) {
+        Ok(value) => Ok(value),
+        Err(_) => serde_path_to_error::deserialize::<_, T>(&document.value),
+    };
+    match read {
         Ok(value) => {
             // The typed model is what the rest of rulecast reads: drop the tree, and the text of
             // the many files the catalogue can have (read again to report a problem).
