@@ -166,7 +166,7 @@ impl<'a> Checker<'a> {
         let mut current = schema;
         // schemars only emits local references ("#/$defs/Name"); follow chains of them.
         for _ in 0..32 {
-            match current.get("$ref").and_then(Value::as_str) {
+            match value_keyword(current, "$ref").and_then(Value::as_str) {
                 Some(reference) => {
                     let pointer = reference.trim_start_matches('#');
                     match self.root.pointer(pointer) {
@@ -190,15 +190,14 @@ impl<'a> Checker<'a> {
         let schema = self.resolve(schema);
         let Value::Object(s) = schema else { return };
 
-        if let Some(branches) = s
-            .get("anyOf")
-            .or_else(|| s.get("oneOf"))
+        if let Some(branches) = keyword(s, "anyOf")
+            .or_else(|| keyword(s, "oneOf"))
             .and_then(Value::as_array)
         {
             self.check_any_of(branches, instance, pointer, out);
         }
 
-        if let Some(expected) = s.get("type")
+        if let Some(expected) = keyword(s, "type")
             && !type_matches(expected, instance)
         {
             out.push(Violation {
@@ -214,7 +213,7 @@ impl<'a> Checker<'a> {
             return;
         }
 
-        if let Some(Value::Array(allowed)) = s.get("enum")
+        if let Some(Value::Array(allowed)) = keyword(s, "enum")
             && !allowed.contains(instance)
         {
             let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
@@ -236,7 +235,7 @@ impl<'a> Checker<'a> {
                 help: Some(help),
             });
         }
-        if let Some(constant) = s.get("const")
+        if let Some(constant) = keyword(s, "const")
             && constant != instance
         {
             out.push(Violation {
@@ -276,8 +275,9 @@ impl<'a> Checker<'a> {
         // the instance (for maps) and otherwise the one with the fewest, deepest complaints.
         let best = results.into_iter().max_by_key(|(i, errs)| {
             let branch = self.resolve(&branches[*i]);
-            let type_ok = i64::from(branch.get("type").is_none_or(|t| type_matches(t, instance)));
-            let overlap = match (instance, branch.get("properties")) {
+            let type_ok =
+                i64::from(value_keyword(branch, "type").is_none_or(|t| type_matches(t, instance)));
+            let overlap = match (instance, value_keyword(branch, "properties")) {
                 (Value::Object(m), Some(Value::Object(p))) => {
                     m.keys().filter(|k| p.contains_key(*k)).count() as i64
                 }
@@ -293,7 +293,7 @@ impl<'a> Checker<'a> {
 
     fn check_string(s: &Map<String, Value>, text: &str, pointer: &str, out: &mut Vec<Violation>) {
         let length = text.chars().count() as u64;
-        if let Some(min) = s.get("minLength").and_then(Value::as_u64)
+        if let Some(min) = keyword(s, "minLength").and_then(Value::as_u64)
             && length < min
         {
             let message = if min == 1 {
@@ -308,7 +308,7 @@ impl<'a> Checker<'a> {
                 help: description(s),
             });
         }
-        if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
+        if let Some(max) = keyword(s, "maxLength").and_then(Value::as_u64)
             && length > max
         {
             out.push(Violation {
@@ -318,14 +318,14 @@ impl<'a> Checker<'a> {
                 help: description(s),
             });
         }
-        if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
+        if let Some(pattern) = keyword(s, "pattern").and_then(Value::as_str) {
             let matches = compiled(pattern)
                 .map(|re| re.is_match(text))
                 .unwrap_or(true);
             if !matches {
                 // `patternErrorMessage` is the keyword editors (VS Code, the YAML language server)
                 // show instead of a bare regex; the checker says the same thing the editor does.
-                let help = match s.get("patternErrorMessage").and_then(Value::as_str) {
+                let help = match keyword(s, "patternErrorMessage").and_then(Value::as_str) {
                     Some(advice) => advice.to_owned(),
                     None => match description(s) {
                         Some(d) => format!("{d} (expected form: {pattern})"),
@@ -349,7 +349,7 @@ impl<'a> Checker<'a> {
         pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
-        if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+        if let Some(min) = keyword(s, "minItems").and_then(Value::as_u64)
             && (items.len() as u64) < min
         {
             let message = if min == 1 {
@@ -364,7 +364,7 @@ impl<'a> Checker<'a> {
                 help: description(s),
             });
         }
-        if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+        if let Some(max) = keyword(s, "maxItems").and_then(Value::as_u64)
             && items.len() as u64 > max
         {
             out.push(Violation {
@@ -374,7 +374,7 @@ impl<'a> Checker<'a> {
                 help: description(s),
             });
         }
-        if let Some(item_schema) = s.get("items") {
+        if let Some(item_schema) = keyword(s, "items") {
             let length = pointer.len();
             for (i, item) in items.iter().enumerate() {
                 use std::fmt::Write as _;
@@ -392,22 +392,25 @@ impl<'a> Checker<'a> {
         pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
-        let properties = s.get("properties").and_then(Value::as_object);
-        let known: Vec<&str> = properties
-            .map(|p| p.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let closed = matches!(s.get("additionalProperties"), Some(Value::Bool(false)));
+        let properties = keyword(s, "properties").and_then(Value::as_object);
+        // The known keys, for the help of an unknown one (rare: not gathered otherwise).
+        let known = || -> Vec<&str> {
+            properties
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default()
+        };
+        let closed = matches!(keyword(s, "additionalProperties"), Some(Value::Bool(false)));
         // A misspelt required key is one mistake, reported once: as the unknown key, with the
         // suggestion, not again as a missing key.
         let misspelt: Vec<&str> = if closed {
             map.keys()
                 .filter(|k| !properties.is_some_and(|p| p.contains_key(k.as_str())))
-                .filter_map(|k| did_you_mean(k, known.iter().copied()))
+                .filter_map(|k| did_you_mean(k, known()))
                 .collect()
         } else {
             Vec::new()
         };
-        if let Some(required) = s.get("required").and_then(Value::as_array) {
+        if let Some(required) = keyword(s, "required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {
                 if !map.contains_key(key) && !misspelt.contains(&key) {
                     let help = properties
@@ -425,7 +428,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if let Some(min) = s.get("minProperties").and_then(Value::as_u64)
+        if let Some(min) = keyword(s, "minProperties").and_then(Value::as_u64)
             && (map.len() as u64) < min
         {
             out.push(Violation {
@@ -435,9 +438,9 @@ impl<'a> Checker<'a> {
                 help: description(s),
             });
         }
-        let names = s.get("propertyNames");
+        let names = keyword(s, "propertyNames");
         let name_pattern = names
-            .and_then(|p| p.get("pattern"))
+            .and_then(|p| value_keyword(p, "pattern"))
             .and_then(Value::as_str)
             .and_then(compiled);
         let length = pointer.len();
@@ -449,7 +452,7 @@ impl<'a> Checker<'a> {
                 && !re.is_match(key)
             {
                 let advice = names
-                    .and_then(|p| p.get("patternErrorMessage"))
+                    .and_then(|p| value_keyword(p, "patternErrorMessage"))
                     .and_then(Value::as_str)
                     .map(str::to_owned);
                 out.push(Violation {
@@ -464,11 +467,10 @@ impl<'a> Checker<'a> {
                 self.check(prop, value, pointer, out);
                 continue;
             }
-            match s.get("additionalProperties") {
+            match keyword(s, "additionalProperties") {
                 Some(Value::Bool(false)) => {
                     // A key the format once had says what replaced it (`x-removed`).
-                    if let Some(why) = s
-                        .get("x-removed")
+                    if let Some(why) = keyword(s, "x-removed")
                         .and_then(|r| r.get(key))
                         .and_then(Value::as_str)
                     {
@@ -480,6 +482,7 @@ impl<'a> Checker<'a> {
                         });
                         continue;
                     }
+                    let known = known();
                     let help = match did_you_mean(key, known.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("known keys: {}", known.join(", ")),
@@ -506,7 +509,7 @@ fn check_number(
     out: &mut Vec<Violation>,
 ) {
     let Some(v) = n.as_f64() else { return };
-    if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+    if let Some(min) = keyword(s, "minimum").and_then(Value::as_f64)
         && v < min
     {
         out.push(Violation {
@@ -516,7 +519,7 @@ fn check_number(
             help: description(s),
         });
     }
-    if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+    if let Some(max) = keyword(s, "maximum").and_then(Value::as_f64)
         && v > max
     {
         out.push(Violation {
@@ -551,8 +554,19 @@ fn compiled(pattern: &str) -> Option<&'static regex::Regex> {
     regex
 }
 
+/// The keyword `name` of a schema object. A schema object has a handful of keywords, and each
+/// is read for every value checked: comparing a few short names costs less than hashing one.
+fn keyword<'s>(schema: &'s Map<String, Value>, name: &str) -> Option<&'s Value> {
+    schema.iter().find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// The keyword `name` of `schema`, when it is an object.
+fn value_keyword<'s>(schema: &'s Value, name: &str) -> Option<&'s Value> {
+    schema.as_object().and_then(|s| keyword(s, name))
+}
+
 fn description(s: &Map<String, Value>) -> Option<String> {
-    s.get("description")
+    keyword(s, "description")
         .and_then(Value::as_str)
         .map(|d| d.split("\n\n").next().unwrap_or(d).replace('\n', " "))
 }

@@ -753,7 +753,6 @@ impl<'a> Builder<'a> {
                     // A scalar in key position is a mapping key.
                     if let Some(Frame::Map {
                         key: key @ None,
-                        object,
                         pointer,
                         ..
                     }) = stack.last_mut()
@@ -767,15 +766,6 @@ impl<'a> Builder<'a> {
                             Value::Null => "null".to_owned(),
                             other => renumbered.take().unwrap_or_else(|| other.to_string()),
                         };
-                        if object.contains_key(&name) {
-                            return Err(ParseError {
-                                position: at,
-                                message: format!(
-                                    "the key `{name}` appears twice in the same mapping"
-                                ),
-                                help: Some("remove or rename one of them".to_owned()),
-                            });
-                        }
                         if let Track::Locate(target) = self.track {
                             self.path.truncate(*pointer);
                             push_segment(&mut self.path, &name);
@@ -836,7 +826,22 @@ impl<'a> Builder<'a> {
                             }
                         }
                     } else {
-                        object.insert(name, value);
+                        // A repeated key is found as its value is stored: one look-up.
+                        match object.entry(name) {
+                            serde_json::map::Entry::Vacant(slot) => {
+                                slot.insert(value);
+                            }
+                            serde_json::map::Entry::Occupied(first) => {
+                                return Err(ParseError {
+                                    position: key_at,
+                                    message: format!(
+                                        "the key `{}` appears twice in the same mapping",
+                                        first.key()
+                                    ),
+                                    help: Some("remove or rename one of them".to_owned()),
+                                });
+                            }
+                        }
                     }
                 }
                 None => root = Some(value),
