@@ -1,9 +1,11 @@
 //! YAML loading with source positions.
 //!
-//! Catalogue files are parsed by serde-saphyr into a tree where every node keeps the line and
-//! column it came from. The tree is then turned into a `serde_json::Value` (what the schema check
-//! and serde see) plus a [`SourceMap`] from JSON pointers back to positions, so any later check,
-//! however deep in the model, can point at the exact key or value a user wrote.
+//! Catalogue files are parsed by serde-saphyr's event parser straight into a
+//! `serde_json::Value` (what the schema check and serde see). Any later check, however deep in
+//! the model, can point at the exact key or value a user wrote by its JSON pointer: the
+//! [`Document`] finds the line and column by parsing its text again, looking for that pointer
+//! alone. Problems are few and files many, so no position is kept for the nodes of a file that
+//! has nothing to report (a large catalogue would hold several times its text in positions).
 //!
 //! Size and alias-expansion limits are enforced here, so a hostile file (an alias bomb, a huge
 //! file) fails with a clear error instead of exhausting memory.

@@ -2,7 +2,7 @@
 //!
 //! Loading happens in stages, each collecting every problem it finds before the next runs:
 //!
-//! 1. parse each YAML file into a value with source positions ([`crate::yaml`]);
+//! 1. parse each YAML file into a value whose source positions can be found ([`crate::yaml`]);
 //! 2. check it against the format's JSON Schema ([`crate::schema`]): unknown keys, wrong types,
 //!    missing keys, all at once and located;
 //! 3. read it into the typed model with serde;
