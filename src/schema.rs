@@ -153,12 +153,19 @@ pub(crate) fn check(schema: &Value, instance: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
     // One buffer holds the pointer of the node being checked; a violation copies it.
     let mut pointer = String::new();
-    Checker { root: schema }.check(schema, instance, &mut pointer, &mut out);
+    let definitions = value_keyword(schema, "$defs").and_then(Value::as_object);
+    Checker {
+        root: schema,
+        definitions,
+    }
+    .check(schema, instance, &mut pointer, &mut out);
     out
 }
 
 struct Checker<'a> {
     root: &'a Value,
+    /// The root's `$defs`, where every reference schemars writes leads.
+    definitions: Option<&'a Map<String, Value>>,
 }
 
 impl<'a> Checker<'a> {
@@ -169,7 +176,14 @@ impl<'a> Checker<'a> {
             match value_keyword(current, "$ref").and_then(Value::as_str) {
                 Some(reference) => {
                     let pointer = reference.trim_start_matches('#');
-                    match self.root.pointer(pointer) {
+                    // `#/$defs/Name` is one look-up; any other reference is followed as a pointer.
+                    let target = match (pointer.strip_prefix("/$defs/"), self.definitions) {
+                        (Some(name), Some(definitions)) if !name.contains(['/', '~']) => {
+                            definitions.get(name)
+                        }
+                        _ => self.root.pointer(pointer),
+                    };
+                    match target {
                         Some(target) => current = target,
                         None => return current,
                     }
