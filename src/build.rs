@@ -1,12 +1,13 @@
 //! The build pipeline: a validated catalogue rendered by every selected target into one tree.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
-use crate::output::Tree;
+use crate::output::{Collect, Sink, Tree};
 use crate::render::Templates;
+use crate::targets::stream::{Output, Stream};
 use crate::targets::{RenderContext, Stamp, Target};
 
 /// One target's output once checked and handed on: how many files, its fragments reduced to
@@ -58,10 +59,6 @@ pub(crate) enum Failure {
     Io(std::io::Error),
 }
 
-/// Where each file goes once its target has rendered and checked it: `<target>/...` and the
-/// content. Called from the targets' threads.
-pub(crate) type Sink<'a> = dyn Fn(PathBuf, String) -> std::io::Result<()> + Sync + 'a;
-
 /// Renders the catalogue with every target it was loaded for, into one tree in memory.
 pub fn render(
     catalogue: &Catalogue,
@@ -81,13 +78,7 @@ pub(crate) fn render_on(
     pack_version: &str,
     threads: usize,
 ) -> Result<Rendered, Diagnostics> {
-    let tree = std::sync::Mutex::new(Tree::new());
-    let collect = |path: PathBuf, content: String| {
-        tree.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(path, content);
-        Ok(())
-    };
+    let collect = Collect::default();
     match render_to(
         catalogue,
         templates,
@@ -97,9 +88,7 @@ pub(crate) fn render_on(
         &collect,
     ) {
         Ok(mut rendered) => {
-            rendered.tree = tree
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rendered.tree = collect.into_tree();
             Ok(rendered)
         }
         Err(Failure::Findings(d)) => Err(d),
@@ -108,22 +97,22 @@ pub(crate) fn render_on(
 }
 
 /// Renders the catalogue with every target it was loaded for (in parallel: they share nothing
-/// but read-only inputs), handing each target's files to `sink` as soon as that target has
-/// rendered and checked them, so the whole output is never held at once. The caller keeps
-/// what `sink` received out of use unless this returns `Ok`: another target may still fail.
+/// but read-only inputs), handing each file to `sink` as soon as its target has rendered and
+/// checked it, so the output is never held whole. The caller keeps what `sink` received out
+/// of use unless this returns `Ok`: a whole-tree check, or another target, may still fail.
 pub(crate) fn render_to(
     catalogue: &Catalogue,
     templates: &Templates,
     stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
     pack_version: &str,
     threads: usize,
-    sink: &Sink,
+    sink: &dyn Sink,
 ) -> Result<Rendered, Failure> {
     let targets: Vec<&'static dyn Target> = catalogue.targets.iter().collect();
     // Set when a target fails, so the others stop handing on files that will not be used.
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    // Each target renders, checks its own files, hashes its fragments and hands its files on,
-    // on its own thread.
+    let failed = AtomicBool::new(false);
+    // Each target renders, checks and hands on its files, and hashes its fragments, on its own
+    // thread (and its detections on up to `threads` more).
     let results: Vec<Result<Checked, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
@@ -134,12 +123,17 @@ pub(crate) fn render_to(
                     stamps,
                     pack_version,
                     threads,
+                    output: Some(Output {
+                        target: *target,
+                        sink,
+                        failed: &failed,
+                    }),
                 };
                 let failed = &failed;
                 scope.spawn(move || {
-                    let result = render_target(*target, &context, sink, failed);
+                    let result = render_target(*target, &context);
                     if result.is_err() {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        failed.store(true, Ordering::Relaxed);
                     }
                     result
                 })
@@ -169,38 +163,30 @@ pub(crate) fn render_to(
     Ok(rendered)
 }
 
-/// One target rendered and checked, its fragments reduced to digests and its files handed to
-/// `sink` (unless another target failed meanwhile).
-fn render_target(
-    target: &dyn Target,
-    context: &RenderContext,
-    sink: &Sink,
-    failed: &std::sync::atomic::AtomicBool,
-) -> Result<Checked, Failure> {
+/// One target rendered, its files checked and handed on as they were rendered, the
+/// whole-tree checks run, and its fragments reduced to digests.
+fn render_target(target: &dyn Target, context: &RenderContext) -> Result<Checked, Failure> {
     let mut artifacts = target.render(context).map_err(Failure::Findings)?;
-    // The files the target checked as it rendered them are not read back.
-    let checked = std::mem::take(&mut artifacts.checked);
-    let (mut exempt, to_read): (BTreeMap<PathBuf, String>, BTreeMap<PathBuf, String>) =
-        std::mem::take(&mut artifacts.files)
-            .into_iter()
-            .partition(|(path, _)| checked.contains(path));
-    let findings = artifacts.findings(target.check(&to_read));
+    // A target that made its artifacts with `default()` hands its files on only now.
+    let mut stream = match artifacts.stream.take() {
+        Some(stream) => stream,
+        None => Stream::new(context.output.expect("rendering to a sink")),
+    };
+    for (path, content) in std::mem::take(&mut artifacts.files) {
+        let checked = artifacts.checked.remove(&path);
+        stream.add(path, content, checked);
+    }
+    let (found, files, error) = stream.finish();
+    let findings = artifacts.findings(found);
     if findings.has_errors() {
         return Err(Failure::Findings(findings));
     }
-    exempt.extend(to_read);
-    artifacts.files = exempt;
+    if let Some(e) = error {
+        return Err(Failure::Io(e));
+    }
     let mut digests = std::mem::take(&mut artifacts.digests);
     for (id, text) in std::mem::take(&mut artifacts.fragments) {
         digests.insert(id, sha256_hex(text.as_bytes()));
-    }
-    let files = artifacts.files.len();
-    let root = PathBuf::from(target.name());
-    for (path, content) in std::mem::take(&mut artifacts.files) {
-        if failed.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-        sink(root.join(path), content).map_err(Failure::Io)?;
     }
     Ok(Checked {
         files,

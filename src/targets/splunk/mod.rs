@@ -320,10 +320,10 @@ impl Target for Splunk {
         out
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics> {
         let catalogue = context.catalogue;
         let config = config(catalogue);
-        let mut artifacts = Artifacts::default();
+        let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
 
         // A catalogue setting that Splunk cannot hold is reported once, at its line in
@@ -607,7 +607,12 @@ impl Target for Splunk {
             Ok(app_context) => {
                 for (template, path) in files {
                     match context.templates.render(template, &app_context) {
-                        Ok(text) => artifacts.add_file(path, text),
+                        Ok(text) => {
+                            if template == "splunk/savedsearches.conf" {
+                                add_search_fragments(&mut artifacts, catalogue, &app, &text);
+                            }
+                            artifacts.add_file(path, text);
+                        }
                         Err(e) => errors.push(e),
                     }
                 }
@@ -620,25 +625,28 @@ impl Target for Splunk {
                 Err(e) => errors.push(e),
             }
         }
-        // A detection's canonical Splunk content is its stanza and its filter macro.
-        let saved = artifacts
-            .files
-            .get(&PathBuf::from(format!("{root}/default/savedsearches.conf")))
-            .cloned()
-            .unwrap_or_default();
-        let stanzas = split_stanzas(&saved);
-        for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
-            let header = format!("[{}]", view.stanza);
-            artifacts.rendered_from(&header, detection);
-            artifacts.add_fragment(
-                &detection.meta.id,
-                &[stanzas.get(&header).map_or("", String::as_str)],
-            );
-        }
         if errors.has_errors() {
             return Err(errors);
         }
         Ok(artifacts)
+    }
+}
+
+/// A detection's canonical Splunk content is its stanza of `saved` (savedsearches.conf).
+fn add_search_fragments(
+    artifacts: &mut Artifacts,
+    catalogue: &Catalogue,
+    app: &AppView,
+    saved: &str,
+) {
+    let stanzas = split_stanzas(saved);
+    for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
+        let header = format!("[{}]", view.stanza);
+        artifacts.rendered_from(&header, detection);
+        artifacts.add_fragment(
+            &detection.meta.id,
+            &[stanzas.get(&header).map_or("", String::as_str)],
+        );
     }
 }
 
