@@ -14,6 +14,7 @@ use crate::targets::{RenderContext, Stamp, Target};
 /// digests, and its warnings.
 struct Checked {
     files: usize,
+    unread: usize,
     digests: BTreeMap<String, String>,
     warnings: Diagnostics,
 }
@@ -43,6 +44,8 @@ pub struct Rendered {
     pub tree: Tree,
     /// How many files were rendered.
     pub files: usize,
+    /// How many of them were checked on the values they were rendered from, and not read back.
+    pub(crate) unread: usize,
     /// Target -> detection id -> SHA-256 (hex) of the detection's canonical text in that
     /// target (what the lock records; the text itself is not kept, it is as large as the output).
     pub digests: BTreeMap<&'static str, BTreeMap<String, String>>,
@@ -150,6 +153,7 @@ pub(crate) fn render_to(
         match result {
             Ok(checked) => {
                 rendered.files += checked.files;
+                rendered.unread += checked.unread;
                 rendered.digests.insert(target.name(), checked.digests);
                 rendered.warnings.extend(checked.warnings);
             }
@@ -176,12 +180,12 @@ fn render_target(target: &dyn Target, context: &RenderContext) -> Result<Checked
         let checked = artifacts.checked.remove(&path);
         stream.add(path, content, checked);
     }
-    let (found, files, error) = stream.finish();
-    let findings = artifacts.findings(found);
+    let finished = stream.finish();
+    let findings = artifacts.findings(finished.findings);
     if findings.has_errors() {
         return Err(Failure::Findings(findings));
     }
-    if let Some(e) = error {
+    if let Some(e) = finished.error {
         return Err(Failure::Io(e));
     }
     let mut digests = std::mem::take(&mut artifacts.digests);
@@ -189,7 +193,8 @@ fn render_target(target: &dyn Target, context: &RenderContext) -> Result<Checked
         digests.insert(id, sha256_hex(text.as_bytes()));
     }
     Ok(Checked {
-        files,
+        files: finished.files,
+        unread: finished.unread,
         digests,
         warnings: artifacts.warnings,
     })
@@ -227,6 +232,107 @@ mod tests {
                 parallel.warnings.to_string(),
                 alone.warnings.to_string(),
                 "{threads} threads"
+            );
+        }
+    }
+
+    /// Renders `root` with the built-in templates and reads back, with each target's full
+    /// check (what `rulecast verify` runs), every file it rendered, those checked on their
+    /// values in render included: a built-in template that stops producing what its typed
+    /// check stands for fails here.
+    fn read_back_everything(root: &std::path::Path) -> usize {
+        let catalogue = Catalogue::load(root).unwrap_or_else(|d| panic!("{d}"));
+        let templates = Templates::load(&catalogue.targets, None).unwrap_or_else(|d| panic!("{d}"));
+        let stamp = crate::lock::fingerprint::neutral_stamp;
+        let rendered =
+            render(&catalogue, &templates, &stamp, "1.0.0").unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(rendered.files, rendered.tree.len());
+        for target in catalogue.targets.iter() {
+            let files: BTreeMap<std::path::PathBuf, String> = rendered
+                .tree
+                .iter()
+                .filter_map(|(path, text)| {
+                    let below = path.strip_prefix(target.name()).ok()?;
+                    Some((below.to_path_buf(), text.clone()))
+                })
+                .collect();
+            assert!(!files.is_empty(), "{}", target.name());
+            let findings = target.check(&files);
+            assert!(!findings.has_errors(), "{}: {}", target.name(), findings);
+        }
+        rendered.unread
+    }
+
+    #[test]
+    fn every_file_checked_in_render_passes_the_full_read_back() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for root in [
+            manifest.join("detections"),
+            manifest.join("tests/fixtures/hostile"),
+        ] {
+            let catalogue = Catalogue::load(&root).unwrap_or_else(|d| panic!("{d}"));
+            let unread = read_back_everything(&root);
+            // Sentinel's two files, Sigma's rule and Splunk's savedsearches.conf and
+            // Azure Monitor's combined template, at least, were not read back in render.
+            assert!(
+                unread > 3 * catalogue.detections.len(),
+                "{}: {unread} files checked in render",
+                root.display()
+            );
+        }
+    }
+
+    /// An override's files are always read back: a template that writes what Sentinel or
+    /// Splunk refuses fails the build, with the finding at the generated file.
+    #[test]
+    fn a_broken_override_fails_the_build() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("detections");
+        let catalogue = Catalogue::load(&root).unwrap_or_else(|d| panic!("{d}"));
+        let stamp = crate::lock::fingerprint::neutral_stamp;
+        let builtin = |name: &str| {
+            crate::targets::BUILTIN
+                .iter()
+                .flat_map(|t| t.templates())
+                .find(|(n, _)| *n == name)
+                .map(|(_, source)| (*source).to_owned())
+                .unwrap()
+        };
+        let cases = [
+            (
+                "sentinel/rule.yaml",
+                builtin("sentinel/rule.yaml")
+                    .replace("severity: {{ rule.severity | yaml }}", "severity: Severe"),
+                "severity `Severe` is not Informational, Low, Medium or High",
+            ),
+            (
+                "sentinel/rule.arm.json",
+                builtin("sentinel/rule.arm.json")
+                    .replace(r#""workspace": {"#, r#""workspaceName": {"#),
+                "no `workspace` parameter",
+            ),
+            (
+                "splunk/savedsearches.conf",
+                builtin("splunk/savedsearches.conf").replace(
+                    "search = {{ s.search | conf }}",
+                    "search = {{ s.search | conf }} | nosuchcommand",
+                ),
+                "unknown command",
+            ),
+        ];
+        for (name, source, expected) in cases {
+            assert_ne!(source, builtin(name), "{name}: the override changes it");
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join(format!("{name}.tera"));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, source).unwrap();
+            let templates = Templates::load(&catalogue.targets, Some(dir.path()))
+                .unwrap_or_else(|d| panic!("{d}"));
+            assert!(!templates.is_builtin(name));
+            let failed = render(&catalogue, &templates, &stamp, "1.0.0")
+                .expect_err(&format!("{name}: the build must fail"));
+            assert!(
+                failed.iter().any(|d| d.message().contains(expected)),
+                "{name}: {failed}"
             );
         }
     }

@@ -82,6 +82,8 @@ pub(crate) struct Stream<'a> {
     /// What the check found so far, not yet pointed at detections.
     pub(crate) findings: Diagnostics,
     pub(crate) files: usize,
+    /// How many of them were checked in render and not read back.
+    pub(crate) unread: usize,
     /// The first write that failed; nothing is written after it.
     pub(crate) error: Option<io::Error>,
 }
@@ -99,6 +101,7 @@ impl<'a> Stream<'a> {
             output,
             findings: Diagnostics::new(),
             files: 0,
+            unread: 0,
             error: None,
         }
     }
@@ -110,7 +113,10 @@ impl<'a> Stream<'a> {
     /// Checks one file (read back, unless `checked` holds what it declares) and hands it on.
     pub(crate) fn add(&mut self, path: PathBuf, content: String, checked: Option<Vec<String>>) {
         match checked {
-            Some(ids) => self.check.checked(&path, &ids),
+            Some(ids) => {
+                self.unread += 1;
+                self.check.checked(&path, &ids);
+            }
             None => self.check.read_back(&path, &content, &mut self.findings),
         }
         self.files += 1;
@@ -150,15 +156,29 @@ impl<'a> Stream<'a> {
 
     /// Tells the check what a file written piece by piece declares.
     pub(crate) fn checked(&mut self, path: &Path, ids: &[String]) {
+        self.unread += 1;
         self.check.checked(path, ids);
     }
 
     /// Runs the whole-tree rules.
-    pub(crate) fn finish(self) -> (Diagnostics, usize, Option<io::Error>) {
+    pub(crate) fn finish(self) -> Finished {
         let mut findings = self.findings;
         self.check.finish(&mut findings);
-        (findings, self.files, self.error)
+        Finished {
+            findings,
+            files: self.files,
+            unread: self.unread,
+            error: self.error,
+        }
     }
+}
+
+/// What a [`Stream`] did.
+pub(crate) struct Finished {
+    pub(crate) findings: Diagnostics,
+    pub(crate) files: usize,
+    pub(crate) unread: usize,
+    pub(crate) error: Option<io::Error>,
 }
 
 impl std::fmt::Debug for Stream<'_> {

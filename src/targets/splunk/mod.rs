@@ -407,6 +407,28 @@ impl Target for Splunk {
             Some((lookup.name.as_str(), lookup.field.as_str()))
         };
         macros.extend(source_macros.iter().cloned());
+        // savedsearches.conf, rendered by the built-in templates, is checked on the searches it
+        // is rendered from, against the macros and lookups the built-in templates define, and
+        // not read back (the rest of the app is small, and read back).
+        let typed = TYPED_TEMPLATES
+            .iter()
+            .all(|t| context.templates.is_builtin(t));
+        let mut defined: BTreeMap<String, std::collections::BTreeSet<usize>> = BTreeMap::new();
+        for name in source_macros.iter().map(|m| m.name.clone()).chain(
+            catalogue
+                .detections
+                .iter()
+                .map(|d| filter_macro(catalogue, d)),
+        ) {
+            let (name, arity) = spl_check::macro_signature(&name);
+            defined.entry(name).or_default().insert(arity);
+        }
+        let lookups: std::collections::BTreeSet<String> =
+            config.lookups.values().map(|l| l.name.clone()).collect();
+        let definitions = spl_check::Definitions {
+            macros: &defined,
+            lookups: &lookups,
+        };
         // Each detection's search, compiled on every core (its limitations and problems kept
         // apart with it); added in catalogue order.
         let compiled = context.each_detection(|detection| {
@@ -516,13 +538,30 @@ impl Target for Splunk {
                 problems.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
                     .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
             }
-            (own.warnings, tuning, view, problems)
+            let found = if typed {
+                saved_search_problems(&view, &definitions)
+            } else {
+                Vec::new()
+            };
+            (own.warnings, tuning, view, problems, found)
         });
-        for (warnings, tuning, view, problems) in compiled {
+        let saved_path = format!("{}/default/savedsearches.conf", config.app_id);
+        let mut stanzas = std::collections::HashSet::new();
+        for (warnings, tuning, view, problems, found) in compiled {
             artifacts.warnings.extend(warnings);
             macros.push(tuning);
             for e in problems {
                 errors.push(e);
+            }
+            let mut found = found;
+            if typed && !stanzas.insert(view.stanza.clone()) {
+                found.push("appears twice".to_owned());
+            }
+            for problem in found {
+                artifacts.finding(crate::diagnostic::Diagnostic::error(format!(
+                    "splunk: generated/splunk/{saved_path}: [{}] {problem}",
+                    view.stanza
+                )));
             }
             searches.push(view);
         }
@@ -610,6 +649,9 @@ impl Target for Splunk {
                         Ok(text) => {
                             if template == "splunk/savedsearches.conf" {
                                 add_search_fragments(&mut artifacts, catalogue, &app, &text);
+                                if typed {
+                                    artifacts.checked_in_render(&path, Vec::new());
+                                }
                             }
                             artifacts.add_file(path, text);
                         }
@@ -632,6 +674,57 @@ impl Target for Splunk {
     }
 }
 
+/// The templates whose output the typed check of savedsearches.conf stands for: the file
+/// itself, and the files that define what its searches reference.
+const TYPED_TEMPLATES: [&str; 3] = [
+    "splunk/savedsearches.conf",
+    "splunk/macros.conf",
+    "splunk/transforms.conf",
+];
+
+/// What the app check ([`app_check::check`]) would find in the stanza the built-in
+/// savedsearches.conf renders from `view`, found on the view: the search's SPL against what
+/// the app defines, its Enterprise Security settings, and a real-time schedule. (Its `.conf`
+/// form is right by construction: every value goes through the `conf` filter, which checks
+/// that it reads back exactly.)
+fn saved_search_problems(view: &SearchView, definitions: &spl_check::Definitions) -> Vec<String> {
+    let mut problems = spl_check::check(&view.search, definitions);
+    if let Some(es) = &view.es {
+        let values = [
+            ("search", view.search.as_str()),
+            ("action.correlationsearch.enabled", "1"),
+            ("action.correlationsearch.label", &es.label),
+            ("action.correlationsearch.annotations", &es.annotations),
+            ("action.notable", "1"),
+            ("action.notable.param.rule_title", &es.rule_title),
+            (
+                "action.notable.param.rule_description",
+                &es.rule_description,
+            ),
+            ("action.notable.param.security_domain", es.security_domain),
+            ("action.notable.param.severity", es.severity),
+            ("action.notable.param.nes_fields", &es.nes_fields),
+            (
+                "action.notable.param.drilldown_searches",
+                &es.drilldown_searches,
+            ),
+            ("action.risk", "1"),
+            ("action.risk.param._risk", &es.risk),
+            ("action.risk.param._risk_message", &es.risk_message),
+            ("action.risk.param._risk_score", "0"),
+            ("action.risk.param.verbose", "0"),
+        ];
+        problems.extend(es::check_stanza(values.into_iter()));
+    }
+    if !view.deprecated && view.earliest.starts_with("rt") {
+        problems.push("is a real-time search".to_owned());
+    }
+    if view.stanza == "default" {
+        problems.push("is a [default] stanza, which applies to every app".to_owned());
+    }
+    problems
+}
+
 /// A detection's canonical Splunk content is its stanza of `saved` (savedsearches.conf).
 fn add_search_fragments(
     artifacts: &mut Artifacts,
@@ -643,10 +736,12 @@ fn add_search_fragments(
     for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
         let header = format!("[{}]", view.stanza);
         artifacts.rendered_from(&header, detection);
-        artifacts.add_fragment(
-            &detection.meta.id,
-            &[stanzas.get(&header).map_or("", String::as_str)],
-        );
+        let text = stanzas.get(header.as_str()).copied().unwrap_or_default();
+        if text.is_empty() {
+            artifacts.add_fragment(&detection.meta.id, &[""]);
+        } else {
+            artifacts.add_fragment(&detection.meta.id, &[text, "\n"]);
+        }
     }
 }
 
@@ -665,32 +760,30 @@ fn alert_severity(severity: Severity) -> u8 {
     }
 }
 
-/// `[stanza]` header -> the stanza's text, from a rendered .conf file. Blank lines between
-/// stanzas belong to none of them, so a stanza's text (and the lock's hash of it) does not
-/// depend on whether another stanza follows it.
-fn split_stanzas(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut finish = |header: String, body: String| {
-        out.insert(header, format!("{}\n", body.trim_end_matches('\n')));
-    };
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        if line.starts_with('[')
-            && !current
-                .as_ref()
-                .is_some_and(|(_, body)| body.ends_with("\\\n"))
-        {
-            if let Some((h, b)) = current.take() {
-                finish(h, b);
+/// `[stanza]` header -> the stanza's text, from a rendered .conf file, without its final line
+/// breaks (a stanza's canonical text is that and one line break). Blank lines between stanzas
+/// belong to none of them, so a stanza's text (and the lock's hash of it) does not depend on
+/// whether another stanza follows it.
+fn split_stanzas(text: &str) -> std::collections::HashMap<&str, &str> {
+    let mut out = std::collections::HashMap::new();
+    // The current stanza: its header, and where its text starts.
+    let mut current: Option<(&str, usize)> = None;
+    let mut at = 0;
+    // Whether the previous line continues on this one (a value ending in `\`).
+    let mut continued = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        if bare.starts_with('[') && !(current.is_some() && continued) {
+            if let Some((header, start)) = current.take() {
+                out.insert(header, text[start..at].trim_end_matches('\n'));
             }
-            current = Some((line.to_owned(), format!("{line}\n")));
-        } else if let Some((_, body)) = current.as_mut() {
-            body.push_str(line);
-            body.push('\n');
+            current = Some((bare, at));
         }
+        continued = bare.ends_with('\\');
+        at += line.len();
     }
-    if let Some((h, b)) = current {
-        finish(h, b);
+    if let Some((header, start)) = current {
+        out.insert(header, text[start..].trim_end_matches('\n'));
     }
     out
 }
@@ -704,6 +797,7 @@ mod tests {
         let alone = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n");
         let followed = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n\n[b]\ny = 2\n");
         assert_eq!(alone["[a]"], followed["[a]"]);
-        assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]\n");
+        assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]");
+        assert_eq!(followed["[b]"], "[b]\ny = 2");
     }
 }
