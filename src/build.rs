@@ -311,12 +311,17 @@ mod tests {
                 "no `workspace` parameter",
             ),
             (
-                "splunk/savedsearches.conf",
-                builtin("splunk/savedsearches.conf").replace(
+                "splunk/_savedsearch.conf",
+                builtin("splunk/_savedsearch.conf").replace(
                     "search = {{ s.search | conf }}",
                     "search = {{ s.search | conf }} | nosuchcommand",
                 ),
-                "unknown command",
+                "unknown command `nosuchcommand`",
+            ),
+            (
+                "splunk/savedsearches.conf",
+                format!("{}\n[broken\n", builtin("splunk/savedsearches.conf")),
+                "stanza header without a closing `]`",
             ),
         ];
         for (name, source, expected) in cases {

@@ -42,6 +42,13 @@ impl Selection {
         selected
     }
 
+    /// [`Selection::apply`] to a catalogue that is not needed whole afterwards, without a copy
+    /// (a large catalogue is hundreds of megabytes in memory).
+    pub(crate) fn apply_owned(&self, mut catalogue: Catalogue) -> Catalogue {
+        catalogue.detections.retain(|d| self.includes(d));
+        catalogue
+    }
+
     /// How the selection is described in messages and the release manifest.
     pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();

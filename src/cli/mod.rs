@@ -523,7 +523,7 @@ fn build_command(
             .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT)),
         Err(code) => return Ok(code),
     };
-    let catalogue = pack.apply(&catalogue);
+    let catalogue = pack.apply_owned(catalogue);
     // Each target's files go to the temporary folder as soon as the target has rendered and
     // checked them; the folder is swapped in only when every target has.
     let staging = match claimed.stage() {

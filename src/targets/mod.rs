@@ -659,12 +659,64 @@ pub(crate) struct CombinedArm<'a> {
     /// The skeleton in the canonical layout, and where its empty `resources` list is.
     skeleton: String,
     at: usize,
-    /// The file being written (`build`), or its text so far.
-    pieces: Option<Box<dyn stream::Pieces + 'a>>,
-    text: String,
+    file: PieceFile<'a>,
     any: bool,
     /// The rule ids of the resources spliced in.
     ids: Vec<String>,
+}
+
+/// A file of a target written piece by piece as it is rendered: to the sink in `build`, else
+/// kept until [`PieceFile::finish`] adds it. It is checked in render: the target checks what
+/// goes into it.
+pub(crate) struct PieceFile<'a> {
+    path: PathBuf,
+    pieces: Option<Box<dyn stream::Pieces + 'a>>,
+    text: String,
+}
+
+impl<'a> PieceFile<'a> {
+    pub(crate) fn open(artifacts: &mut Artifacts<'a>, path: impl Into<PathBuf>) -> PieceFile<'a> {
+        let path = path.into();
+        let pieces = artifacts.stream.as_mut().and_then(|s| s.open(&path));
+        PieceFile {
+            path,
+            pieces,
+            text: String::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, artifacts: &mut Artifacts, piece: &str) {
+        let Some(pieces) = &mut self.pieces else {
+            if artifacts.stream.is_none() {
+                self.text.push_str(piece);
+            }
+            return;
+        };
+        if let Err(e) = pieces.push(piece) {
+            self.pieces = None;
+            if let Some(stream) = &mut artifacts.stream {
+                stream.failed_write(e);
+            }
+        }
+    }
+
+    /// Completes the file, which declares the rule ids `ids`.
+    pub(crate) fn finish(mut self, artifacts: &mut Artifacts, ids: Vec<String>) {
+        match &mut artifacts.stream {
+            Some(stream) => {
+                stream.checked(&self.path, &ids);
+                if let Some(pieces) = self.pieces.take()
+                    && let Err(e) = pieces.close()
+                {
+                    stream.failed_write(e);
+                }
+            }
+            None => {
+                artifacts.checked_in_render(self.path.clone(), ids);
+                artifacts.add_file(self.path, self.text);
+            }
+        }
+    }
 }
 
 /// The combined template's file, in every target that writes one.
@@ -708,17 +760,14 @@ impl<'a> CombinedArm<'a> {
                 "the template of {COMBINED_ARM} must have a top-level `resources` list"
             ))
         })?;
-        let path = std::path::Path::new(COMBINED_ARM);
-        let pieces = artifacts.stream.as_mut().and_then(|stream| {
+        if let Some(stream) = &mut artifacts.stream {
             // The combined template is the skeleton's, with the resources it declares added.
-            stream.read_back(path, &skeleton);
-            stream.open(path)
-        });
+            stream.read_back(std::path::Path::new(COMBINED_ARM), &skeleton);
+        }
         Ok(CombinedArm {
             skeleton,
             at,
-            pieces,
-            text: String::new(),
+            file: PieceFile::open(artifacts, COMBINED_ARM),
             any: false,
             ids: Vec::new(),
         })
@@ -733,55 +782,25 @@ impl<'a> CombinedArm<'a> {
         }
         self.ids.push(id.to_owned());
         if self.any {
-            self.write(artifacts, ",\n");
+            self.file.push(artifacts, ",\n");
         } else {
-            let head = self.skeleton[..self.at].to_owned();
-            self.write(artifacts, &head);
-            self.write(artifacts, "\n  \"resources\": [\n");
+            self.file.push(artifacts, &self.skeleton[..self.at]);
+            self.file.push(artifacts, "\n  \"resources\": [\n");
             self.any = true;
         }
-        self.write(artifacts, &resources);
-    }
-
-    fn write(&mut self, artifacts: &mut Artifacts, piece: &str) {
-        let Some(pieces) = &mut self.pieces else {
-            if artifacts.stream.is_none() {
-                self.text.push_str(piece);
-            }
-            return;
-        };
-        if let Err(e) = pieces.push(piece) {
-            self.pieces = None;
-            if let Some(stream) = &mut artifacts.stream {
-                stream.failed_write(e);
-            }
-        }
+        self.file.push(artifacts, &resources);
     }
 
     /// Completes the file and adds it to `artifacts`.
     pub(crate) fn finish(mut self, artifacts: &mut Artifacts) {
         if self.any {
-            let tail = self.skeleton[self.at + EMPTY_RESOURCES.len()..].to_owned();
-            self.write(artifacts, "\n  ]");
-            self.write(artifacts, &tail);
+            self.file.push(artifacts, "\n  ]");
+            self.file
+                .push(artifacts, &self.skeleton[self.at + EMPTY_RESOURCES.len()..]);
         } else {
-            let whole = std::mem::take(&mut self.skeleton);
-            self.write(artifacts, &whole);
+            self.file.push(artifacts, &self.skeleton);
         }
-        match &mut artifacts.stream {
-            Some(stream) => {
-                stream.checked(std::path::Path::new(COMBINED_ARM), &self.ids);
-                if let Some(pieces) = self.pieces.take()
-                    && let Err(e) = pieces.close()
-                {
-                    stream.failed_write(e);
-                }
-            }
-            None => {
-                artifacts.checked_in_render(COMBINED_ARM, std::mem::take(&mut self.ids));
-                artifacts.add_file(COMBINED_ARM, std::mem::take(&mut self.text));
-            }
-        }
+        self.file.finish(artifacts, self.ids);
     }
 }
 

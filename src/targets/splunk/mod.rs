@@ -47,6 +47,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/splunk/savedsearches.conf.tera"),
     ),
     (
+        "splunk/_savedsearch.conf",
+        include_str!("../../../templates/splunk/_savedsearch.conf.tera"),
+    ),
+    (
         "splunk/macros.conf",
         include_str!("../../../templates/splunk/macros.conf.tera"),
     ),
@@ -407,12 +411,39 @@ impl Target for Splunk {
             Some((lookup.name.as_str(), lookup.field.as_str()))
         };
         macros.extend(source_macros.iter().cloned());
-        // savedsearches.conf, rendered by the built-in templates, is checked on the searches it
-        // is rendered from, against the macros and lookups the built-in templates define, and
-        // not read back (the rest of the app is small, and read back).
+        // savedsearches.conf, rendered by the built-in templates, is rendered a stanza at a time
+        // on every core and written as it comes; it is checked on the searches it is rendered
+        // from, against the macros and lookups the built-in templates define, and not read
+        // back (the rest of the app is small, and read back).
         let typed = TYPED_TEMPLATES
             .iter()
             .all(|t| context.templates.is_builtin(t));
+        // And once a stanza is written, the other built-in templates need little of its search.
+        let lean = typed
+            && LEAN_TEMPLATES
+                .iter()
+                .all(|t| context.templates.is_builtin(t));
+        let saved_path = format!("{}/default/savedsearches.conf", config.app_id);
+        let mut saved = None;
+        if typed {
+            #[derive(Serialize)]
+            struct Header {
+                searches: [(); 0],
+            }
+            match render_template(
+                context.templates,
+                "splunk/savedsearches.conf",
+                &Header { searches: [] },
+                None,
+            ) {
+                Ok(header) => {
+                    let mut file = super::PieceFile::open(&mut artifacts, &saved_path);
+                    file.push(&mut artifacts, &header);
+                    saved = Some(file);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
         let mut defined: BTreeMap<String, std::collections::BTreeSet<usize>> = BTreeMap::new();
         for name in source_macros.iter().map(|m| m.name.clone()).chain(
             catalogue
@@ -429,9 +460,11 @@ impl Target for Splunk {
             macros: &defined,
             lookups: &lookups,
         };
-        // Each detection's search, compiled on every core (its limitations and problems kept
-        // apart with it); added in catalogue order.
-        let compiled = context.each_detection(|detection| {
+        // Each detection's search, compiled (and its stanza rendered) on every core, its
+        // limitations and problems kept apart with it; added in catalogue order, a batch at a
+        // time.
+        let mut stanzas = std::collections::HashSet::new();
+        context.each_detection_into(|detection| {
             let mut own = Artifacts::default();
             let mut problems = Vec::new();
             let stamp = (context.stamps)(detection);
@@ -538,22 +571,30 @@ impl Target for Splunk {
                 problems.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
                     .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
             }
-            let found = if typed {
-                saved_search_problems(&view, &definitions)
+            let (found, stanza) = if typed {
+                #[derive(Serialize)]
+                struct Stanza<'a> {
+                    s: &'a SearchView,
+                }
+                (
+                    saved_search_problems(&view, &definitions),
+                    Some(render_template(
+                        context.templates,
+                        "splunk/_savedsearch.conf",
+                        &Stanza { s: &view },
+                        Some(detection),
+                    )),
+                )
             } else {
-                Vec::new()
+                (Vec::new(), None)
             };
-            (own.warnings, tuning, view, problems, found)
-        });
-        let saved_path = format!("{}/default/savedsearches.conf", config.app_id);
-        let mut stanzas = std::collections::HashSet::new();
-        for (warnings, tuning, view, problems, found) in compiled {
+            (detection, own.warnings, tuning, view, problems, found, stanza)
+        }, |(detection, warnings, tuning, mut view, problems, mut found, stanza)| {
             artifacts.warnings.extend(warnings);
             macros.push(tuning);
             for e in problems {
                 errors.push(e);
             }
-            let mut found = found;
             if typed && !stanzas.insert(view.stanza.clone()) {
                 found.push("appears twice".to_owned());
             }
@@ -563,7 +604,36 @@ impl Target for Splunk {
                     view.stanza
                 )));
             }
+            match stanza {
+                Some(Ok(text)) => {
+                    let header = format!("[{}]", view.stanza);
+                    artifacts.rendered_from(&header, detection);
+                    add_stanza_fragment(&mut artifacts, detection, &text);
+                    if let Some(file) = &mut saved {
+                        file.push(&mut artifacts, &text);
+                    }
+                }
+                Some(Err(e)) => errors.push(e),
+                None => {}
+            }
+            if lean {
+                // What no other built-in template shows: the bulk of the search's text.
+                view.search = String::new();
+                view.detection.description = String::new();
+                view.detection.false_positives = Vec::new();
+                view.detection.references = Vec::new();
+                if let Some(es) = &mut view.es {
+                    es.rule_description = String::new();
+                    es.drilldown_searches = String::new();
+                    es.risk = String::new();
+                    es.risk_message = String::new();
+                    es.tier_evals = String::new();
+                }
+            }
             searches.push(view);
+        });
+        if let Some(file) = saved {
+            file.finish(&mut artifacts, Vec::new());
         }
         if errors.has_errors() {
             return Err(errors);
@@ -645,13 +715,14 @@ impl Target for Splunk {
         match super::template_context("splunk/savedsearches.conf", &app) {
             Ok(app_context) => {
                 for (template, path) in files {
+                    // Written a stanza at a time already, when the built-in templates render it.
+                    if typed && template == "splunk/savedsearches.conf" {
+                        continue;
+                    }
                     match context.templates.render(template, &app_context) {
                         Ok(text) => {
                             if template == "splunk/savedsearches.conf" {
                                 add_search_fragments(&mut artifacts, catalogue, &app, &text);
-                                if typed {
-                                    artifacts.checked_in_render(&path, Vec::new());
-                                }
                             }
                             artifacts.add_file(path, text);
                         }
@@ -676,10 +747,21 @@ impl Target for Splunk {
 
 /// The templates whose output the typed check of savedsearches.conf stands for: the file
 /// itself, and the files that define what its searches reference.
-const TYPED_TEMPLATES: [&str; 3] = [
+const TYPED_TEMPLATES: [&str; 4] = [
     "splunk/savedsearches.conf",
+    "splunk/_savedsearch.conf",
     "splunk/macros.conf",
     "splunk/transforms.conf",
+];
+
+/// The other templates of the app's files; the built-in ones show of each search only its
+/// stanza name, id, version, severity and story.
+const LEAN_TEMPLATES: [&str; 5] = [
+    "splunk/app.conf",
+    "splunk/default.meta",
+    "splunk/README.md",
+    "splunk/analyticstories.conf",
+    "splunk/server.conf",
 ];
 
 /// What the app check ([`app_check::check`]) would find in the stanza the built-in
@@ -723,6 +805,17 @@ fn saved_search_problems(view: &SearchView, definitions: &spl_check::Definitions
         problems.push("is a [default] stanza, which applies to every app".to_owned());
     }
     problems
+}
+
+/// The canonical Splunk content of `detection` from its stanza as the built-in template
+/// renders it (blank lines before it, then the stanza): the text [`split_stanzas`] gives it.
+fn add_stanza_fragment(artifacts: &mut Artifacts, detection: &Detection, rendered: &str) {
+    let text = rendered.trim_start_matches('\n').trim_end_matches('\n');
+    if text.is_empty() {
+        artifacts.add_fragment(&detection.meta.id, &[""]);
+    } else {
+        artifacts.add_fragment(&detection.meta.id, &[text, "\n"]);
+    }
 }
 
 /// A detection's canonical Splunk content is its stanza of `saved` (savedsearches.conf).
