@@ -581,9 +581,24 @@ pub fn render_template<T: Serialize>(
     context: &T,
     detection: Option<&Detection>,
 ) -> Result<String, Diagnostic> {
-    let context = template_context(name, context)?;
+    render_in_context(
+        templates,
+        name,
+        &template_context(name, context)?,
+        detection,
+    )
+}
+
+/// [`render_template`] with the context already built, for templates that render from one
+/// view (it is built once).
+pub(crate) fn render_in_context(
+    templates: &Templates,
+    name: &str,
+    context: &tera::Context,
+    detection: Option<&Detection>,
+) -> Result<String, Diagnostic> {
     templates
-        .render(name, &context)
+        .render(name, context)
         .map_err(|d| match detection {
             // A problem the rendered-file check found is the template's (an override that
             // undoes an encoding filter): it stays at the template, which is what to fix.

@@ -430,25 +430,30 @@ impl Target for Sentinel {
                 } else {
                     None
                 };
-                let files = match (
-                    render_template(
-                        context.templates,
-                        "sentinel/rule.yaml",
-                        &RuleContext { rule: &rule },
-                        Some(detection),
-                    ),
-                    render_template(
-                        context.templates,
-                        "sentinel/rule.arm.json",
-                        &view,
-                        Some(detection),
-                    ),
-                ) {
-                    (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
-                        Ok(parsed) => (yaml, super::pretty(&parsed), None),
-                        Err(e) => (yaml, arm, Some(e)),
-                    }),
-                    (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
+                // Both templates render from one context (the YAML one has no use for the ARM
+                // names), so the rule's view is turned into it once.
+                let files = match super::template_context("sentinel/rule.yaml", &view) {
+                    Err(e) => Err(vec![e]),
+                    Ok(view) => {
+                        let render = |name| {
+                            super::render_in_context(
+                                context.templates,
+                                name,
+                                &view,
+                                Some(detection),
+                            )
+                        };
+                        match (
+                            render("sentinel/rule.yaml"),
+                            render("sentinel/rule.arm.json"),
+                        ) {
+                            (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
+                                Ok(parsed) => (yaml, super::pretty(&parsed), None),
+                                Err(e) => (yaml, arm, Some(e)),
+                            }),
+                            (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
+                        }
+                    }
                 };
                 (detection, limitations, yaml_path, arm_path, problems, files)
             },
@@ -673,11 +678,8 @@ struct DeploymentConfig {
     excluded: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct RuleContext<'a> {
-    rule: &'a RuleView,
-}
-
+/// What the rule's templates receive: `rule`, and for the ARM template the API version and
+/// the resource name.
 #[derive(Serialize)]
 struct ArmView<'a> {
     rule: &'a RuleView,
