@@ -717,19 +717,16 @@ impl<'a> PieceFile<'a> {
 
     /// Completes the file, which declares the rule ids `ids`.
     pub(crate) fn finish(mut self, artifacts: &mut Artifacts, ids: Vec<String>) {
-        match &mut artifacts.stream {
-            Some(stream) => {
-                stream.checked(&self.path, &ids);
-                if let Some(pieces) = self.pieces.take()
-                    && let Err(e) = pieces.close()
-                {
-                    stream.failed_write(e);
-                }
+        if let Some(stream) = &mut artifacts.stream {
+            stream.checked(&self.path, &ids);
+            if let Some(pieces) = self.pieces.take()
+                && let Err(e) = pieces.close()
+            {
+                stream.failed_write(e);
             }
-            None => {
-                artifacts.checked_in_render(self.path.clone(), ids);
-                artifacts.add_file(self.path, self.text);
-            }
+        } else {
+            artifacts.checked_in_render(self.path.clone(), ids);
+            artifacts.add_file(self.path, self.text);
         }
     }
 }
