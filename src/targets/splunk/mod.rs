@@ -464,6 +464,7 @@ impl Target for Splunk {
         // limitations and problems kept apart with it; added in catalogue order, a batch at a
         // time.
         let mut stanzas = std::collections::HashSet::new();
+        let settings_fit = !errors.has_errors();
         context.each_detection_into(|detection| {
             let mut own = Artifacts::default();
             let mut problems = Vec::new();
@@ -571,7 +572,9 @@ impl Target for Splunk {
                 problems.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
                     .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
             }
-            let (found, stanza) = if typed {
+            // A value the stanza cannot hold is reported above, at its line, once: the
+            // template is not run into it too.
+            let (found, stanza) = if typed && settings_fit && problems.is_empty() {
                 #[derive(Serialize)]
                 struct Stanza<'a> {
                     s: &'a SearchView,
