@@ -192,6 +192,66 @@ struct SearchView {
     es: Option<es::CorrelationSearch>,
 }
 
+/// A search as the app's files other than savedsearches.conf see it: the whole view, or, once
+/// its stanza is written and the built-in templates render those files, only what they show
+/// of it (the 5,000 views of a large catalogue are most of the app's context otherwise).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AppSearch {
+    Full(Box<SearchView>),
+    Lean(LeanSearch),
+}
+
+#[derive(Serialize)]
+struct LeanSearch {
+    stanza: String,
+    detection: LeanDetection,
+    es: Option<LeanStory>,
+}
+
+#[derive(Serialize)]
+struct LeanDetection {
+    id: String,
+    version: u32,
+    severity: &'static str,
+}
+
+#[derive(Serialize)]
+struct LeanStory {
+    story: String,
+}
+
+impl LeanSearch {
+    fn of(view: SearchView) -> LeanSearch {
+        LeanSearch {
+            stanza: view.stanza,
+            detection: LeanDetection {
+                id: view.detection.id,
+                version: view.detection.version,
+                severity: view.detection.severity,
+            },
+            es: view.es.map(|es| LeanStory { story: es.story }),
+        }
+    }
+}
+
+impl AppSearch {
+    fn stanza(&self) -> &str {
+        match self {
+            AppSearch::Full(view) => &view.stanza,
+            AppSearch::Lean(view) => &view.stanza,
+        }
+    }
+
+    /// Its ES analytic story, for the ES flavour.
+    fn story(&self) -> Option<&str> {
+        match self {
+            AppSearch::Full(view) => view.es.as_ref().map(|es| es.story.as_str()),
+            AppSearch::Lean(view) => view.es.as_ref().map(|es| es.story.as_str()),
+        }
+    }
+}
+
 #[derive(Clone, Serialize)]
 struct MacroView {
     name: String,
@@ -216,7 +276,7 @@ struct AppView<'a> {
     publisher: &'a str,
     version: &'a str,
     description: String,
-    searches: Vec<SearchView>,
+    searches: Vec<AppSearch>,
     /// Every macro: the source macros first, then one filter per detection.
     macros: Vec<MacroView>,
     source_macros: Vec<MacroView>,
@@ -592,7 +652,7 @@ impl Target for Splunk {
                 (Vec::new(), None)
             };
             (detection, own.warnings, tuning, view, problems, found, stanza)
-        }, |(detection, warnings, tuning, mut view, problems, mut found, stanza)| {
+        }, |(detection, warnings, tuning, view, problems, mut found, stanza)| {
             artifacts.warnings.extend(warnings);
             macros.push(tuning);
             for e in problems {
@@ -619,21 +679,11 @@ impl Target for Splunk {
                 Some(Err(e)) => errors.push(e),
                 None => {}
             }
-            if lean {
-                // What no other built-in template shows: the bulk of the search's text.
-                view.search = String::new();
-                view.detection.description = String::new();
-                view.detection.false_positives = Vec::new();
-                view.detection.references = Vec::new();
-                if let Some(es) = &mut view.es {
-                    es.rule_description = String::new();
-                    es.drilldown_searches = String::new();
-                    es.risk = String::new();
-                    es.risk_message = String::new();
-                    es.tier_evals = String::new();
-                }
-            }
-            searches.push(view);
+            searches.push(if lean {
+                AppSearch::Lean(LeanSearch::of(view))
+            } else {
+                AppSearch::Full(Box::new(view))
+            });
         });
         if let Some(file) = saved {
             file.finish(&mut artifacts, Vec::new());
@@ -658,8 +708,8 @@ impl Target for Splunk {
         // One story per catalogue section, its searches in catalogue order.
         let mut by_story: IndexMap<&str, Vec<&str>> = IndexMap::new();
         for view in &searches {
-            if let Some(es) = &view.es {
-                by_story.entry(&es.story).or_default().push(&view.stanza);
+            if let Some(story) = view.story() {
+                by_story.entry(story).or_default().push(view.stanza());
             }
         }
         let stories: Vec<StoryView> = by_story
@@ -757,8 +807,8 @@ const TYPED_TEMPLATES: [&str; 4] = [
     "splunk/transforms.conf",
 ];
 
-/// The other templates of the app's files; the built-in ones show of each search only its
-/// stanza name, id, version, severity and story.
+/// The other templates of the app's files; the built-in ones show of each search only what
+/// [`LeanSearch`] keeps.
 const LEAN_TEMPLATES: [&str; 5] = [
     "splunk/app.conf",
     "splunk/default.meta",
@@ -830,7 +880,7 @@ fn add_search_fragments(
 ) {
     let stanzas = split_stanzas(saved);
     for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
-        let header = format!("[{}]", view.stanza);
+        let header = format!("[{}]", view.stanza());
         artifacts.rendered_from(&header, detection);
         let text = stanzas.get(header.as_str()).copied().unwrap_or_default();
         if text.is_empty() {
