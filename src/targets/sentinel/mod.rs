@@ -369,8 +369,13 @@ impl Target for Sentinel {
         });
         let mut check = TreeCheck::default();
         let mut out = Diagnostics::new();
+        // The deployment config first, so the files it excludes are not read.
+        let config = Path::new(repositories::CONFIG_FILE);
+        if let Some((path, text)) = files.get_key_value(config) {
+            check.read_back(path, text, &mut out);
+        }
         let mut read = read.into_iter();
-        for (path, text) in files {
+        for (path, text) in files.iter().filter(|(p, _)| *p != config) {
             if path.starts_with("rules") {
                 let (id, findings) = read.next().expect("one result per rule file");
                 check.rule_id(path, id.as_deref(), &mut out);

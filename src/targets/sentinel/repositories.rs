@@ -54,7 +54,12 @@ fn rule_id(name: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) fn check(files: &BTreeMap<std::path::PathBuf, String>) -> Vec<String> {
     let mut walk = Walk::default();
-    for (path, text) in files {
+    // The config first, so the files it excludes are not read.
+    let config = files.get_key_value(Path::new(CONFIG_FILE));
+    for (path, text) in config
+        .into_iter()
+        .chain(files.iter().filter(|(p, _)| *p != Path::new(CONFIG_FILE)))
+    {
         walk.read_back(path, text);
     }
     walk.finish()
@@ -103,7 +108,7 @@ impl Walk {
                     })
                     .map_err(|e| e.to_string()),
             );
-        } else if walked(&path) {
+        } else if walked(&path) && !self.excluded(&path) {
             let deployment = deployment(&path, text);
             let into = self.deployments.entry(path.clone()).or_default();
             into.problems.extend(deployment.problems);
@@ -122,6 +127,17 @@ impl Walk {
                 .extend(ids.iter().map(|id| Ok(id.to_lowercase())));
         }
         self.add_path(path);
+    }
+
+    /// Whether the config, if already seen, excludes the file `path` by name (a file it
+    /// excludes need not be read: the combined template is tens of megabytes).
+    fn excluded(&self, path: &str) -> bool {
+        let Some(Ok(entries)) = &self.config else {
+            return false;
+        };
+        entries
+            .iter()
+            .any(|entry| entry == path || entry.ends_with(&format!("/{path}")))
     }
 
     fn add_path(&mut self, path: String) {
