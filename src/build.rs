@@ -1,18 +1,20 @@
 //! The build pipeline: a validated catalogue rendered by every selected target into one tree.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::catalogue::{Catalogue, Detection};
 use crate::diagnostic::Diagnostics;
-use crate::output::Tree;
+use crate::output::{Collect, Sink, Tree};
 use crate::render::Templates;
+use crate::targets::stream::{Output, Stream};
 use crate::targets::{RenderContext, Stamp, Target};
 
 /// One target's output once checked and handed on: how many files, its fragments reduced to
 /// digests, and its warnings.
 struct Checked {
     files: usize,
+    unread: usize,
     digests: BTreeMap<String, String>,
     warnings: Diagnostics,
 }
@@ -42,6 +44,8 @@ pub struct Rendered {
     pub tree: Tree,
     /// How many files were rendered.
     pub files: usize,
+    /// How many of them were checked on the values they were rendered from, and not read back.
+    pub(crate) unread: usize,
     /// Target -> detection id -> SHA-256 (hex) of the detection's canonical text in that
     /// target (what the lock records; the text itself is not kept, it is as large as the output).
     pub digests: BTreeMap<&'static str, BTreeMap<String, String>>,
@@ -57,10 +61,6 @@ pub(crate) enum Failure {
     /// A rendered file could not be written.
     Io(std::io::Error),
 }
-
-/// Where each file goes once its target has rendered and checked it: `<target>/...` and the
-/// content. Called from the targets' threads.
-pub(crate) type Sink<'a> = dyn Fn(PathBuf, String) -> std::io::Result<()> + Sync + 'a;
 
 /// Renders the catalogue with every target it was loaded for, into one tree in memory.
 pub fn render(
@@ -81,13 +81,7 @@ pub(crate) fn render_on(
     pack_version: &str,
     threads: usize,
 ) -> Result<Rendered, Diagnostics> {
-    let tree = std::sync::Mutex::new(Tree::new());
-    let collect = |path: PathBuf, content: String| {
-        tree.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(path, content);
-        Ok(())
-    };
+    let collect = Collect::default();
     match render_to(
         catalogue,
         templates,
@@ -97,9 +91,7 @@ pub(crate) fn render_on(
         &collect,
     ) {
         Ok(mut rendered) => {
-            rendered.tree = tree
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rendered.tree = collect.into_tree();
             Ok(rendered)
         }
         Err(Failure::Findings(d)) => Err(d),
@@ -108,22 +100,22 @@ pub(crate) fn render_on(
 }
 
 /// Renders the catalogue with every target it was loaded for (in parallel: they share nothing
-/// but read-only inputs), handing each target's files to `sink` as soon as that target has
-/// rendered and checked them, so the whole output is never held at once. The caller keeps
-/// what `sink` received out of use unless this returns `Ok`: another target may still fail.
+/// but read-only inputs), handing each file to `sink` as soon as its target has rendered and
+/// checked it, so the output is never held whole. The caller keeps what `sink` received out
+/// of use unless this returns `Ok`: a whole-tree check, or another target, may still fail.
 pub(crate) fn render_to(
     catalogue: &Catalogue,
     templates: &Templates,
     stamps: &(dyn Fn(&Detection) -> Stamp + Sync),
     pack_version: &str,
     threads: usize,
-    sink: &Sink,
+    sink: &dyn Sink,
 ) -> Result<Rendered, Failure> {
     let targets: Vec<&'static dyn Target> = catalogue.targets.iter().collect();
     // Set when a target fails, so the others stop handing on files that will not be used.
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    // Each target renders, checks its own files, hashes its fragments and hands its files on,
-    // on its own thread.
+    let failed = AtomicBool::new(false);
+    // Each target renders, checks and hands on its files, and hashes its fragments, on its own
+    // thread (and its detections on up to `threads` more).
     let results: Vec<Result<Checked, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
@@ -134,12 +126,17 @@ pub(crate) fn render_to(
                     stamps,
                     pack_version,
                     threads,
+                    output: Some(Output {
+                        target: *target,
+                        sink,
+                        failed: &failed,
+                    }),
                 };
                 let failed = &failed;
                 scope.spawn(move || {
-                    let result = render_target(*target, &context, sink, failed);
+                    let result = render_target(*target, &context);
                     if result.is_err() {
-                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        failed.store(true, Ordering::Relaxed);
                     }
                     result
                 })
@@ -156,6 +153,7 @@ pub(crate) fn render_to(
         match result {
             Ok(checked) => {
                 rendered.files += checked.files;
+                rendered.unread += checked.unread;
                 rendered.digests.insert(target.name(), checked.digests);
                 rendered.warnings.extend(checked.warnings);
             }
@@ -169,41 +167,34 @@ pub(crate) fn render_to(
     Ok(rendered)
 }
 
-/// One target rendered and checked, its fragments reduced to digests and its files handed to
-/// `sink` (unless another target failed meanwhile).
-fn render_target(
-    target: &dyn Target,
-    context: &RenderContext,
-    sink: &Sink,
-    failed: &std::sync::atomic::AtomicBool,
-) -> Result<Checked, Failure> {
+/// One target rendered, its files checked and handed on as they were rendered, the
+/// whole-tree checks run, and its fragments reduced to digests.
+fn render_target(target: &dyn Target, context: &RenderContext) -> Result<Checked, Failure> {
     let mut artifacts = target.render(context).map_err(Failure::Findings)?;
-    // The files the target checked as it rendered them are not read back.
-    let checked = std::mem::take(&mut artifacts.checked);
-    let (mut exempt, to_read): (BTreeMap<PathBuf, String>, BTreeMap<PathBuf, String>) =
-        std::mem::take(&mut artifacts.files)
-            .into_iter()
-            .partition(|(path, _)| checked.contains(path));
-    let findings = artifacts.findings(target.check(&to_read));
+    // A target that made its artifacts with `default()` hands its files on only now.
+    let mut stream = match artifacts.stream.take() {
+        Some(stream) => stream,
+        None => Stream::new(context.output.expect("rendering to a sink")),
+    };
+    for (path, content) in std::mem::take(&mut artifacts.files) {
+        let checked = artifacts.checked.remove(&path);
+        stream.add(path, content, checked);
+    }
+    let finished = stream.finish();
+    let findings = artifacts.findings(finished.findings);
     if findings.has_errors() {
         return Err(Failure::Findings(findings));
     }
-    exempt.extend(to_read);
-    artifacts.files = exempt;
+    if let Some(e) = finished.error {
+        return Err(Failure::Io(e));
+    }
     let mut digests = std::mem::take(&mut artifacts.digests);
     for (id, text) in std::mem::take(&mut artifacts.fragments) {
         digests.insert(id, sha256_hex(text.as_bytes()));
     }
-    let files = artifacts.files.len();
-    let root = PathBuf::from(target.name());
-    for (path, content) in std::mem::take(&mut artifacts.files) {
-        if failed.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-        sink(root.join(path), content).map_err(Failure::Io)?;
-    }
     Ok(Checked {
-        files,
+        files: finished.files,
+        unread: finished.unread,
         digests,
         warnings: artifacts.warnings,
     })
@@ -241,6 +232,112 @@ mod tests {
                 parallel.warnings.to_string(),
                 alone.warnings.to_string(),
                 "{threads} threads"
+            );
+        }
+    }
+
+    /// Renders `root` with the built-in templates and reads back, with each target's full
+    /// check (what `rulecast verify` runs), every file it rendered, those checked on their
+    /// values in render included: a built-in template that stops producing what its typed
+    /// check stands for fails here.
+    fn read_back_everything(root: &std::path::Path) -> usize {
+        let catalogue = Catalogue::load(root).unwrap_or_else(|d| panic!("{d}"));
+        let templates = Templates::load(&catalogue.targets, None).unwrap_or_else(|d| panic!("{d}"));
+        let stamp = crate::lock::fingerprint::neutral_stamp;
+        let rendered =
+            render(&catalogue, &templates, &stamp, "1.0.0").unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(rendered.files, rendered.tree.len());
+        for target in catalogue.targets.iter() {
+            let files: BTreeMap<std::path::PathBuf, String> = rendered
+                .tree
+                .iter()
+                .filter_map(|(path, text)| {
+                    let below = path.strip_prefix(target.name()).ok()?;
+                    Some((below.to_path_buf(), text.clone()))
+                })
+                .collect();
+            assert!(!files.is_empty(), "{}", target.name());
+            let findings = target.check(&files);
+            assert!(!findings.has_errors(), "{}: {}", target.name(), findings);
+        }
+        rendered.unread
+    }
+
+    #[test]
+    fn every_file_checked_in_render_passes_the_full_read_back() {
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for root in [
+            manifest.join("detections"),
+            manifest.join("tests/fixtures/hostile"),
+        ] {
+            let catalogue = Catalogue::load(&root).unwrap_or_else(|d| panic!("{d}"));
+            let unread = read_back_everything(&root);
+            // Sentinel's two files, Sigma's rule and Splunk's savedsearches.conf and
+            // Azure Monitor's combined template, at least, were not read back in render.
+            assert!(
+                unread > 3 * catalogue.detections.len(),
+                "{}: {unread} files checked in render",
+                root.display()
+            );
+        }
+    }
+
+    /// An override's files are always read back: a template that writes what Sentinel or
+    /// Splunk refuses fails the build, with the finding at the generated file.
+    #[test]
+    fn a_broken_override_fails_the_build() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("detections");
+        let catalogue = Catalogue::load(&root).unwrap_or_else(|d| panic!("{d}"));
+        let stamp = crate::lock::fingerprint::neutral_stamp;
+        let builtin = |name: &str| {
+            crate::targets::BUILTIN
+                .iter()
+                .flat_map(|t| t.templates())
+                .find(|(n, _)| *n == name)
+                .map(|(_, source)| (*source).to_owned())
+                .unwrap()
+        };
+        let cases = [
+            (
+                "sentinel/rule.yaml",
+                builtin("sentinel/rule.yaml")
+                    .replace("severity: {{ rule.severity | yaml }}", "severity: Severe"),
+                "severity `Severe` is not Informational, Low, Medium or High",
+            ),
+            (
+                "sentinel/rule.arm.json",
+                builtin("sentinel/rule.arm.json")
+                    .replace(r#""workspace": {"#, r#""workspaceName": {"#),
+                "no `workspace` parameter",
+            ),
+            (
+                "splunk/_savedsearch.conf",
+                builtin("splunk/_savedsearch.conf").replace(
+                    "search = {{ s.search | conf }}",
+                    "search = {{ s.search | conf }} | nosuchcommand",
+                ),
+                "unknown command `nosuchcommand`",
+            ),
+            (
+                "splunk/savedsearches.conf",
+                format!("{}\n[broken\n", builtin("splunk/savedsearches.conf")),
+                "stanza header without a closing `]`",
+            ),
+        ];
+        for (name, source, expected) in cases {
+            assert_ne!(source, builtin(name), "{name}: the override changes it");
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join(format!("{name}.tera"));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, source).unwrap();
+            let templates = Templates::load(&catalogue.targets, Some(dir.path()))
+                .unwrap_or_else(|d| panic!("{d}"));
+            assert!(!templates.is_builtin(name));
+            let failed = render(&catalogue, &templates, &stamp, "1.0.0")
+                .expect_err(&format!("{name}: the build must fail"));
+            assert!(
+                failed.iter().any(|d| d.message().contains(expected)),
+                "{name}: {failed}"
             );
         }
     }

@@ -531,7 +531,6 @@ fn build_command(
         Err(e) => return Ok(output_failed(&e)),
     };
     let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
-    let sink = |path: PathBuf, content: String| staging.add(&path, content.as_bytes());
     let threads = crate::catalogue::cores();
     let result = build::render_to(
         &catalogue,
@@ -539,7 +538,7 @@ fn build_command(
         &stamps,
         &lock.pack_version,
         threads,
-        &sink,
+        &staging,
     );
     if let Err(code) = rendered(cli, result) {
         return Ok(code);

@@ -25,6 +25,73 @@ use crate::files::{FileKind, context};
 /// Rendered files: path relative to the output folder -> content.
 pub type Tree = BTreeMap<PathBuf, String>;
 
+/// Where rendered files go as they are rendered, by their path below the output folder
+/// (`<target>/...`): the staging folder of a build ([`swap::Staging`]), or memory
+/// ([`Collect`]). Called from every target's thread at once.
+pub(crate) trait Sink: Sync {
+    /// A whole file.
+    fn file(&self, path: PathBuf, content: String) -> io::Result<()>;
+    /// A file written piece by piece (a combined template of every rule), complete once
+    /// [`Pieces::close`]d.
+    fn open(&self, path: PathBuf) -> io::Result<Box<dyn Pieces + '_>>;
+}
+
+/// A file being written piece by piece ([`Sink::open`]).
+pub(crate) trait Pieces: Send {
+    fn push(&mut self, piece: &str) -> io::Result<()>;
+    fn close(self: Box<Self>) -> io::Result<()>;
+}
+
+/// A [`Sink`] that keeps the files in memory, for `check`'s comparison and the library's
+/// rendering to a [`Tree`].
+#[derive(Default)]
+pub(crate) struct Collect(std::sync::Mutex<Tree>);
+
+impl Collect {
+    pub(crate) fn into_tree(self) -> Tree {
+        self.0
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(&self, path: PathBuf, content: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path, content);
+    }
+}
+
+impl Sink for Collect {
+    fn file(&self, path: PathBuf, content: String) -> io::Result<()> {
+        self.insert(path, content);
+        Ok(())
+    }
+
+    fn open(&self, path: PathBuf) -> io::Result<Box<dyn Pieces + '_>> {
+        struct Buffer<'a> {
+            into: &'a Collect,
+            path: PathBuf,
+            text: String,
+        }
+        impl Pieces for Buffer<'_> {
+            fn push(&mut self, piece: &str) -> io::Result<()> {
+                self.text.push_str(piece);
+                Ok(())
+            }
+            fn close(self: Box<Self>) -> io::Result<()> {
+                self.into.insert(self.path, self.text);
+                Ok(())
+            }
+        }
+        Ok(Box::new(Buffer {
+            into: self,
+            path,
+            text: String::new(),
+        }))
+    }
+}
+
 /// Refuses any path that could leave the output folder.
 pub(crate) fn check_relative(path: &Path) -> io::Result<()> {
     let ok = !path.as_os_str().is_empty()

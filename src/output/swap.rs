@@ -197,17 +197,22 @@ impl Staging<'_> {
     /// Writes one file of the new tree, `path` relative to the output folder. A path written
     /// twice, or a file where a folder must go, is an error: nothing is overwritten.
     pub(crate) fn add(&self, path: &Path, content: &[u8]) -> io::Result<()> {
+        let (mut file, full) = self.create(path)?;
+        file.write_all(content).map_err(context("write", &full))
+    }
+
+    /// Creates one new file of the tree, for [`Staging::add`] or to be written piece by piece.
+    fn create(&self, path: &Path) -> io::Result<(fs::File, PathBuf)> {
         check_path(path)?;
         if let Some(folder) = path.parent() {
             self.folder(folder)?;
         }
         let full = self.tmp.join(path);
-        let mut file = fs::File::create_new(&full).map_err(context("write", &full))?;
-        file.write_all(content).map_err(context("write", &full))?;
+        let file = fs::File::create_new(&full).map_err(context("write", &full))?;
         if self.files.fetch_add(1, Ordering::Relaxed) == 0 {
             crash_point("writing");
         }
-        Ok(())
+        Ok((file, full))
     }
 
     /// How many files have been written.
@@ -245,6 +250,35 @@ impl Staging<'_> {
         self.committed = true;
         self.claimed.written.store(true, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+impl super::Sink for Staging<'_> {
+    fn file(&self, path: PathBuf, content: String) -> io::Result<()> {
+        self.add(&path, content.as_bytes())
+    }
+
+    fn open(&self, path: PathBuf) -> io::Result<Box<dyn super::Pieces + '_>> {
+        /// A file of the tree written piece by piece, through a buffer.
+        struct Piecewise {
+            file: io::BufWriter<fs::File>,
+            full: PathBuf,
+        }
+        impl super::Pieces for Piecewise {
+            fn push(&mut self, piece: &str) -> io::Result<()> {
+                self.file
+                    .write_all(piece.as_bytes())
+                    .map_err(context("write", &self.full))
+            }
+            fn close(mut self: Box<Self>) -> io::Result<()> {
+                self.file.flush().map_err(context("write", &self.full))
+            }
+        }
+        let (file, full) = self.create(&path)?;
+        Ok(Box::new(Piecewise {
+            file: io::BufWriter::with_capacity(1 << 16, file),
+            full,
+        }))
     }
 }
 

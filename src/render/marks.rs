@@ -53,7 +53,14 @@ pub(super) fn recording<T>(render: impl FnOnce() -> T) -> (T, Written) {
 pub(super) fn mark(filter: &'static str, encoded: String) -> String {
     WRITTEN.with(|w| match w.borrow_mut().as_mut() {
         Some(written) => {
-            let marked = format!("{START}{}{SEP}{encoded}{END}", written.len());
+            use std::fmt::Write as _;
+            // Sized once: a filter's output is most of a rendered file.
+            let mut marked = String::with_capacity(encoded.len() + 16);
+            marked.push(START);
+            let _ = write!(marked, "{}", written.len());
+            marked.push(SEP);
+            marked.push_str(&encoded);
+            marked.push(END);
             written.push((filter, encoded));
             marked
         }
@@ -64,9 +71,9 @@ pub(super) fn mark(filter: &'static str, encoded: String) -> String {
 /// A filter's input without marks: a value captured from template output (`{% set %}`
 /// blocks) is encoded again from its text. Marks that do not form pieces mean the value itself
 /// holds the reserved characters.
-pub(super) fn unmarked(text: &str) -> tera::TeraResult<String> {
+pub(super) fn unmarked(text: &str) -> tera::TeraResult<std::borrow::Cow<'_, str>> {
     if next_mark(text).is_none() {
-        return Ok(text.to_owned());
+        return Ok(std::borrow::Cow::Borrowed(text));
     }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
@@ -87,14 +94,14 @@ pub(super) fn unmarked(text: &str) -> tera::TeraResult<String> {
             c => out.push(c),
         }
     }
-    Ok(out)
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// [`unmarked`] for a filter that takes any value: strings anywhere inside it are unmarked.
 pub(super) fn unmarked_value(value: tera::Value) -> tera::TeraResult<tera::Value> {
     fn walk(v: serde_json::Value) -> tera::TeraResult<serde_json::Value> {
         Ok(match v {
-            serde_json::Value::String(s) => serde_json::Value::String(unmarked(&s)?),
+            serde_json::Value::String(s) => serde_json::Value::String(unmarked(&s)?.into_owned()),
             serde_json::Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(walk).collect::<Result<_, _>>()?)
             }
@@ -108,7 +115,7 @@ pub(super) fn unmarked_value(value: tera::Value) -> tera::TeraResult<tera::Value
     }
     if let Some(text) = value.as_str() {
         return Ok(if next_mark(text).is_some() {
-            tera::Value::from(unmarked(text)?)
+            tera::Value::from(unmarked(text)?.into_owned())
         } else {
             value
         });

@@ -235,12 +235,12 @@ fn template_error(e: &tera::Error, path: &Path, source: &str) -> Diagnostic {
     }
 }
 
-fn as_text(value: &Value) -> Option<String> {
+fn as_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
     if let Some(s) = value.as_str() {
-        return Some(s.to_owned());
+        return Some(std::borrow::Cow::Borrowed(s));
     }
     if value.is_number() || value.is_bool() {
-        return Some(value.to_string());
+        return Some(std::borrow::Cow::Owned(value.to_string()));
     }
     None
 }
@@ -254,7 +254,7 @@ fn register_filters(tera: &mut Tera) {
                 Some(text) if value.as_str().is_some() => {
                     Ok(marks::mark("yaml", encode::yaml_scalar(&text)))
                 }
-                Some(text) => Ok(marks::mark("yaml", text)),
+                Some(text) => Ok(marks::mark("yaml", text.into_owned())),
                 None => Err(tera::Error::message(
                     "the yaml filter takes a string, number or boolean",
                 )),
@@ -296,11 +296,12 @@ fn register_filters(tera: &mut Tera) {
             let value = marks::unmarked_value(value)?;
             let text = as_text(&value)
                 .ok_or_else(|| tera::Error::message("the conf filter takes a string"))?;
-            // Name the value: this error has no detection attached to say which one it was.
-            let shown: String = text.chars().take(40).collect();
             encode::conf_value(&text)
                 .map(|t| marks::mark("conf", t))
                 .map_err(|e| {
+                    // Name the value: this error has no detection attached to say which one it
+                    // was.
+                    let shown: String = text.chars().take(40).collect();
                     tera::Error::message(format!(
                         "{} (the value {shown:?}{})",
                         e,

@@ -125,52 +125,62 @@ impl Target for AzureMonitor {
         ]
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics> {
         let catalogue = context.catalogue;
-        let mut artifacts = Artifacts::default();
+        let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
-        // The per-detection templates, whose resources the combined one holds.
-        let mut singles = Vec::new();
-        // Each detection's alert, rendered on every core (its limitations kept apart with it);
-        // added in catalogue order.
-        let rendered = context.each_detection(|detection| {
-            let stamp = (context.stamps)(detection);
-            let mut own = Artifacts::default();
-            let alert = alert_view(catalogue, detection, &stamp, &mut own);
-            let path = format!("{}.json", detection.slug);
-            let parsed = render_template(
-                context.templates,
-                "azure-monitor/alert.json",
-                &SingleView {
-                    alert: &alert,
-                    api_version: API_VERSION,
-                },
-                Some(detection),
-            )
-            .and_then(|t| super::parse_json(&path, &t))
-            .map(|parsed| super::pretty(&parsed));
-            (detection, own.warnings, path, parsed)
-        });
-        for (detection, warnings, path, parsed) in rendered {
-            artifacts.warnings.extend(warnings);
-            match parsed {
-                Ok(text) => {
-                    singles.push(std::path::PathBuf::from(&path));
-                    artifacts.add_fragment(&detection.meta.id, &[&text]);
-                    artifacts.add_detection_file("azure-monitor", detection, path, text);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        super::add_combined_arm(
+        // The template that deploys every alert, written as their templates are rendered.
+        let mut combined = match super::CombinedArm::start(
             &mut artifacts,
-            &mut errors,
             context.templates,
             "azure-monitor/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-            &singles,
+        ) {
+            Ok(combined) => Some(combined),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        // Each detection's alert, rendered on every core (its limitations kept apart with it);
+        // added in catalogue order, a batch at a time.
+        context.each_detection_into(
+            |detection| {
+                let stamp = (context.stamps)(detection);
+                let mut own = Artifacts::default();
+                let alert = alert_view(catalogue, detection, &stamp, &mut own);
+                let path = format!("{}.json", detection.slug);
+                let parsed = render_template(
+                    context.templates,
+                    "azure-monitor/alert.json",
+                    &SingleView {
+                        alert: &alert,
+                        api_version: API_VERSION,
+                    },
+                    Some(detection),
+                )
+                .and_then(|t| super::parse_json(&path, &t))
+                .map(|parsed| super::pretty(&parsed));
+                (detection, own.warnings, path, parsed)
+            },
+            |(detection, warnings, path, parsed)| {
+                artifacts.warnings.extend(warnings);
+                match parsed {
+                    Ok(text) => {
+                        if let Some(combined) = &mut combined {
+                            combined.push(&mut artifacts, &text, &detection.meta.id);
+                        }
+                        artifacts.add_fragment(&detection.meta.id, &[&text]);
+                        artifacts.add_detection_file("azure-monitor", detection, path, text);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            },
         );
+        if let Some(combined) = combined {
+            combined.finish(&mut artifacts);
+        }
         if errors.has_errors() {
             return Err(errors);
         }

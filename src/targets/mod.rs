@@ -27,6 +27,7 @@ pub mod registry;
 pub mod section;
 
 pub(crate) mod alert_text;
+pub(crate) mod stream;
 
 // The built-in targets: a module each, and an entry in BUILTIN.
 pub(crate) mod azure_monitor;
@@ -57,6 +58,7 @@ pub use conformance::{Checker, Conformance};
 pub use package::{PackageContext, PackageError, ReleaseFile};
 pub use registry::Targets;
 pub use section::Section;
+pub use stream::FileCheck;
 
 /// Everything a target needs to render.
 pub struct RenderContext<'a> {
@@ -69,9 +71,25 @@ pub struct RenderContext<'a> {
     pub pack_version: &'a str,
     /// How many threads [`RenderContext::each_detection`] may use.
     pub threads: usize,
+    /// Where `build` sends the files as they are rendered ([`RenderContext::artifacts`]);
+    /// `None` when they are collected in the artifacts.
+    pub(crate) output: Option<stream::Output<'a>>,
 }
 
-impl RenderContext<'_> {
+/// How many detections each thread renders before the results are added: a batch of results
+/// is all that is held at once, and it is large enough that starting the threads costs little.
+const BATCH_PER_THREAD: usize = 64;
+
+impl<'a> RenderContext<'a> {
+    /// The artifacts a target renders into: in `build`, each file is checked and handed on as
+    /// it is added, and not kept.
+    pub fn artifacts(&self) -> Artifacts<'a> {
+        Artifacts {
+            stream: self.output.map(stream::Stream::new),
+            ..Artifacts::default()
+        }
+    }
+
     /// `render` of every detection, in catalogue order, run on up to `threads` threads. A
     /// target renders its detections through it and then adds the results to its artifacts in
     /// that order, so its output is the same whatever the number of threads.
@@ -79,8 +97,25 @@ impl RenderContext<'_> {
         &'c self,
         render: impl Fn(&'c Detection) -> R + Sync,
     ) -> Vec<R> {
+        let mut all = Vec::with_capacity(self.catalogue.detections.len());
+        self.each_detection_into(render, |r| all.push(r));
+        all
+    }
+
+    /// [`RenderContext::each_detection`], each result handed to `add` in catalogue order as
+    /// soon as its batch is rendered, so only one batch of results is held at a time.
+    pub fn each_detection_into<'c, R: Send>(
+        &'c self,
+        render: impl Fn(&'c Detection) -> R + Sync,
+        mut add: impl FnMut(R),
+    ) {
         let detections: Vec<&'c Detection> = detections(self.catalogue).collect();
-        crate::catalogue::parallel_map_on(self.threads, &detections, |d| render(d))
+        let threads = self.threads.max(1);
+        for batch in detections.chunks(threads * BATCH_PER_THREAD) {
+            for result in crate::catalogue::parallel_map_on(threads, batch, |d| render(d)) {
+                add(result);
+            }
+        }
     }
 }
 
@@ -94,10 +129,12 @@ pub struct Stamp {
     pub modified: String,
 }
 
-/// What a target produced.
+/// What a target produced. Made by [`RenderContext::artifacts`], its files are checked and
+/// written as they are added (`build`); made with `default()`, they are kept in `files`.
 #[derive(Debug, Default)]
-pub struct Artifacts {
-    /// Path relative to the target's folder -> content.
+pub struct Artifacts<'a> {
+    /// Path relative to the target's folder -> content, of the files not handed on as they
+    /// were added.
     pub files: BTreeMap<PathBuf, String>,
     /// Detection id -> canonical text of the detection in this target (or see
     /// [`Artifacts::add_fragment`], which keeps only its digest).
@@ -107,19 +144,23 @@ pub struct Artifacts {
     /// What the target could not express, per detection, as warnings.
     pub warnings: Diagnostics,
     /// The detection file each per-detection file was rendered from.
-    owners: BTreeMap<PathBuf, PathBuf>,
+    owners: std::collections::HashMap<PathBuf, PathBuf>,
     /// How a check's finding names a piece of output rendered from one detection (a file by
     /// its path below the target folder, a stanza as `[name]`), and that detection's file.
     sources: Vec<(String, PathBuf)>,
     /// Files two detections would both be written to: one would be lost.
     collisions: Diagnostics,
     /// Files rendered by built-in templates from values the target checked as it rendered
-    /// them ([`Artifacts::checked_in_render`]): `build` does not read them back through
-    /// [`Target::check`]; `rulecast verify` still does.
-    pub(crate) checked: std::collections::BTreeSet<PathBuf>,
+    /// them ([`Artifacts::checked_in_render`]), with the rule ids they declare: `build` does not
+    /// read them back through [`Target::check`]; `rulecast verify` still does.
+    pub(crate) checked: std::collections::HashMap<PathBuf, Vec<String>>,
+    /// What the target's checks of typed values found ([`Artifacts::finding`]).
+    found: Diagnostics,
+    /// Where the files go as they are added, in `build`.
+    pub(crate) stream: Option<stream::Stream<'a>>,
 }
 
-impl Artifacts {
+impl Artifacts<'_> {
     /// Records the canonical text of detection `id` in this target, given as the pieces it is
     /// made of, in order. Only its digest is kept: the text is as large as the output.
     pub fn add_fragment(&mut self, id: &str, pieces: &[&str]) {
@@ -133,7 +174,16 @@ impl Artifacts {
     }
 
     pub fn add_file(&mut self, path: impl Into<PathBuf>, content: String) {
-        self.files.insert(path.into(), content);
+        let path = path.into();
+        match &mut self.stream {
+            Some(stream) => {
+                let checked = self.checked.remove(&path);
+                stream.add(path, content, checked);
+            }
+            None => {
+                self.files.insert(path, content);
+            }
+        }
     }
 
     /// Adds a file rendered from `detection` alone; a second detection rendering to the same
@@ -163,15 +213,23 @@ impl Artifacts {
         // However a check shows the file (`generated/<target>/<path>`, `<target>/<path>` or the
         // path alone), its message holds the path below the target folder.
         self.rendered_from(crate::diagnostic::display_path(&path), detection);
-        self.files.insert(path, content);
+        self.add_file(path, content);
     }
 
-    /// Records that the file at `path` needs no reading back in `build`: a built-in template
-    /// (see [`Templates::is_builtin`]) rendered it from typed values, through the encoding
-    /// filters, and what [`Target::check`] would find in its text was checked on those
-    /// values. A file rendered by a user's override must always be read back.
-    pub fn checked_in_render(&mut self, path: impl Into<PathBuf>) {
-        self.checked.insert(path.into());
+    /// Records that the file at `path`, added next, needs no reading back in `build`: a
+    /// built-in template (see [`Templates::is_builtin`]) rendered it from typed values, through
+    /// the encoding filters, and what [`Target::check`] would find in its text was checked on
+    /// those values ([`Artifacts::finding`] reports what that found). `ids` are the rule ids
+    /// the file declares, which whole-tree checks still need. A file rendered by a user's
+    /// override must always be read back.
+    pub fn checked_in_render(&mut self, path: impl Into<PathBuf>, ids: Vec<String>) {
+        self.checked.insert(path.into(), ids);
+    }
+
+    /// Reports what a check of typed values found in a file checked in render; it is pointed
+    /// at the detection, as a finding of [`Target::check`] would be.
+    pub fn finding(&mut self, finding: Diagnostic) {
+        self.found.push(finding);
     }
 
     /// Records that the piece of output a check's finding names `name` (say a stanza,
@@ -185,7 +243,8 @@ impl Artifacts {
     /// the detection it is about.
     pub(crate) fn findings(&mut self, checked: Diagnostics) -> Diagnostics {
         let mut findings = std::mem::take(&mut self.collisions);
-        for finding in checked {
+        let found = std::mem::take(&mut self.found);
+        for finding in found.into_iter().chain(checked) {
             findings.push(self.blame(finding));
         }
         findings
@@ -281,7 +340,8 @@ pub trait Target: Sync {
         None
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics>;
+    /// Renders the catalogue into artifacts made by [`RenderContext::artifacts`].
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics>;
 
     /// Checks rendered files (paths relative to the target folder) the way the target's
     /// platform would read them. It needs nothing but the files, so it also verifies a tree on
@@ -289,6 +349,13 @@ pub trait Target: Sync {
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
         let _ = files;
         Diagnostics::new()
+    }
+
+    /// The same check, one file at a time, so `build` can check each file as it is rendered
+    /// and hand it on instead of holding the target's whole output. `None` (the default): the
+    /// check needs the whole tree, and `build` holds the files it reads back until the end.
+    fn file_check(&self) -> Option<Box<dyn FileCheck + '_>> {
+        None
     }
 
     /// The release file of the target's output (`rulecast release`).
@@ -514,9 +581,24 @@ pub fn render_template<T: Serialize>(
     context: &T,
     detection: Option<&Detection>,
 ) -> Result<String, Diagnostic> {
-    let context = template_context(name, context)?;
+    render_in_context(
+        templates,
+        name,
+        &template_context(name, context)?,
+        detection,
+    )
+}
+
+/// [`render_template`] with the context already built, for templates that render from one
+/// view (it is built once).
+pub(crate) fn render_in_context(
+    templates: &Templates,
+    name: &str,
+    context: &tera::Context,
+    detection: Option<&Detection>,
+) -> Result<String, Diagnostic> {
     templates
-        .render(name, &context)
+        .render(name, context)
         .map_err(|d| match detection {
             // A problem the rendered-file check found is the template's (an override that
             // undoes an encoding filter): it stays at the template, which is what to fix.
@@ -580,86 +662,157 @@ fn arm_resources_in(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Builds a combined ARM template: the rendered `skeleton` (parameters, metadata, an empty
-/// `resources` list) with the resources of every per-detection template (`singles`, their
-/// text in the canonical layout) appended, in order. Resources come from the already rendered
-/// and checked per-detection templates, so the combined file deploys exactly what the single
-/// files do and nothing is rendered twice. They are spliced in as text, which gives exactly
-/// the canonical layout of the whole template without holding thousands of parsed resources,
-/// or a second copy of their text, in memory.
-pub(crate) fn combine_arm<'t>(
-    path: &str,
-    skeleton: &str,
-    singles: impl Iterator<Item = &'t str>,
-) -> Result<String, Diagnostic> {
-    let parsed = parse_json(path, skeleton)?;
-    if parsed
-        .get("resources")
-        .and_then(serde_json::Value::as_array)
-        .is_none_or(|r| !r.is_empty())
-    {
-        return Err(Diagnostic::error(format!(
-            "the template of {path} must have an empty top-level `resources` list"
-        )));
-    }
-    let text = pretty(&parsed);
-    let marker = "\n  \"resources\": []";
-    let at = text.find(marker).ok_or_else(|| {
-        Diagnostic::error(format!(
-            "the template of {path} must have a top-level `resources` list"
-        ))
-    })?;
-    let mut out = String::from(&text[..at]);
-    out.push_str("\n  \"resources\": [\n");
-    let mut any = false;
-    for single in singles {
-        let resources = arm_resources_in(single);
-        if resources.is_empty() {
-            continue;
-        }
-        if any {
-            out.push_str(",\n");
-        }
-        out.push_str(&resources);
-        any = true;
-    }
-    if !any {
-        return Ok(text);
-    }
-    out.push_str("\n  ]");
-    out.push_str(&text[at + marker.len()..]);
-    Ok(out)
+/// A combined ARM template (`azuredeploy.json` of the target) being built as the
+/// per-detection templates are rendered: the rendered skeleton (parameters, metadata, an empty
+/// `resources` list) with the resources of every per-detection template appended, in order.
+/// Resources come from the already rendered per-detection templates, so the combined file
+/// deploys exactly what the single files do and nothing is rendered twice. They are spliced in
+/// as text, which gives exactly the canonical layout of the whole template, and in `build` they
+/// are written as they come: neither thousands of parsed resources nor a second copy of their
+/// text is held.
+pub(crate) struct CombinedArm<'a> {
+    /// The skeleton in the canonical layout, and where its empty `resources` list is.
+    skeleton: String,
+    at: usize,
+    file: PieceFile<'a>,
+    any: bool,
+    /// The rule ids of the resources spliced in.
+    ids: Vec<String>,
 }
 
-/// Renders a combined ARM template's skeleton with `template` and splices into it the
-/// resources of the target's per-detection ARM templates at `singles` (paths in the target's
-/// files), as `azuredeploy.json` of the target.
-pub(crate) fn add_combined_arm(
-    artifacts: &mut Artifacts,
-    errors: &mut Diagnostics,
-    templates: &Templates,
-    template: &str,
-    pack_version: &str,
-    api_version: &str,
-    singles: &[PathBuf],
-) {
-    #[derive(Serialize)]
-    struct CombinedView<'a> {
-        api_version: &'a str,
-        content_version: String,
+/// A file of a target written piece by piece as it is rendered: to the sink in `build`, else
+/// kept until [`PieceFile::finish`] adds it. It is checked in render: the target checks what
+/// goes into it.
+pub(crate) struct PieceFile<'a> {
+    path: PathBuf,
+    pieces: Option<Box<dyn stream::Pieces + 'a>>,
+    text: String,
+}
+
+impl<'a> PieceFile<'a> {
+    pub(crate) fn open(artifacts: &mut Artifacts<'a>, path: impl Into<PathBuf>) -> PieceFile<'a> {
+        let path = path.into();
+        let pieces = artifacts.stream.as_mut().and_then(|s| s.open(&path));
+        PieceFile {
+            path,
+            pieces,
+            text: String::new(),
+        }
     }
-    let view = CombinedView {
-        api_version,
-        content_version: content_version(pack_version),
-    };
-    let texts = singles
-        .iter()
-        .filter_map(|path| artifacts.files.get(path).map(String::as_str));
-    match render_template(templates, template, &view, None)
-        .and_then(|skeleton| combine_arm("azuredeploy.json", &skeleton, texts))
-    {
-        Ok(text) => artifacts.add_file("azuredeploy.json", text),
-        Err(e) => errors.push(e),
+
+    pub(crate) fn push(&mut self, artifacts: &mut Artifacts, piece: &str) {
+        let Some(pieces) = &mut self.pieces else {
+            if artifacts.stream.is_none() {
+                self.text.push_str(piece);
+            }
+            return;
+        };
+        if let Err(e) = pieces.push(piece) {
+            self.pieces = None;
+            if let Some(stream) = &mut artifacts.stream {
+                stream.failed_write(e);
+            }
+        }
+    }
+
+    /// Completes the file, which declares the rule ids `ids`.
+    pub(crate) fn finish(mut self, artifacts: &mut Artifacts, ids: Vec<String>) {
+        if let Some(stream) = &mut artifacts.stream {
+            stream.checked(&self.path, &ids);
+            if let Some(pieces) = self.pieces.take()
+                && let Err(e) = pieces.close()
+            {
+                stream.failed_write(e);
+            }
+        } else {
+            artifacts.checked_in_render(self.path.clone(), ids);
+            artifacts.add_file(self.path, self.text);
+        }
+    }
+}
+
+/// The combined template's file, in every target that writes one.
+pub(crate) const COMBINED_ARM: &str = "azuredeploy.json";
+
+/// How the skeleton's empty `resources` list is written in the canonical layout.
+const EMPTY_RESOURCES: &str = "\n  \"resources\": []";
+
+impl<'a> CombinedArm<'a> {
+    /// Renders the skeleton with `template`, before the per-detection templates.
+    pub(crate) fn start(
+        artifacts: &mut Artifacts<'a>,
+        templates: &Templates,
+        template: &str,
+        pack_version: &str,
+        api_version: &str,
+    ) -> Result<CombinedArm<'a>, Diagnostic> {
+        #[derive(Serialize)]
+        struct CombinedView<'a> {
+            api_version: &'a str,
+            content_version: String,
+        }
+        let view = CombinedView {
+            api_version,
+            content_version: content_version(pack_version),
+        };
+        let rendered = render_template(templates, template, &view, None)?;
+        let parsed = parse_json(COMBINED_ARM, &rendered)?;
+        if parsed
+            .get("resources")
+            .and_then(serde_json::Value::as_array)
+            .is_none_or(|r| !r.is_empty())
+        {
+            return Err(Diagnostic::error(format!(
+                "the template of {COMBINED_ARM} must have an empty top-level `resources` list"
+            )));
+        }
+        let skeleton = pretty(&parsed);
+        let at = skeleton.find(EMPTY_RESOURCES).ok_or_else(|| {
+            Diagnostic::error(format!(
+                "the template of {COMBINED_ARM} must have a top-level `resources` list"
+            ))
+        })?;
+        if let Some(stream) = &mut artifacts.stream {
+            // The combined template is the skeleton's, with the resources it declares added.
+            stream.read_back(std::path::Path::new(COMBINED_ARM), &skeleton);
+        }
+        Ok(CombinedArm {
+            skeleton,
+            at,
+            file: PieceFile::open(artifacts, COMBINED_ARM),
+            any: false,
+            ids: Vec::new(),
+        })
+    }
+
+    /// Appends the resources of the per-detection template `single` (its text in the
+    /// canonical layout), which deploys the rule `id`.
+    pub(crate) fn push(&mut self, artifacts: &mut Artifacts, single: &str, id: &str) {
+        let resources = arm_resources_in(single);
+        if resources.is_empty() {
+            return;
+        }
+        self.ids.push(id.to_owned());
+        if self.any {
+            self.file.push(artifacts, ",\n");
+        } else {
+            self.file.push(artifacts, &self.skeleton[..self.at]);
+            self.file.push(artifacts, "\n  \"resources\": [\n");
+            self.any = true;
+        }
+        self.file.push(artifacts, &resources);
+    }
+
+    /// Completes the file and adds it to `artifacts`.
+    pub(crate) fn finish(mut self, artifacts: &mut Artifacts) {
+        if self.any {
+            self.file.push(artifacts, "\n  ]");
+            self.file
+                .push(artifacts, &self.skeleton[self.at + EMPTY_RESOURCES.len()..]);
+        } else {
+            self.file.push(artifacts, &self.skeleton);
+        }
+        self.file.finish(artifacts, self.ids);
     }
 }
 

@@ -160,10 +160,10 @@ mod tests {
             fn templates(&self) -> &'static [(&'static str, &'static str)] {
                 self.1
             }
-            fn render(
+            fn render<'c>(
                 &self,
-                _: &super::super::RenderContext,
-            ) -> Result<super::super::Artifacts, crate::diagnostic::Diagnostics> {
+                _: &super::super::RenderContext<'c>,
+            ) -> Result<super::super::Artifacts<'c>, crate::diagnostic::Diagnostics> {
                 Ok(super::super::Artifacts::default())
             }
         }

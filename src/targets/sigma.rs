@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Artifacts, Checker, Conformance, DetectionView, RenderContext, Section, Stamp, Target,
-    render_template, splunk,
+    Artifacts, Checker, Conformance, DetectionView, FileCheck, RenderContext, Section, Stamp,
+    Target, render_template, splunk,
 };
 use crate::catalogue::logsource::LogSourceFile;
 use crate::catalogue::{Catalogue, Detection, attack};
@@ -232,20 +232,16 @@ impl Target for Sigma {
     }
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
-        let mut out = Diagnostics::new();
-        for (path, text) in files {
-            if let Err(e) =
-                super::ensure_yaml(&format!("generated/sigma/{}", path.to_string_lossy()), text)
-            {
-                out.push(e);
-            }
-        }
-        out
+        super::stream::check_all(Box::new(YamlCheck), files)
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+    fn file_check(&self) -> Option<Box<dyn FileCheck + '_>> {
+        Some(Box::new(YamlCheck))
+    }
+
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics> {
         let catalogue = context.catalogue;
-        let mut artifacts = Artifacts::default();
+        let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
         // A rule file is only checked to be YAML. The built-in templates print every value
         // through the yaml filter (each checked to be exactly what the filter wrote), so what
@@ -255,41 +251,43 @@ impl Target for Sigma {
             .all(|t| context.templates.is_builtin(t));
         // Each detection's file, rendered on every core (its limitations kept apart with it);
         // added in catalogue order.
-        let rendered = context.each_detection(|detection| {
-            let stamp = (context.stamps)(detection);
-            let mut own = Artifacts::default();
-            let docs = documents(catalogue, detection, &stamp, &mut own);
-            let mut parts = Vec::new();
-            let mut problems = Vec::new();
-            for doc in &docs {
-                let template = if doc.correlation.is_some() {
-                    "sigma/correlation.yml"
-                } else {
-                    "sigma/rule.yml"
-                };
-                match render_template(context.templates, template, doc, Some(detection)) {
-                    Ok(text) => parts.push(text),
-                    Err(e) => problems.push(e),
+        context.each_detection_into(
+            |detection| {
+                let stamp = (context.stamps)(detection);
+                let mut own = Artifacts::default();
+                let docs = documents(catalogue, detection, &stamp, &mut own);
+                let mut parts = Vec::new();
+                let mut problems = Vec::new();
+                for doc in &docs {
+                    let template = if doc.correlation.is_some() {
+                        "sigma/correlation.yml"
+                    } else {
+                        "sigma/rule.yml"
+                    };
+                    match render_template(context.templates, template, doc, Some(detection)) {
+                        Ok(text) => parts.push(text),
+                        Err(e) => problems.push(e),
+                    }
                 }
-            }
-            (detection, own.warnings, parts.join("---\n"), problems)
-        });
-        for (detection, warnings, text, problems) in rendered {
-            artifacts.warnings.extend(warnings);
-            for e in problems {
-                errors.push(e);
-            }
-            let path = format!(
-                "rules/{}/{}",
-                detection.section,
-                file_name(catalogue, detection)
-            );
-            artifacts.add_fragment(&detection.meta.id, &[&text]);
-            if by_builtins {
-                artifacts.checked_in_render(&path);
-            }
-            artifacts.add_detection_file("sigma", detection, path, text);
-        }
+                (detection, own.warnings, parts.join("---\n"), problems)
+            },
+            |(detection, warnings, text, problems)| {
+                artifacts.warnings.extend(warnings);
+                for e in problems {
+                    errors.push(e);
+                }
+                let path = format!(
+                    "rules/{}/{}",
+                    detection.section,
+                    file_name(catalogue, detection)
+                );
+                artifacts.add_fragment(&detection.meta.id, &[&text]);
+                if by_builtins {
+                    artifacts.checked_in_render(&path, Vec::new());
+                }
+                artifacts.add_detection_file("sigma", detection, path, text);
+            },
+        );
         for (backend, file) in [
             ("kusto", "pipelines/rulecast_kusto.yml"),
             ("splunk", "pipelines/rulecast_splunk.yml"),
@@ -311,6 +309,21 @@ impl Target for Sigma {
         }
         Ok(artifacts)
     }
+}
+
+/// Sigma's check: every file is YAML, file by file.
+struct YamlCheck;
+
+impl FileCheck for YamlCheck {
+    fn read_back(&mut self, path: &std::path::Path, text: &str, out: &mut Diagnostics) {
+        if let Err(e) =
+            super::ensure_yaml(&format!("generated/sigma/{}", path.to_string_lossy()), text)
+        {
+            out.push(e);
+        }
+    }
+
+    fn finish(self: Box<Self>, _: &mut Diagnostics) {}
 }
 
 /// SigmaHQ's file names: `<product>_<name>.yml`, and a `correlation_` prefix for a file that

@@ -140,7 +140,9 @@ impl Target for Inventory {
         Some(Section::optional::<InventorySettings>())
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+    // Its artifacts are made with `default()`: `build` hands its files on once it has
+    // rendered them all (a target that streams them makes them with `context.artifacts()`).
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics> {
         let catalogue = context.catalogue;
         let settings: &InventorySettings = catalogue.config.targets.get("inventory").unwrap();
         let mut artifacts = Artifacts::default();

@@ -15,7 +15,7 @@ mod schedule;
 pub(crate) mod template_rules;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use super::alert_text;
 use super::{
-    Artifacts, Checker, Conformance, DetectionView, ListStore, PackageContext, PackageError,
-    ReleaseFile, RenderContext, Section, Stamp, Target, package, render_template, title_case,
+    Artifacts, Checker, Conformance, DetectionView, FileCheck, ListStore, PackageContext,
+    PackageError, ReleaseFile, RenderContext, Section, Stamp, Target, package, render_template,
+    title_case,
 };
 use crate::catalogue::{Catalogue, Detection, attack};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -356,116 +357,148 @@ impl Target for Sentinel {
     }
 
     fn check(&self, files: &BTreeMap<PathBuf, String>) -> Diagnostics {
-        let mut out = Diagnostics::new();
-        for problem in repositories::check(files) {
-            out.push(Diagnostic::error(format!("sentinel: {problem}")));
-        }
         // Each rule file is read back on every core; the findings keep the files' order.
         let rules: Vec<(&PathBuf, &String)> = files
             .iter()
             .filter(|(p, _)| p.starts_with("rules"))
             .collect();
         let read = crate::catalogue::parallel_map(&rules, |(path, text)| {
-            let shown = format!(
-                "generated/sentinel/{}",
-                path.to_string_lossy().replace('\\', "/")
-            );
-            match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default())
-            {
-                Ok(template) => {
-                    let id = template
-                        .get("id")
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_owned);
-                    (shown, id, Ok(template_rules::check(&template)))
-                }
-                Err(e) => (shown, None, Err(e)),
-            }
+            let mut out = Diagnostics::new();
+            let id = read_back_rule(path, text, &mut out);
+            (id, out)
         });
-        let mut ids: BTreeMap<String, String> = BTreeMap::new();
-        for (shown, id, problems) in read {
-            match problems {
-                Ok(problems) => {
-                    // Sentinel identifies a template by its id: two files with one id overwrite each other.
-                    if let Some(id) = id
-                        && let Some(first) = ids.insert(id.to_lowercase(), shown.clone())
-                    {
-                        out.push(Diagnostic::error(format!(
-                            "sentinel: {shown}: id {id} is also used by {first}"
-                        )));
-                    }
-                    for problem in problems {
-                        out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
-                    }
-                }
-                Err(e) => out.push(Diagnostic::error(format!(
-                    "sentinel: {shown} is not valid YAML: {e}"
-                ))),
+        let mut check = TreeCheck::default();
+        let mut out = Diagnostics::new();
+        // The deployment config first, so the files it excludes are not read.
+        let config = Path::new(repositories::CONFIG_FILE);
+        if let Some((path, text)) = files.get_key_value(config) {
+            check.read_back(path, text, &mut out);
+        }
+        let mut read = read.into_iter();
+        for (path, text) in files.iter().filter(|(p, _)| *p != config) {
+            if path.starts_with("rules") {
+                let (id, findings) = read.next().expect("one result per rule file");
+                check.rule_id(path, id.as_deref(), &mut out);
+                out.extend(findings);
+                check.walk.read_back(path, text);
+            } else {
+                check.read_back(path, text, &mut out);
             }
         }
+        Box::new(check).finish(&mut out);
         out
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+    fn file_check(&self) -> Option<Box<dyn FileCheck + '_>> {
+        Some(Box::<TreeCheck>::default())
+    }
+
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics> {
         let catalogue = context.catalogue;
-        let mut artifacts = Artifacts::default();
+        let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
-        // The per-detection ARM templates, whose resources the combined one holds.
-        let mut singles = Vec::new();
-        // Each detection's two files, rendered on every core; added in catalogue order.
-        let rendered = context.each_detection(|detection| {
-            let stamp = (context.stamps)(detection);
-            let (rule, limitations) = rule_view(catalogue, detection, &stamp);
-            let view = ArmView {
-                rule: &rule,
-                api_version: API_VERSION,
-                resource_name: resource_name(&detection.meta.id),
-            };
-            let arm_path = format!("arm/{}.json", detection.slug);
-            let files = match (
-                render_template(
-                    context.templates,
-                    "sentinel/rule.yaml",
-                    &RuleContext { rule: &rule },
-                    Some(detection),
-                ),
-                render_template(
-                    context.templates,
-                    "sentinel/rule.arm.json",
-                    &view,
-                    Some(detection),
-                ),
-            ) {
-                (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
-                    Ok(parsed) => (yaml, super::pretty(&parsed), None),
-                    Err(e) => (yaml, arm, Some(e)),
-                }),
-                (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
-            };
-            (detection, limitations, arm_path, files)
-        });
-        for (detection, limitations, arm_path, files) in rendered {
-            for what in &limitations {
-                artifacts.limitation(NAME, detection, what);
+        // The template that deploys every rule, written as their templates are rendered.
+        let mut combined = match super::CombinedArm::start(
+            &mut artifacts,
+            context.templates,
+            "sentinel/azuredeploy.json",
+            context.pack_version,
+            API_VERSION,
+        ) {
+            Ok(combined) => Some(combined),
+            Err(e) => {
+                errors.push(e);
+                None
             }
-            match files {
-                Ok((yaml, arm, problem)) => {
-                    singles.push(PathBuf::from(&arm_path));
-                    if let Some(e) = problem {
-                        errors.push(e);
+        };
+        // A file of a built-in template is checked on the values it is rendered from, and
+        // not read back; an override's files are.
+        let yaml_builtin = context.templates.is_builtin("sentinel/rule.yaml");
+        let arm_builtin = ["sentinel/rule.arm.json", "sentinel/_rule_resource.json"]
+            .iter()
+            .all(|t| context.templates.is_builtin(t));
+        // Each detection's two files, rendered on every core; added in catalogue order, a
+        // batch at a time.
+        context.each_detection_into(
+            |detection| {
+                let stamp = (context.stamps)(detection);
+                let (rule, limitations) = rule_view(catalogue, detection, &stamp);
+                let view = ArmView {
+                    rule: &rule,
+                    api_version: API_VERSION,
+                    resource_name: resource_name(&detection.meta.id),
+                };
+                let arm_path = format!("arm/{}.json", detection.slug);
+                let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
+                let problems = if yaml_builtin {
+                    Some(template_rules::check_rule(&rule_facts(&rule)))
+                } else {
+                    None
+                };
+                // Both templates render from one context (the YAML one has no use for the ARM
+                // names), so the rule's view is turned into it once.
+                let files = match super::template_context("sentinel/rule.yaml", &view) {
+                    Err(e) => Err(vec![e]),
+                    Ok(view) => {
+                        let render = |name| {
+                            super::render_in_context(
+                                context.templates,
+                                name,
+                                &view,
+                                Some(detection),
+                            )
+                        };
+                        match (
+                            render("sentinel/rule.yaml"),
+                            render("sentinel/rule.arm.json"),
+                        ) {
+                            (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
+                                Ok(parsed) => (yaml, super::pretty(&parsed), None),
+                                Err(e) => (yaml, arm, Some(e)),
+                            }),
+                            (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
+                        }
                     }
-                    let yaml_path = format!("rules/{}/{}.yaml", detection.section, detection.slug);
-                    artifacts.add_fragment(&detection.meta.id, &[&yaml, "\n", &arm]);
-                    artifacts.add_detection_file("sentinel", detection, yaml_path, yaml);
-                    artifacts.add_detection_file("sentinel", detection, arm_path, arm);
+                };
+                (detection, limitations, yaml_path, arm_path, problems, files)
+            },
+            |(detection, limitations, yaml_path, arm_path, problems, files)| {
+                for what in &limitations {
+                    artifacts.limitation(NAME, detection, what);
                 }
-                Err(problems) => {
-                    for e in problems {
-                        errors.push(e);
+                match files {
+                    Ok((yaml, arm, problem)) => {
+                        if let Some(e) = problem {
+                            errors.push(e);
+                        }
+                        if let Some(combined) = &mut combined {
+                            combined.push(&mut artifacts, &arm, &detection.meta.id);
+                        }
+                        artifacts.add_fragment(&detection.meta.id, &[&yaml, "\n", &arm]);
+                        if let Some(problems) = problems {
+                            let shown = shown(Path::new(&yaml_path));
+                            for problem in problems {
+                                artifacts.finding(Diagnostic::error(format!(
+                                    "sentinel: {shown}: {problem}"
+                                )));
+                            }
+                            artifacts
+                                .checked_in_render(&yaml_path, vec![detection.meta.id.clone()]);
+                        }
+                        artifacts.add_detection_file("sentinel", detection, yaml_path, yaml);
+                        if arm_builtin {
+                            artifacts.checked_in_render(&arm_path, vec![detection.meta.id.clone()]);
+                        }
+                        artifacts.add_detection_file("sentinel", detection, arm_path, arm);
+                    }
+                    Err(problems) => {
+                        for e in problems {
+                            errors.push(e);
+                        }
                     }
                 }
-            }
-        }
+            },
+        );
         for (name, watchlist) in &config(catalogue).watchlists {
             // The value column is the watchlist's search key, which the queries read as
             // SearchKey unless the list names another column.
@@ -480,22 +513,17 @@ impl Target for Sentinel {
                 Err(e) => errors.push(e),
             }
         }
-        super::add_combined_arm(
-            &mut artifacts,
-            &mut errors,
-            context.templates,
-            "sentinel/azuredeploy.json",
-            context.pack_version,
-            API_VERSION,
-            &singles,
-        );
+        if let Some(combined) = combined {
+            combined.finish(&mut artifacts);
+        }
         // Repositories deploys every *.json it walks: the combined template (for `az
         // deployment group create`) holds every rule again, so it is excluded, and each rule
         // is deployed by its own file alone.
         let view = DeploymentConfig {
             excluded: vec![format!(
-                "{}/azuredeploy.json",
-                config(catalogue).repository_path
+                "{}/{}",
+                config(catalogue).repository_path,
+                super::COMBINED_ARM
             )],
         };
         match render_template(
@@ -516,17 +544,147 @@ impl Target for Sentinel {
     }
 }
 
+/// How a check's finding names a file of this target.
+fn shown(path: &Path) -> String {
+    format!(
+        "generated/sentinel/{}",
+        path.to_string_lossy().replace('\\', "/")
+    )
+}
+
+/// Reads back a rule template: the template rules' findings go to `out`; its id, if it has one.
+fn read_back_rule(path: &Path, text: &str, out: &mut Diagnostics) -> Option<String> {
+    let shown = shown(path);
+    match crate::yaml::parse_documents(text).map(|mut docs| docs.pop().unwrap_or_default()) {
+        Ok(template) => {
+            for problem in template_rules::check(&template) {
+                out.push(Diagnostic::error(format!("sentinel: {shown}: {problem}")));
+            }
+            template
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        }
+        Err(e) => {
+            out.push(Diagnostic::error(format!(
+                "sentinel: {shown} is not valid YAML: {e}"
+            )));
+            None
+        }
+    }
+}
+
+/// Sentinel's check, a file at a time: each rule template is read back against the template
+/// rules as it comes, and only its id is kept (Sentinel identifies a template by its id: two
+/// files with one id overwrite each other); Repositories' walk keeps what each ARM template
+/// deploys.
+#[derive(Default)]
+struct TreeCheck {
+    ids: std::collections::HashMap<String, String>,
+    walk: repositories::Walk,
+    /// Findings about files that were not read back (a second file with one id).
+    late: Diagnostics,
+}
+
+impl TreeCheck {
+    fn rule_id(&mut self, path: &Path, id: Option<&str>, out: &mut Diagnostics) {
+        if let Some(id) = id {
+            let shown = shown(path);
+            if let Some(first) = self.ids.get(&id.to_lowercase()) {
+                out.push(Diagnostic::error(format!(
+                    "sentinel: {shown}: id {id} is also used by {first}"
+                )));
+            } else {
+                self.ids.insert(id.to_lowercase(), shown);
+            }
+        }
+    }
+}
+
+impl FileCheck for TreeCheck {
+    fn read_back(&mut self, path: &Path, text: &str, out: &mut Diagnostics) {
+        if path.starts_with("rules") {
+            let id = read_back_rule(path, text, out);
+            self.rule_id(path, id.as_deref(), out);
+        }
+        self.walk.read_back(path, text);
+    }
+
+    fn checked(&mut self, path: &Path, ids: &[String]) {
+        if path.starts_with("rules") {
+            let mut out = std::mem::take(&mut self.late);
+            for id in ids {
+                self.rule_id(path, Some(id), &mut out);
+            }
+            self.late = out;
+        }
+        self.walk.rules(path, ids);
+    }
+
+    fn finish(self: Box<Self>, out: &mut Diagnostics) {
+        out.extend(self.late);
+        for problem in self.walk.finish() {
+            out.push(Diagnostic::error(format!("sentinel: {problem}")));
+        }
+    }
+}
+
+/// What the template rules read of a rule rendered by the built-in `sentinel/rule.yaml`, taken
+/// from the values it renders (the encoding filters write each exactly, and the template writes
+/// the constant keys). A test renders the fixture catalogues and reads every such file back,
+/// so the two cannot drift apart.
+fn rule_facts(rule: &RuleView) -> template_rules::Rule<'_> {
+    fn nonempty(s: &str) -> Option<&str> {
+        (!s.is_empty()).then_some(s)
+    }
+    let detection = &rule.detection;
+    template_rules::Rule {
+        missing: Vec::new(),
+        id: Some(&detection.id),
+        name: Some(&detection.title),
+        description: Some(&detection.description),
+        query: Some(&rule.query),
+        severity: Some(&rule.severity),
+        connectors: Some(vec![true]),
+        kind: if rule.nrt { "NRT" } else { "Scheduled" },
+        query_frequency: (!rule.nrt).then_some(rule.schedule.query_frequency.as_str()),
+        query_period: (!rule.nrt).then_some(rule.schedule.query_period.as_str()),
+        trigger_operator: (!rule.nrt).then_some("gt"),
+        trigger_threshold: (!rule.nrt).then_some(0),
+        tactics: detection.tactics.iter().map(String::as_str).collect(),
+        techniques: detection.techniques.iter().map(String::as_str).collect(),
+        entity_mappings: rule
+            .entities
+            .iter()
+            .map(|e| template_rules::EntityMapping {
+                entity_type: e.entity_type,
+                fields: e
+                    .mappings
+                    .iter()
+                    .map(|m| (m.identifier, m.column.as_str()))
+                    .collect(),
+            })
+            .collect(),
+        alert_display_name_format: nonempty(&rule.alert_name_format),
+        alert_description_format: nonempty(&rule.alert_description_format),
+        dynamic_properties: rule
+            .dynamic_properties
+            .iter()
+            .map(|p| Some(p.property))
+            .collect(),
+        custom_detail_keys: rule.custom_details.iter().map(|d| d.key.as_str()).collect(),
+        version: Some(&detection.semver),
+    }
+}
+
 /// What `sentinel-deployment.config` receives: the paths Repositories must not deploy.
 #[derive(Serialize)]
 struct DeploymentConfig {
     excluded: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct RuleContext<'a> {
-    rule: &'a RuleView,
-}
-
+/// What the rule's templates receive: `rule`, and for the ARM template the API version and
+/// the resource name.
 #[derive(Serialize)]
 struct ArmView<'a> {
     rule: &'a RuleView,

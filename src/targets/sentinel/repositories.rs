@@ -51,32 +51,121 @@ fn rule_id(name: &str) -> Option<String> {
 
 /// Every way Repositories would fail to deploy the folder's rules exactly once. `files` are
 /// the folder's files by their path in it.
+#[cfg(test)]
 pub(crate) fn check(files: &BTreeMap<std::path::PathBuf, String>) -> Vec<String> {
-    let mut problems = Vec::new();
-    let path_of = |p: &Path| p.to_string_lossy().replace('\\', "/");
-    let mut excludes: Vec<String> = Vec::new();
-    match files.get(Path::new(CONFIG_FILE)) {
-        None => problems.push(format!(
-            "{CONFIG_FILE} is missing: without it Repositories deploys the combined template \
-             too, and every rule twice"
-        )),
-        Some(text) => match serde_json::from_str::<Value>(text) {
-            Err(e) => problems.push(format!("{CONFIG_FILE} is not JSON: {e}")),
-            Ok(config) => {
-                for entry in config
-                    .get("excludecontentfiles")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let entry = entry.as_str().unwrap_or_default();
+    let mut walk = Walk::default();
+    // The config first, so the files it excludes are not read.
+    let config = files.get_key_value(Path::new(CONFIG_FILE));
+    for (path, text) in config
+        .into_iter()
+        .chain(files.iter().filter(|(p, _)| *p != Path::new(CONFIG_FILE)))
+    {
+        walk.read_back(path, text);
+    }
+    walk.finish()
+}
+
+/// What one file that the walk visits would deploy.
+#[derive(Debug, Default)]
+struct Deployment {
+    /// Why Repositories would skip it or fail on it.
+    problems: Vec<String>,
+    /// Each resource's rule id, or why its name gives none.
+    rules: Vec<Result<String, String>>,
+}
+
+/// [`check`], one file at a time: the folder's paths, the deployment config and what each
+/// template the walk may visit deploys are kept; the rules are applied in [`Walk::finish`], when
+/// the whole folder is known. A template rendered by the built-in one is never read: its rule id
+/// is given ([`Walk::rules`]).
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    paths: Vec<String>,
+    config: Option<Result<Vec<String>, String>>,
+    deployments: BTreeMap<String, Deployment>,
+}
+
+/// A path of the folder in the form Repositories and the config write it.
+fn path_of(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+impl Walk {
+    /// Reads one file of the folder.
+    pub(crate) fn read_back(&mut self, path: &Path, text: &str) {
+        let path = path_of(path);
+        if path == CONFIG_FILE {
+            self.config = Some(
+                serde_json::from_str::<Value>(text)
+                    .map(|config| {
+                        config
+                            .get("excludecontentfiles")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .map(|entry| entry.as_str().unwrap_or_default().to_owned())
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string()),
+            );
+        } else if walked(&path) && !self.excluded(&path) {
+            let deployment = deployment(&path, text);
+            let into = self.deployments.entry(path.clone()).or_default();
+            into.problems.extend(deployment.problems);
+            into.rules.extend(deployment.rules);
+        }
+        self.add_path(path);
+    }
+
+    /// A template of the folder, not read, that deploys the analytics rules `ids` (as
+    /// `<workspace>/Microsoft.SecurityInsights/<id>`) and nothing else.
+    pub(crate) fn rules(&mut self, path: &Path, ids: &[String]) {
+        let path = path_of(path);
+        if walked(&path) {
+            let into = self.deployments.entry(path.clone()).or_default();
+            into.rules
+                .extend(ids.iter().map(|id| Ok(id.to_lowercase())));
+        }
+        self.add_path(path);
+    }
+
+    /// Whether the config, if already seen, excludes the file `path` by name (a file it
+    /// excludes need not be read: the combined template is tens of megabytes).
+    fn excluded(&self, path: &str) -> bool {
+        let Some(Ok(entries)) = &self.config else {
+            return false;
+        };
+        entries
+            .iter()
+            .any(|entry| entry == path || entry.ends_with(&format!("/{path}")))
+    }
+
+    fn add_path(&mut self, path: String) {
+        // A file built on a skeleton is seen twice: its skeleton, then its rules.
+        if self.paths.last() != Some(&path) {
+            self.paths.push(path);
+        }
+    }
+
+    /// The problems, once every file of the folder has been seen.
+    pub(crate) fn finish(self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut excludes: Vec<String> = Vec::new();
+        match self.config {
+            None => problems.push(format!(
+                "{CONFIG_FILE} is missing: without it Repositories deploys the combined template \
+                 too, and every rule twice"
+            )),
+            Some(Err(e)) => problems.push(format!("{CONFIG_FILE} is not JSON: {e}")),
+            Some(Ok(entries)) => {
+                for entry in entries {
                     // Entries are relative to the repository root; the folder's files are
                     // relative to the folder. An entry must end in one of the files, or
                     // Repositories drops it.
-                    match files
-                        .keys()
-                        .map(|p| path_of(p))
-                        .find(|p| entry == p || entry.ends_with(&format!("/{p}")))
+                    match self
+                        .paths
+                        .iter()
+                        .find(|p| entry == **p || entry.ends_with(&format!("/{p}")))
                     {
                         Some(file) => excludes.push(file.to_lowercase()),
                         None => problems.push(format!(
@@ -86,81 +175,92 @@ pub(crate) fn check(files: &BTreeMap<std::path::PathBuf, String>) -> Vec<String>
                     }
                 }
             }
-        },
-    }
-    let mut deployed_by: BTreeMap<String, String> = BTreeMap::new();
-    for (path, text) in files {
-        let path = path_of(path);
-        if !walked(&path) || excludes.iter().any(|e| path.to_lowercase().starts_with(e)) {
-            continue;
         }
-        let template: Value = match serde_json::from_str(text) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(format!("{path}: Repositories cannot read it: {e}"));
+        let mut deployed_by: BTreeMap<String, String> = BTreeMap::new();
+        for (path, deployment) in self.deployments {
+            if excludes.iter().any(|e| path.to_lowercase().starts_with(e)) {
                 continue;
             }
-        };
-        let Some(resources) = template.get("resources").and_then(Value::as_array) else {
-            problems.push(format!(
-                "{path}: Repositories skips it: `resources` is not a list (no languageVersion 2.0)"
-            ));
-            continue;
-        };
-        let foreign: Vec<&str> = resources
-            .iter()
-            .map(|r| r.get("type").and_then(Value::as_str).unwrap_or("(none)"))
-            .filter(|t| {
-                !ANALYTICS_RULE_TYPES
-                    .iter()
-                    .any(|a| a.eq_ignore_ascii_case(t))
-            })
-            .collect();
-        if !foreign.is_empty() {
-            problems.push(format!(
-                "{path}: Repositories skips it: resource type {} is not {}",
-                foreign.join(", "),
-                ANALYTICS_RULE_TYPES[0]
-            ));
-            continue;
-        }
-        let parameters = template.get("parameters").and_then(Value::as_object);
-        if !parameters.is_some_and(|p| p.keys().any(|k| k.eq_ignore_ascii_case("workspace"))) {
-            problems.push(format!(
-                "{path}: it has no `workspace` parameter, the only one Repositories fills"
-            ));
-        }
-        for (name, parameter) in parameters.into_iter().flatten() {
-            if !name.eq_ignore_ascii_case("workspace") && parameter.get("defaultValue").is_none() {
-                problems.push(format!(
-                    "{path}: parameter `{name}` has no defaultValue; Repositories fills only \
-                     `workspace`, so validation fails"
-                ));
-            }
-        }
-        for resource in resources {
-            let name = resource
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match rule_id(name) {
-                None => problems.push(format!(
-                    "{path}: rule name `{name}` is not <workspace>/Microsoft.SecurityInsights/<id>"
-                )),
-                Some(id) => {
-                    if let Some(first) = deployed_by.insert(id.clone(), path.clone()) {
-                        problems.push(format!(
-                            "rule {id} is deployed twice by Repositories: by {first} and by {path}"
-                        ));
+            problems.extend(deployment.problems);
+            for rule in deployment.rules {
+                match rule {
+                    Err(problem) => problems.push(problem),
+                    Ok(id) => {
+                        if let Some(first) = deployed_by.insert(id.clone(), path.clone()) {
+                            problems.push(format!(
+                                "rule {id} is deployed twice by Repositories: by {first} and by {path}"
+                            ));
+                        }
                     }
                 }
             }
         }
+        if deployed_by.is_empty() {
+            problems
+                .push("Repositories would deploy no analytics rule from this folder".to_owned());
+        }
+        problems
     }
-    if deployed_by.is_empty() {
-        problems.push("Repositories would deploy no analytics rule from this folder".to_owned());
+}
+
+/// What the template at `path` (one the walk visits) would deploy.
+fn deployment(path: &str, text: &str) -> Deployment {
+    let mut out = Deployment::default();
+    let template: Value = match serde_json::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            out.problems
+                .push(format!("{path}: Repositories cannot read it: {e}"));
+            return out;
+        }
+    };
+    let Some(resources) = template.get("resources").and_then(Value::as_array) else {
+        out.problems.push(format!(
+            "{path}: Repositories skips it: `resources` is not a list (no languageVersion 2.0)"
+        ));
+        return out;
+    };
+    let foreign: Vec<&str> = resources
+        .iter()
+        .map(|r| r.get("type").and_then(Value::as_str).unwrap_or("(none)"))
+        .filter(|t| {
+            !ANALYTICS_RULE_TYPES
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(t))
+        })
+        .collect();
+    if !foreign.is_empty() {
+        out.problems.push(format!(
+            "{path}: Repositories skips it: resource type {} is not {}",
+            foreign.join(", "),
+            ANALYTICS_RULE_TYPES[0]
+        ));
+        return out;
     }
-    problems
+    let parameters = template.get("parameters").and_then(Value::as_object);
+    if !parameters.is_some_and(|p| p.keys().any(|k| k.eq_ignore_ascii_case("workspace"))) {
+        out.problems.push(format!(
+            "{path}: it has no `workspace` parameter, the only one Repositories fills"
+        ));
+    }
+    for (name, parameter) in parameters.into_iter().flatten() {
+        if !name.eq_ignore_ascii_case("workspace") && parameter.get("defaultValue").is_none() {
+            out.problems.push(format!(
+                "{path}: parameter `{name}` has no defaultValue; Repositories fills only \
+                 `workspace`, so validation fails"
+            ));
+        }
+    }
+    for resource in resources {
+        let name = resource
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        out.rules.push(rule_id(name).ok_or_else(|| {
+            format!("{path}: rule name `{name}` is not <workspace>/Microsoft.SecurityInsights/<id>")
+        }));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -58,8 +58,8 @@ pub(crate) fn run_model(catalogue: &Catalogue, detection: &Detection) -> RunMode
 #[derive(Debug, Serialize)]
 pub(crate) struct ScheduleView {
     /// `queryFrequency` and `queryPeriod`: YAML form (`1h`) and ARM form (`PT1H`).
-    query_frequency: String,
-    query_period: String,
+    pub(super) query_frequency: String,
+    pub(super) query_period: String,
     query_frequency_iso: String,
     query_period_iso: String,
     /// Incident grouping, when the rule creates incidents.

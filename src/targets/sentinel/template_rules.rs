@@ -55,46 +55,162 @@ const IDENTIFIERS: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn duration(value: Option<&Value>) -> Option<Duration> {
-    let text = value?.as_str()?;
+fn duration(text: Option<&str>) -> Option<Duration> {
+    let text = text?;
     if text.chars().any(|c| c.is_ascii_uppercase()) {
         return None;
     }
     text.parse().ok()
 }
 
+/// What the rules read of an analytics-rule template: read off a rendered template
+/// ([`Rule::of_template`]), or taken from the values the built-in template renders
+/// ([`super::rule_facts`]), so that one set of rules judges both.
+#[derive(Debug, Default)]
+pub(crate) struct Rule<'a> {
+    /// Required keys the template does not have.
+    pub missing: Vec<&'static str>,
+    pub id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub query: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    /// Whether each `requiredDataConnectors` entry has a connectorId and dataTypes; `None`
+    /// when it is not a list.
+    pub connectors: Option<Vec<bool>>,
+    pub kind: &'a str,
+    pub query_frequency: Option<&'a str>,
+    pub query_period: Option<&'a str>,
+    pub trigger_operator: Option<&'a str>,
+    pub trigger_threshold: Option<i64>,
+    pub tactics: Vec<&'a str>,
+    pub techniques: Vec<&'a str>,
+    pub entity_mappings: Vec<EntityMapping<'a>>,
+    pub alert_display_name_format: Option<&'a str>,
+    pub alert_description_format: Option<&'a str>,
+    /// The `alertProperty` of each `alertDynamicProperties` entry.
+    pub dynamic_properties: Vec<Option<&'a str>>,
+    /// The keys of `customDetails`, when it is a mapping.
+    pub custom_detail_keys: Vec<&'a str>,
+    pub version: Option<&'a str>,
+}
+
+/// An entity mapping: the entity type and each field mapping's identifier and column.
+#[derive(Debug, Default)]
+pub(crate) struct EntityMapping<'a> {
+    pub entity_type: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
+/// The keys every template must have.
+const REQUIRED: [&str; 8] = [
+    "id",
+    "name",
+    "description",
+    "severity",
+    "requiredDataConnectors",
+    "query",
+    "kind",
+    "version",
+];
+
+impl<'a> Rule<'a> {
+    /// What the rules read of a parsed template.
+    pub(crate) fn of_template(template: &'a Value) -> Rule<'a> {
+        let text = |key: &str| template.get(key).and_then(Value::as_str);
+        let list = |value: Option<&'a Value>| -> &'a [Value] {
+            value.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+        };
+        let strings = |value: Option<&'a Value>| -> Vec<&'a str> {
+            list(value).iter().filter_map(Value::as_str).collect()
+        };
+        let formats = template.get("alertDetailsOverride");
+        let format = |key: &str| formats.and_then(|f| f.get(key)).and_then(Value::as_str);
+        Rule {
+            missing: REQUIRED
+                .into_iter()
+                .filter(|key| template.get(key).is_none())
+                .collect(),
+            id: text("id"),
+            name: text("name"),
+            description: text("description"),
+            query: text("query"),
+            severity: text("severity"),
+            connectors: template
+                .get("requiredDataConnectors")
+                .and_then(Value::as_array)
+                .map(|connectors| {
+                    connectors
+                        .iter()
+                        .map(|c| {
+                            c.get("connectorId").and_then(Value::as_str).is_some()
+                                && !list(c.get("dataTypes")).is_empty()
+                        })
+                        .collect()
+                }),
+            kind: text("kind").unwrap_or_default(),
+            query_frequency: text("queryFrequency"),
+            query_period: text("queryPeriod"),
+            trigger_operator: text("triggerOperator"),
+            trigger_threshold: template.get("triggerThreshold").and_then(Value::as_i64),
+            tactics: strings(template.get("tactics")),
+            techniques: strings(template.get("relevantTechniques")),
+            entity_mappings: list(template.get("entityMappings"))
+                .iter()
+                .map(|mapping| EntityMapping {
+                    entity_type: mapping
+                        .get("entityType")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    fields: list(mapping.get("fieldMappings"))
+                        .iter()
+                        .map(|f| {
+                            let get =
+                                |key: &str| f.get(key).and_then(Value::as_str).unwrap_or_default();
+                            (get("identifier"), get("columnName"))
+                        })
+                        .collect(),
+                })
+                .collect(),
+            alert_display_name_format: format("alertDisplayNameFormat"),
+            alert_description_format: format("alertDescriptionFormat"),
+            dynamic_properties: list(formats.and_then(|f| f.get("alertDynamicProperties")))
+                .iter()
+                .map(|p| p.get("alertProperty").and_then(Value::as_str))
+                .collect(),
+            custom_detail_keys: template
+                .get("customDetails")
+                .and_then(Value::as_object)
+                .map(|details| details.keys().map(String::as_str).collect())
+                .unwrap_or_default(),
+            version: text("version"),
+        }
+    }
+}
+
 /// Every rule `template` breaks.
 pub(crate) fn check(template: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
-    let text = |key: &str| template.get(key).and_then(Value::as_str);
-    let require = |key: &str, problems: &mut Vec<String>| {
-        if template.get(key).is_none() {
-            problems.push(format!("`{key}` is required"));
-        }
-    };
-    for key in [
-        "id",
-        "name",
-        "description",
-        "severity",
-        "requiredDataConnectors",
-        "query",
-        "kind",
-        "version",
-    ] {
-        require(key, &mut problems);
-    }
-    if let Some(id) = text("id")
+    check_rule(&Rule::of_template(template))
+}
+
+/// Every rule `rule` breaks.
+pub(crate) fn check_rule(rule: &Rule) -> Vec<String> {
+    let mut problems: Vec<String> = rule
+        .missing
+        .iter()
+        .map(|key| format!("`{key}` is required"))
+        .collect();
+    if let Some(id) = rule.id
         && uuid::Uuid::parse_str(id).is_err()
     {
         problems.push(format!("id `{id}` is not a GUID"));
     }
-    for (key, max) in [
-        ("name", MAX_NAME),
-        ("description", MAX_DESCRIPTION),
-        ("query", MAX_QUERY),
+    for (key, value, max) in [
+        ("name", rule.name, MAX_NAME),
+        ("description", rule.description, MAX_DESCRIPTION),
+        ("query", rule.query, MAX_QUERY),
     ] {
-        if let Some(v) = text(key)
+        if let Some(v) = value
             && v.chars().count() > max
         {
             problems.push(format!(
@@ -103,24 +219,17 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             ));
         }
     }
-    if let Some(s) = text("severity")
+    if let Some(s) = rule.severity
         && !["Informational", "Low", "Medium", "High"].contains(&s)
     {
         problems.push(format!(
             "severity `{s}` is not Informational, Low, Medium or High"
         ));
     }
-    match template
-        .get("requiredDataConnectors")
-        .and_then(Value::as_array)
-    {
+    match &rule.connectors {
         Some(connectors) if !connectors.is_empty() => {
-            for c in connectors {
-                if c.get("connectorId").and_then(Value::as_str).is_none()
-                    || c.get("dataTypes")
-                        .and_then(Value::as_array)
-                        .is_none_or(std::vec::Vec::is_empty)
-                {
+            for complete in connectors {
+                if !complete {
                     problems.push(
                         "every requiredDataConnectors entry needs a connectorId and dataTypes"
                             .to_owned(),
@@ -130,13 +239,13 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
         }
         _ => problems.push("requiredDataConnectors must list at least one connector".to_owned()),
     }
-    let kind = text("kind").unwrap_or_default();
+    let kind = rule.kind;
     if !["Scheduled", "NRT"].contains(&kind) {
         problems.push(format!("kind `{kind}` is not Scheduled or NRT"));
     }
     if kind == "Scheduled" {
-        let frequency = duration(template.get("queryFrequency"));
-        let period = duration(template.get("queryPeriod"));
+        let frequency = duration(rule.query_frequency);
+        let period = duration(rule.query_period);
         for (key, value) in [("queryFrequency", frequency), ("queryPeriod", period)] {
             match value {
                 None => problems.push(format!(
@@ -163,37 +272,27 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
                 ));
             }
         }
-        match text("triggerOperator") {
+        match rule.trigger_operator {
             Some("gt" | "lt" | "eq" | "ne") => {}
             other => problems.push(format!(
                 "triggerOperator `{}` is not gt, lt, eq or ne",
                 other.unwrap_or("missing")
             )),
         }
-        match template.get("triggerThreshold").and_then(Value::as_i64) {
+        match rule.trigger_threshold {
             Some(t) if (0..=MAX_TRIGGER_THRESHOLD).contains(&t) => {}
             _ => problems.push(format!(
                 "triggerThreshold must be a number from 0 to {MAX_TRIGGER_THRESHOLD}"
             )),
         }
     }
-    let tactics: Vec<&str> = template
-        .get("tactics")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    for tactic in &tactics {
+    let tactics = &rule.tactics;
+    for tactic in tactics {
         if !attack::is_tactic(tactic) {
             problems.push(format!("`{tactic}` is not a tactic"));
         }
     }
-    for technique in template
-        .get("relevantTechniques")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for technique in &rule.techniques {
         if !attack::is_technique_id(technique) {
             problems.push(format!("`{technique}` is not a technique id"));
         } else if let Some(of) = attack::tactics_of(technique)
@@ -205,11 +304,7 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             ));
         }
     }
-    let mappings = template
-        .get("entityMappings")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let mappings = &rule.entity_mappings;
     if mappings.is_empty() || mappings.len() > MAX_ENTITY_MAPPINGS {
         problems.push(format!(
             "{} entity mappings; Sentinel allows 1 to {MAX_ENTITY_MAPPINGS}",
@@ -217,15 +312,8 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
         ));
     }
     for mapping in mappings {
-        let entity = mapping
-            .get("entityType")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let fields = mapping
-            .get("fieldMappings")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let entity = mapping.entity_type;
+        let fields = &mapping.fields;
         if fields.is_empty() || fields.len() > MAX_FIELD_MAPPINGS {
             problems.push(format!(
                 "{entity} mapping has {} field mappings; Sentinel allows 1 to {MAX_FIELD_MAPPINGS}",
@@ -235,30 +323,30 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
         match IDENTIFIERS.iter().find(|(t, _)| *t == entity) {
             None => problems.push(format!("entity type `{entity}` is not one rulecast knows")),
             Some((_, allowed)) => {
-                for f in fields {
-                    let identifier = f
-                        .get("identifier")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    if !allowed.contains(&identifier) {
+                for (identifier, column) in fields {
+                    if !allowed.contains(identifier) {
                         problems.push(format!("`{identifier}` is not an identifier of {entity}"));
                     }
-                    if f.get("columnName")
-                        .and_then(Value::as_str)
-                        .is_none_or(str::is_empty)
-                    {
+                    if column.is_empty() {
                         problems.push(format!("a {entity} field mapping has no columnName"));
                     }
                 }
             }
         }
     }
-    let formats = template.get("alertDetailsOverride");
-    for (key, max) in [
-        ("alertDisplayNameFormat", MAX_NAME),
-        ("alertDescriptionFormat", MAX_DESCRIPTION),
+    for (key, format, max) in [
+        (
+            "alertDisplayNameFormat",
+            rule.alert_display_name_format,
+            MAX_NAME,
+        ),
+        (
+            "alertDescriptionFormat",
+            rule.alert_description_format,
+            MAX_DESCRIPTION,
+        ),
     ] {
-        let Some(format) = formats.and_then(|f| f.get(key)).and_then(Value::as_str) else {
+        let Some(format) = format else {
             continue;
         };
         if format.is_empty() || format.chars().count() > max {
@@ -276,13 +364,7 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             ));
         }
     }
-    for property in formats
-        .and_then(|f| f.get("alertDynamicProperties"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let name = property.get("alertProperty").and_then(Value::as_str);
+    for name in &rule.dynamic_properties {
         if !name.is_some_and(|n| super::DYNAMIC_PROPERTIES.contains(&n)) {
             problems.push(format!(
                 "alertDetailsOverride.alertDynamicProperties names {}, not one of {}",
@@ -291,24 +373,23 @@ pub(crate) fn check(template: &Value) -> Vec<String> {
             ));
         }
     }
-    if let Some(details) = template.get("customDetails").and_then(Value::as_object) {
-        if details.len() > MAX_CUSTOM_DETAILS {
+    let keys = &rule.custom_detail_keys;
+    if keys.len() > MAX_CUSTOM_DETAILS {
+        problems.push(format!(
+            "{} custom details; Sentinel allows {MAX_CUSTOM_DETAILS}",
+            keys.len()
+        ));
+    }
+    for key in keys {
+        if key.len() > MAX_CUSTOM_DETAIL_KEY
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             problems.push(format!(
-                "{} custom details; Sentinel allows {MAX_CUSTOM_DETAILS}",
-                details.len()
+                "custom detail key `{key}` must be at most {MAX_CUSTOM_DETAIL_KEY} letters, digits or _"
             ));
         }
-        for key in details.keys() {
-            if key.len() > MAX_CUSTOM_DETAIL_KEY
-                || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                problems.push(format!(
-                    "custom detail key `{key}` must be at most {MAX_CUSTOM_DETAIL_KEY} letters, digits or _"
-                ));
-            }
-        }
     }
-    match text("version") {
+    match rule.version {
         Some(v)
             if v.split('.').count() == 3
                 && v.split('.')

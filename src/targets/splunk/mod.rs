@@ -47,6 +47,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/splunk/savedsearches.conf.tera"),
     ),
     (
+        "splunk/_savedsearch.conf",
+        include_str!("../../../templates/splunk/_savedsearch.conf.tera"),
+    ),
+    (
         "splunk/macros.conf",
         include_str!("../../../templates/splunk/macros.conf.tera"),
     ),
@@ -188,6 +192,66 @@ struct SearchView {
     es: Option<es::CorrelationSearch>,
 }
 
+/// A search as the app's files other than savedsearches.conf see it: the whole view, or, once
+/// its stanza is written and the built-in templates render those files, only what they show
+/// of it (the 5,000 views of a large catalogue are most of the app's context otherwise).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AppSearch {
+    Full(Box<SearchView>),
+    Lean(LeanSearch),
+}
+
+#[derive(Serialize)]
+struct LeanSearch {
+    stanza: String,
+    detection: LeanDetection,
+    es: Option<LeanStory>,
+}
+
+#[derive(Serialize)]
+struct LeanDetection {
+    id: String,
+    version: u32,
+    severity: &'static str,
+}
+
+#[derive(Serialize)]
+struct LeanStory {
+    story: String,
+}
+
+impl LeanSearch {
+    fn of(view: SearchView) -> LeanSearch {
+        LeanSearch {
+            stanza: view.stanza,
+            detection: LeanDetection {
+                id: view.detection.id,
+                version: view.detection.version,
+                severity: view.detection.severity,
+            },
+            es: view.es.map(|es| LeanStory { story: es.story }),
+        }
+    }
+}
+
+impl AppSearch {
+    fn stanza(&self) -> &str {
+        match self {
+            AppSearch::Full(view) => &view.stanza,
+            AppSearch::Lean(view) => &view.stanza,
+        }
+    }
+
+    /// Its ES analytic story, for the ES flavour.
+    fn story(&self) -> Option<&str> {
+        match self {
+            AppSearch::Full(view) => view.es.as_ref().map(|es| es.story.as_str()),
+            AppSearch::Lean(view) => view.es.as_ref().map(|es| es.story.as_str()),
+        }
+    }
+}
+
 #[derive(Clone, Serialize)]
 struct MacroView {
     name: String,
@@ -212,7 +276,7 @@ struct AppView<'a> {
     publisher: &'a str,
     version: &'a str,
     description: String,
-    searches: Vec<SearchView>,
+    searches: Vec<AppSearch>,
     /// Every macro: the source macros first, then one filter per detection.
     macros: Vec<MacroView>,
     source_macros: Vec<MacroView>,
@@ -320,10 +384,10 @@ impl Target for Splunk {
         out
     }
 
-    fn render(&self, context: &RenderContext) -> Result<Artifacts, Diagnostics> {
+    fn render<'c>(&self, context: &RenderContext<'c>) -> Result<Artifacts<'c>, Diagnostics> {
         let catalogue = context.catalogue;
         let config = config(catalogue);
-        let mut artifacts = Artifacts::default();
+        let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
 
         // A catalogue setting that Splunk cannot hold is reported once, at its line in
@@ -407,9 +471,61 @@ impl Target for Splunk {
             Some((lookup.name.as_str(), lookup.field.as_str()))
         };
         macros.extend(source_macros.iter().cloned());
-        // Each detection's search, compiled on every core (its limitations and problems kept
-        // apart with it); added in catalogue order.
-        let compiled = context.each_detection(|detection| {
+        // savedsearches.conf, rendered by the built-in templates, is rendered a stanza at a time
+        // on every core and written as it comes; it is checked on the searches it is rendered
+        // from, against the macros and lookups the built-in templates define, and not read
+        // back (the rest of the app is small, and read back).
+        let typed = TYPED_TEMPLATES
+            .iter()
+            .all(|t| context.templates.is_builtin(t));
+        // And once a stanza is written, the other built-in templates need little of its search.
+        let lean = typed
+            && LEAN_TEMPLATES
+                .iter()
+                .all(|t| context.templates.is_builtin(t));
+        let saved_path = format!("{}/default/savedsearches.conf", config.app_id);
+        let mut saved = None;
+        if typed {
+            #[derive(Serialize)]
+            struct Header {
+                searches: [(); 0],
+            }
+            match render_template(
+                context.templates,
+                "splunk/savedsearches.conf",
+                &Header { searches: [] },
+                None,
+            ) {
+                Ok(header) => {
+                    let mut file = super::PieceFile::open(&mut artifacts, &saved_path);
+                    file.push(&mut artifacts, &header);
+                    saved = Some(file);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut defined: BTreeMap<String, std::collections::BTreeSet<usize>> = BTreeMap::new();
+        for name in source_macros.iter().map(|m| m.name.clone()).chain(
+            catalogue
+                .detections
+                .iter()
+                .map(|d| filter_macro(catalogue, d)),
+        ) {
+            let (name, arity) = spl_check::macro_signature(&name);
+            defined.entry(name).or_default().insert(arity);
+        }
+        let lookups: std::collections::BTreeSet<String> =
+            config.lookups.values().map(|l| l.name.clone()).collect();
+        let definitions = spl_check::Definitions {
+            macros: &defined,
+            lookups: &lookups,
+        };
+        // Each detection's search, compiled (and its stanza rendered) on every core, its
+        // limitations and problems kept apart with it; added in catalogue order, a batch at a
+        // time.
+        let mut stanzas = std::collections::HashSet::new();
+        let settings_fit = !errors.has_errors();
+        context.each_detection_into(|detection| {
             let mut own = Artifacts::default();
             let mut problems = Vec::new();
             let stamp = (context.stamps)(detection);
@@ -516,15 +632,61 @@ impl Target for Splunk {
                 problems.push(detection.document.error_at("/description", format!("splunk: the description cannot be written to savedsearches.conf: {e}"))
                     .with_help("rulecast never changes a value to make it fit; reword it so every target can hold it exactly"));
             }
-            (own.warnings, tuning, view, problems)
-        });
-        for (warnings, tuning, view, problems) in compiled {
+            // A value the stanza cannot hold is reported above, at its line, once: the
+            // template is not run into it too.
+            let (found, stanza) = if typed && settings_fit && problems.is_empty() {
+                #[derive(Serialize)]
+                struct Stanza<'a> {
+                    s: &'a SearchView,
+                }
+                (
+                    saved_search_problems(&view, &definitions),
+                    Some(render_template(
+                        context.templates,
+                        "splunk/_savedsearch.conf",
+                        &Stanza { s: &view },
+                        Some(detection),
+                    )),
+                )
+            } else {
+                (Vec::new(), None)
+            };
+            (detection, own.warnings, tuning, view, problems, found, stanza)
+        }, |(detection, warnings, tuning, view, problems, mut found, stanza)| {
             artifacts.warnings.extend(warnings);
             macros.push(tuning);
             for e in problems {
                 errors.push(e);
             }
-            searches.push(view);
+            if typed && !stanzas.insert(view.stanza.clone()) {
+                found.push("appears twice".to_owned());
+            }
+            for problem in found {
+                artifacts.finding(crate::diagnostic::Diagnostic::error(format!(
+                    "splunk: generated/splunk/{saved_path}: [{}] {problem}",
+                    view.stanza
+                )));
+            }
+            match stanza {
+                Some(Ok(text)) => {
+                    let header = format!("[{}]", view.stanza);
+                    artifacts.rendered_from(&header, detection);
+                    add_stanza_fragment(&mut artifacts, detection, &text);
+                    if let Some(file) = &mut saved {
+                        file.push(&mut artifacts, &text);
+                    }
+                }
+                Some(Err(e)) => errors.push(e),
+                None => {}
+            }
+            searches.push(if lean {
+                AppSearch::Lean(LeanSearch::of(view))
+            } else {
+                AppSearch::Full(Box::new(view))
+            });
+        });
+        if let Some(file) = saved {
+            file.finish(&mut artifacts, Vec::new());
         }
         if errors.has_errors() {
             return Err(errors);
@@ -546,8 +708,8 @@ impl Target for Splunk {
         // One story per catalogue section, its searches in catalogue order.
         let mut by_story: IndexMap<&str, Vec<&str>> = IndexMap::new();
         for view in &searches {
-            if let Some(es) = &view.es {
-                by_story.entry(&es.story).or_default().push(&view.stanza);
+            if let Some(story) = view.story() {
+                by_story.entry(story).or_default().push(view.stanza());
             }
         }
         let stories: Vec<StoryView> = by_story
@@ -606,8 +768,17 @@ impl Target for Splunk {
         match super::template_context("splunk/savedsearches.conf", &app) {
             Ok(app_context) => {
                 for (template, path) in files {
+                    // Written a stanza at a time already, when the built-in templates render it.
+                    if typed && template == "splunk/savedsearches.conf" {
+                        continue;
+                    }
                     match context.templates.render(template, &app_context) {
-                        Ok(text) => artifacts.add_file(path, text),
+                        Ok(text) => {
+                            if template == "splunk/savedsearches.conf" {
+                                add_search_fragments(&mut artifacts, catalogue, &app, &text);
+                            }
+                            artifacts.add_file(path, text);
+                        }
                         Err(e) => errors.push(e),
                     }
                 }
@@ -620,25 +791,103 @@ impl Target for Splunk {
                 Err(e) => errors.push(e),
             }
         }
-        // A detection's canonical Splunk content is its stanza and its filter macro.
-        let saved = artifacts
-            .files
-            .get(&PathBuf::from(format!("{root}/default/savedsearches.conf")))
-            .cloned()
-            .unwrap_or_default();
-        let stanzas = split_stanzas(&saved);
-        for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
-            let header = format!("[{}]", view.stanza);
-            artifacts.rendered_from(&header, detection);
-            artifacts.add_fragment(
-                &detection.meta.id,
-                &[stanzas.get(&header).map_or("", String::as_str)],
-            );
-        }
         if errors.has_errors() {
             return Err(errors);
         }
         Ok(artifacts)
+    }
+}
+
+/// The templates whose output the typed check of savedsearches.conf stands for: the file
+/// itself, and the files that define what its searches reference.
+const TYPED_TEMPLATES: [&str; 4] = [
+    "splunk/savedsearches.conf",
+    "splunk/_savedsearch.conf",
+    "splunk/macros.conf",
+    "splunk/transforms.conf",
+];
+
+/// The other templates of the app's files; the built-in ones show of each search only what
+/// [`LeanSearch`] keeps.
+const LEAN_TEMPLATES: [&str; 5] = [
+    "splunk/app.conf",
+    "splunk/default.meta",
+    "splunk/README.md",
+    "splunk/analyticstories.conf",
+    "splunk/server.conf",
+];
+
+/// What the app check ([`app_check::check`]) would find in the stanza the built-in
+/// savedsearches.conf renders from `view`, found on the view: the search's SPL against what
+/// the app defines, its Enterprise Security settings, and a real-time schedule. (Its `.conf`
+/// form is right by construction: every value goes through the `conf` filter, which checks
+/// that it reads back exactly.)
+fn saved_search_problems(view: &SearchView, definitions: &spl_check::Definitions) -> Vec<String> {
+    let mut problems = spl_check::check(&view.search, definitions);
+    if let Some(es) = &view.es {
+        let values = [
+            ("search", view.search.as_str()),
+            ("action.correlationsearch.enabled", "1"),
+            ("action.correlationsearch.label", &es.label),
+            ("action.correlationsearch.annotations", &es.annotations),
+            ("action.notable", "1"),
+            ("action.notable.param.rule_title", &es.rule_title),
+            (
+                "action.notable.param.rule_description",
+                &es.rule_description,
+            ),
+            ("action.notable.param.security_domain", es.security_domain),
+            ("action.notable.param.severity", es.severity),
+            ("action.notable.param.nes_fields", &es.nes_fields),
+            (
+                "action.notable.param.drilldown_searches",
+                &es.drilldown_searches,
+            ),
+            ("action.risk", "1"),
+            ("action.risk.param._risk", &es.risk),
+            ("action.risk.param._risk_message", &es.risk_message),
+            ("action.risk.param._risk_score", "0"),
+            ("action.risk.param.verbose", "0"),
+        ];
+        problems.extend(es::check_stanza(values.into_iter()));
+    }
+    if !view.deprecated && view.earliest.starts_with("rt") {
+        problems.push("is a real-time search".to_owned());
+    }
+    if view.stanza == "default" {
+        problems.push("is a [default] stanza, which applies to every app".to_owned());
+    }
+    problems
+}
+
+/// The canonical Splunk content of `detection` from its stanza as the built-in template
+/// renders it (blank lines before it, then the stanza): the text [`split_stanzas`] gives it.
+fn add_stanza_fragment(artifacts: &mut Artifacts, detection: &Detection, rendered: &str) {
+    let text = rendered.trim_start_matches('\n').trim_end_matches('\n');
+    if text.is_empty() {
+        artifacts.add_fragment(&detection.meta.id, &[""]);
+    } else {
+        artifacts.add_fragment(&detection.meta.id, &[text, "\n"]);
+    }
+}
+
+/// A detection's canonical Splunk content is its stanza of `saved` (savedsearches.conf).
+fn add_search_fragments(
+    artifacts: &mut Artifacts,
+    catalogue: &Catalogue,
+    app: &AppView,
+    saved: &str,
+) {
+    let stanzas = split_stanzas(saved);
+    for (detection, view) in catalogue.detections.iter().zip(&app.searches) {
+        let header = format!("[{}]", view.stanza());
+        artifacts.rendered_from(&header, detection);
+        let text = stanzas.get(header.as_str()).copied().unwrap_or_default();
+        if text.is_empty() {
+            artifacts.add_fragment(&detection.meta.id, &[""]);
+        } else {
+            artifacts.add_fragment(&detection.meta.id, &[text, "\n"]);
+        }
     }
 }
 
@@ -657,32 +906,30 @@ fn alert_severity(severity: Severity) -> u8 {
     }
 }
 
-/// `[stanza]` header -> the stanza's text, from a rendered .conf file. Blank lines between
-/// stanzas belong to none of them, so a stanza's text (and the lock's hash of it) does not
-/// depend on whether another stanza follows it.
-fn split_stanzas(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut finish = |header: String, body: String| {
-        out.insert(header, format!("{}\n", body.trim_end_matches('\n')));
-    };
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        if line.starts_with('[')
-            && !current
-                .as_ref()
-                .is_some_and(|(_, body)| body.ends_with("\\\n"))
-        {
-            if let Some((h, b)) = current.take() {
-                finish(h, b);
+/// `[stanza]` header -> the stanza's text, from a rendered .conf file, without its final line
+/// breaks (a stanza's canonical text is that and one line break). Blank lines between stanzas
+/// belong to none of them, so a stanza's text (and the lock's hash of it) does not depend on
+/// whether another stanza follows it.
+fn split_stanzas(text: &str) -> std::collections::HashMap<&str, &str> {
+    let mut out = std::collections::HashMap::new();
+    // The current stanza: its header, and where its text starts.
+    let mut current: Option<(&str, usize)> = None;
+    let mut at = 0;
+    // Whether the previous line continues on this one (a value ending in `\`).
+    let mut continued = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        if bare.starts_with('[') && !(current.is_some() && continued) {
+            if let Some((header, start)) = current.take() {
+                out.insert(header, text[start..at].trim_end_matches('\n'));
             }
-            current = Some((line.to_owned(), format!("{line}\n")));
-        } else if let Some((_, body)) = current.as_mut() {
-            body.push_str(line);
-            body.push('\n');
+            current = Some((bare, at));
         }
+        continued = bare.ends_with('\\');
+        at += line.len();
     }
-    if let Some((h, b)) = current {
-        finish(h, b);
+    if let Some((header, start)) = current {
+        out.insert(header, text[start..].trim_end_matches('\n'));
     }
     out
 }
@@ -696,6 +943,7 @@ mod tests {
         let alone = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n");
         let followed = split_stanzas("# header\n\n[a]\nx = 1 \\\n[not a header]\n\n[b]\ny = 2\n");
         assert_eq!(alone["[a]"], followed["[a]"]);
-        assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]\n");
+        assert_eq!(alone["[a]"], "[a]\nx = 1 \\\n[not a header]");
+        assert_eq!(followed["[b]"], "[b]\ny = 2");
     }
 }

@@ -143,22 +143,20 @@ pub(crate) fn macro_signature(stanza: &str) -> (String, usize) {
 /// Every structural problem of `search`.
 pub(crate) fn check(search: &str, definitions: &Definitions) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut segments: Vec<String> = vec![String::new()];
-    let mut macros: Vec<String> = Vec::new();
+    // The commands between top-level pipes, and the macro calls, as slices of the search.
+    let mut segments: Vec<&str> = Vec::new();
+    let mut segment_start = 0;
+    let mut macros: Vec<&str> = Vec::new();
     let mut stack: Vec<char> = Vec::new();
-    let mut chars = search.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut chars = search.char_indices();
+    while let Some((at, c)) = chars.next() {
         match c {
             '"' | '\'' => {
                 let quote = c;
                 let mut closed = false;
-                let mut text = String::from(quote);
-                while let Some(n) = chars.next() {
-                    text.push(n);
+                while let Some((_, n)) = chars.next() {
                     if n == '\\' {
-                        if let Some(escaped) = chars.next() {
-                            text.push(escaped);
-                        }
+                        chars.next();
                     } else if n == quote {
                         closed = true;
                         break;
@@ -170,41 +168,35 @@ pub(crate) fn check(search: &str, definitions: &Definitions) -> Vec<String> {
                         if quote == '"' { "double" } else { "single" }
                     ));
                 }
-                segments.last_mut().unwrap().push_str(&text);
             }
             '`' => {
-                let mut body = String::new();
-                let mut closed = false;
-                for n in chars.by_ref() {
+                let mut end = None;
+                for (i, n) in chars.by_ref() {
                     if n == '`' {
-                        closed = true;
+                        end = Some(i);
                         break;
                     }
-                    body.push(n);
                 }
-                if !closed {
+                if end.is_none() {
                     problems.push("unterminated macro call (backtick)".to_owned());
                 }
-                segments.last_mut().unwrap().push('`');
-                segments.last_mut().unwrap().push_str(&body);
-                segments.last_mut().unwrap().push('`');
-                macros.push(body);
+                macros.push(&search[at + 1..end.unwrap_or(search.len())]);
             }
-            '(' | '[' => {
-                stack.push(c);
-                segments.last_mut().unwrap().push(c);
-            }
+            '(' | '[' => stack.push(c),
             ')' | ']' => {
                 let open = if c == ')' { '(' } else { '[' };
                 if stack.pop() != Some(open) {
                     problems.push(format!("unbalanced `{c}`"));
                 }
-                segments.last_mut().unwrap().push(c);
             }
-            '|' if stack.is_empty() => segments.push(String::new()),
-            _ => segments.last_mut().unwrap().push(c),
+            '|' if stack.is_empty() => {
+                segments.push(&search[segment_start..at]);
+                segment_start = at + 1;
+            }
+            _ => {}
         }
     }
+    segments.push(&search[segment_start..]);
     for open in stack {
         problems.push(format!("unclosed `{open}`"));
     }
@@ -246,7 +238,7 @@ pub(crate) fn check(search: &str, definitions: &Definitions) -> Vec<String> {
             Some(open) if call.ends_with(')') => {
                 let args = &call[open + 1..call.len() - 1];
                 (
-                    call[..open].trim().to_owned(),
+                    call[..open].trim(),
                     if args.trim().is_empty() {
                         0
                     } else {
@@ -254,9 +246,9 @@ pub(crate) fn check(search: &str, definitions: &Definitions) -> Vec<String> {
                     },
                 )
             }
-            _ => (call.trim().to_owned(), 0),
+            _ => (call.trim(), 0),
         };
-        match definitions.macros.get(&name) {
+        match definitions.macros.get(name) {
             None => problems.push(format!("macro `{name}` is not defined in macros.conf")),
             Some(arities) if !arities.contains(&arity) => problems.push(format!(
                 "macro `{name}` is called with {arity} argument(s) but defined for {}",
