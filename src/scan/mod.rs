@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::eval::{Alert, Alerter, Engine, Hit, Place};
@@ -207,6 +207,9 @@ fn evaluate(
         elapsed: Duration::ZERO,
     };
     let mut line_base = input.start().line - 1;
+    // The prefilter tuned to this log: its anchors chosen by how often their first bytes occur
+    // in the first batch, which is read whole anyway.
+    let tuned: OnceLock<prefilter::Prefilter> = OnceLock::new();
     let input = input.read_through(|reader| {
         Box::new(Counted {
             inner: reader,
@@ -232,6 +235,7 @@ fn evaluate(
             let results = result_sender.clone();
             let shapes = &shapes;
             let prefilter = prefilter.as_ref();
+            let tuned = &tuned;
             scope.spawn(move || {
                 let mut candidates = prefilter::Candidates::default();
                 loop {
@@ -241,6 +245,15 @@ fn evaluate(
                         Err(_) => return,
                     };
                     let Ok(batch) = batch else { return };
+                    // Batches are taken in order, so the worker that tunes the prefilter on the
+                    // first batch has begun before any other waits for it.
+                    let prefilter = prefilter.map(|p| {
+                        if batch.sequence == 0 {
+                            tuned.get_or_init(|| p.tuned(&batch.data))
+                        } else {
+                            tuned.wait()
+                        }
+                    });
                     if results
                         .send(worker::evaluate(
                             engine,

@@ -110,3 +110,63 @@ fn generated_audit_logs_raise_the_same_alerts_with_the_prefilter() {
         }
     }
 }
+
+/// How many lines of `log` hold `part`, ignoring ASCII case.
+fn lines_holding(log: &str, part: &str) -> usize {
+    log.lines()
+        .filter(|l| l.to_ascii_lowercase().contains(part))
+        .count()
+}
+
+#[test]
+fn anchors_tuned_on_the_first_batch_start_with_bytes_rare_in_the_log() {
+    let catalogue = shipped();
+    let engine = Engine::new(&catalogue, |_| true);
+    let mut log = Vec::new();
+    events::write_events(&mut log, 1_500, 20_250_601).unwrap();
+    let log = String::from_utf8(log).unwrap();
+    let lines = log.lines().count();
+    let blind = Prefilter::of(&engine).unwrap();
+    let tuned = blind.tuned(log.as_bytes());
+    let lead = |anchor: &String| anchor[..anchor.len().min(4)].to_owned();
+    // Without a sample, the part held by the most texts: its first bytes are those of a word
+    // that routine records hold too.
+    let common = |prefilter: &Prefilter| {
+        prefilter
+            .anchor_texts
+            .iter()
+            .map(|a| (lines_holding(&log, &lead(a)), a.clone()))
+            .max()
+            .unwrap()
+    };
+    let (blind_lines, blind_anchor) = common(&blind);
+    assert!(
+        blind_lines > lines / 20,
+        "{blind_anchor:?} starts as {blind_lines} of {lines} lines do"
+    );
+    // Tuned, the most common first bytes are those of a required activity itself ("Add member
+    // to role" is one line in sixteen of the generated log).
+    let (tuned_lines, tuned_anchor) = common(&tuned);
+    assert!(
+        tuned_lines < lines / 10 && tuned_lines * 5 < blind_lines,
+        "{tuned_anchor:?} starts as {tuned_lines} of {lines} lines do: {:?}",
+        tuned.anchor_texts
+    );
+    // Above all, none starts as the routine activities do ("Update user" holds "date").
+    for routine in [
+        "update user",
+        "update application",
+        "create/update storage account",
+    ] {
+        for anchor in &tuned.anchor_texts {
+            assert!(!routine.contains(&lead(anchor)), "{anchor:?}");
+        }
+    }
+    // Every rare text still holds an anchor, so what is parsed is the same.
+    for text in &tuned.rare_texts {
+        assert!(
+            tuned.anchor_texts.iter().any(|a| text.contains(a.as_str())),
+            "{text}"
+        );
+    }
+}
