@@ -105,7 +105,7 @@ pub(crate) struct Prefilter {
     escapes: Vec<Vec<u8>>,
     /// Every text the detections' conditions require (of any field whose value the record's
     /// bytes show as it is), searched for in the lines where an anchor was found...
-    needed: EveryText,
+    needed: NeededTexts,
     /// ...but only in a line that holds one of a few texts every match of some detection
     /// holds (one part of each condition: the rarest by [`shortest`]): a search whose packed
     /// SIMD prefilter runs at several GB/s, where the search for every text runs an automaton
@@ -142,8 +142,8 @@ pub(crate) struct Candidates {
     lower: Vec<u8>,
     /// Places found, in byte order.
     found: Vec<(usize, Found)>,
-    /// Which of the needed texts a line holds.
-    holds: Vec<bool>,
+    /// Which of the needed texts a line holds, of those a condition asked about.
+    holds: Vec<Option<bool>>,
     /// The next of `found` not yet looked at.
     next: usize,
 }
@@ -186,7 +186,7 @@ impl Prefilter {
             anchor_texts: anchors.clone(),
             first: first_search(anchors),
             escapes: escapes.iter().map(|h| h.as_bytes().to_vec()).collect(),
-            needed: EveryText::of(&needed.texts),
+            needed: NeededTexts::of(&needed.texts),
             rare: searcher(&rare_texts),
             rare_texts,
             needs,
@@ -340,65 +340,49 @@ impl Prefilter {
 
 impl Prefilter {
     /// Whether `text` (lower-cased) holds the texts some detection's condition requires.
-    fn holds_needed(&self, text: &[u8], holds: &mut Vec<bool>) -> bool {
-        if !self.rare.is_match(text) {
-            return false;
-        }
-        self.needed.mark(text, holds);
-        self.needs
-            .iter()
-            .any(|need| need.evaluate(&mut |any: &Vec<usize>| any.iter().any(|t| holds[*t])))
+    fn holds_needed(&self, text: &[u8], holds: &mut Vec<Option<bool>>) -> bool {
+        self.rare.is_match(text) && self.needed.meet_any(&self.needs, text, holds)
     }
 }
 
-/// A search that tells which of a few dozen texts a line holds, each wherever it is, even inside
-/// or across another.
+/// Every text the detections' conditions require, each searched for in a line only when a
+/// condition asks, and once per line: a condition stops at the first of its parts the line
+/// lacks.
 ///
-/// Not an overlapping search, which runs its automaton over every byte (it was a third of a
-/// scan's time, over the routine lines that hold a required activity): a leftmost-longest one,
-/// whose packed SIMD prefilter skips the bytes between finds, restarted one byte after the
-/// start of each find. Every place where some text starts is found that way, and the texts
-/// that start at a place are prefixes of the longest one there, which is the one reported: so
-/// a find marks every text the reported one holds.
+/// Not one search for all of them: an automaton for a hundred texts, many of them common such as
+/// `RoleManagement`, steps over every byte (aho-corasick builds no SIMD prefilter for so many;
+/// it was a tenth of a scan's time, over the lines with a rare text), where most conditions are
+/// told by a few of their texts, each a `memmem` search that skips most bytes.
 #[derive(Debug, Clone)]
-struct EveryText {
-    search: AhoCorasick,
-    /// For each text, the indexes of the texts it holds (itself among them).
-    inside: Vec<Vec<usize>>,
+struct NeededTexts {
+    finders: Vec<memchr::memmem::Finder<'static>>,
 }
 
-impl EveryText {
-    fn of(texts: &[String]) -> EveryText {
-        EveryText {
-            search: AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(texts)
-                .expect("a few dozen texts always build"),
-            inside: texts
+impl NeededTexts {
+    fn of(texts: &[String]) -> NeededTexts {
+        NeededTexts {
+            finders: texts
                 .iter()
-                .map(|outer| {
-                    (0..texts.len())
-                        .filter(|i| outer.contains(&texts[*i]))
-                        .collect()
-                })
+                .map(|t| memchr::memmem::Finder::new(t.as_bytes()).into_owned())
                 .collect(),
         }
     }
 
-    /// Sets `holds` to which of the texts `text` holds.
-    fn mark(&self, text: &[u8], holds: &mut Vec<bool>) {
+    /// Whether `text` meets one of `needs` (leaves: indexes of texts, one of which it must
+    /// hold); `holds` is set to what was asked and found.
+    fn meet_any(
+        &self,
+        needs: &[LogicTree<Vec<usize>>],
+        text: &[u8],
+        holds: &mut Vec<Option<bool>>,
+    ) -> bool {
         holds.clear();
-        holds.resize(self.inside.len(), false);
-        let mut at = 0;
-        while let Some(found) = self
-            .search
-            .find(aho_corasick::Input::new(text).span(at..text.len()))
-        {
-            for inside in &self.inside[found.pattern().as_usize()] {
-                holds[*inside] = true;
-            }
-            at = found.start() + 1;
-        }
+        holds.resize(self.finders.len(), None);
+        let mut holds_one = |any: &Vec<usize>| {
+            any.iter()
+                .any(|t| *holds[*t].get_or_insert_with(|| self.finders[*t].find(text).is_some()))
+        };
+        needs.iter().any(|need| need.evaluate(&mut holds_one))
     }
 }
 
@@ -918,25 +902,45 @@ mod tests {
     }
 
     #[test]
-    fn every_text_is_found_inside_across_and_beside_another() {
-        let texts =
-            ["add member to role", "member to role outside", "role", "to"].map(String::from);
-        let every = EveryText::of(&texts);
+    fn each_needed_text_is_searched_for_once_and_only_when_a_condition_asks() {
+        let texts = ["add member to role", "role", "to", "pim"].map(String::from);
+        let needed = NeededTexts::of(&texts);
+        // Two detections: "add member to role" and "pim"; "role" or "to", and "pim".
+        let needs = [
+            LogicTree::And(vec![LogicTree::Leaf(vec![0]), LogicTree::Leaf(vec![3])]),
+            LogicTree::And(vec![LogicTree::Leaf(vec![1, 2]), LogicTree::Leaf(vec![3])]),
+        ];
         let mut holds = Vec::new();
-        let mut found = |text: &str| {
-            every.mark(text.as_bytes(), &mut holds);
-            holds.clone()
+        let mut meets = |text: &str| {
+            let met = needed.meet_any(&needs, text.as_bytes(), &mut holds);
+            (met, holds.clone())
         };
-        // "role" and "to" lie inside the first text; the second overlaps the first.
-        assert_eq!(
-            found("x add member to role outside y"),
-            [true, true, true, true]
-        );
-        assert_eq!(found("add member to role"), [true, false, true, true]);
-        assert_eq!(found("member to role outsid"), [false, false, true, true]);
-        assert_eq!(found("add member to rol"), [false, false, false, true]);
-        assert_eq!(found("r o l e"), [false; 4], "a near miss marks nothing");
-        assert_eq!(found("rolerole"), [false, false, true, false]);
+        let (yes, no) = (Some(true), Some(false));
+        let cases = [
+            (
+                "x add member to role (pim)",
+                (true, vec![yes, None, None, yes]),
+                "the first condition is met: the second is not looked at",
+            ),
+            (
+                "add member to rol, pim",
+                (true, vec![no, no, yes, yes]),
+                "\"to\" inside a near miss of a longer text",
+            ),
+            (
+                "update user",
+                (false, vec![no, no, no, None]),
+                "a condition stops at the first part the line lacks",
+            ),
+            (
+                "rolepim",
+                (true, vec![no, yes, None, yes]),
+                "one text of a part is enough, beside another",
+            ),
+        ];
+        for (text, expected, why) in cases {
+            assert_eq!(meets(text), expected, "{why}");
+        }
     }
 
     #[test]
