@@ -19,14 +19,15 @@
 //!    every place that shows a pattern's first four bytes, so an anchor starting as routine
 //!    records do ("date role setting in pim" and "Update user") slows it down several times.
 //!    A line without a find costs nothing more, which is nine lines in ten of a routine log;
-//! 2. a line with an anchor is searched (packed SIMD again) for the rare texts; a line with
-//!    one is searched for every text that any part of a detection's condition requires, of any
-//!    field whose value the record's bytes show as it is (the activity, the category, a group
-//!    id inside `TargetResources`), and the detection's condition is evaluated over which
-//!    texts were found: "Add member to group" is an activity a detection requires, but only
-//!    with the id of a group on its `tier0_groups` list, so a routine group membership is
-//!    passed over. Which lines are parsed does not depend on the anchors, only how fast that
-//!    is told: a line is parsed when it holds a rare text and the texts a condition requires;
+//! 2. a line with an anchor is searched (packed SIMD again) for the rare texts; in a line with
+//!    one, each detection's condition is evaluated over the texts it requires, of any field
+//!    whose value the record's bytes show as it is (the activity, the category, a group id
+//!    inside `TargetResources`), each searched for when the condition asks: "Add member to
+//!    group" is an activity a detection requires, but only with the id of a group on its
+//!    `tier0_groups` list, so a routine group membership is passed over. Where the first batch
+//!    shows that the conditions rule out fewer than half the lines with a rare text, they are
+//!    not asked and such lines are parsed (asking costs about two thirds of parsing). Which
+//!    lines are parsed does not depend on the anchors, only how fast that is told;
 //! 3. only the lines that may match are parsed.
 //!
 //! The prefilter must never pass over a record that could match: alerts are exactly those of a
