@@ -24,9 +24,10 @@
 //!    whose value the record's bytes show as it is (the activity, the category, a group id
 //!    inside `TargetResources`), each searched for when the condition asks: "Add member to
 //!    group" is an activity a detection requires, but only with the id of a group on its
-//!    `tier0_groups` list, so a routine group membership is passed over. Where the first batch
-//!    shows that the conditions rule out fewer than half the lines with a rare text, they are
-//!    not asked and such lines are parsed (asking costs about two thirds of parsing). Which
+//!    `tier0_groups` list, so a routine group membership is passed over. Only the conditions
+//!    of the detections whose rare texts the line holds are asked; where the first batch shows
+//!    that they rule out fewer than two fifths of the lines with a rare text, they are not
+//!    asked and such lines are parsed (asking costs about two fifths of parsing). Which
 //!    lines are parsed does not depend on the anchors, only how fast that is told;
 //! 3. only the lines that may match are parsed.
 //!
@@ -115,6 +116,9 @@ pub(crate) struct Prefilter {
     rare: AhoCorasick,
     /// `rare`'s texts (lower case, none holding another), which the anchors are parts of.
     pub(super) rare_texts: Vec<String>,
+    /// For each of `needs`, the rare texts one of which a line holds wherever it meets that
+    /// condition: a condition is asked only in a line that holds one.
+    gates: Vec<Vec<usize>>,
     /// ...to tell, per detection, whether the line holds the texts its condition requires
     /// (leaves: indexes of `needed`'s texts, one of which must be found). The anchors come from
     /// one part of each condition, chosen to be searched for fast; these are all parts:
@@ -122,8 +126,8 @@ pub(crate) struct Prefilter {
     /// id of a group on its list.
     needs: Vec<LogicTree<Vec<usize>>>,
     /// Whether `needs` are asked, or every line with a rare text is parsed: asking costs about
-    /// two thirds of parsing a line (callgrind, Log Analytics rows), so it is worth it only in a
-    /// log where it rules out many of those lines ([`Prefilter::tuned`]).
+    /// two fifths of parsing a line (callgrind, Log Analytics rows), so it is worth it only in a
+    /// log where it rules out at least as many of those lines ([`Prefilter::tuned`]).
     ask_needs: bool,
     /// The first batch passed through the prefilter; the batches before it are read whole.
     pub from_batch: u64,
@@ -149,6 +153,8 @@ pub(crate) struct Candidates {
     found: Vec<(usize, Found)>,
     /// Which of the needed texts a line holds, of those a condition asked about.
     holds: Vec<Option<bool>>,
+    /// Which of the rare texts a line holds.
+    present: Vec<bool>,
     /// The next of `found` not yet looked at.
     next: usize,
 }
@@ -160,6 +166,7 @@ impl Prefilter {
         let mut needs = Vec::new();
         let mut needed = Interned::default();
         let mut rare: Vec<String> = Vec::new();
+        let mut cuts: Vec<Vec<String>> = Vec::new();
         for detection in &engine.detections {
             let plan = &engine.sources[detection.source];
             let leaf = |m: &CompiledMatch| match_texts(m, plan);
@@ -168,7 +175,9 @@ impl Prefilter {
             let need = detection_needs(detection, plan).expect("a detection with texts needs them");
             let texts_of = |any: &Vec<String>| Some(any.clone());
             let cut = tree_texts(&need, &texts_of).expect("a detection with texts needs them");
-            rare.extend(cut.into_iter().map(|t| t.to_ascii_lowercase()));
+            let cut: Vec<String> = cut.into_iter().map(|t| t.to_ascii_lowercase()).collect();
+            rare.extend(cut.iter().cloned());
+            cuts.push(cut);
             needs.push(needed.intern(need));
         }
         if texts.is_empty() {
@@ -184,6 +193,16 @@ impl Prefilter {
                 .map(|(_, escape)| *escape),
         );
         let rare_texts = without_longer(rare);
+        // A line that meets a condition holds one of its cut's texts, and so one of the rare
+        // texts, which are the cuts' texts without those holding another.
+        let gates = cuts
+            .iter()
+            .map(|cut| {
+                (0..rare_texts.len())
+                    .filter(|r| cut.iter().any(|c| c.contains(rare_texts[*r].as_str())))
+                    .collect()
+            })
+            .collect();
         let anchors = anchors(&rare_texts, &LeadCounts::default());
         Some(Prefilter {
             anchors: anchors.len(),
@@ -192,8 +211,12 @@ impl Prefilter {
             first: first_search(anchors),
             escapes: escapes.iter().map(|h| h.as_bytes().to_vec()).collect(),
             needed: NeededTexts::of(&needed.texts),
-            rare: searcher(&rare_texts),
+            rare: AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&rare_texts)
+                .expect("a few dozen texts always build"),
             rare_texts,
+            gates,
             needs,
             ask_needs: true,
             #[cfg(test)]
@@ -203,8 +226,8 @@ impl Prefilter {
     }
 
     /// This prefilter tuned to the log that starts with `sample`: anchors whose first bytes are
-    /// rare in it, and the conditions asked only if they rule out at least half the lines with
-    /// a rare text. The alerts are the same; which records are parsed depends on the sample
+    /// rare in it, and the conditions asked only if they rule out at least two fifths of the
+    /// lines with a rare text. The alerts are the same; which records are parsed depends on the sample
     /// only, so a file gives the same summary every time.
     pub(crate) fn tuned(&self, sample: &[u8]) -> Prefilter {
         /// Fewer lines with a rare text than this tell too little: the conditions are asked.
@@ -212,12 +235,12 @@ impl Prefilter {
         let sample = &sample[..sample.len().min(SAMPLE_BYTES)];
         let anchors = anchors(&self.rare_texts, &LeadCounts::of(&self.rare_texts, sample));
         let (mut rare_lines, mut met) = (0, 0);
-        let (mut lower, mut holds) = (Vec::new(), Vec::new());
+        let (mut lower, mut holds, mut present) = (Vec::new(), Vec::new(), Vec::new());
         for line in sample.split(|b| *b == b'\n') {
             lower_case_into(&mut lower, line);
-            if self.rare.is_match(&lower) {
+            if self.rare_present(&lower, &mut present) {
                 rare_lines += 1;
-                met += usize::from(self.needed.meet_any(&self.needs, &lower, &mut holds));
+                met += usize::from(self.meets_a_condition(&lower, &present, &mut holds));
             }
         }
         Prefilter {
@@ -225,7 +248,7 @@ impl Prefilter {
             #[cfg(test)]
             anchor_texts: anchors.clone(),
             first: first_search(anchors),
-            ask_needs: rare_lines < FEW_LINES || met * 2 < rare_lines,
+            ask_needs: rare_lines < FEW_LINES || met * 5 < rare_lines * 3,
             ..self.clone()
         }
     }
@@ -344,6 +367,7 @@ impl Prefilter {
             found,
             next,
             holds,
+            present,
         } = candidates;
         let mut anchor = false;
         let mut parse = false;
@@ -360,17 +384,61 @@ impl Prefilter {
         parse
             || (anchor && {
                 lower_case_into(lower, &data[range.clone()]);
-                self.holds_needed(lower, holds)
+                self.holds_needed(lower, holds, present)
             })
             || (may_wrap && data[range].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
     }
 }
 
 impl Prefilter {
-    /// Whether `text` (lower-cased) holds the texts some detection's condition requires.
-    fn holds_needed(&self, text: &[u8], holds: &mut Vec<Option<bool>>) -> bool {
-        self.rare.is_match(text)
-            && (!self.ask_needs || self.needed.meet_any(&self.needs, text, holds))
+    /// Whether `text` (lower-cased) holds a rare text and (if they are asked) the texts some
+    /// detection's condition requires.
+    fn holds_needed(
+        &self,
+        text: &[u8],
+        holds: &mut Vec<Option<bool>>,
+        present: &mut Vec<bool>,
+    ) -> bool {
+        if !self.ask_needs {
+            return self.rare.is_match(text);
+        }
+        self.rare_present(text, present) && self.meets_a_condition(text, present, holds)
+    }
+
+    /// Sets `present` to which of the rare texts `text` holds; whether it holds one. A
+    /// leftmost-longest search restarted one byte after the start of each find finds each
+    /// place where a rare text starts, and only one can start there: none holds another.
+    fn rare_present(&self, text: &[u8], present: &mut Vec<bool>) -> bool {
+        present.clear();
+        present.resize(self.rare_texts.len(), false);
+        let mut any = false;
+        let mut at = 0;
+        while let Some(found) = self
+            .rare
+            .find(aho_corasick::Input::new(text).span(at..text.len()))
+        {
+            present[found.pattern().as_usize()] = true;
+            any = true;
+            at = found.start() + 1;
+        }
+        any
+    }
+
+    /// Whether `text` meets the condition of a detection, of those one of whose rare texts it
+    /// holds (`present`).
+    fn meets_a_condition(
+        &self,
+        text: &[u8],
+        present: &[bool],
+        holds: &mut Vec<Option<bool>>,
+    ) -> bool {
+        let gated = self
+            .needs
+            .iter()
+            .zip(&self.gates)
+            .filter(|(_, gate)| gate.iter().any(|r| present[*r]))
+            .map(|(need, _)| need);
+        self.needed.meet_any(gated, text, holds)
     }
 }
 
@@ -399,9 +467,9 @@ impl NeededTexts {
 
     /// Whether `text` meets one of `needs` (leaves: indexes of texts, one of which it must
     /// hold); `holds` is set to what was asked and found.
-    fn meet_any(
+    fn meet_any<'n>(
         &self,
-        needs: &[LogicTree<Vec<usize>>],
+        needs: impl IntoIterator<Item = &'n LogicTree<Vec<usize>>>,
         text: &[u8],
         holds: &mut Vec<Option<bool>>,
     ) -> bool {
@@ -411,7 +479,7 @@ impl NeededTexts {
             any.iter()
                 .any(|t| *holds[*t].get_or_insert_with(|| self.finders[*t].find(text).is_some()))
         };
-        needs.iter().any(|need| need.evaluate(&mut holds_one))
+        needs.into_iter().any(|need| need.evaluate(&mut holds_one))
     }
 }
 
@@ -1013,6 +1081,33 @@ mod tests {
             second_at..second_at + second.len(),
             data.as_bytes()
         ));
+    }
+
+    #[test]
+    fn a_condition_is_asked_only_in_a_line_with_one_of_its_rare_texts() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let prefilter = Prefilter::of(&engine).unwrap();
+        assert_eq!(prefilter.gates.len(), prefilter.needs.len());
+        assert!(prefilter.gates.iter().all(|gate| !gate.is_empty()));
+        let disable = r#"{"Category":"RoleManagement","ActivityDisplayName":"Disable PIM alert"}"#
+            .to_ascii_lowercase();
+        let (mut present, mut holds) = (Vec::new(), Vec::new());
+        assert!(prefilter.rare_present(disable.as_bytes(), &mut present));
+        let held: Vec<&str> = (0..present.len())
+            .filter(|r| present[*r])
+            .map(|r| prefilter.rare_texts[r].as_str())
+            .collect();
+        assert_eq!(held, ["disable pim alert"]);
+        assert!(prefilter.meets_a_condition(disable.as_bytes(), &present, &mut holds));
+        // Told by the one detection whose rare text it holds: the texts of the others (the
+        // group ids, the role names) were not searched for.
+        let asked = holds.iter().filter(|h| h.is_some()).count();
+        assert!(asked <= 3, "{asked} texts searched for");
+        // With that rare text not marked, no condition is asked, so none is met.
+        present.fill(false);
+        assert!(!prefilter.meets_a_condition(disable.as_bytes(), &present, &mut holds));
+        assert!(holds.iter().all(Option::is_none));
     }
 
     #[test]
