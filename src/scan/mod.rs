@@ -207,8 +207,9 @@ fn evaluate(
         elapsed: Duration::ZERO,
     };
     let mut line_base = input.start().line - 1;
-    // The prefilter tuned to this log: its anchors chosen by how often their first bytes occur
-    // in the first batch, which is read whole anyway.
+    // The prefilter tuned to this log on its first batch, which is read whole anyway: anchors
+    // chosen by how often their first bytes occur in it, conditions asked only if they rule out
+    // enough of its lines.
     let tuned: OnceLock<prefilter::Prefilter> = OnceLock::new();
     let input = input.read_through(|reader| {
         Box::new(Counted {
