@@ -221,7 +221,7 @@ impl Prefilter {
             ask_needs: true,
             #[cfg(test)]
             texts,
-            from_batch: 1,
+            from_batch: FIRST_FILTERED,
         })
     }
 
@@ -232,7 +232,7 @@ impl Prefilter {
     pub(crate) fn tuned(&self, sample: &[u8]) -> Prefilter {
         /// Fewer lines with a rare text than this tell too little: the conditions are asked.
         const FEW_LINES: usize = 16;
-        let sample = &sample[..sample.len().min(SAMPLE_BYTES)];
+        let sample = self::sample(sample);
         let anchors = anchors(&self.rare_texts, &LeadCounts::of(&self.rare_texts, sample));
         let (mut rare_lines, mut met) = (0, 0);
         let (mut lower, mut holds, mut present) = (Vec::new(), Vec::new(), Vec::new());
@@ -551,6 +551,15 @@ fn wrapper_key_before_array(text: &[u8], start: usize, end: usize) -> bool {
 /// How many of a part's first bytes the search fingerprints (Teddy's mask is the first four
 /// bytes of each pattern): a place of the log that shows them is checked for the whole part.
 const LEAD: usize = 4;
+
+/// The first batch the prefilter reads: the one before, which it is tuned on, is parsed whole,
+/// so the shapes a file holds are named and a file of no known shape exits with 4.
+pub(crate) const FIRST_FILTERED: u64 = 1;
+
+/// What [`Prefilter::tuned`] looks at of the start of a log.
+pub(crate) fn sample(log: &[u8]) -> &[u8] {
+    &log[..log.len().min(SAMPLE_BYTES)]
+}
 
 /// How much of the start of a log is counted for [`LeadCounts`]: a whole batch, enough lines
 /// to see what is routine in it, counted in a few milliseconds.
