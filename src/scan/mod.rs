@@ -161,7 +161,7 @@ impl Prefiltering {
     fn tuned(&self, engine: &Engine, sample: &[u8]) -> Option<prefilter::Prefilter> {
         match self {
             Prefiltering::Off => None,
-            Prefiltering::OfEngine => prefilter::Prefilter::of(engine).map(|p| p.tuned(sample)),
+            Prefiltering::OfEngine => prefilter::Prefilter::tuned_of(engine, sample),
             #[cfg(test)]
             Prefiltering::Given(p) => Some(p.tuned(sample)),
         }

@@ -161,7 +161,21 @@ pub(crate) struct Candidates {
 
 impl Prefilter {
     /// The prefilter of `engine`'s detections; `None` when some detection requires no text.
+    #[cfg(test)]
     pub(crate) fn of(engine: &Engine) -> Option<Prefilter> {
+        Prefilter::of_leads(engine, None)
+    }
+
+    /// [`Prefilter::of`] then [`Prefilter::tuned`] on `sample`, without choosing anchors for
+    /// no sample first (half of making the prefilter).
+    pub(crate) fn tuned_of(engine: &Engine, sample: &[u8]) -> Option<Prefilter> {
+        let sample = self::sample(sample);
+        Prefilter::of_leads(engine, Some(sample)).map(|p| p.asking_if_worth_it(sample))
+    }
+
+    /// The prefilter with anchors chosen by how often their leads occur in `sample` (all
+    /// alike without one).
+    fn of_leads(engine: &Engine, sample: Option<&[u8]>) -> Option<Prefilter> {
         let mut texts: Vec<String> = Vec::new();
         let mut needs = Vec::new();
         let mut needed = Interned::default();
@@ -203,7 +217,8 @@ impl Prefilter {
                     .collect()
             })
             .collect();
-        let anchors = anchors(&rare_texts, &LeadCounts::default());
+        let leads = sample.map_or_else(LeadCounts::default, |s| LeadCounts::of(&rare_texts, s));
+        let anchors = anchors(&rare_texts, &leads);
         Some(Prefilter {
             anchors: anchors.len(),
             #[cfg(test)]
@@ -229,11 +244,25 @@ impl Prefilter {
     /// rare in it, and the conditions asked only if they rule out at least two fifths of the
     /// lines with a rare text. The alerts are the same; which records are parsed depends on the sample
     /// only, so a file gives the same summary every time.
+    #[cfg(test)]
     pub(crate) fn tuned(&self, sample: &[u8]) -> Prefilter {
-        /// Fewer lines with a rare text than this tell too little: the conditions are asked.
-        const FEW_LINES: usize = 16;
         let sample = self::sample(sample);
         let anchors = anchors(&self.rare_texts, &LeadCounts::of(&self.rare_texts, sample));
+        Prefilter {
+            anchors: anchors.len(),
+            #[cfg(test)]
+            anchor_texts: anchors.clone(),
+            first: first_search(anchors),
+            ..self.clone()
+        }
+        .asking_if_worth_it(sample)
+    }
+
+    /// This prefilter, asking the conditions only if they rule out at least two fifths of the
+    /// lines of `sample` with a rare text.
+    fn asking_if_worth_it(self, sample: &[u8]) -> Prefilter {
+        /// Fewer lines with a rare text than this tell too little: the conditions are asked.
+        const FEW_LINES: usize = 16;
         let (mut rare_lines, mut met) = (0, 0);
         let (mut lower, mut holds, mut present) = (Vec::new(), Vec::new(), Vec::new());
         for line in sample.split(|b| *b == b'\n') {
@@ -244,12 +273,8 @@ impl Prefilter {
             }
         }
         Prefilter {
-            anchors: anchors.len(),
-            #[cfg(test)]
-            anchor_texts: anchors.clone(),
-            first: first_search(anchors),
             ask_needs: rare_lines < FEW_LINES || met * 5 < rare_lines * 3,
-            ..self.clone()
+            ..self
         }
     }
 
@@ -1059,6 +1084,33 @@ mod tests {
         ));
         let few = blind.tuned(format!("{with_category}\n").repeat(15).as_bytes());
         assert!(few.ask_needs, "too few lines to tell");
+    }
+
+    /// What a scan makes (without choosing anchors for no sample first) is what tuning the
+    /// blind prefilter gives: the same anchors, the same choice to ask.
+    #[test]
+    fn the_prefilter_made_on_a_sample_is_the_blind_one_tuned() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let blind = Prefilter::of(&engine).unwrap();
+        let routine = r#"{"Category":"UserManagement","ActivityDisplayName":"Update user"}"#;
+        let with_category =
+            r#"{"Category":"RoleManagement","ActivityDisplayName":"Disable PIM alert"}"#;
+        let without = r#"{"ActivityDisplayName":"Disable PIM alert"}"#;
+        let mut seen = Vec::new();
+        for lines in [
+            format!("{routine}\n{with_category}\n").repeat(20),
+            format!("{routine}\n{without}\n").repeat(20),
+            format!("{routine}\n").repeat(100),
+        ] {
+            let tuned = blind.tuned(lines.as_bytes());
+            let made = Prefilter::tuned_of(&engine, lines.as_bytes()).unwrap();
+            assert_eq!(made.anchor_texts, tuned.anchor_texts);
+            assert_eq!(made.ask_needs, tuned.ask_needs);
+            assert_eq!(made.rare_texts, blind.rare_texts);
+            seen.push(made.ask_needs);
+        }
+        assert_eq!(seen, [false, true, true], "both choices are compared");
     }
 
     #[test]
