@@ -14,7 +14,7 @@
 //!    each detection's condition, its rarest texts (the ids of the `tier0_groups` rather than
 //!    "Add member to group"), so every record a detection matches holds one; the anchors are
 //!    parts of them, one in each, chosen by how often their first bytes occur in the log's
-//!    first batch (which is parsed whole anyway, [`Prefilter::tuned`]): the search (one
+//!    first batch (which is parsed whole anyway, [`Prefilter::tuned_of`]): the search (one
 //!    Aho-Corasick search whose packed SIMD prefilter, Teddy, runs at several GB/s) checks
 //!    every place that shows a pattern's first four bytes, so an anchor starting as routine
 //!    records do ("date role setting in pim" and "Update user") slows it down several times.
@@ -127,7 +127,7 @@ pub(crate) struct Prefilter {
     needs: Vec<LogicTree<Vec<usize>>>,
     /// Whether `needs` are asked, or every line with a rare text is parsed: asking costs about
     /// two fifths of parsing a line (callgrind, Log Analytics rows), so it is worth it only in a
-    /// log where it rules out at least as many of those lines ([`Prefilter::tuned`]).
+    /// log where it rules out at least as many of those lines ([`Prefilter::tuned_of`]).
     ask_needs: bool,
     /// The first batch passed through the prefilter; the batches before it are read whole.
     pub from_batch: u64,
@@ -166,8 +166,9 @@ impl Prefilter {
         Prefilter::of_leads(engine, None)
     }
 
-    /// [`Prefilter::of`] then [`Prefilter::tuned`] on `sample`, without choosing anchors for
-    /// no sample first (half of making the prefilter).
+    /// The prefilter tuned to the log that starts with `sample`: `Prefilter::of` then
+    /// `Prefilter::tuned` (as the tests make it), without choosing anchors for no sample first
+    /// (half of making the prefilter).
     pub(crate) fn tuned_of(engine: &Engine, sample: &[u8]) -> Option<Prefilter> {
         let sample = self::sample(sample);
         Prefilter::of_leads(engine, Some(sample)).map(|p| p.asking_if_worth_it(sample))
@@ -581,7 +582,7 @@ const LEAD: usize = 4;
 /// so the shapes a file holds are named and a file of no known shape exits with 4.
 pub(crate) const FIRST_FILTERED: u64 = 1;
 
-/// What [`Prefilter::tuned`] looks at of the start of a log.
+/// What [`Prefilter::tuned_of`] looks at of the start of a log.
 pub(crate) fn sample(log: &[u8]) -> &[u8] {
     &log[..log.len().min(SAMPLE_BYTES)]
 }
