@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::eval::{Alert, Alerter, Engine, Hit, Place};
@@ -122,14 +122,49 @@ pub fn scan_reading(
     reading: Reading,
     emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
-    scan_with(engine, input, threads, prefilter_for(engine, reading), emit)
+    scan_with(engine, input, threads, prefilter_for(reading), emit)
 }
 
 /// The prefilter a scan reading `reading` applies.
-fn prefilter_for(engine: &Engine, reading: Reading) -> Option<prefilter::Prefilter> {
+fn prefilter_for(reading: Reading) -> Prefiltering {
     match reading {
-        Reading::EveryRecord => None,
-        Reading::Prefiltered => prefilter::Prefilter::of(engine),
+        Reading::EveryRecord => Prefiltering::Off,
+        Reading::Prefiltered => Prefiltering::OfEngine,
+    }
+}
+
+/// Where a scan's prefilter comes from.
+pub(crate) enum Prefiltering {
+    /// Every record is parsed.
+    Off,
+    /// Built from the engine's detections by the worker that takes the first batch the
+    /// prefilter reads ([`prefilter::FIRST_FILTERED`]), while another parses the first batch
+    /// whole: neither the start-up nor the first batch waits for it.
+    OfEngine,
+    /// Given whole (tests), tuned the same way.
+    #[cfg(test)]
+    Given(Box<prefilter::Prefilter>),
+}
+
+impl Prefiltering {
+    /// The first batch passed through the prefilter (none when it is off).
+    fn first_filtered(&self) -> Option<u64> {
+        match self {
+            Prefiltering::Off => None,
+            Prefiltering::OfEngine => Some(prefilter::FIRST_FILTERED),
+            #[cfg(test)]
+            Prefiltering::Given(p) => Some(p.from_batch),
+        }
+    }
+
+    /// The prefilter tuned to the log that starts with `sample`.
+    fn tuned(&self, engine: &Engine, sample: &[u8]) -> Option<prefilter::Prefilter> {
+        match self {
+            Prefiltering::Off => None,
+            Prefiltering::OfEngine => prefilter::Prefilter::tuned_of(engine, sample),
+            #[cfg(test)]
+            Prefiltering::Given(p) => Some(p.tuned(sample)),
+        }
     }
 }
 
@@ -138,7 +173,7 @@ fn scan_with(
     engine: &Engine,
     input: Input,
     threads: usize,
-    prefilter: Option<prefilter::Prefilter>,
+    prefilter: Prefiltering,
     emit: &mut dyn FnMut(&Alert) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
     let mut alerter = Alerter::new(engine);
@@ -169,16 +204,10 @@ pub(crate) fn scan_hits(
     reading: Reading,
 ) -> Result<(ScanSummary, Vec<Hit>), ScanError> {
     let mut hits = Vec::new();
-    let summary = evaluate(
-        engine,
-        input,
-        threads,
-        prefilter_for(engine, reading),
-        &mut |hit| {
-            hits.push(hit);
-            Ok(())
-        },
-    )?;
+    let summary = evaluate(engine, input, threads, prefilter_for(reading), &mut |hit| {
+        hits.push(hit);
+        Ok(())
+    })?;
     Ok((summary, hits))
 }
 
@@ -188,7 +217,7 @@ fn evaluate(
     engine: &Engine,
     input: Input,
     threads: usize,
-    prefilter: Option<prefilter::Prefilter>,
+    prefilter: Prefiltering,
     on_hit: &mut dyn FnMut(Hit) -> io::Result<()>,
 ) -> Result<ScanSummary, ScanError> {
     let started = Instant::now();
@@ -207,6 +236,14 @@ fn evaluate(
         elapsed: Duration::ZERO,
     };
     let mut line_base = input.start().line - 1;
+    // The prefilter tuned to this log on its first batch: anchors chosen by how often their
+    // first bytes occur in it, conditions asked only if they rule out enough of its lines.
+    // That batch is parsed whole, so its worker only leaves a copy of it (`sample`) for the
+    // worker of the first batch the prefilter reads, which makes and tunes the prefilter
+    // meanwhile: neither the start-up nor the first batch waits for it.
+    let from_batch = prefilter.first_filtered();
+    let sample: OnceLock<Vec<u8>> = OnceLock::new();
+    let tuned: OnceLock<Option<prefilter::Prefilter>> = OnceLock::new();
     let input = input.read_through(|reader| {
         Box::new(Counted {
             inner: reader,
@@ -231,7 +268,9 @@ fn evaluate(
             let batches = Arc::clone(&batch_receiver);
             let results = result_sender.clone();
             let shapes = &shapes;
-            let prefilter = prefilter.as_ref();
+            let prefilter = &prefilter;
+            let tuned = &tuned;
+            let sample = &sample;
             scope.spawn(move || {
                 let mut candidates = prefilter::Candidates::default();
                 loop {
@@ -241,6 +280,25 @@ fn evaluate(
                         Err(_) => return,
                     };
                     let Ok(batch) = batch else { return };
+                    // Batches are taken in order, so the worker of the first batch has left its
+                    // sample, and the worker that tunes the prefilter has begun, before any other
+                    // waits for them.
+                    let prefilter = match from_batch {
+                        None => None,
+                        Some(0) if batch.sequence == 0 => tuned
+                            .get_or_init(|| prefilter.tuned(engine, &batch.data))
+                            .as_ref(),
+                        Some(from) if batch.sequence < from => {
+                            if batch.sequence == 0 {
+                                let _ = sample.set(prefilter::sample(&batch.data).to_vec());
+                            }
+                            None
+                        }
+                        Some(from) if batch.sequence == from => tuned
+                            .get_or_init(|| prefilter.tuned(engine, sample.wait()))
+                            .as_ref(),
+                        Some(_) => tuned.wait().as_ref(),
+                    };
                     if results
                         .send(worker::evaluate(
                             engine,

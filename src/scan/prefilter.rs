@@ -8,19 +8,27 @@
 //! hold none of those texts, ignoring ASCII case, cannot match anything. Three steps tell, at
 //! a fraction of the cost of parsing:
 //!
-//! 1. a whole batch of JSON lines (2 MB) is searched at once (lower-cased a piece at a time,
-//!    so the copy is searched while in the cache) for a few parts of those texts, one in each
-//!    (the anchors, in one Aho-Corasick search whose packed SIMD prefilter runs at several
-//!    GB/s), and for the wrapper keys and the hazards below; a line without a find costs
-//!    nothing more, which is four lines in five of a routine log;
-//! 2. a line with an anchor is searched (packed SIMD again) for one part of each detection's
-//!    condition, its rarest texts (the ids of the `tier0_groups` rather than "Add member to
-//!    group"); a line with one is searched for every text that any part of a detection's
-//!    condition requires, of any field whose value the record's bytes show as it is (the
-//!    activity, the category, a group id inside `TargetResources`), and the detection's
-//!    condition is evaluated over which texts were found: "Add member to group" is an
-//!    activity a detection requires, but only with the id of a group on its `tier0_groups`
-//!    list, so a routine group membership is passed over;
+//! 1. a whole batch of JSON lines (2 MB) is searched at once (case-folded a piece at a time,
+//!    so the copy is searched while in the cache) for a few parts (the anchors) of the rare
+//!    texts, and for the wrapper keys and the hazards below. The rare texts are one part of
+//!    each detection's condition, its rarest texts (the ids of the `tier0_groups` rather than
+//!    "Add member to group"), so every record a detection matches holds one; the anchors are
+//!    parts of them, one in each, chosen by how often their first bytes occur in the log's
+//!    first batch (which is parsed whole anyway, [`Prefilter::tuned_of`]): the search (one
+//!    Aho-Corasick search whose packed SIMD prefilter, Teddy, runs at several GB/s) checks
+//!    every place that shows a pattern's first four bytes, so an anchor starting as routine
+//!    records do ("date role setting in pim" and "Update user") slows it down several times.
+//!    A line without a find costs nothing more, which is nine lines in ten of a routine log;
+//! 2. a line with an anchor is searched (packed SIMD again) for the rare texts; in a line with
+//!    one, each detection's condition is evaluated over the texts it requires, of any field
+//!    whose value the record's bytes show as it is (the activity, the category, a group id
+//!    inside `TargetResources`), each searched for when the condition asks: "Add member to
+//!    group" is an activity a detection requires, but only with the id of a group on its
+//!    `tier0_groups` list, so a routine group membership is passed over. Only the conditions
+//!    of the detections whose rare texts the line holds are asked; where the first batch shows
+//!    that they rule out fewer than two fifths of the lines with a rare text, they are not
+//!    asked and such lines are parsed (asking costs about two fifths of parsing). Which
+//!    lines are parsed does not depend on the anchors, only how fast that is told;
 //! 3. only the lines that may match are parsed.
 //!
 //! The prefilter must never pass over a record that could match: alerts are exactly those of a
@@ -82,32 +90,45 @@ pub(crate) struct Prefilter {
     /// The required texts (lower case, sorted, without repeats).
     #[cfg(test)]
     pub texts: Vec<String>,
-    /// A few parts of the required texts, one in each, then the quoted wrapper keys: one search
-    /// over a whole batch (lower-cased), which few lines pass. A few dozen texts that start
-    /// alike make a slow search ("Update user" starts as "Update role setting in PIM"); a few
-    /// parts make one that runs at several GB/s (Aho-Corasick's packed SIMD prefilter).
+    /// A few parts of the rare texts, one in each (the anchors, [`anchors`]), then the quoted
+    /// wrapper keys: one search over a whole batch (lower-cased), which few lines pass. A few
+    /// dozen texts that start alike make a slow search ("Update user" starts as "Update role
+    /// setting in PIM"); a few parts whose first bytes are rare in the log make one that runs
+    /// at several GB/s (Aho-Corasick's packed SIMD prefilter, Teddy, which fingerprints each
+    /// pattern's first bytes and checks every place of the log that shows one).
     first: AhoCorasick,
     /// How many of `first`'s patterns are anchors (the wrapper keys follow).
     anchors: usize,
-    /// The escapes and characters that may hide a text: a line that holds one is parsed.
-    hazards: Vec<Vec<u8>>,
-    /// The bytes the hazards start with (`\\` and two UTF-8 lead bytes): one search for all.
-    hazard_starts: [u8; 3],
+    /// The anchors.
+    #[cfg(test)]
+    pub anchor_texts: Vec<String>,
+    /// The escapes that may hide a text (each starts with a backslash): a line that holds one
+    /// is parsed, and so is a line that holds one of [`LOWERING_TO_ASCII`].
+    escapes: Vec<Vec<u8>>,
     /// Every text the detections' conditions require (of any field whose value the record's
     /// bytes show as it is), searched for in the lines where an anchor was found...
-    needed: EveryText,
+    needed: NeededTexts,
     /// ...but only in a line that holds one of a few texts every match of some detection
     /// holds (one part of each condition: the rarest by [`shortest`]): a search whose packed
     /// SIMD prefilter runs at several GB/s, where the search for every text runs an automaton
     /// over every byte. A routine "Add member to group" holds the activity a detection
     /// requires, but not the id of any group on its list, and stops here...
     rare: AhoCorasick,
+    /// `rare`'s texts (lower case, none holding another), which the anchors are parts of.
+    pub(super) rare_texts: Vec<String>,
+    /// For each of `needs`, the rare texts one of which a line holds wherever it meets that
+    /// condition: a condition is asked only in a line that holds one.
+    gates: Vec<Vec<usize>>,
     /// ...to tell, per detection, whether the line holds the texts its condition requires
     /// (leaves: indexes of `needed`'s texts, one of which must be found). The anchors come from
     /// one part of each condition, chosen to be searched for fast; these are all parts:
     /// a routine "Add member to group" holds the activity a detection requires, but not the
     /// id of a group on its list.
     needs: Vec<LogicTree<Vec<usize>>>,
+    /// Whether `needs` are asked, or every line with a rare text is parsed: asking costs about
+    /// two fifths of parsing a line (callgrind, Log Analytics rows), so it is worth it only in a
+    /// log where it rules out at least as many of those lines ([`Prefilter::tuned_of`]).
+    ask_needs: bool,
     /// The first batch passed through the prefilter; the batches before it are read whole.
     pub from_batch: u64,
 }
@@ -130,19 +151,37 @@ pub(crate) struct Candidates {
     lower: Vec<u8>,
     /// Places found, in byte order.
     found: Vec<(usize, Found)>,
-    /// Which of the needed texts a line holds.
-    holds: Vec<bool>,
+    /// Which of the needed texts a line holds, of those a condition asked about.
+    holds: Vec<Option<bool>>,
+    /// Which of the rare texts a line holds.
+    present: Vec<bool>,
     /// The next of `found` not yet looked at.
     next: usize,
 }
 
 impl Prefilter {
     /// The prefilter of `engine`'s detections; `None` when some detection requires no text.
+    #[cfg(test)]
     pub(crate) fn of(engine: &Engine) -> Option<Prefilter> {
+        Prefilter::of_leads(engine, None)
+    }
+
+    /// The prefilter tuned to the log that starts with `sample`: `Prefilter::of` then
+    /// `Prefilter::tuned` (as the tests make it), without choosing anchors for no sample first
+    /// (half of making the prefilter).
+    pub(crate) fn tuned_of(engine: &Engine, sample: &[u8]) -> Option<Prefilter> {
+        let sample = self::sample(sample);
+        Prefilter::of_leads(engine, Some(sample)).map(|p| p.asking_if_worth_it(sample))
+    }
+
+    /// The prefilter with anchors chosen by how often their leads occur in `sample` (all
+    /// alike without one).
+    fn of_leads(engine: &Engine, sample: Option<&[u8]>) -> Option<Prefilter> {
         let mut texts: Vec<String> = Vec::new();
         let mut needs = Vec::new();
         let mut needed = Interned::default();
         let mut rare: Vec<String> = Vec::new();
+        let mut cuts: Vec<Vec<String>> = Vec::new();
         for detection in &engine.detections {
             let plan = &engine.sources[detection.source];
             let leaf = |m: &CompiledMatch| match_texts(m, plan);
@@ -151,7 +190,9 @@ impl Prefilter {
             let need = detection_needs(detection, plan).expect("a detection with texts needs them");
             let texts_of = |any: &Vec<String>| Some(any.clone());
             let cut = tree_texts(&need, &texts_of).expect("a detection with texts needs them");
-            rare.extend(cut.into_iter().map(|t| t.to_ascii_lowercase()));
+            let cut: Vec<String> = cut.into_iter().map(|t| t.to_ascii_lowercase()).collect();
+            rare.extend(cut.iter().cloned());
+            cuts.push(cut);
             needs.push(needed.intern(need));
         }
         if texts.is_empty() {
@@ -159,46 +200,83 @@ impl Prefilter {
         }
         texts.sort_unstable();
         texts.dedup();
-        let mut hazards: Vec<&str> = vec!["\\u"];
-        hazards.extend(
+        let mut escapes: Vec<&str> = vec!["\\u"];
+        escapes.extend(
             SHORT_ESCAPES
                 .iter()
                 .filter(|(c, _)| texts.iter().chain(&needed.texts).any(|t| t.contains(*c)))
                 .map(|(_, escape)| *escape),
         );
-        hazards.extend(LOWERING_TO_ASCII);
-        // Searched for in the text lower-cased (ASCII only): a case-sensitive automaton keeps
-        // its vectorised prefilter, which an ASCII-case-insensitive one loses.
-        let searcher = |patterns: Vec<String>| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(patterns)
-                .expect("a few dozen texts always build")
-        };
-        let anchors = anchors(&texts);
-        let anchor_count = anchors.len();
-        let wrappers = WRAPPER_KEYS.iter().map(|k| format!("\"{k}\""));
-        let mut starts: Vec<u8> = hazards.iter().map(|h| h.as_bytes()[0]).collect();
-        starts.sort_unstable();
-        starts.dedup();
-        let hazard_starts = match starts[..] {
-            [a, b, c] => [a, b, c],
-            _ => unreachable!(
-                "hazards start with a backslash or the lead byte of one of two characters"
-            ),
-        };
+        let rare_texts = without_longer(rare);
+        // A line that meets a condition holds one of its cut's texts, and so one of the rare
+        // texts, which are the cuts' texts without those holding another.
+        let gates = cuts
+            .iter()
+            .map(|cut| {
+                (0..rare_texts.len())
+                    .filter(|r| cut.iter().any(|c| c.contains(rare_texts[*r].as_str())))
+                    .collect()
+            })
+            .collect();
+        let leads = sample.map_or_else(LeadCounts::default, |s| LeadCounts::of(&rare_texts, s));
+        let anchors = anchors(&rare_texts, &leads);
         Some(Prefilter {
-            first: searcher(anchors.into_iter().chain(wrappers).collect()),
-            anchors: anchor_count,
-            hazards: hazards.iter().map(|h| h.as_bytes().to_vec()).collect(),
-            hazard_starts,
-            needed: EveryText::of(&needed.texts),
-            rare: searcher(without_longer(rare)),
+            anchors: anchors.len(),
+            #[cfg(test)]
+            anchor_texts: anchors.clone(),
+            first: first_search(anchors),
+            escapes: escapes.iter().map(|h| h.as_bytes().to_vec()).collect(),
+            needed: NeededTexts::of(&needed.texts),
+            rare: AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&rare_texts)
+                .expect("a few dozen texts always build"),
+            rare_texts,
+            gates,
             needs,
+            ask_needs: true,
             #[cfg(test)]
             texts,
-            from_batch: 1,
+            from_batch: FIRST_FILTERED,
         })
+    }
+
+    /// This prefilter tuned to the log that starts with `sample`: anchors whose first bytes are
+    /// rare in it, and the conditions asked only if they rule out at least two fifths of the
+    /// lines with a rare text. The alerts are the same; which records are parsed depends on the sample
+    /// only, so a file gives the same summary every time.
+    #[cfg(test)]
+    pub(crate) fn tuned(&self, sample: &[u8]) -> Prefilter {
+        let sample = self::sample(sample);
+        let anchors = anchors(&self.rare_texts, &LeadCounts::of(&self.rare_texts, sample));
+        Prefilter {
+            anchors: anchors.len(),
+            #[cfg(test)]
+            anchor_texts: anchors.clone(),
+            first: first_search(anchors),
+            ..self.clone()
+        }
+        .asking_if_worth_it(sample)
+    }
+
+    /// This prefilter, asking the conditions only if they rule out at least two fifths of the
+    /// lines of `sample` with a rare text.
+    fn asking_if_worth_it(self, sample: &[u8]) -> Prefilter {
+        /// Fewer lines with a rare text than this tell too little: the conditions are asked.
+        const FEW_LINES: usize = 16;
+        let (mut rare_lines, mut met) = (0, 0);
+        let (mut lower, mut holds, mut present) = (Vec::new(), Vec::new(), Vec::new());
+        for line in sample.split(|b| *b == b'\n') {
+            lower_case_into(&mut lower, line);
+            if self.rare_present(&lower, &mut present) {
+                rare_lines += 1;
+                met += usize::from(self.meets_a_condition(&lower, &present, &mut holds));
+            }
+        }
+        Prefilter {
+            ask_needs: rare_lines < FEW_LINES || met * 5 < rare_lines * 3,
+            ..self
+        }
     }
 
     /// Whether the JSON text of a record (or of a wrapper, when `may_wrap`) may hold a record
@@ -238,21 +316,16 @@ impl Prefilter {
         } = candidates;
         found.clear();
         *next = 0;
-        // Lower-cased a piece at a time, each piece with the bytes a find starting in it may
+        // Case-folded a piece at a time, each piece with the bytes a find starting in it may
         // reach, so the copy stays in the cache for the search: finds are those of one search
-        // over the whole batch lower-cased (a leftmost-first find starting in a piece is the
-        // same in the piece as in the batch: every pattern that may start there fits).
+        // over the whole batch folded (a leftmost-first find starting in a piece is the same
+        // in the piece as in the batch: every pattern that may start there fits).
         let reach = self.first.max_pattern_len() - 1;
         let mut piece = 0;
         let mut at = 0;
         while piece < data.len() {
             let piece_end = (piece + LOWER_CASED_PIECE).min(data.len());
-            lower.clear();
-            lower.extend(
-                data[piece..(piece_end + reach).min(data.len())]
-                    .iter()
-                    .map(u8::to_ascii_lowercase),
-            );
+            fold_case_into(lower, &data[piece..(piece_end + reach).min(data.len())]);
             while at < piece_end {
                 let input = aho_corasick::Input::new(&lower[..]).span(at - piece..lower.len());
                 let Some(m) = self.first.find(input) else {
@@ -265,7 +338,14 @@ impl Prefilter {
                 let pattern = m.pattern().as_usize();
                 if pattern < self.anchors {
                     found.push((start, Found::Anchor));
-                    at = end;
+                    // A find over a line's end (a folded `\n` is a `*`) or a quote (which may
+                    // start a wrapper key) marks its first line only: the search goes on from
+                    // the byte after its start, so what it covers is still found.
+                    at = if data[start..end].iter().any(|b| *b < b' ' || *b == b'"') {
+                        start + 1
+                    } else {
+                        end
+                    };
                 } else if may_wrap && wrapper_key_before_array(data, start, end) {
                     found.push((start, Found::Parse));
                     at = end;
@@ -277,17 +357,25 @@ impl Prefilter {
             piece = piece_end;
             at = at.max(piece);
         }
-        let [a, b, c] = self.hazard_starts;
+        let holds = |at: usize, hazard: &[u8]| {
+            data.get(at..at + hazard.len())
+                .is_some_and(|bytes| bytes.eq_ignore_ascii_case(hazard))
+        };
         found.extend(
-            memchr::memchr3_iter(a, b, c, data)
-                .filter(|at| {
-                    let rest = &data[*at..];
-                    self.hazards
-                        .iter()
-                        .any(|h| rest.len() >= h.len() && rest[..h.len()].eq_ignore_ascii_case(h))
-                })
+            memchr::memchr_iter(b'\\', data)
+                .filter(|at| self.escapes.iter().any(|e| holds(*at, e)))
                 .map(|at| (at, Found::Parse)),
         );
+        // Checked for first: most logs are ASCII, and `is_ascii` is several times faster than
+        // a search for the two characters.
+        if !data.is_ascii() {
+            let [a, b] = LOWERING_TO_ASCII.map(|c| c.as_bytes()[0]);
+            found.extend(
+                memchr::memchr2_iter(a, b, data)
+                    .filter(|at| LOWERING_TO_ASCII.iter().any(|c| holds(*at, c.as_bytes())))
+                    .map(|at| (at, Found::Parse)),
+            );
+        }
         found.sort_unstable_by_key(|(at, _)| *at);
     }
 
@@ -305,6 +393,7 @@ impl Prefilter {
             found,
             next,
             holds,
+            present,
         } = candidates;
         let mut anchor = false;
         let mut parse = false;
@@ -320,75 +409,103 @@ impl Prefilter {
         }
         parse
             || (anchor && {
-                lower.clear();
-                lower.extend(data[range.clone()].iter().map(u8::to_ascii_lowercase));
-                self.holds_needed(lower, holds)
+                lower_case_into(lower, &data[range.clone()]);
+                self.holds_needed(lower, holds, present)
             })
             || (may_wrap && data[range].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'['))
     }
 }
 
 impl Prefilter {
-    /// Whether `text` (lower-cased) holds the texts some detection's condition requires.
-    fn holds_needed(&self, text: &[u8], holds: &mut Vec<bool>) -> bool {
-        if !self.rare.is_match(text) {
-            return false;
+    /// Whether `text` (lower-cased) holds a rare text and (if they are asked) the texts some
+    /// detection's condition requires.
+    fn holds_needed(
+        &self,
+        text: &[u8],
+        holds: &mut Vec<Option<bool>>,
+        present: &mut Vec<bool>,
+    ) -> bool {
+        if !self.ask_needs {
+            return self.rare.is_match(text);
         }
-        self.needed.mark(text, holds);
-        self.needs
+        self.rare_present(text, present) && self.meets_a_condition(text, present, holds)
+    }
+
+    /// Sets `present` to which of the rare texts `text` holds; whether it holds one. A
+    /// leftmost-longest search restarted one byte after the start of each find finds each
+    /// place where a rare text starts, and only one can start there: none holds another.
+    fn rare_present(&self, text: &[u8], present: &mut Vec<bool>) -> bool {
+        present.clear();
+        present.resize(self.rare_texts.len(), false);
+        let mut any = false;
+        let mut at = 0;
+        while let Some(found) = self
+            .rare
+            .find(aho_corasick::Input::new(text).span(at..text.len()))
+        {
+            present[found.pattern().as_usize()] = true;
+            any = true;
+            at = found.start() + 1;
+        }
+        any
+    }
+
+    /// Whether `text` meets the condition of a detection, of those one of whose rare texts it
+    /// holds (`present`).
+    fn meets_a_condition(
+        &self,
+        text: &[u8],
+        present: &[bool],
+        holds: &mut Vec<Option<bool>>,
+    ) -> bool {
+        let gated = self
+            .needs
             .iter()
-            .any(|need| need.evaluate(&mut |any: &Vec<usize>| any.iter().any(|t| holds[*t])))
+            .zip(&self.gates)
+            .filter(|(_, gate)| gate.iter().any(|r| present[*r]))
+            .map(|(need, _)| need);
+        self.needed.meet_any(gated, text, holds)
     }
 }
 
-/// A search that tells which of a few dozen texts a line holds, each wherever it is, even inside
-/// or across another.
+/// Every text the detections' conditions require, each searched for in a line only when a
+/// condition asks, and once per line: a condition stops at the first of its parts the line
+/// lacks.
 ///
-/// Not an overlapping search, which runs its automaton over every byte (it was a third of a
-/// scan's time, over the routine lines that hold a required activity): a leftmost-longest one,
-/// whose packed SIMD prefilter skips the bytes between finds, restarted one byte after the
-/// start of each find. Every place where some text starts is found that way, and the texts
-/// that start at a place are prefixes of the longest one there, which is the one reported: so
-/// a find marks every text the reported one holds.
+/// Not one search for all of them: an automaton for a hundred texts, many of them common such as
+/// `RoleManagement`, steps over every byte (aho-corasick builds no SIMD prefilter for so many;
+/// it was a tenth of a scan's time, over the lines with a rare text), where most conditions are
+/// told by a few of their texts, each a `memmem` search that skips most bytes.
 #[derive(Debug, Clone)]
-struct EveryText {
-    search: AhoCorasick,
-    /// For each text, the indexes of the texts it holds (itself among them).
-    inside: Vec<Vec<usize>>,
+struct NeededTexts {
+    finders: Vec<memchr::memmem::Finder<'static>>,
 }
 
-impl EveryText {
-    fn of(texts: &[String]) -> EveryText {
-        EveryText {
-            search: AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(texts)
-                .expect("a few dozen texts always build"),
-            inside: texts
+impl NeededTexts {
+    fn of(texts: &[String]) -> NeededTexts {
+        NeededTexts {
+            finders: texts
                 .iter()
-                .map(|outer| {
-                    (0..texts.len())
-                        .filter(|i| outer.contains(&texts[*i]))
-                        .collect()
-                })
+                .map(|t| memchr::memmem::Finder::new(t.as_bytes()).into_owned())
                 .collect(),
         }
     }
 
-    /// Sets `holds` to which of the texts `text` holds.
-    fn mark(&self, text: &[u8], holds: &mut Vec<bool>) {
+    /// Whether `text` meets one of `needs` (leaves: indexes of texts, one of which it must
+    /// hold); `holds` is set to what was asked and found.
+    fn meet_any<'n>(
+        &self,
+        needs: impl IntoIterator<Item = &'n LogicTree<Vec<usize>>>,
+        text: &[u8],
+        holds: &mut Vec<Option<bool>>,
+    ) -> bool {
         holds.clear();
-        holds.resize(self.inside.len(), false);
-        let mut at = 0;
-        while let Some(found) = self
-            .search
-            .find(aho_corasick::Input::new(text).span(at..text.len()))
-        {
-            for inside in &self.inside[found.pattern().as_usize()] {
-                holds[*inside] = true;
-            }
-            at = found.start() + 1;
-        }
+        holds.resize(self.finders.len(), None);
+        let mut holds_one = |any: &Vec<usize>| {
+            any.iter()
+                .any(|t| *holds[*t].get_or_insert_with(|| self.finders[*t].find(text).is_some()))
+        };
+        needs.into_iter().any(|need| need.evaluate(&mut holds_one))
     }
 }
 
@@ -457,39 +574,206 @@ fn wrapper_key_before_array(text: &[u8], start: usize, end: usize) -> bool {
         }
 }
 
-/// Parts of `texts` such that each text holds one: chosen greedily, each the part that covers
-/// the most texts not yet covered, weighted by its length (a longer part is rarer in a log).
-fn anchors(texts: &[String]) -> Vec<String> {
-    const LENGTHS: [usize; 3] = [12, 16, 24];
-    let mut left: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut anchors = Vec::new();
-    while !left.is_empty() {
-        let mut cover: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for text in &left {
-            let mut parts: Vec<&str> = LENGTHS
-                .iter()
-                .flat_map(|&n| {
-                    (0..=text.len().saturating_sub(n))
-                        .map(move |i| &text[i..(i + n).min(text.len())])
-                })
-                .collect();
-            parts.sort_unstable();
-            parts.dedup();
-            for part in parts {
-                *cover.entry(part).or_default() += 1;
+/// How many of a part's first bytes the search fingerprints (Teddy's mask is the first four
+/// bytes of each pattern): a place of the log that shows them is checked for the whole part.
+const LEAD: usize = 4;
+
+/// The first batch the prefilter reads: the one before, which it is tuned on, is parsed whole,
+/// so the shapes a file holds are named and a file of no known shape exits with 4.
+pub(crate) const FIRST_FILTERED: u64 = 1;
+
+/// What [`Prefilter::tuned_of`] looks at of the start of a log.
+pub(crate) fn sample(log: &[u8]) -> &[u8] {
+    &log[..log.len().min(SAMPLE_BYTES)]
+}
+
+/// How much of the start of a log is counted for [`LeadCounts`]: a whole batch, enough lines
+/// to see what is routine in it, counted in a few milliseconds.
+const SAMPLE_BYTES: usize = super::read::BATCH_BYTES;
+
+/// How often the first [`LEAD`] bytes of each part of some texts occur in a sample of the log
+/// (ignoring ASCII case): how many places of the log an anchor starting so would make the
+/// search check. Without a sample, every count is 0.
+#[derive(Debug, Default)]
+struct LeadCounts {
+    /// An open-addressing table of the leads (as little-endian numbers) and their counts, a
+    /// power of two long: a few thousand leads, looked up at every place of the sample.
+    slots: Vec<Option<(u32, u64)>>,
+    /// What one more anchor costs, counted in places checked: the search's fingerprints share
+    /// slots when there are more patterns, and each slot then passes more places.
+    per_anchor: u64,
+}
+
+impl LeadCounts {
+    fn of(texts: &[String], sample: &[u8]) -> LeadCounts {
+        let leads: std::collections::BTreeSet<u32> = texts
+            .iter()
+            .flat_map(|t| t.as_bytes().windows(LEAD))
+            .map(lead_number)
+            .collect();
+        let mut counts = LeadCounts {
+            slots: vec![None; (leads.len() * 4).next_power_of_two()],
+            // One place in 20 kB (measured with callgrind on Log Analytics exports: fewer anchors
+            // with more common first bytes, or more with rarer ones, both searched slower).
+            per_anchor: (sample.len().min(SAMPLE_BYTES) / 20_000) as u64,
+        };
+        for lead in leads {
+            let at = counts.slot(lead);
+            counts.slots[at] = Some((lead, 0));
+        }
+        let mut lower = Vec::new();
+        lower_case_into(&mut lower, &sample[..sample.len().min(SAMPLE_BYTES)]);
+        for window in lower.windows(LEAD) {
+            let lead = lead_number(window);
+            let at = counts.slot(lead);
+            if let Some((_, count)) = &mut counts.slots[at] {
+                *count += 1;
             }
         }
-        // The best score; the first part (in byte order) among equals, so the choice is stable.
-        let best = cover
+        counts
+    }
+
+    /// The slot of `lead`, or the empty one where it would go.
+    fn slot(&self, lead: u32) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = (lead.wrapping_mul(0x9E37_79B1) >> 7) as usize & mask;
+        while let Some((held, _)) = self.slots[at] {
+            if held == lead {
+                break;
+            }
+            at = (at + 1) & mask;
+        }
+        at
+    }
+
+    /// How many places of the sample show the first bytes of `part`.
+    fn of_part(&self, part: &[u8]) -> u64 {
+        if self.slots.is_empty() || part.len() < LEAD {
+            return 0;
+        }
+        self.slots[self.slot(lead_number(part))].map_or(0, |(_, count)| count)
+    }
+}
+
+/// The first [`LEAD`] bytes of `bytes` as a number.
+fn lead_number(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// Parts of `texts` such that each text holds one, chosen greedily: each the part that covers
+/// the most texts not yet covered for the places of the log its first bytes make the search
+/// check (`leads`); between equals, the longer part (checked more precisely), then the first
+/// in byte order (so the choice is stable). A text shorter than any part is its own anchor.
+fn anchors(texts: &[String], leads: &LeadCounts) -> Vec<String> {
+    const LENGTHS: [usize; 7] = [LEAD, 5, 6, 8, 12, 16, 24];
+    // Each part, and the texts that hold it.
+    let mut holders: std::collections::BTreeMap<&[u8], Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, text) in texts.iter().enumerate() {
+        let text = text.as_bytes();
+        let mut parts: Vec<&[u8]> = LENGTHS
             .iter()
-            .max_by(|a, b| (a.1 * a.0.len()).cmp(&(b.1 * b.0.len())).then(b.0.cmp(a.0)))
-            .map(|(part, _)| (*part).to_owned())
-            .expect("texts are not empty");
-        left.retain(|t| !t.contains(best.as_str()));
-        anchors.push(best);
+            .filter(|&&n| n < text.len())
+            .flat_map(|&n| text.windows(n))
+            .chain([text])
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        for part in parts {
+            holders.entry(part).or_default().push(i);
+        }
+    }
+    // A text holds each of its parts of LENGTHS, and none longer than itself; but a whole text
+    // of another length may lie inside a longer text.
+    for whole in texts {
+        let held = holders
+            .get_mut(whole.as_bytes())
+            .expect("each text is a part");
+        held.clear();
+        held.extend(
+            texts
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.contains(whole.as_str()))
+                .map(|(i, _)| i),
+        );
+    }
+    // Each part with what choosing it costs, and the texts not yet covered that hold it.
+    let per_anchor = leads.per_anchor.max(1);
+    let mut parts: Vec<(&[u8], u64, Vec<usize>)> = holders
+        .into_iter()
+        .map(|(part, held)| (part, leads.of_part(part) + per_anchor, held))
+        .collect();
+    let mut covered = vec![false; texts.len()];
+    let mut anchors = Vec::new();
+    while !parts.is_empty() {
+        let (best, _, held) = parts
+            .iter()
+            .max_by(|(a, a_cost, a_held), (b, b_cost, b_held)| {
+                (a_held.len() as u128 * u128::from(*b_cost))
+                    .cmp(&(b_held.len() as u128 * u128::from(*a_cost)))
+                    .then(a.len().cmp(&b.len()))
+                    .then(b.cmp(a))
+            })
+            .expect("parts are left");
+        for i in held {
+            covered[*i] = true;
+        }
+        anchors.push(String::from_utf8_lossy(best).into_owned());
+        parts.retain_mut(|(_, _, held)| {
+            held.retain(|i| !covered[*i]);
+            !held.is_empty()
+        });
     }
     anchors.sort_unstable();
     anchors
+}
+
+/// A search for `patterns` in text lower-cased (ASCII only): a case-sensitive automaton keeps
+/// its vectorised prefilter, which an ASCII-case-insensitive one loses.
+fn searcher<T: AsRef<[u8]>>(patterns: &[T]) -> AhoCorasick {
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(patterns)
+        .expect("a few dozen texts always build")
+}
+
+/// The search of a whole batch: `anchors`, then the quoted wrapper keys, case-folded as
+/// [`fold_case_into`] folds the batch.
+fn first_search(anchors: Vec<String>) -> AhoCorasick {
+    let wrappers = WRAPPER_KEYS.iter().map(|k| format!("\"{k}\""));
+    let folded: Vec<Vec<u8>> = anchors
+        .into_iter()
+        .chain(wrappers)
+        .map(|pattern| {
+            let mut folded = Vec::new();
+            fold_case_into(&mut folded, pattern.as_bytes());
+            folded
+        })
+        .collect();
+    searcher(&folded)
+}
+
+/// Sets `folded` to `bytes` with bit 5 set in every byte: ASCII letters lower-cased, like
+/// [`lower_case_into`] but in one operation per byte rather than four (the batch is folded
+/// whole; a third of the search's time was lower-casing it). Other bytes fold too (`\n` to
+/// `*`, `[` to `{`), so a text holds a pattern (folded) wherever its lower case holds the
+/// pattern, and in a few more places: a find there only makes the line checked with its
+/// lower case, never passes a line over.
+fn fold_case_into(folded: &mut Vec<u8>, bytes: &[u8]) {
+    folded.resize(bytes.len(), 0);
+    for (fold, byte) in folded.iter_mut().zip(bytes) {
+        *fold = byte | 0x20;
+    }
+}
+
+/// Sets `lower` to `bytes` lower-cased (ASCII only), in one pass over two slices of one length,
+/// which the compiler vectorises (a byte-by-byte `extend` checks the capacity at every byte).
+fn lower_case_into(lower: &mut Vec<u8>, bytes: &[u8]) {
+    lower.resize(bytes.len(), 0);
+    for (low, byte) in lower.iter_mut().zip(bytes) {
+        *low = byte.to_ascii_lowercase();
+    }
 }
 
 /// Whether a record's bytes hold `text` whenever a value holds it: ASCII (compared ignoring
@@ -773,25 +1057,161 @@ mod tests {
     }
 
     #[test]
-    fn every_text_is_found_inside_across_and_beside_another() {
-        let texts =
-            ["add member to role", "member to role outside", "role", "to"].map(String::from);
-        let every = EveryText::of(&texts);
-        let mut holds = Vec::new();
-        let mut found = |text: &str| {
-            every.mark(text.as_bytes(), &mut holds);
-            holds.clone()
-        };
-        // "role" and "to" lie inside the first text; the second overlaps the first.
-        assert_eq!(
-            found("x add member to role outside y"),
-            [true, true, true, true]
+    fn the_conditions_are_asked_in_a_log_where_they_rule_out_many_lines_with_a_rare_text() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let blind = Prefilter::of(&engine).unwrap();
+        let sample = |line: &str| format!("{line}\n").repeat(20);
+        let with_category =
+            r#"{"Category":"RoleManagement","ActivityDisplayName":"Disable PIM alert"}"#;
+        let without = r#"{"ActivityDisplayName":"Disable PIM alert"}"#;
+        // The detection requires the category too: a line without it is ruled out by asking.
+        assert!(blind.ask_needs && !parses(&blind, without.as_bytes(), true));
+        let asked = blind.tuned(sample(without).as_bytes());
+        assert!(asked.ask_needs && !parses(&asked, without.as_bytes(), true));
+        let not_asked = blind.tuned(sample(with_category).as_bytes());
+        assert!(
+            !not_asked.ask_needs,
+            "every line with a rare text met a condition"
         );
-        assert_eq!(found("add member to role"), [true, false, true, true]);
-        assert_eq!(found("member to role outsid"), [false, false, true, true]);
-        assert_eq!(found("add member to rol"), [false, false, false, true]);
-        assert_eq!(found("r o l e"), [false; 4], "a near miss marks nothing");
-        assert_eq!(found("rolerole"), [false, false, true, false]);
+        assert!(
+            parses(&not_asked, without.as_bytes(), true),
+            "parsed (and found to match nothing) without asking"
+        );
+        assert!(!parses(
+            &not_asked,
+            b"{\"ActivityDisplayName\":\"Update user\"}",
+            true
+        ));
+        let few = blind.tuned(format!("{with_category}\n").repeat(15).as_bytes());
+        assert!(few.ask_needs, "too few lines to tell");
+    }
+
+    /// What a scan makes (without choosing anchors for no sample first) is what tuning the
+    /// blind prefilter gives: the same anchors, the same choice to ask.
+    #[test]
+    fn the_prefilter_made_on_a_sample_is_the_blind_one_tuned() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let blind = Prefilter::of(&engine).unwrap();
+        let routine = r#"{"Category":"UserManagement","ActivityDisplayName":"Update user"}"#;
+        let with_category =
+            r#"{"Category":"RoleManagement","ActivityDisplayName":"Disable PIM alert"}"#;
+        let without = r#"{"ActivityDisplayName":"Disable PIM alert"}"#;
+        let mut seen = Vec::new();
+        for lines in [
+            format!("{routine}\n{with_category}\n").repeat(20),
+            format!("{routine}\n{without}\n").repeat(20),
+            format!("{routine}\n").repeat(100),
+        ] {
+            let tuned = blind.tuned(lines.as_bytes());
+            let made = Prefilter::tuned_of(&engine, lines.as_bytes()).unwrap();
+            assert_eq!(made.anchor_texts, tuned.anchor_texts);
+            assert_eq!(made.ask_needs, tuned.ask_needs);
+            assert_eq!(made.rare_texts, blind.rare_texts);
+            seen.push(made.ask_needs);
+        }
+        assert_eq!(seen, [false, true, true], "both choices are compared");
+    }
+
+    #[test]
+    fn a_find_over_a_line_end_hides_no_anchor_of_the_next_line() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let shipped = Prefilter::of(&engine).unwrap();
+        // An anchor that, folded, runs from the end of one line into the next (a `\n` folds
+        // to a `*`), then the anchor of the next line's activity, which starts inside it.
+        let anchors = [
+            r#"alert"}*{"activitydisplayname":"disable"#,
+            "disable pim alert",
+        ]
+        .map(String::from);
+        let prefilter = Prefilter {
+            anchors: anchors.len(),
+            first: first_search(anchors.to_vec()),
+            ..shipped
+        };
+        let first = r#"{"Detail":"no alert"}"#;
+        let second = r#"{"ActivityDisplayName":"Disable PIM alert","Category":"RoleManagement"}"#;
+        let data = format!("{first}\n{second}\n");
+        let mut candidates = Candidates::default();
+        prefilter.search_lines(data.as_bytes(), &mut candidates);
+        let second_at = first.len() + 1;
+        assert!(!prefilter.line_must_parse(&mut candidates, 0..first.len(), data.as_bytes()));
+        assert!(prefilter.line_must_parse(
+            &mut candidates,
+            second_at..second_at + second.len(),
+            data.as_bytes()
+        ));
+    }
+
+    #[test]
+    fn a_condition_is_asked_only_in_a_line_with_one_of_its_rare_texts() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let prefilter = Prefilter::of(&engine).unwrap();
+        assert_eq!(prefilter.gates.len(), prefilter.needs.len());
+        assert!(prefilter.gates.iter().all(|gate| !gate.is_empty()));
+        let disable = r#"{"Category":"RoleManagement","ActivityDisplayName":"Disable PIM alert"}"#
+            .to_ascii_lowercase();
+        let (mut present, mut holds) = (Vec::new(), Vec::new());
+        assert!(prefilter.rare_present(disable.as_bytes(), &mut present));
+        let held: Vec<&str> = (0..present.len())
+            .filter(|r| present[*r])
+            .map(|r| prefilter.rare_texts[r].as_str())
+            .collect();
+        assert_eq!(held, ["disable pim alert"]);
+        assert!(prefilter.meets_a_condition(disable.as_bytes(), &present, &mut holds));
+        // Told by the one detection whose rare text it holds: the texts of the others (the
+        // group ids, the role names) were not searched for.
+        let asked = holds.iter().filter(|h| h.is_some()).count();
+        assert!(asked <= 3, "{asked} texts searched for");
+        // With that rare text not marked, no condition is asked, so none is met.
+        present.fill(false);
+        assert!(!prefilter.meets_a_condition(disable.as_bytes(), &present, &mut holds));
+        assert!(holds.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn each_needed_text_is_searched_for_once_and_only_when_a_condition_asks() {
+        let texts = ["add member to role", "role", "to", "pim"].map(String::from);
+        let needed = NeededTexts::of(&texts);
+        // Two detections: "add member to role" and "pim"; "role" or "to", and "pim".
+        let needs = [
+            LogicTree::And(vec![LogicTree::Leaf(vec![0]), LogicTree::Leaf(vec![3])]),
+            LogicTree::And(vec![LogicTree::Leaf(vec![1, 2]), LogicTree::Leaf(vec![3])]),
+        ];
+        let mut holds = Vec::new();
+        let mut meets = |text: &str| {
+            let met = needed.meet_any(&needs, text.as_bytes(), &mut holds);
+            (met, holds.clone())
+        };
+        let (yes, no) = (Some(true), Some(false));
+        let cases = [
+            (
+                "x add member to role (pim)",
+                (true, vec![yes, None, None, yes]),
+                "the first condition is met: the second is not looked at",
+            ),
+            (
+                "add member to rol, pim",
+                (true, vec![no, no, yes, yes]),
+                "\"to\" inside a near miss of a longer text",
+            ),
+            (
+                "update user",
+                (false, vec![no, no, no, None]),
+                "a condition stops at the first part the line lacks",
+            ),
+            (
+                "rolepim",
+                (true, vec![no, yes, None, yes]),
+                "one text of a part is enough, beside another",
+            ),
+        ];
+        for (text, expected, why) in cases {
+            assert_eq!(meets(text), expected, "{why}");
+        }
     }
 
     #[test]
@@ -818,36 +1238,97 @@ mod tests {
     fn a_text_across_two_pieces_lower_cased_apart_is_found() {
         let catalogue = shipped();
         let engine = Engine::new(&catalogue, |_| true);
-        let prefilter = Prefilter::of(&engine).unwrap();
+        let blind = Prefilter::of(&engine).unwrap();
+        let anchor_of_text = |leads: &LeadCounts| {
+            anchors(&blind.rare_texts, leads)
+                .into_iter()
+                .find(|a| "disable pim alert".contains(a.as_str()))
+                .unwrap()
+        };
+        // Tuned to a log whose every row holds that anchor, so the text gets another.
+        let first = anchor_of_text(&LeadCounts::default());
+        let sample = format!("{{\"Detail\":\"{first}\"}}\n").repeat(50);
+        let leads = LeadCounts::of(&blind.rare_texts, sample.as_bytes());
+        assert_ne!(anchor_of_text(&leads), first);
+        let tuned = blind.tuned(sample.as_bytes());
+        for prefilter in [&blind, &tuned] {
+            disable_alert_found_wherever_pieces_meet(prefilter);
+        }
+    }
+
+    /// Whether the text, and so every anchor inside it, is found wherever it starts or ends
+    /// near the end of a piece lower-cased (the text is 17 bytes, the range 40).
+    fn disable_alert_found_wherever_pieces_meet(prefilter: &Prefilter) {
         let record = |activity: &str, at: usize| {
             let head = r#"{"Category":"RoleManagement","Pad":""#;
             let pad = "x".repeat(at - head.len() - r#"","ActivityDisplayName":""#.len());
             format!(r#"{head}{pad}","ActivityDisplayName":"{activity}"}}"#)
         };
-        for start in LOWER_CASED_PIECE - 20..LOWER_CASED_PIECE + 2 {
+        for start in LOWER_CASED_PIECE - 40..LOWER_CASED_PIECE + 2 {
             let text = record("Disable PIM ALERT", start);
             assert_eq!(text.find("Disable"), Some(start));
-            assert!(parses(&prefilter, text.as_bytes(), true), "{start}");
+            assert!(parses(prefilter, text.as_bytes(), true), "{start}");
             let near_miss = record("Disable PIM ALERX", start);
-            assert!(!parses(&prefilter, near_miss.as_bytes(), true), "{start}");
+            assert!(!parses(prefilter, near_miss.as_bytes(), true), "{start}");
         }
     }
 
     #[test]
-    fn every_required_text_holds_an_anchor() {
+    fn every_rare_text_holds_an_anchor_whatever_the_sample() {
         let catalogue = shipped();
         let engine = Engine::new(&catalogue, |_| true);
-        let texts = Prefilter::of(&engine).unwrap().texts;
-        let chosen = anchors(&texts);
-        assert!(chosen.len() < texts.len() / 2, "{chosen:?}");
-        for text in &texts {
-            assert!(chosen.iter().any(|a| text.contains(a.as_str())), "{text}");
+        let texts = Prefilter::of(&engine).unwrap().rare_texts;
+        let routine = r#"{"OperationName":"Update user","Category":"UserManagement"}"#.repeat(100);
+        for leads in [
+            LeadCounts::default(),
+            LeadCounts::of(&texts, routine.as_bytes()),
+        ] {
+            let chosen = anchors(&texts, &leads);
+            assert!(chosen.len() < texts.len() / 2, "{chosen:?}");
+            for text in &texts {
+                assert!(chosen.iter().any(|a| text.contains(a.as_str())), "{text}");
+            }
         }
+        let none = LeadCounts::default();
         assert_eq!(
-            anchors(&["ab".to_owned()]),
+            anchors(&["ab".to_owned()], &none),
             ["ab"],
             "a text shorter than any part"
         );
+        assert_eq!(
+            anchors(
+                &["pim alert".to_owned(), "disable pim alert".to_owned()],
+                &none
+            ),
+            ["pim alert"],
+            "a whole text inside a longer one covers both"
+        );
+    }
+
+    #[test]
+    fn anchors_avoid_first_bytes_that_are_common_in_the_log() {
+        let texts = ["update role setting in pim", "update pim alert setting"].map(String::from);
+        // Routine rows whose activity starts as both texts do, and whose settings hold a part of
+        // both: without a sample, " setting" (the longest part both hold) is the anchor.
+        let sample = r#"{"OperationName":"Update user","Detail":"Changed user settings"}
+"#
+        .repeat(500);
+        let blind = anchors(&texts, &LeadCounts::default());
+        assert_eq!(blind, [" setting"]);
+        let leads = LeadCounts::of(&texts, sample.as_bytes());
+        assert_eq!(leads.of_part(b" setting"), 500);
+        assert_eq!(
+            leads.of_part(b"update role"),
+            500,
+            "the sample's case is ignored"
+        );
+        let tuned = anchors(&texts, &leads);
+        for text in &texts {
+            assert!(tuned.iter().any(|a| text.contains(a.as_str())), "{text}");
+        }
+        for anchor in &tuned {
+            assert_eq!(leads.of_part(anchor.as_bytes()), 0, "{tuned:?}");
+        }
     }
 
     #[test]
