@@ -109,6 +109,13 @@ impl Templates {
         !self.overridden.contains(name)
     }
 
+    /// Whether every template of `names` is the built-in one ([`Templates::is_builtin`]): a
+    /// file rendered through several templates is checked on its values only when none is
+    /// overridden.
+    pub fn are_builtin(&self, names: &[&str]) -> bool {
+        names.iter().all(|name| self.is_builtin(name))
+    }
+
     /// Renders template `name`, and checks that every value in the result is still exactly
     /// what its encoding filter wrote, by a filter that suits the file's format.
     pub fn render(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {

@@ -130,19 +130,15 @@ impl Target for AzureMonitor {
         let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
         // The template that deploys every alert, written as their templates are rendered.
-        let mut combined = match super::CombinedArm::start(
+        let mut combined = super::CombinedArm::start(
             &mut artifacts,
             context.templates,
             "azure-monitor/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-        ) {
-            Ok(combined) => Some(combined),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        };
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
         // Each detection's alert, rendered on every core (its limitations kept apart with it);
         // added in catalogue order, a batch at a time.
         context.each_detection_into(

@@ -246,9 +246,9 @@ impl Target for Sigma {
         // A rule file is only checked to be YAML. The built-in templates print every value
         // through the yaml filter (each checked to be exactly what the filter wrote), so what
         // they render is YAML by construction; an override's output is read back.
-        let by_builtins = ["sigma/rule.yml", "sigma/correlation.yml"]
-            .iter()
-            .all(|t| context.templates.is_builtin(t));
+        let by_builtins = context
+            .templates
+            .are_builtin(&["sigma/rule.yml", "sigma/correlation.yml"]);
         // Each detection's file, rendered on every core (its limitations kept apart with it);
         // added in catalogue order.
         context.each_detection_into(

@@ -398,25 +398,21 @@ impl Target for Sentinel {
         let mut artifacts = context.artifacts();
         let mut errors = Diagnostics::new();
         // The template that deploys every rule, written as their templates are rendered.
-        let mut combined = match super::CombinedArm::start(
+        let mut combined = super::CombinedArm::start(
             &mut artifacts,
             context.templates,
             "sentinel/azuredeploy.json",
             context.pack_version,
             API_VERSION,
-        ) {
-            Ok(combined) => Some(combined),
-            Err(e) => {
-                errors.push(e);
-                None
-            }
-        };
+        )
+        .map_err(|e| errors.push(e))
+        .ok();
         // A file of a built-in template is checked on the values it is rendered from, and
         // not read back; an override's files are.
         let yaml_builtin = context.templates.is_builtin("sentinel/rule.yaml");
-        let arm_builtin = ["sentinel/rule.arm.json", "sentinel/_rule_resource.json"]
-            .iter()
-            .all(|t| context.templates.is_builtin(t));
+        let arm_builtin = context
+            .templates
+            .are_builtin(&["sentinel/rule.arm.json", "sentinel/_rule_resource.json"]);
         // Each detection's two files, rendered on every core; added in catalogue order, a
         // batch at a time.
         context.each_detection_into(

@@ -475,14 +475,9 @@ impl Target for Splunk {
         // on every core and written as it comes; it is checked on the searches it is rendered
         // from, against the macros and lookups the built-in templates define, and not read
         // back (the rest of the app is small, and read back).
-        let typed = TYPED_TEMPLATES
-            .iter()
-            .all(|t| context.templates.is_builtin(t));
+        let typed = context.templates.are_builtin(&TYPED_TEMPLATES);
         // And once a stanza is written, the other built-in templates need little of its search.
-        let lean = typed
-            && LEAN_TEMPLATES
-                .iter()
-                .all(|t| context.templates.is_builtin(t));
+        let lean = typed && context.templates.are_builtin(&LEAN_TEMPLATES);
         let saved_path = format!("{}/default/savedsearches.conf", config.app_id);
         let mut saved = None;
         if typed {
