@@ -110,8 +110,8 @@ impl<'a> RenderContext<'a> {
     /// batch at a time, on the calling thread.
     ///
     /// While `add` takes one batch (checks, digests and writes, which only this thread may do,
-    /// in order), the pool renders the next: the target's thread never leaves the cores idle,
-    /// and the pool's threads, shared by every target, take whichever target's detections are
+    /// in order), the pool renders the next, so the cores do not wait for the target's thread;
+    /// the pool's threads, shared by every target, take whichever target's detections are
     /// waiting, so the targets finish together. At most two batches of results are held.
     pub fn each_detection_into<'c, R: Send>(
         &'c self,
