@@ -73,7 +73,7 @@ pub fn render(
     render_on(catalogue, templates, stamps, pack_version, threads)
 }
 
-/// [`render`], each target rendering its detections on up to `threads` threads.
+/// [`render`], each target rendering its detections on `threads` threads.
 pub(crate) fn render_on(
     catalogue: &Catalogue,
     templates: &Templates,
@@ -114,8 +114,20 @@ pub(crate) fn render_to(
     let targets: Vec<&'static dyn Target> = catalogue.targets.iter().collect();
     // Set when a target fails, so the others stop handing on files that will not be used.
     let failed = AtomicBool::new(false);
-    // Each target renders, checks and hands on its files, and hashes its fragments, on its own
-    // thread (and its detections on up to `threads` more).
+    // The detections render on the process's pool, one thread per core, unless another number
+    // of threads is asked for (the tests' 1 and 64).
+    let threads = threads.max(1);
+    let pool = if threads == crate::catalogue::cores() {
+        None
+    } else {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+        Some(pool)
+    };
+    // Each target checks and hands on its files, in catalogue order, on its own thread, while
+    // the pool renders its next detections (see `RenderContext::each_detection_into`).
     let results: Vec<Result<Checked, Failure>> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
@@ -131,6 +143,7 @@ pub(crate) fn render_to(
                         sink,
                         failed: &failed,
                     }),
+                    pool: pool.as_ref(),
                 };
                 let failed = &failed;
                 scope.spawn(move || {

@@ -386,8 +386,14 @@ enum Loaded {
 }
 
 /// `f` over `items` on every core, results in input order.
+///
+/// Every parallel step of loading and rendering runs on one pool of long-lived threads, rayon's
+/// (one per core): its work stealing keeps each core busy until the last item, where threads
+/// started per step with a fixed share each waited for the slowest, and it spares the start and
+/// the allocator's warm-up of a new thread for every step.
 pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    parallel_map_on(cores(), items, f)
+    use rayon::prelude::*;
+    items.par_iter().map(&f).collect()
 }
 
 /// `f` over `items`, taken by value, on every core; results in input order.
@@ -395,58 +401,14 @@ pub(crate) fn parallel_map_owned<T: Send, R: Send>(
     items: Vec<T>,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = cores().min(items.len()).max(1);
-    if threads <= 1 {
-        return items.into_iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut items = items.into_iter();
-    loop {
-        let part: Vec<T> = items.by_ref().take(chunk).collect();
-        if part.is_empty() {
-            break;
-        }
-        parts.push(part);
-    }
-    on_threads(parts, |part| part.into_iter().map(&f).collect())
+    use rayon::prelude::*;
+    items.into_par_iter().map(&f).collect()
 }
 
-/// `work` over each of `parts` on a thread of its own; the results in the order of the parts.
-fn on_threads<P: Send, R: Send>(parts: Vec<P>, work: impl Fn(P) -> Vec<R> + Sync) -> Vec<R> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| scope.spawn(|| work(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a worker thread panicked"))
-            .collect()
-    })
-}
-
-/// The number of cores, as the default number of threads.
+/// The number of threads of the pool [`parallel_map`] runs on: one per core unless
+/// `RAYON_NUM_THREADS` says otherwise.
 pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(std::num::NonZero::get)
-        .unwrap_or(1)
-}
-
-/// `f` over `items` on up to `threads` threads, results in input order whatever their number.
-pub(crate) fn parallel_map_on<T: Sync, R: Send>(
-    threads: usize,
-    items: &[T],
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.min(items.len()).max(1);
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    on_threads(items.chunks(chunk).collect(), |part| {
-        part.iter().map(&f).collect()
-    })
+    rayon::current_num_threads()
 }
 
 /// YAML files of the catalogue (detections, their test files and log sources), relative to

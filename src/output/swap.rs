@@ -93,9 +93,10 @@ impl Claimed {
             Ok(()) => {
                 crash_point("exchanged");
                 sync_folder(&self.parent);
-                // `tmp` now holds the previous output. A failure to remove it leaves a
-                // leftover the next build removes; the new output is in place either way.
-                let _ = fs::remove_dir_all(tmp);
+                // `tmp` now holds the previous output. A failure to remove it, or a crash
+                // while removing it, leaves a leftover the next build removes; the new output
+                // is in place either way.
+                let _ = remove_tree(tmp);
                 Ok(())
             }
             Err(e) if exchange_unsupported(&e) => self.swap_by_renames(tmp),
@@ -116,7 +117,7 @@ impl Claimed {
         }
         crash_point("moved-in");
         sync_folder(&self.parent);
-        let _ = fs::remove_dir_all(&old);
+        let _ = remove_tree(&old);
         Ok(())
     }
 
@@ -135,7 +136,7 @@ impl Claimed {
                 fs::rename(&path, &self.dest)
                     .map_err(context("put back the previous output", &path))?;
             } else {
-                let _ = fs::remove_dir_all(&path);
+                let _ = remove_tree(&path);
             }
         }
         Ok(())
@@ -285,9 +286,65 @@ impl super::Sink for Staging<'_> {
 impl Drop for Staging<'_> {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = fs::remove_dir_all(&self.tmp);
+            let _ = remove_tree(&self.tmp);
         }
     }
+}
+
+/// Removes the folder `path` and everything in it, the entries of each folder on every core
+/// (rayon's pool). Removing a previous output is most of what a build does after its swap, and
+/// most of that is the kernel freeing each file's pages, which it does outside the folder's
+/// lock: two threads take half the time of `fs::remove_dir_all`'s one. Like it, every folder
+/// is opened relative to its parent without following links, so a link put in place of a folder
+/// meanwhile is removed, never followed out of the tree. What this cannot remove is left to
+/// `fs::remove_dir_all`, whose error is returned.
+fn remove_tree(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use rustix::fs::{AtFlags, CWD, Mode, openat, unlinkat};
+        if let Ok(folder) = openat(CWD, path, FOLDER, Mode::empty()) {
+            empty_folder(&folder);
+            drop(folder);
+            if unlinkat(CWD, path, AtFlags::REMOVEDIR).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    fs::remove_dir_all(path)
+}
+
+/// How [`remove_tree`] opens a folder: to read its entries, and only if it is a folder.
+#[cfg(unix)]
+const FOLDER: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::DIRECTORY)
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+/// Removes what the open folder `folder` holds, its entries on every core.
+#[cfg(unix)]
+fn empty_folder(folder: &rustix::fd::OwnedFd) {
+    use rayon::prelude::*;
+    use rustix::fs::{AtFlags, Dir, FileType, Mode, openat, unlinkat};
+    let Ok(entries) = Dir::read_from(folder) else {
+        return;
+    };
+    let entries: Vec<(std::ffi::CString, FileType)> = entries
+        .map_while(Result::ok)
+        .filter(|e| !matches!(e.file_name().to_bytes(), b"." | b".."))
+        .map(|e| (e.file_name().to_owned(), e.file_type()))
+        .collect();
+    entries.par_iter().for_each(|(name, kind)| {
+        if *kind != FileType::Directory && unlinkat(folder, name, AtFlags::empty()).is_ok() {
+            return;
+        }
+        // A folder, or an entry of a type the file system does not tell that was no file.
+        if let Ok(inner) = openat(folder, name, FOLDER, Mode::empty()) {
+            empty_folder(&inner);
+            drop(inner);
+            let _ = unlinkat(folder, name, AtFlags::REMOVEDIR);
+            crash_point("removing");
+        }
+    });
 }
 
 /// Renames `from` to `to`, failing if `to` appeared meanwhile.

@@ -69,15 +69,19 @@ pub struct RenderContext<'a> {
     pub stamps: &'a (dyn Fn(&Detection) -> Stamp + Sync),
     /// Content-pack version stamped on pack-level artifacts (app version, combined templates).
     pub pack_version: &'a str,
-    /// How many threads [`RenderContext::each_detection`] may use.
+    /// How many threads [`RenderContext::each_detection`] renders on.
     pub threads: usize,
     /// Where `build` sends the files as they are rendered ([`RenderContext::artifacts`]);
     /// `None` when they are collected in the artifacts.
     pub(crate) output: Option<stream::Output<'a>>,
+    /// The threads detections render on: a pool of `threads` threads, or `None` for the
+    /// process's pool (one thread per core), which loading uses too.
+    pub(crate) pool: Option<&'a rayon::ThreadPool>,
 }
 
-/// How many detections each thread renders before the results are added: a batch of results
-/// is all that is held at once, and it is large enough that starting the threads costs little.
+/// How many detections per thread are rendered before the results are added: two batches of
+/// results per target (one being added, the next being rendered) are all that is held at once,
+/// and a batch is large enough that handing it to the pool costs little.
 const BATCH_PER_THREAD: usize = 64;
 
 impl<'a> RenderContext<'a> {
@@ -90,9 +94,9 @@ impl<'a> RenderContext<'a> {
         }
     }
 
-    /// `render` of every detection, in catalogue order, run on up to `threads` threads. A
-    /// target renders its detections through it and then adds the results to its artifacts in
-    /// that order, so its output is the same whatever the number of threads.
+    /// `render` of every detection, in catalogue order, run on `threads` threads. A target
+    /// renders its detections through it and then adds the results to its artifacts in that
+    /// order, so its output is the same whatever the number of threads.
     pub fn each_detection<'c, R: Send>(
         &'c self,
         render: impl Fn(&'c Detection) -> R + Sync,
@@ -102,19 +106,48 @@ impl<'a> RenderContext<'a> {
         all
     }
 
-    /// [`RenderContext::each_detection`], each result handed to `add` in catalogue order as
-    /// soon as its batch is rendered, so only one batch of results is held at a time.
+    /// [`RenderContext::each_detection`], each result handed to `add` in catalogue order, a
+    /// batch at a time, on the calling thread.
+    ///
+    /// While `add` takes one batch (checks, digests and writes, which only this thread may do,
+    /// in order), the pool renders the next, so the cores do not wait for the target's thread;
+    /// the pool's threads, shared by every target, take whichever target's detections are
+    /// waiting, so the targets finish together. At most two batches of results are held.
     pub fn each_detection_into<'c, R: Send>(
         &'c self,
         render: impl Fn(&'c Detection) -> R + Sync,
         mut add: impl FnMut(R),
     ) {
+        use rayon::prelude::*;
         let detections: Vec<&'c Detection> = detections(self.catalogue).collect();
-        let threads = self.threads.max(1);
-        for batch in detections.chunks(threads * BATCH_PER_THREAD) {
-            for result in crate::catalogue::parallel_map_on(threads, batch, |d| render(d)) {
-                add(result);
+        let mut batches = detections.chunks(self.threads.max(1) * BATCH_PER_THREAD);
+        let render = &render;
+        let mut rendered: Vec<R> = Vec::new();
+        loop {
+            let added = std::mem::take(&mut rendered);
+            let next = batches.next();
+            let mut next_rendered = None;
+            self.in_place_scope(|scope| {
+                if let Some(batch) = next {
+                    let into = &mut next_rendered;
+                    scope.spawn(move |_| {
+                        *into = Some(batch.par_iter().map(|d| render(d)).collect::<Vec<R>>());
+                    });
+                }
+                added.into_iter().for_each(&mut add);
+            });
+            match next_rendered {
+                Some(batch) => rendered = batch,
+                None => break,
             }
+        }
+    }
+
+    /// A rayon scope on the calling thread whose spawned work runs on the render pool.
+    fn in_place_scope<'s>(&self, op: impl FnOnce(&rayon::Scope<'s>)) {
+        match self.pool {
+            Some(pool) => pool.in_place_scope(op),
+            None => rayon::in_place_scope(op),
         }
     }
 }

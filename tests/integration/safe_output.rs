@@ -141,6 +141,8 @@ fn leftovers(root: &Path, kind: &str) -> Vec<std::path::PathBuf> {
 /// (the old one before the exchange, the new one after it), and the next build recovers and
 /// leaves nothing behind. The two-rename form, used where a file system cannot exchange, is the
 /// only one with a moment without the folder; the previous output is then complete beside it.
+/// Killed while the previous output is removed, after the swap, a build leaves the new output
+/// in place and what remains of the previous one for the next build to remove.
 #[test]
 fn a_build_killed_at_each_step_of_the_swap_leaves_a_complete_output() {
     // (crash point, exchange available, what `generated/` holds after the crash)
@@ -148,10 +150,12 @@ fn a_build_killed_at_each_step_of_the_swap_leaves_a_complete_output() {
         ("writing", true, "old"),
         ("written", true, "old"),
         ("exchanged", true, "new"),
+        ("removing", true, "new"),
         ("writing", false, "old"),
         ("written", false, "old"),
         ("moved-aside", false, "aside"),
         ("moved-in", false, "new"),
+        ("removing", false, "new"),
     ];
     for &(point, exchange, expected) in steps {
         let case = format!("{point} (exchange: {exchange})");
@@ -169,6 +173,16 @@ fn a_build_killed_at_each_step_of_the_swap_leaves_a_complete_output() {
         let status = command.status().unwrap();
         assert!(!status.success(), "{case}: the crash hook did not fire");
         let current = snapshot_tree(&t.root().join("generated"));
+        if point == "removing" {
+            // Killed part way through removing the previous output, which is beside it,
+            // partly removed, until the next build.
+            let kind = if exchange { "tmp" } else { "old" };
+            let rest = leftovers(t.root(), kind);
+            assert_eq!(rest.len(), 1, "{case}");
+            let rest = snapshot_tree(&rest[0]);
+            assert!(rest.len() < old.len(), "{case}: nothing was removed");
+            assert!(rest.iter().all(|file| old.contains(file)), "{case}");
+        }
         match expected {
             "old" => assert_eq!(current, old, "{case}"),
             "new" => assert_eq!(current, new, "{case}"),
