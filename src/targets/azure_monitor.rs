@@ -156,8 +156,7 @@ impl Target for AzureMonitor {
                     },
                     Some(detection),
                 )
-                .and_then(|t| super::parse_json(&path, &t))
-                .map(|parsed| super::pretty(&parsed));
+                .and_then(|t| super::json_layout::canonical(&path, &t));
                 (detection, own.warnings, path, parsed)
             },
             |(detection, warnings, path, parsed)| {

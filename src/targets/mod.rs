@@ -27,6 +27,7 @@ pub mod registry;
 pub mod section;
 
 pub(crate) mod alert_text;
+pub(crate) mod json_layout;
 pub(crate) mod stream;
 
 // The built-in targets: a module each, and an entry in BUILTIN.

@@ -448,10 +448,12 @@ impl Target for Sentinel {
                             render("sentinel/rule.yaml"),
                             render("sentinel/rule.arm.json"),
                         ) {
-                            (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
-                                Ok(parsed) => (yaml, super::pretty(&parsed), None),
-                                Err(e) => (yaml, arm, Some(e)),
-                            }),
+                            (Ok(yaml), Ok(arm)) => {
+                                Ok(match super::json_layout::canonical(&arm_path, &arm) {
+                                    Ok(laid_out) => (yaml, laid_out, None),
+                                    Err(e) => (yaml, arm, Some(e)),
+                                })
+                            }
                             (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
                         }
                     }
