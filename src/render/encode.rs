@@ -45,11 +45,15 @@ pub(crate) fn yaml_double_quoted(value: &str) -> String {
 
 /// Characters YAML will not carry literally (non-printable, or folded by line-break rules).
 fn needs_yaml_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-        )
+    c.is_control() || is_yaml_unsafe_beyond_controls(c)
+}
+
+/// The characters of [`needs_yaml_escape`] that are not control characters (all non-ASCII).
+fn is_yaml_unsafe_beyond_controls(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+    )
 }
 
 /// Plain scalars are used only for text that no YAML 1.1 or 1.2 reader could take for anything
@@ -80,15 +84,31 @@ fn is_plain_safe(value: &str) -> bool {
         && !value.eq_ignore_ascii_case("n")
 }
 
+/// Whether `value` holds a control character (`char::is_control`) other than a line feed or
+/// a tab. Most values are ASCII, which is checked byte by byte instead of decoding characters.
+fn has_control_beyond_lines(value: &str) -> bool {
+    if value.is_ascii() {
+        value
+            .bytes()
+            .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f)
+    } else {
+        value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    }
+}
+
 /// A YAML value for a key whose value starts on the same line: a literal block (`|`) for
 /// multi-line text that a block can hold exactly, otherwise a scalar. `indent` is the number of
 /// spaces of the block's lines.
 pub fn yaml_block(value: &str, indent: usize) -> String {
+    // A block holds every character but those YAML will not carry literally
+    // ([`needs_yaml_escape`]; a carriage return is a control character), line feeds and tabs
+    // aside.
     let blockable = value.contains('\n')
-        && !value
-            .chars()
-            .any(|c| (needs_yaml_escape(c) && c != '\n' && c != '\t') || c == '\r')
-        && !value.starts_with('\n');
+        && !value.starts_with('\n')
+        && !has_control_beyond_lines(value)
+        && (value.is_ascii() || !value.chars().any(is_yaml_unsafe_beyond_controls));
     if !blockable {
         return yaml_scalar(value);
     }
@@ -111,14 +131,24 @@ pub fn yaml_block(value: &str, indent: usize) -> String {
         String::new()
     };
     let pad = " ".repeat(indent);
-    let mut out = format!("|{indicator}{chomp}");
-    for line in body.split('\n') {
+    // Sized for lines of about 40 characters, the length of a query's lines.
+    let mut out = String::with_capacity(value.len() + (value.len() / 40 + 2) * (indent + 1) + 4);
+    out.push('|');
+    out.push_str(&indicator);
+    out.push_str(chomp);
+    let mut push_line = |line: &str| {
         out.push('\n');
         if !line.is_empty() {
             out.push_str(&pad);
             out.push_str(line);
         }
+    };
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+        push_line(&body[start..end]);
+        start = end + 1;
     }
+    push_line(&body[start..]);
     out
 }
 
@@ -181,18 +211,26 @@ pub fn conf_value(value: &str) -> Result<String, ConfError> {
     if value != value.trim() {
         return Err(ConfError::SurroundingWhitespace);
     }
-    if value.contains('\r')
-        || value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    // A carriage return is a control character.
+    if has_control_beyond_lines(value) {
         return Err(ConfError::ControlCharacter);
     }
-    let lines: Vec<&str> = value.split('\n').collect();
-    if lines.iter().any(|l| l.ends_with('\\')) {
+    let mut out = String::with_capacity(value.len() + value.len() / 16 + 2);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', value.as_bytes()) {
+        let line = &value[start..end];
+        if line.ends_with('\\') {
+            return Err(ConfError::TrailingBackslash);
+        }
+        out.push_str(line);
+        out.push_str("\\\n");
+        start = end + 1;
+    }
+    if value[start..].ends_with('\\') {
         return Err(ConfError::TrailingBackslash);
     }
-    Ok(lines.join("\\\n"))
+    out.push_str(&value[start..]);
+    Ok(out)
 }
 
 /// A `.conf` stanza name.
