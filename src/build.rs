@@ -114,6 +114,7 @@ pub(crate) fn render_to(
     let targets: Vec<&'static dyn Target> = catalogue.targets.iter().collect();
     // Set when a target fails, so the others stop handing on files that will not be used.
     let failed = AtomicBool::new(false);
+    let shared = crate::targets::Shared::new(catalogue);
     // Each target renders, checks and hands on its files, and hashes its fragments, on its own
     // thread (and its detections on up to `threads` more).
     let results: Vec<Result<Checked, Failure>> = std::thread::scope(|scope| {
@@ -131,6 +132,7 @@ pub(crate) fn render_to(
                         sink,
                         failed: &failed,
                     }),
+                    shared: &shared,
                 };
                 let failed = &failed;
                 scope.spawn(move || {

@@ -75,6 +75,29 @@ pub struct RenderContext<'a> {
     /// Where `build` sends the files as they are rendered ([`RenderContext::artifacts`]);
     /// `None` when they are collected in the artifacts.
     pub(crate) output: Option<stream::Output<'a>>,
+    /// What several targets render from the same detection, made once for all of them.
+    pub(crate) shared: &'a Shared,
+}
+
+/// What several targets render from the same detection, made by whichever needs it first
+/// and then shared: the target-independent stages of its KQL query, which Sentinel and Azure
+/// Monitor both compile ([`RenderContext::kql_parts`]). One slot per detection of the
+/// catalogue, in its order.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    kql: Vec<std::sync::OnceLock<crate::lang::kql::Parts>>,
+}
+
+impl Shared {
+    pub(crate) fn new(catalogue: &Catalogue) -> Shared {
+        Shared {
+            kql: catalogue
+                .detections
+                .iter()
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        }
+    }
 }
 
 /// How many detections each thread renders before the results are added: a batch of results
@@ -82,6 +105,26 @@ pub struct RenderContext<'a> {
 const BATCH_PER_THREAD: usize = 64;
 
 impl<'a> RenderContext<'a> {
+    /// The target-independent stages of `detection`'s KQL query, made once per build.
+    pub(crate) fn kql_parts(
+        &self,
+        detection: &Detection,
+    ) -> std::borrow::Cow<'_, crate::lang::kql::Parts> {
+        let make = || crate::lang::kql::Parts::of(self.catalogue, detection);
+        // The detection's slot is at its place in the catalogue, found from its address (a
+        // detection from anywhere else has no slot).
+        let detections = &self.catalogue.detections;
+        let offset =
+            (std::ptr::from_ref(detection) as usize).wrapping_sub(detections.as_ptr() as usize);
+        let index = offset / std::mem::size_of::<Detection>().max(1);
+        match self.shared.kql.get(index) {
+            Some(slot) if std::ptr::eq(&detections[index], detection) => {
+                std::borrow::Cow::Borrowed(slot.get_or_init(make))
+            }
+            _ => std::borrow::Cow::Owned(make()),
+        }
+    }
+
     /// The artifacts a target renders into: in `build`, each file is checked and handed on as
     /// it is added, and not kept.
     pub fn artifacts(&self) -> Artifacts<'a> {
