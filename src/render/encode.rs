@@ -84,18 +84,28 @@ fn is_plain_safe(value: &str) -> bool {
         && !value.eq_ignore_ascii_case("n")
 }
 
-/// Whether `value` holds a control character (`char::is_control`) other than a line feed or
-/// a tab. Most values are ASCII, which is checked byte by byte instead of decoding characters.
-fn has_control_beyond_lines(value: &str) -> bool {
-    if value.is_ascii() {
-        value
-            .bytes()
-            .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f)
-    } else {
-        value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+/// Whether `value` is ASCII without a control character other than a line feed or a tab: the
+/// common case, checked 32 bytes at a time without decoding characters (the compiler turns
+/// the inner loop into vector compares).
+fn is_plain_ascii_text(value: &str) -> bool {
+    let unusual = |b: u8| (b < 0x20) & (b != b'\n') & (b != b'\t') | (b >= 0x7f);
+    let mut chunks = value.as_bytes().chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |found, &b| found | unusual(b)) {
+            return false;
+        }
     }
+    !chunks.remainder().iter().any(|&b| unusual(b))
+}
+
+/// A control character (`char::is_control`) other than a line feed or a tab.
+fn is_control_beyond_lines(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Whether `value` holds a [control character other than a line break or tab](is_control_beyond_lines).
+fn has_control_beyond_lines(value: &str) -> bool {
+    !is_plain_ascii_text(value) && value.chars().any(is_control_beyond_lines)
 }
 
 /// A YAML value for a key whose value starts on the same line: a literal block (`|`) for
@@ -107,8 +117,10 @@ pub fn yaml_block(value: &str, indent: usize) -> String {
     // aside.
     let blockable = value.contains('\n')
         && !value.starts_with('\n')
-        && !has_control_beyond_lines(value)
-        && (value.is_ascii() || !value.chars().any(is_yaml_unsafe_beyond_controls));
+        && (is_plain_ascii_text(value)
+            || !value
+                .chars()
+                .any(|c| is_control_beyond_lines(c) || is_yaml_unsafe_beyond_controls(c)));
     if !blockable {
         return yaml_scalar(value);
     }
@@ -361,6 +373,28 @@ mod tests {
             "a\n b\n",
         ] {
             assert_eq!(yaml_roundtrip(v), v, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn plain_ascii_text_is_told_apart_at_every_position() {
+        let plain = |v: &str| {
+            v.chars()
+                .all(|c| c.is_ascii() && !is_control_beyond_lines(c))
+        };
+        for odd in [
+            '\r', '\0', '\u{7f}', '\u{1b}', 'é', '\u{85}', '\u{2028}', '\n', '\t', 'x',
+        ] {
+            for length in [0_usize, 1, 31, 32, 33, 64, 70] {
+                for at in [0, length / 2, length.saturating_sub(1)] {
+                    let mut value: Vec<char> = std::iter::repeat_n('a', length).collect();
+                    if at < length {
+                        value[at] = odd;
+                    }
+                    let value: String = value.into_iter().collect();
+                    assert_eq!(is_plain_ascii_text(&value), plain(&value), "{value:?}");
+                }
+            }
         }
     }
 
