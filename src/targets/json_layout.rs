@@ -64,9 +64,15 @@ impl<'a> Layout<'a> {
 
     /// A line break and the indentation of nesting level `depth`.
     fn line(&mut self, depth: usize) {
-        self.out.push('\n');
-        for _ in 0..depth {
-            self.out.push_str("  ");
+        const SPACES: &str = "\n                                                                ";
+        let wanted = 1 + 2 * depth;
+        if wanted <= SPACES.len() {
+            self.out.push_str(&SPACES[..wanted]);
+        } else {
+            self.out.push_str(SPACES);
+            for _ in SPACES.len()..wanted {
+                self.out.push(' ');
+            }
         }
     }
 
@@ -153,9 +159,16 @@ impl<'a> Layout<'a> {
         let start = self.at;
         let mut at = start + 1;
         loop {
-            match *bytes.get(at)? {
+            // Strings are long (a query, a description): jump to the next quote or escape,
+            // and check the text jumped over in one pass (a raw control character is not JSON).
+            let run = memchr::memchr2(b'"', b'\\', &bytes[at..])?;
+            if bytes[at..at + run].iter().fold(0xff, |low, &b| low.min(b)) < 0x20 {
+                return None;
+            }
+            at += run;
+            match bytes[at] {
                 b'"' => break,
-                b'\\' => {
+                _ => {
                     match *bytes.get(at + 1)? {
                         b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
                         b'u' => {
@@ -180,9 +193,6 @@ impl<'a> Layout<'a> {
                         _ => return None,
                     }
                 }
-                // A raw control character is not JSON.
-                0x00..=0x1f => return None,
-                _ => at += 1,
             }
         }
         self.at = at + 1;
