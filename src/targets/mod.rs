@@ -1149,6 +1149,42 @@ mod tests {
     }
 
     #[test]
+    fn each_detection_s_kql_parts_are_made_once_and_shared() {
+        let dir = crate::test_support::minimal_fixture();
+        let catalogue = crate::catalogue::Catalogue::load(dir.path()).unwrap();
+        let templates = Templates::load(&catalogue.targets, None).unwrap();
+        let shared = super::Shared::new(&catalogue);
+        let context = super::RenderContext {
+            catalogue: &catalogue,
+            templates: &templates,
+            stamps: &neutral_stamp,
+            pack_version: "1.0.0",
+            threads: 1,
+            output: None,
+            shared: &shared,
+        };
+        assert!(catalogue.detections.len() > 1);
+        for detection in &catalogue.detections {
+            let first = context.kql_parts(detection);
+            let again = context.kql_parts(detection);
+            assert!(matches!(first, std::borrow::Cow::Borrowed(_)));
+            assert!(std::ptr::eq(&*first, &*again), "one slot per detection");
+            let alone = crate::lang::kql::Parts::of(&catalogue, detection);
+            assert_eq!(format!("{first:?}"), format!("{alone:?}"));
+        }
+        // A detection that is not the catalogue's own (a copy) has no slot: its parts are
+        // made for it.
+        let copy = catalogue.detections[1].clone();
+        assert!(matches!(
+            context.kql_parts(&copy),
+            std::borrow::Cow::Owned(_)
+        ));
+        let first = context.kql_parts(&catalogue.detections[0]);
+        let second = context.kql_parts(&catalogue.detections[1]);
+        assert!(!std::ptr::eq(&*first, &*second));
+    }
+
+    #[test]
     fn a_list_bound_in_one_store_only_is_refused() {
         let dir = crate::test_support::minimal_fixture();
         let path = dir.path().join("rulecast.yaml");
