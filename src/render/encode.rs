@@ -88,14 +88,17 @@ fn is_plain_safe(value: &str) -> bool {
 /// common case, checked 32 bytes at a time without decoding characters (the compiler turns
 /// the inner loop into vector compares).
 fn is_plain_ascii_text(value: &str) -> bool {
-    let unusual = |b: u8| (b < 0x20) & (b != b'\n') & (b != b'\t') | (b >= 0x7f);
+    // 1 for a byte that is not plain ASCII text; summed without branches.
+    let unusual = |b: u8| {
+        u8::from(b < 0x20) & u8::from(b != b'\n') & u8::from(b != b'\t') | u8::from(b >= 0x7f)
+    };
     let mut chunks = value.as_bytes().chunks_exact(32);
     for chunk in &mut chunks {
-        if chunk.iter().fold(false, |found, &b| found | unusual(b)) {
+        if chunk.iter().fold(0, |found, &b| found | unusual(b)) != 0 {
             return false;
         }
     }
-    !chunks.remainder().iter().any(|&b| unusual(b))
+    !chunks.remainder().iter().any(|&b| unusual(b) != 0)
 }
 
 /// A control character (`char::is_control`) other than a line feed or a tab.

@@ -240,7 +240,7 @@ impl<'a> Layout<'a> {
 /// checked 32 bytes at a time (the compiler turns the inner loop into vector compares).
 fn has_control(bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(32);
-    (&mut chunks).any(|chunk| chunk.iter().fold(false, |found, &b| found | (b < 0x20)))
+    chunks.any(|chunk| chunk.iter().fold(0, |found, &b| found | u8::from(b < 0x20)) != 0)
         || chunks.remainder().iter().any(|&b| b < 0x20)
 }
 
@@ -301,7 +301,7 @@ mod tests {
             "[tru]",
             "[true false]",
             r#"{"a" 1}"#,
-            r#"{1: 2}"#,
+            r"{1: 2}",
             "\"raw\ttab\"",
             "[\"a string longer than one chunk of 32 bytes, with a raw\ttab\"]",
             r#""\x""#,

@@ -118,7 +118,7 @@ impl<'a> RenderContext<'a> {
             (std::ptr::from_ref(detection) as usize).wrapping_sub(detections.as_ptr() as usize);
         let index = offset / std::mem::size_of::<Detection>().max(1);
         match self.shared.kql.get(index) {
-            Some(slot) if std::ptr::eq(&detections[index], detection) => {
+            Some(slot) if std::ptr::eq(std::ptr::from_ref(&detections[index]), detection) => {
                 std::borrow::Cow::Borrowed(slot.get_or_init(make))
             }
             _ => std::borrow::Cow::Owned(make()),
@@ -1168,7 +1168,10 @@ mod tests {
             let first = context.kql_parts(detection);
             let again = context.kql_parts(detection);
             assert!(matches!(first, std::borrow::Cow::Borrowed(_)));
-            assert!(std::ptr::eq(&*first, &*again), "one slot per detection");
+            assert!(
+                std::ptr::eq(std::ptr::from_ref(&*first), std::ptr::from_ref(&*again)),
+                "one slot per detection"
+            );
             let alone = crate::lang::kql::Parts::of(&catalogue, detection);
             assert_eq!(format!("{first:?}"), format!("{alone:?}"));
         }
@@ -1181,7 +1184,10 @@ mod tests {
         ));
         let first = context.kql_parts(&catalogue.detections[0]);
         let second = context.kql_parts(&catalogue.detections[1]);
-        assert!(!std::ptr::eq(&*first, &*second));
+        assert!(!std::ptr::eq(
+            std::ptr::from_ref(&*first),
+            std::ptr::from_ref(&*second)
+        ));
     }
 
     #[test]
