@@ -126,6 +126,7 @@ pub(crate) fn render_to(
             .map_err(|e| Failure::Io(std::io::Error::other(e)))?;
         Some(pool)
     };
+    let shared = crate::targets::Shared::new(catalogue);
     // Each target checks and hands on its files, in catalogue order, on its own thread, while
     // the pool renders its next detections (see `RenderContext::each_detection_into`).
     let results: Vec<Result<Checked, Failure>> = std::thread::scope(|scope| {
@@ -144,6 +145,7 @@ pub(crate) fn render_to(
                         failed: &failed,
                     }),
                     pool: pool.as_ref(),
+                    shared: &shared,
                 };
                 let failed = &failed;
                 scope.spawn(move || {

@@ -222,6 +222,54 @@ fn list_variable(list: &str) -> String {
 /// condition).
 type TierCount = (Option<String>, u32, String);
 
+/// The stages of a detection's query that no target setting changes (neither the list
+/// binding nor the recency): the `where` on plain columns, the field extraction, the condition
+/// and the findings. Sentinel and Azure Monitor compile the same detection, so a build makes
+/// these once per detection ([`crate::targets::RenderContext::kql_parts`]) and each target
+/// wraps them in its own binding and schedule.
+#[derive(Debug, Clone)]
+pub struct Parts {
+    /// The condition on plain columns, if any (stage 1).
+    necessary: Option<String>,
+    /// The extraction stages ([`prelude`]).
+    prelude: String,
+    /// The full condition.
+    condition: String,
+    /// The condition of each labelled finding, and its label.
+    findings: Vec<(String, String)>,
+}
+
+impl Parts {
+    pub fn of(catalogue: &Catalogue, detection: &Detection) -> Parts {
+        let source = catalogue.logsource(detection);
+        let condition = Expr::of(detection);
+        let field_ref = |f: &str| name(f);
+        Parts {
+            necessary: condition
+                .necessary_plain(source)
+                .map(|pre| render(&pre, &|f| column_ref(source, f), catalogue, true)),
+            prelude: prelude(source, &needed_fields(detection)),
+            condition: render(&condition, &field_ref, catalogue, true),
+            findings: detection
+                .meta
+                .findings
+                .iter()
+                .map(|(selection, label)| {
+                    (
+                        render(
+                            &Expr::selection(detection, selection),
+                            &field_ref,
+                            catalogue,
+                            false,
+                        ),
+                        label.clone(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Compiles a detection to KQL, reporting what `recency` says a run reports.
 pub fn compile(
     catalogue: &Catalogue,
@@ -229,10 +277,26 @@ pub fn compile(
     binding: ListBinding,
     recency: Recency,
 ) -> Query {
+    compile_parts(
+        catalogue,
+        detection,
+        &Parts::of(catalogue, detection),
+        binding,
+        recency,
+    )
+}
+
+/// [`compile`] from the detection's [`Parts`], already made.
+pub fn compile_parts(
+    catalogue: &Catalogue,
+    detection: &Detection,
+    parts: &Parts,
+    binding: ListBinding,
+    recency: Recency,
+) -> Query {
     let source = catalogue.logsource(detection);
     let needed = needed_fields(detection);
     let time = name(&source.time_column);
-    let condition = Expr::of(detection);
     let mut text = String::new();
 
     // Lists read by threshold tiers and whole-value `expand` matches, each bound once to a set
@@ -308,39 +372,15 @@ pub fn compile(
         }
         (_, None) => {}
     }
-    if let Some(pre) = condition.necessary_plain(source) {
-        let _ = write!(
-            pipeline,
-            "\n| where {}",
-            render(&pre, &|f| column_ref(source, f), catalogue, true)
-        );
+    if let Some(pre) = &parts.necessary {
+        let _ = write!(pipeline, "\n| where {pre}");
     }
-    pipeline.push_str(&prelude(source, &needed));
-    let field_ref = |f: &str| name(f);
-    let _ = write!(
-        pipeline,
-        "\n| where {}",
-        render(&condition, &field_ref, catalogue, true)
-    );
+    pipeline.push_str(&parts.prelude);
+    let _ = write!(pipeline, "\n| where {}", parts.condition);
 
-    let findings: Vec<(String, String)> = detection
-        .meta
-        .findings
-        .iter()
-        .map(|(selection, label)| {
-            (
-                render(
-                    &Expr::selection(detection, selection),
-                    &field_ref,
-                    catalogue,
-                    false,
-                ),
-                label.clone(),
-            )
-        })
-        .collect();
+    let findings = &parts.findings;
     if !findings.is_empty() {
-        let parts: Vec<String> = findings
+        let labelled: Vec<String> = findings
             .iter()
             .map(|(expr, label)| format!("iff({expr}, {}, \"\")", string(&format!("{label}; "))))
             .collect();
@@ -348,7 +388,7 @@ pub fn compile(
             pipeline,
             "\n| extend {} = trim_end(@\"; \", strcat({}))",
             columns::FINDINGS,
-            parts.join(", ")
+            labelled.join(", ")
         );
     }
 

@@ -43,6 +43,16 @@ pub struct Search {
 /// are produced with `urldecode()`: control characters (a `.conf` value is one line) and the
 /// backtick (Splunk expands macros between backticks even inside quoted strings).
 pub fn string(value: &str) -> String {
+    // Most values have nothing that needs `urldecode()`: one quoted piece, written directly.
+    if !value.chars().any(|c| c.is_control() || c == '`') {
+        let mut out = String::with_capacity(value.len() + 2);
+        out.push('"');
+        for c in value.chars() {
+            push_in_quotes(&mut out, c);
+        }
+        out.push('"');
+        return out;
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut current = String::new();
     let flush = |current: &mut String, parts: &mut Vec<String>| {
@@ -52,8 +62,6 @@ pub fn string(value: &str) -> String {
     };
     for c in value.chars() {
         match c {
-            '"' => current.push_str("\\\""),
-            '\\' => current.push_str("\\\\"),
             c if c.is_control() || c == '`' => {
                 flush(&mut current, &mut parts);
                 let mut buf = [0u8; 4];
@@ -66,7 +74,7 @@ pub fn string(value: &str) -> String {
                     });
                 parts.push(format!("urldecode(\"{encoded}\")"));
             }
-            c => current.push(c),
+            c => push_in_quotes(&mut current, c),
         }
     }
     flush(&mut current, &mut parts);
@@ -74,6 +82,15 @@ pub fn string(value: &str) -> String {
         0 => "\"\"".to_owned(),
         1 => parts.pop().unwrap(),
         _ => parts.join("."),
+    }
+}
+
+/// `c` inside an SPL `"..."` string: quotes and backslashes escaped.
+fn push_in_quotes(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        c => out.push(c),
     }
 }
 

@@ -45,11 +45,15 @@ pub(crate) fn yaml_double_quoted(value: &str) -> String {
 
 /// Characters YAML will not carry literally (non-printable, or folded by line-break rules).
 fn needs_yaml_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
-        )
+    c.is_control() || is_yaml_unsafe_beyond_controls(c)
+}
+
+/// The characters of [`needs_yaml_escape`] that are not control characters (all non-ASCII).
+fn is_yaml_unsafe_beyond_controls(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+    )
 }
 
 /// Plain scalars are used only for text that no YAML 1.1 or 1.2 reader could take for anything
@@ -80,15 +84,46 @@ fn is_plain_safe(value: &str) -> bool {
         && !value.eq_ignore_ascii_case("n")
 }
 
+/// Whether `value` is ASCII without a control character other than a line feed or a tab: the
+/// common case, checked 32 bytes at a time without decoding characters (the compiler turns
+/// the inner loop into vector compares).
+fn is_plain_ascii_text(value: &str) -> bool {
+    // 1 for a byte that is not plain ASCII text; summed without branches.
+    let unusual = |b: u8| {
+        u8::from(b < 0x20) & u8::from(b != b'\n') & u8::from(b != b'\t') | u8::from(b >= 0x7f)
+    };
+    let mut chunks = value.as_bytes().chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(0, |found, &b| found | unusual(b)) != 0 {
+            return false;
+        }
+    }
+    !chunks.remainder().iter().any(|&b| unusual(b) != 0)
+}
+
+/// A control character (`char::is_control`) other than a line feed or a tab.
+fn is_control_beyond_lines(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Whether `value` holds a [control character other than a line break or tab](is_control_beyond_lines).
+fn has_control_beyond_lines(value: &str) -> bool {
+    !is_plain_ascii_text(value) && value.chars().any(is_control_beyond_lines)
+}
+
 /// A YAML value for a key whose value starts on the same line: a literal block (`|`) for
 /// multi-line text that a block can hold exactly, otherwise a scalar. `indent` is the number of
 /// spaces of the block's lines.
 pub fn yaml_block(value: &str, indent: usize) -> String {
+    // A block holds every character but those YAML will not carry literally
+    // ([`needs_yaml_escape`]; a carriage return is a control character), line feeds and tabs
+    // aside.
     let blockable = value.contains('\n')
-        && !value
-            .chars()
-            .any(|c| (needs_yaml_escape(c) && c != '\n' && c != '\t') || c == '\r')
-        && !value.starts_with('\n');
+        && !value.starts_with('\n')
+        && (is_plain_ascii_text(value)
+            || !value
+                .chars()
+                .any(|c| is_control_beyond_lines(c) || is_yaml_unsafe_beyond_controls(c)));
     if !blockable {
         return yaml_scalar(value);
     }
@@ -111,14 +146,24 @@ pub fn yaml_block(value: &str, indent: usize) -> String {
         String::new()
     };
     let pad = " ".repeat(indent);
-    let mut out = format!("|{indicator}{chomp}");
-    for line in body.split('\n') {
+    // Sized for lines of about 40 characters, the length of a query's lines.
+    let mut out = String::with_capacity(value.len() + (value.len() / 40 + 2) * (indent + 1) + 4);
+    out.push('|');
+    out.push_str(&indicator);
+    out.push_str(chomp);
+    let mut push_line = |line: &str| {
         out.push('\n');
         if !line.is_empty() {
             out.push_str(&pad);
             out.push_str(line);
         }
+    };
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+        push_line(&body[start..end]);
+        start = end + 1;
     }
+    push_line(&body[start..]);
     out
 }
 
@@ -181,18 +226,26 @@ pub fn conf_value(value: &str) -> Result<String, ConfError> {
     if value != value.trim() {
         return Err(ConfError::SurroundingWhitespace);
     }
-    if value.contains('\r')
-        || value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    // A carriage return is a control character.
+    if has_control_beyond_lines(value) {
         return Err(ConfError::ControlCharacter);
     }
-    let lines: Vec<&str> = value.split('\n').collect();
-    if lines.iter().any(|l| l.ends_with('\\')) {
+    let mut out = String::with_capacity(value.len() + value.len() / 16 + 2);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', value.as_bytes()) {
+        let line = &value[start..end];
+        if line.ends_with('\\') {
+            return Err(ConfError::TrailingBackslash);
+        }
+        out.push_str(line);
+        out.push_str("\\\n");
+        start = end + 1;
+    }
+    if value[start..].ends_with('\\') {
         return Err(ConfError::TrailingBackslash);
     }
-    Ok(lines.join("\\\n"))
+    out.push_str(&value[start..]);
+    Ok(out)
 }
 
 /// A `.conf` stanza name.
@@ -323,6 +376,28 @@ mod tests {
             "a\n b\n",
         ] {
             assert_eq!(yaml_roundtrip(v), v, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn plain_ascii_text_is_told_apart_at_every_position() {
+        let plain = |v: &str| {
+            v.chars()
+                .all(|c| c.is_ascii() && !is_control_beyond_lines(c))
+        };
+        for odd in [
+            '\r', '\0', '\u{7f}', '\u{1b}', 'é', '\u{85}', '\u{2028}', '\n', '\t', 'x',
+        ] {
+            for length in [0_usize, 1, 31, 32, 33, 64, 70] {
+                for at in [0, length / 2, length.saturating_sub(1)] {
+                    let mut value: Vec<char> = std::iter::repeat_n('a', length).collect();
+                    if at < length {
+                        value[at] = odd;
+                    }
+                    let value: String = value.into_iter().collect();
+                    assert_eq!(is_plain_ascii_text(&value), plain(&value), "{value:?}");
+                }
+            }
         }
     }
 

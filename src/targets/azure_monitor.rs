@@ -145,7 +145,8 @@ impl Target for AzureMonitor {
             |detection| {
                 let stamp = (context.stamps)(detection);
                 let mut own = Artifacts::default();
-                let alert = alert_view(catalogue, detection, &stamp, &mut own);
+                let parts = context.kql_parts(detection);
+                let alert = alert_view(catalogue, detection, &parts, &stamp, &mut own);
                 let path = format!("{}.json", detection.slug);
                 let parsed = render_template(
                     context.templates,
@@ -156,8 +157,7 @@ impl Target for AzureMonitor {
                     },
                     Some(detection),
                 )
-                .and_then(|t| super::parse_json(&path, &t))
-                .map(|parsed| super::pretty(&parsed));
+                .and_then(|t| super::json_layout::canonical(&path, &t));
                 (detection, own.warnings, path, parsed)
             },
             |(detection, warnings, path, parsed)| {
@@ -268,6 +268,7 @@ pub(crate) fn run_model(catalogue: &Catalogue, detection: &Detection) -> RunMode
 fn alert_view(
     catalogue: &Catalogue,
     detection: &Detection,
+    parts: &kql::Parts,
     stamp: &Stamp,
     artifacts: &mut Artifacts,
 ) -> AlertView {
@@ -355,9 +356,10 @@ fn alert_view(
             ),
         );
     }
-    let query = kql::compile(
+    let query = kql::compile_parts(
         catalogue,
         detection,
+        parts,
         ListBinding::Inline,
         kql::Recency::of(&model),
     );

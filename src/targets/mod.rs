@@ -27,6 +27,7 @@ pub mod registry;
 pub mod section;
 
 pub(crate) mod alert_text;
+pub(crate) mod json_layout;
 pub(crate) mod stream;
 
 // The built-in targets: a module each, and an entry in BUILTIN.
@@ -77,6 +78,29 @@ pub struct RenderContext<'a> {
     /// The threads detections render on: a pool of `threads` threads, or `None` for the
     /// process's pool (one thread per core), which loading uses too.
     pub(crate) pool: Option<&'a rayon::ThreadPool>,
+    /// What several targets render from the same detection, made once for all of them.
+    pub(crate) shared: &'a Shared,
+}
+
+/// What several targets render from the same detection, made by whichever needs it first
+/// and then shared: the target-independent stages of its KQL query, which Sentinel and Azure
+/// Monitor both compile ([`RenderContext::kql_parts`]). One slot per detection of the
+/// catalogue, in its order.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    kql: Vec<std::sync::OnceLock<crate::lang::kql::Parts>>,
+}
+
+impl Shared {
+    pub(crate) fn new(catalogue: &Catalogue) -> Shared {
+        Shared {
+            kql: catalogue
+                .detections
+                .iter()
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        }
+    }
 }
 
 /// How many detections per thread are rendered before the results are added: two batches of
@@ -85,6 +109,26 @@ pub struct RenderContext<'a> {
 const BATCH_PER_THREAD: usize = 64;
 
 impl<'a> RenderContext<'a> {
+    /// The target-independent stages of `detection`'s KQL query, made once per build.
+    pub(crate) fn kql_parts(
+        &self,
+        detection: &Detection,
+    ) -> std::borrow::Cow<'_, crate::lang::kql::Parts> {
+        let make = || crate::lang::kql::Parts::of(self.catalogue, detection);
+        // The detection's slot is at its place in the catalogue, found from its address (a
+        // detection from anywhere else has no slot).
+        let detections = &self.catalogue.detections;
+        let offset =
+            (std::ptr::from_ref(detection) as usize).wrapping_sub(detections.as_ptr() as usize);
+        let index = offset / std::mem::size_of::<Detection>().max(1);
+        match self.shared.kql.get(index) {
+            Some(slot) if std::ptr::eq(std::ptr::from_ref(&detections[index]), detection) => {
+                std::borrow::Cow::Borrowed(slot.get_or_init(make))
+            }
+            _ => std::borrow::Cow::Owned(make()),
+        }
+    }
+
     /// The artifacts a target renders into: in `build`, each file is checked and handed on as
     /// it is added, and not kept.
     pub fn artifacts(&self) -> Artifacts<'a> {
@@ -1135,6 +1179,49 @@ mod tests {
             written.is_empty(),
             "no watchlist or lookup file: {written:?}"
         );
+    }
+
+    #[test]
+    fn each_detection_s_kql_parts_are_made_once_and_shared() {
+        let dir = crate::test_support::minimal_fixture();
+        let catalogue = crate::catalogue::Catalogue::load(dir.path()).unwrap();
+        let templates = Templates::load(&catalogue.targets, None).unwrap();
+        let shared = super::Shared::new(&catalogue);
+        let context = super::RenderContext {
+            catalogue: &catalogue,
+            templates: &templates,
+            stamps: &neutral_stamp,
+            pack_version: "1.0.0",
+            threads: 1,
+            output: None,
+            pool: None,
+            shared: &shared,
+        };
+        assert!(catalogue.detections.len() > 1);
+        for detection in &catalogue.detections {
+            let first = context.kql_parts(detection);
+            let again = context.kql_parts(detection);
+            assert!(matches!(first, std::borrow::Cow::Borrowed(_)));
+            assert!(
+                std::ptr::eq(std::ptr::from_ref(&*first), std::ptr::from_ref(&*again)),
+                "one slot per detection"
+            );
+            let alone = crate::lang::kql::Parts::of(&catalogue, detection);
+            assert_eq!(format!("{first:?}"), format!("{alone:?}"));
+        }
+        // A detection that is not the catalogue's own (a copy) has no slot: its parts are
+        // made for it.
+        let copy = catalogue.detections[1].clone();
+        assert!(matches!(
+            context.kql_parts(&copy),
+            std::borrow::Cow::Owned(_)
+        ));
+        let first = context.kql_parts(&catalogue.detections[0]);
+        let second = context.kql_parts(&catalogue.detections[1]);
+        assert!(!std::ptr::eq(
+            std::ptr::from_ref(&*first),
+            std::ptr::from_ref(&*second)
+        ));
     }
 
     #[test]

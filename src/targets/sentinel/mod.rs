@@ -418,7 +418,8 @@ impl Target for Sentinel {
         context.each_detection_into(
             |detection| {
                 let stamp = (context.stamps)(detection);
-                let (rule, limitations) = rule_view(catalogue, detection, &stamp);
+                let parts = context.kql_parts(detection);
+                let (rule, limitations) = rule_view(catalogue, detection, &parts, &stamp);
                 let view = ArmView {
                     rule: &rule,
                     api_version: API_VERSION,
@@ -448,10 +449,12 @@ impl Target for Sentinel {
                             render("sentinel/rule.yaml"),
                             render("sentinel/rule.arm.json"),
                         ) {
-                            (Ok(yaml), Ok(arm)) => Ok(match super::parse_json(&arm_path, &arm) {
-                                Ok(parsed) => (yaml, super::pretty(&parsed), None),
-                                Err(e) => (yaml, arm, Some(e)),
-                            }),
+                            (Ok(yaml), Ok(arm)) => {
+                                Ok(match super::json_layout::canonical(&arm_path, &arm) {
+                                    Ok(laid_out) => (yaml, laid_out, None),
+                                    Err(e) => (yaml, arm, Some(e)),
+                                })
+                            }
                             (a, b) => Err(a.err().into_iter().chain(b.err()).collect::<Vec<_>>()),
                         }
                     }
@@ -698,6 +701,7 @@ fn resource_name(id: &str) -> String {
 fn rule_view(
     catalogue: &Catalogue,
     detection: &Detection,
+    parts: &kql::Parts,
     stamp: &Stamp,
 ) -> (RuleView, Vec<String>) {
     let source = catalogue.logsource(detection);
@@ -707,9 +711,10 @@ fn rule_view(
         Some((watchlist.alias.as_str(), watchlist.column.as_str()))
     };
     let model = schedule::run_model(catalogue, detection);
-    let query = kql::compile(
+    let query = kql::compile_parts(
         catalogue,
         detection,
+        parts,
         ListBinding::Watchlist(&watchlist),
         // NRT hands its query only what was ingested since the last run; a filter on
         // `ingestion_time()` relative to now would drop it.
