@@ -24,8 +24,6 @@ use crate::lang;
 #[derive(Debug, Clone)]
 pub(crate) struct CaseResult {
     pub name: String,
-    /// `file:line:column` of the case.
-    pub location: String,
     pub expect_alert: bool,
     /// The alerts the events raised (read as Log Analytics rows).
     pub alerts: Vec<Alert>,
@@ -55,6 +53,30 @@ impl DetectionResult {
     pub(crate) fn passed(&self) -> bool {
         self.cases.iter().all(CaseResult::passed)
             && (self.missing.is_empty() || self.exempt.is_some())
+    }
+}
+
+/// `file:line:column` of a detection's cases, looked up when a report first shows one: finding
+/// them re-reads the detection's files, and a report of passing cases may show none.
+pub(crate) struct CaseLocations<'a> {
+    detection: &'a Detection,
+    found: std::cell::OnceCell<Vec<String>>,
+}
+
+impl<'a> CaseLocations<'a> {
+    pub(crate) fn new(detection: &'a Detection) -> Self {
+        CaseLocations {
+            detection,
+            found: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Of the case at `index` in [`Detection::test_cases`].
+    pub(crate) fn of(&self, index: usize) -> &str {
+        self.found
+            .get_or_init(|| self.detection.case_locations())
+            .get(index)
+            .map_or("", String::as_str)
     }
 }
 
@@ -128,7 +150,6 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     let case = source.case;
     let mut result = CaseResult {
         name: case.name.clone(),
-        location: source.location(),
         expect_alert: case.expect_alert,
         alerts: Vec::new(),
         failures: Vec::new(),
