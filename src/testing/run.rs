@@ -108,41 +108,39 @@ impl TestRun {
     }
 }
 
-/// Runs the cases of the detections at `selected` (catalogue indexes).
+/// Runs the cases of the detections at `selected` (catalogue indexes), on every core: the
+/// detections share nothing but the compiled engine.
 pub(crate) fn run(catalogue: &Catalogue, selected: &[usize]) -> TestRun {
     let engine = Engine::new(catalogue, |i| selected.contains(&i));
-    let results = selected
-        .iter()
-        .map(|&index| {
-            let detection = &catalogue.detections[index];
-            let sources = detection.test_cases();
-            let cases = sources
-                .iter()
-                .map(|source| run_case(&engine, index, source))
-                .collect();
-            let mut missing = Vec::new();
-            if !sources.iter().any(|s| s.case.expect_alert) {
-                missing.push(
-                    "no case with expect_alert: true (events that must raise an alert)".to_owned(),
-                );
-            }
-            if !sources.iter().any(|s| !s.case.expect_alert) {
-                missing.push(
-                    "no case with expect_alert: false (a near miss that must not alert)".to_owned(),
-                );
-            }
-            let exempt = (detection.is_deprecated() && !missing.is_empty()).then(|| {
-                "deprecated: exempt from needing a case that must alert and one that must not"
-                    .to_owned()
-            });
-            DetectionResult {
-                detection: index,
-                cases,
-                missing,
-                exempt,
-            }
-        })
-        .collect();
+    let results = crate::catalogue::parallel_map(selected, |&index| {
+        let detection = &catalogue.detections[index];
+        let sources = detection.test_cases();
+        let cases = sources
+            .iter()
+            .map(|source| run_case(&engine, index, source))
+            .collect();
+        let mut missing = Vec::new();
+        if !sources.iter().any(|s| s.case.expect_alert) {
+            missing.push(
+                "no case with expect_alert: true (events that must raise an alert)".to_owned(),
+            );
+        }
+        if !sources.iter().any(|s| !s.case.expect_alert) {
+            missing.push(
+                "no case with expect_alert: false (a near miss that must not alert)".to_owned(),
+            );
+        }
+        let exempt = (detection.is_deprecated() && !missing.is_empty()).then(|| {
+            "deprecated: exempt from needing a case that must alert and one that must not"
+                .to_owned()
+        });
+        DetectionResult {
+            detection: index,
+            cases,
+            missing,
+            exempt,
+        }
+    });
     TestRun { results }
 }
 
