@@ -373,8 +373,13 @@ fn load_collecting(
     cli: &Cli,
     targets: &Arc<Targets>,
 ) -> Result<(Catalogue, Templates), (ExitCode, Diagnostics)> {
-    let catalogue = Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
-    let templates = Templates::load(targets, cli.templates.as_deref());
+    // The templates compile while the catalogue loads: neither reads the other.
+    let (catalogue, templates) = std::thread::scope(|scope| {
+        let templates = scope.spawn(|| Templates::load(targets, cli.templates.as_deref()));
+        let catalogue =
+            Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
+        (catalogue, joined(templates))
+    });
     match (catalogue, templates) {
         (Ok(mut c), Ok(t)) => {
             c.warnings = cli.project.acknowledge(&c.warnings);
