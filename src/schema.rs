@@ -203,13 +203,15 @@ impl<'a> Checker<'a> {
     ) {
         let schema = self.resolve(schema);
         let Value::Object(s) = schema else { return };
-        let s = &Keywords::of(s);
 
-        if let Some(branches) = s.any_of.or(s.one_of).and_then(Value::as_array) {
+        if let Some(branches) = keyword(s, "anyOf")
+            .or_else(|| keyword(s, "oneOf"))
+            .and_then(Value::as_array)
+        {
             self.check_any_of(branches, instance, pointer, out);
         }
 
-        if let Some(expected) = s.kind
+        if let Some(expected) = keyword(s, "type")
             && !type_matches(expected, instance)
         {
             out.push(Violation {
@@ -220,12 +222,12 @@ impl<'a> Checker<'a> {
                     describe_types(expected),
                     describe_value(instance)
                 ),
-                help: s.description(),
+                help: description(s),
             });
             return;
         }
 
-        if let Some(Value::Array(allowed)) = s.allowed
+        if let Some(Value::Array(allowed)) = keyword(s, "enum")
             && !allowed.contains(instance)
         {
             let names: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
@@ -247,7 +249,7 @@ impl<'a> Checker<'a> {
                 help: Some(help),
             });
         }
-        if let Some(constant) = s.constant
+        if let Some(constant) = keyword(s, "const")
             && constant != instance
         {
             out.push(Violation {
@@ -303,9 +305,9 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_string(s: &Keywords<'_>, text: &str, pointer: &str, out: &mut Vec<Violation>) {
+    fn check_string(s: &Map<String, Value>, text: &str, pointer: &str, out: &mut Vec<Violation>) {
         let length = text.chars().count() as u64;
-        if let Some(min) = s.min_length.and_then(Value::as_u64)
+        if let Some(min) = keyword(s, "minLength").and_then(Value::as_u64)
             && length < min
         {
             let message = if min == 1 {
@@ -317,29 +319,29 @@ impl<'a> Checker<'a> {
                 pointer: pointer.to_owned(),
                 at_key: false,
                 message,
-                help: s.description(),
+                help: description(s),
             });
         }
-        if let Some(max) = s.max_length.and_then(Value::as_u64)
+        if let Some(max) = keyword(s, "maxLength").and_then(Value::as_u64)
             && length > max
         {
             out.push(Violation {
                 pointer: pointer.to_owned(),
                 at_key: false,
                 message: format!("is {length} characters long; the limit is {max}"),
-                help: s.description(),
+                help: description(s),
             });
         }
-        if let Some(pattern) = s.pattern.and_then(Value::as_str) {
+        if let Some(pattern) = keyword(s, "pattern").and_then(Value::as_str) {
             let matches = compiled(pattern)
                 .map(|re| re.is_match(text))
                 .unwrap_or(true);
             if !matches {
                 // `patternErrorMessage` is the keyword editors (VS Code, the YAML language server)
                 // show instead of a bare regex; the checker says the same thing the editor does.
-                let help = match s.pattern_error_message.and_then(Value::as_str) {
+                let help = match keyword(s, "patternErrorMessage").and_then(Value::as_str) {
                     Some(advice) => advice.to_owned(),
-                    None => match s.description() {
+                    None => match description(s) {
                         Some(d) => format!("{d} (expected form: {pattern})"),
                         None => format!("expected form: {pattern}"),
                     },
@@ -356,12 +358,12 @@ impl<'a> Checker<'a> {
 
     fn check_array(
         &self,
-        s: &Keywords<'a>,
+        s: &'a Map<String, Value>,
         items: &[Value],
         pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
-        if let Some(min) = s.min_items.and_then(Value::as_u64)
+        if let Some(min) = keyword(s, "minItems").and_then(Value::as_u64)
             && (items.len() as u64) < min
         {
             let message = if min == 1 {
@@ -373,20 +375,20 @@ impl<'a> Checker<'a> {
                 pointer: pointer.to_owned(),
                 at_key: false,
                 message,
-                help: s.description(),
+                help: description(s),
             });
         }
-        if let Some(max) = s.max_items.and_then(Value::as_u64)
+        if let Some(max) = keyword(s, "maxItems").and_then(Value::as_u64)
             && items.len() as u64 > max
         {
             out.push(Violation {
                 pointer: pointer.to_owned(),
                 at_key: false,
                 message: format!("has {} items; at most {max} are allowed", items.len()),
-                help: s.description(),
+                help: description(s),
             });
         }
-        if let Some(item_schema) = s.items {
+        if let Some(item_schema) = keyword(s, "items") {
             let length = pointer.len();
             for (i, item) in items.iter().enumerate() {
                 use std::fmt::Write as _;
@@ -399,19 +401,19 @@ impl<'a> Checker<'a> {
 
     fn check_object(
         &self,
-        s: &Keywords<'a>,
+        s: &'a Map<String, Value>,
         map: &Map<String, Value>,
         pointer: &mut String,
         out: &mut Vec<Violation>,
     ) {
-        let properties = s.properties.and_then(Value::as_object);
+        let properties = keyword(s, "properties").and_then(Value::as_object);
         // The known keys, for the help of an unknown one (rare: not gathered otherwise).
         let known = || -> Vec<&str> {
             properties
                 .map(|p| p.keys().map(String::as_str).collect())
                 .unwrap_or_default()
         };
-        let closed = matches!(s.additional_properties, Some(Value::Bool(false)));
+        let closed = matches!(keyword(s, "additionalProperties"), Some(Value::Bool(false)));
         // A misspelt required key is one mistake, reported once: as the unknown key, with the
         // suggestion, not again as a missing key.
         let misspelt: Vec<&str> = if closed {
@@ -422,14 +424,14 @@ impl<'a> Checker<'a> {
         } else {
             Vec::new()
         };
-        if let Some(required) = s.required.and_then(Value::as_array) {
+        if let Some(required) = keyword(s, "required").and_then(Value::as_array) {
             for key in required.iter().filter_map(Value::as_str) {
                 if !map.contains_key(key) && !misspelt.contains(&key) {
                     let help = properties
                         .and_then(|p| p.get(key))
                         .map(|p| self.resolve(p))
                         .and_then(|p| p.as_object())
-                        .and_then(|p| Keywords::of(p).description())
+                        .and_then(description)
                         .map(|d| format!("`{key}`: {d}"));
                     out.push(Violation {
                         pointer: pointer.to_owned(),
@@ -440,17 +442,17 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if let Some(min) = s.min_properties.and_then(Value::as_u64)
+        if let Some(min) = keyword(s, "minProperties").and_then(Value::as_u64)
             && (map.len() as u64) < min
         {
             out.push(Violation {
                 pointer: pointer.to_owned(),
                 at_key: false,
                 message: "must not be an empty mapping".to_owned(),
-                help: s.description(),
+                help: description(s),
             });
         }
-        let names = s.property_names;
+        let names = keyword(s, "propertyNames");
         let name_pattern = names
             .and_then(|p| value_keyword(p, "pattern"))
             .and_then(Value::as_str)
@@ -471,7 +473,7 @@ impl<'a> Checker<'a> {
                     pointer: child.to_owned(),
                     at_key: true,
                     message: format!("`{key}` is not a valid name here ({})", re.as_str()),
-                    help: advice.or_else(|| s.description()),
+                    help: advice.or_else(|| description(s)),
                 });
                 continue;
             }
@@ -479,10 +481,12 @@ impl<'a> Checker<'a> {
                 self.check(prop, value, pointer, out);
                 continue;
             }
-            match s.additional_properties {
+            match keyword(s, "additionalProperties") {
                 Some(Value::Bool(false)) => {
                     // A key the format once had says what replaced it (`x-removed`).
-                    if let Some(why) = s.x_removed.and_then(|r| r.get(key)).and_then(Value::as_str)
+                    if let Some(why) = keyword(s, "x-removed")
+                        .and_then(|r| r.get(key))
+                        .and_then(Value::as_str)
                     {
                         out.push(Violation {
                             pointer: child.to_owned(),
@@ -512,26 +516,31 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn check_number(s: &Keywords<'_>, n: &serde_json::Number, pointer: &str, out: &mut Vec<Violation>) {
+fn check_number(
+    s: &Map<String, Value>,
+    n: &serde_json::Number,
+    pointer: &str,
+    out: &mut Vec<Violation>,
+) {
     let Some(v) = n.as_f64() else { return };
-    if let Some(min) = s.minimum.and_then(Value::as_f64)
+    if let Some(min) = keyword(s, "minimum").and_then(Value::as_f64)
         && v < min
     {
         out.push(Violation {
             pointer: pointer.to_owned(),
             at_key: false,
             message: format!("{n} is below the minimum of {min}"),
-            help: s.description(),
+            help: description(s),
         });
     }
-    if let Some(max) = s.maximum.and_then(Value::as_f64)
+    if let Some(max) = keyword(s, "maximum").and_then(Value::as_f64)
         && v > max
     {
         out.push(Violation {
             pointer: pointer.to_owned(),
             at_key: false,
             message: format!("{n} is above the maximum of {max}"),
-            help: s.description(),
+            help: description(s),
         });
     }
 }
@@ -559,77 +568,8 @@ fn compiled(pattern: &str) -> Option<&'static regex::Regex> {
     regex
 }
 
-/// The keywords of one schema object that the checker reads, found in one pass over it: each
-/// value checked reads a dozen of them, and looking each up by name would scan the object a
-/// dozen times.
-#[derive(Default)]
-struct Keywords<'s> {
-    any_of: Option<&'s Value>,
-    one_of: Option<&'s Value>,
-    kind: Option<&'s Value>,
-    allowed: Option<&'s Value>,
-    constant: Option<&'s Value>,
-    min_length: Option<&'s Value>,
-    max_length: Option<&'s Value>,
-    pattern: Option<&'s Value>,
-    pattern_error_message: Option<&'s Value>,
-    min_items: Option<&'s Value>,
-    max_items: Option<&'s Value>,
-    items: Option<&'s Value>,
-    properties: Option<&'s Value>,
-    additional_properties: Option<&'s Value>,
-    required: Option<&'s Value>,
-    min_properties: Option<&'s Value>,
-    property_names: Option<&'s Value>,
-    x_removed: Option<&'s Value>,
-    minimum: Option<&'s Value>,
-    maximum: Option<&'s Value>,
-    description: Option<&'s Value>,
-}
-
-impl<'s> Keywords<'s> {
-    fn of(schema: &'s Map<String, Value>) -> Keywords<'s> {
-        let mut found = Keywords::default();
-        for (name, value) in schema {
-            let slot = match name.as_str() {
-                "anyOf" => &mut found.any_of,
-                "oneOf" => &mut found.one_of,
-                "type" => &mut found.kind,
-                "enum" => &mut found.allowed,
-                "const" => &mut found.constant,
-                "minLength" => &mut found.min_length,
-                "maxLength" => &mut found.max_length,
-                "pattern" => &mut found.pattern,
-                "patternErrorMessage" => &mut found.pattern_error_message,
-                "minItems" => &mut found.min_items,
-                "maxItems" => &mut found.max_items,
-                "items" => &mut found.items,
-                "properties" => &mut found.properties,
-                "additionalProperties" => &mut found.additional_properties,
-                "required" => &mut found.required,
-                "minProperties" => &mut found.min_properties,
-                "propertyNames" => &mut found.property_names,
-                "x-removed" => &mut found.x_removed,
-                "minimum" => &mut found.minimum,
-                "maximum" => &mut found.maximum,
-                "description" => &mut found.description,
-                _ => continue,
-            };
-            *slot = Some(value);
-        }
-        found
-    }
-
-    /// The first paragraph of the description, on one line: the help of a violation.
-    fn description(&self) -> Option<String> {
-        self.description
-            .and_then(Value::as_str)
-            .map(|d| d.split("\n\n").next().unwrap_or(d).replace('\n', " "))
-    }
-}
-
-/// The keyword `name` of a schema object: comparing a few short names costs less than hashing
-/// one.
+/// The keyword `name` of a schema object. A schema object has a handful of keywords, and each
+/// is read for every value checked: comparing a few short names costs less than hashing one.
 fn keyword<'s>(schema: &'s Map<String, Value>, name: &str) -> Option<&'s Value> {
     schema.iter().find_map(|(k, v)| (k == name).then_some(v))
 }
@@ -637,6 +577,12 @@ fn keyword<'s>(schema: &'s Map<String, Value>, name: &str) -> Option<&'s Value> 
 /// The keyword `name` of `schema`, when it is an object.
 fn value_keyword<'s>(schema: &'s Value, name: &str) -> Option<&'s Value> {
     schema.as_object().and_then(|s| keyword(s, name))
+}
+
+fn description(s: &Map<String, Value>) -> Option<String> {
+    keyword(s, "description")
+        .and_then(Value::as_str)
+        .map(|d| d.split("\n\n").next().unwrap_or(d).replace('\n', " "))
 }
 
 fn type_matches(expected: &Value, instance: &Value) -> bool {
