@@ -172,15 +172,6 @@ impl Document {
         }
     }
 
-    /// The value as the text parses to it (null when the text cannot be had): for a reader
-    /// that consumed the value and needs it again.
-    pub(crate) fn reparsed_value(&self) -> Value {
-        self.source()
-            .and_then(|source| Builder::new(Track::Nothing).run(&source).ok())
-            .and_then(|mut documents| documents.pop())
-            .unwrap_or(Value::Null)
-    }
-
     /// Lets go of the text, which `file` holds: positions are then found by reading it again.
     pub(crate) fn release_text(&mut self, file: &Path) {
         if let Text::Kept(text) = &self.text {

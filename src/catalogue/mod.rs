@@ -611,21 +611,10 @@ fn load_typed<T: DeserializeOwned>(
         return None;
     }
     // The path of a failure is tracked only once there is one: a file that passed the schema
-    // check rarely fails here, and tracking every field of every file costs. Without overrides
-    // the tree is what the text parses to, so it is moved into the model (its strings are not
-    // copied) and parsed again only to locate such a failure.
-    let read = if overrides.is_none() {
-        if let Ok(value) = T::deserialize(std::mem::take(&mut document.value)) {
-            Ok(value)
-        } else {
-            document.value = document.reparsed_value();
-            serde_path_to_error::deserialize::<_, T>(&document.value)
-        }
-    } else {
-        match T::deserialize(&document.value) {
-            Ok(value) => Ok(value),
-            Err(_) => serde_path_to_error::deserialize::<_, T>(&document.value),
-        }
+    // check rarely fails here, and tracking every field of every file costs.
+    let read = match T::deserialize(&document.value) {
+        Ok(value) => Ok(value),
+        Err(_) => serde_path_to_error::deserialize::<_, T>(&document.value),
     };
     match read {
         Ok(value) => {
