@@ -118,7 +118,8 @@ impl Detection {
         self.meta.status == detection::Status::Deprecated
     }
 
-    /// Every test case: inline ones first, then those of the test file.
+    /// Every test case: inline ones first, then those of the test file. Where each starts is
+    /// not looked up here (that re-reads the files): see [`Detection::case_locations`].
     pub(crate) fn test_cases(&self) -> Vec<CaseSource<'_>> {
         let mut all = case_sources(&self.meta.tests, &self.document);
         if let Some(t) = &self.test_file {
@@ -126,18 +127,22 @@ impl Detection {
         }
         all
     }
+
+    /// `file:line:column` of every case, in the order of [`Detection::test_cases`]. Each file
+    /// is re-read once for all its cases, so a report asks for them only when it shows one.
+    pub(crate) fn case_locations(&self) -> Vec<String> {
+        let mut all = case_locations(&self.meta.tests, &self.document);
+        if let Some(t) = &self.test_file {
+            all.extend(case_locations(&t.file.tests, &t.document));
+        }
+        all
+    }
 }
 
-/// The cases of `document`, with where each starts: one look-up for all, not one per case.
 fn case_sources<'a>(
     cases: &'a [detection::TestCase],
     document: &'a Document,
 ) -> Vec<CaseSource<'a>> {
-    let positions = if cases.is_empty() {
-        Vec::new()
-    } else {
-        document.item_positions("/tests")
-    };
     cases
         .iter()
         .enumerate()
@@ -145,7 +150,21 @@ fn case_sources<'a>(
             case,
             document,
             index,
-            position: positions.get(index).copied(),
+        })
+        .collect()
+}
+
+/// Where the cases of `document` start: one look-up for all, not one per case.
+fn case_locations(cases: &[detection::TestCase], document: &Document) -> Vec<String> {
+    if cases.is_empty() {
+        return Vec::new();
+    }
+    let positions = document.item_positions("/tests");
+    let file = crate::diagnostic::display_path(&document.path);
+    (0..cases.len())
+        .map(|index| match positions.get(index) {
+            Some(p) => format!("{file}:{}:{}", p.line, p.column),
+            None => file.clone(),
         })
         .collect()
 }

@@ -38,22 +38,11 @@ pub(crate) struct CaseSource<'a> {
     pub case: &'a TestCase,
     pub document: &'a Document,
     pub index: usize,
-    /// Where the case starts, looked up with the other cases of its document.
-    pub position: Option<crate::diagnostic::Position>,
 }
 
 impl CaseSource<'_> {
     pub(crate) fn pointer(&self) -> String {
         format!("/tests/{}", self.index)
-    }
-
-    /// `file:line:column` of the case, as editors and CI annotations understand it.
-    pub(crate) fn location(&self) -> String {
-        let file = crate::diagnostic::display_path(&self.document.path);
-        match self.position {
-            Some(p) => format!("{file}:{}:{}", p.line, p.column),
-            None => file,
-        }
     }
 }
 

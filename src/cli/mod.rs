@@ -373,8 +373,13 @@ fn load_collecting(
     cli: &Cli,
     targets: &Arc<Targets>,
 ) -> Result<(Catalogue, Templates), (ExitCode, Diagnostics)> {
-    let catalogue = Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
-    let templates = Templates::load(targets, cli.templates.as_deref());
+    // The templates compile while the catalogue loads: neither reads the other.
+    let (catalogue, templates) = std::thread::scope(|scope| {
+        let templates = scope.spawn(|| Templates::load(targets, cli.templates.as_deref()));
+        let catalogue =
+            Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment());
+        (catalogue, joined(templates))
+    });
     match (catalogue, templates) {
         (Ok(mut c), Ok(t)) => {
             c.warnings = cli.project.acknowledge(&c.warnings);
@@ -621,6 +626,65 @@ pub(crate) fn test_gate(catalogue: &Catalogue) -> (Diagnostics, String) {
     )
 }
 
+/// `catalogue`, never freed: a command that loaded it ends the process soon after, which hands
+/// its memory back at once, while freeing it (a large catalogue is millions of allocations)
+/// takes a tenth of a second on one core, after the command's work is done.
+fn kept_until_exit(catalogue: Catalogue) -> std::mem::ManuallyDrop<Catalogue> {
+    std::mem::ManuallyDrop::new(catalogue)
+}
+
+/// What a part of a command run on a thread of its own returned.
+fn joined<T>(part: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    part.join().expect("a part of the command panicked")
+}
+
+/// The pack rendered in memory (its findings not yet reported) and how `generated/` differs from it.
+fn render_and_compare(
+    cli: &Cli,
+    catalogue: &Catalogue,
+    templates: &Templates,
+    lock: &crate::lock::Lock,
+) -> (
+    Result<build::Rendered, Diagnostics>,
+    std::io::Result<output::Drift>,
+) {
+    let stamps = |d: &crate::catalogue::Detection| lock.stamp(d);
+    let rendered = build::render(catalogue, templates, &stamps, &lock.pack_version);
+    let drift = match &rendered {
+        Ok(r) => {
+            // A build swapping the folder in the middle of the reading would look like drift.
+            let _shared = output::read_lock(&cli.output);
+            output::compare(&cli.output, &r.tree)
+        }
+        Err(_) => Ok(output::Drift::default()),
+    };
+    (rendered, drift)
+}
+
+/// The committed schemas (optional in a catalogue) that are not current, or do not read.
+fn committed_schemas(cli: &Cli, targets: &Targets) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for kind in SchemaKind::ALL {
+        let path = cli.catalogue.join(kind.committed_path());
+        if std::fs::symlink_metadata(&path).is_err() {
+            continue;
+        }
+        match crate::yaml::read_text(&path, &path) {
+            Err(d) => out.push(d),
+            Ok(current) if current != schema::schema_text(kind, targets) => out.push(
+                crate::diagnostic::Diagnostic::error(format!(
+                    "{} is not the current schema",
+                    display_path(&path)
+                ))
+                .in_file(&path)
+                .with_help("run `rulecast schema --write`"),
+            ),
+            Ok(_) => {}
+        }
+    }
+    out
+}
+
 fn check_command(cli: &Cli, targets: &Arc<Targets>, args: &CheckArgs) -> std::io::Result<ExitCode> {
     let mut findings = Diagnostics::new();
     let code = check_findings(cli, targets, args, &mut findings)?;
@@ -672,68 +736,72 @@ fn check_findings(
         Ok(b) => b,
         Err(code) => return Ok(code),
     };
-    let mut failed = match lock::check(
-        base.as_ref().unwrap_or(&catalogue),
-        &templates,
-        lock_file.as_ref(),
-    ) {
+    let default_lock;
+    let lock = if let Some(l) = &lock_file {
+        &l.lock
+    } else {
+        default_lock = crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT);
+        &default_lock
+    };
+    // The tests gate the whole catalogue, whatever pack is being checked, while the pack is
+    // rendered and compared; when it is the whole catalogue (the usual case), that happens at
+    // once, next to the lock's fingerprints (a render of their own) and the checks of the
+    // committed schemas: the parts share nothing but read-only inputs. The findings are
+    // reported afterwards in the order of the parts.
+    let whole_pack = catalogue.detections.iter().all(|d| pack.includes(d));
+    let (locked, expired, tested, committed, rendering) = std::thread::scope(|scope| {
+        let catalogue = &catalogue;
+        let templates = &templates;
+        let tests = (!args.no_tests).then(|| scope.spawn(|| test_gate(catalogue)));
+        let rendering =
+            whole_pack.then(|| scope.spawn(|| render_and_compare(cli, catalogue, templates, lock)));
+        let locked = lock::check(
+            base.as_ref().unwrap_or(catalogue),
+            templates,
+            lock_file.as_ref(),
+        );
+        let expired = crate::catalogue::exclusion::expiry(catalogue, &today);
+        let committed = committed_schemas(cli, targets);
+        (
+            locked,
+            expired,
+            tests.map(joined),
+            committed,
+            rendering.map(joined),
+        )
+    });
+    let mut failed = match locked {
         Ok(problems) => found(findings, problems, false),
         Err(code) => return Ok(code),
     };
-    failed |= found(
-        findings,
-        crate::catalogue::exclusion::expiry(&catalogue, &today),
-        cli.quiet,
-    );
-    // The tests gate the whole catalogue, whatever pack is being checked.
-    let tested = if args.no_tests {
-        String::new()
-    } else {
-        let (problems, summary) = test_gate(&catalogue);
-        failed |= found(findings, problems, false);
-        format!("; {summary}")
+    failed |= found(findings, expired, cli.quiet);
+    let tested = match tested {
+        Some((problems, summary)) => {
+            failed |= found(findings, problems, false);
+            format!("; {summary}")
+        }
+        None => String::new(),
     };
-    let lock = lock_file
-        .map(|l| l.lock)
-        .unwrap_or_else(|| crate::lock::Lock::new(crate::PACK_VERSION_DEFAULT));
     let all_detections = catalogue.detections.len();
-    let catalogue = pack.apply(catalogue);
+    let catalogue = kept_until_exit(if whole_pack {
+        catalogue
+    } else {
+        pack.apply(catalogue)
+    });
     // Committed schemas (optional in a catalogue) must be current, or editors validate against
     // a stale format.
-    for kind in SchemaKind::ALL {
-        let path = cli.catalogue.join(kind.committed_path());
-        if std::fs::symlink_metadata(&path).is_err() {
-            continue;
-        }
-        let current = crate::yaml::read_text(&path, &path);
-        if let Err(d) = &current {
-            found(findings, Diagnostics::from(d.clone()), false);
-            failed = true;
-        } else if current.as_deref().ok() != Some(schema::schema_text(kind, targets).as_str()) {
-            found(
-                findings,
-                Diagnostics::from(
-                    crate::diagnostic::Diagnostic::error(format!(
-                        "{} is not the current schema",
-                        display_path(&path)
-                    ))
-                    .in_file(&path)
-                    .with_help("run `rulecast schema --write`"),
-                ),
-                false,
-            );
-            failed = true;
-        }
+    if !committed.is_empty() {
+        failed = true;
+        found(findings, committed, false);
     }
-    let rendered = match render(cli, &catalogue, &templates, &lock, &lock.pack_version) {
-        Ok(r) => r,
-        Err(code) => return Ok(code),
+    let (rendering, drift) = match rendering {
+        Some(done) => done,
+        None => render_and_compare(cli, &catalogue, &templates, lock),
     };
-    let drift = {
-        // A build swapping the folder in the middle of the reading would look like drift.
-        let _shared = output::read_lock(&cli.output);
-        output::compare(&cli.output, &rendered.tree)?
-    };
+    if let Err(code) = rendered(cli, rendering.map_err(build::Failure::Findings)) {
+        return Ok(code);
+    }
+    let drift = drift?;
     if !drift.is_clean() {
         eprint!("{}", drift.summary(&cli.output, 12));
         found(
@@ -812,7 +880,7 @@ fn verify_command(dir: &std::path::Path, targets: &Targets) -> std::io::Result<E
 fn list_command(cli: &Cli, targets: &Arc<Targets>, format: Format) -> std::io::Result<ExitCode> {
     let catalogue =
         match Catalogue::load_environment(&cli.catalogue, targets.clone(), cli.environment()) {
-            Ok(c) => c,
+            Ok(c) => kept_until_exit(c),
             Err(d) => {
                 report(&d, false);
                 return Ok(ExitCode::from(1));
@@ -1070,6 +1138,7 @@ fn test_command(
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    let catalogue = kept_until_exit(catalogue);
     let run = testing::run(&catalogue, &selected);
     let mut stdout = std::io::stdout().lock();
     match format {

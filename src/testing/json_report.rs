@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::run::TestRun;
+use super::run::{CaseLocations, TestRun};
 use crate::catalogue::Catalogue;
 use crate::diagnostic::display_path;
 
@@ -15,13 +15,15 @@ pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -
         .iter()
         .map(|result| {
             let detection = &catalogue.detections[result.detection];
+            let locations = CaseLocations::new(detection);
             let cases: Vec<Value> = result
                 .cases
                 .iter()
-                .map(|case| {
+                .enumerate()
+                .map(|(index, case)| {
                     json!({
                         "name": case.name,
-                        "location": case.location,
+                        "location": locations.of(index),
                         "expect_alert": case.expect_alert,
                         "passed": case.passed(),
                         "failures": case.failures,

@@ -7,8 +7,9 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::run::TestRun;
+use super::run::{CaseLocations, TestRun};
 use crate::catalogue::Catalogue;
+use crate::diagnostic::display_path;
 
 /// Text made safe for XML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -59,13 +60,14 @@ pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -
             result.cases.len() + result.missing.len()
         );
         let classname = escape(&suite.replace('/', "."));
-        for case in &result.cases {
-            let file = case.location.split(':').next().unwrap_or_default();
+        let locations = CaseLocations::new(detection);
+        for (index, (case, source)) in result.cases.iter().zip(detection.test_cases()).enumerate() {
+            let file = display_path(&source.document.path);
             let _ = write!(
                 xml,
                 "    <testcase classname=\"{classname}\" name=\"{}\" file=\"{}\"",
                 escape(&case.name),
-                escape(file)
+                escape(&file)
             );
             if case.passed() {
                 xml.push_str("/>\n");
@@ -81,7 +83,7 @@ pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -
                     escape(message),
                     escape(&format!(
                         "at {}\n{}",
-                        case.location,
+                        locations.of(index),
                         case.failures.join("\n")
                     ))
                 );

@@ -24,8 +24,6 @@ use crate::lang;
 #[derive(Debug, Clone)]
 pub(crate) struct CaseResult {
     pub name: String,
-    /// `file:line:column` of the case.
-    pub location: String,
     pub expect_alert: bool,
     /// The alerts the events raised (read as Log Analytics rows).
     pub alerts: Vec<Alert>,
@@ -58,6 +56,30 @@ impl DetectionResult {
     }
 }
 
+/// `file:line:column` of a detection's cases, looked up when a report first shows one: finding
+/// them re-reads the detection's files, and a report of passing cases may show none.
+pub(crate) struct CaseLocations<'a> {
+    detection: &'a Detection,
+    found: std::cell::OnceCell<Vec<String>>,
+}
+
+impl<'a> CaseLocations<'a> {
+    pub(crate) fn new(detection: &'a Detection) -> Self {
+        CaseLocations {
+            detection,
+            found: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Of the case at `index` in [`Detection::test_cases`].
+    pub(crate) fn of(&self, index: usize) -> &str {
+        self.found
+            .get_or_init(|| self.detection.case_locations())
+            .get(index)
+            .map_or("", String::as_str)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct TestRun {
     pub results: Vec<DetectionResult>,
@@ -86,41 +108,39 @@ impl TestRun {
     }
 }
 
-/// Runs the cases of the detections at `selected` (catalogue indexes).
+/// Runs the cases of the detections at `selected` (catalogue indexes), on every core: the
+/// detections share nothing but the compiled engine.
 pub(crate) fn run(catalogue: &Catalogue, selected: &[usize]) -> TestRun {
     let engine = Engine::new(catalogue, |i| selected.contains(&i));
-    let results = selected
-        .iter()
-        .map(|&index| {
-            let detection = &catalogue.detections[index];
-            let sources = detection.test_cases();
-            let cases = sources
-                .iter()
-                .map(|source| run_case(&engine, index, source))
-                .collect();
-            let mut missing = Vec::new();
-            if !sources.iter().any(|s| s.case.expect_alert) {
-                missing.push(
-                    "no case with expect_alert: true (events that must raise an alert)".to_owned(),
-                );
-            }
-            if !sources.iter().any(|s| !s.case.expect_alert) {
-                missing.push(
-                    "no case with expect_alert: false (a near miss that must not alert)".to_owned(),
-                );
-            }
-            let exempt = (detection.is_deprecated() && !missing.is_empty()).then(|| {
-                "deprecated: exempt from needing a case that must alert and one that must not"
-                    .to_owned()
-            });
-            DetectionResult {
-                detection: index,
-                cases,
-                missing,
-                exempt,
-            }
-        })
-        .collect();
+    let results = crate::catalogue::parallel_map(selected, |&index| {
+        let detection = &catalogue.detections[index];
+        let sources = detection.test_cases();
+        let cases = sources
+            .iter()
+            .map(|source| run_case(&engine, index, source))
+            .collect();
+        let mut missing = Vec::new();
+        if !sources.iter().any(|s| s.case.expect_alert) {
+            missing.push(
+                "no case with expect_alert: true (events that must raise an alert)".to_owned(),
+            );
+        }
+        if !sources.iter().any(|s| !s.case.expect_alert) {
+            missing.push(
+                "no case with expect_alert: false (a near miss that must not alert)".to_owned(),
+            );
+        }
+        let exempt = (detection.is_deprecated() && !missing.is_empty()).then(|| {
+            "deprecated: exempt from needing a case that must alert and one that must not"
+                .to_owned()
+        });
+        DetectionResult {
+            detection: index,
+            cases,
+            missing,
+            exempt,
+        }
+    });
     TestRun { results }
 }
 
@@ -128,7 +148,6 @@ fn run_case(engine: &Engine, index: usize, source: &CaseSource) -> CaseResult {
     let case = source.case;
     let mut result = CaseResult {
         name: case.name.clone(),
-        location: source.location(),
         expect_alert: case.expect_alert,
         alerts: Vec::new(),
         failures: Vec::new(),

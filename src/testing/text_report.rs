@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::run::TestRun;
+use super::run::{CaseLocations, TestRun};
 use crate::catalogue::Catalogue;
 use crate::diagnostic::escape_controls;
 
@@ -10,7 +10,8 @@ pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -
     for result in &run.results {
         let detection = &catalogue.detections[result.detection];
         writeln!(out, "{}/{}", detection.section, detection.slug)?;
-        for case in &result.cases {
+        let locations = CaseLocations::new(detection);
+        for (index, case) in result.cases.iter().enumerate() {
             let alerts = case.alerts.len();
             let outcome = if case.expect_alert {
                 format!("{alerts} alert{}", if alerts == 1 { "" } else { "s" })
@@ -21,7 +22,7 @@ pub(crate) fn write(run: &TestRun, catalogue: &Catalogue, out: &mut dyn Write) -
                 writeln!(out, "  ok    {} ({outcome})", escape_controls(&case.name))?;
             } else {
                 writeln!(out, "  FAIL  {}", escape_controls(&case.name))?;
-                writeln!(out, "        at {}", escape_controls(&case.location))?;
+                writeln!(out, "        at {}", escape_controls(locations.of(index)))?;
                 for failure in &case.failures {
                     // A failure quotes event values, which may hold anything.
                     writeln!(out, "        {}", escape_controls(failure))?;
