@@ -325,7 +325,7 @@ fn evaluate(
             let prefilter_of = &prefilter_of;
             scope.spawn(move || {
                 let mut candidates = prefilter::Candidates::default();
-                let mut buffer = Vec::new();
+                let mut buffer = read::positional::PieceBuffer::default();
                 loop {
                     // Batches are taken in order, so the worker of the first batch has left its
                     // sample, and the worker that tunes the prefilter has begun, before any other

@@ -71,7 +71,7 @@ impl Positional {
     pub(crate) fn read_batch(
         &self,
         sequence: u64,
-        buffer: &mut Vec<u8>,
+        buffer: &mut PieceBuffer,
         each: &mut dyn FnMut(&[u8], u64),
     ) -> io::Result<()> {
         let from = self.start + sequence * self.batch;
@@ -94,7 +94,7 @@ impl Positional {
             let Some(cut) = self.piece(at, to, self.piece, buffer)? else {
                 break;
             };
-            each(&buffer[..cut], at);
+            each(&buffer.bytes[..cut], at);
             at += cut as u64;
         }
         Ok(())
@@ -105,18 +105,18 @@ impl Positional {
     fn first_batch(
         &self,
         to: u64,
-        buffer: &mut Vec<u8>,
+        buffer: &mut PieceBuffer,
         each: &mut dyn FnMut(&[u8], u64),
     ) -> io::Result<()> {
         let cut = if let Some(cut) = self.piece(self.start, to, self.batch as usize, buffer)? {
             cut
         } else {
             let end = self.line_end(to, self.len, buffer)?.unwrap_or(self.len);
-            buffer.clear();
+            buffer.len = 0;
             self.read_into(buffer, self.start, (end - self.start) as usize)?
         };
         if cut > 0 {
-            each(&buffer[..cut], self.start);
+            each(&buffer.bytes[..cut], self.start);
         }
         Ok(())
     }
@@ -129,20 +129,20 @@ impl Positional {
         at: u64,
         to: u64,
         piece: usize,
-        buffer: &mut Vec<u8>,
+        buffer: &mut PieceBuffer,
     ) -> io::Result<Option<usize>> {
-        buffer.clear();
+        buffer.len = 0;
         let mut read_to = at;
         loop {
-            let searched = buffer.len();
+            let searched = buffer.len;
             let want = (to - read_to).min(piece as u64) as usize;
             let got = self.read_into(buffer, read_to, want)?;
             read_to += got as u64;
             // The end of the file (as opened, or as it is if it shrank) ends the last line.
             if read_to >= self.len || got < want {
-                return Ok((!buffer.is_empty()).then_some(buffer.len()));
+                return Ok((buffer.len > 0).then_some(buffer.len));
             }
-            if let Some(i) = memchr::memrchr(b'\n', &buffer[searched..]) {
+            if let Some(i) = memchr::memrchr(b'\n', &buffer.filled()[searched..]) {
                 return Ok(Some(searched + i + 1));
             }
             if read_to >= to {
@@ -152,12 +152,12 @@ impl Positional {
     }
 
     /// The offset after the first line feed in `from..to`, if there is one.
-    fn line_end(&self, from: u64, to: u64, buffer: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    fn line_end(&self, from: u64, to: u64, buffer: &mut PieceBuffer) -> io::Result<Option<u64>> {
         let mut at = from;
         while at < to {
-            buffer.clear();
+            buffer.len = 0;
             let got = self.read_into(buffer, at, (to - at).min(self.piece as u64) as usize)?;
-            if let Some(i) = memchr::memchr(b'\n', buffer) {
+            if let Some(i) = memchr::memchr(b'\n', buffer.filled()) {
                 return Ok(Some(at + i as u64 + 1));
             }
             if got == 0 {
@@ -170,13 +170,13 @@ impl Positional {
 
     /// Where the line holding the byte before `from` starts, unless it is the file's first line
     /// (`None`).
-    fn line_start_before(&self, from: u64, buffer: &mut Vec<u8>) -> io::Result<Option<u64>> {
+    fn line_start_before(&self, from: u64, buffer: &mut PieceBuffer) -> io::Result<Option<u64>> {
         let mut back = LOOK_BACK;
         loop {
             let base = from.saturating_sub(back).max(self.start);
-            buffer.clear();
+            buffer.len = 0;
             self.read_into(buffer, base, (from - base) as usize)?;
-            if let Some(i) = memchr::memrchr(b'\n', buffer) {
+            if let Some(i) = memchr::memrchr(b'\n', buffer.filled()) {
                 return Ok(Some(base + i as u64 + 1));
             }
             if base == self.start {
@@ -187,23 +187,41 @@ impl Positional {
     }
 
     /// Appends up to `n` bytes of the file at `at` to `buffer`; fewer at its end.
-    fn read_into(&self, buffer: &mut Vec<u8>, at: u64, n: usize) -> io::Result<usize> {
-        let filled = buffer.len();
-        buffer.resize(filled + n, 0);
+    fn read_into(&self, buffer: &mut PieceBuffer, at: u64, n: usize) -> io::Result<usize> {
+        let filled = buffer.len;
+        if buffer.bytes.len() < filled + n {
+            buffer.bytes.resize(filled + n, 0);
+        }
         let mut got = 0;
         while got < n {
-            match read_at(&self.file, &mut buffer[filled + got..], at + got as u64) {
+            match read_at(
+                &self.file,
+                &mut buffer.bytes[filled + got..filled + n],
+                at + got as u64,
+            ) {
                 Ok(0) => break,
                 Ok(read) => got += read,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    buffer.truncate(filled);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
-        buffer.truncate(filled + got);
+        buffer.len = filled + got;
         Ok(got)
+    }
+}
+
+/// A worker's buffer for [`Positional::read_batch`]: its bytes are zeroed once, when it grows,
+/// not before every read (that was an eighth of a scan's instructions).
+#[derive(Debug, Default)]
+pub(crate) struct PieceBuffer {
+    bytes: Vec<u8>,
+    /// How many of `bytes` were read.
+    len: usize,
+}
+
+impl PieceBuffer {
+    fn filled(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -237,7 +255,7 @@ mod tests {
             piece,
         };
         let mut out = Vec::new();
-        let mut buffer = Vec::new();
+        let mut buffer = PieceBuffer::default();
         for sequence in 0..positional.batches() {
             positional
                 .read_batch(sequence, &mut buffer, &mut |bytes, offset| {
