@@ -4,9 +4,10 @@
 //! log, or an engineer checking a new rule against real data before it ships. The evaluator is
 //! the one `rulecast test` uses, so a scan finds what the deployed queries find.
 //!
-//! The file is streamed: a reader thread cuts it into batches ([`input`]), worker threads
-//! parse and evaluate them in parallel ([`worker`]), and this thread puts the results back in
-//! file order and turns hits into alerts. Single-event alerts are emitted as they are found;
+//! The file is streamed: a reader thread cuts it into batches ([`read`]), or, for a regular file
+//! of JSON lines, the worker threads read their batches themselves at positions
+//! ([`read::positional`]); the workers parse and evaluate them in parallel ([`worker`]), and
+//! this thread puts the results back in file order and turns hits into alerts. Single-event alerts are emitted as they are found;
 //! threshold alerts when the input ends (one per group and episode, as the queries report them
 //! over their look-back). `--schedule` keeps the hits instead and replays them through a
 //! target's deployed schedule ([`schedule`]). Memory is a few batches plus the threshold
@@ -359,14 +360,20 @@ fn evaluate(
                                 &mut candidates,
                                 sequence,
                             );
-                            file.read_batch(sequence, &mut buffer, &mut |piece, offset| {
-                                if batch.is_new() {
-                                    batch.prefilter(prefilter_of(sequence, piece));
-                                }
-                                batch.piece(piece, offset);
-                            })
-                            .map(|()| batch.finish())
-                            .map_err(ReadError::Io)
+                            let read =
+                                file.read_batch(sequence, &mut buffer, &mut |piece, offset| {
+                                    if batch.is_new() {
+                                        batch.prefilter(prefilter_of(sequence, piece));
+                                    }
+                                    batch.piece(piece, offset);
+                                });
+                            // A batch inside a long line holds none (nor one that cannot be
+                            // read): its prefilter is still made if it is the one to make it,
+                            // or the other workers would wait for it.
+                            if batch.is_new() {
+                                prefilter_of(sequence, &[]);
+                            }
+                            read.map(|()| batch.finish()).map_err(ReadError::Io)
                         }
                     };
                     if results.send(result).is_err() {
@@ -527,5 +534,62 @@ mod tests {
                 .collect::<Vec<_>>(),
             every_1500th
         );
+    }
+
+    /// Batches of a regular file that lie inside one long line hold no line, the one the
+    /// prefilter is made by among them: the scan still ends, with every record and the alerts
+    /// of a scan that parses everything.
+    #[test]
+    fn a_line_longer_than_several_batches_leaves_them_empty_and_the_scan_the_same() {
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let engine = Engine::new(&catalogue, |_| true);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let mut rows = 0;
+        let mut written = 0;
+        while written < read::BATCH_BYTES * 3 / 4 {
+            let text = row(rows % 50, "Update user", "ops@contoso.example");
+            writeln!(file, "{text}").unwrap();
+            written += text.len() + 1;
+            rows += 1;
+        }
+        // From the first batch into the fourth.
+        writeln!(
+            file,
+            "{{\"pad\": \"{}\"}}",
+            "x".repeat(read::BATCH_BYTES * 3)
+        )
+        .unwrap();
+        for minute in 0..40 {
+            let activity = if minute % 10 == 9 {
+                "Disable PIM alert"
+            } else {
+                "Update user"
+            };
+            writeln!(
+                file,
+                "{}",
+                row(50 + minute, activity, "ops@contoso.example")
+            )
+            .unwrap();
+        }
+        let scanned = |reading| {
+            let mut alerts = Vec::new();
+            let input = read::open(file.path()).unwrap();
+            let summary = scan_reading(&engine, input, 2, reading, &mut |a| {
+                alerts.push(a.clone());
+                Ok(())
+            })
+            .unwrap();
+            (alerts, summary)
+        };
+        let (every, whole) = scanned(Reading::EveryRecord);
+        let (filtered, summary) = scanned(Reading::Prefiltered);
+        assert_eq!(whole.counts.records, rows + 41);
+        assert_eq!(summary.counts.records, rows + 41);
+        assert!(summary.counts.passed_over > 0);
+        assert!(every.len() >= 4, "the disabled alerts: {}", every.len());
+        assert_eq!(filtered, every);
+        assert_eq!(summary.bytes, file.as_file().metadata().unwrap().len());
     }
 }
