@@ -4,9 +4,10 @@
 //! log, or an engineer checking a new rule against real data before it ships. The evaluator is
 //! the one `rulecast test` uses, so a scan finds what the deployed queries find.
 //!
-//! The file is streamed: a reader thread cuts it into batches ([`input`]), worker threads
-//! parse and evaluate them in parallel ([`worker`]), and this thread puts the results back in
-//! file order and turns hits into alerts. Single-event alerts are emitted as they are found;
+//! The file is streamed: a reader thread cuts it into batches ([`read`]), or, for a regular file
+//! of JSON lines, the worker threads read their batches themselves at positions
+//! ([`read::positional`]); the workers parse and evaluate them in parallel ([`worker`]), and
+//! this thread puts the results back in file order and turns hits into alerts. Single-event alerts are emitted as they are found;
 //! threshold alerts when the input ends (one per group and episode, as the queries report them
 //! over their look-back). `--schedule` keeps the hits instead and replays them through a
 //! target's deployed schedule ([`schedule`]). Memory is a few batches plus the threshold
@@ -168,6 +169,19 @@ impl Prefiltering {
     }
 }
 
+/// Where the workers take their batches (each worker holds a clone: the last to end drops the
+/// receiver, which ends the reader).
+#[derive(Clone)]
+enum Batches<'f> {
+    /// From the reader thread.
+    Reader(Arc<Mutex<mpsc::Receiver<read::Batch>>>),
+    /// From the file, at positions: the numbers of the batches to read.
+    Positional(
+        &'f read::positional::Positional,
+        Arc<Mutex<mpsc::Receiver<u64>>>,
+    ),
+}
+
 /// [`scan`] with the given prefilter (`None`: every record is parsed).
 fn scan_with(
     engine: &Engine,
@@ -244,85 +258,147 @@ fn evaluate(
     let from_batch = prefilter.first_filtered();
     let sample: OnceLock<Vec<u8>> = OnceLock::new();
     let tuned: OnceLock<Option<prefilter::Prefilter>> = OnceLock::new();
+    let mut input = input;
+    let positional = input.take_positional();
+    if let Some(file) = &positional {
+        bytes.store(file.len(), Ordering::Relaxed);
+    }
     let input = input.read_through(|reader| {
         Box::new(Counted {
             inner: reader,
             bytes: Arc::clone(&bytes),
         })
     });
+    // The prefilter of batch `sequence`, whose first bytes are `first`: none before the batch
+    // it starts from, whose worker makes it (the worker of batch 0 leaves it a sample).
+    let prefilter_of = |sequence: u64, first: &[u8]| match from_batch {
+        None => None,
+        Some(0) if sequence == 0 => tuned
+            .get_or_init(|| prefilter.tuned(engine, first))
+            .as_ref(),
+        Some(from) if sequence < from => {
+            if sequence == 0 {
+                let _ = sample.set(prefilter::sample(first).to_vec());
+            }
+            None
+        }
+        Some(from) if sequence == from => tuned
+            .get_or_init(|| prefilter.tuned(engine, sample.wait()))
+            .as_ref(),
+        Some(_) => tuned.wait().as_ref(),
+    };
 
     std::thread::scope(|scope| -> Result<(), ScanError> {
         // Every channel end lives in this closure: returning early (say, stdout closed) drops
         // them, which ends the workers and then the reader instead of leaving them blocked.
-        let (batch_sender, batch_receiver) = mpsc::sync_channel::<read::Batch>(threads * 2);
         let (result_sender, result_receiver) =
-            mpsc::sync_channel::<worker::BatchResult>(threads * 2);
-        let (free_sender, free_receiver) = mpsc::channel::<Vec<u8>>();
-        let batch_receiver = Arc::new(Mutex::new(batch_receiver));
-        // Enough buffers that every worker has a batch to take while another is filled and the
-        // results are put in order; with more, the reader only runs further ahead, and memory
-        // grows by 2.5 MB a buffer.
-        let buffers = threads * 3 + 2;
-        let reader = scope.spawn(move || input.read(batch_sender, free_receiver, buffers));
+            mpsc::sync_channel::<Result<worker::BatchResult, ReadError>>(threads * 2);
+        // Enough batches in flight that every worker has one to take while another is read
+        // and the results are put in order; with more, the reading only runs further ahead,
+        // and (through the reader) memory grows by 2.5 MB a buffer.
+        let in_flight = threads * 3 + 2;
+        // From a regular file, the workers read the batches whose numbers this thread hands
+        // out, a few ahead of the results put in order; otherwise a reader thread reads them.
+        let mut numbers: Option<(mpsc::Sender<u64>, u64, u64)> = None;
+        let mut free_sender = None;
+        let mut reader = None;
+        let source = if let Some(file) = &positional {
+            let (number_sender, number_receiver) = mpsc::channel::<u64>();
+            let batches = file.batches();
+            let first = (in_flight as u64).min(batches);
+            for sequence in 0..first {
+                let _ = number_sender.send(sequence);
+            }
+            // Once every number is out, the workers end when they find no more.
+            numbers = (first < batches).then_some((number_sender, first, batches));
+            Batches::Positional(file, Arc::new(Mutex::new(number_receiver)))
+        } else {
+            let (batch_sender, batch_receiver) = mpsc::sync_channel::<read::Batch>(threads * 2);
+            let (sender, free_receiver) = mpsc::channel::<Vec<u8>>();
+            free_sender = Some(sender);
+            reader = Some(scope.spawn(move || input.read(batch_sender, free_receiver, in_flight)));
+            Batches::Reader(Arc::new(Mutex::new(batch_receiver)))
+        };
         for _ in 0..threads {
-            let batches = Arc::clone(&batch_receiver);
+            let source = source.clone();
             let results = result_sender.clone();
             let shapes = &shapes;
-            let prefilter = &prefilter;
-            let tuned = &tuned;
-            let sample = &sample;
+            let prefilter_of = &prefilter_of;
             scope.spawn(move || {
                 let mut candidates = prefilter::Candidates::default();
+                let mut buffer = read::positional::PieceBuffer::default();
                 loop {
-                    // The lock is held only to take a batch, never while evaluating one.
-                    let batch = match batches.lock() {
-                        Ok(receiver) => receiver.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(batch) = batch else { return };
                     // Batches are taken in order, so the worker of the first batch has left its
                     // sample, and the worker that tunes the prefilter has begun, before any other
                     // waits for them.
-                    let prefilter = match from_batch {
-                        None => None,
-                        Some(0) if batch.sequence == 0 => tuned
-                            .get_or_init(|| prefilter.tuned(engine, &batch.data))
-                            .as_ref(),
-                        Some(from) if batch.sequence < from => {
-                            if batch.sequence == 0 {
-                                let _ = sample.set(prefilter::sample(&batch.data).to_vec());
-                            }
-                            None
+                    let result = match &source {
+                        Batches::Reader(batches) => {
+                            // The lock is held only to take a batch, never while evaluating one.
+                            let batch = match batches.lock() {
+                                Ok(receiver) => receiver.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(batch) = batch else { return };
+                            let prefilter = prefilter_of(batch.sequence, &batch.data);
+                            Ok(worker::evaluate(
+                                engine,
+                                shapes,
+                                prefilter,
+                                &mut candidates,
+                                batch,
+                            ))
                         }
-                        Some(from) if batch.sequence == from => tuned
-                            .get_or_init(|| prefilter.tuned(engine, sample.wait()))
-                            .as_ref(),
-                        Some(_) => tuned.wait().as_ref(),
+                        Batches::Positional(file, numbers) => {
+                            let sequence = match numbers.lock() {
+                                Ok(receiver) => receiver.recv(),
+                                Err(_) => return,
+                            };
+                            let Ok(sequence) = sequence else { return };
+                            let mut batch = worker::PieceByPiece::new(
+                                engine,
+                                shapes,
+                                &mut candidates,
+                                sequence,
+                            );
+                            let read =
+                                file.read_batch(sequence, &mut buffer, &mut |piece, offset| {
+                                    if batch.is_new() {
+                                        batch.prefilter(prefilter_of(sequence, piece));
+                                    }
+                                    batch.piece(piece, offset);
+                                });
+                            // A batch inside a long line holds none (nor one that cannot be
+                            // read): its prefilter is still made if it is the one to make it,
+                            // or the other workers would wait for it.
+                            if batch.is_new() {
+                                prefilter_of(sequence, &[]);
+                            }
+                            read.map(|()| batch.finish()).map_err(ReadError::Io)
+                        }
                     };
-                    if results
-                        .send(worker::evaluate(
-                            engine,
-                            shapes,
-                            prefilter,
-                            &mut candidates,
-                            batch,
-                        ))
-                        .is_err()
-                    {
+                    if results.send(result).is_err() {
                         return;
                     }
                 }
             });
         }
         drop(result_sender);
-        drop(batch_receiver);
+        drop(source);
 
         let mut waiting: BTreeMap<u64, worker::BatchResult> = BTreeMap::new();
         let mut next = 0;
         for result in &result_receiver {
+            let result = result.map_err(ScanError::Read)?;
             waiting.insert(result.sequence, result);
             while let Some(mut result) = waiting.remove(&next) {
                 next += 1;
+                if let Some((sender, sent, batches)) = &mut numbers {
+                    let _ = sender.send(*sent);
+                    *sent += 1;
+                    if sent == batches {
+                        numbers = None;
+                    }
+                }
                 let record_base = summary.counts.records;
                 let line_shift = result.lines.map(|lines| {
                     let base = line_base;
@@ -342,17 +418,21 @@ fn evaluate(
                     on_hit(hit).map_err(ScanError::Write)?;
                 }
                 // The reader may have finished; then the buffer is simply dropped.
-                let _ = free_sender.send(result.data);
+                if let Some(free) = &free_sender {
+                    let _ = free.send(result.data);
+                }
             }
         }
-        reader
-            .join()
-            .unwrap_or_else(|_| {
-                Err(ReadError::Io(io::Error::other(
-                    "the reader thread panicked",
-                )))
-            })
-            .map_err(ScanError::Read)?;
+        if let Some(reader) = reader {
+            reader
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(ReadError::Io(io::Error::other(
+                        "the reader thread panicked",
+                    )))
+                })
+                .map_err(ScanError::Read)?;
+        }
         Ok(())
     })?;
     summary.bytes = bytes.load(Ordering::Relaxed);
@@ -454,5 +534,62 @@ mod tests {
                 .collect::<Vec<_>>(),
             every_1500th
         );
+    }
+
+    /// Batches of a regular file that lie inside one long line hold no line, the one the
+    /// prefilter is made by among them: the scan still ends, with every record and the alerts
+    /// of a scan that parses everything.
+    #[test]
+    fn a_line_longer_than_several_batches_leaves_them_empty_and_the_scan_the_same() {
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let engine = Engine::new(&catalogue, |_| true);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let mut rows = 0;
+        let mut written = 0;
+        while written < read::BATCH_BYTES * 3 / 4 {
+            let text = row(rows % 50, "Update user", "ops@contoso.example");
+            writeln!(file, "{text}").unwrap();
+            written += text.len() + 1;
+            rows += 1;
+        }
+        // From the first batch into the fourth.
+        writeln!(
+            file,
+            "{{\"pad\": \"{}\"}}",
+            "x".repeat(read::BATCH_BYTES * 3)
+        )
+        .unwrap();
+        for minute in 0..40 {
+            let activity = if minute % 10 == 9 {
+                "Disable PIM alert"
+            } else {
+                "Update user"
+            };
+            writeln!(
+                file,
+                "{}",
+                row(50 + minute, activity, "ops@contoso.example")
+            )
+            .unwrap();
+        }
+        let scanned = |reading| {
+            let mut alerts = Vec::new();
+            let input = read::open(file.path()).unwrap();
+            let summary = scan_reading(&engine, input, 2, reading, &mut |a| {
+                alerts.push(a.clone());
+                Ok(())
+            })
+            .unwrap();
+            (alerts, summary)
+        };
+        let (every, whole) = scanned(Reading::EveryRecord);
+        let (filtered, summary) = scanned(Reading::Prefiltered);
+        assert_eq!(whole.counts.records, rows + 41);
+        assert_eq!(summary.counts.records, rows + 41);
+        assert!(summary.counts.passed_over > 0);
+        assert!(every.len() >= 4, "the disabled alerts: {}", every.len());
+        assert_eq!(filtered, every);
+        assert_eq!(summary.bytes, file.as_file().metadata().unwrap().len());
     }
 }

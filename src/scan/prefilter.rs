@@ -8,7 +8,8 @@
 //! hold none of those texts, ignoring ASCII case, cannot match anything. Three steps tell, at
 //! a fraction of the cost of parsing:
 //!
-//! 1. a whole batch of JSON lines (2 MB) is searched at once (case-folded a piece at a time,
+//! 1. a whole batch of JSON lines (2 MB, or the quarter megabyte of it that a worker reads at a
+//!    time from a regular file) is searched at once (case-folded a piece at a time,
 //!    so the copy is searched while in the cache) for a few parts (the anchors) of the rare
 //!    texts, and for the wrapper keys and the hazards below. The rare texts are one part of
 //!    each detection's condition, its rarest texts (the ids of the `tier0_groups` rather than

@@ -96,49 +96,12 @@ pub(crate) fn evaluate(
     candidates: &mut Candidates,
     batch: Batch,
 ) -> BatchResult {
-    let mut work = Work {
-        engine,
-        shapes,
-        prefilter: prefilter.filter(|p| batch.sequence >= p.from_batch),
-        lines: candidates,
-        records: Candidates::default(),
-        hits: Vec::new(),
-        counts: Counts::new(&shapes.names, engine.sources.len()),
-    };
+    let mut work = Work::new(engine, shapes, prefilter, candidates, batch.sequence);
     let mut lines = None;
     match &batch.records {
         Records::Lines { offset } => {
-            let data = &batch.data;
-            // The whole batch is searched at once; then only the lines with a find are looked
-            // at again.
-            let prefilter = work.prefilter;
-            if let Some(prefilter) = prefilter {
-                prefilter.search_lines(data, work.lines);
-            }
-            let mut start = 0;
             let mut line = 0;
-            for end in memchr::memchr_iter(b'\n', data)
-                .chain((data.last() != Some(&b'\n')).then_some(data.len()))
-            {
-                line += 1;
-                let text = &data[start..end];
-                let text = text.strip_suffix(b"\r").unwrap_or(text);
-                if !text.iter().all(u8::is_ascii_whitespace) {
-                    let place = Place {
-                        record: 0,
-                        line,
-                        offset: offset + start as u64,
-                    };
-                    if prefilter.is_some_and(|p| {
-                        !p.line_must_parse(work.lines, start..start + text.len(), data)
-                    }) {
-                        work.pass_over(place);
-                    } else {
-                        work.parse(text, place, InputKind::Json);
-                    }
-                }
-                start = end + 1;
-            }
+            work.lines(&batch.data, *offset, &mut line);
             lines = Some(line);
         }
         Records::Spans { input, spans } => {
@@ -156,6 +119,57 @@ pub(crate) fn evaluate(
     }
 }
 
+/// A batch of JSON lines evaluated a piece at a time, as a worker reads it from the file
+/// ([`super::read::positional`]): the result is that of [`evaluate`] over the whole batch.
+pub(crate) struct PieceByPiece<'e, 'c> {
+    work: Work<'e, 'c>,
+    sequence: u64,
+    /// Lines so far.
+    line: u64,
+}
+
+impl<'e, 'c> PieceByPiece<'e, 'c> {
+    /// A batch whose prefilter is set before its first piece ([`PieceByPiece::prefilter`]):
+    /// choosing it may take the first piece.
+    pub(crate) fn new(
+        engine: &'e Engine<'c>,
+        shapes: &'e ShapeNames,
+        candidates: &'e mut Candidates,
+        sequence: u64,
+    ) -> PieceByPiece<'e, 'c> {
+        PieceByPiece {
+            work: Work::new(engine, shapes, None, candidates, sequence),
+            sequence,
+            line: 0,
+        }
+    }
+
+    /// Whether no piece has been evaluated yet.
+    pub(crate) fn is_new(&self) -> bool {
+        self.line == 0
+    }
+
+    /// Passes over the records that `prefilter` rules out (from its `from_batch` on).
+    pub(crate) fn prefilter(&mut self, prefilter: Option<&'e Prefilter>) {
+        self.work.prefilter = prefilter.filter(|p| self.sequence >= p.from_batch);
+    }
+
+    /// The next piece of the batch (whole lines), which starts at byte `offset` of the input.
+    pub(crate) fn piece(&mut self, data: &[u8], offset: u64) {
+        self.work.lines(data, offset, &mut self.line);
+    }
+
+    pub(crate) fn finish(self) -> BatchResult {
+        BatchResult {
+            sequence: self.sequence,
+            data: Vec::new(),
+            lines: Some(self.line),
+            hits: self.work.hits,
+            counts: self.work.counts,
+        }
+    }
+}
+
 struct Work<'e, 'c> {
     engine: &'e Engine<'c>,
     shapes: &'e ShapeNames,
@@ -169,7 +183,59 @@ struct Work<'e, 'c> {
     counts: Counts,
 }
 
-impl Work<'_, '_> {
+impl<'e, 'c> Work<'e, 'c> {
+    fn new(
+        engine: &'e Engine<'c>,
+        shapes: &'e ShapeNames,
+        prefilter: Option<&'e Prefilter>,
+        candidates: &'e mut Candidates,
+        sequence: u64,
+    ) -> Work<'e, 'c> {
+        Work {
+            engine,
+            shapes,
+            prefilter: prefilter.filter(|p| sequence >= p.from_batch),
+            lines: candidates,
+            records: Candidates::default(),
+            hits: Vec::new(),
+            counts: Counts::new(&shapes.names, engine.sources.len()),
+        }
+    }
+
+    /// JSON lines (whole ones, starting at byte `offset` of the input), the first of them line
+    /// `line + 1` of the batch; `line` is moved on past them.
+    fn lines(&mut self, data: &[u8], offset: u64, line: &mut u64) {
+        // The whole batch is searched at once; then only the lines with a find are looked at
+        // again.
+        let prefilter = self.prefilter;
+        if let Some(prefilter) = prefilter {
+            prefilter.search_lines(data, self.lines);
+        }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data)
+            .chain((data.last() != Some(&b'\n')).then_some(data.len()))
+        {
+            *line += 1;
+            let text = &data[start..end];
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if !text.iter().all(u8::is_ascii_whitespace) {
+                let place = Place {
+                    record: 0,
+                    line: *line,
+                    offset: offset + start as u64,
+                };
+                if prefilter.is_some_and(|p| {
+                    !p.line_must_parse(self.lines, start..start + text.len(), data)
+                }) {
+                    self.pass_over(place);
+                } else {
+                    self.parse(text, place, InputKind::Json);
+                }
+            }
+            start = end + 1;
+        }
+    }
+
     fn next_place(&mut self, place: Place) -> Place {
         self.counts.records += 1;
         Place {

@@ -5,9 +5,10 @@
 //! when it starts with gzip's magic bytes, and told apart by its first value:
 //!
 //! * **JSON lines** ([`lines`]): the first value is an object that ends on its own line. Blocks
-//!   are cut at the last newline and the workers split them, in parallel. A line may itself be
-//!   an array or a `records`/`value`/`tables` wrapper (Event Hub batches one per line): the
-//!   workers unpack it.
+//!   are cut at the last newline and the workers split them, in parallel; from a regular file
+//!   (not gzip) the workers read their batches themselves, at positions ([`positional`]). A
+//!   line may itself be an array or a `records`/`value`/`tables` wrapper (Event Hub batches one
+//!   per line): the workers unpack it.
 //! * **JSON** ([`json`]): anything else that starts with `[` or `{`: arrays, pretty-printed
 //!   records, `{"value": [...]}` pages, `{"records": [...]}` batches, the Log Analytics API's
 //!   `{"tables": [...]}`, and any number of them one after another (Microsoft-Extractor-Suite
@@ -22,6 +23,7 @@
 pub(crate) mod csv;
 pub(crate) mod json;
 pub(crate) mod lines;
+pub(crate) mod positional;
 
 use std::fmt;
 use std::fs::File;
@@ -144,14 +146,23 @@ pub struct Input {
     pub gzip: bool,
     /// Where the first record starts (after a byte-order mark and blank lines).
     start: Place,
+    /// A regular file of JSON lines (not gzip), which the workers read at positions.
+    positional: Option<positional::Positional>,
 }
 
 /// Opens `path` (`-` is standard input) once and tells its container.
 pub fn open(path: &Path) -> Result<Input, ReadError> {
+    // A regular file may be read at positions; a FIFO, a device or standard input only once.
+    let mut regular = None;
     let reader: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        Box::new(File::open(path)?)
+        let file = File::open(path)?;
+        let metadata = file.metadata()?;
+        if metadata.is_file() {
+            regular = Some((file.try_clone()?, metadata.len()));
+        }
+        Box::new(file)
     };
     let mut head = Head::new(reader);
     head.want(2)?;
@@ -212,11 +223,15 @@ pub fn open(path: &Path) -> Result<Input, ReadError> {
             Container::Csv
         }
     };
+    let positional = regular
+        .filter(|(_, len)| !gzip && container == Container::JsonLines && *len > start.offset)
+        .map(|(file, len)| positional::Positional::new(file, start.offset, len));
     Ok(Input {
         reader: head.into_reader(),
         container,
         gzip,
         start,
+        positional,
     })
 }
 
@@ -236,6 +251,12 @@ impl Input {
             Container::Json => json::read(self.reader, self.start, sink),
             Container::Csv => csv::read(self.reader, self.start, sink),
         }
+    }
+
+    /// The file to be read at positions by the workers instead of [`Input::read`], if the
+    /// input is a regular file of JSON lines.
+    pub(crate) fn take_positional(&mut self) -> Option<positional::Positional> {
+        self.positional.take()
     }
 
     /// Where the first record starts.
