@@ -220,7 +220,7 @@ impl Prefilter {
             })
             .collect();
         let leads = sample.map_or_else(LeadCounts::default, |s| LeadCounts::of(&rare_texts, s));
-        let anchors = anchors(&rare_texts, &leads);
+        let anchors = in_bucket_order(anchors(&rare_texts, &leads), sample.unwrap_or_default());
         Some(Prefilter {
             anchors: anchors.len(),
             #[cfg(test)]
@@ -250,6 +250,7 @@ impl Prefilter {
     pub(crate) fn tuned(&self, sample: &[u8]) -> Prefilter {
         let sample = self::sample(sample);
         let anchors = anchors(&self.rare_texts, &LeadCounts::of(&self.rare_texts, sample));
+        let anchors = in_bucket_order(anchors, sample);
         Prefilter {
             anchors: anchors.len(),
             #[cfg(test)]
@@ -728,6 +729,113 @@ fn anchors(texts: &[String], leads: &LeadCounts) -> Vec<String> {
     }
     anchors.sort_unstable();
     anchors
+}
+
+/// How many of the first search's orders of the anchors [`in_bucket_order`] compares.
+const ORDERS_TRIED: u64 = 16;
+
+/// How much of the sample [`in_bucket_order`] counts candidates over.
+const ORDER_SAMPLE_BYTES: usize = 128 * 1024;
+
+/// `anchors` in the order, of a few (the sorted one first), whose first search makes the fewest
+/// candidates in `sample`.
+///
+/// The order of the patterns decides which of them share a bucket in Teddy (aho-corasick 1.1
+/// puts pattern `i` in bucket `7 - i % 8`, or in the bucket of an earlier pattern whose first
+/// bytes have the same low nibbles), and a bucket's fingerprint admits every mix of its
+/// patterns' nibbles: over the first 100,000 generated events, the same 22 patterns searched at
+/// 4.2 to 7.0 GB/s in seven orders. The finds are the same in every order (an anchor is found
+/// wherever one starts; no two patterns of different kinds start alike, the wrapper keys staying
+/// last), so the order changes only the speed, and is the same for the same sample.
+fn in_bucket_order(anchors: Vec<String>, sample: &[u8]) -> Vec<String> {
+    let sample = &sample[..sample.len().min(ORDER_SAMPLE_BYTES)];
+    if sample.is_empty() || anchors.len() < 2 {
+        return anchors;
+    }
+    let mut folded = Vec::new();
+    fold_case_into(&mut folded, sample);
+    let wrappers: Vec<String> = WRAPPER_KEYS.iter().map(|k| format!("\"{k}\"")).collect();
+    let mut best = (u64::MAX, anchors.clone());
+    let mut order = anchors;
+    // A fixed sequence of shuffles (xorshift), so the choice depends on the sample only.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for tried in 0..ORDERS_TRIED {
+        if tried > 0 {
+            for i in (1..order.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                order.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+        }
+        let patterns: Vec<&[u8]> = order
+            .iter()
+            .chain(&wrappers)
+            .map(String::as_bytes)
+            .collect();
+        let candidates = teddy_candidates(&patterns, &folded);
+        if candidates < best.0 {
+            best = (candidates, order.clone());
+        }
+    }
+    best.1
+}
+
+/// How many places of `folded` (a folded text) Slim Teddy checks for `patterns` (folded as
+/// they are here: lower-case letters, quotes), as aho-corasick 1.1 lays them out in 8 buckets
+/// by their first bytes (at most 4): a place is checked when, for each of those bytes, the
+/// low and the high nibble of the text's byte are each some pattern's of one bucket.
+fn teddy_candidates(patterns: &[&[u8]], folded: &[u8]) -> u64 {
+    const BUCKETS: usize = 8;
+    let width = patterns
+        .iter()
+        .map(|p| p.len())
+        .min()
+        .unwrap_or(0)
+        .min(LEAD);
+    if width == 0 {
+        return 0;
+    }
+    let mut lows = vec![[0u8; 16]; width];
+    let mut highs = vec![[0u8; 16]; width];
+    let mut bucket_of: Vec<(Vec<u8>, usize)> = Vec::new();
+    for (id, pattern) in patterns.iter().enumerate() {
+        let mut folded_pattern = Vec::new();
+        fold_case_into(&mut folded_pattern, &pattern[..width]);
+        let nibbles: Vec<u8> = folded_pattern.iter().map(|b| b & 15).collect();
+        let bucket = if let Some((_, bucket)) = bucket_of.iter().find(|(n, _)| *n == nibbles) {
+            *bucket
+        } else {
+            let bucket = BUCKETS - 1 - id % BUCKETS;
+            bucket_of.push((nibbles, bucket));
+            bucket
+        };
+        for (j, byte) in folded_pattern.iter().enumerate() {
+            lows[j][usize::from(byte & 15)] |= 1 << bucket;
+            highs[j][usize::from(byte >> 4)] |= 1 << bucket;
+        }
+    }
+    let tables: Vec<[u8; 256]> = (0..width)
+        .map(|j| {
+            let mut table = [0u8; 256];
+            for (byte, slot) in table.iter_mut().enumerate() {
+                *slot = lows[j][byte & 15] & highs[j][byte >> 4];
+            }
+            table
+        })
+        .collect();
+    folded
+        .windows(width)
+        .filter(|window| {
+            window
+                .iter()
+                .zip(&tables)
+                .fold(u8::MAX, |buckets, (byte, table)| {
+                    buckets & table[usize::from(*byte)]
+                })
+                != 0
+        })
+        .count() as u64
 }
 
 /// A search for `patterns` in text lower-cased (ASCII only): a case-sensitive automaton keeps
@@ -1304,6 +1412,43 @@ mod tests {
             ["pim alert"],
             "a whole text inside a longer one covers both"
         );
+    }
+
+    #[test]
+    fn the_anchors_are_ordered_for_the_fewest_candidates_in_the_sample() {
+        let catalogue = shipped();
+        let engine = Engine::new(&catalogue, |_| true);
+        let rare_texts = Prefilter::of(&engine).unwrap().rare_texts;
+        let sorted = anchors(&rare_texts, &LeadCounts::default());
+        let routine =
+            r#"{"OperationName":"Update user","Category":"UserManagement","Id":"a5c3-9e44f"}"#;
+        let sample = format!("{routine}\n").repeat(200);
+        let candidates = |order: &[String]| {
+            let wrappers = WRAPPER_KEYS.map(|k| format!("\"{k}\""));
+            let patterns: Vec<&[u8]> = order
+                .iter()
+                .chain(&wrappers)
+                .map(String::as_bytes)
+                .collect();
+            let mut folded = Vec::new();
+            fold_case_into(&mut folded, sample.as_bytes());
+            teddy_candidates(&patterns, &folded)
+        };
+        let ordered = in_bucket_order(sorted.clone(), sample.as_bytes());
+        let mut same = ordered.clone();
+        same.sort_unstable();
+        assert_eq!(same, sorted, "the same anchors");
+        assert!(candidates(&ordered) <= candidates(&sorted));
+        assert_eq!(
+            in_bucket_order(sorted.clone(), b""),
+            sorted,
+            "no sample, no reordering"
+        );
+        // Two patterns, each in a bucket of its own: a candidate where one of them starts, and
+        // nowhere else.
+        let text = b"xxabcdxxefghxx";
+        assert_eq!(teddy_candidates(&[b"abcd", b"efgh"], text), 2);
+        assert_eq!(teddy_candidates(&[b"abcd"], b"xxabcexx"), 0, "a near miss");
     }
 
     #[test]
