@@ -6,7 +6,9 @@
 //! group in that span, with the latest event's values, every distinct value of each field and every finding.
 //! Lists are capped as the queries cap `make_set` (the counts are not).
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 
 use super::hit::{EventRef, Hit};
 use crate::catalogue::Detection;
@@ -78,58 +80,144 @@ impl Alert {
 impl Alert {
     /// The alert as JSON, for `rulecast test --format json` and `rulecast scan --format json`.
     pub(crate) fn to_json(&self, detection: &Detection) -> Value {
-        let pairs = |items: &[(String, Option<String>)]| -> Map<String, Value> {
-            items
-                .iter()
-                .map(|(f, v)| {
-                    (
-                        f.clone(),
-                        v.as_ref().map_or(Value::Null, |v| Value::String(v.clone())),
-                    )
-                })
-                .collect()
-        };
-        let mut alert = json!({
-            "detection": { "id": detection.meta.id, "name": format!("{}/{}", detection.section, detection.slug), "title": detection.meta.title },
-            "severity": self.severity(detection).as_str(),
-            "start": self.start.to_string(),
-            "end": self.end.to_string(),
-            "event_count": self.event_count,
-        });
-        let map = alert.as_object_mut().expect("built as an object");
-        if let Some((tier, required)) = &self.tier {
-            let group: Vec<(String, Option<String>)> = self
-                .group
-                .iter()
-                .map(|(f, v)| (f.clone(), Some(v.clone())))
-                .collect();
-            map.insert("group".to_owned(), Value::Object(pairs(&group)));
-            map.insert(
-                "tier".to_owned(),
-                json!({ "name": tier, "required": required }),
-            );
-        }
-        map.insert("fields".to_owned(), Value::Object(pairs(&self.fields)));
-        if !self.all_values.is_empty() {
-            map.insert(
-                "all_values".to_owned(),
-                Value::Object(
-                    self.all_values
-                        .iter()
-                        .map(|(f, v)| (f.clone(), json!(v)))
-                        .collect(),
-                ),
-            );
-        }
-        map.insert("findings".to_owned(), json!(self.findings));
-        let events: Vec<Value> = self
-            .events
-            .iter()
-            .map(|e| json!({ "position": e.position, "id": e.id, "time": e.time.to_string() }))
-            .collect();
-        map.insert("events".to_owned(), Value::Array(events));
-        alert
+        serde_json::to_value(self.json(detection, None, false))
+            .expect("an alert is strings, numbers and lists")
     }
+
+    /// The alert as [`Alert::to_json`] has it, ready to be serialised without building it as a
+    /// `Value` (the scan writes thousands). With `run`, the time the run that raised it executed
+    /// (`run_time`, last); with `places`, each event's line and byte offset.
+    pub(crate) fn json<'a>(
+        &'a self,
+        detection: &'a Detection,
+        run: Option<Timestamp>,
+        places: bool,
+    ) -> impl Serialize + 'a {
+        let threshold = self.tier.as_ref();
+        AlertJson {
+            detection: DetectionJson {
+                id: &detection.meta.id,
+                name: format!("{}/{}", detection.section, detection.slug),
+                title: &detection.meta.title,
+            },
+            severity: self.severity(detection).as_str(),
+            start: Iso(self.start),
+            end: Iso(self.end),
+            event_count: self.event_count,
+            group: threshold.map(|_| Object(&self.group)),
+            tier: threshold.map(|(name, required)| TierJson {
+                name,
+                required: *required,
+            }),
+            fields: Object(&self.fields),
+            all_values: (!self.all_values.is_empty()).then_some(Object(&self.all_values)),
+            findings: &self.findings,
+            events: EventsJson {
+                events: &self.events,
+                places,
+            },
+            run_time: run.map(Iso),
+        }
+    }
+}
+
+/// An alert in JSON, its keys in the order the output has always had them.
+#[derive(Serialize)]
+struct AlertJson<'a> {
+    detection: DetectionJson<'a>,
+    severity: &'a str,
+    start: Iso,
+    end: Iso,
+    event_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<Object<'a, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tier: Option<TierJson<'a>>,
+    fields: Object<'a, Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    all_values: Option<Object<'a, Vec<String>>>,
+    findings: &'a [String],
+    events: EventsJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_time: Option<Iso>,
+}
+
+#[derive(Serialize)]
+struct DetectionJson<'a> {
+    id: &'a str,
+    name: String,
+    title: &'a str,
+}
+
+#[derive(Serialize)]
+struct TierJson<'a> {
+    name: &'a str,
+    required: u32,
+}
+
+/// A time as the alert writes it (ISO 8601, see [`Timestamp::iso`]).
+struct Iso(Timestamp);
+
+impl Serialize for Iso {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.iso().as_str())
+    }
+}
+
+/// (key, value) pairs as a JSON object, as a `serde_json::Map` would hold them: a repeated
+/// key (a threshold may group by one field twice) keeps its first place and its last value.
+struct Object<'a, V>(&'a [(String, V)]);
+
+impl<V: Serialize> Serialize for Object<'_, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let pairs = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        for (i, (key, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            let (_, value) = pairs[i..]
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .expect("the pair itself");
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The events behind an alert; with `places`, where each is in the input.
+struct EventsJson<'a> {
+    events: &'a [EventRef],
+    places: bool,
+}
+
+impl Serialize for EventsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut list = serializer.serialize_seq(Some(self.events.len()))?;
+        for event in self.events {
+            list.serialize_element(&EventJson {
+                position: event.position,
+                id: event.id.as_deref(),
+                time: Iso(event.time),
+                line: self.places.then_some(event.line),
+                offset: self.places.then_some(event.offset),
+            })?;
+        }
+        list.end()
+    }
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    position: u64,
+    id: Option<&'a str>,
+    time: Iso,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
 }
 
 /// The events of a span of a threshold group, accumulated as they arrive.
@@ -194,5 +282,76 @@ impl Evidence {
                 self.findings.push(finding);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    /// What the scan writes for a threshold alert, key by key: a field grouped by twice keeps
+    /// its first place and its last value (as a JSON map does), the events carry their places
+    /// and the run time comes last; `to_json` is the same document without them.
+    #[test]
+    fn an_alert_is_written_as_its_json_value_is() {
+        let catalogue =
+            Catalogue::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("detections")).unwrap();
+        let (index, detection) = catalogue
+            .detections
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.slug == "role-activated-repeatedly")
+            .unwrap();
+        let time = Timestamp::parse("2025-06-01T10:25:23.561Z").unwrap();
+        let alert = Alert {
+            detection: index,
+            start: time,
+            end: time.minus_seconds(0),
+            event_count: 2,
+            group: vec![
+                ("TargetUser".to_owned(), "a@contoso.example".to_owned()),
+                ("RoleName".to_owned(), "User Administrator".to_owned()),
+                ("TargetUser".to_owned(), "b@contoso.example".to_owned()),
+            ],
+            tier: Some(("default".to_owned(), 3)),
+            fields: vec![
+                ("ActorIpAddress".to_owned(), Some("203.0.113.3".to_owned())),
+                ("GroupName".to_owned(), None),
+            ],
+            all_values: vec![("ActorIpAddress".to_owned(), vec!["203.0.113.3".to_owned()])],
+            findings: vec!["a \"quoted\" finding".to_owned()],
+            events: vec![EventRef {
+                position: 7,
+                line: 8,
+                offset: 900,
+                id: None,
+                time,
+            }],
+        };
+        let head = format!(
+            r#"{{"detection":{{"id":"{}","name":"pim-alerts/role-activated-repeatedly","title":"{}"}},"severity":"{}","start":"2025-06-01T10:25:23.561Z","end":"2025-06-01T10:25:23.561Z","event_count":2,"group":{{"TargetUser":"b@contoso.example","RoleName":"User Administrator"}},"tier":{{"name":"default","required":3}},"fields":{{"ActorIpAddress":"203.0.113.3","GroupName":null}},"all_values":{{"ActorIpAddress":["203.0.113.3"]}},"findings":["a \"quoted\" finding"],"events":[{{"position":7,"id":null,"time":"2025-06-01T10:25:23.561Z""#,
+            detection.meta.id,
+            detection.meta.title,
+            alert.severity(detection).as_str()
+        );
+        assert_eq!(alert.to_json(detection).to_string(), format!("{head}}}]}}"));
+        let run = Timestamp::parse("2025-06-01T11:00:00Z").unwrap();
+        assert_eq!(
+            serde_json::to_string(&alert.json(detection, Some(run), true)).unwrap(),
+            format!(r#"{head},"line":8,"offset":900}}],"run_time":"2025-06-01T11:00:00Z"}}"#)
+        );
+        // Without a tier, neither the group nor the tier is written.
+        let single = Alert {
+            tier: None,
+            group: Vec::new(),
+            all_values: Vec::new(),
+            ..alert
+        };
+        let json = single.to_json(detection);
+        assert!(json.get("group").is_none() && json.get("tier").is_none());
+        assert!(json.get("all_values").is_none());
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct AlertWriter<'a> {
     out: &'a mut dyn Write,
     container: Container,
     written: u64,
+    /// The JSON of the alert being written.
+    json: Vec<u8>,
 }
 
 impl<'a> AlertWriter<'a> {
@@ -62,6 +64,7 @@ impl<'a> AlertWriter<'a> {
             out,
             container,
             written: 0,
+            json: Vec::new(),
         }
     }
 
@@ -70,22 +73,17 @@ impl<'a> AlertWriter<'a> {
         let detection = &self.catalogue.detections[alert.detection];
         match self.format {
             ScanFormat::Json => {
-                let separator = if self.written == 0 {
-                    "{\"alerts\": [\n"
+                let separator: &[u8] = if self.written == 0 {
+                    b"{\"alerts\": [\n"
                 } else {
-                    ",\n"
+                    b",\n"
                 };
-                let mut json = alert.to_json(detection);
-                if let Some(run) = run {
-                    json["run_time"] = json!(run.to_string());
-                }
-                if let Some(Value::Array(events)) = json.get_mut("events") {
-                    for (shown, event) in events.iter_mut().zip(&alert.events) {
-                        shown["line"] = json!(event.line);
-                        shown["offset"] = json!(event.offset);
-                    }
-                }
-                write!(self.out, "{separator}{json}")?;
+                // Serialised into a buffer and written at once: the output is a `dyn Write`,
+                // and serde writes a key, a quote or a comma at a time.
+                self.json.clear();
+                self.json.extend_from_slice(separator);
+                serde_json::to_writer(&mut self.json, &alert.json(detection, run, true))?;
+                self.out.write_all(&self.json)?;
             }
             ScanFormat::Text => self.text(alert, run)?,
         }
