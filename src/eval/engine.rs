@@ -1,8 +1,6 @@
 //! The evaluator for a whole catalogue: every log source and detection compiled once, then
 //! events in, hits out, and hits turned into alerts.
 
-use std::collections::HashMap;
-
 use super::alert::Alert;
 use super::compiled::CompiledDetection;
 use super::hit::{Hit, Place};
@@ -32,8 +30,9 @@ pub struct Engine<'c> {
     pub(crate) detections: Vec<CompiledDetection>,
     /// For each source, the compiled detections that read it.
     by_source: Vec<Vec<usize>>,
-    /// Catalogue index of a detection to its compiled index.
-    compiled: HashMap<usize, usize>,
+    /// Per catalogue index of a detection, its compiled index (`None`: not included). Asked for
+    /// every hit, so a list rather than a map.
+    compiled: Vec<Option<usize>>,
 }
 
 impl<'c> Engine<'c> {
@@ -54,7 +53,7 @@ impl<'c> Engine<'c> {
             .collect();
         let mut detections = Vec::new();
         let mut by_source = vec![Vec::new(); sources.len()];
-        let mut compiled = HashMap::new();
+        let mut compiled = vec![None; catalogue.detections.len()];
         for (index, detection) in catalogue
             .detections
             .iter()
@@ -65,7 +64,7 @@ impl<'c> Engine<'c> {
                 .logsources
                 .get_index_of(&detection.meta.logsource)
                 .expect("validated: detections name loaded log sources");
-            compiled.insert(index, detections.len());
+            compiled[index] = Some(detections.len());
             by_source[source].push(detections.len());
             detections.push(CompiledDetection::new(
                 catalogue,
@@ -145,7 +144,12 @@ impl<'c> Engine<'c> {
 
     /// The compiled form of catalogue detection `index`, if it was included.
     pub(crate) fn compiled(&self, index: usize) -> Option<&CompiledDetection> {
-        self.compiled.get(&index).map(|c| &self.detections[*c])
+        self.compiled_index(index).map(|c| &self.detections[c])
+    }
+
+    /// The index in [`Engine::detections`] of catalogue detection `index`, if it was included.
+    fn compiled_index(&self, index: usize) -> Option<usize> {
+        self.compiled.get(index).copied().flatten()
     }
 
     /// Whether any included detection reads source `source`.
@@ -194,35 +198,36 @@ impl<'c> Engine<'c> {
 /// Turns a stream of hits into alerts: at once for single events, at the end for thresholds.
 pub(crate) struct Alerter<'e, 'c> {
     engine: &'e Engine<'c>,
-    runs: HashMap<usize, ThresholdRun>,
-    field_names: HashMap<usize, Vec<String>>,
+    /// Per compiled detection: its threshold's windows, once a hit of it arrived.
+    runs: Vec<Option<ThresholdRun>>,
+    /// Per compiled detection: the names of its output fields, once a hit of it arrived.
+    field_names: Vec<Option<Vec<String>>>,
 }
 
 impl<'e, 'c> Alerter<'e, 'c> {
     pub(crate) fn new(engine: &'e Engine<'c>) -> Alerter<'e, 'c> {
         Alerter {
             engine,
-            runs: HashMap::new(),
-            field_names: HashMap::new(),
+            runs: std::iter::repeat_with(|| None)
+                .take(engine.detections.len())
+                .collect(),
+            field_names: vec![None; engine.detections.len()],
         }
     }
 
     /// Takes a hit; returns its alert when the detection has no threshold.
     pub(crate) fn push(&mut self, hit: Hit) -> Option<Alert> {
         let engine = self.engine;
-        let names = self
-            .field_names
-            .entry(hit.detection)
-            .or_insert_with(|| engine.output_field_names(hit.detection));
         let compiled = engine
-            .compiled(hit.detection)
+            .compiled_index(hit.detection)
             .expect("hits come from included detections");
-        match &compiled.threshold {
+        let names = self.field_names[compiled]
+            .get_or_insert_with(|| engine.output_field_names(hit.detection));
+        match &engine.detections[compiled].threshold {
             None => Some(Alert::of_event(hit, names)),
             Some(plan) => {
-                self.runs
-                    .entry(hit.detection)
-                    .or_insert_with(|| ThresholdRun::new(hit.detection, plan.clone()))
+                self.runs[compiled]
+                    .get_or_insert_with(|| ThresholdRun::new(hit.detection, plan.clone()))
                     .push(hit);
                 None
             }
@@ -232,15 +237,15 @@ impl<'e, 'c> Alerter<'e, 'c> {
     /// The threshold alerts, in catalogue order, and per detection the number of matching events
     /// that arrived too far out of time order to count.
     pub(crate) fn finish(self) -> (Vec<Alert>, Vec<(usize, u64)>) {
-        let mut runs: Vec<(usize, ThresholdRun)> = self.runs.into_iter().collect();
-        runs.sort_by_key(|(d, _)| *d);
         let mut alerts = Vec::new();
         let mut late = Vec::new();
-        for (detection, run) in runs {
+        // Compiled detections are in catalogue order.
+        for (run, names) in self.runs.into_iter().zip(&self.field_names) {
+            let Some(run) = run else { continue };
             if run.late() > 0 {
-                late.push((detection, run.late()));
+                late.push((run.detection(), run.late()));
             }
-            alerts.extend(run.finish(&self.field_names[&detection]));
+            alerts.extend(run.finish(names.as_deref().unwrap_or_default()));
         }
         (alerts, late)
     }
