@@ -15,8 +15,13 @@
 //! order; events up to one window out of order are put back in order by a small buffer, and
 //! later ones are counted as late and reported instead of silently skewing a window.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
+
+// Group values come from the log, which an attacker may write, so the maps are seeded at
+// random; no output depends on their order (alerts are sorted by start, then group).
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::alert::{Alert, Evidence};
 use super::hit::Hit;
@@ -88,13 +93,27 @@ impl ThresholdPlan {
     /// The tier of a group and the events it needs: the first tier whose list holds the
     /// group's value, else the default.
     pub(crate) fn tier(&self, group: &[String]) -> (&str, u32) {
-        self.tiers
-            .iter()
-            .find(|t| {
-                t.values
-                    .contains(&super::field::lowercase(&group[t.position]))
-            })
-            .map(|t| (t.name.as_str(), t.count))
+        self.tier_named(self.tier_index(group))
+    }
+
+    /// The position in `tiers` of the first tier whose list holds the group's value.
+    fn tier_index(&self, group: &[String]) -> Option<usize> {
+        self.tiers.iter().position(|t| {
+            let value = &group[t.position];
+            // Most values are lower-case already; only the others are copied.
+            let lowered = if value.is_ascii() && !value.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Borrowed(value.as_str())
+            } else {
+                Cow::Owned(super::field::lowercase(value))
+            };
+            t.values.contains(lowered.as_ref())
+        })
+    }
+
+    /// The name and count of the tier at `index` (`None`: the default).
+    fn tier_named(&self, index: Option<usize>) -> (&str, u32) {
+        index
+            .map(|i| (self.tiers[i].name.as_str(), self.tiers[i].count))
             .unwrap_or((crate::catalogue::detection::DEFAULT_TIER, self.count))
     }
 }
@@ -103,7 +122,8 @@ impl ThresholdPlan {
 #[derive(Debug)]
 struct GroupWindow {
     required: u32,
-    tier: String,
+    /// The group's tier, a position in the plan's `tiers` (`None`: the default).
+    tier: Option<usize>,
     /// The group's events of the last `window`, oldest first.
     recent: VecDeque<Hit>,
     /// The episode under way: from its first window's start to its last window's end.
@@ -164,8 +184,11 @@ pub(crate) struct ThresholdRun {
     detection: usize,
     plan: ThresholdPlan,
     groups: HashMap<Vec<String>, GroupWindow>,
-    /// Hits not yet released to their group, ordered by (time, arrival).
-    reorder: BinaryHeap<Reverse<(Timestamp, u64, OrderedHit)>>,
+    /// Hits not yet released to their group, in (time, arrival) order, that arrived no earlier
+    /// than the one before them: in a log in time order, every hit, at no cost to order them.
+    in_order: VecDeque<(Timestamp, u64, Hit)>,
+    /// The other hits not yet released, ordered by (time, arrival).
+    stragglers: BinaryHeap<Reverse<(Timestamp, u64, OrderedHit)>>,
     arrivals: u64,
     newest: Timestamp,
     released: Option<Timestamp>,
@@ -202,7 +225,8 @@ impl ThresholdRun {
             detection,
             plan,
             groups: HashMap::new(),
-            reorder: BinaryHeap::new(),
+            in_order: VecDeque::new(),
+            stragglers: BinaryHeap::new(),
             arrivals: 0,
             newest: Timestamp(i64::MIN),
             released: None,
@@ -215,12 +239,19 @@ impl ThresholdRun {
         self.late
     }
 
+    /// Catalogue index of the detection.
+    pub(crate) fn detection(&self) -> usize {
+        self.detection
+    }
+
     /// Groups and buffered events held now.
     #[cfg(test)]
     pub(crate) fn held(&self) -> (usize, usize) {
         (
             self.groups.len(),
-            self.reorder.len() + self.groups.values().map(|g| g.recent.len()).sum::<usize>(),
+            self.in_order.len()
+                + self.stragglers.len()
+                + self.groups.values().map(|g| g.recent.len()).sum::<usize>(),
         )
     }
 
@@ -230,15 +261,16 @@ impl ThresholdRun {
             return;
         }
         self.arrivals += 1;
-        self.newest = self.newest.max(hit.time());
-        self.reorder
-            .push(Reverse((hit.time(), self.arrivals, OrderedHit(hit))));
+        let time = hit.time();
+        self.newest = self.newest.max(time);
+        if self.in_order.back().is_none_or(|(t, _, _)| *t <= time) {
+            self.in_order.push_back((time, self.arrivals, hit));
+        } else {
+            self.stragglers
+                .push(Reverse((time, self.arrivals, OrderedHit(hit))));
+        }
         let settled = self.newest.minus_seconds(self.plan.window_seconds);
-        while self
-            .reorder
-            .peek()
-            .is_some_and(|Reverse((t, _, _))| *t < settled)
-        {
+        while self.next_release().is_some_and(|(t, _)| t < settled) {
             self.release_one();
         }
         if self.arrivals.is_multiple_of(SWEEP_EVERY) {
@@ -246,17 +278,35 @@ impl ThresholdRun {
         }
     }
 
+    /// The (time, arrival) of the hit to release next.
+    fn next_release(&self) -> Option<(Timestamp, u64)> {
+        let in_order = self.in_order.front().map(|(t, a, _)| (*t, *a));
+        let straggler = self.stragglers.peek().map(|Reverse((t, a, _))| (*t, *a));
+        match (in_order, straggler) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     fn release_one(&mut self) {
-        let Some(Reverse((time, _, OrderedHit(hit)))) = self.reorder.pop() else {
+        let Some((time, arrival)) = self.next_release() else {
             return;
+        };
+        let mut hit = if self.in_order.front().is_some_and(|(_, a, _)| *a == arrival) {
+            self.in_order.pop_front().expect("just seen").2
+        } else {
+            let Reverse((_, _, OrderedHit(hit))) = self.stragglers.pop().expect("just seen");
+            hit
         };
         self.released = Some(time);
         let plan = &self.plan;
-        let group = self.groups.entry(hit.group.clone()).or_insert_with(|| {
-            let (tier, required) = plan.tier(&hit.group);
+        // The group's values become its key: the windows need only the rest of the hit.
+        let key = std::mem::take(&mut hit.group);
+        let group = self.groups.entry(key).or_insert_with_key(|key| {
+            let tier = plan.tier_index(key);
             GroupWindow {
-                required,
-                tier: tier.to_owned(),
+                required: plan.tier_named(tier).1,
+                tier,
                 recent: VecDeque::new(),
                 span: None,
                 done: Vec::new(),
@@ -281,7 +331,7 @@ impl ThresholdRun {
     /// Releases every buffered hit and returns one alert per group that reached its count,
     /// ordered by start time, then group.
     pub(crate) fn finish(mut self, field_names: &[String]) -> Vec<Alert> {
-        while !self.reorder.is_empty() {
+        while self.next_release().is_some() {
             self.release_one();
         }
         let mut alerts: Vec<Alert> = Vec::new();
@@ -303,7 +353,10 @@ impl ThresholdRun {
                         .cloned()
                         .zip(group.clone())
                         .collect(),
-                    tier: Some((window.tier.clone(), window.required)),
+                    tier: Some((
+                        self.plan.tier_named(window.tier).0.to_owned(),
+                        window.required,
+                    )),
                     fields: field_names
                         .iter()
                         .cloned()
