@@ -8,7 +8,7 @@ use super::key_tree::{Found, KeyTree};
 use super::record::Record;
 use super::shape::{Located, Shape};
 use super::source::SourcePlan;
-use super::window::ThresholdRun;
+use super::window::{Spent, ThresholdRun};
 use crate::catalogue::Catalogue;
 use crate::catalogue::shape::InputKind;
 
@@ -237,16 +237,26 @@ impl<'e, 'c> Alerter<'e, 'c> {
     /// The threshold alerts, in catalogue order, and per detection the number of matching events
     /// that arrived too far out of time order to count.
     pub(crate) fn finish(self) -> (Vec<Alert>, Vec<(usize, u64)>) {
+        let (alerts, late, _) = self.finish_leaving();
+        (alerts, late)
+    }
+
+    /// [`Alerter::finish`], handing back the hits the windows still held rather than freeing them
+    /// ([`ThresholdRun::finish_leaving`]).
+    pub(crate) fn finish_leaving(self) -> (Vec<Alert>, Vec<(usize, u64)>, Vec<Spent>) {
         let mut alerts = Vec::new();
         let mut late = Vec::new();
+        let mut spent = Vec::new();
         // Compiled detections are in catalogue order.
         for (run, names) in self.runs.into_iter().zip(&self.field_names) {
             let Some(run) = run else { continue };
             if run.late() > 0 {
                 late.push((run.detection(), run.late()));
             }
-            alerts.extend(run.finish(names.as_deref().unwrap_or_default()));
+            let (run_alerts, run_spent) = run.finish_leaving(names.as_deref().unwrap_or_default());
+            alerts.extend(run_alerts);
+            spent.push(run_spent);
         }
-        (alerts, late)
+        (alerts, late, spent)
     }
 }

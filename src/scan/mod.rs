@@ -199,7 +199,10 @@ fn scan_with(
         }
         Ok(())
     })?;
-    let (finished, late) = alerter.finish();
+    let (finished, late, spent) = alerter.finish_leaving();
+    // The hits left in the windows are freed beside the writing of the last alerts, on the core
+    // the workers left: nothing else runs now, and the process may end before it is done.
+    std::thread::spawn(move || drop(spent));
     summary.late = late;
     for alert in &finished {
         alerts += 1;
