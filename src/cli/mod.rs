@@ -1183,7 +1183,10 @@ fn scan_command(
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let engine = crate::eval::Engine::new(&catalogue, |i| selected.contains(&i));
+    let catalogue = kept_until_exit(catalogue);
+    let engine = kept_until_exit(crate::eval::Engine::new(&catalogue, |i| {
+        selected.contains(&i)
+    }));
     if let Some(target) = schedule
         && selected.iter().all(|i| {
             target
