@@ -201,8 +201,9 @@ fn scan_with(
     })?;
     let (finished, late, spent) = alerter.finish_leaving();
     // The hits left in the windows are freed beside the writing of the last alerts, on the core
-    // the workers left: nothing else runs now, and the process may end before it is done.
-    std::thread::spawn(move || drop(spent));
+    // the workers left: nothing else runs now, and the process may end before it is done. (If
+    // no thread can be started, the closure and so the hits are freed here.)
+    let _ = std::thread::Builder::new().spawn(move || drop(spent));
     summary.late = late;
     for alert in &finished {
         alerts += 1;
