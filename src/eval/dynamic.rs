@@ -297,28 +297,29 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let start = self.at;
-        let bytes = self.text.as_bytes();
-        let mut at = start + 1;
+        let start = self.at + 1;
+        let rest = &self.text.as_bytes()[start..];
+        let mut end = 0;
         let mut escaped = false;
         loop {
-            match *bytes.get(at)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    at += 2;
-                }
-                0..0x20 => return None,
-                _ => at += 1,
+            end += memchr::memchr2(b'"', b'\\', rest.get(end..)?)?;
+            if rest[end] == b'"' {
+                break;
             }
+            escaped = true;
+            end += 2;
         }
-        self.at = at + 1;
+        // Control characters must be escaped in JSON (serde_json refuses them).
+        if rest[..end].iter().any(|&b| b < 0x20) {
+            return None;
+        }
+        self.at = start + end + 1;
         if escaped {
             self.unlike_serde += 1;
-            let quoted = self.text.get(start..self.at)?;
+            let quoted = &self.text[start - 1..self.at];
             return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
         }
-        Some(Cow::Borrowed(&self.text[start + 1..at]))
+        Some(Cow::Borrowed(&self.text[start..start + end]))
     }
 
     fn array(&mut self, depth: usize) -> Option<Dynamic<'a>> {
