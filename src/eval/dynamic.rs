@@ -310,7 +310,11 @@ impl<'a> Parser<'a> {
             end += 2;
         }
         // Control characters must be escaped in JSON (serde_json refuses them).
-        if rest[..end].iter().any(|&b| b < 0x20) {
+        if rest[..end]
+            .iter()
+            .fold(0, |seen, &b| seen | u8::from(b < 0x20))
+            != 0
+        {
             return None;
         }
         self.at = start + end + 1;
