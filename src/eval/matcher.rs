@@ -267,6 +267,23 @@ impl CompiledMatch {
         }
     }
 
+    /// The lower-case values one of which the field must equal for the match to hold, or
+    /// `None` when it accepts other values (a pattern, a regex, an empty value).
+    pub(crate) fn exact_values(&self) -> Option<Vec<&str>> {
+        if self.all && self.tests.len() != 1 {
+            return None;
+        }
+        let mut values = Vec::new();
+        for test in &self.tests {
+            match test {
+                Test::Equals { lower } => values.push(lower.as_str()),
+                Test::InList { values: list, .. } => values.extend(list.iter().map(String::as_str)),
+                _ => return None,
+            }
+        }
+        Some(values)
+    }
+
     /// Texts one of which every value this match accepts holds (see [`Test::required_texts`]).
     pub(crate) fn required_texts(&self) -> Option<Vec<&str>> {
         if self.all {
