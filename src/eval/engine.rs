@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::alert::Alert;
-use super::compiled::CompiledDetection;
+use super::compiled::{Candidates, CompiledDetection};
 use super::hit::{Hit, Place};
 use super::key_tree::{Found, KeyTree};
 use super::record::Record;
@@ -32,6 +32,8 @@ pub struct Engine<'c> {
     pub(crate) detections: Vec<CompiledDetection>,
     /// For each source, the compiled detections that read it.
     by_source: Vec<Vec<usize>>,
+    /// For each source, those an event can match, by its value of one field.
+    candidates: Vec<Candidates>,
     /// Catalogue index of a detection to its compiled index.
     compiled: HashMap<usize, usize>,
 }
@@ -74,6 +76,10 @@ impl<'c> Engine<'c> {
                 &sources[source],
             ));
         }
+        let candidates = by_source
+            .iter()
+            .map(|members| Candidates::new(&detections, members))
+            .collect();
         Engine {
             catalogue,
             keys,
@@ -82,6 +88,7 @@ impl<'c> Engine<'c> {
             sources,
             detections,
             by_source,
+            candidates,
             compiled,
         }
     }
@@ -164,7 +171,7 @@ impl<'c> Engine<'c> {
         out: &mut Vec<Hit>,
     ) -> usize {
         let mut untimed = 0;
-        for &d in &self.by_source[source] {
+        for &d in self.candidates[source].of(record) {
             let detection = &self.detections[d];
             if detection.matches(record) {
                 match detection.hit(record, place) {
