@@ -102,7 +102,7 @@ impl<'a, 'p> Record<'a, 'p> {
     /// A dynamic column's value (see [`Dynamic::column`] for JSON delivered as text).
     pub(crate) fn dynamic(&self, column: usize) -> Option<&Dynamic<'a>> {
         self.dynamic[column]
-            .get_or_init(|| Dynamic::column(self.raw[column]?.get()))
+            .get_or_init(|| Dynamic::column(self.raw[column]?))
             .as_ref()
     }
 
