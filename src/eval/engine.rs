@@ -2,7 +2,7 @@
 //! events in, hits out, and hits turned into alerts.
 
 use super::alert::Alert;
-use super::compiled::CompiledDetection;
+use super::compiled::{Candidates, CompiledDetection};
 use super::hit::{Hit, Place};
 use super::key_tree::{Found, KeyTree};
 use super::record::Record;
@@ -30,6 +30,8 @@ pub struct Engine<'c> {
     pub(crate) detections: Vec<CompiledDetection>,
     /// For each source, the compiled detections that read it.
     by_source: Vec<Vec<usize>>,
+    /// For each source, those an event can match, by its value of one field.
+    candidates: Vec<Candidates>,
     /// Per catalogue index of a detection, its compiled index (`None`: not included). Asked for
     /// every hit, so a list rather than a map.
     compiled: Vec<Option<usize>>,
@@ -73,6 +75,10 @@ impl<'c> Engine<'c> {
                 &sources[source],
             ));
         }
+        let candidates = by_source
+            .iter()
+            .map(|members| Candidates::new(&detections, members))
+            .collect();
         Engine {
             catalogue,
             keys,
@@ -81,6 +87,7 @@ impl<'c> Engine<'c> {
             sources,
             detections,
             by_source,
+            candidates,
             compiled,
         }
     }
@@ -168,7 +175,7 @@ impl<'c> Engine<'c> {
         out: &mut Vec<Hit>,
     ) -> usize {
         let mut untimed = 0;
-        for &d in &self.by_source[source] {
+        for &d in self.candidates[source].of(record) {
             let detection = &self.detections[d];
             if detection.matches(record) {
                 match detection.hit(record, place) {

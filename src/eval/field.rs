@@ -21,6 +21,7 @@ use std::cell::OnceCell;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::dynamic::Dynamic;
 use super::record::Record;
 use super::shape::path_keys;
 use crate::catalogue::logsource::{Column, ColumnType, FieldValue};
@@ -99,9 +100,8 @@ pub(crate) fn unquote(text: &str) -> Cow<'_, str> {
     Cow::Borrowed(text)
 }
 
-fn at_path<'v>(value: &'v Value, keys: &[String]) -> Option<&'v Value> {
-    keys.iter()
-        .try_fold(value, |v, key| v.as_object()?.get(key))
+fn at_path<'v, 'a>(value: &'v Dynamic<'a>, keys: &[String]) -> Option<&'v Dynamic<'a>> {
+    keys.iter().try_fold(value, |v, key| v.get(key))
 }
 
 fn keys(path: &str) -> Vec<String> {
@@ -194,19 +194,14 @@ impl FieldPlan {
 
     /// The field's text in `record`, `None` when missing or empty.
     pub(crate) fn resolve<'a>(&self, record: &Record<'a, '_>) -> Option<Cow<'a, str>> {
-        let owned = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
         match self {
             FieldPlan::Plain { column } => record.column_text(*column),
-            FieldPlan::Dynamic { column, path } => at_path(record.dynamic(*column)?, path)
-                .and_then(scalar_text)
-                .map(owned),
+            FieldPlan::Dynamic { column, path } => at_path(record.dynamic(*column)?, path)?.text(),
             FieldPlan::At {
                 column,
                 index,
                 path,
-            } => at_path(record.dynamic(*column)?.as_array()?.get(*index)?, path)
-                .and_then(scalar_text)
-                .map(owned),
+            } => at_path(record.dynamic(*column)?.as_array()?.get(*index)?, path)?.text(),
             FieldPlan::Element {
                 column,
                 matching,
@@ -219,11 +214,11 @@ impl FieldPlan {
                     .find(|element| {
                         matching.iter().all(|(keys, wanted)| {
                             at_path(element, keys)
-                                .and_then(scalar_text)
+                                .and_then(Dynamic::text)
                                 .is_some_and(|t| equal_ignoring_case(&t, wanted))
                         })
                     })?;
-                at_path(element, path).and_then(scalar_text).map(owned)
+                at_path(element, path)?.text()
             }
             FieldPlan::ModifiedProperty { column, name, side } => {
                 let entry = record
@@ -235,12 +230,14 @@ impl FieldPlan {
                     .find(|entry| {
                         entry
                             .get("displayName")
-                            .and_then(scalar_text)
+                            .and_then(Dynamic::text)
                             .is_some_and(|t| equal_ignoring_case(&t, name))
                     })?;
-                let text = scalar_text(entry.get(*side)?)?;
-                let unquoted = unquote(&text);
-                (!unquoted.is_empty()).then(|| Cow::Owned(unquoted.into_owned()))
+                let unquoted = match entry.get(side)?.text()? {
+                    Cow::Borrowed(text) => unquote(text),
+                    Cow::Owned(text) => Cow::Owned(unquote(&text).into_owned()),
+                };
+                (!unquoted.is_empty()).then_some(unquoted)
             }
             FieldPlan::FirstOf(plans) => plans.iter().find_map(|p| p.resolve(record)),
         }

@@ -145,14 +145,9 @@ impl Test {
             }
         };
         match self {
-            Test::Equals { lower } => value.is_some_and(|v| {
-                let text = v.as_str();
-                if text.is_ascii() {
-                    text.eq_ignore_ascii_case(lower)
-                } else {
-                    v.lower() == lower
-                }
-            }),
+            // The value's lower case is made once per event and field, so comparing with it
+            // costs a length check and a memcmp where folding both sides cost a pass per test.
+            Test::Equals { lower } => value.is_some_and(|v| v.lower() == lower),
             Test::EqualsCased(expected) => text == expected,
             Test::Contains { finder, cased, .. } => {
                 finder.find(folded(*cased).as_bytes()).is_some()
@@ -160,14 +155,7 @@ impl Test {
             Test::StartsWith {
                 text: prefix,
                 cased,
-            } => {
-                if !cased && text.is_ascii() {
-                    text.len() >= prefix.len()
-                        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
-                } else {
-                    folded(*cased).starts_with(prefix.as_str())
-                }
-            }
+            } => folded(*cased).starts_with(prefix.as_str()),
             Test::EndsWith {
                 text: suffix,
                 cased,
@@ -277,6 +265,23 @@ impl CompiledMatch {
         } else {
             self.tests.iter().any(|t| t.matches(value))
         }
+    }
+
+    /// The lower-case values one of which the field must equal for the match to hold, or
+    /// `None` when it accepts other values (a pattern, a regex, an empty value).
+    pub(crate) fn exact_values(&self) -> Option<Vec<&str>> {
+        if self.all && self.tests.len() != 1 {
+            return None;
+        }
+        let mut values = Vec::new();
+        for test in &self.tests {
+            match test {
+                Test::Equals { lower } => values.push(lower.as_str()),
+                Test::InList { values: list, .. } => values.extend(list.iter().map(String::as_str)),
+                _ => return None,
+            }
+        }
+        Some(values)
     }
 
     /// Texts one of which every value this match accepts holds (see [`Test::required_texts`]).

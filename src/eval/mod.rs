@@ -20,6 +20,7 @@
 pub(crate) mod alert;
 pub(crate) mod compiled;
 pub(crate) mod convert;
+pub(crate) mod dynamic;
 pub(crate) mod engine;
 pub(crate) mod explain;
 pub(crate) mod field;

@@ -15,6 +15,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::dynamic::Dynamic;
 use super::field::{self, FieldText};
 use super::shape::{Located, Shape, ShapePlan};
 use super::source::SourcePlan;
@@ -63,7 +64,7 @@ pub(crate) struct Record<'a, 'p> {
     plan: &'p SourcePlan,
     shape: &'p ShapePlan,
     raw: Vec<Option<&'a RawValue>>,
-    dynamic: Vec<OnceCell<Option<Value>>>,
+    dynamic: Vec<OnceCell<Option<Dynamic<'a>>>>,
     fields: Vec<OnceCell<Option<FieldText<'a>>>>,
     time: OnceCell<Option<Timestamp>>,
 }
@@ -73,7 +74,7 @@ impl<'a, 'p> Record<'a, 'p> {
     /// the columns built from flat ones.
     pub(crate) fn new(plan: &'p SourcePlan, shape: Shape, located: Located<'a>) -> Record<'a, 'p> {
         let Located { raw, built } = located;
-        let dynamic: Vec<OnceCell<Option<Value>>> =
+        let dynamic: Vec<OnceCell<Option<Dynamic<'a>>>> =
             (0..raw.len()).map(|_| OnceCell::new()).collect();
         for (column, value) in built {
             let _ = dynamic[column].set(Some(value));
@@ -98,19 +99,10 @@ impl<'a, 'p> Record<'a, 'p> {
         Some(text)
     }
 
-    /// A dynamic column as JSON. Log Analytics exports and the query API deliver dynamic
-    /// columns as JSON text inside a string; that text is parsed too.
-    pub(crate) fn dynamic(&self, column: usize) -> Option<&Value> {
+    /// A dynamic column's value (see [`Dynamic::column`] for JSON delivered as text).
+    pub(crate) fn dynamic(&self, column: usize) -> Option<&Dynamic<'a>> {
         self.dynamic[column]
-            .get_or_init(|| {
-                let value: Value = serde_json::from_str(self.raw[column]?.get()).ok()?;
-                match value {
-                    Value::String(text) if text.trim_start().starts_with(['[', '{']) => {
-                        Some(serde_json::from_str(&text).unwrap_or(Value::String(text)))
-                    }
-                    value => Some(value),
-                }
-            })
+            .get_or_init(|| Dynamic::column(self.raw[column]?))
             .as_ref()
     }
 

@@ -15,9 +15,13 @@
 use std::collections::HashMap;
 
 use indexmap::IndexMap;
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
+#[cfg(test)]
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::dynamic::Dynamic;
 use super::key_tree::{Found, KeyTree};
 use super::record::plain_text;
 use crate::catalogue::logsource::{ColumnType, LogSourceFile};
@@ -117,11 +121,11 @@ impl Built {
     }
 
     /// The value in `found`; `None` when every flat column it reads is empty.
-    fn value(&self, tree: &KeyTree, found: &Found) -> Option<Value> {
+    fn value<'a>(&self, tree: &KeyTree, found: &Found<'a>) -> Option<Dynamic<'a>> {
         match self {
             Built::Key(place) => {
                 let text = place.find(tree, found).and_then(plain_text)?;
-                Some(Value::String(text.into_owned()))
+                Some(Dynamic::String(text))
             }
             Built::Object { fields, when } => {
                 if let Some(when) = when
@@ -129,25 +133,28 @@ impl Built {
                 {
                     return None;
                 }
-                let mut object = Map::new();
+                // The names are a template's, so no two are the same.
+                let mut object = Vec::new();
                 let mut any = false;
                 for (name, built) in fields {
                     match built.value(tree, found) {
                         Some(value) => {
-                            any |= !matches!(&value, Value::Array(items) if items.is_empty());
-                            object.insert(name.clone(), value);
+                            any |= !matches!(&value, Dynamic::Array(items, _) if items.is_empty());
+                            object.push((Cow::Owned(name.clone()), value));
                         }
                         None if matches!(built, Built::List(_)) => {
-                            object.insert(name.clone(), Value::Array(Vec::new()));
+                            object
+                                .push((Cow::Owned(name.clone()), Dynamic::Array(Vec::new(), None)));
                         }
                         None => {}
                     }
                 }
-                any.then_some(Value::Object(object))
+                any.then_some(Dynamic::Object(object, None))
             }
             Built::List(items) => {
-                let items: Vec<Value> = items.iter().filter_map(|i| i.value(tree, found)).collect();
-                (!items.is_empty()).then_some(Value::Array(items))
+                let items: Vec<Dynamic> =
+                    items.iter().filter_map(|i| i.value(tree, found)).collect();
+                (!items.is_empty()).then_some(Dynamic::Array(items, None))
             }
         }
     }
@@ -201,7 +208,7 @@ impl Built {
 pub(crate) struct Located<'a> {
     pub raw: Vec<Option<&'a RawValue>>,
     /// Built columns: (column, value).
-    pub built: Vec<(usize, Value)>,
+    pub built: Vec<(usize, Dynamic<'a>)>,
 }
 
 impl Located<'_> {
