@@ -8,7 +8,11 @@
 //! an inner object (`properties`) is walked only when a column inside it is asked for.
 //!
 //! This is the hot path of `rulecast scan`, so keys are found by hash rather than by
-//! comparing strings, and nothing is allocated per key.
+//! comparing strings, nothing is allocated per key, and the top level is walked by [`walk`]
+//! (several times faster than serde_json), with serde_json reading whatever that walk is not
+//! certain of, so that errors are serde_json's.
+
+mod walk;
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -51,17 +55,34 @@ fn filter_bit(key: &[u8]) -> (usize, u64) {
     (bit / 64, 1 << (bit % 64))
 }
 
-/// A hash of a key from its length and its first and last eight bytes: constant time, and
-/// column names differ there. Collisions only cost a comparison.
+/// A hash of a key from its length and its first and last eight bytes (all of them when it is
+/// shorter): constant time, and column names differ there. Collisions only cost a comparison.
+/// Read as whole words, not copied into a buffer (a `memcpy` call per key).
 fn key_hash(bytes: &[u8]) -> u32 {
-    let word = |part: &[u8]| {
-        let mut buffer = [0u8; 8];
-        buffer[..part.len()].copy_from_slice(part);
-        u64::from_le_bytes(buffer)
+    let n = bytes.len();
+    let (head, tail) = if n >= 8 {
+        (
+            u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes")),
+            u64::from_le_bytes(bytes[n - 8..].try_into().expect("eight bytes")),
+        )
+    } else if n >= 4 {
+        (
+            u64::from(u32::from_le_bytes(
+                bytes[..4].try_into().expect("four bytes"),
+            )),
+            u64::from(u32::from_le_bytes(
+                bytes[n - 4..].try_into().expect("four bytes"),
+            )),
+        )
+    } else if n > 0 {
+        (
+            u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8,
+            u64::from(bytes[n - 1]),
+        )
+    } else {
+        (0, 0)
     };
-    let n = bytes.len().min(8);
-    let mixed =
-        word(&bytes[..n]) ^ word(&bytes[bytes.len() - n..]).rotate_left(29) ^ bytes.len() as u64;
+    let mixed = head ^ tail.rotate_left(29) ^ n as u64;
     (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
 }
 
@@ -132,6 +153,25 @@ impl KeyTree {
     /// Reads the JSON object in `text`, keeping the raw value of every key the tree knows at
     /// this level. Fails when `text` is not a JSON object.
     pub(crate) fn read<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
+        let mut values = vec![None; self.keys.len()];
+        let walked = walk::members(text, |key, value| {
+            // The last of duplicate keys wins, as in serde_json's own maps.
+            if let Some(slot) = self.find(key) {
+                values[slot] = Some(borrowed_raw_value(value)?);
+            }
+            Some(())
+        });
+        if walked.is_some() {
+            return Ok(Found {
+                children: OnceCell::new(),
+                values,
+            });
+        }
+        self.read_with_serde_json(text)
+    }
+
+    /// [`KeyTree::read`] by serde_json alone.
+    fn read_with_serde_json<'a>(&self, text: &'a str) -> Result<Found<'a>, serde_json::Error> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let values = LevelSeed(self).deserialize(&mut deserializer)?;
         deserializer.end()?;
@@ -140,6 +180,22 @@ impl KeyTree {
             values,
         })
     }
+}
+
+/// `json`, a JSON value (checked by [`walk`]), as serde_json's raw value, borrowed: through the
+/// protocol by which serde_json takes a `RawValue` from any deserializer (a map of one entry,
+/// keyed by its private token, whose value is the borrowed text), which serde_json's own public
+/// API offers only by parsing the text again. `None` should serde_json ever change that
+/// protocol: the record is then read by serde_json (a test tells).
+fn borrowed_raw_value(json: &str) -> Option<&RawValue> {
+    use serde::Deserialize;
+    use serde::de::value::{BorrowedStrDeserializer, MapDeserializer};
+    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+    let entry = (
+        RAW_VALUE_TOKEN,
+        BorrowedStrDeserializer::<serde_json::Error>::new(json),
+    );
+    <&RawValue>::deserialize(MapDeserializer::new(std::iter::once(entry))).ok()
 }
 
 /// What an event holds of the keys of a [`KeyTree`].
@@ -240,6 +296,199 @@ mod tests {
         assert!(tree.read("{\"a\":").is_err());
         assert!(tree.read("{\"a\":1} trailing").is_err());
         assert!(tree.read("{\"a\":[1,2,{\"b\":null}]}").is_ok());
+    }
+
+    /// The keys and values a read finds, or its error as serde_json words it (with its place).
+    fn outcome(tree: &KeyTree, read: Result<Found, serde_json::Error>) -> Result<String, String> {
+        let found = read.map_err(|e| e.to_string())?;
+        let mut seen = String::new();
+        for slot in 0..tree.keys.len() {
+            let mut path = vec![slot];
+            seen += &format!("{:?}; ", found.at(tree, &path).map(RawValue::get));
+            for inner in 0..tree.children[slot].keys.len() {
+                path.push(inner);
+                seen += &format!("{:?}; ", found.at(tree, &path).map(RawValue::get));
+                path.pop();
+            }
+        }
+        Ok(seen)
+    }
+
+    fn tree_of_a_few_keys() -> KeyTree {
+        let mut tree = KeyTree::default();
+        for path in [
+            &["time"][..],
+            &["properties", "category"],
+            &["properties", "x"],
+            &["a"],
+            &["é"],
+            &[""],
+        ] {
+            tree.insert(path);
+        }
+        tree
+    }
+
+    /// A JSON value as text, with escapes, odd numbers, whitespace and repeated keys (which a
+    /// `serde_json::Value` would not keep).
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let string = proptest::collection::vec(
+            prop_oneof![
+                "[a-z0-9 é☃\u{7f}]{1,12}",
+                Just(r#"\""#.to_owned()),
+                Just(r"\\".to_owned()),
+                Just(r"\/".to_owned()),
+                Just(r"\n".to_owned()),
+                Just(r"\u00e9".to_owned()),
+                Just(r"\uD800".to_owned()),
+                Just(r"\u0074".to_owned()),
+            ],
+            0..4,
+        )
+        .prop_map(|parts| format!("\"{}\"", parts.concat()));
+        let leaf = prop_oneof![
+            string.clone(),
+            prop_oneof![
+                Just("0"),
+                Just("-0"),
+                Just("12"),
+                Just("-3.25"),
+                Just("1e5"),
+                Just("6.02E+23"),
+                Just("1.5e-7"),
+                Just("true"),
+                Just("false"),
+                Just("null"),
+            ]
+            .prop_map(str::to_owned),
+        ];
+        let space = prop_oneof![Just(""), Just(""), Just(" "), Just("\n\t"), Just("\r\n ")];
+        let key = prop_oneof![
+            Just("\"time\"".to_owned()),
+            Just("\"properties\"".to_owned()),
+            Just("\"category\"".to_owned()),
+            Just("\"a\"".to_owned()),
+            Just("\"é\"".to_owned()),
+            Just("\"\"".to_owned()),
+            Just(r#""ti\u006de""#.to_owned()),
+            Just(r#""\u0061""#.to_owned()),
+            string,
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec((inner.clone(), space.clone()), 0..6).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(v, s)| format!("{s}{v}{s}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                proptest::collection::vec((key.clone(), inner, space.clone()), 0..6).prop_map(
+                    |members| {
+                        let members: Vec<String> = members
+                            .into_iter()
+                            .map(|(k, v, s)| format!("{s}{k}{s}:{s}{v}{s}"))
+                            .collect();
+                        format!("{{{}}}", members.join(","))
+                    }
+                ),
+            ]
+        })
+    }
+
+    /// A text broken in one place (or not at all): a byte that JSON gives a meaning to, or
+    /// none, put in, taken out or put instead, or the text cut short.
+    fn broken(text: &str, at: usize, how: usize, with: usize) -> String {
+        const BYTES: [char; 18] = [
+            '"', '\\', ',', ':', '{', '}', '[', ']', ' ', '\u{1}', '\t', '\u{1f}', 'x', '0', '-',
+            '.', 'e', 'u',
+        ];
+        let mut chars: Vec<char> = text.chars().collect();
+        let at = at % (chars.len() + 1);
+        let with = BYTES[with % BYTES.len()];
+        match how % 5 {
+            0 => chars.insert(at, with),
+            1 if at < chars.len() => {
+                chars.remove(at);
+            }
+            2 if at < chars.len() => chars[at] = with,
+            3 => chars.truncate(at),
+            _ => {}
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// The quick walk finds what serde_json finds, and every text it cannot be sure of (an
+        /// error anywhere, an escaped key) is read by serde_json, whose error is reported.
+        #[test]
+        fn a_read_finds_and_fails_exactly_as_serde_json(
+            text in json_text(),
+            at in 0usize..10_000,
+            how in 0usize..6,
+            with in 0usize..100,
+        ) {
+            let tree = tree_of_a_few_keys();
+            let text = broken(&text, at, how, with);
+            for text in [text.clone(), format!("{{\"properties\":{text},\"a\":{text}}}")] {
+                let quick = outcome(&tree, tree.read(&text));
+                let serde = outcome(&tree, tree.read_with_serde_json(&text));
+                proptest::prop_assert_eq!(&quick, &serde, "{}", text);
+                if walk::members(&text, |_, _| Some(())).is_some() {
+                    proptest::prop_assert!(serde_json::from_str::<IgnoredAny>(&text).is_ok());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_walk_reads_ordinary_records_without_serde_json() {
+        let text = r#"{"time": "2025-01-01T00:00:00Z", "a": [1, {"b": null}], "properties": {"category": "RoleManagement", "x": -1.5e3}, "other": "\"quoted\""}"#;
+        let mut found = Vec::new();
+        assert!(
+            walk::members(text, |key, value| {
+                found.push((key, value));
+                Some(())
+            })
+            .is_some()
+        );
+        assert_eq!(
+            found,
+            [
+                ("time", r#""2025-01-01T00:00:00Z""#),
+                ("a", r#"[1, {"b": null}]"#),
+                (
+                    "properties",
+                    r#"{"category": "RoleManagement", "x": -1.5e3}"#
+                ),
+                ("other", r#""\"quoted\"""#),
+            ]
+        );
+        // The raw value is borrowed as serde_json would borrow it (should serde_json change
+        // how it takes one from a deserializer, every record would go through serde_json).
+        let raw = borrowed_raw_value(r#"{"b": 1}"#).unwrap();
+        assert_eq!(raw.get(), r#"{"b": 1}"#);
+        // What the walk leaves to serde_json: an escaped key, a control character in a
+        // string, nesting deeper than it follows.
+        for unsure in [
+            r#"{"ti\u006de": 1}"#.to_owned(),
+            "{\"a\": \"\u{1}\"}".to_owned(),
+            format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200)),
+        ] {
+            assert!(
+                walk::members(&unsure, |_, _| Some(())).is_none(),
+                "{unsure}"
+            );
+            assert_eq!(
+                outcome(&tree_of_a_few_keys(), tree_of_a_few_keys().read(&unsure)),
+                outcome(
+                    &tree_of_a_few_keys(),
+                    tree_of_a_few_keys().read_with_serde_json(&unsure)
+                )
+            );
+        }
     }
 
     #[test]
