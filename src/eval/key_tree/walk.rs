@@ -11,6 +11,11 @@
 //! serde_json skips them (`ignore_value`: any escape of JSON's, any four hex digits after
 //! `\u`, JSON's numbers and literals).
 
+// The steps a value is walked by are forced inline into `value_end`: as calls, their entry and
+// exit were a tenth of the walk (callgrind, KeyTree::read 124 M to 113 M instructions over the
+// first 100,000 generated events).
+#![allow(clippy::inline_always)]
+
 /// The deepest nesting inside a value followed here; deeper values make the walk give up.
 const MAX_DEPTH: u32 = 128;
 
@@ -60,6 +65,7 @@ pub(super) fn members<'a>(
 }
 
 /// The first byte at or after `at` that is not JSON whitespace.
+#[inline(always)]
 fn whitespace_end(bytes: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\t' | b'\r') = bytes.get(at) {
         at += 1;
@@ -127,6 +133,7 @@ fn value_end(bytes: &[u8], mut at: usize) -> Option<usize> {
 
 /// After a key of an inner object (at `at`, its quote), its colon and the whitespace: where
 /// its value starts. serde_json skips these keys as it skips strings, escapes and all.
+#[inline(always)]
 fn inner_key_end(bytes: &[u8], at: usize) -> Option<usize> {
     if bytes.get(at) != Some(&b'"') {
         return None;
@@ -137,6 +144,7 @@ fn inner_key_end(bytes: &[u8], at: usize) -> Option<usize> {
 
 /// The end of a string whose first byte (after the quote) is at `at`; `None` on a control
 /// character, on an escape when `escapes` is false, or on one JSON does not allow.
+#[inline(always)]
 fn string_end(bytes: &[u8], mut at: usize, escapes: bool) -> Option<usize> {
     loop {
         // Eight bytes at a time, to the first quote, backslash or control character: each
