@@ -11,6 +11,11 @@
 //! serde_json skips them (`ignore_value`: any escape of JSON's, any four hex digits after
 //! `\u`, JSON's numbers and literals).
 
+// The steps a value is walked by are forced inline into `value_end`: as calls, their entry and
+// exit were a tenth of the walk (callgrind, KeyTree::read 124 M to 113 M instructions over the
+// first 100,000 generated events).
+#![allow(clippy::inline_always)]
+
 /// The deepest nesting inside a value followed here; deeper values make the walk give up.
 const MAX_DEPTH: u32 = 128;
 
