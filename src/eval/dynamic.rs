@@ -19,9 +19,9 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::field::is_empty_text;
+use super::key_tree::RawJson;
 
 /// A JSON value whose strings are borrowed from `'a` where the input had no escapes.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +50,7 @@ impl<'a> Dynamic<'a> {
     }
 
     /// `strings_checked`: serde_json has already refused control characters in the strings
-    /// (it does when it reads a [`RawValue`]), so the parser need not look for them again.
+    /// (as a [`RawJson`] holds none), so the parser need not look for them again.
     fn parse_with(json: &'a str, strings_checked: bool) -> Option<Dynamic<'a>> {
         Parser::read(json, strings_checked)
             .or_else(|| Some(Dynamic::from(serde_json::from_str::<Value>(json).ok()?)))
@@ -59,7 +59,7 @@ impl<'a> Dynamic<'a> {
     /// A dynamic column as Log Analytics delivers it: JSON, or JSON text inside a string (Log
     /// Analytics exports and the query API), which is read as JSON too when it is an object or
     /// an array.
-    pub(crate) fn column(raw: &'a RawValue) -> Option<Dynamic<'a>> {
+    pub(crate) fn column(raw: RawJson<'a>) -> Option<Dynamic<'a>> {
         match Dynamic::parse_with(raw.get(), true)? {
             Dynamic::String(text) if text.trim_start().starts_with(['[', '{']) => {
                 let inner = Dynamic::parse(&text).map(Dynamic::into_owned);
@@ -390,6 +390,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::value::RawValue;
 
     /// What serde_json's `Value` gives for the column, to compare with.
     fn serde_text(json: &str) -> Option<String> {
@@ -470,7 +471,11 @@ mod tests {
 
     #[test]
     fn string_wrapped_json_is_read_as_json() {
-        let raw = |json| serde_json::from_str::<&RawValue>(json).ok();
+        let raw = |json| {
+            serde_json::from_str::<&RawValue>(json)
+                .ok()
+                .map(RawJson::from)
+        };
         let column = |json| Dynamic::column(raw(json)?)?.text().map(Cow::into_owned);
         let wrapped = r#""[{\"type\":\"Role\",\"displayName\":\"Global Administrator\"}]""#;
         let tree = Dynamic::column(raw(wrapped).unwrap()).unwrap();

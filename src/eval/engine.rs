@@ -4,7 +4,7 @@
 use super::alert::Alert;
 use super::compiled::{Candidates, CompiledDetection};
 use super::hit::{Hit, Place};
-use super::key_tree::{Found, KeyTree};
+use super::key_tree::{Found, KeyTree, RawJson};
 use super::record::Record;
 use super::shape::{Located, Shape};
 use super::source::SourcePlan;
@@ -116,10 +116,7 @@ impl<'c> Engine<'c> {
     }
 
     /// The array a wrapper object holds (`records`, `value`, `tables`), and which key it was.
-    pub(crate) fn wrapped<'a>(
-        &self,
-        found: &Found<'a>,
-    ) -> Option<(&'static str, &'a serde_json::value::RawValue)> {
+    pub(crate) fn wrapped<'a>(&self, found: &Found<'a>) -> Option<(&'static str, RawJson<'a>)> {
         WRAPPER_KEYS
             .iter()
             .zip(&self.wrappers)

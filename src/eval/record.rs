@@ -13,10 +13,10 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::dynamic::Dynamic;
 use super::field::{self, FieldText};
+use super::key_tree::RawJson;
 use super::shape::{Located, Shape, ShapePlan};
 use super::source::SourcePlan;
 use crate::timestamp::Timestamp;
@@ -49,7 +49,7 @@ impl<'de> Deserialize<'de> for Text<'de> {
 /// The text of a scalar column: strings as they are, numbers and booleans written out, objects
 /// and arrays as compact JSON (as KQL's `tostring()` does); `None` for null, "" and the text
 /// `<null>` that Entra writes for a missing value ([`field::is_empty_text`]).
-pub(crate) fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+pub(crate) fn plain_text(raw: RawJson<'_>) -> Option<Cow<'_, str>> {
     let json = raw.get();
     if json.starts_with('"') {
         let text = serde_json::from_str::<Text>(json).ok()?.0;
@@ -63,7 +63,7 @@ pub(crate) fn plain_text(raw: &RawValue) -> Option<Cow<'_, str>> {
 pub(crate) struct Record<'a, 'p> {
     plan: &'p SourcePlan,
     shape: &'p ShapePlan,
-    raw: Vec<Option<&'a RawValue>>,
+    raw: Vec<Option<RawJson<'a>>>,
     dynamic: Vec<OnceCell<Option<Dynamic<'a>>>>,
     fields: Vec<OnceCell<Option<FieldText<'a>>>>,
     time: OnceCell<Option<Timestamp>>,
@@ -140,9 +140,10 @@ impl<'a, 'p> Record<'a, 'p> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::value::RawValue;
 
     fn text(json: &str) -> Option<Cow<'_, str>> {
-        plain_text(serde_json::from_str::<&RawValue>(json).unwrap())
+        plain_text(serde_json::from_str::<&RawValue>(json).unwrap().into())
     }
 
     #[test]

@@ -19,10 +19,9 @@ use std::borrow::Cow;
 
 #[cfg(test)]
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::dynamic::Dynamic;
-use super::key_tree::{Found, KeyTree};
+use super::key_tree::{Found, KeyTree, RawJson};
 use super::record::plain_text;
 use crate::catalogue::logsource::{ColumnType, LogSourceFile};
 use crate::catalogue::shape::{
@@ -60,7 +59,7 @@ impl KeyPlace {
         KeyPlace { keys, slots }
     }
 
-    pub(crate) fn find<'a>(&self, tree: &KeyTree, found: &Found<'a>) -> Option<&'a RawValue> {
+    pub(crate) fn find<'a>(&self, tree: &KeyTree, found: &Found<'a>) -> Option<RawJson<'a>> {
         found.at(tree, &self.slots)
     }
 }
@@ -206,7 +205,7 @@ impl Built {
 
 /// What a record carries of a source's columns in one shape.
 pub(crate) struct Located<'a> {
-    pub raw: Vec<Option<&'a RawValue>>,
+    pub raw: Vec<Option<RawJson<'a>>>,
     /// Built columns: (column, value).
     pub built: Vec<(usize, Dynamic<'a>)>,
 }

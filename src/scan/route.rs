@@ -9,10 +9,9 @@
 //! projected export) goes to the source whose columns it has the largest share of, provided it
 //! has that source's time column. Anything else is of an unknown shape.
 
-use serde_json::value::RawValue;
-
 use crate::catalogue::shape::InputKind;
 use crate::eval::field::equal_ignoring_case;
+use crate::eval::key_tree::RawJson;
 use crate::eval::record::plain_text;
 use crate::eval::{Engine, Found, Shape};
 
@@ -28,7 +27,7 @@ pub(crate) enum Route<'a> {
     OtherCategory {
         source: usize,
         shape: Shape,
-        category: &'a RawValue,
+        category: RawJson<'a>,
     },
     Unknown,
 }

@@ -11,6 +11,7 @@ use super::read::json::{Table, row_object};
 use super::read::{Batch, Records};
 use super::route::{Route, route};
 use crate::catalogue::shape::InputKind;
+use crate::eval::key_tree::RawJson;
 use crate::eval::record::plain_text;
 use crate::eval::{Engine, Hit, Place, Shape};
 
@@ -291,7 +292,7 @@ impl<'e, 'c> Work<'e, 'c> {
                     for element in elements {
                         self.text(
                             element.get(),
-                            within(text, element, place),
+                            within(text, element.get(), place),
                             input,
                             depth + 1,
                         );
@@ -357,11 +358,11 @@ impl<'e, 'c> Work<'e, 'c> {
     }
 
     /// The records of a wrapper object found on one line (or inside a record).
-    fn wrapper(&mut self, text: &str, key: &str, array: &RawValue, place: Place, depth: u32) {
+    fn wrapper(&mut self, text: &str, key: &str, array: RawJson, place: Place, depth: u32) {
         let elements = match serde_json::from_str::<Vec<&RawValue>>(array.get()) {
             Ok(elements) => elements,
             Err(e) => {
-                let place = self.next_place(within(text, array, place));
+                let place = self.next_place(within(text, array.get(), place));
                 self.counts.unread(
                     Unread::Unreadable(format!("the `{key}` array is not valid JSON: {e}")),
                     place,
@@ -373,7 +374,7 @@ impl<'e, 'c> Work<'e, 'c> {
             for element in elements {
                 self.text(
                     element.get(),
-                    within(text, element, place),
+                    within(text, element.get(), place),
                     InputKind::Json,
                     depth + 1,
                 );
@@ -385,7 +386,7 @@ impl<'e, 'c> Work<'e, 'c> {
                 Ok(parsed) => {
                     let names: Vec<String> = parsed.columns.into_iter().map(|c| c.name).collect();
                     for row in &parsed.rows {
-                        let row_place = row.first().map_or(place, |v| within(text, v, place));
+                        let row_place = row.first().map_or(place, |v| within(text, v.get(), place));
                         let mut object = Vec::new();
                         row_object(&names, row, &mut object);
                         let object = String::from_utf8(object).expect("JSON text is UTF-8");
@@ -393,7 +394,7 @@ impl<'e, 'c> Work<'e, 'c> {
                     }
                 }
                 Err(e) => {
-                    let place = self.next_place(within(text, table, place));
+                    let place = self.next_place(within(text, table.get(), place));
                     self.counts.unread(
                         Unread::Unreadable(format!("a table of `tables` is not {{\"columns\": [...], \"rows\": [...]}}: {e}")),
                         place,
@@ -405,8 +406,8 @@ impl<'e, 'c> Work<'e, 'c> {
 }
 
 /// The place of `inner`, a part of `outer` (which is at `place`).
-fn within(outer: &str, inner: &RawValue, place: Place) -> Place {
-    let start = (inner.get().as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
+fn within(outer: &str, inner: &str, place: Place) -> Place {
+    let start = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
     let start = start.min(outer.len());
     Place {
         record: place.record,
