@@ -604,16 +604,21 @@ fn as_the_query_computes(times: &[i64], k: usize, window: i64) -> Vec<(i64, i64,
         .collect()
 }
 
-#[test]
-fn streaming_windows_equal_the_query_on_random_bursts() {
-    // A small linear congruential generator: deterministic, no dependency.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |bound: u64| {
+/// Numbers below a bound from a small linear congruential generator seeded with `seed`:
+/// deterministic, no dependency.
+fn random_below(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |bound| {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % bound
-    };
+    }
+}
+
+#[test]
+fn streaming_windows_equal_the_query_on_random_bursts() {
+    let mut next = random_below(0x2545_f491_4f6c_dd1d);
     for _ in 0..2_000 {
         let k = 2 + next(4) as usize;
         let window = 60 * (1 + next(90) as i64);
@@ -649,13 +654,7 @@ fn streaming_windows_equal_the_query_on_random_bursts() {
 /// values, whether they sit in the in-order queue or among the stragglers.
 #[test]
 fn disorder_within_a_window_gives_the_alerts_of_time_order() {
-    let mut state: u64 = 0x853c_49e6_748f_ea9b;
-    let mut next = |bound: u64| {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) % bound
-    };
+    let mut next = random_below(0x853c_49e6_748f_ea9b);
     let names = ["Where".to_owned()];
     for _ in 0..500 {
         let window = 60 * (5 + next(30));
